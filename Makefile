@@ -1,0 +1,157 @@
+# llmemory: plain GNU Makefile. Targets: all (default), check, lint, format, clean, install.
+# Variants build out of tree: build/debug (default), build/asan (SAN=1).
+# V=1 shows full commands; WERROR=0 turns warnings back into warnings.
+
+PREFIX     ?= /usr/local
+PG_CONFIG  ?= /usr/lib/postgresql/15/bin/pg_config
+WERROR     ?= 1
+SAN        ?= 0
+
+ifeq ($(SAN),1)
+VARIANT    := asan
+SANFLAGS   := -fsanitize=address,undefined
+OPTFLAGS   := -O1 -g $(SANFLAGS) -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDSAN      := $(SANFLAGS)
+else
+VARIANT    := debug
+OPTFLAGS   := -O2 -g -D_FORTIFY_SOURCE=2
+LDSAN      :=
+endif
+
+B          := build/$(VARIANT)
+CC         ?= cc
+PKGS_LIB   := libpq jansson libsodium
+PKGS_CLI   := libxml-2.0 poppler-glib jansson
+
+WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wold-style-definition -Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2 \
+        -Wundef -Wvla -Wimplicit-fallthrough -Wnull-dereference -Wdouble-promotion \
+        -Wjump-misses-init -Wlogical-op -Wduplicated-cond -Wduplicated-branches
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+BASEFLAGS := $(WARN) $(OPTFLAGS) -D_POSIX_C_SOURCE=200809L -fstack-protector-strong -fno-common \
+             -MMD -MP
+LIBCFLAGS := $(BASEFLAGS) -fPIC -fvisibility=hidden -Iinclude -Isrc/lib -Isrc/lib/core \
+             -I$(B)/gen $(shell pkg-config --cflags $(PKGS_LIB))
+LIBLIBS   := $(shell pkg-config --libs $(PKGS_LIB)) -lpthread -lm
+# The CLI sees only the public headers and core helpers (STYLE.md section 1).
+CLICFLAGS := $(BASEFLAGS) -Iinclude -Isrc/lib/core $(shell pkg-config --cflags $(PKGS_CLI))
+CLILIBS   := $(shell pkg-config --libs $(PKGS_CLI))
+TESTCFLAGS:= $(BASEFLAGS) -Iinclude -Isrc/lib -Isrc/lib/core -Itests/harness -I$(B)/gen \
+             $(shell pkg-config --cflags $(PKGS_LIB)) -Wno-missing-prototypes
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+LIB_SRC   := $(sort $(wildcard src/lib/*/*.c))
+SQL_SRC   := $(sort $(wildcard src/lib/db/sql/*.sql))
+CLI_SRC   := $(sort $(wildcard src/cli/*.c))
+UNIT_SRC  := $(sort $(wildcard tests/unit/*/*_test.c))
+INTEG_SRC := $(sort $(wildcard tests/integration/*_test.c))
+
+LIB_OBJ   := $(patsubst %.c,$(B)/%.o,$(LIB_SRC)) $(B)/gen/migrations.o
+CLI_OBJ   := $(patsubst %.c,$(B)/%.o,$(CLI_SRC))
+HARNESS   := $(B)/tests/harness/runner.o
+UNIT_OBJ  := $(patsubst %.c,$(B)/%.o,$(UNIT_SRC))
+INTEG_OBJ := $(patsubst %.c,$(B)/%.o,$(INTEG_SRC)) $(B)/tests/integration/support.o
+
+LIBA      := $(B)/libllmemory.a
+LIBSO     := $(B)/libllmemory.so
+PROG      := $(B)/llmemory
+
+.PHONY: all check check-build check-one lint format clean install pgext
+.SECONDARY:
+
+all: $(LIBA) $(LIBSO) $(PROG)
+
+$(B)/gen/migrations.c: $(SQL_SRC) scripts/embed-sql.sh
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  GEN   $@")
+	$(Q)sh scripts/embed-sql.sh $(SQL_SRC) > $@.tmp && mv $@.tmp $@
+
+$(B)/gen/%.o: $(B)/gen/%.c
+	$(if $(Q),@echo "  CC    $<")
+	$(Q)$(CC) $(LIBCFLAGS) -Wno-overlength-strings -c $< -o $@
+
+$(B)/src/lib/%.o: src/lib/%.c
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  CC    $<")
+	$(Q)$(CC) $(LIBCFLAGS) -c $< -o $@
+
+$(B)/src/cli/%.o: src/cli/%.c
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  CC    $<")
+	$(Q)$(CC) $(CLICFLAGS) -c $< -o $@
+
+$(B)/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  CC    $<")
+	$(Q)$(CC) $(TESTCFLAGS) -c $< -o $@
+
+$(LIBA): $(LIB_OBJ)
+	$(if $(Q),@echo "  AR    $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIBSO): $(LIB_OBJ)
+	$(if $(Q),@echo "  LD    $@")
+	$(Q)$(CC) -shared -Wl,-soname,libllmemory.so.0 $(LDSAN) -o $@ $^ $(LIBLIBS)
+
+$(PROG): $(CLI_OBJ) $(LIBA)
+	$(if $(Q),@echo "  LD    $@")
+	$(Q)$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(LIBA) $(LIBLIBS) $(CLILIBS)
+
+$(B)/tests/unit-tests: $(HARNESS) $(UNIT_OBJ) $(LIBA)
+	$(if $(Q),@echo "  LD    $@")
+	$(Q)$(CC) $(LDSAN) -o $@ $(HARNESS) $(UNIT_OBJ) $(LIBA) $(LIBLIBS)
+
+$(B)/tests/integration-tests: $(HARNESS) $(INTEG_OBJ) $(LIBA)
+	$(if $(Q),@echo "  LD    $@")
+	$(Q)$(CC) $(LDSAN) -o $@ $(HARNESS) $(INTEG_OBJ) $(LIBA) $(LIBLIBS)
+
+$(B)/tests/header-test: tests/headers/header_test.c include/llmemory.h $(wildcard include/llmemory/*.h)
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  HDR   $<")
+	$(Q)$(CC) -std=c99 -pedantic -Wall -Wextra -Werror -Iinclude -fsyntax-only $<
+	$(Q)if command -v g++ >/dev/null; then g++ -x c++ -std=c++11 -Wall -Wextra -Werror -Iinclude -fsyntax-only $<; fi
+	$(Q)touch $@
+
+check-build: all $(B)/tests/unit-tests $(B)/tests/integration-tests $(B)/tests/header-test
+
+# Full suite: default build and ASan+UBSan build, against a throwaway PostgreSQL cluster.
+check:
+	$(Q)$(MAKE) --no-print-directory check-build
+	$(Q)$(MAKE) --no-print-directory SAN=1 check-build
+	$(Q)sh tests/run.sh build/debug build/asan
+
+# One variant only (faster while developing): make check-one [SAN=1]
+check-one: check-build
+	$(Q)sh tests/run.sh $(B)
+
+pgext:
+	$(Q)$(MAKE) -C pgext PG_CONFIG=$(PG_CONFIG)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/llmemory
+	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/libllmemory.so.0
+	ln -sf libllmemory.so.0 $(DESTDIR)$(PREFIX)/lib/libllmemory.so
+	install -m 755 $(PROG) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 include/llmemory.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/llmemory/*.h $(DESTDIR)$(PREFIX)/include/llmemory/
+	if [ -f pgext/Makefile ]; then $(MAKE) -C pgext install PG_CONFIG=$(PG_CONFIG); fi
+
+lint:
+	$(Q)sh scripts/lint.sh
+
+format:
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(wildcard src/lib/*/*.h src/cli/*.h include/*.h include/llmemory/*.h)
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,109 @@
+/*
+ * llmemory/store.h: opening and closing a memory (lm_memory), and managing the embedded
+ * PostgreSQL cluster used when no database URL is configured.
+ *
+ * Threads: an lm_memory holds a connection pool and may be used by several threads at once;
+ * each call takes a connection for its duration. lm_memory_open/close themselves are not
+ * concurrent with other calls on the same memory.
+ */
+#ifndef LLMEMORY_STORE_H
+#define LLMEMORY_STORE_H
+
+#include "common.h"
+
+LM_BEGIN_DECL
+
+typedef struct lm_memory lm_memory;
+
+/** Log levels for lm_log_cb. */
+enum { LM_LOG_ERROR = 0, LM_LOG_WARN = 1, LM_LOG_INFO = 2, LM_LOG_DEBUG = 3 };
+
+/** Log sink. The library never writes to stdout/stderr itself. */
+typedef void (*lm_log_cb)(int level, const char *msg, void *payload);
+
+/** Options of lm_memory_open(). NULL means defaults. */
+typedef struct lm_memory_opts {
+    unsigned int version;
+    /* PostgreSQL connection URL or conninfo. NULL: $LLMEMORY_DATABASE_URL, then $DATABASE_URL,
+       else the embedded cluster in @c home. */
+    const char *database_url;
+    /* Embedded cluster directory. NULL: $LLMEMORY_HOME, else ~/.local/share/llmemory. */
+    const char *home;
+    /* Schema holding every object. NULL: $LLMEMORY_SCHEMA, else "llmemory".
+       Must match [A-Za-z_][A-Za-z0-9_]{0,62}. */
+    const char *schema;
+    int pool_size;            /* connections kept; 0: 4 */
+    int disable_history;      /* 1: searches are not recorded in search history */
+    size_t max_content_bytes; /* 0: LM_MAX_DOC_BYTES */
+    int max_limit;            /* largest search/list limit; 0: LM_MAX_SEARCH_LIMIT */
+    const char *text_config;  /* default text search configuration; NULL: "english" */
+    double bm25_k1;           /* 0: default (see docs/search.md) */
+    double bm25_b;            /* < 0 or 0: default */
+    int connect_timeout_s;    /* 0: 10 */
+    lm_log_cb log_fn;
+    int log_level;            /* messages above this level are not formatted */
+    void *log_payload;
+} lm_memory_opts;
+
+#define LM_MEMORY_OPTS_VERSION 1
+#define LM_MEMORY_OPTS_INIT                                                                        \
+    {LM_MEMORY_OPTS_VERSION, NULL, NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, LM_LOG_WARN, NULL}
+/** Initialise @p opts to defaults. @return 0, or LM_EINVAL for an unsupported @p version. */
+LM_EXTERN int lm_memory_opts_init(lm_memory_opts *opts, unsigned int version);
+
+/**
+ * Open a memory: connect (starting the embedded cluster first when no URL is configured),
+ * create the schema and apply pending migrations under an advisory lock.
+ *
+ * @param out  receives the new memory; close it with lm_memory_close()
+ * @param opts options, or NULL for defaults (environment variables apply)
+ * @return 0; LM_EINVAL for bad options; LM_ECONN when the database cannot be reached;
+ *         LM_EDB when a migration fails or an applied migration was modified; LM_EIO when the
+ *         embedded cluster cannot be created or started.
+ *
+ * Example:
+ *     lm_memory *mem = NULL;
+ *     if (lm_memory_open(&mem, NULL) < 0) {
+ *         fprintf(stderr, "llmemory: %s\n", lm_error_last()->message);
+ *         return 1;
+ *     }
+ *     ...
+ *     lm_memory_close(mem);
+ */
+LM_EXTERN int lm_memory_open(lm_memory **out, const lm_memory_opts *opts);
+
+/** Close @p mem and its connections. NULL-safe. */
+LM_EXTERN void lm_memory_close(lm_memory *mem);
+
+/** Schema name in use. Borrowed from @p mem. */
+LM_EXTERN const char *lm_memory_schema(const lm_memory *mem);
+
+/** State of an embedded cluster (caller-allocated). */
+typedef struct lm_db_info {
+    int initialized;      /* a cluster exists in the home directory */
+    int running;          /* its server is running */
+    long pid;             /* server process id, or 0 */
+    char home[512];       /* home directory */
+    char socket_dir[512]; /* unix socket directory */
+    char conninfo[1024];  /* libpq conninfo to reach it (no password, unix socket only) */
+    char server_version[32];
+} lm_db_info;
+
+/**
+ * Describe the embedded cluster in @p home (NULL: $LLMEMORY_HOME or the default). Does not start
+ * anything. @return 0; LM_EINVAL; LM_EIO.
+ */
+LM_EXTERN int lm_db_status(lm_db_info *out, const char *home);
+/**
+ * Create (initdb) the embedded cluster if needed and start it if it is not running. Safe to call
+ * from several processes at once: a lock file serialises them, and only one server starts.
+ * When run as root, the server runs as the "postgres" user (PostgreSQL refuses to run as root).
+ * @param out may be NULL. @return 0; LM_EIO (message says which step failed); LM_ETIMEOUT.
+ */
+LM_EXTERN int lm_db_start(lm_db_info *out, const char *home);
+/** Stop the embedded cluster's server (fast shutdown). Not running is not an error. @return 0; LM_EIO. */
+LM_EXTERN int lm_db_stop(const char *home);
+
+LM_END_DECL
+
+#endif

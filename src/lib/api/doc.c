@@ -1,0 +1,791 @@
+/*
+ * api/doc.c: the document entry points: add (upsert + atomic re-index), get, list, delete,
+ * statistics and tenant erase. Arguments are validated before any I/O; every statement is
+ * scoped by owner_id with bound parameters and runs inside a tenant transaction.
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "api/memory.h"
+#include "buf.h"
+#include "chunk/chunk.h"
+#include "error.h"
+#include "hash.h"
+#include "llmemory.h"
+#include "utf8.h"
+#include "validate.h"
+
+/* ISO 8601 UTC text of a timestamptz column. */
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+static const char *const type_names[LM_DOC_TYPE_COUNT] = {
+    "pdf",    "markdown", "code", "text",         "html",           "docx",          "email",
+    "report", "chat",     "presentation", "legal_document", "technical_doc", "business_report",
+    "unknown"};
+
+const char *lm_doc_type_name(lm_doc_type type)
+{
+    if ((int)type < 0 || type >= LM_DOC_TYPE_COUNT)
+        return "unknown";
+    return type_names[type];
+}
+
+int lm_doc_type_parse(lm_doc_type *out, const char *name)
+{
+    LM_ASSERT_ARG(out != NULL);
+    for (int i = 0; name && i < LM_DOC_TYPE_COUNT; i++) {
+        if (strcasecmp(name, type_names[i]) == 0) {
+            *out = (lm_doc_type)i;
+            return 0;
+        }
+    }
+    lm__error_set_field(LM_EINVAL, "document_type", "invalid document type \"%.60s\"",
+                        name ? name : "");
+    lm__error_hint("Use one of: pdf, markdown, code, text, html, docx, email, report, chat, "
+                   "presentation, legal_document, technical_doc, business_report, unknown.");
+    return LM_EINVAL;
+}
+
+static lm_doc_type type_from_text(const char *s)
+{
+    lm_doc_type t = LM_DOC_UNKNOWN;
+    for (int i = 0; i < LM_DOC_TYPE_COUNT; i++)
+        if (strcmp(s, type_names[i]) == 0)
+            t = (lm_doc_type)i;
+    return t;
+}
+
+int lm_doc_add_opts_init(lm_doc_add_opts *opts, unsigned int version)
+{
+    LM_ASSERT_ARG(opts != NULL);
+    if (version != LM_DOC_ADD_OPTS_VERSION)
+        return lm__error_set(LM_EINVAL, "unsupported lm_doc_add_opts version %u", version);
+    lm_doc_add_opts d = LM_DOC_ADD_OPTS_INIT;
+    *opts = d;
+    return 0;
+}
+
+int lm_doc_list_opts_init(lm_doc_list_opts *opts, unsigned int version)
+{
+    LM_ASSERT_ARG(opts != NULL);
+    if (version != LM_DOC_LIST_OPTS_VERSION)
+        return lm__error_set(LM_EINVAL, "unsupported lm_doc_list_opts version %u", version);
+    lm_doc_list_opts d = LM_DOC_LIST_OPTS_INIT;
+    *opts = d;
+    return 0;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* ---- add ---------------------------------------------------------------------------------- */
+
+/* The chunks as one JSON array, inserted with jsonb_to_recordset in a single statement. */
+static int chunks_json(char **out, const lm__chunk_list *chunks)
+{
+    json_t *arr = json_array();
+    char(*ids)[37] = NULL;
+    int rc = LM_ENOMEM;
+    *out = NULL;
+    if (arr == NULL)
+        goto out;
+    ids = lm__calloc(chunks->count ? chunks->count : 1, sizeof(*ids));
+    if (ids == NULL)
+        goto out;
+    for (size_t i = 0; i < chunks->count; i++)
+        lm__uuid_v4(ids[i]);
+    for (size_t i = 0; i < chunks->count; i++) {
+        const lm__chunk *c = &chunks->items[i];
+        char hash[65];
+        lm__sha256_hex(hash, c->content, c->len);
+        json_t *meta = NULL;
+        if (c->meta_json) {
+            meta = json_loads(c->meta_json, 0, NULL);
+            if (!json_is_object(meta)) {
+                json_decref(meta);
+                meta = NULL;
+            }
+        }
+        if (meta == NULL)
+            meta = json_object();
+        json_t *o = json_object();
+        if (meta == NULL || o == NULL) {
+            json_decref(meta);
+            json_decref(o);
+            goto out;
+        }
+        json_object_set_new(meta, "chunk_type", json_string(c->kind ? c->kind : "text"));
+        json_object_set_new(meta, "start_pos", json_integer((json_int_t)c->start));
+        json_object_set_new(meta, "end_pos", json_integer((json_int_t)c->end));
+        json_object_set_new(o, "chunk_id", json_string(ids[i]));
+        json_object_set_new(o, "parent_chunk_id",
+                            c->parent >= 0 && (size_t)c->parent < i ? json_string(ids[c->parent])
+                                                                    : json_null());
+        json_object_set_new(o, "chunk_index", json_integer((json_int_t)i));
+        json_object_set_new(o, "chunk_level", json_integer(c->level));
+        json_object_set_new(o, "searchable", json_boolean(c->searchable));
+        json_object_set_new(o, "content", json_stringn(c->content, c->len));
+        json_object_set_new(o, "content_hash", json_string(hash));
+        json_object_set_new(o, "token_count", json_integer(c->token_count));
+        json_object_set_new(o, "metadata", meta);
+        if (json_array_append_new(arr, o) < 0)
+            goto out;
+    }
+    *out = json_dumps(arr, JSON_COMPACT);
+    rc = *out ? 0 : LM_ENOMEM;
+out:
+    if (rc == LM_ENOMEM)
+        lm__error_set_oom();
+    lm__free(ids);
+    json_decref(arr);
+    return rc;
+}
+
+int lm_doc_add(lm_doc_add_result *out,
+               lm_memory *mem,
+               const char *owner_id,
+               const char *id_at_origin,
+               const char *name,
+               lm_doc_type type,
+               const char *content,
+               size_t content_len,
+               const lm_doc_add_opts *opts)
+{
+    lm_doc_add_opts o = LM_DOC_ADD_OPTS_INIT;
+    lm__chunk_list chunks = {0};
+    lm__tx tx = {0};
+    PGresult *res = NULL;
+    char *clean = NULL, *json = NULL;
+    lm_buf sql = LM_BUF_INIT;
+    const char *text = content;
+    size_t len = content_len;
+    int rc, created = 0;
+    double t0 = now_ms();
+    char docid[37], bytes[24], nchunks[16];
+    const char *cfg = NULL;
+    const char *S = mem ? mem->db.qschema : "";
+
+    if (out)
+        memset(out, 0, sizeof(*out));
+    LM_ASSERT_ARG(mem != NULL);
+    if (opts) {
+        if (opts->version != LM_DOC_ADD_OPTS_VERSION)
+            return lm__error_set(LM_EINVAL, "unsupported lm_doc_add_opts version %u", opts->version);
+        o = *opts;
+    }
+    if ((rc = lm__validate_owner_id(owner_id)) < 0 ||
+        (rc = lm__validate_id_at_origin(id_at_origin, "id_at_origin")) < 0 ||
+        (rc = lm__validate_doc_name(name)) < 0)
+        return rc;
+    if ((int)type < 0 || type >= LM_DOC_TYPE_COUNT)
+        return lm__error_set_field(LM_EINVAL, "document_type", "invalid document type %d", (int)type);
+    if (content == NULL && content_len > 0)
+        return lm__error_set_field(LM_EINVAL, "content", "content must not be NULL");
+    if (content_len > mem->max_content_bytes) {
+        lm__error_set_field(LM_EINVAL, "content",
+                            "content is too large (%zu bytes, the maximum is %zu)", content_len,
+                            mem->max_content_bytes);
+        lm__error_hint("Raise max_content_bytes in lm_memory_opts, or split the document.");
+        return LM_EINVAL;
+    }
+    if (o.document_date && (rc = lm__validate_timestamp(o.document_date, "document_date")) < 0)
+        return rc;
+    if ((rc = lm__validate_metadata(o.metadata, "metadata", 1)) < 0)
+        return rc;
+    cfg = o.text_config ? o.text_config : mem->text_config;
+    if ((rc = lm__validate_text_config(cfg)) < 0)
+        return rc;
+    if (o.strategy != LM_CHUNK_HIERARCHICAL && o.strategy != LM_CHUNK_SEMANTIC)
+        return lm__error_set_field(LM_EINVAL, "strategy", "invalid chunking strategy %d",
+                                   (int)o.strategy);
+
+    /* PostgreSQL text cannot hold NUL bytes: strip them. */
+    if (len > 0 && memchr(content, '\0', len) != NULL) {
+        clean = lm__malloc(len);
+        if (clean == NULL)
+            return LM_ENOMEM;
+        size_t k = 0;
+        for (size_t i = 0; i < len; i++)
+            if (content[i] != '\0')
+                clean[k++] = content[i];
+        text = clean;
+        len = k;
+    }
+    if (!lm__utf8_valid(text ? text : "", len)) {
+        rc = lm__error_set_field(LM_EINVAL, "content", "content is not valid UTF-8");
+        goto out;
+    }
+
+    if ((rc = lm__chunk_document(&chunks, text ? text : "", len, type, o.strategy)) < 0)
+        goto out;
+    if ((rc = chunks_json(&json, &chunks)) < 0)
+        goto out;
+
+    lm__uuid_v4(docid);
+    snprintf(bytes, sizeof(bytes), "%zu", len);
+    snprintf(nchunks, sizeof(nchunks), "%zu", chunks.count);
+
+    if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_WRITE)) < 0)
+        goto out;
+    lm__buf_printf(&sql,
+        "INSERT INTO %s.documents AS d (owner_id, document_id, id_at_origin, document_type,"
+        " document_name, document_date, metadata, text_config, content_bytes, chunk_count)"
+        " VALUES ($1, $2, $3, $4, $5, $6::timestamptz, coalesce($7::jsonb, '{}'), $8::regconfig,"
+        " $9, $10)"
+        " ON CONFLICT (owner_id, id_at_origin) DO UPDATE SET"
+        " document_type = excluded.document_type, document_name = excluded.document_name,"
+        " document_date = excluded.document_date, metadata = excluded.metadata,"
+        " text_config = excluded.text_config, content_bytes = excluded.content_bytes,"
+        " chunk_count = excluded.chunk_count, updated_at = now()"
+        " RETURNING document_id, (xmax = 0)",
+        S);
+    if (lm__buf_oom(&sql)) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    {
+        const char *up[] = {owner_id, docid, id_at_origin, lm_doc_type_name(type), name,
+                            o.document_date, o.metadata, cfg, bytes, nchunks};
+        if ((rc = lm__db_exec(&res, tx.conn, sql.ptr, 10, up)) < 0)
+            goto out;
+    }
+    snprintf(docid, sizeof(docid), "%s", PQgetvalue(res, 0, 0));
+    created = PQgetvalue(res, 0, 1)[0] == 't';
+    PQclear(res);
+    res = NULL;
+
+    if (!created) {
+        const char *del[] = {owner_id, docid};
+        lm__buf_clear(&sql);
+        lm__buf_printf(&sql, "DELETE FROM %s.chunks WHERE owner_id = $1 AND document_id = $2", S);
+        if (lm__buf_oom(&sql)) {
+            rc = LM_ENOMEM;
+            goto out;
+        }
+        if ((rc = lm__db_exec(NULL, tx.conn, sql.ptr, 2, del)) < 0)
+            goto out;
+    }
+    if (chunks.count > 0) {
+        lm__buf_clear(&sql);
+        lm__buf_printf(&sql,
+            "INSERT INTO %s.chunks (owner_id, chunk_id, document_id, parent_chunk_id, chunk_index,"
+            " chunk_level, searchable, content, content_hash, token_count, metadata,"
+            " search_vector, doc_len)"
+            " SELECT $1, x.chunk_id, $2, x.parent_chunk_id, x.chunk_index, x.chunk_level,"
+            "        x.searchable, x.content, x.content_hash, x.token_count, x.metadata, v.tsv,"
+            "        (SELECT coalesce(sum(coalesce(array_length(u.positions, 1), 1)), 0)"
+            "           FROM unnest(v.tsv) u)"
+            "   FROM jsonb_to_recordset($3::jsonb) AS x(chunk_id uuid, parent_chunk_id uuid,"
+            "        chunk_index int, chunk_level int, searchable bool, content text,"
+            "        content_hash text, token_count int, metadata jsonb)"
+            "  CROSS JOIN LATERAL (SELECT to_tsvector($4::regconfig, x.content) AS tsv) v"
+            "  ORDER BY x.chunk_index",
+            S);
+        if (lm__buf_oom(&sql)) {
+            rc = LM_ENOMEM;
+            goto out;
+        }
+        const char *ins[] = {owner_id, docid, json, cfg};
+        if ((rc = lm__db_exec(NULL, tx.conn, sql.ptr, 4, ins)) < 0)
+            goto out;
+    }
+    if ((rc = lm__tx_commit(&tx)) < 0)
+        goto out;
+    if (out) {
+        snprintf(out->document_id, sizeof(out->document_id), "%s", docid);
+        out->created = created;
+        out->chunk_count = (int)chunks.count;
+        out->elapsed_ms = now_ms() - t0;
+    }
+    lm__db_log(&mem->db, LM_LOG_DEBUG, "%s document %s (%zu chunks)",
+               created ? "added" : "re-indexed", docid, chunks.count);
+out:
+    lm__tx_end(&tx);
+    PQclear(res);
+    free(json); /* allocated by jansson */
+    lm__free(clean);
+    lm_buf_dispose(&sql);
+    lm__chunk_list_dispose(&chunks);
+    return rc;
+}
+
+/* ---- documents as read back ---------------------------------------------------------------- */
+
+#define DOC_COLUMNS                                                                                \
+    "document_id, owner_id, id_at_origin, document_type, document_name, " TS("document_date")     \
+    ", metadata::text, text_config::text, " TS("created_at") ", " TS("updated_at")                \
+    ", chunk_count, content_bytes"
+
+/* Fill @p d from row @p r of a DOC_COLUMNS result; strings point into @p res. */
+static void doc_from_row(lm_document *d, const PGresult *res, int r)
+{
+    snprintf(d->document_id, sizeof(d->document_id), "%s", PQgetvalue(res, r, 0));
+    d->owner_id = PQgetvalue(res, r, 1);
+    d->id_at_origin = PQgetvalue(res, r, 2);
+    d->type = type_from_text(PQgetvalue(res, r, 3));
+    d->name = PQgetvalue(res, r, 4);
+    d->document_date = PQgetisnull(res, r, 5) ? NULL : PQgetvalue(res, r, 5);
+    d->metadata = PQgetvalue(res, r, 6);
+    d->text_config = PQgetvalue(res, r, 7);
+    d->created_at = PQgetvalue(res, r, 8);
+    d->updated_at = PQgetvalue(res, r, 9);
+    d->chunk_count = strtoll(PQgetvalue(res, r, 10), NULL, 10);
+    d->content_bytes = strtoll(PQgetvalue(res, r, 11), NULL, 10);
+}
+
+struct lm_doc {
+    PGresult *doc_res;
+    PGresult *chunk_res;
+    lm_document doc;
+    lm_chunk *chunks;
+    size_t n_chunks;
+};
+
+int lm_doc_get(lm_doc **out, lm_memory *mem, const char *owner_id, const char *document_id,
+               int with_chunks)
+{
+    lm_doc *d = NULL;
+    lm__tx tx = {0};
+    lm_buf sql = LM_BUF_INIT;
+    const char *params[] = {owner_id, document_id};
+    int rc;
+
+    LM_ASSERT_ARG(out != NULL);
+    *out = NULL;
+    LM_ASSERT_ARG(mem != NULL);
+    if ((rc = lm__validate_owner_id(owner_id)) < 0 ||
+        (rc = lm__validate_uuid(document_id, "document_id")) < 0)
+        return rc;
+    if ((d = lm__calloc(1, sizeof(*d))) == NULL)
+        return LM_ENOMEM;
+    if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_READ)) < 0)
+        goto out;
+    lm__buf_printf(&sql, "SELECT " DOC_COLUMNS " FROM %s.documents"
+                         " WHERE owner_id = $1 AND document_id = $2", mem->db.qschema);
+    if (lm__buf_oom(&sql)) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    if ((rc = lm__db_exec(&d->doc_res, tx.conn, sql.ptr, 2, params)) < 0)
+        goto out;
+    if (PQntuples(d->doc_res) == 0) {
+        rc = lm__error_set(LM_ENOTFOUND, "document \"%s\" does not exist", document_id);
+        goto out;
+    }
+    doc_from_row(&d->doc, d->doc_res, 0);
+    if (with_chunks) {
+        lm__buf_clear(&sql);
+        lm__buf_printf(&sql,
+                       "SELECT chunk_id, coalesce(parent_chunk_id::text, ''), chunk_index,"
+                       " chunk_level, searchable, token_count, content, content_hash,"
+                       " metadata::text FROM %s.chunks WHERE owner_id = $1 AND document_id = $2"
+                       " ORDER BY chunk_index",
+                       mem->db.qschema);
+        if (lm__buf_oom(&sql)) {
+            rc = LM_ENOMEM;
+            goto out;
+        }
+        if ((rc = lm__db_exec(&d->chunk_res, tx.conn, sql.ptr, 2, params)) < 0)
+            goto out;
+        int n = PQntuples(d->chunk_res);
+        if ((d->chunks = lm__calloc((size_t)(n ? n : 1), sizeof(lm_chunk))) == NULL) {
+            rc = LM_ENOMEM;
+            goto out;
+        }
+        for (int r = 0; r < n; r++) {
+            lm_chunk *c = &d->chunks[r];
+            const PGresult *cr = d->chunk_res;
+            snprintf(c->chunk_id, sizeof(c->chunk_id), "%s", PQgetvalue(cr, r, 0));
+            snprintf(c->parent_chunk_id, sizeof(c->parent_chunk_id), "%s", PQgetvalue(cr, r, 1));
+            c->chunk_index = atoi(PQgetvalue(cr, r, 2));
+            c->chunk_level = atoi(PQgetvalue(cr, r, 3));
+            c->searchable = PQgetvalue(cr, r, 4)[0] == 't';
+            c->token_count = atoi(PQgetvalue(cr, r, 5));
+            c->content = PQgetvalue(cr, r, 6);
+            c->content_hash = PQgetvalue(cr, r, 7);
+            c->metadata = PQgetvalue(cr, r, 8);
+        }
+        d->n_chunks = (size_t)n;
+    }
+    rc = lm__tx_commit(&tx);
+out:
+    lm__tx_end(&tx);
+    lm_buf_dispose(&sql);
+    if (rc < 0)
+        lm_doc_free(d);
+    else
+        *out = d;
+    return rc;
+}
+
+const lm_document *lm_doc_document(const lm_doc *doc)
+{
+    return doc ? &doc->doc : NULL;
+}
+
+size_t lm_doc_chunk_count(const lm_doc *doc)
+{
+    return doc ? doc->n_chunks : 0;
+}
+
+const lm_chunk *lm_doc_chunk_at(const lm_doc *doc, size_t i)
+{
+    return doc && i < doc->n_chunks ? &doc->chunks[i] : NULL;
+}
+
+void lm_doc_free(lm_doc *doc)
+{
+    if (doc == NULL)
+        return;
+    PQclear(doc->doc_res);
+    PQclear(doc->chunk_res);
+    lm__free(doc->chunks);
+    lm__free(doc);
+}
+
+/* ---- list ---------------------------------------------------------------------------------- */
+
+struct lm_doc_page {
+    PGresult *res;
+    lm_document *docs;
+    size_t n;
+    int64_t total;
+};
+
+int lm_doc_list(lm_doc_page **out, lm_memory *mem, const char *owner_id,
+                const lm_doc_list_opts *opts)
+{
+    lm_doc_list_opts o = LM_DOC_LIST_OPTS_INIT;
+    lm_doc_page *l = NULL;
+    lm__tx tx = {0};
+    PGresult *cnt = NULL;
+    lm_buf where = LM_BUF_INIT, sql = LM_BUF_INIT;
+    int rc;
+
+    LM_ASSERT_ARG(out != NULL);
+    *out = NULL;
+    LM_ASSERT_ARG(mem != NULL);
+    if (opts) {
+        if (opts->version != LM_DOC_LIST_OPTS_VERSION)
+            return lm__error_set(LM_EINVAL, "unsupported lm_doc_list_opts version %u", opts->version);
+        o = *opts;
+    }
+    if ((rc = lm__validate_owner_id(owner_id)) < 0)
+        return rc;
+    if (o.limit < 0 || o.limit > mem->max_limit)
+        return lm__error_set_field(LM_EINVAL, "limit", "limit must be between 0 and %d",
+                                   mem->max_limit);
+    if (o.offset < 0)
+        return lm__error_set_field(LM_EINVAL, "offset", "offset must not be negative");
+    static const char *const order_cols[] = {"created_at", "updated_at", "document_name"};
+    if ((int)o.order_by < 0 || o.order_by > LM_ORDER_DOCUMENT_NAME)
+        return lm__error_set_field(LM_EINVAL, "order_by", "invalid sort order %d", (int)o.order_by);
+    if (o.has_type && ((int)o.type < 0 || o.type >= LM_DOC_TYPE_COUNT))
+        return lm__error_set_field(LM_EINVAL, "document_type", "invalid document type %d",
+                                   (int)o.type);
+    if ((rc = lm__validate_metadata(o.metadata_filter, "metadata_filter", 1)) < 0)
+        return rc;
+
+    char limit[16], offset[24];
+    snprintf(limit, sizeof(limit), "%d", o.limit);
+    snprintf(offset, sizeof(offset), "%lld", (long long)o.offset);
+    const char *params[5] = {owner_id, NULL, NULL, NULL, NULL};
+    int n = 1;
+    lm__buf_printf(&where, " FROM %s.documents WHERE owner_id = $1", mem->db.qschema);
+    if (o.has_type) {
+        params[n++] = lm_doc_type_name(o.type);
+        lm__buf_printf(&where, " AND document_type = $%d", n);
+    }
+    if (o.metadata_filter) {
+        params[n++] = o.metadata_filter;
+        lm__buf_printf(&where, " AND metadata @> $%d::jsonb", n);
+    }
+    const char *dir = o.ascending ? "ASC" : "DESC";
+    lm__buf_printf(&sql, "SELECT " DOC_COLUMNS "%s ORDER BY %s %s, document_id %s"
+                         " LIMIT $%d OFFSET $%d",
+                   where.ptr, order_cols[o.order_by], dir, dir, n + 1, n + 2);
+    if (lm__buf_oom(&where) || lm__buf_oom(&sql)) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    params[n] = limit;
+    params[n + 1] = offset;
+    if ((l = lm__calloc(1, sizeof(*l))) == NULL) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_READ)) < 0)
+        goto out;
+    if ((rc = lm__db_exec(&l->res, tx.conn, sql.ptr, n + 2, params)) < 0)
+        goto out;
+    lm__buf_clear(&sql);
+    lm__buf_printf(&sql, "SELECT count(*)%s", where.ptr);
+    if (lm__buf_oom(&sql)) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    if ((rc = lm__db_exec(&cnt, tx.conn, sql.ptr, n, params)) < 0)
+        goto out;
+    if ((rc = lm__tx_commit(&tx)) < 0)
+        goto out;
+    l->total = strtoll(PQgetvalue(cnt, 0, 0), NULL, 10);
+    l->n = (size_t)PQntuples(l->res);
+    if ((l->docs = lm__calloc(l->n ? l->n : 1, sizeof(lm_document))) == NULL) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < l->n; i++)
+        doc_from_row(&l->docs[i], l->res, (int)i);
+out:
+    lm__tx_end(&tx);
+    PQclear(cnt);
+    lm_buf_dispose(&where);
+    lm_buf_dispose(&sql);
+    if (rc < 0)
+        lm_doc_page_free(l);
+    else
+        *out = l;
+    return rc;
+}
+
+size_t lm_doc_page_count(const lm_doc_page *list)
+{
+    return list ? list->n : 0;
+}
+
+int64_t lm_doc_page_total(const lm_doc_page *list)
+{
+    return list ? list->total : 0;
+}
+
+const lm_document *lm_doc_page_at(const lm_doc_page *list, size_t i)
+{
+    return list && i < list->n ? &list->docs[i] : NULL;
+}
+
+void lm_doc_page_free(lm_doc_page *list)
+{
+    if (list == NULL)
+        return;
+    PQclear(list->res);
+    lm__free(list->docs);
+    lm__free(list);
+}
+
+/* ---- delete -------------------------------------------------------------------------------- */
+
+struct lm_id_list {
+    PGresult *res;
+};
+
+size_t lm_id_list_count(const lm_id_list *ids)
+{
+    return ids && ids->res ? (size_t)PQntuples(ids->res) : 0;
+}
+
+const char *lm_id_list_at(const lm_id_list *ids, size_t i)
+{
+    return i < lm_id_list_count(ids) ? PQgetvalue(ids->res, (int)i, 0) : NULL;
+}
+
+void lm_id_list_free(lm_id_list *ids)
+{
+    if (ids == NULL)
+        return;
+    PQclear(ids->res);
+    lm__free(ids);
+}
+
+int lm_doc_delete(lm_id_list **out, lm_memory *mem, const char *owner_id,
+                  const char *const *document_ids, size_t n_ids, const char *metadata_filter)
+{
+    lm_id_list *ids = NULL;
+    lm__tx tx = {0};
+    lm_buf sql = LM_BUF_INIT, arr = LM_BUF_INIT;
+    const char *params[2] = {owner_id, NULL};
+    const char *p = NULL;
+    int rc;
+
+    if (out)
+        *out = NULL;
+    LM_ASSERT_ARG(mem != NULL);
+    if ((rc = lm__validate_owner_id(owner_id)) < 0)
+        return rc;
+    if (n_ids == 0 && metadata_filter == NULL)
+        return lm__error_set_field(LM_EINVAL, "document_ids",
+                                   "either document ids or a metadata filter must be given");
+    if (n_ids > 0) {
+        LM_ASSERT_ARG(document_ids != NULL);
+        if (n_ids > 10000)
+            return lm__error_set_field(LM_EINVAL, "document_ids",
+                                       "too many document ids (%zu, the maximum is 10000)", n_ids);
+        lm__buf_putc(&arr, '{');
+        for (size_t i = 0; i < n_ids; i++) {
+            if ((rc = lm__validate_uuid(document_ids[i], "document_id")) < 0)
+                goto out;
+            lm__buf_printf(&arr, "%s%s", i ? "," : "", document_ids[i]);
+        }
+        lm__buf_putc(&arr, '}');
+        lm__buf_printf(&sql, "DELETE FROM %s.documents WHERE owner_id = $1"
+                             " AND document_id = ANY($2::uuid[]) RETURNING document_id",
+                       mem->db.qschema);
+    } else {
+        if ((rc = lm__validate_metadata(metadata_filter, "metadata_filter", 0)) < 0)
+            goto out;
+        /* "{}" would match every document: refuse it rather than fail open. */
+        p = metadata_filter + 1;
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+            p++;
+        if (*p == '}') {
+            rc = lm__error_set_field(LM_EINVAL, "metadata_filter",
+                                     "metadata filter for delete must not be empty");
+            lm__error_hint("Use lm_tenant_erase() to delete everything a tenant has.");
+            goto out;
+        }
+        lm__buf_puts(&arr, metadata_filter);
+        lm__buf_printf(&sql, "DELETE FROM %s.documents WHERE owner_id = $1"
+                             " AND metadata @> $2::jsonb RETURNING document_id",
+                       mem->db.qschema);
+    }
+    if (lm__buf_oom(&sql) || lm__buf_oom(&arr)) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    if ((ids = lm__calloc(1, sizeof(*ids))) == NULL) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    params[1] = arr.ptr;
+    if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_WRITE)) < 0)
+        goto out;
+    if ((rc = lm__db_exec(&ids->res, tx.conn, sql.ptr, 2, params)) < 0)
+        goto out;
+    rc = lm__tx_commit(&tx);
+out:
+    lm__tx_end(&tx);
+    lm_buf_dispose(&sql);
+    lm_buf_dispose(&arr);
+    if (rc < 0 || out == NULL)
+        lm_id_list_free(ids);
+    else
+        *out = ids;
+    return rc;
+}
+
+/* ---- statistics and erase -------------------------------------------------------------------- */
+
+int lm_stats_get(lm_stats *out, lm_memory *mem, const char *owner_id)
+{
+    lm__tx tx = {0};
+    PGresult *tot = NULL, *by = NULL;
+    lm_buf sql = LM_BUF_INIT;
+    const char *params[] = {owner_id};
+    int rc;
+
+    LM_ASSERT_ARG(out != NULL);
+    memset(out, 0, sizeof(*out));
+    LM_ASSERT_ARG(mem != NULL);
+    if ((rc = lm__validate_owner_id(owner_id)) < 0)
+        return rc;
+    if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_READ)) < 0)
+        goto out;
+    lm__buf_printf(&sql, "SELECT count(*), coalesce(sum(chunk_count), 0),"
+                         " coalesce(sum(content_bytes), 0), " TS("min(created_at)") ", "
+                         TS("max(created_at)") " FROM %s.documents WHERE owner_id = $1",
+                   mem->db.qschema);
+    if (lm__buf_oom(&sql)) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    if ((rc = lm__db_exec(&tot, tx.conn, sql.ptr, 1, params)) < 0)
+        goto out;
+    lm__buf_clear(&sql);
+    lm__buf_printf(&sql, "SELECT document_type, count(*) FROM %s.documents WHERE owner_id = $1"
+                         " GROUP BY document_type",
+                   mem->db.qschema);
+    if (lm__buf_oom(&sql)) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    if ((rc = lm__db_exec(&by, tx.conn, sql.ptr, 1, params)) < 0)
+        goto out;
+    if ((rc = lm__tx_commit(&tx)) < 0)
+        goto out;
+    out->document_count = strtoll(PQgetvalue(tot, 0, 0), NULL, 10);
+    out->chunk_count = strtoll(PQgetvalue(tot, 0, 1), NULL, 10);
+    out->total_bytes = strtoll(PQgetvalue(tot, 0, 2), NULL, 10);
+    snprintf(out->first_created, sizeof(out->first_created), "%s", PQgetvalue(tot, 0, 3));
+    snprintf(out->last_created, sizeof(out->last_created), "%s", PQgetvalue(tot, 0, 4));
+    for (int r = 0; r < PQntuples(by); r++)
+        out->by_type[type_from_text(PQgetvalue(by, r, 0))] += strtoll(PQgetvalue(by, r, 1), NULL, 10);
+out:
+    lm__tx_end(&tx);
+    PQclear(tot);
+    PQclear(by);
+    lm_buf_dispose(&sql);
+    return rc;
+}
+
+int lm_tenant_erase(int64_t *documents_out, lm_memory *mem, const char *owner_id)
+{
+    lm__tx tx = {0};
+    PGresult *res = NULL;
+    lm_buf sql = LM_BUF_INIT;
+    const char *params[] = {owner_id};
+    const char *tables[] = {"search_history", "term_stats", "postings", "tenant_stats"};
+    const char *S = NULL;
+    int rc;
+
+    if (documents_out)
+        *documents_out = 0;
+    LM_ASSERT_ARG(mem != NULL);
+    if ((rc = lm__validate_owner_id(owner_id)) < 0)
+        return rc;
+    S = mem->db.qschema;
+    if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_WRITE)) < 0)
+        goto out;
+    /* Chunks first, in one statement, so the statistics trigger runs once over all of them. */
+    lm__buf_printf(&sql, "DELETE FROM %s.chunks WHERE owner_id = $1", S);
+    if (lm__buf_oom(&sql)) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    if ((rc = lm__db_exec(NULL, tx.conn, sql.ptr, 1, params)) < 0)
+        goto out;
+    lm__buf_clear(&sql);
+    lm__buf_printf(&sql, "WITH d AS (DELETE FROM %s.documents WHERE owner_id = $1 RETURNING 1)"
+                         " SELECT count(*) FROM d", S);
+    if (lm__buf_oom(&sql)) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    if ((rc = lm__db_exec(&res, tx.conn, sql.ptr, 1, params)) < 0)
+        goto out;
+    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+        lm__buf_clear(&sql);
+        lm__buf_printf(&sql, "DELETE FROM %s.%s WHERE owner_id = $1", S, tables[i]);
+        if (lm__buf_oom(&sql)) {
+            rc = LM_ENOMEM;
+            goto out;
+        }
+        if ((rc = lm__db_exec(NULL, tx.conn, sql.ptr, 1, params)) < 0)
+            goto out;
+    }
+    if ((rc = lm__tx_commit(&tx)) < 0)
+        goto out;
+    if (documents_out)
+        *documents_out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+out:
+    lm__tx_end(&tx);
+    PQclear(res);
+    lm_buf_dispose(&sql);
+    return rc;
+}

@@ -1,0 +1,78 @@
+/*
+ * db/db.h: everything the library says to PostgreSQL goes through here: the connection pool,
+ * statement helpers that turn server errors into lm error codes, per-tenant transactions, and
+ * migrations. Callers never hold a PGconn outside an lm__tx.
+ *
+ * Tenant transactions (lm__tx_begin) are the one place a tenant's work starts: each sets the
+ * tenant with SET LOCAL (set_config(..., true)) so row-level security policies can rely on it,
+ * and write transactions first take the tenant's advisory lock, so all writers of one tenant are
+ * serialised and take their row locks in the same order (no deadlocks).
+ */
+#ifndef LM_DB_DB_H
+#define LM_DB_DB_H
+
+#include <libpq-fe.h>
+#include <pthread.h>
+
+#include "llmemory/store.h"
+
+typedef struct lm__pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char *conninfo;
+    int size;     /* connections allowed at once */
+    int open;     /* connections created and not closed */
+    int n_idle;
+    PGconn **idle;
+    int connect_timeout_s;
+} lm__pool;
+
+typedef struct lm__db {
+    lm__pool pool;
+    char schema[64];   /* validated identifier */
+    char qschema[72];  /* quoted identifier for SQL text */
+    lm_log_cb log_fn;
+    int log_level;
+    void *log_payload;
+} lm__db;
+
+/* Validate a schema name ([A-Za-z_][A-Za-z0-9_]{0,62}) and fill db->schema/qschema. */
+int lm__db_set_schema(lm__db *db, const char *schema);
+
+int lm__pool_init(lm__pool *pool, const char *conninfo, int size, int connect_timeout_s);
+void lm__pool_dispose(lm__pool *pool);
+/* Take a connection (connecting if needed; waits while all are in use). */
+int lm__pool_acquire(PGconn **out, lm__pool *pool);
+/* Give it back; a broken connection or one left inside a transaction is closed. */
+void lm__pool_release(lm__pool *pool, PGconn *conn);
+
+/* Run a statement with text parameters (NULL entries are SQL NULL). On success *out (if not
+ * NULL) receives the result, which the caller PQclear()s. Errors set lm_error_last() from the
+ * server's message/detail/hint/SQLSTATE and return the mapped code. */
+int lm__db_exec(PGresult **out, PGconn *conn, const char *sql, int n_params, const char *const *params);
+/* Run a multi-statement script with the simple query protocol (migrations). */
+int lm__db_script(PGconn *conn, const char *sql);
+/* Map a failed result (or, when res is NULL, the connection's error) into lm_error_last(). */
+int lm__db_error(PGconn *conn, const PGresult *res);
+
+typedef struct lm__tx {
+    lm__db *db;
+    PGconn *conn;
+    int open;
+} lm__tx;
+
+enum { LM__TX_READ = 0, LM__TX_WRITE = 1 };
+
+/* Begin a transaction for @p owner_id (already validated). */
+int lm__tx_begin(lm__tx *tx, lm__db *db, const char *owner_id, int mode);
+int lm__tx_commit(lm__tx *tx);
+/* Roll back if still open and release the connection. Safe to call twice. */
+void lm__tx_end(lm__tx *tx);
+
+/* Apply pending migrations (advisory lock, one transaction each, checksums recorded). */
+int lm__migrate(lm__db *db);
+
+/* Library log helper: the level is checked before formatting. */
+void lm__db_log(const lm__db *db, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

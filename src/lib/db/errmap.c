@@ -1,0 +1,103 @@
+/*
+ * db/errmap.c: the one place where PostgreSQL errors become lm error codes. The server's primary
+ * message, detail, hint and SQLSTATE are copied into lm_error_last().
+ */
+#include <string.h>
+
+#include "db/db.h"
+#include "error.h"
+
+static int map_sqlstate(const char *s)
+{
+    if (s == NULL || strlen(s) != 5)
+        return LM_EDB;
+    if (strcmp(s, "23505") == 0)
+        return LM_EEXISTS;
+    if (strcmp(s, "40001") == 0 || strcmp(s, "40P01") == 0 || strcmp(s, "55P03") == 0)
+        return LM_ERETRY;
+    if (strcmp(s, "57014") == 0)
+        return LM_ETIMEOUT;
+    if (strncmp(s, "08", 2) == 0 || strcmp(s, "57P01") == 0 || strcmp(s, "57P03") == 0)
+        return LM_ECONN;
+    if (strncmp(s, "22", 2) == 0 || strcmp(s, "42704") == 0)
+        return LM_EINVAL; /* data exception / undefined object (e.g. a text search config) */
+    if (strncmp(s, "42501", 5) == 0)
+        return LM_EPERM;
+    if (strcmp(s, "53200") == 0 || strcmp(s, "53100") == 0)
+        return LM_ELIMIT;
+    return LM_EDB;
+}
+
+static void trim_copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = src ? strlen(src) : 0;
+    while (n > 0 && (src[n - 1] == '\n' || src[n - 1] == ' '))
+        n--;
+    if (n >= cap)
+        n = cap - 1;
+    if (n)
+        memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+int lm__db_error(PGconn *conn, const PGresult *res)
+{
+    char msg[480];
+    if (res != NULL && PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) != NULL) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        int code = map_sqlstate(state);
+        trim_copy(msg, sizeof(msg), PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+        lm__error_set(code, "%s", msg);
+        const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+        const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+        if (detail)
+            lm__error_detail("%s", detail);
+        if (hint)
+            lm__error_hint("%s", hint);
+        lm__error_sqlstate(state);
+        return code;
+    }
+    /* No server error fields: the connection failed (or libpq ran out of memory). */
+    trim_copy(msg, sizeof(msg), conn ? PQerrorMessage(conn) : "");
+    if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+        lm__error_set(LM_ECONN, "could not reach the database");
+        if (msg[0])
+            lm__error_detail("%s", msg);
+        return LM_ECONN;
+    }
+    lm__error_set(LM_EDB, "could not run a database statement");
+    if (msg[0])
+        lm__error_detail("%s", msg);
+    return LM_EDB;
+}
+
+int lm__db_exec(PGresult **out, PGconn *conn, const char *sql, int n_params, const char *const *params)
+{
+    if (out)
+        *out = NULL;
+    PGresult *res = PQexecParams(conn, sql, n_params, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        int rc = lm__db_error(conn, res);
+        PQclear(res);
+        return rc;
+    }
+    if (out)
+        *out = res;
+    else
+        PQclear(res);
+    return 0;
+}
+
+int lm__db_script(PGconn *conn, const char *sql)
+{
+    PGresult *res = PQexec(conn, sql);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        int rc = lm__db_error(conn, res);
+        PQclear(res);
+        return rc;
+    }
+    PQclear(res);
+    return 0;
+}

@@ -1,0 +1,91 @@
+/*
+ * search/bm25.c: the keyword leg: exact Okapi BM25 over the tenant's own statistics.
+ *
+ *   score(c) = sum over query lexemes t of  qtf(t) * idf(t) * tf(t,c) * (k1 + 1)
+ *                                          / (tf(t,c) + k1 * (1 - b + b * dl(c) / avgdl))
+ *   idf(t)   = ln(1 + (N - df(t) + 0.5) / (df(t) + 0.5))          (Lucene's BM25 idf)
+ *
+ * N, avgdl and df come from tenant_stats/term_stats of this tenant only, so another tenant's
+ * data never changes a score. Plain words are OR-ed; phrases and exclusions filter candidates
+ * with the chunk's tsvector. Ties are broken by chunk_no, so results are deterministic.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "search/search.h"
+
+int lm__bm25_search(PGresult **out, lm__tx *tx, const lm__search_req *req)
+{
+    lm__query q;
+    lm__params p = {0};
+    lm_buf sql = LM_BUF_INIT;
+    const char *S = tx->db->qschema;
+    char k1[32], b[32], limit[16];
+    int rc, has_filters;
+    const char *fixed[7];
+
+    *out = NULL;
+    lm__query_init(&q);
+    if ((rc = lm__query_parse(&q, req->query)) < 0)
+        goto out;
+    snprintf(k1, sizeof(k1), "%.17g", req->bm25.k1);
+    snprintf(b, sizeof(b), "%.17g", req->bm25.b);
+    snprintf(limit, sizeof(limit), "%d", req->limit);
+    /* $1 owner, $2 terms, $3 config, $4 k1, $5 b, $6 limit, $7 filter text */
+    fixed[0] = req->owner_id;
+    fixed[1] = q.terms.ptr;
+    fixed[2] = req->text_config;
+    fixed[3] = k1;
+    fixed[4] = b;
+    fixed[5] = limit;
+    fixed[6] = q.filter.ptr;
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        if ((rc = lm__params_add(&p, fixed[i], 0)) < 0)
+            goto out;
+
+    has_filters = q.filter.size > 0 || (req->opts && (req->opts->id_at_origin ||
+                                                      req->opts->n_id_at_origins ||
+                                                      req->opts->metadata_filter ||
+                                                      req->opts->has_type || req->opts->date_from ||
+                                                      req->opts->date_to));
+    lm__buf_printf(&sql,
+        "WITH st AS ("
+        "  SELECT chunk_count::float8 AS n,"
+        "         greatest(total_len::float8 / greatest(chunk_count, 1), 1e-9) AS avgdl"
+        "    FROM %s.tenant_stats WHERE owner_id = $1 AND chunk_count > 0),"
+        " q AS ("
+        "  SELECT u.lexeme, coalesce(array_length(u.positions, 1), 1)::float8 AS qtf"
+        "    FROM unnest(to_tsvector($3::regconfig, $2)) u),"
+        " w AS MATERIALIZED ("
+        "  SELECT q.lexeme, q.qtf * ln(1 + (st.n - ts.df + 0.5) / (ts.df + 0.5)) AS w"
+        "    FROM q JOIN %s.term_stats ts ON ts.owner_id = $1 AND ts.lexeme = q.lexeme"
+        "    CROSS JOIN st WHERE ts.df > 0),"
+        " sc AS ("
+        "  SELECT p.chunk_no,"
+        "         sum(w.w * p.tf * ($4::float8 + 1)"
+        "             / (p.tf + $4::float8 * (1 - $5::float8 + $5::float8 * p.doc_len / st.avgdl)))"
+        "           AS score"
+        "    FROM w JOIN %s.postings p ON p.owner_id = $1 AND p.lexeme = w.lexeme"
+        "    CROSS JOIN st GROUP BY p.chunk_no%s),"
+        " fq AS (SELECT websearch_to_tsquery($3::regconfig, $7) AS fq)"
+        " SELECT c.chunk_id, c.document_id, d.id_at_origin, d.document_name, d.document_type,"
+        "        c.content, d.metadata || c.metadata, sc.score, c.chunk_level, c.chunk_index"
+        "   FROM sc JOIN %s.chunks c ON c.owner_id = $1 AND c.chunk_no = sc.chunk_no"
+        "   JOIN %s.documents d ON d.owner_id = $1 AND d.document_id = c.document_id"
+        "   CROSS JOIN fq"
+        "  WHERE ($7 = '' OR numnode(fq.fq) = 0 OR c.search_vector @@ fq.fq)",
+        S, S, S, has_filters ? "" : " ORDER BY score DESC, p.chunk_no LIMIT $6::int", S, S);
+    if ((rc = lm__filter_sql(&sql, &p, req->opts)) < 0)
+        goto out;
+    lm__buf_puts(&sql, " ORDER BY sc.score DESC, sc.chunk_no LIMIT $6::int");
+    if (lm__buf_oom(&sql)) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    rc = lm__db_exec(out, tx->conn, sql.ptr, p.n, p.v);
+out:
+    lm__params_dispose(&p);
+    lm_buf_dispose(&sql);
+    lm__query_dispose(&q);
+    return rc;
+}

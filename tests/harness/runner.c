@@ -1,0 +1,136 @@
+/*
+ * tests/harness/runner.c: fork-per-test runner. Usage: <suite> [-l] [-s substring] [-v]
+ * Output is TAP; the last line is "<suite>: N passed, N failed, N skipped". Exit status is 1 when
+ * any test failed.
+ */
+#define _GNU_SOURCE
+#include "runner.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "llmemory/error.h"
+
+typedef struct {
+    const char *name;
+    const char *file;
+    lm_test_fn fn;
+} test_entry;
+
+static test_entry tests[2048];
+static size_t n_tests;
+static const char *current;
+enum { EXIT_PASS = 0, EXIT_FAIL = 1, EXIT_SKIP = 77 };
+
+void lm_test_register(const char *name, const char *file, lm_test_fn fn)
+{
+    if (n_tests < sizeof(tests) / sizeof(tests[0]))
+        tests[n_tests++] = (test_entry){name, file, fn};
+}
+
+void lm_test_timeout(unsigned int seconds)
+{
+    alarm(seconds);
+}
+
+void lm_test_skip(const char *fmt, ...)
+{
+    va_list ap;
+    printf("# skip %s: ", current);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+    fflush(stdout);
+    _exit(EXIT_SKIP);
+}
+
+void lm_test_fail(const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    printf("# %s:%d: ", file, line);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+    fflush(stdout);
+    _exit(EXIT_FAIL);
+}
+
+static int by_file_then_name(const void *a, const void *b)
+{
+    const test_entry *x = a, *y = b;
+    int c = strcmp(x->file, y->file);
+    return c ? c : strcmp(x->name, y->name);
+}
+
+int main(int argc, char **argv)
+{
+    const char *filter = NULL;
+    int list = 0;
+    char *suite = basename(argv[0]);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-l") == 0)
+            list = 1;
+        else if (strcmp(argv[i], "-s") == 0 && i + 1 < argc)
+            filter = argv[++i];
+        else {
+            fprintf(stderr, "usage: %s [-l] [-s substring]\n", suite);
+            return 2;
+        }
+    }
+    qsort(tests, n_tests, sizeof(tests[0]), by_file_then_name);
+    if (list) {
+        for (size_t i = 0; i < n_tests; i++)
+            printf("%s\n", tests[i].name);
+        return 0;
+    }
+    size_t selected = 0;
+    for (size_t i = 0; i < n_tests; i++)
+        if (!filter || strstr(tests[i].name, filter))
+            selected++;
+    printf("TAP version 13\n1..%zu\n", selected);
+    fflush(stdout);
+    unsigned passed = 0, failed = 0, skipped = 0, n = 0;
+    for (size_t i = 0; i < n_tests; i++) {
+        if (filter && !strstr(tests[i].name, filter))
+            continue;
+        n++;
+        current = tests[i].name;
+        pid_t pid = fork();
+        if (pid < 0) {
+            perror("fork");
+            return 1;
+        }
+        if (pid == 0) {
+            const char *t = getenv("LM_TEST_TIMEOUT");
+            alarm(t ? (unsigned)strtoul(t, NULL, 10) : 60);
+            tests[i].fn();
+            fflush(stdout);
+            _exit(EXIT_PASS);
+        }
+        int status = 0;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_PASS) {
+            printf("ok %u - %s\n", n, current);
+            passed++;
+        } else if (WIFEXITED(status) && WEXITSTATUS(status) == EXIT_SKIP) {
+            printf("ok %u - %s # SKIP\n", n, current);
+            skipped++;
+        } else {
+            if (WIFSIGNALED(status))
+                printf("# %s: killed by signal %d%s\n", current, WTERMSIG(status),
+                       WTERMSIG(status) == SIGALRM ? " (timeout)" : "");
+            printf("not ok %u - %s\n", n, current);
+            failed++;
+        }
+        fflush(stdout);
+    }
+    printf("%s: %u passed, %u failed, %u skipped\n", suite, passed, failed, skipped);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,43 @@
+/*
+ * tests/integration/support.c: per-test schemas on the test cluster.
+ */
+#include "support.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static char schema[64];
+
+const char *test_schema(void)
+{
+    return schema;
+}
+
+lm_memory *test_memory_opts(lm_memory_opts *o)
+{
+    static int counter;
+    const char *url = getenv("LLMEMORY_TEST_DATABASE_URL");
+    if (url == NULL || url[0] == '\0')
+        lm_test_fail(__FILE__, __LINE__, "LLMEMORY_TEST_DATABASE_URL is not set (run via make check)");
+    snprintf(schema, sizeof(schema), "t_%ld_%d", (long)getpid(), ++counter);
+    o->database_url = url;
+    o->schema = schema;
+    lm_memory *m = NULL;
+    ASSERT_OK(lm_memory_open(&m, o));
+    return m;
+}
+
+lm_memory *test_memory(void)
+{
+    lm_memory_opts o = LM_MEMORY_OPTS_INIT;
+    return test_memory_opts(&o);
+}
+
+void test_add(lm_memory *m, const char *owner, const char *origin, const char *content, char *id_out)
+{
+    lm_doc_add_result r;
+    ASSERT_OK(lm_doc_add(&r, m, owner, origin, origin, LM_DOC_TEXT, content, strlen(content), NULL));
+    if (id_out)
+        memcpy(id_out, r.document_id, sizeof(r.document_id));
+}

@@ -1,0 +1,51 @@
+#!/bin/sh
+# Runs every test suite (unit, integration, CLI) of each build directory given, against one
+# throwaway PostgreSQL cluster, and ends with the plain line "N passed, N failed".
+#   tests/run.sh build/debug [build/asan ...]
+set -u
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+eval "$(sh scripts/pg-test-cluster.sh start)" || { echo "could not start the test database" >&2; exit 1; }
+export LLMEMORY_TEST_DATABASE_URL
+trap 'sh scripts/pg-test-cluster.sh stop "$LLMEMORY_TEST_PG_DIR"' EXIT INT TERM
+
+passed=0 failed=0 skipped=0
+log=$(mktemp)
+run_suite() { # label, command...
+    label=$1
+    shift
+    echo "== $label"
+    "$@" >"$log" 2>&1
+    status=$?
+    cat "$log"
+    line=$(grep -E '^[a-z-]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "# $label: no summary line (exit status $status)"
+        failed=$((failed + 1))
+        return
+    fi
+    p=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')
+    f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+    s=$(echo "$line" | sed -nE 's/.* ([0-9]+) skipped.*/\1/p')
+    passed=$((passed + p))
+    failed=$((failed + f))
+    skipped=$((skipped + ${s:-0}))
+    if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "# $label: exit status $status"
+        failed=$((failed + 1))
+    fi
+}
+
+for b in "$@"; do
+    v=$(basename "$b")
+    run_suite "unit ($v)" "$b/tests/unit-tests"
+    run_suite "integration ($v)" "$b/tests/integration-tests"
+    if [ -f tests/cli/run.sh ]; then
+        run_suite "cli ($v)" sh tests/cli/run.sh "$b/llmemory"
+    fi
+done
+rm -f "$log"
+echo "total: $passed passed, $failed failed, $skipped skipped"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
