@@ -27,7 +27,8 @@ typedef struct lm_memory_opts {
     /* PostgreSQL connection URL or conninfo. NULL: $LLMEMORY_DATABASE_URL, then $DATABASE_URL,
        else the embedded cluster in @c home. */
     const char *database_url;
-    /* Embedded cluster directory. NULL: $LLMEMORY_HOME, else ~/.local/share/llmemory. */
+    /* Embedded cluster directory. NULL: $LLMEMORY_HOME, else ~/.local/share/llmemory
+       (/var/lib/llmemory when run as root, where the server runs as the postgres user). */
     const char *home;
     /* Schema holding every object. NULL: $LLMEMORY_SCHEMA, else "llmemory".
        Must match [A-Za-z_][A-Za-z0-9_]{0,62}. */

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "llmemory/error.h"
+
 typedef void (*lm_test_fn)(void);
 
 void lm_test_register(const char *name, const char *file, lm_test_fn fn);
