@@ -123,7 +123,9 @@ $(B)/tests/header-test: tests/headers/header_test.c include/llmemory.h $(wildcar
 check-build: all $(B)/tests/unit-tests $(B)/tests/integration-tests $(B)/tests/header-test
 
 # Full suite: default build and ASan+UBSan build, against a throwaway PostgreSQL cluster.
+# Dependencies are checked first (scripts/deps.sh is idempotent and quick when nothing is missing).
 check:
+	$(Q)bash scripts/deps.sh
 	$(Q)$(MAKE) --no-print-directory check-build
 	$(Q)$(MAKE) --no-print-directory SAN=1 check-build
 	$(Q)sh tests/run.sh build/debug build/asan
