@@ -16,7 +16,8 @@
 typedef struct lm__chunk {
     char *content;     /* heap copy, NUL-terminated, valid UTF-8 */
     size_t len;        /* bytes of content */
-    int level;         /* 2 parent, 1 child, 0 flat (llmemory's chunk_level values) */
+    int level;         /* llmemory's chunk_level: 2 parent, 1 child, 0 flat; 6 - heading level
+                          for markdown sections (docs/chunking.md) */
     int parent;        /* index (into the list) of the parent chunk, or -1 */
     int searchable;    /* 0 when the content is fully covered by the chunk's children */
     int token_count;   /* lm__token_count(content) */
