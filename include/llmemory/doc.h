@@ -80,7 +80,7 @@ typedef struct lm_doc_add_result {
  *
  * @param out          receives the document id and counts; may be NULL
  * @param owner_id     tenant: 1-255 bytes of [A-Za-z0-9_.-], optionally in '/'-separated segments
- * @param id_at_origin document key within the tenant: 1-255 bytes of [A-Za-z0-9_.@|:-]
+ * @param id_at_origin document key within the tenant: 1-255 bytes of [A-Za-z0-9_.@|:/-]
  * @param name         1-500 bytes
  * @param content      UTF-8 text of @p content_len bytes (at most the memory's content limit,
  *                     10 MiB by default); invalid UTF-8 is rejected

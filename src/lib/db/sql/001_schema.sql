@@ -77,7 +77,8 @@ CREATE TABLE {{schema}}.postings (
     chunk_no bigint  NOT NULL,
     tf       integer NOT NULL,
     doc_len  integer NOT NULL,
-    PRIMARY KEY (owner_id, lexeme, chunk_no)
+    -- tf and doc_len ride along in the index so scoring can read postings index-only.
+    PRIMARY KEY (owner_id, lexeme, chunk_no) INCLUDE (tf, doc_len)
 );
 
 CREATE FUNCTION {{schema}}.chunks_index_insert() RETURNS trigger

@@ -1,0 +1,186 @@
+/*
+ * cli/cmd.h: what the parts of the llmemory program share: the per-run context, the commands,
+ * exit statuses, and helpers for options, error messages, JSON output and text extraction.
+ * The program sees only the public API (include/llmemory.h) and src/lib/core helpers; anything
+ * more it needs must become public API first.
+ */
+#ifndef CLI_CMD_H
+#define CLI_CMD_H
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "llmemory.h"
+
+#define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* Exit statuses. Library codes map onto them in one table (errors.c); `llmemory --help` and
+   docs/cli.md print the same table. */
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_ERROR = 1,       /* runtime failure; some file of an ingest failed */
+    CLI_EXIT_USAGE = 2,       /* bad command line, or an argument the library rejected */
+    CLI_EXIT_NOTFOUND = 3,    /* the tenant has no such document */
+    CLI_EXIT_UNAVAILABLE = 4, /* the database could not be reached or started */
+};
+
+/* Largest file `add` and `ingest` read; PDFs may be much larger than the text they hold. */
+#define CLI_MAX_FILE_BYTES ((size_t)256 * 1024 * 1024)
+/* Length of the one-line excerpt `search` prints per result. */
+#define CLI_EXCERPT_BYTES 160
+
+/* Options that apply to every command (before or after it), and the running command. */
+typedef struct cli_ctx {
+    const char *database_url; /* --database-url, or NULL for the library's default */
+    const char *home;         /* --home, or NULL */
+    const char *schema;       /* --schema, or NULL */
+    int verbose;              /* number of -v */
+    const char *cmd;          /* name of the running command, for hints */
+} cli_ctx;
+
+typedef int (*cli_cmd_fn)(cli_ctx *ctx, int argc, char **argv);
+
+/* ---- commands (cmd_<verb>.c); argv[0] is the command name; return an exit status ---- */
+int cli_cmd_init(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_add(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_ingest(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_search(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_list(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_get(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_delete(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_stats(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_history(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_erase(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_db(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_eval(cli_ctx *ctx, int argc, char **argv);
+
+/* ---- errors and stderr (errors.c) ---- */
+
+/* Exit status for a library code (the one table). */
+int cli_exit_status(int lm_code);
+/* Print the exit status table, one "  N  meaning" line each, to @p f. */
+void cli_exit_table_print(FILE *f);
+/* "llmemory: <message>" on stderr. */
+void cli_msg(const char *fmt, ...) CLI_PRINTF(1, 2);
+/* "detail: <sentence>" and "hint: <sentence>" lines on stderr. */
+void cli_detail(const char *fmt, ...) CLI_PRINTF(1, 2);
+void cli_hint(const char *fmt, ...) CLI_PRINTF(1, 2);
+/* Print lm_error_last() (prefixed by @p prefix + ": " when not NULL) with its detail and hint;
+   return the exit status for @p rc. */
+int cli_fail_lm(int rc, const char *prefix);
+/* Usage error of the running command: message, then a hint naming its --help. Returns 2. */
+int cli_usage(const cli_ctx *ctx, const char *fmt, ...) CLI_PRINTF(2, 3);
+/* "out of memory" and 1. */
+int cli_oom(void);
+/* Library log sink: "llmemory: <level>: <msg>" on stderr. */
+void cli_log(int level, const char *msg, void *payload);
+/* One redrawable status line on stderr (a terminal): every other stderr print clears it. */
+void cli_status_line(const char *text);
+void cli_status_clear(void);
+/* Flush stdout; on a write error print it and return 1, else @p status. */
+int cli_finish(int status);
+
+/* ---- options (opt.c) ---- */
+
+/* Returned by cli_getopt() after it printed a usage error. */
+#define CLI_OPT_FAIL 0x10000
+/* getopt_long() for commands: @p shortopts must start with ':'. Restarts parsing on each new
+   argv; returns the option, -1 at the end, or CLI_OPT_FAIL (message printed). */
+int cli_getopt(
+    cli_ctx *ctx, int argc, char **argv, const char *shortopts, const struct option *longopts);
+/* Print @p help to stdout; returns 0. */
+int cli_help(const char *help);
+/* Parse a decimal integer in [min, max] given to option @p opt. 0, or 2 (printed). */
+int cli_parse_long(cli_ctx *ctx, const char *opt, const char *arg, long min, long max, long *out);
+/* Add "k=v" (string value) or "k:=JSON" to @p obj. 0, or 2 (printed). */
+int cli_parse_meta(cli_ctx *ctx, json_t *obj, const char *arg);
+/* Document type by name. 0, or 2 (printed). */
+int cli_parse_type(cli_ctx *ctx, const char *arg, lm_doc_type *out);
+/* Chunking strategy by name (hierarchical, semantic). 0, or 2 (printed). */
+int cli_parse_strategy(cli_ctx *ctx, const char *arg, lm_chunk_strategy *out);
+/* The tenant: @p given (--owner), else $LLMEMORY_OWNER. 0, or 2 (printed). */
+int cli_owner(cli_ctx *ctx, const char *given, const char **out);
+/* Open the memory with the global options. 0, or an exit status (printed). */
+int cli_open(cli_ctx *ctx, lm_memory **out);
+/* 1 when a database URL is configured (option or environment), i.e. the embedded cluster is
+   not used. Sets *source to where it came from. */
+int cli_url_configured(const cli_ctx *ctx, const char **source);
+/* An id_at_origin from a path: '/' becomes ':', and any other byte outside [A-Za-z0-9_.@|:-]
+   becomes '_' (ids may not contain them). Leading "./" and '/' are dropped. */
+void cli_origin_from_path(lm_buf *out, const char *path);
+
+/* ---- JSON output (json.c) ---- */
+
+/* A string, or null for NULL; never NULL itself unless out of memory. */
+json_t *cli_jstr(const char *s);
+/* A string, or null for NULL and "". */
+json_t *cli_jstr_or_null(const char *s);
+/* A double (null for NaN/inf). */
+json_t *cli_jreal(double v);
+/* JSON text from the library parsed into a value; the text itself as a string if it does not
+   parse; null for NULL. */
+json_t *cli_jparse(const char *text);
+/* Set @p key on @p obj; returns -1 when @p value is NULL (out of memory). */
+int cli_jset(json_t *obj, const char *key, json_t *value);
+json_t *cli_json_document(const lm_document *d);
+json_t *cli_json_chunk(const lm_chunk *c);
+json_t *cli_json_hit(const lm_hit *h);
+json_t *cli_json_db_info(const lm_db_info *info);
+/* Print @p value (indented) and a newline to stdout, then release it. NULL means out of
+   memory. Returns 0 or an exit status (printed). */
+int cli_json_print(json_t *value);
+/* Compact JSON text of @p value; caller frees with free(). NULL when out of memory. */
+char *cli_json_text(const json_t *value);
+
+/* ---- text (json.c) ---- */
+
+/* One-line excerpt: whitespace runs collapsed to a space, cut at a character boundary at most
+   @p max bytes, "..." appended when cut. */
+void cli_excerpt(lm_buf *out, const char *text, size_t max);
+
+/* "2024-05-01 10:00:00" from an ISO 8601 timestamp (its first 19 characters, 'T' as a space);
+   @p iso itself when it is shorter. Uses @p buf (at least 20 bytes). */
+const char *cli_short_time(char *buf, const char *iso);
+
+/* ---- reading files and extracting text (extract.c) ---- */
+
+typedef enum cli_format {
+    CLI_FORMAT_NONE = 0, /* not a format ingest reads */
+    CLI_FORMAT_TEXT,
+    CLI_FORMAT_MARKDOWN,
+    CLI_FORMAT_HTML,
+    CLI_FORMAT_PDF
+} cli_format;
+
+/* Format by file name extension (case-insensitive): .txt, .md/.markdown, .html/.htm, .pdf. */
+cli_format cli_format_of_path(const char *path);
+/* Format for content of document type @p type (standard input): html, pdf, markdown, else text. */
+cli_format cli_format_of_type(lm_doc_type type);
+/* Document type a format is stored as. */
+lm_doc_type cli_format_doc_type(cli_format format);
+
+/* Read a whole file ("-": standard input) into @p out, up to CLI_MAX_FILE_BYTES. Returns 0, or
+   LM_EIO with a message ("could not open file ...: reason") in @p err. */
+int cli_read_file(lm_buf *out, const char *path, char *err, size_t errlen);
+/* Extract UTF-8 text from @p data of format @p format into @p text; the document title (HTML
+   <title>, markdown "# Title" first line) into @p title when there is one (may be NULL). Returns 0,
+   or LM_EPARSE (LM_ENOMEM) with a message (lower case, no trailing period) in @p err. */
+int cli_extract(lm_buf *text,
+                lm_buf *title,
+                cli_format format,
+                const char *data,
+                size_t len,
+                char *err,
+                size_t errlen);
+
+/* Read @p path ("-": standard input) and extract its text (cli_read_file + cli_extract).
+   Returns 0 or their error; text that is empty or only whitespace is LM_EINVAL ("contains no
+   text"). The codes only say what failed: they are not library errors. */
+int cli_load(
+    lm_buf *text, lm_buf *title, const char *path, cli_format format, char *err, size_t errlen);
+/* Append @p s to @p out, cut at a character boundary to at most @p max bytes. */
+void cli_put_capped(lm_buf *out, const char *s, size_t max);
+
+#endif

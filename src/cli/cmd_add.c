@@ -1,0 +1,218 @@
+/*
+ * cli/cmd_add.c: `llmemory add FILE|-`: add one document, or re-index the owner's document with
+ * the same id at origin. The text is extracted by file format (extension; for standard input,
+ * --type), as `ingest` does.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "cmd.h"
+
+static const char help[] =
+    "Usage: llmemory add [OPTION]... FILE\n"
+    "       llmemory add [OPTION]... --origin ID -\n"
+    "\n"
+    "Add a document from FILE, or from standard input with \"-\". Adding a document with an\n"
+    "id at origin the owner already has re-indexes that document (same document id).\n"
+    "Text is extracted by the file's extension: .txt and .md as UTF-8 (else Latin-1),\n"
+    ".html/.htm as HTML, .pdf as PDF; standard input as --type says (html, pdf, else text).\n"
+    "\n"
+    "Options:\n"
+    "  -o, --owner OWNER    owner (tenant) of the document; default $LLMEMORY_OWNER\n"
+    "      --origin ID      id at origin: the owner's key for the document; default the\n"
+    "                       file's name (\"/\" becomes \":\"); required for standard input.\n"
+    "                       Letters, digits and _ . @ | : - only, at most 255 bytes\n"
+    "  -t, --type TYPE      document type (pdf, markdown, code, text, html, docx, email,\n"
+    "                       report, chat, presentation, legal_document, technical_doc,\n"
+    "                       business_report, unknown); default from the extension\n"
+    "      --name NAME      document name; default the title (HTML <title>, markdown\n"
+    "                       \"# Title\" first line), else the file name\n"
+    "      --date DATE      document date, ISO 8601 (2024-05-01 or 2024-05-01T10:00:00Z)\n"
+    "  -m, --meta KEY=VALUE metadata (repeatable); KEY:=JSON gives a JSON value\n"
+    "      --config NAME    text search configuration (default: the memory's, \"english\")\n"
+    "      --strategy NAME  chunking: hierarchical (default) or semantic\n"
+    "      --json           print the result as JSON\n"
+    "  -h, --help           print this help and exit\n";
+
+enum { OPT_ORIGIN = 256, OPT_NAME, OPT_DATE, OPT_CONFIG, OPT_STRATEGY, OPT_JSON };
+
+int cli_cmd_add(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option longopts[] = {{"owner", required_argument, NULL, 'o'},
+                                             {"origin", required_argument, NULL, OPT_ORIGIN},
+                                             {"type", required_argument, NULL, 't'},
+                                             {"name", required_argument, NULL, OPT_NAME},
+                                             {"date", required_argument, NULL, OPT_DATE},
+                                             {"meta", required_argument, NULL, 'm'},
+                                             {"config", required_argument, NULL, OPT_CONFIG},
+                                             {"strategy", required_argument, NULL, OPT_STRATEGY},
+                                             {"json", no_argument, NULL, OPT_JSON},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    lm_memory *mem = NULL;
+    json_t *meta = NULL, *out = NULL;
+    char *meta_text = NULL;
+    lm_buf text, title, origin_buf, name_buf;
+    const char *owner_opt = NULL, *origin = NULL, *name = NULL, *owner = NULL, *path;
+    const char *base;
+    lm_doc_add_opts opts;
+    lm_doc_add_result res;
+    lm_doc_type type = LM_DOC_TEXT;
+    cli_format format;
+    char err[1024];
+    int has_type = 0, json = 0, c, rc, status = CLI_EXIT_USAGE;
+
+    lm_buf_init(&text);
+    lm_buf_init(&title);
+    lm_buf_init(&origin_buf);
+    lm_buf_init(&name_buf);
+    lm_doc_add_opts_init(&opts, LM_DOC_ADD_OPTS_VERSION);
+    meta = json_object();
+    if (meta == NULL) {
+        status = cli_oom();
+        goto out;
+    }
+
+    while ((c = cli_getopt(ctx, argc, argv, ":o:t:m:h", longopts)) != -1) {
+        switch (c) {
+        case 'o':
+            owner_opt = optarg;
+            break;
+        case OPT_ORIGIN:
+            origin = optarg;
+            break;
+        case 't':
+            if ((status = cli_parse_type(ctx, optarg, &type)) != 0)
+                goto out;
+            has_type = 1;
+            break;
+        case OPT_NAME:
+            name = optarg;
+            break;
+        case OPT_DATE:
+            opts.document_date = optarg;
+            break;
+        case 'm':
+            if ((status = cli_parse_meta(ctx, meta, optarg)) != 0)
+                goto out;
+            break;
+        case OPT_CONFIG:
+            opts.text_config = optarg;
+            break;
+        case OPT_STRATEGY:
+            if ((status = cli_parse_strategy(ctx, optarg, &opts.strategy)) != 0)
+                goto out;
+            break;
+        case OPT_JSON:
+            json = 1;
+            break;
+        case 'h':
+            status = cli_help(help);
+            goto out;
+        default:
+            status = CLI_EXIT_USAGE;
+            goto out;
+        }
+    }
+    if (optind >= argc) {
+        status = cli_usage(ctx, "no file given");
+        goto out;
+    }
+    if (optind + 1 < argc) {
+        status = cli_usage(ctx, "too many arguments");
+        goto out;
+    }
+    path = argv[optind];
+    if ((status = cli_owner(ctx, owner_opt, &owner)) != 0)
+        goto out;
+
+    if (strcmp(path, "-") == 0) {
+        if (origin == NULL) {
+            status = cli_usage(ctx, "option \"--origin\" is required when reading standard input");
+            goto out;
+        }
+        format = cli_format_of_type(has_type ? type : LM_DOC_TEXT);
+        base = origin;
+    } else {
+        format = cli_format_of_path(path);
+        if (format == CLI_FORMAT_NONE)
+            format = has_type ? cli_format_of_type(type) : CLI_FORMAT_TEXT;
+        base = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;
+        if (origin == NULL) {
+            cli_origin_from_path(&origin_buf, base);
+            origin = origin_buf.ptr;
+        }
+    }
+    if (!has_type)
+        type = cli_format_doc_type(format);
+
+    rc = cli_load(&text, &title, path, format, err, sizeof(err));
+    if (rc < 0) {
+        /* Read errors name the file already; extraction errors do not. */
+        if (rc == LM_EIO || strcmp(path, "-") == 0)
+            cli_msg("%s", err);
+        else
+            cli_msg("could not add \"%s\": %s", path, err);
+        status = CLI_EXIT_ERROR;
+        goto out;
+    }
+    if (name == NULL) {
+        cli_put_capped(&name_buf, title.size > 0 ? title.ptr : base, LM_MAX_DOC_NAME_BYTES);
+        name = name_buf.ptr;
+    }
+    if (json_object_size(meta) > 0) {
+        meta_text = cli_json_text(meta);
+        if (meta_text == NULL) {
+            status = cli_oom();
+            goto out;
+        }
+        opts.metadata = meta_text;
+    }
+    if (lm__buf_oom(&origin_buf) || lm__buf_oom(&name_buf)) {
+        status = cli_oom();
+        goto out;
+    }
+
+    if ((status = cli_open(ctx, &mem)) != 0)
+        goto out;
+    rc = lm_doc_add(&res, mem, owner, origin, name, type, text.ptr, text.size, &opts);
+    if (rc < 0) {
+        status = cli_fail_lm(rc, NULL);
+        goto out;
+    }
+
+    if (json) {
+        int bad;
+        out = json_object();
+        bad = cli_jset(out, "document_id", cli_jstr(res.document_id));
+        bad |= cli_jset(out, "owner_id", cli_jstr(owner));
+        bad |= cli_jset(out, "id_at_origin", cli_jstr(origin));
+        bad |= cli_jset(out, "name", cli_jstr(name));
+        bad |= cli_jset(out, "type", cli_jstr(lm_doc_type_name(type)));
+        bad |= cli_jset(out, "created", json_boolean(res.created));
+        bad |= cli_jset(out, "chunk_count", json_integer(res.chunk_count));
+        bad |= cli_jset(out, "elapsed_ms", cli_jreal(res.elapsed_ms));
+        if (bad) {
+            status = cli_oom();
+            goto out;
+        }
+        status = cli_json_print(out);
+        out = NULL;
+        goto out;
+    }
+    printf("%s %s \"%s\" (%s, %d chunk%s)\n", res.created ? "added" : "re-indexed", res.document_id,
+           origin, lm_doc_type_name(type), res.chunk_count, res.chunk_count == 1 ? "" : "s");
+    status = CLI_EXIT_OK;
+out:
+    json_decref(out);
+    json_decref(meta);
+    free(meta_text);
+    lm_buf_dispose(&text);
+    lm_buf_dispose(&title);
+    lm_buf_dispose(&origin_buf);
+    lm_buf_dispose(&name_buf);
+    lm_memory_close(mem);
+    return status;
+}

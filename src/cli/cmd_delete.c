@@ -1,0 +1,151 @@
+/*
+ * cli/cmd_delete.c: `llmemory delete`: delete an owner's documents by id, or all of the owner's
+ * documents whose metadata contains a filter. Prints the ids actually deleted.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cmd.h"
+
+static const char help[] =
+    "Usage: llmemory delete [OPTION]... DOCUMENT_ID...\n"
+    "       llmemory delete [OPTION]... --meta KEY=VALUE...\n"
+    "\n"
+    "Delete documents of one owner, with their chunks, by id or by metadata, and print\n"
+    "the ids deleted. Exit status 3 when a given id is not one of the owner's documents\n"
+    "(the others are still deleted).\n"
+    "\n"
+    "Options:\n"
+    "  -o, --owner OWNER    owner (tenant); default $LLMEMORY_OWNER\n"
+    "  -m, --meta KEY=VALUE delete the documents whose metadata contains this (repeatable,\n"
+    "                       all must match); KEY:=JSON gives a JSON value\n"
+    "      --json           print the result as JSON\n"
+    "  -h, --help           print this help and exit\n";
+
+enum { OPT_JSON = 256 };
+
+static int was_deleted(const lm_id_list *ids, const char *id)
+{
+    for (size_t i = 0; i < lm_id_list_count(ids); i++) {
+        const char *d = lm_id_list_at(ids, i);
+        /* Ids compare case-insensitively: the database prints UUIDs in lower case. */
+        if (d != NULL && strcasecmp(d, id) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int cli_cmd_delete(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option longopts[] = {{"owner", required_argument, NULL, 'o'},
+                                             {"meta", required_argument, NULL, 'm'},
+                                             {"json", no_argument, NULL, OPT_JSON},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    lm_memory *mem = NULL;
+    lm_id_list *deleted = NULL;
+    json_t *meta = NULL, *out = NULL, *arr = NULL, *missing = NULL;
+    char *meta_text = NULL;
+    const char *owner_opt = NULL, *owner = NULL;
+    size_t n_ids, n_missing = 0;
+    int json = 0, c, rc, bad, status = CLI_EXIT_USAGE;
+
+    if ((meta = json_object()) == NULL) {
+        status = cli_oom();
+        goto out;
+    }
+    while ((c = cli_getopt(ctx, argc, argv, ":o:m:h", longopts)) != -1) {
+        switch (c) {
+        case 'o':
+            owner_opt = optarg;
+            break;
+        case 'm':
+            if ((status = cli_parse_meta(ctx, meta, optarg)) != 0)
+                goto out;
+            break;
+        case OPT_JSON:
+            json = 1;
+            break;
+        case 'h':
+            status = cli_help(help);
+            goto out;
+        default:
+            status = CLI_EXIT_USAGE;
+            goto out;
+        }
+    }
+    n_ids = (size_t)(argc - optind);
+    if (n_ids == 0 && json_object_size(meta) == 0) {
+        status = cli_usage(ctx, "no documents given (ids or --meta)");
+        goto out;
+    }
+    if (n_ids > 0 && json_object_size(meta) > 0) {
+        status = cli_usage(ctx, "cannot combine document ids with --meta");
+        goto out;
+    }
+    if ((status = cli_owner(ctx, owner_opt, &owner)) != 0)
+        goto out;
+    if (n_ids == 0 && (meta_text = cli_json_text(meta)) == NULL) {
+        status = cli_oom();
+        goto out;
+    }
+
+    if ((status = cli_open(ctx, &mem)) != 0)
+        goto out;
+    rc =
+        lm_doc_delete(&deleted, mem, owner, (const char *const *)(argv + optind), n_ids, meta_text);
+    if (rc < 0) {
+        status = cli_fail_lm(rc, NULL);
+        goto out;
+    }
+
+    out = json_object();
+    arr = json_array();
+    missing = json_array();
+    bad = out == NULL || arr == NULL || missing == NULL;
+    for (size_t i = 0; i < lm_id_list_count(deleted) && !bad; i++)
+        bad |= json_array_append_new(arr, cli_jstr(lm_id_list_at(deleted, i)));
+    for (int i = optind; i < argc && !bad; i++) {
+        if (was_deleted(deleted, argv[i]))
+            continue;
+        n_missing++;
+        bad |= json_array_append_new(missing, cli_jstr(argv[i]));
+    }
+    if (bad) {
+        status = cli_oom();
+        goto out;
+    }
+    status = n_missing > 0 ? CLI_EXIT_NOTFOUND : CLI_EXIT_OK;
+    if (json) {
+        bad = cli_jset(out, "owner_id", cli_jstr(owner));
+        bad |= cli_jset(out, "deleted", json_incref(arr));
+        bad |= cli_jset(out, "not_found", json_incref(missing));
+        if (bad) {
+            status = cli_oom();
+            goto out;
+        }
+        rc = cli_json_print(out);
+        out = NULL;
+        if (rc != 0)
+            status = rc;
+    } else {
+        for (size_t i = 0; i < lm_id_list_count(deleted); i++)
+            printf("deleted %s\n", lm_id_list_at(deleted, i));
+        printf("%zu document%s deleted\n", lm_id_list_count(deleted),
+               lm_id_list_count(deleted) == 1 ? "" : "s");
+    }
+    for (int i = optind; i < argc; i++)
+        if (!was_deleted(deleted, argv[i]))
+            cli_msg("document \"%s\" does not exist", argv[i]);
+out:
+    json_decref(arr);
+    json_decref(missing);
+    json_decref(out);
+    json_decref(meta);
+    free(meta_text);
+    lm_id_list_free(deleted);
+    lm_memory_close(mem);
+    return status;
+}

@@ -1,0 +1,124 @@
+/*
+ * cli/cmd_get.c: `llmemory get DOCUMENT_ID`: one of an owner's documents, optionally with its
+ * chunks. Another owner's document is reported exactly like a missing one (exit status 3).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cmd.h"
+
+static const char help[] =
+    "Usage: llmemory get [OPTION]... DOCUMENT_ID\n"
+    "\n"
+    "Show one of an owner's documents. Exit status 3 when the owner has no such document.\n"
+    "\n"
+    "Options:\n"
+    "  -o, --owner OWNER    owner (tenant); default $LLMEMORY_OWNER\n"
+    "  -c, --chunks         also show the document's chunks, in document order\n"
+    "      --json           print the document as JSON\n"
+    "  -h, --help           print this help and exit\n";
+
+enum { OPT_JSON = 256 };
+
+static void print_document(const lm_document *d)
+{
+    char *meta = NULL;
+    json_t *m = cli_jparse(d->metadata != NULL ? d->metadata : "{}");
+
+    if (m != NULL)
+        meta = cli_json_text(m);
+    json_decref(m);
+    printf("document_id    %s\n", d->document_id);
+    printf("owner_id       %s\n", d->owner_id);
+    printf("id_at_origin   %s\n", d->id_at_origin);
+    printf("name           %s\n", d->name);
+    printf("type           %s\n", lm_doc_type_name(d->type));
+    printf("document_date  %s\n", d->document_date != NULL ? d->document_date : "(none)");
+    printf("metadata       %s\n", meta != NULL ? meta : d->metadata);
+    printf("text_config    %s\n", d->text_config != NULL ? d->text_config : "");
+    printf("created_at     %s\n", d->created_at);
+    printf("updated_at     %s\n", d->updated_at);
+    printf("chunk_count    %lld\n", (long long)d->chunk_count);
+    printf("content_bytes  %lld\n", (long long)d->content_bytes);
+    free(meta);
+}
+
+int cli_cmd_get(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option longopts[] = {{"owner", required_argument, NULL, 'o'},
+                                             {"chunks", no_argument, NULL, 'c'},
+                                             {"json", no_argument, NULL, OPT_JSON},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    lm_memory *mem = NULL;
+    lm_doc *doc = NULL;
+    json_t *out = NULL, *chunks = NULL;
+    const char *owner_opt = NULL, *owner = NULL, *id;
+    int json = 0, with_chunks = 0, c, rc, bad, status = CLI_EXIT_USAGE;
+
+    while ((c = cli_getopt(ctx, argc, argv, ":o:ch", longopts)) != -1) {
+        switch (c) {
+        case 'o':
+            owner_opt = optarg;
+            break;
+        case 'c':
+            with_chunks = 1;
+            break;
+        case OPT_JSON:
+            json = 1;
+            break;
+        case 'h':
+            return cli_help(help);
+        default:
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc)
+        return cli_usage(ctx, "no document id given");
+    if (optind + 1 < argc)
+        return cli_usage(ctx, "too many arguments");
+    id = argv[optind];
+    if ((status = cli_owner(ctx, owner_opt, &owner)) != 0)
+        return status;
+
+    if ((status = cli_open(ctx, &mem)) != 0)
+        goto out;
+    rc = lm_doc_get(&doc, mem, owner, id, with_chunks);
+    if (rc < 0) {
+        status = cli_fail_lm(rc, NULL);
+        goto out;
+    }
+
+    if (json) {
+        out = cli_json_document(lm_doc_document(doc));
+        if (out != NULL && with_chunks) {
+            chunks = json_array();
+            bad = chunks == NULL;
+            for (size_t i = 0; i < lm_doc_chunk_count(doc) && !bad; i++)
+                bad |= json_array_append_new(chunks, cli_json_chunk(lm_doc_chunk_at(doc, i)));
+            bad |= cli_jset(out, "chunks", chunks);
+            chunks = NULL;
+            if (bad) {
+                status = cli_oom();
+                goto out;
+            }
+        }
+        status = cli_json_print(out);
+        out = NULL;
+        goto out;
+    }
+    print_document(lm_doc_document(doc));
+    for (size_t i = 0; i < lm_doc_chunk_count(doc); i++) {
+        const lm_chunk *ch = lm_doc_chunk_at(doc, i);
+        printf("\n--- chunk %d (level %d, %d tokens%s) %s ---\n", ch->chunk_index, ch->chunk_level,
+               ch->token_count, ch->searchable ? "" : ", not searchable", ch->chunk_id);
+        printf("%s\n", ch->content != NULL ? ch->content : "");
+    }
+    status = CLI_EXIT_OK;
+out:
+    json_decref(chunks);
+    json_decref(out);
+    lm_doc_free(doc);
+    lm_memory_close(mem);
+    return status;
+}

@@ -1,0 +1,554 @@
+/*
+ * cli/cmd_ingest.c: `llmemory ingest DIR`: add every .txt .md .markdown .html .htm .pdf file
+ * under DIR (recursively, in sorted order) for one owner. The id at origin is the path relative
+ * to DIR, so ingesting the same directory again re-indexes instead of duplicating. A file that
+ * fails is reported and the rest continue; only errors that would fail every file stop early.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cmd.h"
+
+static const char help[] =
+    "Usage: llmemory ingest [OPTION]... DIR\n"
+    "\n"
+    "Add every .txt .md .markdown .html .htm and .pdf file under DIR (recursively, in sorted\n"
+    "order; hidden files and directories are skipped) to one owner's documents.\n"
+    "Each document's id at origin is its path relative to DIR (e.g. handbook/vacation.md),\n"
+    "so ingesting again re-indexes.\n"
+    "Its name is the title (HTML <title>, markdown \"# Title\" first line), else the file\n"
+    "name; its metadata holds \"source_path\". A file that cannot be ingested is reported\n"
+    "and the others continue; the exit status is then 1. A progress bar is drawn on\n"
+    "standard error when it is a terminal.\n"
+    "\n"
+    "Options:\n"
+    "  -o, --owner OWNER    owner (tenant) of the documents; default $LLMEMORY_OWNER\n"
+    "  -m, --meta KEY=VALUE metadata for every document (repeatable); KEY:=JSON gives a JSON\n"
+    "                       value\n"
+    "      --config NAME    text search configuration (default: the memory's, \"english\")\n"
+    "      --strategy NAME  chunking: hierarchical (default) or semantic\n"
+    "      --no-progress    do not draw the progress bar\n"
+    "      --json           print a summary with per-file results as JSON\n"
+    "  -h, --help           print this help and exit\n";
+
+enum { OPT_CONFIG = 256, OPT_STRATEGY, OPT_NO_PROGRESS, OPT_JSON };
+
+typedef struct file_entry {
+    char *rel;          /* path relative to DIR */
+    char *origin;       /* id at origin derived from rel */
+    const char *dup_of; /* rel of an earlier file with the same origin, or NULL */
+} file_entry;
+
+typedef struct file_list {
+    file_entry *v;
+    size_t n, cap;
+} file_list;
+
+typedef struct ingest {
+    cli_ctx *ctx;
+    lm_memory *mem;
+    const char *owner;
+    const char *dir;
+    json_t *base_meta;
+    lm_doc_add_opts opts;
+    json_t *results; /* per-file JSON results, when --json */
+    int progress;
+    size_t ok, failed;
+    long long chunks;
+    int fatal; /* exit status of an error that stops the run, or 0 */
+} ingest;
+
+/* ==== collecting files ==== */
+
+static int list_push(file_list *l, const char *rel)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        file_entry *v = realloc(l->v, cap * sizeof(*v));
+        if (v == NULL)
+            return -1;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n].rel = strdup(rel);
+    l->v[l->n].origin = NULL;
+    l->v[l->n].dup_of = NULL;
+    if (l->v[l->n].rel == NULL)
+        return -1;
+    l->n++;
+    return 0;
+}
+
+static void list_free(file_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].rel);
+        free(l->v[i].origin);
+    }
+    free(l->v);
+}
+
+static int record_failure(ingest *in,
+                          const char *rel,
+                          int code,
+                          const char *message,
+                          const char *detail,
+                          const char *hint);
+
+/* Report a file or directory the walk could not read (@p what: "open directory", "read file")
+   as a failed file. */
+static void walk_failed(ingest *in, const lm_buf *path, size_t root_len, const char *what, int err)
+{
+    char msg[1024];
+    const char *rel = path->size > root_len ? path->ptr + root_len : path->ptr;
+
+    snprintf(msg, sizeof(msg), "could not %s \"%s\": %s", what, path->ptr, strerror(err));
+    cli_msg("%s", msg);
+    record_failure(in, rel, LM_EIO, msg, "", "");
+}
+
+/* Walk the directory DIR/rel, appending regular files of a known format to @p l. Symbolic links
+   to files are followed; links to directories are not, so a link loop cannot recurse. */
+static int walk(ingest *in, file_list *l, lm_buf *path, size_t root_len)
+{
+    DIR *d = opendir(path->ptr);
+    struct dirent *e;
+    size_t len = path->size;
+    int rc = 0;
+
+    if (d == NULL) {
+        walk_failed(in, path, root_len, "open directory", errno);
+        return 0;
+    }
+    while ((e = readdir(d)) != NULL) {
+        struct stat st;
+        if (e->d_name[0] == '.')
+            continue; /* ".", "..", and hidden files */
+        lm__buf_truncate(path, len);
+        if (len > 0 && path->ptr[len - 1] != '/')
+            lm__buf_putc(path, '/');
+        lm__buf_puts(path, e->d_name);
+        if (lm__buf_oom(path)) {
+            rc = -1;
+            break;
+        }
+        if (lstat(path->ptr, &st) != 0) {
+            walk_failed(in, path, root_len, "read file", errno);
+            continue;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            if ((rc = walk(in, l, path, root_len)) < 0)
+                break;
+            continue;
+        }
+        if (S_ISLNK(st.st_mode) && (stat(path->ptr, &st) != 0 || !S_ISREG(st.st_mode)))
+            continue;
+        if (!S_ISREG(st.st_mode) || cli_format_of_path(e->d_name) == CLI_FORMAT_NONE)
+            continue;
+        if (list_push(l, path->ptr + root_len) < 0) {
+            rc = -1;
+            break;
+        }
+    }
+    closedir(d);
+    lm__buf_truncate(path, len);
+    return rc;
+}
+
+static int cmp_rel(const void *a, const void *b)
+{
+    return strcmp(((const file_entry *)a)->rel, ((const file_entry *)b)->rel);
+}
+
+static int cmp_origin_ptr(const void *a, const void *b)
+{
+    const file_entry *x = *(const file_entry *const *)a, *y = *(const file_entry *const *)b;
+    int c = strcmp(x->origin, y->origin);
+    return c != 0 ? c : strcmp(x->rel, y->rel);
+}
+
+/* Derive each file's id at origin; mark files whose id an earlier file already has (paths that
+   differ only in characters an id cannot hold) so they fail instead of overwriting it. */
+static int assign_origins(file_list *l)
+{
+    file_entry **byorigin = NULL;
+    lm_buf b;
+
+    lm_buf_init(&b);
+    for (size_t i = 0; i < l->n; i++) {
+        lm__buf_clear(&b);
+        cli_origin_from_path(&b, l->v[i].rel);
+        if (lm__buf_oom(&b) || (l->v[i].origin = strdup(b.ptr)) == NULL) {
+            lm_buf_dispose(&b);
+            return -1;
+        }
+    }
+    lm_buf_dispose(&b);
+    if (l->n < 2)
+        return 0;
+    byorigin = malloc(l->n * sizeof(*byorigin));
+    if (byorigin == NULL)
+        return -1;
+    for (size_t i = 0; i < l->n; i++)
+        byorigin[i] = &l->v[i];
+    qsort(byorigin, l->n, sizeof(*byorigin), cmp_origin_ptr);
+    for (size_t i = 1; i < l->n; i++)
+        if (strcmp(byorigin[i]->origin, byorigin[i - 1]->origin) == 0)
+            byorigin[i]->dup_of =
+                byorigin[i - 1]->dup_of != NULL ? byorigin[i - 1]->dup_of : byorigin[i - 1]->rel;
+    free(byorigin);
+    return 0;
+}
+
+/* ==== progress ==== */
+
+static int term_columns(void)
+{
+    struct winsize ws;
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
+        return ws.ws_col;
+    return 80;
+}
+
+/* "[#####     ] 12/40 handbook/vacation.md", fitted to the terminal's width. */
+static void draw_progress(size_t done, size_t total, const char *rel)
+{
+    enum { BAR = 20 };
+    char line[1024], bar[BAR + 1];
+    size_t filled = total > 0 ? done * BAR / total : BAR;
+    int cols = term_columns(), n;
+    size_t room, rlen = strlen(rel);
+
+    for (size_t i = 0; i < BAR; i++)
+        bar[i] = i < filled ? '#' : ' ';
+    bar[BAR] = '\0';
+    n = snprintf(line, sizeof(line), "[%s] %zu/%zu ", bar, done, total);
+    if (n < 0 || (size_t)n >= sizeof(line))
+        return;
+    /* Keep the end of a long path: that is the part that differs from file to file. */
+    room = (size_t)cols - 1 > (size_t)n ? (size_t)cols - 1 - (size_t)n : 0;
+    if (room > sizeof(line) - (size_t)n - 1)
+        room = sizeof(line) - (size_t)n - 1;
+    if (rlen > room) {
+        const char *p = rel + rlen - (room > 3 ? room - 3 : 0);
+        while ((*p & 0xC0) == 0x80)
+            p++; /* not inside a UTF-8 sequence */
+        snprintf(line + n, sizeof(line) - (size_t)n, "%s%s", room > 3 ? "..." : "", p);
+    } else {
+        snprintf(line + n, sizeof(line) - (size_t)n, "%s", rel);
+    }
+    cli_status_line(line);
+}
+
+/* ==== one file ==== */
+
+static int record_failure(ingest *in,
+                          const char *rel,
+                          int code,
+                          const char *message,
+                          const char *detail,
+                          const char *hint)
+{
+    json_t *r, *e;
+    int bad;
+
+    in->failed++;
+    if (in->results == NULL)
+        return 0;
+    r = json_object();
+    e = json_object();
+    bad = cli_jset(r, "path", cli_jstr(rel));
+    bad |= cli_jset(r, "ok", json_false());
+    bad |= cli_jset(e, "code", cli_jstr(lm_errname(code)));
+    bad |= cli_jset(e, "message", cli_jstr(message));
+    bad |= cli_jset(e, "detail", cli_jstr_or_null(detail));
+    bad |= cli_jset(e, "hint", cli_jstr_or_null(hint));
+    bad |= cli_jset(r, "error", e);
+    bad |= json_array_append_new(in->results, r);
+    return bad ? -1 : 0;
+}
+
+/* Errors that every following file would hit too: stop instead of repeating them. */
+static int is_fatal(int rc)
+{
+    const lm_error *e = lm_error_last();
+
+    if (rc == LM_ECONN || rc == LM_EIO || rc == LM_ENOMEM)
+        return 1;
+    return rc == LM_EINVAL && e->field != NULL &&
+           (strcmp(e->field, "owner_id") == 0 || strcmp(e->field, "text_config") == 0 ||
+            strcmp(e->field, "strategy") == 0);
+}
+
+static int ingest_one(ingest *in, const file_entry *f)
+{
+    lm_buf path, text, title, name;
+    json_t *meta = NULL, *r = NULL;
+    char *meta_text = NULL;
+    char err[1024], prefix[600];
+    const char *base = strrchr(f->rel, '/') != NULL ? strrchr(f->rel, '/') + 1 : f->rel;
+    cli_format format = cli_format_of_path(f->rel);
+    lm_doc_type type = cli_format_doc_type(format);
+    lm_doc_add_result res;
+    int rc, bad;
+
+    lm_buf_init(&path);
+    lm_buf_init(&text);
+    lm_buf_init(&title);
+    lm_buf_init(&name);
+    snprintf(prefix, sizeof(prefix), "could not ingest \"%s\"", f->rel);
+
+    if (f->dup_of != NULL) {
+        snprintf(err, sizeof(err), "its id at origin \"%s\" is already used by \"%s\"", f->origin,
+                 f->dup_of);
+        cli_msg("%s: %s", prefix, err);
+        cli_hint("Rename one of the files.");
+        rc = record_failure(in, f->rel, LM_EEXISTS, err, "", "Rename one of the files.");
+        goto out;
+    }
+
+    lm__buf_puts(&path, in->dir);
+    if (path.size > 0 && path.ptr[path.size - 1] != '/')
+        lm__buf_putc(&path, '/');
+    lm__buf_puts(&path, f->rel);
+    if (lm__buf_oom(&path)) {
+        rc = -1;
+        goto out;
+    }
+    rc = cli_load(&text, &title, path.ptr, format, err, sizeof(err));
+    if (rc == LM_ENOMEM) {
+        rc = -1;
+        goto out;
+    }
+    if (rc < 0) {
+        cli_msg("%s: %s", prefix, err);
+        rc = record_failure(in, f->rel, rc, err, "", "");
+        goto out;
+    }
+    cli_put_capped(&name, title.size > 0 ? title.ptr : base, LM_MAX_DOC_NAME_BYTES);
+
+    meta = json_object();
+    bad = cli_jset(meta, "source_path", cli_jstr(f->rel));
+    bad |= json_object_update(meta, in->base_meta);
+    if (bad || lm__buf_oom(&name) || (meta_text = cli_json_text(meta)) == NULL) {
+        rc = -1;
+        goto out;
+    }
+    in->opts.metadata = meta_text;
+
+    rc = lm_doc_add(&res, in->mem, in->owner, f->origin, name.ptr, type, text.ptr, text.size,
+                    &in->opts);
+    in->opts.metadata = NULL;
+    if (rc < 0) {
+        const lm_error *e = lm_error_last();
+        int status = cli_fail_lm(rc, prefix);
+        if (is_fatal(rc)) {
+            in->fatal = status;
+            in->failed++;
+            rc = 0;
+            goto out;
+        }
+        rc = record_failure(in, f->rel, rc, e->message, e->detail, e->hint);
+        goto out;
+    }
+
+    in->ok++;
+    in->chunks += res.chunk_count;
+    if (in->ctx->verbose > 0)
+        cli_msg("%s \"%s\" (%d chunk%s)", res.created ? "added" : "re-indexed", f->rel,
+                res.chunk_count, res.chunk_count == 1 ? "" : "s");
+    rc = 0;
+    if (in->results != NULL) {
+        r = json_object();
+        bad = cli_jset(r, "path", cli_jstr(f->rel));
+        bad |= cli_jset(r, "ok", json_true());
+        bad |= cli_jset(r, "document_id", cli_jstr(res.document_id));
+        bad |= cli_jset(r, "id_at_origin", cli_jstr(f->origin));
+        bad |= cli_jset(r, "name", cli_jstr(name.ptr));
+        bad |= cli_jset(r, "type", cli_jstr(lm_doc_type_name(type)));
+        bad |= cli_jset(r, "created", json_boolean(res.created));
+        bad |= cli_jset(r, "chunk_count", json_integer(res.chunk_count));
+        bad |= json_array_append(in->results, r);
+        rc = bad ? -1 : 0;
+    }
+out:
+    json_decref(r);
+    json_decref(meta);
+    free(meta_text);
+    lm_buf_dispose(&path);
+    lm_buf_dispose(&text);
+    lm_buf_dispose(&title);
+    lm_buf_dispose(&name);
+    return rc;
+}
+
+/* ==== the command ==== */
+
+int cli_cmd_ingest(cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option longopts[] = {{"owner", required_argument, NULL, 'o'},
+                                             {"meta", required_argument, NULL, 'm'},
+                                             {"config", required_argument, NULL, OPT_CONFIG},
+                                             {"strategy", required_argument, NULL, OPT_STRATEGY},
+                                             {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+                                             {"json", no_argument, NULL, OPT_JSON},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    ingest in;
+    file_list files = {NULL, 0, 0};
+    lm_buf path;
+    json_t *out = NULL;
+    const char *owner_opt = NULL;
+    struct stat st;
+    size_t root_len, attempted = 0;
+    int json = 0, no_progress = 0, c, bad, status = CLI_EXIT_USAGE;
+
+    memset(&in, 0, sizeof(in));
+    in.ctx = ctx;
+    lm_buf_init(&path);
+    lm_doc_add_opts_init(&in.opts, LM_DOC_ADD_OPTS_VERSION);
+    in.base_meta = json_object();
+    if (in.base_meta == NULL) {
+        status = cli_oom();
+        goto out;
+    }
+
+    while ((c = cli_getopt(ctx, argc, argv, ":o:m:h", longopts)) != -1) {
+        switch (c) {
+        case 'o':
+            owner_opt = optarg;
+            break;
+        case 'm':
+            if ((status = cli_parse_meta(ctx, in.base_meta, optarg)) != 0)
+                goto out;
+            break;
+        case OPT_CONFIG:
+            in.opts.text_config = optarg;
+            break;
+        case OPT_STRATEGY:
+            if ((status = cli_parse_strategy(ctx, optarg, &in.opts.strategy)) != 0)
+                goto out;
+            break;
+        case OPT_NO_PROGRESS:
+            no_progress = 1;
+            break;
+        case OPT_JSON:
+            json = 1;
+            break;
+        case 'h':
+            status = cli_help(help);
+            goto out;
+        default:
+            status = CLI_EXIT_USAGE;
+            goto out;
+        }
+    }
+    if (optind >= argc) {
+        status = cli_usage(ctx, "no directory given");
+        goto out;
+    }
+    if (optind + 1 < argc) {
+        status = cli_usage(ctx, "too many arguments");
+        goto out;
+    }
+    in.dir = argv[optind];
+    if ((status = cli_owner(ctx, owner_opt, &in.owner)) != 0)
+        goto out;
+    if (stat(in.dir, &st) != 0) {
+        cli_msg("could not open directory \"%s\": %s", in.dir, strerror(errno));
+        status = CLI_EXIT_ERROR;
+        goto out;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        cli_msg("\"%s\" is not a directory", in.dir);
+        cli_hint("Use \"llmemory add\" for a single file.");
+        status = CLI_EXIT_USAGE;
+        goto out;
+    }
+    if (json && (in.results = json_array()) == NULL) {
+        status = cli_oom();
+        goto out;
+    }
+
+    /* Collect first, then sort: the order (and so the output) does not depend on the file
+       system's directory order. */
+    lm__buf_puts(&path, in.dir);
+    /* Paths below DIR are DIR + "/" + rel; rel starts after that slash. */
+    root_len = path.size > 0 && path.ptr[path.size - 1] == '/' ? path.size : path.size + 1;
+    if (lm__buf_oom(&path) || walk(&in, &files, &path, root_len) < 0) {
+        status = cli_oom();
+        goto out;
+    }
+    if (files.n > 1)
+        qsort(files.v, files.n, sizeof(files.v[0]), cmp_rel);
+    if (assign_origins(&files) < 0) {
+        status = cli_oom();
+        goto out;
+    }
+    if (files.n == 0 && in.failed == 0)
+        cli_msg("no .txt, .md, .markdown, .html, .htm or .pdf files in \"%s\"", in.dir);
+
+    if (files.n > 0 && (status = cli_open(ctx, &in.mem)) != 0)
+        goto out;
+    in.progress = !no_progress && isatty(STDERR_FILENO);
+    for (size_t i = 0; i < files.n && in.fatal == 0; i++, attempted++) {
+        if (in.progress)
+            draw_progress(i, files.n, files.v[i].rel);
+        if (ingest_one(&in, &files.v[i]) < 0) {
+            status = cli_oom();
+            goto out;
+        }
+    }
+    if (in.progress) {
+        if (in.fatal == 0 && files.n > 0)
+            draw_progress(files.n, files.n, "");
+        cli_status_clear();
+    }
+    if (in.fatal != 0) {
+        size_t left = files.n - attempted;
+        cli_msg("stopped after %zu of %zu files", attempted, files.n);
+        if (left > 0)
+            cli_detail("%zu file%s not attempted.", left, left == 1 ? " was" : "s were");
+    }
+
+    if (json) {
+        out = json_object();
+        bad = cli_jset(out, "owner_id", cli_jstr(in.owner));
+        bad |= cli_jset(out, "directory", cli_jstr(in.dir));
+        bad |= cli_jset(out, "files", json_integer((json_int_t)files.n));
+        bad |= cli_jset(out, "ingested", json_integer((json_int_t)in.ok));
+        bad |= cli_jset(out, "failed", json_integer((json_int_t)in.failed));
+        bad |= cli_jset(out, "chunks", json_integer(in.chunks));
+        bad |= cli_jset(out, "results", json_incref(in.results));
+        if (bad) {
+            status = cli_oom();
+            goto out;
+        }
+        status = cli_json_print(out);
+        out = NULL;
+        if (status != 0)
+            goto out;
+    } else {
+        printf("ingested %zu file%s (%lld chunk%s), %zu failed\n", in.ok, in.ok == 1 ? "" : "s",
+               in.chunks, in.chunks == 1 ? "" : "s", in.failed);
+    }
+    status = in.fatal != 0 ? in.fatal : in.failed > 0 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+out:
+    if (in.progress)
+        cli_status_clear();
+    json_decref(out);
+    json_decref(in.results);
+    json_decref(in.base_meta);
+    list_free(&files);
+    lm_buf_dispose(&path);
+    lm_memory_close(in.mem);
+    return status;
+}

@@ -1,0 +1,25 @@
+# stats counts what was ingested; history lists searches (not --no-history ones); erase removes
+# everything of one owner only.
+requires_db
+a=${CASE_OWNER_PREFIX}-a
+b=${CASE_OWNER_PREFIX}-b
+ingest_samples "$a" acme
+ingest_samples "$b" globex
+run stats --owner "$a"
+expect_status 0
+expect_out "documents      6"
+run search --owner "$a" expenses
+run search --owner "$a" --no-history secretquery
+run history --owner "$a"
+expect_status 0
+expect_out "expenses"
+expect_no_out "secretquery"
+run history --owner "$b"
+expect_out "no searches"
+run erase --owner "$a" --yes
+expect_status 0
+expect_out "6 documents deleted"
+run stats --owner "$a" --json
+[ "$(json document_count)" = "0" ] || fail "erase left documents"
+run stats --owner "$b" --json
+[ "$(json document_count)" = "5" ] || fail "erase touched another owner"
