@@ -44,12 +44,24 @@ typedef struct lm_search_opts {
     const char *date_to;              /* document_date <= this (ISO 8601), or NULL */
     const char *text_config;          /* analyzer for the query; NULL: the memory's default */
     int no_history;                   /* 1: do not record this search in the history */
+    /* Hybrid fusion: weighted reciprocal rank fusion,
+       fused = alpha / (rrf_k + vector_rank) + (1 - alpha) / (rrf_k + text_rank). */
+    double alpha;                     /* 0 keyword only .. 1 vector only; < 0: the default */
+    int rrf_k;                        /* 0: 60 */
+    int candidates;                   /* depth of each leg before fusion; 0: max(4 * limit, 50) */
+    int with_documents;               /* 1: fill document_metadata of each hit */
+    int include_parent_context;       /* 1: attach each hit's ancestors (parents) */
+    int context_window;               /* levels of ancestors to attach; 0: 2 */
+    int expand;                       /* 1: multi-query expansion (keyword, OR, phrase variants) */
+    int max_variants;                 /* variants including the original; 0: 3 */
+    int rerank;                       /* 1: rerank the top candidates (lexical, or the hook) */
+    int rerank_top_k;                 /* candidates reranked; 0: 50 */
 } lm_search_opts;
 
 #define LM_SEARCH_OPTS_VERSION 1
 #define LM_SEARCH_OPTS_INIT                                                                        \
     {LM_SEARCH_OPTS_VERSION, LM_SEARCH_TEXT, 10, NULL, NULL, 0, NULL, 0, LM_DOC_UNKNOWN, NULL, NULL, \
-     NULL, 0}
+     NULL, 0, -1.0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 /** Initialise @p opts to defaults. @return 0, or LM_EINVAL for an unsupported @p version. */
 LM_EXTERN int lm_search_opts_init(lm_search_opts *opts, unsigned int version);
 
@@ -70,6 +82,9 @@ typedef struct lm_hit {
     int vector_rank;       /* 1-based rank in the vector leg, or 0 */
     int chunk_level;
     int chunk_index;
+    const char *document_metadata; /* document's metadata JSON (with_documents), else NULL */
+    size_t n_context;              /* ancestors attached (include_parent_context) */
+    const lm_chunk *context;       /* n_context chunks, nearest parent first; borrowed */
 } lm_hit;
 
 typedef struct lm_results lm_results;

@@ -1,0 +1,98 @@
+/*
+ * llmemory/embed.h: embedding providers. An lm_embedder turns texts into vectors of a fixed
+ * dimension. Three kinds exist: the built-in deterministic embedder (no network, no model file),
+ * an OpenAI-compatible HTTP client (OpenAI, Ollama, vLLM, llama.cpp server, TEI), and custom
+ * embedders supplied by the application (include/llmemory/sys/embedder.h).
+ *
+ * The built-in embedder hashes normalised words, word pairs and character n-grams into a signed,
+ * weighted, L2-normalised vector. It captures LEXICAL similarity (shared words and word pieces),
+ * not meaning: "car" and "automobile" are unrelated to it. Use an HTTP provider with a real model
+ * for semantic search.
+ *
+ * Threads: an lm_embedder may be used by several threads at once (the HTTP embedder opens one
+ * transfer per call).
+ */
+#ifndef LLMEMORY_EMBED_H
+#define LLMEMORY_EMBED_H
+
+#include "common.h"
+
+LM_BEGIN_DECL
+
+typedef struct lm_embedder lm_embedder;
+
+/** Default dimension of the built-in embedder. */
+#define LM_BUILTIN_EMBED_DIM 384
+/** Largest dimension any embedder may have (pgvector's limit for an indexed vector is 2000;
+ *  larger vectors are stored and searched exactly). */
+#define LM_MAX_EMBED_DIM 16000
+
+/**
+ * The built-in deterministic embedder.
+ * @param dim 8..LM_MAX_EMBED_DIM, or 0 for LM_BUILTIN_EMBED_DIM
+ * @return 0; LM_EINVAL; LM_ENOMEM.
+ */
+LM_EXTERN int lm_embedder_builtin_new(lm_embedder **out, int dim);
+
+/** Options of the OpenAI-compatible HTTP embedder. */
+typedef struct lm_http_embedder_opts {
+    unsigned int version;
+    const char *base_url;  /* e.g. "https://api.openai.com/v1"; POST {base_url}/embeddings.
+                              NULL: $LLMEMORY_EMBED_URL */
+    const char *model;     /* "text-embedding-3-small"; NULL: $LLMEMORY_EMBED_MODEL */
+    const char *api_key;   /* Bearer token; NULL: $LLMEMORY_EMBED_API_KEY, then $OPENAI_API_KEY;
+                              none: no Authorization header (local servers) */
+    int dim;               /* expected dimension; every vector is checked (required) */
+    int batch_size;        /* texts per request; 0: 64 */
+    int concurrency;       /* requests in flight at once; 0: 4 */
+    int timeout_ms;        /* per request; 0: 30000 */
+    int max_retries;       /* retries on 429, 5xx and network errors; 0: 5; -1: none */
+    int retry_base_ms;     /* first backoff (doubles each time, with jitter); 0: 500 */
+    int retry_max_ms;      /* backoff cap, also caps Retry-After; 0: 30000 */
+    int send_dimensions;   /* 1: send "dimensions": dim in the request (text-embedding-3-*) */
+} lm_http_embedder_opts;
+
+#define LM_HTTP_EMBEDDER_OPTS_VERSION 1
+#define LM_HTTP_EMBEDDER_OPTS_INIT                                                                 \
+    {LM_HTTP_EMBEDDER_OPTS_VERSION, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0}
+LM_EXTERN int lm_http_embedder_opts_init(lm_http_embedder_opts *opts, unsigned int version);
+
+/**
+ * An OpenAI-compatible embeddings client (libcurl).
+ * @return 0; LM_EINVAL (missing URL, model or dimension); LM_ENOMEM.
+ */
+LM_EXTERN int lm_embedder_http_new(lm_embedder **out, const lm_http_embedder_opts *opts);
+
+/**
+ * The embedder described by the environment: $LLMEMORY_EMBEDDER = "builtin" (default; dimension
+ * $LLMEMORY_EMBED_DIM or 384), "openai"/"http" (the LLMEMORY_EMBED_* variables above, dimension
+ * $LLMEMORY_EMBED_DIM required) or "none" (*out = NULL: no vector search).
+ * @return 0; LM_EINVAL with the variable named in the message.
+ */
+LM_EXTERN int lm_embedder_from_env(lm_embedder **out);
+
+/**
+ * Embed @p n texts into @p out (n * dim floats, row-major, caller-allocated).
+ * @param lens byte lengths of the texts, or NULL when they are NUL-terminated
+ * @return 0; LM_EINVAL (empty input); LM_ECONN, LM_ETIMEOUT, LM_ELIMIT (rate limited after all
+ *         retries), LM_EPERM (401/403: bad key), LM_EPARSE (bad response or wrong dimension).
+ */
+LM_EXTERN int lm_embedder_embed(lm_embedder *e,
+                                float *out,
+                                const char *const *texts,
+                                const size_t *lens,
+                                size_t n);
+/** Dimension of the vectors. */
+LM_EXTERN int lm_embedder_dim(const lm_embedder *e);
+/** Stable provider id, e.g. "builtin-hash-v1" or "http:text-embedding-3-small". Borrowed. */
+LM_EXTERN const char *lm_embedder_provider_id(const lm_embedder *e);
+/** Provider kind: "builtin", "http" or "custom". */
+LM_EXTERN const char *lm_embedder_kind(const lm_embedder *e);
+/** Model name ("hash-v1" for the built-in). Borrowed. */
+LM_EXTERN const char *lm_embedder_model(const lm_embedder *e);
+/** Release @p e. NULL-safe. Must not race with calls on @p e. */
+LM_EXTERN void lm_embedder_free(lm_embedder *e);
+
+LM_END_DECL
+
+#endif
