@@ -69,6 +69,8 @@ typedef struct lm_doc_add_result {
     int created;         /* 1: new document; 0: an existing one was re-indexed */
     int chunk_count;     /* chunks stored */
     double elapsed_ms;   /* wall time of the whole call */
+    int embedded;        /* chunks embedded during the call */
+    int queued;          /* chunks left in the embedding queue (queue mode, or embedding failed) */
 } lm_doc_add_result;
 
 /**

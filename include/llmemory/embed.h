@@ -60,22 +60,27 @@ LM_EXTERN int lm_http_embedder_opts_init(lm_http_embedder_opts *opts, unsigned i
 /**
  * An OpenAI-compatible embeddings client (libcurl).
  * @return 0; LM_EINVAL (missing URL, model or dimension); LM_ENOMEM.
+ * The API key is never logged or put in an error message, and is wiped when freed.
  */
 LM_EXTERN int lm_embedder_http_new(lm_embedder **out, const lm_http_embedder_opts *opts);
 
 /**
  * The embedder described by the environment: $LLMEMORY_EMBEDDER = "builtin" (default; dimension
  * $LLMEMORY_EMBED_DIM or 384), "openai"/"http" (the LLMEMORY_EMBED_* variables above, dimension
- * $LLMEMORY_EMBED_DIM required) or "none" (*out = NULL: no vector search).
- * @return 0; LM_EINVAL with the variable named in the message.
+ * $LLMEMORY_EMBED_DIM required; also LLMEMORY_EMBED_BATCH_SIZE, _CONCURRENCY, _TIMEOUT_MS,
+ * _MAX_RETRIES and _SEND_DIMENSIONS; "openai" defaults the URL to https://api.openai.com/v1) or
+ * "none" (*out = NULL: no vector search). See docs/embeddings.md.
+ * @return 0; LM_EINVAL with the variable named in the message; LM_ENOMEM.
  */
 LM_EXTERN int lm_embedder_from_env(lm_embedder **out);
 
 /**
  * Embed @p n texts into @p out (n * dim floats, row-major, caller-allocated).
  * @param lens byte lengths of the texts, or NULL when they are NUL-terminated
- * @return 0; LM_EINVAL (empty input); LM_ECONN, LM_ETIMEOUT, LM_ELIMIT (rate limited after all
- *         retries), LM_EPERM (401/403: bad key), LM_EPARSE (bad response or wrong dimension).
+ * @return 0; LM_EINVAL (empty input, or a 4xx other than 401/403/429 from the provider);
+ *         LM_ECONN (network or 5xx after all retries), LM_ETIMEOUT, LM_ELIMIT (rate limited after
+ *         all retries, or a size cap), LM_EPERM (401/403: bad key), LM_EPARSE (bad response or
+ *         wrong dimension), LM_ENOMEM.
  */
 LM_EXTERN int lm_embedder_embed(lm_embedder *e,
                                 float *out,
@@ -84,7 +89,9 @@ LM_EXTERN int lm_embedder_embed(lm_embedder *e,
                                 size_t n);
 /** Dimension of the vectors. */
 LM_EXTERN int lm_embedder_dim(const lm_embedder *e);
-/** Stable provider id, e.g. "builtin-hash-v1" or "http:text-embedding-3-small". Borrowed. */
+/** Stable provider id, e.g. "builtin-hash-v1-384" or "http:text-embedding-3-small" (with
+ *  ":<dim>" appended when dimensions are sent). Vectors of different ids are never compared.
+ *  Borrowed. */
 LM_EXTERN const char *lm_embedder_provider_id(const lm_embedder *e);
 /** Provider kind: "builtin", "http" or "custom". */
 LM_EXTERN const char *lm_embedder_kind(const lm_embedder *e);

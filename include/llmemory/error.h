@@ -22,7 +22,7 @@ LM_BEGIN_DECL
     X(ECONFLICT, -6, "conflict", "conflicting change")                                             \
     X(ERETRY, -7, "retry", "transaction conflict, safe to retry")                                  \
     X(ETIMEOUT, -8, "timeout", "timed out")                                                        \
-    X(ECONN, -9, "connection_failure", "could not connect to the database")                        \
+    X(ECONN, -9, "connection_failure", "connection failure")                        \
     X(EDB, -10, "database_error", "database error")                                                \
     X(ELIMIT, -11, "limit_exceeded", "configured limit exceeded")                                  \
     X(EPERM, -12, "permission_denied", "permission denied")                                        \

@@ -46,9 +46,10 @@ typedef struct lm_search_opts {
     int no_history;                   /* 1: do not record this search in the history */
     /* Hybrid fusion: weighted reciprocal rank fusion,
        fused = alpha / (rrf_k + vector_rank) + (1 - alpha) / (rrf_k + text_rank). */
-    double alpha;                     /* 0 keyword only .. 1 vector only; < 0: the default */
+    double alpha;                     /* 0 keyword only .. 1 vector only; < 0: the default
+                                         (0.02 with the built-in embedder, else 0.5) */
     int rrf_k;                        /* 0: 60 */
-    int candidates;                   /* depth of each leg before fusion; 0: max(4 * limit, 50) */
+    int candidates;                   /* depth of each leg before fusion; 0: max(2 * limit, 50) */
     int with_documents;               /* 1: fill document_metadata of each hit */
     int include_parent_context;       /* 1: attach each hit's ancestors (parents) */
     int context_window;               /* levels of ancestors to attach; 0: 2 */

@@ -134,7 +134,12 @@ TEST(test_search__argument_errors)
     o.id_at_origin = "bad origin";
     ASSERT_ERR(lm_search(&r, m, "t", "x", &o), LM_EINVAL);
     o.id_at_origin = NULL;
-    o.type = LM_SEARCH_VECTOR;
+    o.type = LM_SEARCH_HYBRID;
+    o.alpha = 1.5;
+    ASSERT_ERR(lm_search(&r, m, "t", "x", &o), LM_EINVAL);
+    ASSERT_EQ_STR(lm_error_last()->field, "alpha");
+    o.alpha = -1;
+    o.type = (lm_search_type)7;
     ASSERT_ERR(lm_search(&r, m, "t", "x", &o), LM_EINVAL);
     ASSERT_EQ_STR(lm_error_last()->field, "search_type");
     /* Query syntax characters are data, never SQL. */

@@ -24,7 +24,8 @@ typedef struct lm_embedder_ops {
 /**
  * Wrap an application embedder. @p provider_id identifies the model and its settings (vectors
  * from different ids are never compared); 1-100 bytes of [A-Za-z0-9_.:/-].
- * @param ops copied; @param self passed to the ops, released by ops->free in lm_embedder_free().
+ * @param ops copied; @param self passed to the ops, released by ops->free in lm_embedder_free()
+ *        (when this call fails, @p self stays with the caller).
  * @return 0; LM_EINVAL; LM_ENOMEM.
  */
 LM_EXTERN int lm_embedder_custom_new(lm_embedder **out,

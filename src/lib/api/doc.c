@@ -88,20 +88,19 @@ static double now_ms(void)
 
 /* ---- add ---------------------------------------------------------------------------------- */
 
-/* The chunks as one JSON array, inserted with jsonb_to_recordset in a single statement. */
-static int chunks_json(char **out, const lm__chunk_list *chunks)
+/* The chunks as one JSON array, inserted with jsonb_to_recordset in a single statement. When
+ * @p vecs is given, searchable chunk number j (in order) carries vecs[j * dim ...] as
+ * "embedding" (pgvector text). */
+static int chunks_json(char **out, const lm__chunk_list *chunks, char (*ids)[37], const float *vecs,
+                       int dim)
 {
     json_t *arr = json_array();
-    char(*ids)[37] = NULL;
+    lm_buf lit = LM_BUF_INIT;
+    size_t j = 0;
     int rc = LM_ENOMEM;
     *out = NULL;
     if (arr == NULL)
         goto out;
-    ids = lm__calloc(chunks->count ? chunks->count : 1, sizeof(*ids));
-    if (ids == NULL)
-        goto out;
-    for (size_t i = 0; i < chunks->count; i++)
-        lm__uuid_v4(ids[i]);
     for (size_t i = 0; i < chunks->count; i++) {
         const lm__chunk *c = &chunks->items[i];
         char hash[65];
@@ -136,6 +135,15 @@ static int chunks_json(char **out, const lm__chunk_list *chunks)
         json_object_set_new(o, "content_hash", json_string(hash));
         json_object_set_new(o, "token_count", json_integer(c->token_count));
         json_object_set_new(o, "metadata", meta);
+        if (vecs != NULL && c->searchable) {
+            lm__buf_clear(&lit);
+            lm__vector_literal(&lit, vecs + (size_t)dim * j++, dim);
+            if (lm__buf_oom(&lit)) {
+                json_decref(o);
+                goto out;
+            }
+            json_object_set_new(o, "embedding", json_stringn(lit.ptr, lit.size));
+        }
         if (json_array_append_new(arr, o) < 0)
             goto out;
     }
@@ -144,8 +152,42 @@ static int chunks_json(char **out, const lm__chunk_list *chunks)
 out:
     if (rc == LM_ENOMEM)
         lm__error_set_oom();
-    lm__free(ids);
+    lm_buf_dispose(&lit);
     json_decref(arr);
+    return rc;
+}
+
+/* Embed the searchable chunks (sync mode). On failure the error is logged and cleared and the
+ * caller queues the chunks instead: a failed embedding never loses the document. */
+static int embed_chunks(float **out, lm_memory *mem, const lm__chunk_list *chunks, size_t n)
+{
+    const char **texts = NULL;
+    size_t *lens = NULL;
+    float *v = NULL;
+    size_t j = 0;
+    int rc = LM_ENOMEM;
+
+    *out = NULL;
+    texts = lm__calloc(n, sizeof(*texts));
+    lens = lm__calloc(n, sizeof(*lens));
+    v = lm__malloc(n * (size_t)mem->vec.dim * sizeof(float));
+    if (texts == NULL || lens == NULL || v == NULL)
+        goto out;
+    for (size_t i = 0; i < chunks->count; i++) {
+        if (!chunks->items[i].searchable)
+            continue;
+        texts[j] = chunks->items[i].content;
+        lens[j++] = chunks->items[i].len;
+    }
+    rc = lm__vector_embed(&mem->vec, v, texts, lens, n);
+    if (rc == 0) {
+        *out = v;
+        v = NULL;
+    }
+out:
+    lm__free(texts);
+    lm__free(lens);
+    lm__free(v);
     return rc;
 }
 
@@ -172,6 +214,10 @@ int lm_doc_add(lm_doc_add_result *out,
     char docid[37], bytes[24], nchunks[16];
     const char *cfg = NULL;
     const char *S = mem ? mem->db.qschema : "";
+    char(*ids)[37] = NULL;
+    float *vecs = NULL;
+    size_t n_search = 0;
+    int queue = 0;
 
     if (out)
         memset(out, 0, sizeof(*out));
@@ -226,7 +272,30 @@ int lm_doc_add(lm_doc_add_result *out,
 
     if ((rc = lm__chunk_document(&chunks, text ? text : "", len, type, o.strategy)) < 0)
         goto out;
-    if ((rc = chunks_json(&json, &chunks)) < 0)
+    if ((ids = lm__calloc(chunks.count ? chunks.count : 1, sizeof(*ids))) == NULL) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < chunks.count; i++) {
+        lm__uuid_v4(ids[i]);
+        n_search += chunks.items[i].searchable != 0;
+    }
+    if (mem->vec.embedder != NULL && n_search > 0) {
+        /* Embedding happens before the transaction: a slow provider must not hold the tenant's
+           write lock. */
+        if (mem->embed_mode == LM_EMBED_QUEUE) {
+            queue = 1;
+        } else if ((rc = embed_chunks(&vecs, mem, &chunks, n_search)) < 0) {
+            if (rc == LM_ENOMEM)
+                goto out;
+            lm__db_log(&mem->db, LM_LOG_WARN,
+                       "could not embed document \"%s\" (%s); its chunks are queued",
+                       id_at_origin, lm_error_last()->message);
+            lm__error_clear();
+            queue = 1;
+        }
+    }
+    if ((rc = chunks_json(&json, &chunks, ids, vecs, mem->vec.dim)) < 0)
         goto out;
 
     lm__uuid_v4(docid);
@@ -297,14 +366,42 @@ int lm_doc_add(lm_doc_add_result *out,
         if ((rc = lm__db_exec(NULL, tx.conn, sql.ptr, 4, ins)) < 0)
             goto out;
     }
+    if (vecs != NULL || queue) {
+        const char *vp[] = {owner_id, mem->vec.provider_id, json};
+        lm__buf_clear(&sql);
+        if (vecs != NULL)
+            lm__buf_printf(&sql,
+                           "INSERT INTO %s (owner_id, provider_id, chunk_id, embedding)"
+                           " SELECT $1, $2, x.chunk_id, x.embedding::vector(%d)"
+                           "   FROM jsonb_to_recordset($3::jsonb) AS x(chunk_id uuid, embedding text)"
+                           "  WHERE x.embedding IS NOT NULL",
+                           mem->vec.table, mem->vec.dim);
+        else
+            lm__buf_printf(&sql,
+                           "INSERT INTO %s.embedding_queue (owner_id, provider_id, chunk_id)"
+                           " SELECT $1, $2, x.chunk_id"
+                           "   FROM jsonb_to_recordset($3::jsonb) AS x(chunk_id uuid, searchable bool)"
+                           "  WHERE x.searchable",
+                           S);
+        if (lm__buf_oom(&sql)) {
+            rc = LM_ENOMEM;
+            goto out;
+        }
+        if ((rc = lm__db_exec(NULL, tx.conn, sql.ptr, 3, vp)) < 0)
+            goto out;
+    }
     if ((rc = lm__tx_commit(&tx)) < 0)
         goto out;
     if (out) {
         snprintf(out->document_id, sizeof(out->document_id), "%s", docid);
         out->created = created;
         out->chunk_count = (int)chunks.count;
+        out->embedded = vecs != NULL ? (int)n_search : 0;
+        out->queued = queue ? (int)n_search : 0;
         out->elapsed_ms = now_ms() - t0;
     }
+    if (vecs != NULL)
+        lm__vector_maybe_index(&mem->db, &mem->vec, owner_id);
     lm__db_log(&mem->db, LM_LOG_DEBUG, "%s document %s (%zu chunks)",
                created ? "added" : "re-indexed", docid, chunks.count);
 out:
@@ -312,6 +409,8 @@ out:
     PQclear(res);
     free(json); /* allocated by jansson */
     lm__free(clean);
+    lm__free(ids);
+    lm__free(vecs);
     lm_buf_dispose(&sql);
     lm__chunk_list_dispose(&chunks);
     return rc;
@@ -734,10 +833,32 @@ out:
     return rc;
 }
 
+/* Drop the index names in column 0 of @p idx; failures are logged (the rows are gone already). */
+static void drop_indexes(lm_memory *mem, const PGresult *idx)
+{
+    PGconn *c = NULL;
+    if (PQntuples(idx) == 0 || lm__pool_acquire(&c, &mem->db.pool) < 0) {
+        lm__error_clear();
+        return;
+    }
+    for (int i = 0; i < PQntuples(idx); i++) {
+        lm_buf sql = LM_BUF_INIT;
+        lm__buf_printf(&sql, "DROP INDEX CONCURRENTLY IF EXISTS %s.\"%s\"", mem->db.qschema,
+                       PQgetvalue(idx, i, 0));
+        if (lm__buf_oom(&sql) || lm__db_exec(NULL, c, sql.ptr, 0, NULL) < 0) {
+            lm__db_log(&mem->db, LM_LOG_WARN, "could not drop index %s: %s", PQgetvalue(idx, i, 0),
+                       lm_error_last()->message);
+            lm__error_clear();
+        }
+        lm_buf_dispose(&sql);
+    }
+    lm__pool_release(&mem->db.pool, c);
+}
+
 int lm_tenant_erase(int64_t *documents_out, lm_memory *mem, const char *owner_id)
 {
     lm__tx tx = {0};
-    PGresult *res = NULL;
+    PGresult *res = NULL, *idx = NULL;
     lm_buf sql = LM_BUF_INIT;
     const char *params[] = {owner_id};
     const char *tables[] = {"search_history", "term_stats", "postings", "tenant_stats"};
@@ -779,13 +900,24 @@ int lm_tenant_erase(int64_t *documents_out, lm_memory *mem, const char *owner_id
         if ((rc = lm__db_exec(NULL, tx.conn, sql.ptr, 1, params)) < 0)
             goto out;
     }
+    /* The tenant's own vector indexes go too (dropped after the commit, concurrently). */
+    lm__buf_clear(&sql);
+    lm__buf_printf(&sql, "DELETE FROM %s.vector_indexes WHERE owner_id = $1 RETURNING index_name", S);
+    if (lm__buf_oom(&sql)) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    if ((rc = lm__db_exec(&idx, tx.conn, sql.ptr, 1, params)) < 0)
+        goto out;
     if ((rc = lm__tx_commit(&tx)) < 0)
         goto out;
     if (documents_out)
         *documents_out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    drop_indexes(mem, idx);
 out:
     lm__tx_end(&tx);
     PQclear(res);
+    PQclear(idx);
     lm_buf_dispose(&sql);
     return rc;
 }

@@ -77,6 +77,31 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
     mem->db.log_fn = o.log_fn;
     mem->db.log_level = o.log_level;
     mem->db.log_payload = o.log_payload;
+    if (o.embed_mode != LM_EMBED_SYNC && o.embed_mode != LM_EMBED_QUEUE) {
+        rc = lm__error_set_field(LM_EINVAL, "embed_mode", "invalid embedding mode %d", o.embed_mode);
+        goto out;
+    }
+    mem->embed_mode = o.embed_mode;
+    mem->rerank_fn = o.rerank_fn;
+    mem->rerank_payload = o.rerank_payload;
+    mem->vec.index_threshold = o.vector_index_threshold ? o.vector_index_threshold : 1000;
+    mem->vec.hnsw_m = o.hnsw_m > 0 ? o.hnsw_m : 16;
+    mem->vec.hnsw_ef_construction = o.hnsw_ef_construction > 0 ? o.hnsw_ef_construction : 64;
+    mem->vec.hnsw_ef_search = o.hnsw_ef_search > 0 ? o.hnsw_ef_search : 100;
+    if (mem->vec.hnsw_m > 100 || mem->vec.hnsw_ef_construction > 1000 || mem->vec.hnsw_ef_search > 1000) {
+        rc = lm__error_set_field(LM_EINVAL, "hnsw", "HNSW parameters out of range");
+        lm__error_detail("m must be at most 100, ef_construction and ef_search at most 1000.");
+        goto out;
+    }
+    if (!o.no_embedder) {
+        if (o.embedder != NULL) {
+            mem->vec.embedder = o.embedder;
+        } else {
+            if ((rc = lm_embedder_from_env(&mem->vec.embedder)) < 0)
+                goto out;
+            mem->own_embedder = 1;
+        }
+    }
 
     url = o.database_url;
     if (url == NULL)
@@ -97,12 +122,16 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
     pool_ready = 1;
     if ((rc = lm__migrate(&mem->db)) < 0)
         goto out;
+    if ((rc = lm__vector_register(&mem->db, &mem->vec)) < 0)
+        goto out;
     *out = mem;
     mem = NULL;
 out:
     if (mem != NULL) {
         if (pool_ready)
             lm__pool_dispose(&mem->db.pool);
+        if (mem->own_embedder)
+            lm_embedder_free(mem->vec.embedder);
         lm__free(mem);
     }
     lm_buf_dispose(&conninfo);
@@ -114,6 +143,8 @@ void lm_memory_close(lm_memory *mem)
     if (mem == NULL)
         return;
     lm__pool_dispose(&mem->db.pool);
+    if (mem->own_embedder)
+        lm_embedder_free(mem->vec.embedder);
     lm__free(mem);
 }
 

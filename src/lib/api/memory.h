@@ -6,6 +6,14 @@
 
 #include "db/db.h"
 #include "search/search.h"
+#include "search/vector.h"
+
+/* Default hybrid weight (vector share). With the built-in (lexical) embedder it was chosen on
+ * SciFact's train queries (docs/eval.md): its vectors mostly repeat what BM25 already knows, so
+ * they may only break near-ties. Other providers keep llmemory's 0.5. */
+#define LM__HYBRID_ALPHA_BUILTIN 0.02
+#define LM__HYBRID_ALPHA_DEFAULT 0.5
+#define LM__RRF_K_DEFAULT        60
 
 struct lm_memory {
     lm__db db;
@@ -14,6 +22,11 @@ struct lm_memory {
     int history;             /* record searches */
     char text_config[128];   /* default text search configuration */
     lm__bm25_params bm25;
+    lm__vec_cfg vec;         /* vec.embedder NULL: no vector search */
+    int own_embedder;        /* the memory created vec.embedder and frees it */
+    int embed_mode;          /* LM_EMBED_SYNC or LM_EMBED_QUEUE */
+    lm_rerank_cb rerank_fn;
+    void *rerank_payload;
 };
 
 #endif

@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "error.h"
 #include "llmemory.h"
+#include "search/fuse.h"
 #include "search/search.h"
 #include "validate.h"
 
@@ -54,8 +55,10 @@ int lm_search_opts_init(lm_search_opts *opts, unsigned int version)
 }
 
 struct lm_results {
-    PGresult *res;
+    PGresult *res;     /* hydrated rows */
+    PGresult *ctx_res; /* ancestors of the hits */
     lm_hit *hits;
+    lm_chunk *ctx;     /* all hits' ancestors, grouped per hit */
     size_t n;
     double elapsed_ms;
 };
@@ -99,6 +102,26 @@ static int validate_opts(const lm_memory *mem, const lm_search_opts *o)
         return rc;
     if (o->text_config && (rc = lm__validate_text_config(o->text_config)) < 0)
         return rc;
+    if (o->alpha > 1.0 || o->alpha != o->alpha)
+        return lm__error_set_field(LM_EINVAL, "alpha", "alpha must be between 0 and 1");
+    if (o->rrf_k < 0 || o->rrf_k > 10000)
+        return lm__error_set_field(LM_EINVAL, "rrf_k", "rrf_k must be between 1 and 10000");
+    if (o->candidates < 0 || o->candidates > 1000)
+        return lm__error_set_field(LM_EINVAL, "candidates", "candidates must be between 1 and 1000");
+    if (o->context_window < 0 || o->context_window > 10)
+        return lm__error_set_field(LM_EINVAL, "context_window",
+                                   "context_window must be between 0 and 10");
+    if (o->max_variants < 0 || o->max_variants > 10)
+        return lm__error_set_field(LM_EINVAL, "max_variants", "max_variants must be between 1 and 10");
+    if (o->rerank_top_k < 0 || o->rerank_top_k > 1000)
+        return lm__error_set_field(LM_EINVAL, "rerank_top_k",
+                                   "rerank_top_k must be between 1 and 1000");
+    if (o->type != LM_SEARCH_TEXT && mem->vec.embedder == NULL) {
+        lm__error_set_field(LM_EINVAL, "search_type", "search type \"%s\" is not available",
+                            lm_search_type_name(o->type));
+        lm__error_detail("The memory has no embedding provider.");
+        return LM_EINVAL;
+    }
     return 0;
 }
 
@@ -125,6 +148,12 @@ static char *filters_json(const lm_search_opts *o)
         json_object_set_new(f, "date_from", json_string(o->date_from));
     if (o->date_to)
         json_object_set_new(f, "date_to", json_string(o->date_to));
+    if (o->type == LM_SEARCH_HYBRID)
+        json_object_set_new(f, "alpha", json_real(o->alpha));
+    if (o->expand)
+        json_object_set_new(f, "expand", json_true());
+    if (o->rerank)
+        json_object_set_new(f, "rerank", json_true());
     char *s = json_dumps(f, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(f);
     return s;
@@ -153,12 +182,224 @@ static void record_history(lm_memory *mem, lm__tx *tx, const char *owner_id, con
     free(filters);
 }
 
+/* Rows of a leg (chunk_no, score) into candidates. */
+static int leg_cands(lm__cands *out, PGresult *res, int vector)
+{
+    for (int r = 0; r < PQntuples(res); r++) {
+        lm__cand c = {0, 0, 0, 0, 0, 0};
+        c.chunk_no = strtoll(PQgetvalue(res, r, 0), NULL, 10);
+        c.score = strtod(PQgetvalue(res, r, 1), NULL);
+        if (vector) {
+            c.vec_score = c.score;
+            c.vec_rank = r + 1;
+        } else {
+            c.text_score = c.score;
+            c.text_rank = r + 1;
+        }
+        if (lm__cands_push(out, &c) < 0)
+            return LM_ENOMEM;
+    }
+    /* HNSW with relaxed ordering may return near-ties out of order: re-sort exactly. */
+    if (vector) {
+        lm__cands_sort(out);
+        for (size_t i = 0; i < out->n; i++)
+            out->v[i].vec_rank = (int)i + 1;
+    }
+    return 0;
+}
+
+/* One query variant through the legs the search type needs. */
+static int run_variant(lm__cands *out, lm_memory *mem, lm__tx *tx, const char *owner_id,
+                       const char *query, const float *qvec, const lm_search_opts *o, int depth,
+                       double alpha)
+{
+    lm__cands text = {0}, vec = {0};
+    PGresult *res = NULL;
+    int rc = 0;
+    int want_text = o->type == LM_SEARCH_TEXT || (o->type == LM_SEARCH_HYBRID && alpha < 1.0);
+    int want_vec = o->type == LM_SEARCH_VECTOR || (o->type == LM_SEARCH_HYBRID && alpha > 0.0);
+
+    if (want_text) {
+        lm__search_req req = {owner_id, query, o->text_config ? o->text_config : mem->text_config,
+                              depth, mem->bm25, o};
+        if ((rc = lm__bm25_search(&res, tx, &req)) < 0 || (rc = leg_cands(&text, res, 0)) < 0)
+            goto out;
+        PQclear(res);
+        res = NULL;
+    }
+    if (want_vec) {
+        lm__vec_req vreq = {owner_id, qvec, depth, o};
+        if ((rc = lm__vector_search(&res, tx, &mem->vec, &vreq)) < 0 ||
+            (rc = leg_cands(&vec, res, 1)) < 0)
+            goto out;
+    }
+    if (o->type == LM_SEARCH_HYBRID) {
+        rc = lm__fuse_weighted(out, &text, &vec, alpha, o->rrf_k ? o->rrf_k : LM__RRF_K_DEFAULT);
+    } else {
+        *out = o->type == LM_SEARCH_TEXT ? text : vec;
+        if (o->type == LM_SEARCH_TEXT)
+            text.v = NULL;
+        else
+            vec.v = NULL;
+    }
+out:
+    PQclear(res);
+    lm__cands_dispose(&text);
+    lm__cands_dispose(&vec);
+    return rc;
+}
+
+/* Fetch the chunks and documents of the first @p n candidates. */
+static int hydrate(PGresult **out, lm_memory *mem, lm__tx *tx, const char *owner_id,
+                   const lm__cands *c, size_t n)
+{
+    lm_buf arr = LM_BUF_INIT, sql = LM_BUF_INIT;
+    int rc;
+    lm__buf_putc(&arr, '{');
+    for (size_t i = 0; i < n; i++)
+        lm__buf_printf(&arr, "%s%lld", i ? "," : "", (long long)c->v[i].chunk_no);
+    lm__buf_putc(&arr, '}');
+    lm__buf_printf(&sql,
+                   "SELECT c.chunk_no, c.chunk_id, c.document_id, d.id_at_origin, d.document_name,"
+                   " d.document_type, c.content, (d.metadata || c.metadata)::text, d.metadata::text,"
+                   " c.chunk_level, c.chunk_index"
+                   " FROM %s.chunks c JOIN %s.documents d"
+                   "   ON d.owner_id = c.owner_id AND d.document_id = c.document_id"
+                   " WHERE c.owner_id = $1 AND c.chunk_no = ANY($2::bigint[])",
+                   mem->db.qschema, mem->db.qschema);
+    if (lm__buf_oom(&arr) || lm__buf_oom(&sql)) {
+        rc = LM_ENOMEM;
+    } else {
+        const char *p[] = {owner_id, arr.ptr};
+        rc = lm__db_exec(out, tx->conn, sql.ptr, 2, p);
+    }
+    lm_buf_dispose(&arr);
+    lm_buf_dispose(&sql);
+    return rc;
+}
+
+static int row_of(const PGresult *res, int64_t chunk_no)
+{
+    for (int r = 0; r < PQntuples(res); r++)
+        if (strtoll(PQgetvalue(res, r, 0), NULL, 10) == chunk_no)
+            return r;
+    return -1;
+}
+
+/* Ancestors of every hit (nearest first), up to @p window levels, in one recursive query. */
+static int attach_context(lm_results *r, lm_memory *mem, lm__tx *tx, const char *owner_id,
+                          int window)
+{
+    lm_buf arr = LM_BUF_INIT, sql = LM_BUF_INIT;
+    char win[16];
+    size_t k = 0;
+    int rc, n;
+    snprintf(win, sizeof(win), "%d", window);
+    lm__buf_putc(&arr, '{');
+    for (size_t i = 0; i < r->n; i++)
+        lm__buf_printf(&arr, "%s%s", i ? "," : "", r->hits[i].chunk_id);
+    lm__buf_putc(&arr, '}');
+    lm__buf_printf(&sql,
+                   "WITH RECURSIVE a AS ("
+                   "  SELECT c.chunk_id AS hit, c.parent_chunk_id AS pid, 1 AS depth"
+                   "    FROM %s.chunks c WHERE c.owner_id = $1 AND c.chunk_id = ANY($2::uuid[])"
+                   "     AND c.parent_chunk_id IS NOT NULL"
+                   "  UNION ALL"
+                   "  SELECT a.hit, p.parent_chunk_id, a.depth + 1"
+                   "    FROM a JOIN %s.chunks p ON p.owner_id = $1 AND p.chunk_id = a.pid"
+                   "   WHERE a.depth < $3::int AND p.parent_chunk_id IS NOT NULL)"
+                   " SELECT a.hit, p.chunk_id, coalesce(p.parent_chunk_id::text, ''), p.chunk_index,"
+                   "        p.chunk_level, p.searchable, p.token_count, p.content, p.content_hash,"
+                   "        p.metadata::text"
+                   "   FROM a JOIN %s.chunks p ON p.owner_id = $1 AND p.chunk_id = a.pid"
+                   "  ORDER BY a.hit, a.depth",
+                   mem->db.qschema, mem->db.qschema, mem->db.qschema);
+    if (lm__buf_oom(&arr) || lm__buf_oom(&sql)) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    {
+        const char *p[] = {owner_id, arr.ptr, win};
+        if ((rc = lm__db_exec(&r->ctx_res, tx->conn, sql.ptr, 3, p)) < 0)
+            goto out;
+    }
+    n = PQntuples(r->ctx_res);
+    if ((r->ctx = lm__calloc((size_t)(n ? n : 1), sizeof(lm_chunk))) == NULL) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    /* Rows are grouped by hit (ORDER BY a.hit); give each hit its contiguous slice. */
+    for (size_t i = 0; i < r->n; i++) {
+        lm_hit *h = &r->hits[i];
+        h->context = NULL;
+        h->n_context = 0;
+        for (int row = 0; row < n; row++) {
+            if (strcmp(PQgetvalue(r->ctx_res, row, 0), h->chunk_id) != 0)
+                continue;
+            lm_chunk *c = &r->ctx[k++];
+            if (h->context == NULL)
+                h->context = c;
+            h->n_context++;
+            const PGresult *cr = r->ctx_res;
+            snprintf(c->chunk_id, sizeof(c->chunk_id), "%s", PQgetvalue(cr, row, 1));
+            snprintf(c->parent_chunk_id, sizeof(c->parent_chunk_id), "%s", PQgetvalue(cr, row, 2));
+            c->chunk_index = atoi(PQgetvalue(cr, row, 3));
+            c->chunk_level = atoi(PQgetvalue(cr, row, 4));
+            c->searchable = PQgetvalue(cr, row, 5)[0] == 't';
+            c->token_count = atoi(PQgetvalue(cr, row, 6));
+            c->content = PQgetvalue(cr, row, 7);
+            c->content_hash = PQgetvalue(cr, row, 8);
+            c->metadata = PQgetvalue(cr, row, 9);
+        }
+    }
+    rc = 0;
+out:
+    lm_buf_dispose(&arr);
+    lm_buf_dispose(&sql);
+    return rc;
+}
+
+/* Rerank the candidates that have rows (lexical, or the application's hook). */
+static int rerank(lm__cands *c, size_t n, const PGresult *rows, lm_memory *mem, const char *query)
+{
+    double *scores = lm__calloc(n ? n : 1, sizeof(double));
+    const char **texts = lm__calloc(n ? n : 1, sizeof(char *));
+    lm__cands head = {c->v, n, n};
+    int rc = 0;
+    if (scores == NULL || texts == NULL) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int r = row_of(rows, c->v[i].chunk_no);
+        texts[i] = r >= 0 ? PQgetvalue(rows, r, 6) : "";
+    }
+    if (mem->rerank_fn == NULL || mem->rerank_fn(scores, query, texts, n, mem->rerank_payload) != 0) {
+        for (size_t i = 0; i < n; i++) {
+            int r = row_of(rows, c->v[i].chunk_no);
+            scores[i] = lm__lexical_score(query, texts[i], r >= 0 ? PQgetvalue(rows, r, 8) : NULL);
+        }
+    }
+    /* The previous order breaks ties (a tiny share of the prior score, as llmemory does). */
+    for (size_t i = 0; i < n; i++)
+        c->v[i].score = scores[i] + 0.001 * c->v[i].score;
+    lm__cands_sort(&head);
+out:
+    lm__free(scores);
+    lm__free(texts);
+    return rc;
+}
+
 int lm_search(lm_results **out, lm_memory *mem, const char *owner_id, const char *query,
               const lm_search_opts *opts)
 {
     lm_search_opts o = LM_SEARCH_OPTS_INIT;
     lm_results *r = NULL;
     lm__tx tx = {0};
+    lm__cands *lists = NULL, fused = {0};
+    char **variants = NULL;
+    size_t n_variants = 0, n_final = 0;
+    float *qvecs = NULL;
     int rc;
 
     LM_ASSERT_ARG(out != NULL);
@@ -172,52 +413,119 @@ int lm_search(lm_results **out, lm_memory *mem, const char *owner_id, const char
     if ((rc = lm__validate_owner_id(owner_id)) < 0 || (rc = lm__validate_query(query)) < 0 ||
         (rc = validate_opts(mem, &o)) < 0)
         return rc;
-    if (o.type != LM_SEARCH_TEXT) {
-        lm__error_set_field(LM_EINVAL, "search_type", "search type \"%s\" is not available",
-                            lm_search_type_name(o.type));
-        lm__error_detail("No embedding provider is configured for this memory.");
-        return LM_EINVAL;
+    double alpha = o.alpha;
+    if (alpha < 0)
+        alpha = mem->vec.embedder && strcmp(lm_embedder_kind(mem->vec.embedder), "builtin") == 0
+                    ? LM__HYBRID_ALPHA_BUILTIN
+                    : LM__HYBRID_ALPHA_DEFAULT;
+    o.alpha = alpha;
+    int depth = o.candidates ? o.candidates : (2 * o.limit > 50 ? 2 * o.limit : 50);
+    int rerank_k = o.rerank ? (o.rerank_top_k ? o.rerank_top_k : 50) : 0;
+    if (o.type == LM_SEARCH_TEXT || o.type == LM_SEARCH_VECTOR) {
+        /* One leg: its own ranking is final, so fetch only what is kept (or reranked). */
+        depth = o.limit > rerank_k ? o.limit : rerank_k;
+        if (o.expand && depth < 20)
+            depth = 20;
     }
     if ((r = lm__calloc(1, sizeof(*r))) == NULL)
         return LM_ENOMEM;
     double t0 = now_ms();
-    lm__search_req req = {owner_id, query, o.text_config ? o.text_config : mem->text_config,
-                          o.limit, mem->bm25, &o};
-    if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_READ)) < 0)
-        goto out;
-    if ((rc = lm__bm25_search(&r->res, &tx, &req)) < 0)
-        goto out;
-    r->elapsed_ms = now_ms() - t0;
-    r->n = (size_t)PQntuples(r->res);
-    if ((r->hits = lm__calloc(r->n ? r->n : 1, sizeof(lm_hit))) == NULL) {
+
+    if (o.expand) {
+        if ((rc = lm__expand_variants(&variants, &n_variants, query,
+                                      o.max_variants ? o.max_variants : 3)) < 0)
+            goto out;
+    } else {
+        if ((variants = lm__calloc(1, sizeof(char *))) == NULL ||
+            (variants[0] = lm__strdup(query)) == NULL) {
+            rc = LM_ENOMEM;
+            goto out;
+        }
+        n_variants = 1;
+    }
+    if (o.type != LM_SEARCH_TEXT) {
+        /* Query embeddings before the transaction (a remote provider may be slow). */
+        if ((qvecs = lm__malloc(n_variants * (size_t)mem->vec.dim * sizeof(float))) == NULL) {
+            rc = LM_ENOMEM;
+            goto out;
+        }
+        if ((rc = lm__vector_embed(&mem->vec, qvecs, (const char *const *)variants, NULL,
+                                   n_variants)) < 0)
+            goto out;
+    }
+    if ((lists = lm__calloc(n_variants, sizeof(*lists))) == NULL) {
         rc = LM_ENOMEM;
         goto out;
     }
-    for (size_t i = 0; i < r->n; i++) {
-        lm_hit *h = &r->hits[i];
-        int row = (int)i;
-        snprintf(h->chunk_id, sizeof(h->chunk_id), "%s", PQgetvalue(r->res, row, 0));
-        snprintf(h->document_id, sizeof(h->document_id), "%s", PQgetvalue(r->res, row, 1));
-        h->id_at_origin = PQgetvalue(r->res, row, 2);
-        h->document_name = PQgetvalue(r->res, row, 3);
+    if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_READ)) < 0)
+        goto out;
+    for (size_t i = 0; i < n_variants; i++) {
+        const float *qv = qvecs ? qvecs + i * (size_t)mem->vec.dim : NULL;
+        if ((rc = run_variant(&lists[i], mem, &tx, owner_id, variants[i], qv, &o, depth, alpha)) < 0)
+            goto out;
+    }
+    if (n_variants > 1) {
+        if ((rc = lm__fuse_rrf(&fused, lists, n_variants, o.rrf_k ? o.rrf_k : LM__RRF_K_DEFAULT)) < 0)
+            goto out;
+    } else {
+        fused = lists[0];
+        lists[0].v = NULL;
+        lists[0].n = lists[0].cap = 0;
+    }
+    n_final = fused.n;
+    if (n_final > (size_t)(rerank_k > o.limit ? rerank_k : o.limit))
+        n_final = (size_t)(rerank_k > o.limit ? rerank_k : o.limit);
+    if ((rc = hydrate(&r->res, mem, &tx, owner_id, &fused, n_final)) < 0)
+        goto out;
+    if (o.rerank && (rc = rerank(&fused, n_final, r->res, mem, query)) < 0)
+        goto out;
+    if (n_final > (size_t)o.limit)
+        n_final = (size_t)o.limit;
+    if ((r->hits = lm__calloc(n_final ? n_final : 1, sizeof(lm_hit))) == NULL) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n_final; i++) {
+        const lm__cand *c = &fused.v[i];
+        int row = row_of(r->res, c->chunk_no);
+        if (row < 0)
+            continue; /* deleted between the legs and the fetch: cannot happen in one snapshot */
+        lm_hit *h = &r->hits[r->n++];
+        snprintf(h->chunk_id, sizeof(h->chunk_id), "%s", PQgetvalue(r->res, row, 1));
+        snprintf(h->document_id, sizeof(h->document_id), "%s", PQgetvalue(r->res, row, 2));
+        h->id_at_origin = PQgetvalue(r->res, row, 3);
+        h->document_name = PQgetvalue(r->res, row, 4);
         lm_doc_type t = LM_DOC_UNKNOWN;
-        if (lm_doc_type_parse(&t, PQgetvalue(r->res, row, 4)) < 0)
+        if (lm_doc_type_parse(&t, PQgetvalue(r->res, row, 5)) < 0)
             lm__error_clear();
         h->document_type = t;
-        h->content = PQgetvalue(r->res, row, 5);
-        h->metadata = PQgetvalue(r->res, row, 6);
-        h->score = strtod(PQgetvalue(r->res, row, 7), NULL);
-        h->text_score = h->score;
-        h->rank = h->text_rank = (int)i + 1;
-        h->chunk_level = atoi(PQgetvalue(r->res, row, 8));
-        h->chunk_index = atoi(PQgetvalue(r->res, row, 9));
+        h->content = PQgetvalue(r->res, row, 6);
+        h->metadata = PQgetvalue(r->res, row, 7);
+        h->document_metadata = o.with_documents ? PQgetvalue(r->res, row, 8) : NULL;
+        h->chunk_level = atoi(PQgetvalue(r->res, row, 9));
+        h->chunk_index = atoi(PQgetvalue(r->res, row, 10));
+        h->rank = (int)r->n;
+        h->score = c->score;
+        h->text_score = c->text_score;
+        h->text_rank = c->text_rank;
+        h->vector_score = c->vec_score;
+        h->vector_rank = c->vec_rank;
     }
+    if (o.include_parent_context && r->n > 0 &&
+        (rc = attach_context(r, mem, &tx, owner_id, o.context_window ? o.context_window : 2)) < 0)
+        goto out;
+    r->elapsed_ms = now_ms() - t0;
     if (mem->history && !o.no_history)
         record_history(mem, &tx, owner_id, query, &o, r->n, r->elapsed_ms);
-    if ((rc = lm__tx_commit(&tx)) < 0)
-        goto out;
+    rc = lm__tx_commit(&tx);
 out:
     lm__tx_end(&tx);
+    for (size_t i = 0; lists && i < n_variants; i++)
+        lm__cands_dispose(&lists[i]);
+    lm__free(lists);
+    lm__cands_dispose(&fused);
+    lm__variants_free(variants, n_variants);
+    lm__free(qvecs);
     if (rc < 0)
         lm_results_free(r);
     else
@@ -245,7 +553,9 @@ void lm_results_free(lm_results *res)
     if (res == NULL)
         return;
     PQclear(res->res);
+    PQclear(res->ctx_res);
     lm__free(res->hits);
+    lm__free(res->ctx);
     lm__free(res);
 }
 

@@ -31,7 +31,9 @@ int lm__bm25_search(PGresult **out, lm__tx *tx, const lm__search_req *req)
     snprintf(k1, sizeof(k1), "%.17g", req->bm25.k1);
     snprintf(b, sizeof(b), "%.17g", req->bm25.b);
     snprintf(limit, sizeof(limit), "%d", req->limit);
-    /* $1 owner, $2 terms, $3 config, $4 k1, $5 b, $6 limit, $7 filter text */
+    /* $1 owner, $2 terms, $3 config, $4 k1, $5 b, $6 limit, $7 filter text (unused without
+       filters: PostgreSQL accepts unreferenced parameters only when their types are known, so
+       the filter text is passed only when the statement uses it). */
     fixed[0] = req->owner_id;
     fixed[1] = q.terms.ptr;
     fixed[2] = req->text_config;
@@ -39,7 +41,7 @@ int lm__bm25_search(PGresult **out, lm__tx *tx, const lm__search_req *req)
     fixed[4] = b;
     fixed[5] = limit;
     fixed[6] = q.filter.ptr;
-    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+    for (size_t i = 0; i < 6; i++)
         if ((rc = lm__params_add(&p, fixed[i], 0)) < 0)
             goto out;
 
@@ -66,18 +68,26 @@ int lm__bm25_search(PGresult **out, lm__tx *tx, const lm__search_req *req)
         "             / (p.tf + $4::float8 * (1 - $5::float8 + $5::float8 * p.doc_len / st.avgdl)))"
         "           AS score"
         "    FROM w JOIN %s.postings p ON p.owner_id = $1 AND p.lexeme = w.lexeme"
-        "    CROSS JOIN st GROUP BY p.chunk_no%s),"
-        " fq AS (SELECT websearch_to_tsquery($3::regconfig, $7) AS fq)"
-        " SELECT c.chunk_id, c.document_id, d.id_at_origin, d.document_name, d.document_type,"
-        "        c.content, d.metadata || c.metadata, sc.score, c.chunk_level, c.chunk_index"
-        "   FROM sc JOIN %s.chunks c ON c.owner_id = $1 AND c.chunk_no = sc.chunk_no"
-        "   JOIN %s.documents d ON d.owner_id = $1 AND d.document_id = c.document_id"
-        "   CROSS JOIN fq"
-        "  WHERE ($7 = '' OR numnode(fq.fq) = 0 OR c.search_vector @@ fq.fq)",
-        S, S, S, has_filters ? "" : " ORDER BY score DESC, p.chunk_no LIMIT $6::int", S, S);
-    if ((rc = lm__filter_sql(&sql, &p, req->opts)) < 0)
-        goto out;
-    lm__buf_puts(&sql, " ORDER BY sc.score DESC, sc.chunk_no LIMIT $6::int");
+        "    CROSS JOIN st GROUP BY p.chunk_no%s)",
+        S, S, S, has_filters ? "" : " ORDER BY score DESC, p.chunk_no LIMIT $6::int");
+    if (!has_filters) {
+        lm__buf_puts(&sql, " SELECT chunk_no, score FROM sc ORDER BY score DESC, chunk_no");
+    } else {
+        /* Filters apply before the limit: join the candidates to their chunk and document. */
+        if ((rc = lm__params_add(&p, fixed[6], 0)) < 0)
+            goto out;
+        lm__buf_printf(&sql,
+            ", fq AS (SELECT websearch_to_tsquery($3::regconfig, $7) AS fq)"
+            " SELECT sc.chunk_no, sc.score"
+            "   FROM sc JOIN %s.chunks c ON c.owner_id = $1 AND c.chunk_no = sc.chunk_no"
+            "   JOIN %s.documents d ON d.owner_id = $1 AND d.document_id = c.document_id"
+            "   CROSS JOIN fq"
+            "  WHERE ($7 = '' OR numnode(fq.fq) = 0 OR c.search_vector @@ fq.fq)",
+            S, S);
+        if ((rc = lm__filter_sql(&sql, &p, req->opts)) < 0)
+            goto out;
+        lm__buf_puts(&sql, " ORDER BY sc.score DESC, sc.chunk_no LIMIT $6::int");
+    }
     if (lm__buf_oom(&sql)) {
         rc = LM_ENOMEM;
         goto out;

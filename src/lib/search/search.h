@@ -56,10 +56,7 @@ void lm__params_dispose(lm__params *p);
 /* Append " AND ..." clauses for the request's filters, on aliases d (documents) and c (chunks). */
 int lm__filter_sql(lm_buf *sql, lm__params *p, const lm_search_opts *opts);
 
-/*
- * Run the BM25 leg. Result columns: chunk_id, document_id, id_at_origin, document_name,
- * document_type, content, metadata (document's || chunk's), score, chunk_level, chunk_index.
- */
+/* Run the BM25 leg: columns chunk_no, score; best first, ties by chunk_no; at most req->limit. */
 int lm__bm25_search(PGresult **out, lm__tx *tx, const lm__search_req *req);
 
 #endif

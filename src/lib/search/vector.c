@@ -1,0 +1,303 @@
+/*
+ * search/vector.c: vector storage and the vector leg. Exact cosine search over the tenant's own
+ * rows (primary-key range scan) while the tenant is small; a partial HNSW index per large tenant
+ * (built automatically past a threshold, CREATE INDEX CONCURRENTLY) once it is not. There is no
+ * index over all tenants, so no tenant's results depend on another tenant's vectors.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "error.h"
+#include "hash.h"
+#include "search/search.h"
+#include "search/vector.h"
+
+#define LM__LOCK_CLASS_MIGRATE 0x4c4d0002
+#define LM__LOCK_CLASS_VINDEX  0x4c4d0003
+
+void lm__vector_literal(lm_buf *b, const float *v, int dim)
+{
+    char num[32];
+    lm__buf_grow(b, (size_t)dim * 12 + 2);
+    lm__buf_putc(b, '[');
+    for (int i = 0; i < dim; i++) {
+        int n = snprintf(num, sizeof(num), i ? ",%.9g" : "%.9g", (double)v[i]);
+        lm__buf_put(b, num, (size_t)n);
+    }
+    lm__buf_putc(b, ']');
+}
+
+int lm__vector_embed(const lm__vec_cfg *cfg, float *out, const char *const *texts,
+                     const size_t *lens, size_t n)
+{
+    if (n == 0)
+        return 0;
+    return lm_embedder_embed(cfg->embedder, out, texts, lens, n);
+}
+
+static int exec_fmt(PGconn *c, PGresult **out, int n, const char *const *params, const char *fmt,
+                    ...) __attribute__((format(printf, 5, 6)));
+static int exec_fmt(PGconn *c, PGresult **out, int n, const char *const *params, const char *fmt, ...)
+{
+    lm_buf sql = LM_BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    lm__buf_vprintf(&sql, fmt, ap);
+    va_end(ap);
+    int rc = lm__buf_oom(&sql) ? LM_ENOMEM : lm__db_exec(out, c, sql.ptr, n, params);
+    lm_buf_dispose(&sql);
+    return rc;
+}
+
+int lm__vector_register(lm__db *db, lm__vec_cfg *cfg)
+{
+    PGconn *c = NULL;
+    PGresult *res = NULL;
+    int rc, locked = 0, in_tx = 0;
+    const char *S = db->qschema;
+    char dim[16], lock_sql[128];
+    const char *lock_params[1] = {db->schema};
+    const char *pp[1] = {NULL};
+
+    if (cfg->embedder == NULL)
+        return 0;
+    cfg->dim = lm_embedder_dim(cfg->embedder);
+    snprintf(cfg->provider_id, sizeof(cfg->provider_id), "%s", lm_embedder_provider_id(cfg->embedder));
+    if (cfg->dim < 1 || cfg->dim > LM_MAX_EMBED_DIM)
+        return lm__error_set_field(LM_EINVAL, "embedder", "embedding dimension %d is out of range",
+                                   cfg->dim);
+    snprintf(cfg->table_name, sizeof(cfg->table_name), "vectors_%d", cfg->dim);
+    snprintf(cfg->table, sizeof(cfg->table), "%s.%s", S, cfg->table_name);
+    snprintf(dim, sizeof(dim), "%d", cfg->dim);
+
+    if ((rc = lm__pool_acquire(&c, &db->pool)) < 0)
+        return rc;
+    snprintf(lock_sql, sizeof(lock_sql), "SELECT pg_advisory_lock(%d, hashtext($1))",
+             LM__LOCK_CLASS_MIGRATE);
+    if ((rc = lm__db_exec(NULL, c, lock_sql, 1, lock_params)) < 0)
+        goto out;
+    locked = 1;
+    rc = exec_fmt(c, NULL, 0, NULL,
+                  "CREATE TABLE IF NOT EXISTS %s ("
+                  " owner_id text NOT NULL, provider_id text NOT NULL, chunk_id uuid NOT NULL,"
+                  " embedding vector(%d) NOT NULL,"
+                  " PRIMARY KEY (owner_id, provider_id, chunk_id),"
+                  " FOREIGN KEY (owner_id, chunk_id) REFERENCES %s.chunks (owner_id, chunk_id)"
+                  " ON DELETE CASCADE,"
+                  " FOREIGN KEY (provider_id) REFERENCES %s.embedding_providers ON DELETE CASCADE)",
+                  cfg->table, cfg->dim, S, S);
+    if (rc < 0)
+        goto out;
+    {
+        const char *p[] = {cfg->provider_id, lm_embedder_kind(cfg->embedder),
+                           lm_embedder_model(cfg->embedder), dim, cfg->table_name};
+        rc = exec_fmt(c, &res, 5, p,
+                      "WITH ins AS (INSERT INTO %s.embedding_providers (provider_id, kind, model,"
+                      " dimension, vector_table) VALUES ($1, $2, $3, $4::int, $5)"
+                      " ON CONFLICT (provider_id) DO NOTHING RETURNING dimension)"
+                      " SELECT dimension FROM ins UNION ALL"
+                      " SELECT dimension FROM %s.embedding_providers WHERE provider_id = $1",
+                      S, S);
+        if (rc < 0)
+            goto out;
+    }
+    for (int r = 0; r < PQntuples(res); r++) {
+        if (strcmp(PQgetvalue(res, r, 0), dim) != 0) {
+            rc = lm__error_set_field(LM_EINVAL, "embedder",
+                                     "embedding provider \"%s\" is registered with dimension %s, "
+                                     "not %d", cfg->provider_id, PQgetvalue(res, r, 0), cfg->dim);
+            goto out;
+        }
+    }
+    PQclear(res);
+    res = NULL;
+    pp[0] = cfg->provider_id;
+    if ((rc = exec_fmt(c, &res, 1, pp,
+                       "SELECT 1 FROM %s.embedding_providers WHERE is_default AND provider_id = $1",
+                       S)) < 0)
+        goto out;
+    if (PQntuples(res) == 0) {
+        /* A new default provider: every searchable chunk without its vector is re-embedded
+           through the queue. */
+        if ((rc = lm__db_exec(NULL, c, "BEGIN", 0, NULL)) < 0)
+            goto out;
+        in_tx = 1;
+        if ((rc = exec_fmt(c, NULL, 0, NULL,
+                           "UPDATE %s.embedding_providers SET is_default = false WHERE is_default",
+                           S)) < 0 ||
+            (rc = exec_fmt(c, NULL, 1, pp,
+                           "UPDATE %s.embedding_providers SET is_default = true"
+                           " WHERE provider_id = $1", S)) < 0 ||
+            (rc = exec_fmt(c, NULL, 1, pp,
+                           "INSERT INTO %s.embedding_queue (owner_id, provider_id, chunk_id)"
+                           " SELECT c.owner_id, $1, c.chunk_id FROM %s.chunks c WHERE c.searchable"
+                           " AND NOT EXISTS (SELECT 1 FROM %s v WHERE v.owner_id = c.owner_id"
+                           " AND v.provider_id = $1 AND v.chunk_id = c.chunk_id)"
+                           " ON CONFLICT DO NOTHING", S, S, cfg->table)) < 0)
+            goto out;
+        if ((rc = lm__db_exec(NULL, c, "COMMIT", 0, NULL)) < 0)
+            goto out;
+        in_tx = 0;
+        lm__db_log(db, LM_LOG_INFO, "embedding provider %s is now the default", cfg->provider_id);
+    }
+out:
+    if (in_tx && PQstatus(c) == CONNECTION_OK)
+        PQclear(PQexec(c, "ROLLBACK"));
+    if (locked && PQstatus(c) == CONNECTION_OK) {
+        snprintf(lock_sql, sizeof(lock_sql), "SELECT pg_advisory_unlock(%d, hashtext($1))",
+                 LM__LOCK_CLASS_MIGRATE);
+        PQclear(PQexecParams(c, lock_sql, 1, NULL, lock_params, NULL, NULL, 0));
+    }
+    PQclear(res);
+    lm__pool_release(&db->pool, c);
+    return rc;
+}
+
+int lm__vector_search(PGresult **out, lm__tx *tx, const lm__vec_cfg *cfg, const lm__vec_req *req)
+{
+    lm__params p = {0};
+    lm_buf sql = LM_BUF_INIT, vec = LM_BUF_INIT;
+    char limit[16], ef[64];
+    int rc;
+
+    *out = NULL;
+    lm__vector_literal(&vec, req->query, cfg->dim);
+    snprintf(limit, sizeof(limit), "%d", req->limit);
+    /* ef_search must cover the requested depth; iterative scans keep filtered HNSW searches
+       from coming back short (pgvector 0.8). Both are transaction-local. */
+    int efv = cfg->hnsw_ef_search > req->limit ? cfg->hnsw_ef_search : req->limit;
+    snprintf(ef, sizeof(ef), "%d", efv > 1000 ? 1000 : efv); /* pgvector's maximum */
+    {
+        const char *sp[] = {ef};
+        if ((rc = lm__db_exec(NULL, tx->conn,
+                              "SELECT set_config('hnsw.ef_search', $1, true),"
+                              " set_config('hnsw.iterative_scan', 'relaxed_order', true)",
+                              1, sp)) < 0)
+            goto out;
+    }
+    if ((rc = lm__params_add(&p, req->owner_id, 0)) < 0 ||
+        (rc = lm__params_add(&p, vec.ptr, 0)) < 0 ||
+        (rc = lm__params_add(&p, cfg->provider_id, 0)) < 0 || (rc = lm__params_add(&p, limit, 0)) < 0)
+        goto out;
+    lm__buf_printf(&sql,
+                   "SELECT c.chunk_no, 1 - (v.embedding <=> $2::vector(%d)) AS similarity"
+                   "  FROM %s v"
+                   "  JOIN %s.chunks c ON c.owner_id = v.owner_id AND c.chunk_id = v.chunk_id"
+                   "  JOIN %s.documents d ON d.owner_id = c.owner_id AND d.document_id = c.document_id"
+                   " WHERE v.owner_id = $1 AND v.provider_id = $3",
+                   cfg->dim, cfg->table, tx->db->qschema, tx->db->qschema);
+    if ((rc = lm__filter_sql(&sql, &p, req->opts)) < 0)
+        goto out;
+    lm__buf_printf(&sql, " ORDER BY v.embedding <=> $2::vector(%d) LIMIT $4::int", cfg->dim);
+    if (lm__buf_oom(&sql) || lm__buf_oom(&vec)) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    rc = lm__db_exec(out, tx->conn, sql.ptr, p.n, p.v);
+out:
+    lm__params_dispose(&p);
+    lm_buf_dispose(&sql);
+    lm_buf_dispose(&vec);
+    return rc;
+}
+
+void lm__vector_maybe_index(lm__db *db, const lm__vec_cfg *cfg, const char *owner_id)
+{
+    PGconn *c = NULL;
+    PGresult *res = NULL;
+    lm_buf sql = LM_BUF_INIT;
+    char *lit_owner = NULL, *lit_prov = NULL;
+    char limit[24], name[40], sum[65], lock_sql[160];
+    int locked = 0;
+    const char *S = db->qschema;
+    const char *p2[] = {owner_id, cfg->provider_id};
+
+    /* pgvector cannot index more than 2000 dimensions with HNSW: such tenants stay exact. */
+    if (cfg->embedder == NULL || cfg->index_threshold < 0 || cfg->dim > 2000)
+        return;
+    if (lm__pool_acquire(&c, &db->pool) < 0)
+        goto fail;
+    if (exec_fmt(c, &res, 2, p2, "SELECT 1 FROM %s.vector_indexes WHERE owner_id = $1"
+                                  " AND provider_id = $2", S) < 0)
+        goto fail;
+    if (PQntuples(res) > 0)
+        goto out;
+    PQclear(res);
+    snprintf(limit, sizeof(limit), "%d", cfg->index_threshold + 1);
+    {
+        const char *p3[] = {owner_id, cfg->provider_id, limit};
+        if (exec_fmt(c, &res, 3, p3, "SELECT count(*) FROM (SELECT 1 FROM %s WHERE owner_id = $1"
+                                     " AND provider_id = $2 LIMIT $3::int) x", cfg->table) < 0)
+            goto fail;
+    }
+    if (strtol(PQgetvalue(res, 0, 0), NULL, 10) <= cfg->index_threshold)
+        goto out;
+    PQclear(res);
+    res = NULL;
+    /* One builder per tenant and provider; others skip (the index comes soon enough). */
+    snprintf(lock_sql, sizeof(lock_sql),
+             "SELECT pg_try_advisory_lock(%d, hashtext($1 || '/' || $2))", LM__LOCK_CLASS_VINDEX);
+    if (lm__db_exec(&res, c, lock_sql, 2, p2) < 0)
+        goto fail;
+    locked = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    res = NULL;
+    if (!locked)
+        goto out;
+    lm__buf_printf(&sql, "%s/%s/%s/%s", db->schema, cfg->table_name, owner_id, cfg->provider_id);
+    if (lm__buf_oom(&sql))
+        goto fail;
+    lm__sha256_hex(sum, sql.ptr, sql.size);
+    snprintf(name, sizeof(name), "vidx_%.24s", sum);
+    lit_owner = PQescapeLiteral(c, owner_id, strlen(owner_id));
+    lit_prov = PQescapeLiteral(c, cfg->provider_id, strlen(cfg->provider_id));
+    if (lit_owner == NULL || lit_prov == NULL)
+        goto fail;
+    /* Small maintenance memory and no parallel workers: building many small graphs with a large
+       setting costs seconds each (pgvector allocates the whole area). */
+    if (lm__db_exec(NULL, c, "SET maintenance_work_mem = '64MB'", 0, NULL) < 0 ||
+        lm__db_exec(NULL, c, "SET max_parallel_maintenance_workers = 0", 0, NULL) < 0)
+        goto fail;
+    if (exec_fmt(c, NULL, 0, NULL,
+                 "CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s USING hnsw"
+                 " (embedding vector_cosine_ops) WITH (m = %d, ef_construction = %d)"
+                 " WHERE owner_id = %s AND provider_id = %s",
+                 name, cfg->table, cfg->hnsw_m, cfg->hnsw_ef_construction, lit_owner, lit_prov) < 0) {
+        lm__db_log(db, LM_LOG_WARN, "could not build the vector index of tenant \"%s\": %s",
+                   owner_id, lm_error_last()->message);
+        exec_fmt(c, NULL, 0, NULL, "DROP INDEX CONCURRENTLY IF EXISTS %s.%s", S, name);
+        goto fail;
+    }
+    {
+        const char *p4[] = {owner_id, cfg->provider_id, name, limit};
+        if (exec_fmt(c, NULL, 4, p4,
+                     "INSERT INTO %s.vector_indexes (owner_id, provider_id, index_name, rows_at_build)"
+                     " VALUES ($1, $2, $3, $4::bigint) ON CONFLICT DO NOTHING", S) < 0)
+            goto fail;
+    }
+    lm__db_log(db, LM_LOG_INFO, "built vector index %s for tenant \"%s\"", name, owner_id);
+    goto out;
+fail:
+    lm__db_log(db, LM_LOG_WARN, "vector index maintenance failed: %s", lm_error_last()->message);
+out:
+    lm__error_clear();
+    if (c != NULL && PQstatus(c) == CONNECTION_OK) {
+        PQclear(PQexec(c, "RESET maintenance_work_mem"));
+        PQclear(PQexec(c, "RESET max_parallel_maintenance_workers"));
+        if (locked) {
+            snprintf(lock_sql, sizeof(lock_sql),
+                     "SELECT pg_advisory_unlock(%d, hashtext($1 || '/' || $2))", LM__LOCK_CLASS_VINDEX);
+            PQclear(PQexecParams(c, lock_sql, 2, NULL, p2, NULL, NULL, 0));
+        }
+    }
+    if (lit_owner)
+        PQfreemem(lit_owner);
+    if (lit_prov)
+        PQfreemem(lit_prov);
+    PQclear(res);
+    lm_buf_dispose(&sql);
+    lm__pool_release(&db->pool, c);
+}

@@ -1,0 +1,54 @@
+/*
+ * search/vector.h: the vector leg and its storage. Vectors of one dimension share a table
+ * (<schema>.vectors_<dim>) keyed by (owner_id, provider_id, chunk_id). There is no global ANN
+ * index: a tenant is searched exactly over its own rows until it holds more than a threshold of
+ * vectors, when it gets its own partial HNSW index (WHERE owner_id = ... AND provider_id = ...).
+ * So the post-filter trap of one global graph (small tenants losing their results) cannot occur.
+ */
+#ifndef LM_SEARCH_VECTOR_H
+#define LM_SEARCH_VECTOR_H
+
+#include <libpq-fe.h>
+
+#include "buf.h"
+#include "db/db.h"
+#include "llmemory/embed.h"
+#include "llmemory/search.h"
+
+typedef struct lm__vec_cfg {
+    lm_embedder *embedder; /* NULL: no vector search */
+    char provider_id[128];
+    int dim;
+    char table[112];       /* quoted "schema".vectors_<dim> */
+    char table_name[32];   /* vectors_<dim> */
+    int index_threshold;   /* < 0: never build per-tenant indexes */
+    int hnsw_m, hnsw_ef_construction, hnsw_ef_search;
+} lm__vec_cfg;
+
+/* At open: create the vector table of the embedder's dimension if needed, register the provider
+ * and make it the default; when the default changes, queue every searchable chunk for
+ * re-embedding. */
+int lm__vector_register(lm__db *db, lm__vec_cfg *cfg);
+
+/* '[x1,x2,...]' pgvector text of @p v. */
+void lm__vector_literal(lm_buf *b, const float *v, int dim);
+
+/* Embed @p n texts in batches (the embedder batches HTTP requests itself). */
+int lm__vector_embed(const lm__vec_cfg *cfg, float *out, const char *const *texts,
+                     const size_t *lens, size_t n);
+
+typedef struct lm__vec_req {
+    const char *owner_id;
+    const float *query;   /* dim floats */
+    int limit;
+    const lm_search_opts *opts; /* filters */
+} lm__vec_req;
+
+/* The vector leg: columns chunk_no, similarity (1 - cosine distance), best first. */
+int lm__vector_search(PGresult **out, lm__tx *tx, const lm__vec_cfg *cfg, const lm__vec_req *req);
+
+/* After a write: give the tenant its own HNSW index once it passes the threshold. Runs outside
+ * any transaction (CREATE INDEX CONCURRENTLY); failures are logged, not returned. */
+void lm__vector_maybe_index(lm__db *db, const lm__vec_cfg *cfg, const char *owner_id);
+
+#endif

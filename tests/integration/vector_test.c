@@ -1,0 +1,550 @@
+/*
+ * tests/integration/vector_test.c: embeddings at ingest, vector search that is exact for small
+ * tenants and indexed per tenant for large ones, hybrid fusion, the embedding queue (including a
+ * worker killed mid-batch), provider changes, and the rest of the search API (documents, parent
+ * context, expansion, reranking).
+ */
+#include <libpq-fe.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <llmemory/sys/embedder.h>
+
+#include "support.h"
+
+static const char *const topics[] = {"ocean waves tides coral reef fish",
+                                     "mountain glacier snow climbing rope",
+                                     "desert sand dunes camel oasis heat",
+                                     "forest trees moss deer mushrooms rain",
+                                     "city traffic subway buildings noise",
+                                     "kitchen recipe flour butter oven bread",
+                                     "football goal stadium referee match",
+                                     "guitar chords melody concert stage"};
+
+static void add_doc(lm_memory *m, const char *owner, int i, lm_doc_add_result *r)
+{
+    char origin[32], text[256];
+    snprintf(origin, sizeof(origin), "d%d", i);
+    snprintf(text, sizeof(text), "%s item %d variant %d", topics[i % 8], i, (i * 7919) % 1000);
+    ASSERT_OK(lm_doc_add(r, m, owner, origin, origin, LM_DOC_TEXT, text, strlen(text), NULL));
+}
+
+static PGconn *db(void)
+{
+    PGconn *c = PQconnectdb(getenv("LLMEMORY_TEST_DATABASE_URL"));
+    ASSERT(PQstatus(c) == CONNECTION_OK);
+    return c;
+}
+
+static long long scalar(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        lm_test_fail(__FILE__, __LINE__, "%s: %s", sql, PQerrorMessage(c));
+    long long v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return v;
+}
+
+TEST(test_vector__embedded_at_ingest_and_searchable)
+{
+    lm_memory *m = test_memory();
+    lm_doc_add_result r;
+    add_doc(m, "t", 0, &r);
+    ASSERT_EQ_INT(r.embedded, 1);
+    ASSERT_EQ_INT(r.queued, 0);
+    add_doc(m, "t", 1, &r);
+    lm_search_opts o = LM_SEARCH_OPTS_INIT;
+    o.type = LM_SEARCH_VECTOR;
+    lm_results *res = NULL;
+    ASSERT_OK(lm_search(&res, m, "t", "coral reef and ocean fish", &o));
+    ASSERT_EQ_INT(lm_results_count(res), 2);
+    ASSERT_EQ_STR(lm_results_at(res, 0)->id_at_origin, "d0");
+    ASSERT(lm_results_at(res, 0)->vector_score > lm_results_at(res, 1)->vector_score);
+    ASSERT_EQ_INT(lm_results_at(res, 0)->vector_rank, 1);
+    ASSERT_EQ_INT(lm_results_at(res, 0)->text_rank, 0);
+    lm_results_free(res);
+    lm_memory_close(m);
+}
+
+/* Exact top-k by brute force over the tenant's own chunks, with the same embedder. */
+static void brute_force(lm_embedder *e, const char *owner_prefix, int n, int first, const char *q,
+                        int k, char out[][32])
+{
+    int dim = lm_embedder_dim(e);
+    float *qv = calloc((size_t)dim, sizeof(float)), *dv = calloc((size_t)dim, sizeof(float));
+    double *best = calloc((size_t)k, sizeof(double));
+    for (int j = 0; j < k; j++)
+        best[j] = -2;
+    ASSERT_OK(lm_embedder_embed(e, qv, &q, NULL, 1));
+    for (int i = first; i < first + n; i++) {
+        char text[256];
+        snprintf(text, sizeof(text), "%s item %d variant %d", topics[i % 8], i, (i * 7919) % 1000);
+        const char *tp = text;
+        ASSERT_OK(lm_embedder_embed(e, dv, &tp, NULL, 1));
+        double dot = 0, a = 0, b = 0;
+        for (int d = 0; d < dim; d++) {
+            dot += (double)qv[d] * (double)dv[d];
+            a += (double)qv[d] * (double)qv[d];
+            b += (double)dv[d] * (double)dv[d];
+        }
+        double sim = dot / (sqrt(a) * sqrt(b));
+        for (int j = 0; j < k; j++) {
+            if (sim > best[j]) {
+                for (int s = k - 1; s > j; s--) {
+                    best[s] = best[s - 1];
+                    memcpy(out[s], out[s - 1], 32);
+                }
+                best[j] = sim;
+                snprintf(out[j], 32, "%sd%d", owner_prefix, i);
+                break;
+            }
+        }
+    }
+    free(qv);
+    free(dv);
+    free(best);
+}
+
+TEST(test_vector__small_tenant_gets_full_topk_next_to_a_large_one)
+{
+    lm_test_timeout(600);
+    lm_memory_opts mo = LM_MEMORY_OPTS_INIT;
+    mo.vector_index_threshold = 300;
+    lm_memory *m = test_memory_opts(&mo);
+    char schema[64];
+    snprintf(schema, sizeof(schema), "%s", test_schema());
+    lm_doc_add_result r;
+    /* A large tenant (gets its own HNSW index) and a tenant with 0.5% of the vectors. */
+    for (int i = 0; i < 2000; i++)
+        add_doc(m, "large", i, &r);
+    for (int i = 5000; i < 5010; i++)
+        add_doc(m, "tiny", i, &r);
+    PGconn *c = db();
+    char sql[512];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\".vector_indexes WHERE owner_id = 'large'",
+             schema);
+    ASSERT_EQ_INT(scalar(c, sql), 1);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\".vector_indexes WHERE owner_id = 'tiny'",
+             schema);
+    ASSERT_EQ_INT(scalar(c, sql), 0);
+
+    lm_embedder *e = NULL;
+    ASSERT_OK(lm_embedder_builtin_new(&e, 0));
+    lm_search_opts o = LM_SEARCH_OPTS_INIT;
+    o.type = LM_SEARCH_VECTOR;
+    o.no_history = 1;
+    const char *queries[] = {"coral reef fish", "bread oven butter", "stadium referee",
+                             "camel oasis heat", "subway noise"};
+    /* Tiny tenant: every one of its 10 chunks, in the exact order. */
+    for (size_t qi = 0; qi < 5; qi++) {
+        char truth[10][32];
+        brute_force(e, "", 10, 5000, queries[qi], 10, truth);
+        lm_results *res = NULL;
+        ASSERT_OK(lm_search(&res, m, "tiny", queries[qi], &o));
+        ASSERT_EQ_INT(lm_results_count(res), 10);
+        for (int j = 0; j < 10; j++)
+            ASSERT_EQ_STR(lm_results_at(res, (size_t)j)->id_at_origin, truth[j]);
+        lm_results_free(res);
+    }
+    /* Large tenant: served by its own index (the planner proves the partial index's predicate
+       from the bound owner), recall@10 against brute force. */
+    {
+        float *qv = calloc(384, sizeof(float));
+        const char *q = "coral reef fish";
+        ASSERT_OK(lm_embedder_embed(e, qv, &q, NULL, 1));
+        char *lit = calloc(384 * 16 + 2, 1);
+        size_t u = 0;
+        lit[u++] = '[';
+        for (int d = 0; d < 384; d++)
+            u += (size_t)snprintf(lit + u, 20, d ? ",%.6g" : "%.6g", (double)qv[d]);
+        lit[u++] = ']';
+        snprintf(sql, sizeof(sql),
+                 "EXPLAIN SELECT v.chunk_id FROM \"%s\".vectors_384 v WHERE v.owner_id = $1"
+                 " AND v.provider_id = $2 ORDER BY v.embedding <=> $3::vector(384) LIMIT 10",
+                 schema);
+        for (int pass = 0; pass < 2; pass++) {
+            const char *p[] = {pass ? "tiny" : "large", "builtin-hash-v1-384", lit};
+            PGresult *er = PQexecParams(c, sql, 3, NULL, p, NULL, NULL, 0);
+            ASSERT(PQresultStatus(er) == PGRES_TUPLES_OK);
+            int uses = 0;
+            for (int i = 0; i < PQntuples(er); i++)
+                uses |= strstr(PQgetvalue(er, i, 0), "vidx_") != NULL;
+            ASSERT_EQ_INT(uses, pass == 0);
+            PQclear(er);
+        }
+        free(lit);
+        free(qv);
+    }
+    int hits = 0;
+    for (size_t qi = 0; qi < 5; qi++) {
+        char truth[10][32];
+        brute_force(e, "", 2000, 0, queries[qi], 10, truth);
+        lm_results *res = NULL;
+        ASSERT_OK(lm_search(&res, m, "large", queries[qi], &o));
+        ASSERT_EQ_INT(lm_results_count(res), 10);
+        for (size_t a = 0; a < 10; a++)
+            for (int b = 0; b < 10; b++)
+                hits += strcmp(lm_results_at(res, a)->id_at_origin, truth[b]) == 0;
+        lm_results_free(res);
+    }
+    ASSERT(hits >= 45); /* recall@10 >= 0.9 on this (tie-heavy) synthetic data */
+    lm_embedder_free(e);
+    /* Erasing the large tenant drops its index. */
+    ASSERT_OK(lm_tenant_erase(NULL, m, "large"));
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_indexes WHERE schemaname = '%s'"
+                               " AND indexname LIKE 'vidx_%%'", schema);
+    ASSERT_EQ_INT(scalar(c, sql), 0);
+    PQfinish(c);
+    lm_memory_close(m);
+}
+
+TEST(test_vector__hybrid_reports_both_legs_and_honours_filters)
+{
+    lm_memory *m = test_memory();
+    lm_doc_add_result r;
+    for (int i = 0; i < 16; i++)
+        add_doc(m, "t", i, &r);
+    lm_search_opts o = LM_SEARCH_OPTS_INIT;
+    o.type = LM_SEARCH_HYBRID;
+    o.limit = 5;
+    lm_results *res = NULL;
+    ASSERT_OK(lm_search(&res, m, "t", "coral reef guitar", &o));
+    ASSERT(lm_results_count(res) == 5);
+    int both = 0;
+    for (size_t i = 0; i < lm_results_count(res); i++) {
+        const lm_hit *h = lm_results_at(res, i);
+        double expect = (h->vector_rank ? 0.02 / (60 + h->vector_rank) : 0) +
+                        (h->text_rank ? 0.98 / (60 + h->text_rank) : 0);
+        ASSERT(fabs(h->score - expect) < 1e-12);
+        both += h->vector_rank > 0 && h->text_rank > 0;
+        if (i)
+            ASSERT(lm_results_at(res, i - 1)->score >= h->score);
+    }
+    ASSERT(both > 0);
+    lm_results_free(res);
+    /* A single id_at_origin filter applies to hybrid too (llmemory ignored it). */
+    o.id_at_origin = "d3";
+    ASSERT_OK(lm_search(&res, m, "t", "coral reef guitar", &o));
+    ASSERT_EQ_INT(lm_results_count(res), 1);
+    ASSERT_EQ_STR(lm_results_at(res, 0)->id_at_origin, "d3");
+    lm_results_free(res);
+    /* alpha 0: exactly the keyword ranking; alpha 1: exactly the vector ranking. */
+    o.id_at_origin = NULL;
+    lm_search_opts t = LM_SEARCH_OPTS_INIT;
+    t.limit = 5;
+    lm_results *tr = NULL;
+    ASSERT_OK(lm_search(&tr, m, "t", "coral reef guitar", &t));
+    o.alpha = 0;
+    ASSERT_OK(lm_search(&res, m, "t", "coral reef guitar", &o));
+    ASSERT_EQ_INT(lm_results_count(res), lm_results_count(tr));
+    for (size_t i = 0; i < lm_results_count(res); i++)
+        ASSERT_EQ_STR(lm_results_at(res, i)->chunk_id, lm_results_at(tr, i)->chunk_id);
+    lm_results_free(res);
+    lm_results_free(tr);
+    t.type = LM_SEARCH_VECTOR;
+    ASSERT_OK(lm_search(&tr, m, "t", "coral reef guitar", &t));
+    o.alpha = 1;
+    ASSERT_OK(lm_search(&res, m, "t", "coral reef guitar", &o));
+    for (size_t i = 0; i < lm_results_count(res); i++)
+        ASSERT_EQ_STR(lm_results_at(res, i)->chunk_id, lm_results_at(tr, i)->chunk_id);
+    lm_results_free(res);
+    lm_results_free(tr);
+    /* Other tenants' vectors never appear. */
+    add_doc(m, "other", 0, &r);
+    o.alpha = -1;
+    ASSERT_OK(lm_search(&res, m, "other", "coral reef guitar", &o));
+    ASSERT_EQ_INT(lm_results_count(res), 1);
+    lm_results_free(res);
+    lm_memory_close(m);
+}
+
+/* ---- custom embedders for the queue tests ---------------------------------------------------- */
+
+typedef struct {
+    int fail;      /* 1: every call fails */
+    int sleep_s;   /* seconds to block before answering */
+} fake_cfg;
+
+static int fake_embed(void *self, float *out, int dim, const char *const *texts, const size_t *lens,
+                      size_t n)
+{
+    fake_cfg *f = self;
+    if (f->sleep_s)
+        sleep((unsigned)f->sleep_s);
+    if (f->fail)
+        return LM_ECONN;
+    for (size_t i = 0; i < n; i++) {
+        unsigned h = 2166136261u;
+        size_t len = lens ? lens[i] : strlen(texts[i]);
+        for (size_t j = 0; j < len; j++)
+            h = (h ^ (unsigned char)texts[i][j]) * 16777619u;
+        double norm = 0;
+        for (int d = 0; d < dim; d++) {
+            h = h * 1103515245u + 12345u;
+            out[i * (size_t)dim + (size_t)d] = (float)((double)(h >> 8) / 16777216.0 - 0.5);
+            double x = (double)out[i * (size_t)dim + (size_t)d];
+            norm += x * x;
+        }
+        for (int d = 0; d < dim; d++)
+            out[i * (size_t)dim + (size_t)d] /= (float)sqrt(norm);
+    }
+    return 0;
+}
+
+static lm_embedder *fake(fake_cfg *cfg, int dim)
+{
+    lm_embedder_ops ops = {LM_EMBEDDER_OPS_VERSION, fake_embed, NULL};
+    lm_embedder *e = NULL;
+    ASSERT_OK(lm_embedder_custom_new(&e, "test-fake-v1", "fake", dim, &ops, cfg));
+    return e;
+}
+
+static lm_memory *open_with(lm_embedder *e, const char *schema, int mode)
+{
+    lm_memory_opts o = LM_MEMORY_OPTS_INIT;
+    o.database_url = getenv("LLMEMORY_TEST_DATABASE_URL");
+    o.schema = schema;
+    o.embedder = e;
+    o.embed_mode = mode;
+    lm_memory *m = NULL;
+    ASSERT_OK(lm_memory_open(&m, &o));
+    return m;
+}
+
+TEST(test_vector__failed_embedding_keeps_document_and_queues)
+{
+    fake_cfg bad = {1, 0}, good = {0, 0};
+    lm_embedder *eb = fake(&bad, 16), *eg = fake(&good, 16);
+    lm_memory *m = test_memory();
+    char schema[64];
+    snprintf(schema, sizeof(schema), "%s", test_schema());
+    lm_memory_close(m);
+    m = open_with(eb, schema, LM_EMBED_SYNC);
+    lm_doc_add_result r;
+    const char *text = "Lighthouses guide ships at night.";
+    ASSERT_OK(lm_doc_add(&r, m, "t", "x", "x", LM_DOC_TEXT, text, strlen(text), NULL));
+    ASSERT_EQ_INT(r.embedded, 0);
+    ASSERT_EQ_INT(r.queued, 1);
+    lm_results *res = NULL;
+    ASSERT_OK(lm_search(&res, m, "t", "lighthouses", NULL));
+    ASSERT_EQ_INT(lm_results_count(res), 1);
+    lm_results_free(res);
+    /* A failing worker retries, then gives up (dead) after max_attempts. */
+    lm_embed_run_opts ro = LM_EMBED_RUN_OPTS_INIT;
+    ro.max_attempts = 1;
+    lm_embed_run_result rr;
+    ASSERT_OK(lm_embed_run(&rr, m, &ro));
+    ASSERT_EQ_INT(rr.claimed, 1);
+    ASSERT_EQ_INT(rr.dead, 1);
+    lm_embed_queue_stats qs;
+    ASSERT_OK(lm_embed_queue_stats_get(&qs, m));
+    ASSERT_EQ_INT(qs.dead, 1);
+    lm_memory_close(m);
+    /* Re-adding with a working embedder replaces the chunk (and its dead job). */
+    m = open_with(eg, schema, LM_EMBED_SYNC);
+    ASSERT_OK(lm_doc_add(&r, m, "t", "x", "x", LM_DOC_TEXT, text, strlen(text), NULL));
+    ASSERT_EQ_INT(r.embedded, 1);
+    ASSERT_OK(lm_embed_queue_stats_get(&qs, m));
+    ASSERT_EQ_INT(qs.dead + qs.pending, 0);
+    lm_search_opts o = LM_SEARCH_OPTS_INIT;
+    o.type = LM_SEARCH_VECTOR;
+    ASSERT_OK(lm_search(&res, m, "t", text, &o));
+    ASSERT_EQ_INT(lm_results_count(res), 1);
+    ASSERT(lm_results_at(res, 0)->vector_score > 0.999);
+    lm_results_free(res);
+    lm_memory_close(m);
+    lm_embedder_free(eb);
+    lm_embedder_free(eg);
+}
+
+TEST(test_vector__killed_worker_every_chunk_embedded_once)
+{
+    lm_test_timeout(120);
+    fake_cfg slow = {0, 30}, good = {0, 0};
+    lm_embedder *eg = fake(&good, 16);
+    lm_memory *m = test_memory();
+    char schema[64], sql[512];
+    snprintf(schema, sizeof(schema), "%s", test_schema());
+    lm_memory_close(m);
+    m = open_with(eg, schema, LM_EMBED_QUEUE);
+    for (int i = 0; i < 40; i++) {
+        lm_doc_add_result r;
+        add_doc(m, i % 2 ? "a" : "b", i, &r);
+        ASSERT_EQ_INT(r.queued, 1);
+    }
+    lm_memory_close(m);
+    pid_t child = fork();
+    if (child == 0) {
+        lm_embedder *es = fake(&slow, 16);
+        lm_memory *cm = open_with(es, schema, LM_EMBED_QUEUE);
+        lm_embed_run_opts ro = LM_EMBED_RUN_OPTS_INIT;
+        ro.batch_size = 25;
+        ro.lease_s = 2;
+        lm_embed_run(NULL, cm, &ro); /* blocks inside the embedder until killed */
+        _exit(0);
+    }
+    PGconn *c = db();
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\".embedding_queue WHERE status = 'processing'",
+             schema);
+    for (int i = 0; i < 100 && scalar(c, sql) == 0; i++) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    ASSERT_EQ_INT(scalar(c, sql), 25);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    m = open_with(eg, schema, LM_EMBED_QUEUE);
+    lm_embed_run_result rr;
+    lm_embed_run_opts ro = LM_EMBED_RUN_OPTS_INIT;
+    ro.batch_size = 10;
+    /* Before the lease expires only the unclaimed jobs are taken... */
+    ASSERT_OK(lm_embed_run(&rr, m, &ro));
+    ASSERT_EQ_INT(rr.embedded, 15);
+    sleep(3);
+    /* ...afterwards the dead worker's jobs too. */
+    ASSERT_OK(lm_embed_run(&rr, m, &ro));
+    ASSERT_EQ_INT(rr.embedded, 25);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\".vectors_16", schema);
+    ASSERT_EQ_INT(scalar(c, sql), 40);
+    snprintf(sql, sizeof(sql), "SELECT count(DISTINCT chunk_id) FROM \"%s\".vectors_16", schema);
+    ASSERT_EQ_INT(scalar(c, sql), 40);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\".embedding_queue", schema);
+    ASSERT_EQ_INT(scalar(c, sql), 0);
+    PQfinish(c);
+    lm_memory_close(m);
+    lm_embedder_free(eg);
+}
+
+TEST(test_vector__concurrent_workers_embed_exactly_once)
+{
+    lm_test_timeout(120);
+    fake_cfg good = {0, 0};
+    lm_embedder *eg = fake(&good, 16);
+    lm_memory *m = test_memory();
+    char schema[64], sql[256];
+    snprintf(schema, sizeof(schema), "%s", test_schema());
+    lm_memory_close(m);
+    m = open_with(eg, schema, LM_EMBED_QUEUE);
+    for (int i = 0; i < 60; i++) {
+        lm_doc_add_result r;
+        add_doc(m, "w", i, &r);
+    }
+    pid_t kids[3];
+    for (int k = 0; k < 3; k++) {
+        kids[k] = fork();
+        if (kids[k] == 0) {
+            lm_memory *cm = open_with(eg, schema, LM_EMBED_QUEUE);
+            lm_embed_run_opts ro = LM_EMBED_RUN_OPTS_INIT;
+            ro.batch_size = 4;
+            _exit(lm_embed_run(NULL, cm, &ro) == 0 ? 0 : 1);
+        }
+    }
+    for (int k = 0; k < 3; k++) {
+        int st = 0;
+        waitpid(kids[k], &st, 0);
+        ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    PGconn *c = db();
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\".vectors_16", schema);
+    ASSERT_EQ_INT(scalar(c, sql), 60);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\".embedding_queue", schema);
+    ASSERT_EQ_INT(scalar(c, sql), 0);
+    PQfinish(c);
+    lm_memory_close(m);
+    lm_embedder_free(eg);
+}
+
+TEST(test_vector__new_default_provider_reembeds_through_queue)
+{
+    fake_cfg good = {0, 0};
+    lm_embedder *e8 = fake(&good, 16);
+    lm_memory *m = test_memory(); /* built-in embedder, 384 dimensions */
+    char schema[64], sql[256];
+    snprintf(schema, sizeof(schema), "%s", test_schema());
+    lm_doc_add_result r;
+    for (int i = 0; i < 5; i++)
+        add_doc(m, "t", i, &r);
+    lm_memory_close(m);
+    m = open_with(e8, schema, LM_EMBED_SYNC);
+    lm_embed_queue_stats qs;
+    ASSERT_OK(lm_embed_queue_stats_get(&qs, m));
+    ASSERT_EQ_INT(qs.pending, 5);
+    lm_embed_run_result rr;
+    ASSERT_OK(lm_embed_run(&rr, m, NULL));
+    ASSERT_EQ_INT(rr.embedded, 5);
+    PGconn *c = db();
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\".embedding_providers WHERE is_default"
+                               " AND provider_id = 'test-fake-v1'", schema);
+    ASSERT_EQ_INT(scalar(c, sql), 1);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\".vectors_384", schema);
+    ASSERT_EQ_INT(scalar(c, sql), 5);
+    PQfinish(c);
+    lm_search_opts o = LM_SEARCH_OPTS_INIT;
+    o.type = LM_SEARCH_VECTOR;
+    lm_results *res = NULL;
+    ASSERT_OK(lm_search(&res, m, "t", "anything", &o));
+    ASSERT_EQ_INT(lm_results_count(res), 5);
+    lm_results_free(res);
+    lm_memory_close(m);
+    lm_embedder_free(e8);
+}
+
+TEST(test_vector__no_embedder_means_text_only)
+{
+    lm_memory_opts mo = LM_MEMORY_OPTS_INIT;
+    mo.no_embedder = 1;
+    lm_memory *m = test_memory_opts(&mo);
+    lm_doc_add_result r;
+    add_doc(m, "t", 0, &r);
+    ASSERT_EQ_INT(r.embedded + r.queued, 0);
+    lm_search_opts o = LM_SEARCH_OPTS_INIT;
+    o.type = LM_SEARCH_HYBRID;
+    lm_results *res = NULL;
+    ASSERT_ERR(lm_search(&res, m, "t", "ocean", &o), LM_EINVAL);
+    ASSERT_EQ_STR(lm_error_last()->field, "search_type");
+    lm_memory_close(m);
+}
+
+TEST(test_search_api__documents_context_expansion_rerank)
+{
+    lm_memory *m = test_memory();
+    /* A document long enough for parents and children. */
+    char text[20000];
+    size_t used = 0;
+    for (int i = 0; i < 120; i++)
+        used += (size_t)snprintf(text + used, sizeof(text) - used,
+                                 "Paragraph %d talks about %s and more. ", i, topics[i % 8]);
+    lm_doc_add_opts ao = LM_DOC_ADD_OPTS_INIT;
+    ao.metadata = "{\"team\":\"research\"}";
+    ASSERT_OK(lm_doc_add(NULL, m, "t", "long", "Long report", LM_DOC_REPORT, text, used, &ao));
+    lm_search_opts o = LM_SEARCH_OPTS_INIT;
+    o.with_documents = 1;
+    o.include_parent_context = 1;
+    o.context_window = 1;
+    lm_results *res = NULL;
+    ASSERT_OK(lm_search(&res, m, "t", "glacier climbing rope", &o));
+    ASSERT(lm_results_count(res) > 0);
+    const lm_hit *h = lm_results_at(res, 0);
+    ASSERT(strstr(h->document_metadata, "research") != NULL);
+    ASSERT_EQ_INT(h->document_type, LM_DOC_REPORT);
+    ASSERT_EQ_INT(h->n_context, 1);
+    ASSERT_EQ_INT(h->context[0].chunk_level, 2);
+    ASSERT(strstr(h->context[0].content, h->content) != NULL);
+    lm_results_free(res);
+    /* Expansion and reranking keep the contract: sorted, at most limit, own tenant only. */
+    o.expand = 1;
+    o.rerank = 1;
+    o.limit = 3;
+    ASSERT_OK(lm_search(&res, m, "t", "How to climb a glacier with rope?", &o));
+    ASSERT(lm_results_count(res) >= 1 && lm_results_count(res) <= 3);
+    for (size_t i = 1; i < lm_results_count(res); i++)
+        ASSERT(lm_results_at(res, i - 1)->score >= lm_results_at(res, i)->score);
+    lm_results_free(res);
+    lm_memory_close(m);
+}
