@@ -20,8 +20,8 @@ endif
 
 B          := build/$(VARIANT)
 CC         ?= cc
-PKGS_LIB   := libpq jansson libsodium
-PKGS_CLI   := libxml-2.0 poppler-glib jansson
+PKGS_LIB   := libpq jansson libsodium libcurl
+PKGS_CLI   := libxml-2.0 poppler-glib jansson libmicrohttpd libcrypto libcurl libsodium
 
 WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wold-style-definition -Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2 \
@@ -51,11 +51,13 @@ endif
 LIB_SRC   := $(sort $(wildcard src/lib/*/*.c))
 SQL_SRC   := $(sort $(wildcard src/lib/db/sql/*.sql))
 CLI_SRC   := $(sort $(wildcard src/cli/*.c))
+HTTP_SRC  := $(sort $(wildcard src/http/*.c))
 UNIT_SRC  := $(sort $(wildcard tests/unit/*/*_test.c))
 INTEG_SRC := $(sort $(wildcard tests/integration/*_test.c))
 
 LIB_OBJ   := $(patsubst %.c,$(B)/%.o,$(LIB_SRC)) $(B)/gen/migrations.o
 CLI_OBJ   := $(patsubst %.c,$(B)/%.o,$(CLI_SRC))
+HTTP_OBJ  := $(patsubst %.c,$(B)/%.o,$(HTTP_SRC))
 HARNESS   := $(B)/tests/harness/runner.o
 UNIT_OBJ  := $(patsubst %.c,$(B)/%.o,$(UNIT_SRC))
 INTEG_OBJ := $(patsubst %.c,$(B)/%.o,$(INTEG_SRC)) $(B)/tests/integration/support.o
@@ -88,6 +90,12 @@ $(B)/src/cli/%.o: src/cli/%.c
 	$(if $(Q),@echo "  CC    $<")
 	$(Q)$(CC) $(CLICFLAGS) -c $< -o $@
 
+# The HTTP server (`llmemory serve`) obeys the CLI's rule: public headers and core helpers only.
+$(B)/src/http/%.o: src/http/%.c
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  CC    $<")
+	$(Q)$(CC) $(CLICFLAGS) -c $< -o $@
+
 $(B)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(if $(Q),@echo "  CC    $<")
@@ -101,9 +109,9 @@ $(LIBSO): $(LIB_OBJ)
 	$(if $(Q),@echo "  LD    $@")
 	$(Q)$(CC) -shared -Wl,-soname,libllmemory.so.0 $(LDSAN) -o $@ $^ $(LIBLIBS)
 
-$(PROG): $(CLI_OBJ) $(LIBA)
+$(PROG): $(CLI_OBJ) $(HTTP_OBJ) $(LIBA)
 	$(if $(Q),@echo "  LD    $@")
-	$(Q)$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(LIBA) $(LIBLIBS) $(CLILIBS)
+	$(Q)$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(HTTP_OBJ) $(LIBA) $(LIBLIBS) $(CLILIBS)
 
 $(B)/tests/unit-tests: $(HARNESS) $(UNIT_OBJ) $(LIBA)
 	$(if $(Q),@echo "  LD    $@")
@@ -151,7 +159,7 @@ lint:
 	$(Q)sh scripts/lint.sh
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(wildcard src/lib/*/*.h src/cli/*.h include/*.h include/llmemory/*.h)
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(HTTP_SRC) $(wildcard src/lib/*/*.h src/cli/*.h src/http/*.h include/*.h include/llmemory/*.h)
 
 clean:
 	rm -rf build

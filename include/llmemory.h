@@ -41,5 +41,8 @@
 #include "llmemory/store.h"
 #include "llmemory/doc.h"
 #include "llmemory/search.h"
+#include "llmemory/auth.h"
+#include "llmemory/embed.h"
+#include "llmemory/queue.h"
 
 #endif

@@ -44,6 +44,7 @@ for b in "$@"; do
     if [ -f tests/cli/run.sh ]; then
         run_suite "cli ($v)" sh tests/cli/run.sh "$b/llmemory"
     fi
+    run_suite "http ($v)" sh tests/http/run.sh "$b/llmemory"
 done
 rm -f "$log"
 echo "total: $passed passed, $failed failed, $skipped skipped"

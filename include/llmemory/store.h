@@ -10,10 +10,27 @@
 #define LLMEMORY_STORE_H
 
 #include "common.h"
+#include "embed.h"
 
 LM_BEGIN_DECL
 
 typedef struct lm_memory lm_memory;
+
+/** How lm_doc_add() embeds new chunks. */
+enum {
+    LM_EMBED_SYNC = 0, /* embed during the add (in batches); on failure the chunks are queued */
+    LM_EMBED_QUEUE = 1 /* only queue the chunks; lm_embed_run() (or `llmemory embed`) embeds them */
+};
+
+/**
+ * External reranker hook: score @p n candidate texts for @p query into @p scores_out (higher is
+ * better). Return 0, or non-zero to fall back to the built-in lexical reranker.
+ */
+typedef int (*lm_rerank_cb)(double *scores_out,
+                            const char *query,
+                            const char *const *texts,
+                            size_t n,
+                            void *payload);
 
 /** Log levels for lm_log_cb. */
 enum { LM_LOG_ERROR = 0, LM_LOG_WARN = 1, LM_LOG_INFO = 2, LM_LOG_DEBUG = 3 };
@@ -44,11 +61,24 @@ typedef struct lm_memory_opts {
     lm_log_cb log_fn;
     int log_level;            /* messages above this level are not formatted */
     void *log_payload;
+    /* Embeddings. The memory borrows @c embedder (it must outlive the memory). NULL: the
+       embedder lm_embedder_from_env() describes (the built-in one unless configured). */
+    lm_embedder *embedder;
+    int no_embedder;            /* 1: no embeddings and no vector search */
+    int embed_mode;             /* LM_EMBED_SYNC (default) or LM_EMBED_QUEUE */
+    int vector_index_threshold; /* vectors of one tenant before it gets its own HNSW index;
+                                   0: 1000; < 0: never (exact search only) */
+    int hnsw_m;                 /* 0: 16 */
+    int hnsw_ef_construction;   /* 0: 64 */
+    int hnsw_ef_search;         /* 0: 100 */
+    lm_rerank_cb rerank_fn;     /* external reranker, or NULL for the lexical one */
+    void *rerank_payload;
 } lm_memory_opts;
 
 #define LM_MEMORY_OPTS_VERSION 1
 #define LM_MEMORY_OPTS_INIT                                                                        \
-    {LM_MEMORY_OPTS_VERSION, NULL, NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, LM_LOG_WARN, NULL}
+    {LM_MEMORY_OPTS_VERSION, NULL, NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, LM_LOG_WARN, NULL,  \
+     NULL, 0, LM_EMBED_SYNC, 0, 0, 0, 0, NULL, NULL}
 /** Initialise @p opts to defaults. @return 0, or LM_EINVAL for an unsupported @p version. */
 LM_EXTERN int lm_memory_opts_init(lm_memory_opts *opts, unsigned int version);
 
@@ -78,6 +108,23 @@ LM_EXTERN void lm_memory_close(lm_memory *mem);
 
 /** Schema name in use. Borrowed from @p mem. */
 LM_EXTERN const char *lm_memory_schema(const lm_memory *mem);
+
+/**
+ * Readiness: the database answers, and every migration this library knows has been applied to
+ * the memory's schema (so documents, search and keys are usable).
+ * @return 0; LM_ECONN (database unreachable); LM_EDB (a migration is missing).
+ */
+LM_EXTERN int lm_memory_ready(lm_memory *mem);
+
+/** Connection-pool usage of a memory (caller-allocated). */
+typedef struct lm_pool_usage {
+    int size;   /* connections allowed at once (pool_size) */
+    int open;   /* connections currently open */
+    int in_use; /* connections taken by running calls */
+} lm_pool_usage;
+
+/** Fill @p out with @p mem's pool usage (a snapshot). Cannot fail for a valid @p mem. */
+LM_EXTERN void lm_memory_pool_usage(lm_pool_usage *out, lm_memory *mem);
 
 /** State of an embedded cluster (caller-allocated). */
 typedef struct lm_db_info {

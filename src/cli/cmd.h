@@ -38,6 +38,8 @@ typedef struct cli_ctx {
     const char *schema;       /* --schema, or NULL */
     int verbose;              /* number of -v */
     const char *cmd;          /* name of the running command, for hints */
+    const char *url;          /* --url or $LLMEMORY_URL: talk to this server (remote mode) */
+    const char *api_key;      /* --key or $LLMEMORY_API_KEY: the credential for --url */
 } cli_ctx;
 
 typedef int (*cli_cmd_fn)(cli_ctx *ctx, int argc, char **argv);
@@ -54,7 +56,10 @@ int cli_cmd_stats(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_history(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_erase(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_db(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_embed(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_eval(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_serve(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_keys(cli_ctx *ctx, int argc, char **argv);
 
 /* ---- errors and stderr (errors.c) ---- */
 
@@ -110,6 +115,37 @@ int cli_url_configured(const cli_ctx *ctx, const char **source);
 /* An id_at_origin from a path: '/' becomes ':', and any other byte outside [A-Za-z0-9_.@|:-]
    becomes '_' (ids may not contain them). Leading "./" and '/' are dropped. */
 void cli_origin_from_path(lm_buf *out, const char *path);
+
+/* ---- remote mode (remote.c) ---- */
+
+/* Remote mode: with --url (or $LLMEMORY_URL), add, search, list, get, delete and stats go to an
+   `llmemory serve` over HTTP instead of the database, and print what they print locally. The
+   tenant then comes from the credential (--key or $LLMEMORY_API_KEY); --owner may be given only
+   when it names that tenant (or one of its sub-tenants), and $LLMEMORY_OWNER is not used. */
+int cli_remote_on(const cli_ctx *ctx);
+/* The owner for a command: cli_owner() locally; in remote mode @p given or NULL. 0, or 2. */
+int cli_target_owner(cli_ctx *ctx, const char *given, const char **out);
+/* The commands' remote halves (after their options are parsed); each returns an exit status. */
+int cli_remote_add(cli_ctx *ctx,
+                   const char *owner,
+                   const char *origin,
+                   const char *name,
+                   lm_doc_type type,
+                   const char *text,
+                   size_t len,
+                   const lm_doc_add_opts *opts,
+                   int json);
+int cli_remote_search(
+    cli_ctx *ctx, const char *owner, const char *query, const lm_search_opts *opts, int json);
+int cli_remote_list(cli_ctx *ctx, const char *owner, const lm_doc_list_opts *opts, int json);
+int cli_remote_get(cli_ctx *ctx, const char *owner, const char *id, int with_chunks, int json);
+int cli_remote_delete(cli_ctx *ctx,
+                      const char *owner,
+                      const char *const *ids,
+                      size_t n_ids,
+                      const char *metadata,
+                      int json);
+int cli_remote_stats(cli_ctx *ctx, const char *owner, int json);
 
 /* ---- JSON output (json.c) ---- */
 

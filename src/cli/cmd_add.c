@@ -125,7 +125,7 @@ int cli_cmd_add(cli_ctx *ctx, int argc, char **argv)
         goto out;
     }
     path = argv[optind];
-    if ((status = cli_owner(ctx, owner_opt, &owner)) != 0)
+    if ((status = cli_target_owner(ctx, owner_opt, &owner)) != 0)
         goto out;
 
     if (strcmp(path, "-") == 0) {
@@ -175,6 +175,10 @@ int cli_cmd_add(cli_ctx *ctx, int argc, char **argv)
         goto out;
     }
 
+    if (cli_remote_on(ctx)) {
+        status = cli_remote_add(ctx, owner, origin, name, type, text.ptr, text.size, &opts, json);
+        goto out;
+    }
     if ((status = cli_open(ctx, &mem)) != 0)
         goto out;
     rc = lm_doc_add(&res, mem, owner, origin, name, type, text.ptr, text.size, &opts);

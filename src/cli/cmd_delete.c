@@ -85,13 +85,18 @@ int cli_cmd_delete(cli_ctx *ctx, int argc, char **argv)
         status = cli_usage(ctx, "cannot combine document ids with --meta");
         goto out;
     }
-    if ((status = cli_owner(ctx, owner_opt, &owner)) != 0)
+    if ((status = cli_target_owner(ctx, owner_opt, &owner)) != 0)
         goto out;
     if (n_ids == 0 && (meta_text = cli_json_text(meta)) == NULL) {
         status = cli_oom();
         goto out;
     }
 
+    if (cli_remote_on(ctx)) {
+        status = cli_remote_delete(ctx, owner, (const char *const *)(argv + optind), n_ids,
+                                   meta_text, json);
+        goto out;
+    }
     if ((status = cli_open(ctx, &mem)) != 0)
         goto out;
     rc =

@@ -78,8 +78,10 @@ int cli_cmd_get(cli_ctx *ctx, int argc, char **argv)
     if (optind + 1 < argc)
         return cli_usage(ctx, "too many arguments");
     id = argv[optind];
-    if ((status = cli_owner(ctx, owner_opt, &owner)) != 0)
+    if ((status = cli_target_owner(ctx, owner_opt, &owner)) != 0)
         return status;
+    if (cli_remote_on(ctx))
+        return cli_remote_get(ctx, owner, id, with_chunks, json);
 
     if ((status = cli_open(ctx, &mem)) != 0)
         goto out;

@@ -108,7 +108,7 @@ int cli_cmd_list(cli_ctx *ctx, int argc, char **argv)
         status = cli_usage(ctx, "too many arguments");
         goto out;
     }
-    if ((status = cli_owner(ctx, owner_opt, &owner)) != 0)
+    if ((status = cli_target_owner(ctx, owner_opt, &owner)) != 0)
         goto out;
     if (json_object_size(meta) > 0) {
         if ((meta_text = cli_json_text(meta)) == NULL) {
@@ -118,6 +118,10 @@ int cli_cmd_list(cli_ctx *ctx, int argc, char **argv)
         opts.metadata_filter = meta_text;
     }
 
+    if (cli_remote_on(ctx)) {
+        status = cli_remote_list(ctx, owner, &opts, json);
+        goto out;
+    }
     if ((status = cli_open(ctx, &mem)) != 0)
         goto out;
     rc = lm_doc_list(&page, mem, owner, &opts);

@@ -23,16 +23,36 @@ static const char help[] =
     "      --origin ID      only the document with this id at origin (repeatable)\n"
     "  -m, --meta KEY=VALUE only documents whose metadata contains this (repeatable);\n"
     "                       KEY:=JSON gives a JSON value\n"
-    "  -t, --type TYPE      only documents of this type\n"
+    "  -t, --type KIND      text (default: BM25), vector or hybrid (both, fused)\n"
+    "      --doc-type TYPE  only documents of this document type\n"
     "      --from DATE      only documents dated on or after DATE (ISO 8601)\n"
     "      --to DATE        only documents dated on or before DATE\n"
     "      --config NAME    text search configuration for the query\n"
-    "      --mode MODE      text (default), vector or hybrid\n"
+    "      --alpha A        hybrid weight of the vector leg, 0..1 (default 0.02 with\n"
+    "                       the built-in embedder, else 0.5)\n"
+    "      --expand         also search keyword, OR and phrase variants (fused)\n"
+    "      --rerank         rerank the top candidates lexically\n"
+    "      --with-documents print each hit's document metadata\n"
+    "      --context N      attach N levels of parent chunks to each hit (JSON output)\n"
     "      --no-history     do not record this search in the owner's history\n"
     "      --json           print the results as JSON\n"
     "  -h, --help           print this help and exit\n";
 
-enum { OPT_ORIGIN = 256, OPT_FROM, OPT_TO, OPT_CONFIG, OPT_MODE, OPT_NO_HISTORY, OPT_JSON };
+enum {
+    OPT_ORIGIN = 256,
+    OPT_FROM,
+    OPT_TO,
+    OPT_CONFIG,
+    OPT_MODE,
+    OPT_NO_HISTORY,
+    OPT_JSON,
+    OPT_DOC_TYPE,
+    OPT_ALPHA,
+    OPT_EXPAND,
+    OPT_RERANK,
+    OPT_WITH_DOCS,
+    OPT_CONTEXT
+};
 
 int cli_cmd_search(cli_ctx *ctx, int argc, char **argv)
 {
@@ -41,6 +61,12 @@ int cli_cmd_search(cli_ctx *ctx, int argc, char **argv)
                                              {"origin", required_argument, NULL, OPT_ORIGIN},
                                              {"meta", required_argument, NULL, 'm'},
                                              {"type", required_argument, NULL, 't'},
+                                             {"doc-type", required_argument, NULL, OPT_DOC_TYPE},
+                                             {"alpha", required_argument, NULL, OPT_ALPHA},
+                                             {"expand", no_argument, NULL, OPT_EXPAND},
+                                             {"rerank", no_argument, NULL, OPT_RERANK},
+                                             {"with-documents", no_argument, NULL, OPT_WITH_DOCS},
+                                             {"context", required_argument, NULL, OPT_CONTEXT},
                                              {"from", required_argument, NULL, OPT_FROM},
                                              {"to", required_argument, NULL, OPT_TO},
                                              {"config", required_argument, NULL, OPT_CONFIG},
@@ -88,10 +114,34 @@ int cli_cmd_search(cli_ctx *ctx, int argc, char **argv)
             if ((status = cli_parse_meta(ctx, meta, optarg)) != 0)
                 goto out;
             break;
-        case 't':
+        case OPT_DOC_TYPE:
             if ((status = cli_parse_type(ctx, optarg, &opts.doc_type)) != 0)
                 goto out;
             opts.has_type = 1;
+            break;
+        case OPT_ALPHA: {
+            char *end = NULL;
+            opts.alpha = strtod(optarg, &end);
+            if (end == optarg || *end != '\0' || !(opts.alpha >= 0 && opts.alpha <= 1)) {
+                status = cli_usage(ctx, "invalid --alpha \"%s\" (a number from 0 to 1)", optarg);
+                goto out;
+            }
+            break;
+        }
+        case OPT_EXPAND:
+            opts.expand = 1;
+            break;
+        case OPT_RERANK:
+            opts.rerank = 1;
+            break;
+        case OPT_WITH_DOCS:
+            opts.with_documents = 1;
+            break;
+        case OPT_CONTEXT:
+            if ((status = cli_parse_long(ctx, "--context", optarg, 1, 10, &limit)) != 0)
+                goto out;
+            opts.include_parent_context = 1;
+            opts.context_window = (int)limit;
             break;
         case OPT_FROM:
             opts.date_from = optarg;
@@ -102,10 +152,11 @@ int cli_cmd_search(cli_ctx *ctx, int argc, char **argv)
         case OPT_CONFIG:
             opts.text_config = optarg;
             break;
+        case 't':
         case OPT_MODE:
             if (lm_search_type_parse(&opts.type, optarg) < 0) {
                 status =
-                    cli_usage(ctx, "invalid search mode \"%s\" (text, vector or hybrid)", optarg);
+                    cli_usage(ctx, "invalid search type \"%s\" (text, vector or hybrid)", optarg);
                 goto out;
             }
             break;
@@ -132,7 +183,7 @@ int cli_cmd_search(cli_ctx *ctx, int argc, char **argv)
             lm__buf_putc(&query, ' ');
         lm__buf_puts(&query, argv[i]);
     }
-    if ((status = cli_owner(ctx, owner_opt, &owner)) != 0)
+    if ((status = cli_target_owner(ctx, owner_opt, &owner)) != 0)
         goto out;
     if (n_origins == 1) {
         opts.id_at_origin = origins[0];
@@ -152,6 +203,10 @@ int cli_cmd_search(cli_ctx *ctx, int argc, char **argv)
         goto out;
     }
 
+    if (cli_remote_on(ctx)) {
+        status = cli_remote_search(ctx, owner, query.ptr, &opts, json);
+        goto out;
+    }
     if ((status = cli_open(ctx, &mem)) != 0)
         goto out;
     rc = lm_search(&res, mem, owner, query.ptr, &opts);
@@ -187,6 +242,11 @@ int cli_cmd_search(cli_ctx *ctx, int argc, char **argv)
         printf("%zu. [%.3f] %s (%s)\n", i + 1, h->score,
                h->document_name != NULL ? h->document_name : "",
                h->id_at_origin != NULL ? h->id_at_origin : "");
+        if (opts.type == LM_SEARCH_HYBRID)
+            printf("   text rank %d (%.3f), vector rank %d (%.3f)\n", h->text_rank, h->text_score,
+                   h->vector_rank, h->vector_score);
+        if (h->document_metadata != NULL)
+            printf("   document: %s %s\n", lm_doc_type_name(h->document_type), h->document_metadata);
         lm__buf_clear(&line);
         cli_excerpt(&line, h->content, CLI_EXCERPT_BYTES);
         if (!lm__buf_oom(&line))

@@ -45,8 +45,10 @@ int cli_cmd_stats(cli_ctx *ctx, int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage(ctx, "too many arguments");
-    if ((status = cli_owner(ctx, owner_opt, &owner)) != 0)
+    if ((status = cli_target_owner(ctx, owner_opt, &owner)) != 0)
         return status;
+    if (cli_remote_on(ctx))
+        return cli_remote_stats(ctx, owner, json);
     if ((status = cli_open(ctx, &mem)) != 0)
         goto out;
     rc = lm_stats_get(&st, mem, owner);

@@ -159,6 +159,14 @@ json_t *cli_json_hit(const lm_hit *h)
     bad |= cli_jset(o, "chunk_level", json_integer(h->chunk_level));
     bad |= cli_jset(o, "content", cli_jstr(h->content));
     bad |= cli_jset(o, "metadata", cli_jparse(h->metadata != NULL ? h->metadata : "{}"));
+    if (h->document_metadata != NULL)
+        bad |= cli_jset(o, "document_metadata", cli_jparse(h->document_metadata));
+    if (h->n_context > 0) {
+        json_t *ctx = json_array();
+        for (size_t i = 0; i < h->n_context && ctx != NULL; i++)
+            bad |= json_array_append_new(ctx, cli_json_chunk(&h->context[i])) != 0;
+        bad |= cli_jset(o, "parent_context", ctx);
+    }
     return finish(o, bad);
 }
 

@@ -25,7 +25,10 @@ static const struct cli_command {
     {"history", cli_cmd_history, "show an owner's recent searches"},
     {"erase", cli_cmd_erase, "erase everything an owner has"},
     {"db", cli_cmd_db, "status, start or stop the embedded database"},
+    {"embed", cli_cmd_embed, "embed the chunks waiting in the embedding queue"},
     {"eval", cli_cmd_eval, "measure search quality and latency on a BEIR test collection"},
+    {"serve", cli_cmd_serve, "run the HTTP API server"},
+    {"keys", cli_cmd_keys, "create, list and revoke API keys of the HTTP API"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -49,12 +52,16 @@ static void print_main_help(FILE *f)
           "                      else ~/.local/share/llmemory (/var/lib/llmemory for root)\n"
           "  --schema NAME       schema of llmemory's tables; default $LLMEMORY_SCHEMA, else\n"
           "                      \"llmemory\"\n"
+          "  --url URL           send add, search, list, get, delete and stats to the\n"
+          "                      `llmemory serve` at URL; default $LLMEMORY_URL\n"
+          "  --key KEY           API key (or token) for --url; default $LLMEMORY_API_KEY\n"
           "  -v, --verbose       log to standard error (twice: debug messages)\n"
           "  --version           print the version and exit\n"
           "  -h, --help          print this help and exit\n"
           "\n"
           "Environment:\n"
           "  LLMEMORY_OWNER      owner (tenant) when a command is given no --owner\n"
+          "                      (not used with --url: the key names the owner)\n"
           "\n"
           "Exit status:\n",
           f);
@@ -108,6 +115,10 @@ static int global_option(cli_ctx *ctx, int argc, char **argv, int *i)
         return r;
     if ((r = take_value("--schema", argc, argv, i, &ctx->schema)) != 0)
         return r;
+    if ((r = take_value("--url", argc, argv, i, &ctx->url)) != 0)
+        return r;
+    if ((r = take_value("--key", argc, argv, i, &ctx->api_key)) != 0)
+        return r;
     if (strcmp(a, "--verbose") == 0) {
         ctx->verbose++;
         return 1;
@@ -125,7 +136,7 @@ static int global_option(cli_ctx *ctx, int argc, char **argv, int *i)
 
 int main(int argc, char **argv)
 {
-    cli_ctx ctx = {NULL, NULL, NULL, 0, NULL};
+    cli_ctx ctx = {NULL, NULL, NULL, 0, NULL, NULL, NULL};
     char **args = NULL;
     int nargs = 0, status;
     int options_done = 0;

@@ -34,9 +34,12 @@ expect_err 'option "--origin" is required'
 run_raw add --owner acme
 expect_status 2
 expect_err "no file given"
-run_raw search --owner acme --type novel x
+run_raw search --owner acme --doc-type novel x
 expect_status 2
 expect_err 'invalid document type "novel"'
+run_raw search --owner acme --type novel x
+expect_status 2
+expect_err 'invalid search type "novel"'
 run_raw list --owner acme --order size
 expect_status 2
 expect_err 'invalid order "size"'

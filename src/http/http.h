@@ -1,0 +1,68 @@
+/*
+ * http/http.h: the HTTP API server behind `llmemory serve`: its configuration and its one entry
+ * point. The CLI parses the command line into an srv_config and calls srv_run(); everything
+ * else about the server is internal to src/http (see internal.h).
+ */
+#ifndef LM_HTTP_HTTP_H
+#define LM_HTTP_HTTP_H
+
+#include <stddef.h>
+
+/* Defaults and limits (bytes unless stated). */
+#define SRV_DEFAULT_ADDRESS         "127.0.0.1"
+#define SRV_DEFAULT_PORT            8080
+#define SRV_DEFAULT_MAX_BODY        ((size_t)12 * 1024 * 1024)
+#define SRV_MAX_MAX_BODY            ((size_t)256 * 1024 * 1024)
+#define SRV_DEFAULT_MAX_HEADER      ((size_t)32 * 1024) /* MHD per-connection memory */
+#define SRV_DEFAULT_TIMEOUT_S       30                  /* idle connection timeout */
+#define SRV_DEFAULT_MAX_CONNECTIONS 1024
+#define SRV_DEFAULT_DRAIN_S         30
+#define SRV_DEFAULT_JWT_LEEWAY_S    60
+#define SRV_MAX_TOKEN_BYTES         8192 /* Authorization header value */
+
+typedef struct srv_config {
+    /* Database (as the CLI's global options; NULL: the library's defaults). */
+    const char *database_url;
+    const char *home;
+    const char *schema;
+
+    /* Listening. */
+    const char *address;   /* NULL: SRV_DEFAULT_ADDRESS; IPv4 or IPv6 literal */
+    int port;              /* 0: pick a free port (logged, and written to port_file) */
+    const char *unix_path; /* listen on this unix socket instead of TCP, or NULL */
+    const char *port_file; /* write the bound port here once listening, or NULL */
+
+    /* Capacity. */
+    int threads;         /* worker threads; 0: 4 x CPUs, from 8 to 64 */
+    int pool_size;       /* database connections; 0: threads */
+    size_t max_body;     /* 0: SRV_DEFAULT_MAX_BODY */
+    size_t max_content;  /* largest document content; 0: the library's default */
+    size_t max_header;   /* 0: SRV_DEFAULT_MAX_HEADER */
+    int timeout_s;       /* 0: SRV_DEFAULT_TIMEOUT_S */
+    int max_connections; /* 0: SRV_DEFAULT_MAX_CONNECTIONS */
+    int drain_s;         /* graceful shutdown waits this long for requests; 0: default */
+    double rate_limit;   /* requests per second per tenant; 0: off */
+    double rate_burst;   /* bucket size; 0: 2 x rate_limit (at least 1) */
+
+    /* JWT bearer tokens (optional; API keys always work). */
+    const char *jwt_secret;        /* HS256 shared secret (at least 32 bytes), or NULL */
+    const char *jwt_public_key;    /* RS256 public key file (PEM), or NULL */
+    const char *jwt_tenant_claim;  /* NULL: "owner_id" */
+    const char *jwt_scope_claim;   /* NULL: "scope" */
+    const char *jwt_origin_claim;  /* NULL: tokens are not bound to an origin */
+    const char *jwt_default_scope; /* scope when the token has none; NULL: "read" */
+    const char *jwt_issuer;        /* required "iss", or NULL */
+    const char *jwt_audience;      /* required "aud" member, or NULL */
+    int jwt_leeway_s;              /* clock skew allowed for exp/nbf; < 0: default */
+
+    /* Logging. */
+    const char *access_log; /* file for access lines; NULL or "-": standard error; "off" */
+    int verbose;            /* 0: info; 1+: debug (library messages too) */
+} srv_config;
+
+/* Run the server until SIGTERM or SIGINT, then drain and stop. Logs to standard error.
+   Returns a CLI exit status: 0 after a clean shutdown, 1 on a runtime error, 2 for a bad
+   configuration, 4 when the database cannot be reached at start. */
+int srv_run(const srv_config *cfg);
+
+#endif

@@ -1,0 +1,323 @@
+/*
+ * http/internal.h: what the parts of the server share: the per-request arena, the server and
+ * request state, the route table, replies (JSON bodies, the one lm code -> HTTP status table),
+ * authentication, JWT, metrics, rate limiting and logging. The server sees only the public API
+ * (include/llmemory.h) and src/lib/core helpers, like the CLI.
+ */
+#ifndef LM_HTTP_INTERNAL_H
+#define LM_HTTP_INTERNAL_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "http.h"
+#include "llmemory.h"
+
+#define SRV_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* ==== per-request arena (arena.c) ============================================================ */
+
+/* Bump allocator freed as a whole at the end of the request (h2o's pool). Cleanups registered
+   with srv_arena_defer() run (last first) when it is disposed, so heap objects made for the
+   request (jansson values, library results) live exactly as long as it. Capped: an allocation
+   beyond the cap fails like out of memory. */
+typedef struct srv_arena_block srv_arena_block;
+typedef struct srv_arena_cleanup srv_arena_cleanup;
+typedef struct srv_arena {
+    srv_arena_block *blocks;
+    srv_arena_cleanup *cleanups;
+    size_t total; /* bytes allocated from the system */
+    size_t cap;
+} srv_arena;
+
+void srv_arena_init(srv_arena *a, size_t cap);
+/* @p n bytes aligned for any type, or NULL (cap reached or out of memory). */
+void *srv_arena_alloc(srv_arena *a, size_t n);
+/* NUL-terminated copy of @p len bytes of @p s. */
+char *srv_arena_strndup(srv_arena *a, const char *s, size_t len);
+char *srv_arena_printf(srv_arena *a, const char *fmt, ...) SRV_PRINTF(2, 3);
+/* Run fn(p) when the arena is disposed. On failure fn(p) runs at once and -1 is returned. */
+int srv_arena_defer(srv_arena *a, void (*fn)(void *), void *p);
+/* Tie a jansson value to the arena; returns it, or NULL (and releases it) on failure. */
+json_t *srv_arena_json(srv_arena *a, json_t *v);
+void srv_arena_dispose(srv_arena *a);
+
+/* A piece of a larger buffer (not NUL-terminated). */
+typedef struct srv_slice {
+    const char *ptr;
+    size_t len;
+} srv_slice;
+
+/* ==== logging (log.c) ======================================================================== */
+
+enum { SRV_LOG_ERROR = 0, SRV_LOG_WARN, SRV_LOG_INFO, SRV_LOG_DEBUG };
+
+/* @p level: the most verbose level written. @p access: the access log stream, or NULL for none. */
+void srv_log_init(int level, FILE *access);
+int srv_log_enabled(int level);
+/* One key=value line on standard error: "ts=... level=... [req=...] msg=... k=v...". The
+   variable arguments are (key, value) string pairs ending with NULL; NULL values are skipped. */
+void srv_log(int level, const char *req_id, const char *msg, ...) __attribute__((sentinel));
+/* Library log sink (lm_log_cb). */
+void srv_log_lib(int level, const char *msg, void *payload);
+/* Append " key=value" to @p b, quoting the value when it needs it. */
+void srv_kv(lm_buf *b, const char *key, const char *value);
+/* Write one access line (already formatted, without the timestamp) to the access stream. */
+void srv_access_write(const lm_buf *line);
+/* "2024-05-01T10:00:00.123Z" into @p out (at least 32 bytes). */
+void srv_now_iso(char *out, size_t len);
+double srv_now_ms(void);
+
+/* ==== JWT (jwt.c) ============================================================================ */
+
+typedef struct srv_jwt srv_jwt;
+/* Load the JWT settings of @p cfg (secret, public key file). *out is NULL when JWT is off.
+   Returns 0, or -1 with a message in @p err. */
+int srv_jwt_new(srv_jwt **out, const srv_config *cfg, char *err, size_t errlen);
+void srv_jwt_free(srv_jwt *j);
+/* Verify a compact JWS of @p len bytes: alg (HS256/RS256 as configured, never "none"),
+   signature, exp/nbf with leeway, iss/aud when configured, the tenant claim. Fills @p out (key_id
+   is "jwt"). Returns 0, or -1 with the reason (no secrets) in @p why. */
+int srv_jwt_verify(
+    const srv_jwt *j, const char *token, size_t len, lm_principal *out, char *why, size_t whylen);
+
+/* ==== rate limiting (ratelimit.c) ============================================================ */
+
+typedef struct srv_ratelimit srv_ratelimit;
+/* Token bucket per tenant: @p rate tokens a second, at most @p burst. */
+int srv_ratelimit_new(srv_ratelimit **out, double rate, double burst);
+void srv_ratelimit_free(srv_ratelimit *rl);
+/* Take a token for @p tenant: 0 when allowed, else the seconds until one is available. */
+double srv_ratelimit_take(srv_ratelimit *rl, const char *tenant);
+
+/* ==== the worker pool (workers.c) ============================================================ */
+
+struct srv_request;
+typedef struct srv_workers srv_workers;
+/* Start @p n workers (they inherit the caller's signal mask). 0 or -1. */
+int srv_workers_start(srv_workers **out, int n);
+/* Suspend the request's connection and queue it (call from the access handler); a worker runs
+   srv_dispatch() on it and resumes the connection. -1 (nothing done) once srv_workers_abort()
+   was called. */
+int srv_workers_submit(srv_workers *w, struct srv_request *r);
+/* Requests waiting for a worker. */
+int srv_workers_queued(srv_workers *w);
+/* Refuse new submissions; queued requests are answered 503 without running. */
+void srv_workers_abort(srv_workers *w);
+/* Wait until no request is queued or running. */
+void srv_workers_wait_idle(srv_workers *w);
+/* Join the workers and free the pool. NULL-safe. */
+void srv_workers_stop(srv_workers *w);
+
+/* ==== the server ============================================================================= */
+
+typedef struct srv_server {
+    srv_config cfg; /* with defaults filled in */
+    lm_memory *mem;
+    struct MHD_Daemon *daemon;
+    srv_jwt *jwt;
+    srv_ratelimit *rl;
+    srv_workers *workers;
+    atomic_int in_flight; /* requests between their first callback and completion */
+    atomic_int draining;  /* shutting down: refuse new requests */
+    atomic_ulong next_id;
+    char id_prefix[9];
+    double started_at; /* Unix time, seconds */
+} srv_server;
+
+struct srv_route;
+
+typedef struct srv_request {
+    struct srv_request *next; /* in the worker queue */
+    srv_server *srv;
+    struct MHD_Connection *conn;
+    srv_arena arena;
+    char id[72];
+    const char *method;
+    const char *url; /* path only (MHD strips the query string) */
+    const struct srv_route *route;
+    double t0; /* srv_now_ms() at the first callback */
+
+    /* body */
+    char *body;
+    size_t body_len, body_cap;
+    int body_too_large;
+    size_t body_discarded; /* bytes dropped after the body grew past the cap */
+    json_t *json;          /* parsed body (arena-owned), when the route takes one */
+
+    /* credentials */
+    int authenticated;
+    const char *auth_kind; /* "key" or "jwt" */
+    lm_principal who;
+    const char *tenant; /* owner_id the request acts on: the credential's, or a sub-tenant */
+
+    /* response */
+    struct MHD_Response *resp; /* pending reply, until queued */
+    int submitted;             /* handed to a worker (connection suspended) */
+    int handled;               /* the worker is done: the reply is ready */
+    int queued;                /* the reply went to MHD */
+    int status;
+    const char *error_code; /* symbolic code of an error reply */
+    size_t bytes_out;
+    int search_type; /* lm_search_type of a search, -1 otherwise */
+    double search_ms;
+} srv_request;
+
+/* ==== routes (router.c) ====================================================================== */
+
+typedef void (*srv_handler)(srv_request *r);
+
+typedef struct srv_route {
+    int id;
+    const char *method;
+    const char *pattern; /* "/v1/documents/{id}": a {name} is one non-empty segment */
+    srv_handler fn;
+    int scope;                 /* 0: public; else the lm_key_scope required */
+    int inline_run;            /* 1: cheap and database-free: run on MHD's thread */
+    int body;                  /* 1: a JSON object body is required */
+    const char *const *params; /* query parameters accepted (NULL-terminated), or NULL */
+} srv_route;
+
+#define SRV_MAX_ROUTES 24
+/* Route table size, and the route of @p id (NULL when out of range). */
+int srv_route_count(void);
+const srv_route *srv_route_at(int id);
+/* Set r->route from the method and path (NULL when none matches). */
+void srv_route_match(srv_request *r);
+/* Find the route, authenticate, authorise, check limits and parse the body, then run the
+   handler. Always leaves a reply in @p r. */
+void srv_dispatch(srv_request *r);
+
+/* ==== request helpers (request.c) ============================================================ */
+
+/* Query parameter @p name (decoded), or NULL. */
+const char *srv_query(srv_request *r, const char *name);
+/* Every value of a repeated query parameter; *out is arena-owned. 0, or -1 (out of memory). */
+int srv_query_all(srv_request *r, const char *name, const char ***out, size_t *n);
+/* The {…} segment of the route's pattern (the last segment of the path). */
+const char *srv_path_param(srv_request *r);
+/* Request header, or NULL. */
+const char *srv_header(srv_request *r, const char *name);
+/* Integer / boolean / number query parameters: 0 (absent: *present = 0), or -1 after replying
+   422. */
+int srv_query_long(srv_request *r, const char *name, long min, long max, long *out, int *present);
+int srv_query_bool(srv_request *r, const char *name, int *out, int *present);
+int srv_query_double(
+    srv_request *r, const char *name, double min, double max, double *out, int *present);
+
+/* JSON body fields: each returns 0 (absent: default left alone), or -1 after replying 422 for a
+   wrong type or range. Strings are borrowed from the arena-owned body. */
+int srv_body_str(srv_request *r, const char *name, const char **out);
+int srv_body_long(srv_request *r, const char *name, long min, long max, long *out);
+int srv_body_double(srv_request *r, const char *name, double min, double max, double *out);
+int srv_body_bool(srv_request *r, const char *name, int *out);
+/* An object field as compact JSON text (arena-owned). */
+int srv_body_object_text(srv_request *r, const char *name, const char **out);
+/* Reply 422 when the body has a member not in @p allowed (NULL-terminated). 0 or -1. */
+int srv_body_only(srv_request *r, const char *const *allowed);
+/* Reply 422 when both alias members are present; pick whichever is. 0 or -1. */
+int srv_body_alias(srv_request *r, const char *a, const char *b, const char **name_out);
+
+/* ==== replies (json.c) ======================================================================= */
+
+/* The one table: lm error code -> HTTP status. */
+int srv_status_of(int lm_code);
+/* Set the reply to @p body (taken) with @p status. */
+void srv_reply_json(srv_request *r, int status, json_t *body);
+/* Set the reply to @p text (malloc'd, taken) of @p len bytes with @p content_type. */
+void srv_reply_text(srv_request *r, int status, const char *content_type, char *text, size_t len);
+/* {"error":{"code","message","detail","hint"?,"field"?,"request_id"}}. */
+void srv_reply_error(srv_request *r,
+                     int status,
+                     const char *code,
+                     const char *message,
+                     const char *detail,
+                     const char *hint,
+                     const char *field);
+void srv_reply_errorf(srv_request *r, int status, const char *code, const char *fmt, ...)
+    SRV_PRINTF(4, 5);
+/* Reply with lm_error_last() for library code @p rc. Internal failures are logged with the
+   request id and answered without their details. */
+void srv_reply_lm(srv_request *r, int rc);
+/* Add a response header to the pending reply (ignored when there is none). */
+void srv_reply_header(srv_request *r, const char *name, const char *value);
+
+/* JSON of library objects; keys mirror the CLI's --json output. NULL when out of memory. */
+json_t *srv_jstr(const char *s);
+json_t *srv_jstr_or_null(const char *s);
+json_t *srv_jreal(double v);
+json_t *srv_jparse(const char *text);
+int srv_jset(json_t *obj, const char *key, json_t *value);
+json_t *srv_json_key_info(const lm_key_info *k);
+
+/* Fast JSON writing for large replies (json.c): strings (null for NULL) and "key":value members
+   (a comma first unless the object was just opened); library objects with the same keys as the
+   CLI's --json (srv_jw_document leaves the object open). Sticky-OOM like every lm_buf. */
+void srv_jw_str(lm_buf *b, const char *s);
+void srv_jw_kstr(lm_buf *b, const char *key, const char *s);
+void srv_jw_kint(lm_buf *b, const char *key, long long v);
+void srv_jw_kreal(lm_buf *b, const char *key, double v);
+void srv_jw_document(lm_buf *b, const lm_document *d);
+void srv_jw_chunk(lm_buf *b, const lm_chunk *c);
+void srv_jw_hit(lm_buf *b, const lm_hit *h);
+/* Reply with the JSON text in @p b (taken; @p b is left empty). */
+void srv_reply_buf(srv_request *r, int status, lm_buf *b);
+
+/* ==== authentication (auth.c) ================================================================ */
+
+/* Authenticate from "Authorization: Bearer ..." or "X-API-Key"; 0, or -1 after replying 401
+   (503/500 when the key store fails). */
+int srv_authenticate(srv_request *r);
+/* Choose the tenant: the credential's owner, or the owner_id of the query string / body when
+   the credential covers it; -1 after replying 403. */
+int srv_resolve_tenant(srv_request *r);
+/* 1 when the credential is bound to one id_at_origin. */
+int srv_origin_bound(const srv_request *r);
+
+/* ==== metrics (metrics.c) ==================================================================== */
+
+void srv_metrics_request(int route_id, int status, double seconds, const char *error_code);
+void srv_metrics_search(int type, double seconds);
+void srv_metrics_auth_failure(const char *reason);
+void srv_metrics_rate_limited(void);
+/* Prometheus text exposition (malloc'd), or NULL when out of memory. */
+char *srv_metrics_render(srv_server *s, size_t *len);
+
+/* ==== handlers (handler_*.c) ================================================================= */
+
+void srv_h_healthz(srv_request *r);
+void srv_h_readyz(srv_request *r);
+void srv_h_metrics(srv_request *r);
+void srv_h_doc_add(srv_request *r);
+void srv_h_doc_list(srv_request *r);
+void srv_h_doc_get(srv_request *r);
+void srv_h_doc_delete(srv_request *r);
+void srv_h_doc_delete_many(srv_request *r);
+void srv_h_search_get(srv_request *r);
+void srv_h_search_post(srv_request *r);
+void srv_h_statistics(srv_request *r);
+void srv_h_whoami(srv_request *r);
+void srv_h_keys_list(srv_request *r);
+void srv_h_keys_create(srv_request *r);
+void srv_h_keys_revoke(srv_request *r);
+
+/* ==== the connection layer (server.c) ======================================================== */
+
+/* MHD callbacks. */
+enum MHD_Result srv_access_cb(void *cls,
+                              struct MHD_Connection *conn,
+                              const char *url,
+                              const char *method,
+                              const char *version,
+                              const char *upload_data,
+                              size_t *upload_data_size,
+                              void **con_cls);
+void srv_completed_cb(void *cls,
+                      struct MHD_Connection *conn,
+                      void **con_cls,
+                      enum MHD_RequestTerminationCode toe);
+
+#endif

@@ -1,0 +1,350 @@
+/*
+ * http/main.c: srv_run(), the life of the server: fill in defaults, open the memory (one lm_memory
+ * and its connection pool shared by all workers), load JWT settings, start the worker threads and
+ * libmicrohttpd, wait for SIGTERM/SIGINT, then shut down gracefully: stop accepting
+ * (MHD_quiesce_daemon), answer 503 to new requests on open connections, wait for the requests in
+ * flight (up to the drain timeout), stop the daemon and close the memory.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* CLI exit statuses (cli/cmd.h), repeated here so the server does not depend on the CLI. */
+enum { EXIT_OK = 0, EXIT_ERR = 1, EXIT_USAGE = 2, EXIT_UNAVAILABLE = 4 };
+
+static int default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    /* Handlers block on PostgreSQL, which runs on the same CPUs: four workers per CPU keep them
+       busy while others wait on the database (bench/http: 4 workers on 2 CPUs served a quarter
+       fewer requests than 8). Capped so the pool (one connection per worker) stays well below
+       PostgreSQL's default max_connections of 100. */
+    if (n < 1)
+        n = 1;
+    n *= 4;
+    return n < 8 ? 8 : n > 64 ? 64 : (int)n;
+}
+
+static void fill_defaults(srv_config *c)
+{
+    if (c->address == NULL)
+        c->address = SRV_DEFAULT_ADDRESS;
+    if (c->threads <= 0)
+        c->threads = default_threads();
+    if (c->pool_size <= 0)
+        c->pool_size = c->threads;
+    if (c->max_body == 0)
+        c->max_body = SRV_DEFAULT_MAX_BODY;
+    if (c->max_header == 0)
+        c->max_header = SRV_DEFAULT_MAX_HEADER;
+    if (c->timeout_s <= 0)
+        c->timeout_s = SRV_DEFAULT_TIMEOUT_S;
+    if (c->max_connections <= 0)
+        c->max_connections = SRV_DEFAULT_MAX_CONNECTIONS;
+    if (c->drain_s <= 0)
+        c->drain_s = SRV_DEFAULT_DRAIN_S;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    size_t n;
+
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        msg[--n] = '\0';
+    srv_log(SRV_LOG_WARN, NULL, msg, "source", "libmicrohttpd", (const char *)NULL);
+}
+
+/* A unix socket, bound and listening; -1 (logged) on failure. A stale socket file left by a
+   previous run is replaced; any other file at the path is not touched. */
+static int unix_listen(const char *path)
+{
+    struct sockaddr_un sa;
+    struct stat st;
+    int fd;
+
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        srv_log(SRV_LOG_ERROR, NULL, "unix socket path is too long", "path", path,
+                (const char *)NULL);
+        return -1;
+    }
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            srv_log(SRV_LOG_ERROR, NULL, "cannot listen: path exists and is not a socket", "path",
+                    path, (const char *)NULL);
+            return -1;
+        }
+        unlink(path);
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto fail;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0)
+        goto fail;
+    return fd;
+fail:
+    srv_log(SRV_LOG_ERROR, NULL, "could not listen on unix socket", "path", path, "error",
+            strerror(errno), (const char *)NULL);
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+static int write_port_file(const char *path, int port)
+{
+    char tmp[4096];
+    FILE *f;
+
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    f = fopen(tmp, "w");
+    if (f == NULL)
+        return -1;
+    fprintf(f, "%d\n", port);
+    if (fclose(f) != 0)
+        return -1;
+    /* rename: a reader never sees a half-written file. */
+    return rename(tmp, path);
+}
+
+/* Wait up to @p ms for one of @p set; returns the signal or 0 on timeout. */
+static int wait_signal(const sigset_t *set, long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    int sig = sigtimedwait(set, NULL, &ts);
+    return sig > 0 ? sig : 0;
+}
+
+int srv_run(const srv_config *config)
+{
+    srv_server *s = NULL;
+    lm_memory_opts mo;
+    FILE *access = NULL;
+    sigset_t sigs, old;
+    struct sockaddr_in sa4;
+    struct sockaddr_in6 sa6;
+    const union MHD_DaemonInfo *info;
+    unsigned int flags;
+    int listen_fd = -1, quiesced_fd = -1, status = EXIT_ERR, port = 0, rc, sig;
+    unsigned char prefix[4];
+    char err[300], nbuf[5][32];
+    double t_drain;
+
+    s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        fprintf(stderr, "llmemory: out of memory\n");
+        return EXIT_ERR;
+    }
+    s->cfg = *config;
+    fill_defaults(&s->cfg);
+    srv_log_init(s->cfg.verbose > 0 ? SRV_LOG_DEBUG : SRV_LOG_INFO, NULL);
+    if (sodium_init() < 0) {
+        srv_log(SRV_LOG_ERROR, NULL, "could not initialize libsodium", (const char *)NULL);
+        goto out;
+    }
+    randombytes_buf(prefix, sizeof(prefix));
+    sodium_bin2hex(s->id_prefix, sizeof(s->id_prefix), prefix, sizeof(prefix));
+    s->started_at = (double)time(NULL);
+
+    /* Access log: standard error by default; a file is appended to. */
+    if (s->cfg.access_log == NULL || strcmp(s->cfg.access_log, "-") == 0) {
+        access = stderr;
+    } else if (strcmp(s->cfg.access_log, "off") != 0) {
+        access = fopen(s->cfg.access_log, "a");
+        if (access == NULL) {
+            srv_log(SRV_LOG_ERROR, NULL, "could not open the access log", "path", s->cfg.access_log,
+                    "error", strerror(errno), (const char *)NULL);
+            status = EXIT_USAGE;
+            goto out;
+        }
+    }
+    srv_log_init(s->cfg.verbose > 0 ? SRV_LOG_DEBUG : SRV_LOG_INFO, access);
+
+    if (srv_jwt_new(&s->jwt, &s->cfg, err, sizeof(err)) < 0) {
+        srv_log(SRV_LOG_ERROR, NULL, err, (const char *)NULL);
+        status = EXIT_USAGE;
+        goto out;
+    }
+    if (srv_ratelimit_new(&s->rl, s->cfg.rate_limit, s->cfg.rate_burst) < 0) {
+        srv_log(SRV_LOG_ERROR, NULL, "out of memory", (const char *)NULL);
+        goto out;
+    }
+
+    lm_memory_opts_init(&mo, LM_MEMORY_OPTS_VERSION);
+    mo.database_url = s->cfg.database_url;
+    mo.home = s->cfg.home;
+    mo.schema = s->cfg.schema;
+    mo.pool_size = s->cfg.pool_size;
+    mo.max_content_bytes = s->cfg.max_content;
+    mo.log_fn = srv_log_lib;
+    mo.log_level = s->cfg.verbose > 0 ? LM_LOG_DEBUG : LM_LOG_WARN;
+    rc = lm_memory_open(&s->mem, &mo);
+    if (rc < 0) {
+        const lm_error *e = lm_error_last();
+        srv_log(SRV_LOG_ERROR, NULL, "could not open the memory", "code", lm_errname(rc), "error",
+                e->message, "detail", e->detail[0] ? e->detail : NULL, (const char *)NULL);
+        status = rc == LM_ECONN || rc == LM_EIO ? EXIT_UNAVAILABLE
+                 : rc == LM_EINVAL              ? EXIT_USAGE
+                                                : EXIT_ERR;
+        goto out;
+    }
+
+    /* Every thread started from here (workers, MHD's) inherits this mask, so SIGTERM/SIGINT
+       reach only the sigtimedwait below; SIGPIPE from a peer that went away must never kill the
+       server. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, &old);
+    signal(SIGPIPE, SIG_IGN);
+    if (srv_workers_start(&s->workers, s->cfg.threads) < 0) {
+        srv_log(SRV_LOG_ERROR, NULL, "could not start the worker threads", (const char *)NULL);
+        goto out;
+    }
+
+    /* One MHD thread does all network I/O (epoll); requests that need the database are
+       suspended and run by the workers. */
+    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+            MHD_USE_ERROR_LOG;
+    if (s->cfg.unix_path != NULL) {
+        if ((listen_fd = unix_listen(s->cfg.unix_path)) < 0)
+            goto out;
+    } else if (strchr(s->cfg.address, ':') != NULL) {
+        memset(&sa6, 0, sizeof(sa6));
+        sa6.sin6_family = AF_INET6;
+        sa6.sin6_port = htons((uint16_t)s->cfg.port);
+        if (inet_pton(AF_INET6, s->cfg.address, &sa6.sin6_addr) != 1)
+            goto bad_address;
+        flags |= MHD_USE_IPv6;
+    } else {
+        memset(&sa4, 0, sizeof(sa4));
+        sa4.sin_family = AF_INET;
+        sa4.sin_port = htons((uint16_t)s->cfg.port);
+        if (inet_pton(AF_INET, s->cfg.address, &sa4.sin_addr) != 1)
+            goto bad_address;
+    }
+
+/* Options common to both ways of listening. */
+#define COMMON_OPTIONS                                                                         \
+    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_CONNECTION_TIMEOUT,                  \
+        (unsigned int)s->cfg.timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->cfg.max_header, \
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->cfg.max_connections,                     \
+        MHD_OPTION_NOTIFY_COMPLETED, srv_completed_cb, s, MHD_OPTION_LISTEN_BACKLOG_SIZE, 512U
+    if (listen_fd >= 0)
+        s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, srv_access_cb, s, COMMON_OPTIONS,
+                                     MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_END);
+    else
+        s->daemon = MHD_start_daemon(flags, (uint16_t)s->cfg.port, NULL, NULL, srv_access_cb, s,
+                                     COMMON_OPTIONS, MHD_OPTION_SOCK_ADDR,
+                                     (flags & MHD_USE_IPv6) ? (struct sockaddr *)&sa6
+                                                            : (struct sockaddr *)&sa4,
+                                     MHD_OPTION_END);
+#undef COMMON_OPTIONS
+    if (s->daemon == NULL) {
+        snprintf(nbuf[0], sizeof(nbuf[0]), "%d", s->cfg.port);
+        srv_log(SRV_LOG_ERROR, NULL, "could not start the HTTP server", "addr",
+                s->cfg.unix_path ? s->cfg.unix_path : s->cfg.address, "port",
+                s->cfg.unix_path ? NULL : nbuf[0], "hint",
+                "Is the port in use? Pass --port or --listen.", (const char *)NULL);
+        status = EXIT_UNAVAILABLE;
+        goto out;
+    }
+    info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    port = info != NULL ? info->port : s->cfg.port;
+    if (s->cfg.port_file != NULL && s->cfg.unix_path == NULL &&
+        write_port_file(s->cfg.port_file, port) < 0)
+        srv_log(SRV_LOG_WARN, NULL, "could not write the port file", "path", s->cfg.port_file,
+                "error", strerror(errno), (const char *)NULL);
+    snprintf(nbuf[0], sizeof(nbuf[0]), "%d", port);
+    snprintf(nbuf[1], sizeof(nbuf[1]), "%d", s->cfg.threads);
+    snprintf(nbuf[2], sizeof(nbuf[2]), "%d", s->cfg.pool_size);
+    snprintf(nbuf[3], sizeof(nbuf[3]), "%zu", s->cfg.max_body);
+    srv_log(SRV_LOG_INFO, NULL, "listening", "addr",
+            s->cfg.unix_path ? s->cfg.unix_path : s->cfg.address, "port",
+            s->cfg.unix_path ? NULL : nbuf[0], "threads", nbuf[1], "pool", nbuf[2], "max_body",
+            nbuf[3], "schema", lm_memory_schema(s->mem), "jwt", s->jwt ? "on" : "off",
+            (const char *)NULL);
+
+    sig = 0;
+    while (sig == 0)
+        sig = wait_signal(&sigs, 60 * 1000);
+
+    /* Graceful shutdown: no new connections, 503 on kept-alive ones, in-flight requests end. */
+    atomic_store(&s->draining, 1);
+    quiesced_fd = (int)MHD_quiesce_daemon(s->daemon);
+    /* MHD no longer accepts, but the kernel would still queue new connections on the listening
+       socket until it is closed (only after MHD_stop_daemon). Shut it down now so new clients
+       are refused at once instead of hanging. */
+    if (quiesced_fd >= 0)
+        shutdown(quiesced_fd, SHUT_RDWR);
+    if (s->cfg.unix_path != NULL)
+        unlink(s->cfg.unix_path);
+    snprintf(nbuf[0], sizeof(nbuf[0]), "%d", atomic_load(&s->in_flight));
+    srv_log(SRV_LOG_INFO, NULL, "shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+            "in_flight", nbuf[0], (const char *)NULL);
+    t_drain = srv_now_ms();
+    while (atomic_load(&s->in_flight) > 0) {
+        if (srv_now_ms() - t_drain > s->cfg.drain_s * 1000.0) {
+            snprintf(nbuf[0], sizeof(nbuf[0]), "%d", atomic_load(&s->in_flight));
+            srv_log(SRV_LOG_WARN, NULL, "drain timeout: stopping with requests in flight",
+                    "in_flight", nbuf[0], (const char *)NULL);
+            break;
+        }
+        /* A second signal means "now". */
+        if (wait_signal(&sigs, 10) != 0) {
+            srv_log(SRV_LOG_WARN, NULL, "second signal: stopping now", (const char *)NULL);
+            break;
+        }
+    }
+    /* No connection may stay suspended when the daemon stops: refuse new work, answer what is
+       queued with 503, and wait for the handlers still running. */
+    srv_workers_abort(s->workers);
+    srv_workers_wait_idle(s->workers);
+    MHD_stop_daemon(s->daemon);
+    s->daemon = NULL;
+    if (quiesced_fd >= 0)
+        close(quiesced_fd);
+    listen_fd = -1; /* MHD owned it, and it is closed now */
+    if (s->cfg.unix_path != NULL)
+        unlink(s->cfg.unix_path);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    srv_log(SRV_LOG_INFO, NULL, "stopped", (const char *)NULL);
+    status = EXIT_OK;
+    goto out;
+
+bad_address:
+    srv_log(SRV_LOG_ERROR, NULL, "invalid listen address", "addr", s->cfg.address, "hint",
+            "Give an IPv4 or IPv6 address, such as 127.0.0.1 or ::1.", (const char *)NULL);
+    status = EXIT_USAGE;
+out:
+    if (s->daemon != NULL)
+        MHD_stop_daemon(s->daemon);
+    srv_workers_stop(s->workers);
+    if (listen_fd >= 0)
+        close(listen_fd);
+    lm_memory_close(s->mem);
+    srv_jwt_free(s->jwt);
+    srv_ratelimit_free(s->rl);
+    if (access != NULL && access != stderr)
+        fclose(access);
+    srv_log_init(SRV_LOG_INFO, NULL);
+    free(s);
+    return status;
+}

@@ -1,0 +1,533 @@
+/*
+ * api/keys.c: API keys (create, verify, list, revoke) and the server-support calls of
+ * llmemory/auth.h (readiness, pool usage). Keys are stored in <schema>.api_keys with only a
+ * SHA-256 of their secret; the plaintext exists once, in lm_key_created, for the caller to show.
+ * Key statements are single autocommit statements on a pooled connection: keys are not tenant
+ * data, so no tenant transaction (and no tenant advisory lock) is involved.
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "alloc.h"
+#include "api/memory.h"
+#include "buf.h"
+#include "db/migrations.h"
+#include "error.h"
+#include "hash.h"
+#include "llmemory.h"
+#include "llmemory/auth.h"
+#include "utf8.h"
+#include "validate.h"
+
+/* ISO 8601 UTC text of a timestamptz column. */
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+/* Last use is recorded at most this often per key, so verification is a read nearly always. */
+#define LAST_USED_RESOLUTION "60 seconds"
+
+static const char *const scope_names[] = {NULL, "read", "write", "admin"};
+
+const char *lm_key_scope_name(lm_key_scope scope)
+{
+    if ((int)scope < LM_SCOPE_READ || scope > LM_SCOPE_ADMIN)
+        return "read";
+    return scope_names[scope];
+}
+
+int lm_key_scope_parse(lm_key_scope *out, const char *name)
+{
+    LM_ASSERT_ARG(out != NULL);
+    for (int i = LM_SCOPE_READ; name != NULL && i <= LM_SCOPE_ADMIN; i++) {
+        if (strcasecmp(name, scope_names[i]) == 0) {
+            *out = (lm_key_scope)i;
+            return 0;
+        }
+    }
+    lm__error_set_field(LM_EINVAL, "scope", "invalid scope \"%.60s\"", name ? name : "");
+    lm__error_hint("Use read, write or admin.");
+    return LM_EINVAL;
+}
+
+int lm_key_opts_init(lm_key_opts *opts, unsigned int version)
+{
+    LM_ASSERT_ARG(opts != NULL);
+    if (version != LM_KEY_OPTS_VERSION)
+        return lm__error_set(LM_EINVAL, "unsupported lm_key_opts version %u", version);
+    lm_key_opts d = LM_KEY_OPTS_INIT;
+    *opts = d;
+    return 0;
+}
+
+void lm_key_created_dispose(lm_key_created *k)
+{
+    if (k == NULL)
+        return;
+    sodium_memzero(k, sizeof(*k));
+}
+
+int lm_owner_covers(const char *owner_id, const char *tenant)
+{
+    size_t n;
+
+    if (owner_id == NULL || tenant == NULL)
+        return 0;
+    /* Validation must not leave an error behind: this is a predicate. */
+    if (lm__validate_owner_id(owner_id) < 0 || lm__validate_owner_id(tenant) < 0) {
+        lm__error_clear();
+        return 0;
+    }
+    n = strlen(owner_id);
+    if (strcmp(owner_id, tenant) == 0)
+        return 1;
+    /* Segments are never empty, "." or "..", so a plain prefix test on "<owner>/" is exact. */
+    return strncmp(owner_id, tenant, n) == 0 && tenant[n] == '/';
+}
+
+/* ---- helpers --------------------------------------------------------------------------------- */
+
+static void hex(char *out, const unsigned char *data, size_t len)
+{
+    sodium_bin2hex(out, len * 2 + 1, data, len);
+}
+
+/* SHA-256 of "<key_id>:<secret>", hex. Binding the id in means a stored hash is only ever valid
+   for its own row. */
+static void key_hash(char out[65], const char *key_id, const char *secret)
+{
+    char buf[LM_KEY_ID_LEN + 1 + LM_KEY_SECRET_LEN + 1];
+    snprintf(buf, sizeof(buf), "%s:%s", key_id, secret);
+    lm__sha256_hex(out, buf, strlen(buf));
+    sodium_memzero(buf, sizeof(buf));
+}
+
+static int is_lower_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+static int validate_key_id(const char *key_id)
+{
+    if (key_id == NULL || strlen(key_id) != LM_KEY_ID_LEN || !is_lower_hex(key_id, LM_KEY_ID_LEN)) {
+        lm__error_set_field(LM_EINVAL, "key_id", "invalid key id \"%.40s\"", key_id ? key_id : "");
+        lm__error_detail("A key id is %d lower-case hexadecimal digits.", LM_KEY_ID_LEN);
+        return LM_EINVAL;
+    }
+    return 0;
+}
+
+static int validate_key_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0)
+        return lm__error_set_field(LM_EINVAL, "name", "key name must not be empty");
+    if (n > LM_MAX_KEY_NAME_BYTES)
+        return lm__error_set_field(LM_EINVAL, "name",
+                                   "key name is too long (%zu bytes, the maximum is %d)", n,
+                                   LM_MAX_KEY_NAME_BYTES);
+    if (!lm__utf8_valid(name, n))
+        return lm__error_set_field(LM_EINVAL, "name", "key name is not valid UTF-8");
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)name[i] < 0x20)
+            return lm__error_set_field(LM_EINVAL, "name", "key name contains a control character");
+    return 0;
+}
+
+/* Run one statement on a pooled connection (autocommit). */
+static int exec1(PGresult **out, lm_memory *mem, const char *sql, int n, const char *const *params)
+{
+    PGconn *conn = NULL;
+    int rc;
+
+    if (out != NULL)
+        *out = NULL;
+    if ((rc = lm__pool_acquire(&conn, &mem->db.pool)) < 0)
+        return rc;
+    rc = lm__db_exec(out, conn, sql, n, params);
+    lm__pool_release(&mem->db.pool, conn);
+    return rc;
+}
+
+/* ---- create ---------------------------------------------------------------------------------- */
+
+int lm_key_create(lm_key_created *out,
+                  lm_memory *mem,
+                  const char *owner_id,
+                  const lm_key_opts *opts)
+{
+    lm_key_opts o = LM_KEY_OPTS_INIT;
+    PGresult *res = NULL;
+    lm_buf sql = LM_BUF_INIT;
+    unsigned char idbin[LM_KEY_ID_LEN / 2], secbin[LM_KEY_SECRET_LEN / 2];
+    char key_id[LM_KEY_ID_LEN + 1], secret[LM_KEY_SECRET_LEN + 1], hash[65];
+    int rc;
+
+    LM_ASSERT_ARG(out != NULL);
+    memset(out, 0, sizeof(*out));
+    LM_ASSERT_ARG(mem != NULL);
+    if (opts != NULL) {
+        if (opts->version != LM_KEY_OPTS_VERSION)
+            return lm__error_set(LM_EINVAL, "unsupported lm_key_opts version %u", opts->version);
+        o = *opts;
+    }
+    if (o.scope == 0)
+        o.scope = LM_SCOPE_WRITE;
+    if ((rc = lm__validate_owner_id(owner_id)) < 0)
+        return rc;
+    if (o.origin != NULL && (rc = lm__validate_id_at_origin(o.origin, "origin")) < 0)
+        return rc;
+    if ((int)o.scope < LM_SCOPE_READ || o.scope > LM_SCOPE_ADMIN)
+        return lm__error_set_field(LM_EINVAL, "scope", "invalid scope %d", (int)o.scope);
+    if (o.expires_at != NULL && (rc = lm__validate_timestamp(o.expires_at, "expires_at")) < 0)
+        return rc;
+    if (o.name != NULL && (rc = validate_key_name(o.name)) < 0)
+        return rc;
+
+    lm__buf_printf(&sql,
+                   "INSERT INTO %s.api_keys (key_id, owner_id, origin, scope, allow_subtenants,"
+                   " name, hash, expires_at)"
+                   " SELECT $1, $2, $3, $4, $5::boolean, $6, $7, $8::timestamptz"
+                   "  WHERE $8::timestamptz IS NULL OR $8::timestamptz > now()"
+                   " RETURNING " TS("created_at") ", coalesce(" TS("expires_at") ", '')",
+                   mem->db.qschema);
+    if (lm__buf_oom(&sql)) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    /* A key id collision (2^-64 per pair) is retried with fresh randomness; anything else is
+       reported. */
+    for (int attempt = 0; attempt < 3; attempt++) {
+        randombytes_buf(idbin, sizeof(idbin));
+        randombytes_buf(secbin, sizeof(secbin));
+        hex(key_id, idbin, sizeof(idbin));
+        hex(secret, secbin, sizeof(secbin));
+        key_hash(hash, key_id, secret);
+        const char *params[] = {key_id,
+                                owner_id,
+                                o.origin,
+                                lm_key_scope_name(o.scope),
+                                o.allow_subtenants ? "true" : "false",
+                                o.name,
+                                hash,
+                                o.expires_at};
+        rc = exec1(&res, mem, sql.ptr, 8, params);
+        if (rc != LM_EEXISTS)
+            break;
+    }
+    if (rc < 0)
+        goto out;
+    if (PQntuples(res) == 0) {
+        rc = lm__error_set_field(LM_EINVAL, "expires_at", "expiry \"%s\" is not in the future",
+                                 o.expires_at);
+        goto out;
+    }
+    snprintf(out->key_id, sizeof(out->key_id), "%s", key_id);
+    snprintf(out->key, sizeof(out->key), LM_KEY_PREFIX "%s_%s", key_id, secret);
+    snprintf(out->created_at, sizeof(out->created_at), "%s", PQgetvalue(res, 0, 0));
+    snprintf(out->expires_at, sizeof(out->expires_at), "%s", PQgetvalue(res, 0, 1));
+    lm__db_log(&mem->db, LM_LOG_INFO, "created API key %s for owner \"%s\" (%s)", key_id, owner_id,
+               lm_key_scope_name(o.scope));
+out:
+    sodium_memzero(secret, sizeof(secret));
+    sodium_memzero(secbin, sizeof(secbin));
+    PQclear(res);
+    lm_buf_dispose(&sql);
+    return rc;
+}
+
+/* ---- verify ---------------------------------------------------------------------------------- */
+
+static int refuse(const char *msg)
+{
+    lm__error_set(LM_EPERM, "%s", msg);
+    return LM_EPERM;
+}
+
+int lm_key_verify(lm_principal *out, lm_memory *mem, const char *key)
+{
+    PGresult *res = NULL;
+    lm_buf sql = LM_BUF_INIT;
+    char key_id[LM_KEY_ID_LEN + 1], secret[LM_KEY_SECRET_LEN + 1], hash[65];
+    const char *stored;
+    size_t plen = strlen(LM_KEY_PREFIX);
+    int rc;
+
+    LM_ASSERT_ARG(out != NULL);
+    memset(out, 0, sizeof(*out));
+    LM_ASSERT_ARG(mem != NULL);
+    memset(secret, 0, sizeof(secret));
+    if (key == NULL || strlen(key) != LM_KEY_LEN || strncmp(key, LM_KEY_PREFIX, plen) != 0 ||
+        key[plen + LM_KEY_ID_LEN] != '_' || !is_lower_hex(key + plen, LM_KEY_ID_LEN) ||
+        !is_lower_hex(key + plen + LM_KEY_ID_LEN + 1, LM_KEY_SECRET_LEN)) {
+        rc = refuse("invalid API key");
+        lm__error_detail("An API key looks like lmk_<16 hex digits>_<64 hex digits>.");
+        return rc;
+    }
+    memcpy(key_id, key + plen, LM_KEY_ID_LEN);
+    key_id[LM_KEY_ID_LEN] = '\0';
+    memcpy(secret, key + plen + LM_KEY_ID_LEN + 1, LM_KEY_SECRET_LEN);
+    secret[LM_KEY_SECRET_LEN] = '\0';
+
+    lm__buf_printf(&sql,
+                   "SELECT owner_id, coalesce(origin, ''), scope, allow_subtenants, hash,"
+                   " revoked_at IS NOT NULL, expires_at IS NOT NULL AND expires_at <= now(),"
+                   " last_used_at IS NULL OR last_used_at < now() - interval '" LAST_USED_RESOLUTION
+                   "'"
+                   " FROM %s.api_keys WHERE key_id = $1",
+                   mem->db.qschema);
+    if (lm__buf_oom(&sql)) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    {
+        const char *params[] = {key_id};
+        if ((rc = exec1(&res, mem, sql.ptr, 1, params)) < 0)
+            goto out;
+    }
+    if (PQntuples(res) != 1) {
+        rc = refuse("invalid API key");
+        goto out;
+    }
+    key_hash(hash, key_id, secret);
+    stored = PQgetvalue(res, 0, 4);
+    if (strlen(stored) != 64 || sodium_memcmp(hash, stored, 64) != 0) {
+        rc = refuse("invalid API key");
+        goto out;
+    }
+    /* Only a holder of the secret learns that a key was revoked or expired. */
+    if (PQgetvalue(res, 0, 5)[0] == 't') {
+        rc = refuse("API key has been revoked");
+        goto out;
+    }
+    if (PQgetvalue(res, 0, 6)[0] == 't') {
+        rc = refuse("API key has expired");
+        goto out;
+    }
+    snprintf(out->key_id, sizeof(out->key_id), "%s", key_id);
+    snprintf(out->owner_id, sizeof(out->owner_id), "%s", PQgetvalue(res, 0, 0));
+    snprintf(out->origin, sizeof(out->origin), "%s", PQgetvalue(res, 0, 1));
+    if (lm_key_scope_parse(&out->scope, PQgetvalue(res, 0, 2)) < 0) {
+        memset(out, 0, sizeof(*out));
+        rc = lm__error_set(LM_EDB, "API key \"%s\" has an invalid scope", key_id);
+        goto out;
+    }
+    out->allow_subtenants = PQgetvalue(res, 0, 3)[0] == 't';
+    if (PQgetvalue(res, 0, 7)[0] == 't') {
+        /* Best effort: a failure to record last use must not fail the request. */
+        PGresult *u = NULL;
+        lm_buf upd = LM_BUF_INIT;
+        lm__buf_printf(&upd, "UPDATE %s.api_keys SET last_used_at = now() WHERE key_id = $1",
+                       mem->db.qschema);
+        if (!lm__buf_oom(&upd)) {
+            const char *params[] = {key_id};
+            if (exec1(&u, mem, upd.ptr, 1, params) < 0)
+                lm__db_log(&mem->db, LM_LOG_WARN, "could not record the use of API key %s: %s",
+                           key_id, lm_error_last()->message);
+        }
+        PQclear(u);
+        lm_buf_dispose(&upd);
+        lm__error_clear();
+    }
+    rc = 0;
+out:
+    sodium_memzero(secret, sizeof(secret));
+    sodium_memzero(hash, sizeof(hash));
+    PQclear(res);
+    lm_buf_dispose(&sql);
+    return rc;
+}
+
+/* ---- list ------------------------------------------------------------------------------------ */
+
+struct lm_keys {
+    PGresult *res;
+    lm_key_info *items;
+    size_t n;
+};
+
+static const char *nullable(const PGresult *res, int r, int c)
+{
+    return PQgetisnull(res, r, c) ? NULL : PQgetvalue(res, r, c);
+}
+
+int lm_key_list(lm_keys **out, lm_memory *mem, const char *owner_id, int with_subtenants)
+{
+    lm_keys *k = NULL;
+    lm_buf sql = LM_BUF_INIT;
+    int rc, n;
+
+    LM_ASSERT_ARG(out != NULL);
+    *out = NULL;
+    LM_ASSERT_ARG(mem != NULL);
+    if (owner_id != NULL && (rc = lm__validate_owner_id(owner_id)) < 0)
+        return rc;
+    if ((k = lm__calloc(1, sizeof(*k))) == NULL)
+        return LM_ENOMEM;
+    lm__buf_printf(
+        &sql,
+        "SELECT key_id, owner_id, origin, scope, allow_subtenants, name, " TS("created_at") ", " TS(
+            "expires_at") ", " TS("revoked_at") ", " TS("last_used_at") " FROM %s.api_keys",
+        mem->db.qschema);
+    if (owner_id != NULL)
+        lm__buf_puts(&sql, with_subtenants
+                               ? " WHERE owner_id = $1 OR starts_with(owner_id, $1 || '/')"
+                               : " WHERE owner_id = $1");
+    lm__buf_puts(&sql, " ORDER BY created_at, key_id");
+    if (lm__buf_oom(&sql)) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    {
+        const char *params[] = {owner_id};
+        if ((rc = exec1(&k->res, mem, sql.ptr, owner_id ? 1 : 0, owner_id ? params : NULL)) < 0)
+            goto out;
+    }
+    n = PQntuples(k->res);
+    if ((k->items = lm__calloc((size_t)(n ? n : 1), sizeof(*k->items))) == NULL) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    for (int r = 0; r < n; r++) {
+        lm_key_info *i = &k->items[r];
+        i->key_id = PQgetvalue(k->res, r, 0);
+        i->owner_id = PQgetvalue(k->res, r, 1);
+        i->origin = nullable(k->res, r, 2);
+        if (lm_key_scope_parse(&i->scope, PQgetvalue(k->res, r, 3)) < 0) {
+            lm__error_clear();
+            i->scope = LM_SCOPE_READ;
+        }
+        i->allow_subtenants = PQgetvalue(k->res, r, 4)[0] == 't';
+        i->name = nullable(k->res, r, 5);
+        i->created_at = PQgetvalue(k->res, r, 6);
+        i->expires_at = nullable(k->res, r, 7);
+        i->revoked_at = nullable(k->res, r, 8);
+        i->last_used_at = nullable(k->res, r, 9);
+    }
+    k->n = (size_t)n;
+    *out = k;
+    k = NULL;
+out:
+    lm_keys_free(k);
+    lm_buf_dispose(&sql);
+    return rc;
+}
+
+size_t lm_keys_count(const lm_keys *keys)
+{
+    return keys ? keys->n : 0;
+}
+
+const lm_key_info *lm_keys_at(const lm_keys *keys, size_t i)
+{
+    return keys && i < keys->n ? &keys->items[i] : NULL;
+}
+
+void lm_keys_free(lm_keys *keys)
+{
+    if (keys == NULL)
+        return;
+    PQclear(keys->res);
+    lm__free(keys->items);
+    lm__free(keys);
+}
+
+/* ---- revoke ---------------------------------------------------------------------------------- */
+
+int lm_key_revoke(lm_memory *mem, const char *owner_id, int with_subtenants, const char *key_id)
+{
+    PGresult *res = NULL;
+    lm_buf sql = LM_BUF_INIT;
+    int rc;
+
+    LM_ASSERT_ARG(mem != NULL);
+    if ((rc = validate_key_id(key_id)) < 0)
+        return rc;
+    if (owner_id != NULL && (rc = lm__validate_owner_id(owner_id)) < 0)
+        return rc;
+    /* coalesce keeps the first revocation time when a key is revoked again. */
+    lm__buf_printf(&sql,
+                   "UPDATE %s.api_keys SET revoked_at = coalesce(revoked_at, now())"
+                   " WHERE key_id = $1",
+                   mem->db.qschema);
+    if (owner_id != NULL)
+        lm__buf_puts(&sql, with_subtenants
+                               ? " AND (owner_id = $2 OR starts_with(owner_id, $2 || '/'))"
+                               : " AND owner_id = $2");
+    lm__buf_puts(&sql, " RETURNING key_id");
+    if (lm__buf_oom(&sql)) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    {
+        const char *params[] = {key_id, owner_id};
+        if ((rc = exec1(&res, mem, sql.ptr, owner_id ? 2 : 1, params)) < 0)
+            goto out;
+    }
+    if (PQntuples(res) == 0) {
+        rc = lm__error_set(LM_ENOTFOUND, "API key \"%s\" does not exist", key_id);
+        goto out;
+    }
+    lm__db_log(&mem->db, LM_LOG_INFO, "revoked API key %s", key_id);
+out:
+    PQclear(res);
+    lm_buf_dispose(&sql);
+    return rc;
+}
+
+/* ---- readiness and pool usage ---------------------------------------------------------------- */
+
+int lm_memory_ready(lm_memory *mem)
+{
+    PGresult *res = NULL;
+    lm_buf sql = LM_BUF_INIT;
+    int rc;
+
+    LM_ASSERT_ARG(mem != NULL);
+    lm__buf_printf(&sql, "SELECT filename FROM %s.schema_migrations", mem->db.qschema);
+    if (lm__buf_oom(&sql)) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    if ((rc = exec1(&res, mem, sql.ptr, 0, NULL)) < 0) {
+        /* A missing schema or table is a missing migration, not a connection problem. */
+        if (rc != LM_ECONN && rc != LM_ENOMEM)
+            rc = lm__error_set(LM_EDB, "schema \"%s\" is not migrated", mem->db.schema);
+        goto out;
+    }
+    for (size_t i = 0; i < lm__migration_count; i++) {
+        int found = 0;
+        for (int r = 0; r < PQntuples(res) && !found; r++)
+            found = strcmp(PQgetvalue(res, r, 0), lm__migrations[i].name) == 0;
+        if (!found) {
+            rc = lm__error_set(LM_EDB, "migration \"%s\" has not been applied",
+                               lm__migrations[i].name);
+            goto out;
+        }
+    }
+out:
+    PQclear(res);
+    lm_buf_dispose(&sql);
+    return rc;
+}
+
+void lm_memory_pool_usage(lm_pool_usage *out, lm_memory *mem)
+{
+    lm__pool *p;
+
+    if (out == NULL)
+        return;
+    memset(out, 0, sizeof(*out));
+    if (mem == NULL)
+        return;
+    p = &mem->db.pool;
+    pthread_mutex_lock(&p->mu);
+    out->size = p->size;
+    out->open = p->open;
+    out->in_use = p->open - p->n_idle;
+    pthread_mutex_unlock(&p->mu);
+}

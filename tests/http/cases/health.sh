@@ -1,0 +1,46 @@
+# /healthz, /readyz and /metrics answer without credentials, in JSON (health) and Prometheus text.
+req GET /healthz
+expect_status 200
+expect_json status ok
+expect_header "content-type: application/json"
+expect_header "x-request-id:"
+
+req GET /readyz
+expect_status 200
+expect_json status ready
+expect_json schema "$HTTP_SCHEMA"
+
+# A request id the client chose comes back; an unusable one is replaced.
+req GET /healthz -H "X-Request-Id: trace-42.a"
+expect_header "x-request-id: trace-42.a"
+req GET /healthz -H "X-Request-Id: bad id with spaces"
+expect_status 200
+printf '%s\n' "$HDRS" | grep -qi "x-request-id: bad" && fail "kept an unusable request id"
+
+# Metrics: counters, per-route and per-search-type histograms, pool usage, queue depth.
+k=$(new_key "$P-m")
+get "$k" "/v1/search?q=metrics"
+expect_status 200
+req GET /metrics
+expect_status 200
+expect_header "content-type: text/plain; version=0.0.4"
+for m in 'llmemory_http_requests_total{method="GET",route="/healthz",status="200"}' \
+    'llmemory_http_request_duration_seconds_bucket{method="GET",route="/v1/search",le="+Inf"}' \
+    'llmemory_search_duration_seconds_count{type="text"}' \
+    'llmemory_search_duration_seconds_bucket{type="hybrid",le="0.001"}' \
+    'llmemory_http_errors_total{code="unauthenticated"}' \
+    'llmemory_db_pool_connections{state="max"} 4' \
+    'llmemory_http_in_flight_requests' \
+    'llmemory_http_queued_requests' \
+    'llmemory_embedding_queue_depth{state="pending"}' \
+    'llmemory_embedding_queue_depth{state="dead"}' \
+    '# TYPE llmemory_http_request_duration_seconds histogram'; do
+    expect_body "$m"
+done
+# Labels never carry tenants or keys.
+expect_no_body "$P-m"
+expect_no_body "$k"
+# Every sample line is "name{labels} value" or "name value".
+printf '%s\n' "$BODY" | grep -v '^#' | grep -vE '^[a-z_]+(\{.*\})? [0-9.e+-]+$' | head -n 3 |
+    grep -q . && fail "malformed metric lines"
+true

@@ -1,0 +1,180 @@
+# tests/http/lib.sh: helpers sourced by every tests/http/cases/*.sh case (see run.sh).
+#
+#   req METHOD PATH [CURL ARG...]   one request to the test server; sets STATUS, BODY, HDRS and
+#                                   records "METHOD PATH STATUS" for the OpenAPI check
+#   get KEY PATH / del KEY PATH     GET / DELETE with "Authorization: Bearer KEY"
+#   post KEY PATH JSON              POST a JSON body with the key
+#   expect_status N...              the last request got one of these statuses
+#   expect_body TEXT / expect_no_body TEXT   the body contains / does not contain TEXT
+#   expect_header TEXT              the response headers contain TEXT (case-insensitive)
+#   json PATH                       values at PATH in BODY, one per line ("a.b.*.c"; "*" = all)
+#   expect_json PATH VALUE          json PATH is exactly VALUE
+#   expect_error CODE               the body is {"error":{"code":CODE,...}} with a message
+#   cli ARG...                      run llmemory against the test database (OUT, ERR, RC)
+#   fail MESSAGE / skip MESSAGE
+# Tenants are unique per case: use $P (the case's prefix) in owner ids.
+
+STATUS=0 BODY="" HDRS="" OUT="" ERR="" RC=0
+P=$(printf '%s' "$HTTP_CASE" | tr -c 'A-Za-z0-9\n' '-')
+
+fail() {
+    echo "# FAIL: $*"
+    echo "# last request: ${LAST_REQ:-}"
+    echo "# status: $STATUS"
+    printf '%s\n' "$BODY" | head -c 2000 | sed 's/^/#   /'
+    echo
+    exit 1
+}
+
+skip() {
+    echo "# $*"
+    exit 77
+}
+
+req() {
+    local method=$1 path=$2
+    shift 2
+    LAST_REQ="$method $path"
+    curl -sS -o "$HTTP_TMP/body" -D "$HTTP_TMP/hdrs" -w '%{http_code}' -X "$method" \
+        --max-time 120 "$@" "$HTTP_URL$path" >"$HTTP_TMP/code" 2>"$HTTP_TMP/curlerr"
+    STATUS=$(cat "$HTTP_TMP/code")
+    BODY=$(cat "$HTTP_TMP/body")
+    HDRS=$(tr -d '\r' <"$HTTP_TMP/hdrs")
+    echo "$method ${path%%\?*} $STATUS" >>"$HTTP_TRACE"
+}
+
+get() {
+    local key=$1 path=$2
+    shift 2
+    req GET "$path" -H "Authorization: Bearer $key" "$@"
+}
+
+del() {
+    local key=$1 path=$2
+    shift 2
+    req DELETE "$path" -H "Authorization: Bearer $key" "$@"
+}
+
+post() {
+    local key=$1 path=$2 data=$3
+    shift 3
+    req POST "$path" -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
+        --data-binary "$data" "$@"
+}
+
+expect_status() {
+    local s
+    for s in "$@"; do
+        [ "$STATUS" = "$s" ] && return 0
+    done
+    fail "expected status $*, got $STATUS"
+}
+
+expect_body() {
+    case $BODY in *"$1"*) ;; *) fail "body lacks \"$1\"" ;; esac
+}
+
+expect_no_body() {
+    case $BODY in *"$1"*) fail "body contains \"$1\"" ;; esac
+}
+
+expect_header() {
+    printf '%s\n' "$HDRS" | grep -qiF -- "$1" || fail "headers lack \"$1\""
+}
+
+# JSON through perl's core JSON::PP.
+_json() {
+    printf '%s' "$1" | perl -MJSON::PP -e '
+        local $/; my $d = eval { JSON::PP->new->utf8->allow_nonref->decode(<STDIN>) };
+        if (!defined $d && $@) { print STDERR $@; exit 3 }
+        my @cur = ($d);
+        for my $k (grep { length } split /\./, ($ARGV[0] // "")) {
+            my @next;
+            for my $v (@cur) {
+                if (ref $v eq "ARRAY") { push @next, $k eq "*" ? @$v : ($v->[$k]) }
+                elsif (ref $v eq "HASH") { push @next, $k eq "*" ? values %$v : ($v->{$k}) }
+            }
+            @cur = @next;
+        }
+        for my $v (@cur) {
+            if (!defined $v) { print "null\n" }
+            elsif (JSON::PP::is_bool($v)) { print $v ? "true\n" : "false\n" }
+            elsif (ref $v) { print JSON::PP->new->canonical->encode($v), "\n" }
+            else { print "$v\n" }
+        }' "$2"
+}
+
+json() {
+    _json "$BODY" "$1" || fail "body is not valid JSON"
+}
+
+expect_json() {
+    local got
+    got=$(json "$1")
+    [ "$got" = "$2" ] || fail "$1 is \"$got\", expected \"$2\""
+}
+
+expect_error() {
+    expect_json error.code "$1"
+    [ -n "$(json error.message)" ] || fail "error has no message"
+    printf '%s' "$BODY" | grep -q '"detail"' || fail "error has no detail member"
+}
+
+cli() {
+    "$HTTP_BIN" --database-url "$HTTP_DB" --schema "$HTTP_SCHEMA" "$@" \
+        >"$HTTP_TMP/out" 2>"$HTTP_TMP/err" </dev/null
+    RC=$?
+    OUT=$(cat "$HTTP_TMP/out")
+    ERR=$(cat "$HTTP_TMP/err")
+}
+
+# A new key: new_key OWNER [keys create options...]; prints the key.
+new_key() {
+    local owner=$1
+    shift
+    "$HTTP_BIN" --database-url "$HTTP_DB" --schema "$HTTP_SCHEMA" keys create --owner "$owner" \
+        "$@" 2>/dev/null </dev/null
+}
+
+# Add a document as KEY; prints its id. add_doc KEY ORIGIN CONTENT [EXTRA JSON MEMBERS]
+add_doc() {
+    local key=$1 origin=$2 content=$3 extra=${4:-}
+    post "$key" /v1/documents "{\"id_at_origin\":\"$origin\",\"name\":\"$origin\",\"content\":\"$content\"${extra:+,$extra}}"
+    case $STATUS in 200 | 201) ;; *) fail "could not add $origin" ;; esac
+    json document_id
+}
+
+# Start another server (for cases that need their own settings): start_server DIR ARGS...
+# Sets SPID and SURL.
+start_server() {
+    local dir=$1
+    shift
+    mkdir -p "$dir"
+    rm -f "$dir/port"
+    "$HTTP_BIN" --database-url "$HTTP_DB" --schema "$HTTP_SCHEMA" serve --port 0 \
+        --port-file "$dir/port" "$@" >"$dir/log" 2>&1 &
+    SPID=$!
+    # run.sh kills whatever a failing case leaves running.
+    echo "$SPID" >>"$HTTP_TMP/pids"
+    for _ in $(seq 1 300); do
+        [ -s "$dir/port" ] && break
+        kill -0 "$SPID" 2>/dev/null || { cat "$dir/log"; fail "server did not start"; }
+        sleep 0.1
+    done
+    [ -s "$dir/port" ] || fail "server did not write its port"
+    SURL=http://127.0.0.1:$(cat "$dir/port")
+}
+
+# Stop a server started by start_server with SIGTERM; fails unless it exits 0 within 60 s.
+stop_server() {
+    local pid=$1 rc
+    kill -TERM "$pid"
+    for _ in $(seq 1 600); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid"; fail "server did not stop"; }
+    wait "$pid"
+    rc=$?
+    [ "$rc" -eq 0 ] || fail "server exited with status $rc"
+}
