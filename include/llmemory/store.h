@@ -70,7 +70,7 @@ typedef struct lm_memory_opts {
                                    0: 1000; < 0: never (exact search only) */
     int hnsw_m;                 /* 0: 16 */
     int hnsw_ef_construction;   /* 0: 64 */
-    int hnsw_ef_search;         /* 0: 100 */
+    int hnsw_ef_search;         /* 0: 64 */
     lm_rerank_cb rerank_fn;     /* external reranker, or NULL for the lexical one */
     void *rerank_payload;
 } lm_memory_opts;

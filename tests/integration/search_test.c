@@ -200,7 +200,7 @@ TEST(test_search__bm25_matches_formula)
     lm_results *r = NULL;
     ASSERT_OK(lm_search(&r, m, "t", "apple", NULL));
     ASSERT_EQ_INT(lm_results_count(r), 2);
-    double N = 3, df = 2, avgdl = (3.0 + 4.0 + 1.0) / 3.0, k1 = 0.9, b = 0.4;
+    double N = 3, df = 2, avgdl = (3.0 + 4.0 + 1.0) / 3.0, k1 = 1.2, b = 0.4;
     double idf = log(1 + (N - df + 0.5) / (df + 0.5));
     double s1 = idf * 2 * (k1 + 1) / (2 + k1 * (1 - b + b * 3 / avgdl));
     double s2 = idf * 1 * (k1 + 1) / (1 + k1 * (1 - b + b * 4 / avgdl));
