@@ -124,6 +124,8 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
         goto out;
     if ((rc = lm__vector_register(&mem->db, &mem->vec)) < 0)
         goto out;
+    if (!o.no_bm25_extension && (rc = lm__bm25_detect(&mem->db, &mem->bm25)) < 0)
+        goto out;
     *out = mem;
     mem = NULL;
 out:

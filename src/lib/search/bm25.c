@@ -14,6 +14,41 @@
 
 #include "search/search.h"
 
+int lm__bm25_detect(lm__db *db, lm__bm25_params *p)
+{
+    PGconn *c = NULL;
+    PGresult *r = NULL;
+    int rc;
+
+    p->ext_schema[0] = '\0';
+    if ((rc = lm__pool_acquire(&c, &db->pool)) < 0)
+        return rc;
+    r = PQexec(c, "SELECT quote_ident(n.nspname) FROM pg_extension e"
+                  " JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'llmemory_bm25'");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 0) {
+        PQclear(r);
+        /* Available on the server but not created here: try (a trusted extension only needs
+           CREATE on the database); failing that, the SQL path serves. */
+        r = PQexec(c, "SELECT 1 FROM pg_available_extensions WHERE name = 'llmemory_bm25'");
+        int available = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+        PQclear(r);
+        r = NULL;
+        if (available) {
+            PQclear(PQexec(c, "CREATE EXTENSION IF NOT EXISTS llmemory_bm25"));
+            r = PQexec(c, "SELECT quote_ident(n.nspname) FROM pg_extension e"
+                          " JOIN pg_namespace n ON n.oid = e.extnamespace"
+                          " WHERE e.extname = 'llmemory_bm25'");
+        }
+    }
+    if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        snprintf(p->ext_schema, sizeof(p->ext_schema), "%s", PQgetvalue(r, 0, 0));
+    lm__db_log(db, LM_LOG_INFO, "keyword search: %s",
+               p->ext_schema[0] ? "llmemory_bm25 extension" : "SQL");
+    PQclear(r);
+    lm__pool_release(&db->pool, c);
+    return 0;
+}
+
 int lm__bm25_search(PGresult **out, lm__tx *tx, const lm__search_req *req)
 {
     lm__query q;
@@ -70,7 +105,23 @@ int lm__bm25_search(PGresult **out, lm__tx *tx, const lm__search_req *req)
         "    FROM w JOIN %s.postings p ON p.owner_id = $1 AND p.lexeme = w.lexeme"
         "    CROSS JOIN st GROUP BY p.chunk_no%s)",
         S, S, S, has_filters ? "" : " ORDER BY score DESC, p.chunk_no LIMIT $6::int");
-    if (!has_filters) {
+    if (!has_filters && req->bm25.ext_schema[0]) {
+        /* The extension computes the same statistics CTEs and scores the postings with exact
+           MaxScore pruning (docs/bm25-extension.md): same ranking, a fraction of the work. */
+        char tables[3][96];
+        snprintf(tables[0], sizeof(tables[0]), "%s.postings", S);
+        snprintf(tables[1], sizeof(tables[1]), "%s.term_stats", S);
+        snprintf(tables[2], sizeof(tables[2]), "%s.tenant_stats", S);
+        for (int i = 0; i < 3; i++)
+            if ((rc = lm__params_add(&p, tables[i], 1)) < 0)
+                goto out;
+        lm__buf_clear(&sql);
+        lm__buf_printf(&sql,
+                       "SELECT t.chunk_no, t.score FROM %s.llmemory_bm25_search($7::regclass,"
+                       " $8::regclass, $9::regclass, $1, $3::regconfig, $2, $4::float8,"
+                       " $5::float8, $6::int) t ORDER BY t.score DESC, t.chunk_no",
+                       req->bm25.ext_schema);
+    } else if (!has_filters) {
         lm__buf_puts(&sql, " SELECT chunk_no, score FROM sc ORDER BY score DESC, chunk_no");
     } else {
         /* Filters apply before the limit: join the candidates to their chunk and document. */

@@ -19,7 +19,12 @@
 
 typedef struct lm__bm25_params {
     double k1, b;
+    char ext_schema[72]; /* quoted schema of the llmemory_bm25 extension, or "" (SQL path) */
 } lm__bm25_params;
+
+/* At open: use the llmemory_bm25 extension when the server has it (creating it in the database
+ * when it is available but not created, as far as privileges allow); fills ext_schema. */
+int lm__bm25_detect(lm__db *db, lm__bm25_params *p);
 
 /* A parsed query: plain words (OR-ed, scored), phrases (required, scored), negations. */
 typedef struct lm__query {
