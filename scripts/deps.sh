@@ -63,14 +63,19 @@ if [ ! -f "$sharedir/extension/vector.control" ]; then
     )
 fi
 
-# Our own PostgreSQL extension (exact BM25 top-k), when this tree has one.
+# Our own PostgreSQL extension (exact BM25 top-k), when this tree has one. It is rebuilt only
+# when its sources differ from what was installed (a checksum stamp beside the control file), so
+# a user without root rights is not asked for sudo when nothing changed.
 if [ -f "$here/pgext/Makefile" ]; then
-    if [ ! -f "$sharedir/extension/llmemory_bm25.control" ] ||
-       ! cmp -s "$here/pgext/llmemory_bm25.control" "$sharedir/extension/llmemory_bm25.control" ||
-       [ -n "$(find "$here/pgext" -newer "$sharedir/extension/llmemory_bm25.control" -name '*.[ch]' -o -newer "$sharedir/extension/llmemory_bm25.control" -name '*.sql' 2>/dev/null | head -n1)" ]; then
+    sum=$(cat "$here/pgext/Makefile" "$here"/pgext/*.c "$here"/pgext/*.sql "$here"/pgext/*.control |
+        sha256sum | cut -d' ' -f1)
+    stamp="$sharedir/extension/llmemory_bm25.srcsum"
+    if [ ! -f "$sharedir/extension/llmemory_bm25.control" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
         echo "deps: building the llmemory_bm25 extension"
         make -s -C "$here/pgext" PG_CONFIG="$PG_CONFIG" >/dev/null
         "${SUDO[@]}" make -s -C "$here/pgext" install PG_CONFIG="$PG_CONFIG" >/dev/null
+        echo "$sum" | "${SUDO[@]}" tee "$stamp" >/dev/null
+        make -s -C "$here/pgext" clean PG_CONFIG="$PG_CONFIG" >/dev/null 2>&1 || true
     fi
 fi
 
