@@ -185,10 +185,15 @@ END $$;
 
 CREATE FUNCTION agree.wait_for_writer() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    FOR i IN 1 .. 6000 LOOP
+    FOR i IN 1 .. 12000 LOOP
         IF EXISTS (SELECT FROM pg_stat_activity WHERE wait_event = 'PgSleep'
                       AND pid <> pg_backend_pid()) THEN
             RETURN;
+        END IF;
+        IF i > 20 AND NOT EXISTS (SELECT FROM pg_stat_activity WHERE state <> 'idle'
+                                     AND backend_type = 'client backend'
+                                     AND pid <> pg_backend_pid()) THEN
+            RAISE EXCEPTION 'the concurrent writer is gone';
         END IF;
         PERFORM pg_sleep(0.05);
     END LOOP;

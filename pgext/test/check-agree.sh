@@ -55,9 +55,10 @@ psql -d postgres -f "$here/agree.sql"
 "$bindir/psql" -X -q -h "$dir" -U "$user" -d postgres -c "BEGIN;
     SELECT agree.add_chunks('a', 400, 99);
     DELETE FROM agree.chunks WHERE owner_id = 'a' AND chunk_no % 7 = 3;
-    SELECT pg_sleep(600)" >/dev/null 2>&1 &
+    SELECT pg_sleep(600)" >"$dir/writer.log" 2>&1 &
 bgpid=$!
-psql -d postgres -At -c "SELECT agree.wait_for_writer()" >/dev/null
+psql -d postgres -At -c "SELECT agree.wait_for_writer()" >/dev/null ||
+    { cat "$dir/writer.log" >&2; exit 1; }
 psql -d postgres -At -c "SELECT agree.run_checks('uncommitted writes elsewhere', 12)"
 psql -d postgres -At -c "SELECT agree.stop_writer()" >/dev/null
 wait "$bgpid" 2>/dev/null || true
