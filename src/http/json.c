@@ -178,25 +178,10 @@ void srv_reply_header(srv_request *r, const char *name, const char *value)
 
 /* ==== JSON values ============================================================================ */
 
-/* Length of the UTF-8 sequence a lead byte announces (0: not a lead byte). */
-static size_t seq_len(unsigned char c)
-{
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        return 2;
-    if (c >= 0xE0 && c <= 0xEF)
-        return 3;
-    if (c >= 0xF0 && c <= 0xF4)
-        return 4;
-    return 0;
-}
-
 json_t *srv_jstr(const char *s)
 {
     json_t *v;
     lm_buf fixed = LM_BUF_INIT;
-    size_t len, i = 0;
 
     if (s == NULL)
         return json_null();
@@ -204,17 +189,7 @@ json_t *srv_jstr(const char *s)
     if (v != NULL)
         return v;
     /* Not UTF-8: replace bad bytes with U+FFFD so the reply stays valid JSON. */
-    len = strlen(s);
-    while (i < len) {
-        size_t n = seq_len((unsigned char)s[i]);
-        if (n > 0 && i + n <= len && lm__utf8_valid(s + i, n)) {
-            lm__buf_put(&fixed, s + i, n);
-            i += n;
-        } else {
-            lm__buf_puts(&fixed, "\xEF\xBF\xBD");
-            i++;
-        }
-    }
+    lm__utf8_repair(&fixed, s, strlen(s));
     v = lm__buf_oom(&fixed) ? NULL : json_stringn(fixed.ptr, fixed.size);
     lm_buf_dispose(&fixed);
     return v;

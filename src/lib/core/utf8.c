@@ -3,6 +3,8 @@
  */
 #include "utf8.h"
 
+#include "buf.h"
+
 int lm__utf8_valid(const char *str, size_t len)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -50,4 +52,33 @@ size_t lm__utf8_floor(const char *str, size_t len, size_t pos)
     while (pos > 0 && (s[pos] & 0xC0) == 0x80)
         pos--;
     return pos;
+}
+
+/* Length of the sequence a lead byte announces (0: not a lead byte). */
+static size_t seq_len(unsigned char c)
+{
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        return 2;
+    if (c >= 0xE0 && c <= 0xEF)
+        return 3;
+    if (c >= 0xF0 && c <= 0xF4)
+        return 4;
+    return 0;
+}
+
+void lm__utf8_repair(struct lm_buf *out, const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        size_t n = seq_len((unsigned char)s[i]);
+        if (n > 0 && i + n <= len && lm__utf8_valid(s + i, n)) {
+            lm__buf_put(out, s + i, n);
+            i += n;
+        } else {
+            lm__buf_puts(out, "\xEF\xBF\xBD");
+            i++;
+        }
+    }
 }

@@ -57,6 +57,15 @@ TEST(test_core_utf8__validation)
     ASSERT_EQ_INT(lm__utf8_floor(s, 5, 4), 4);
 }
 
+TEST(test_core_utf8__repair)
+{
+    lm_buf b = LM_BUF_INIT;
+    lm__utf8_repair(&b, "ok \xc3\xa9 \xff x \xe6\xbc", 12);
+    ASSERT_EQ_STR(b.ptr, "ok \xc3\xa9 \xef\xbf\xbd x \xef\xbf\xbd\xef\xbf\xbd");
+    ASSERT(lm__utf8_valid(b.ptr, b.size));
+    lm_buf_dispose(&b);
+}
+
 TEST(test_core_hash__sha256_and_uuid)
 {
     char h[65];
