@@ -7,20 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "alloc.h"
 #include "api/memory.h"
 #include "buf.h"
 #include "chunk/chunk.h"
+#include "clock.h"
 #include "error.h"
 #include "hash.h"
 #include "llmemory.h"
 #include "utf8.h"
 #include "validate.h"
-
-/* ISO 8601 UTC text of a timestamptz column. */
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 static const char *const type_names[LM_DOC_TYPE_COUNT] = {
     "pdf",    "markdown", "code", "text",         "html",           "docx",          "email",
@@ -77,13 +74,6 @@ int lm_doc_list_opts_init(lm_doc_list_opts *opts, unsigned int version)
     lm_doc_list_opts d = LM_DOC_LIST_OPTS_INIT;
     *opts = d;
     return 0;
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 /* ---- add ---------------------------------------------------------------------------------- */
@@ -210,7 +200,7 @@ int lm_doc_add(lm_doc_add_result *out,
     const char *text = content;
     size_t len = content_len;
     int rc, created = 0;
-    double t0 = now_ms();
+    double t0 = lm__now_ms();
     char docid[37], bytes[24], nchunks[16];
     const char *cfg = NULL;
     const char *S = mem ? mem->db.qschema : "";
@@ -398,7 +388,7 @@ int lm_doc_add(lm_doc_add_result *out,
         out->chunk_count = (int)chunks.count;
         out->embedded = vecs != NULL ? (int)n_search : 0;
         out->queued = queue ? (int)n_search : 0;
-        out->elapsed_ms = now_ms() - t0;
+        out->elapsed_ms = lm__now_ms() - t0;
     }
     if (vecs != NULL)
         lm__vector_maybe_index(&mem->db, &mem->vec, owner_id);

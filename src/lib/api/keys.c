@@ -22,9 +22,6 @@
 #include "utf8.h"
 #include "validate.h"
 
-/* ISO 8601 UTC text of a timestamptz column. */
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-
 /* Last use is recorded at most this often per key, so verification is a read nearly always. */
 #define LAST_USED_RESOLUTION "60 seconds"
 

@@ -15,6 +15,9 @@
 #define LM__HYBRID_ALPHA_DEFAULT 0.5
 #define LM__RRF_K_DEFAULT        60
 
+/* SQL text giving a timestamptz column as ISO 8601 UTC ("2024-05-01T10:00:00.000000Z"). */
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
 struct lm_memory {
     lm__db db;
     size_t max_content_bytes;

@@ -7,18 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "alloc.h"
 #include "api/memory.h"
 #include "buf.h"
+#include "clock.h"
 #include "error.h"
 #include "llmemory.h"
 #include "search/fuse.h"
 #include "search/search.h"
 #include "validate.h"
-
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 static const char *const search_type_names[] = {"text", "vector", "hybrid"};
 
@@ -62,13 +60,6 @@ struct lm_results {
     size_t n;
     double elapsed_ms;
 };
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static int validate_opts(const lm_memory *mem, const lm_search_opts *o)
 {
@@ -429,7 +420,7 @@ int lm_search(lm_results **out, lm_memory *mem, const char *owner_id, const char
     }
     if ((r = lm__calloc(1, sizeof(*r))) == NULL)
         return LM_ENOMEM;
-    double t0 = now_ms();
+    double t0 = lm__now_ms();
 
     if (o.expand) {
         if ((rc = lm__expand_variants(&variants, &n_variants, query,
@@ -514,7 +505,7 @@ int lm_search(lm_results **out, lm_memory *mem, const char *owner_id, const char
     if (o.include_parent_context && r->n > 0 &&
         (rc = attach_context(r, mem, &tx, owner_id, o.context_window ? o.context_window : 2)) < 0)
         goto out;
-    r->elapsed_ms = now_ms() - t0;
+    r->elapsed_ms = lm__now_ms() - t0;
     if (mem->history && !o.no_history)
         record_history(mem, &tx, owner_id, query, &o, r->n, r->elapsed_ms);
     rc = lm__tx_commit(&tx);

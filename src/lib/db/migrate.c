@@ -6,12 +6,12 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "alloc.h"
 #include "buf.h"
 #include "db/db.h"
 #include "db/migrations.h"
+#include "clock.h"
 #include "error.h"
 #include "hash.h"
 
@@ -33,13 +33,6 @@ static void expand(lm_buf *out, const char *sql, const char *qschema)
     }
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static int apply_one(PGconn *conn, lm__db *db, const lm__migration *m, const char *checksum)
 {
     lm_buf sql = LM_BUF_INIT, ins = LM_BUF_INIT;
@@ -52,13 +45,13 @@ static int apply_one(PGconn *conn, lm__db *db, const lm__migration *m, const cha
         rc = LM_ENOMEM;
         goto out;
     }
-    t0 = now_ms();
+    t0 = lm__now_ms();
     if ((rc = lm__db_exec(NULL, conn, "BEGIN", 0, NULL)) < 0)
         goto out;
     rc = lm__db_script(conn, sql.ptr);
     if (rc == 0) {
         char ms[32];
-        snprintf(ms, sizeof(ms), "%.3f", now_ms() - t0);
+        snprintf(ms, sizeof(ms), "%.3f", lm__now_ms() - t0);
         const char *params[3] = {m->name, checksum, ms};
         rc = lm__db_exec(NULL, conn, ins.ptr, 3, params);
     }
