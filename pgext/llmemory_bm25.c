@@ -1750,8 +1750,10 @@ Datum llmemory_bm25_topk(PG_FUNCTION_ARGS)
 
 /*
  * The statistics CTEs of src/lib/search/bm25.c (st, q, w), verbatim but for the table names:
- * avgdl and the (lexeme, weight) pairs in the order the SQL path joins them. Running the same
- * SQL keeps the per-tenant statistics semantics identical by construction.
+ * avgdl and the (lexeme, weight) pairs in lexeme order (C collation), the order in which the SQL
+ * path adds the contributions too. A fixed order keeps scores bit-identical whatever plan the
+ * statistics query gets (after an ANALYZE, say). Running the same SQL keeps the per-tenant
+ * statistics semantics identical by construction.
  */
 static const char *const stats_sql =
     "WITH st AS ("
@@ -1764,9 +1766,10 @@ static const char *const stats_sql =
     " w AS MATERIALIZED ("
     "  SELECT q.lexeme, q.qtf * ln(1 + (st.n - ts.df + 0.5) / (ts.df + 0.5)) AS w"
     "    FROM q JOIN %s ts ON ts.owner_id = $1 AND ts.lexeme = q.lexeme"
-    "    CROSS JOIN st WHERE ts.df > 0)"
+    "    CROSS JOIN st WHERE ts.df > 0 ORDER BY q.lexeme COLLATE \"C\")"
     " SELECT st.avgdl, a.lx, a.wt"
-    "   FROM st, (SELECT array_agg(w.lexeme) AS lx, array_agg(w.w) AS wt FROM w) a";
+    "   FROM st, (SELECT array_agg(w.lexeme ORDER BY w.lexeme COLLATE \"C\") AS lx,"
+    "                    array_agg(w.w ORDER BY w.lexeme COLLATE \"C\") AS wt FROM w) a";
 
 /* Saved plans of stats_sql, one per pair of statistics tables, for the backend's life. */
 typedef struct StatsPlan {

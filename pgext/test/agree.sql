@@ -35,7 +35,8 @@ BEGIN
     DROP TABLE batch;
 END $$;
 
--- The statistics of bm25.c (CTEs st, q, w): avgdl and the (lexeme, weight) arrays.
+-- The statistics of bm25.c (CTEs st, q, w): avgdl and the (lexeme, weight) arrays, in lexeme
+-- order (C collation), the order both paths add contributions in.
 CREATE FUNCTION agree.stats(p_owner text, p_query text,
                             OUT avgdl float8, OUT lx text[], OUT wt float8[])
 LANGUAGE sql STABLE AS $$
@@ -49,9 +50,10 @@ WITH st AS (
  w AS MATERIALIZED (
   SELECT q.lexeme, q.qtf * ln(1 + (st.n - ts.df + 0.5) / (ts.df + 0.5)) AS w
     FROM q JOIN agree.term_stats ts ON ts.owner_id = p_owner AND ts.lexeme = q.lexeme
-    CROSS JOIN st WHERE ts.df > 0)
+    CROSS JOIN st WHERE ts.df > 0 ORDER BY q.lexeme COLLATE "C")
 SELECT st.avgdl, a.lx, a.wt
-  FROM st, (SELECT array_agg(w.lexeme) AS lx, array_agg(w.w) AS wt FROM w) a
+  FROM st, (SELECT array_agg(w.lexeme ORDER BY w.lexeme COLLATE "C") AS lx,
+                   array_agg(w.w ORDER BY w.lexeme COLLATE "C") AS wt FROM w) a
 $$;
 
 -- bm25.c's scoring over given arrays, summing each chunk's contributions in array order.

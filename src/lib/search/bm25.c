@@ -96,7 +96,7 @@ int lm__bm25_search(PGresult **out, lm__tx *tx, const lm__search_req *req)
         " w AS MATERIALIZED ("
         "  SELECT q.lexeme, q.qtf * ln(1 + (st.n - ts.df + 0.5) / (ts.df + 0.5)) AS w"
         "    FROM q JOIN %s.term_stats ts ON ts.owner_id = $1 AND ts.lexeme = q.lexeme"
-        "    CROSS JOIN st WHERE ts.df > 0),"
+        "    CROSS JOIN st WHERE ts.df > 0 ORDER BY q.lexeme COLLATE \"C\"),"
         " sc AS ("
         "  SELECT p.chunk_no,"
         "         sum(w.w * p.tf * ($4::float8 + 1)"
@@ -143,7 +143,12 @@ int lm__bm25_search(PGresult **out, lm__tx *tx, const lm__search_req *req)
         rc = LM_ENOMEM;
         goto out;
     }
-    rc = lm__db_exec(out, tx->conn, sql.ptr, p.n, p.v);
+    /* The extension's statement is the same text for every tenant and query: a function call
+       whose generic plan is its custom plan, so it is prepared once per connection. */
+    if (!has_filters && req->bm25.ext_schema[0])
+        rc = lm__db_exec_prepared(out, tx->conn, LM__STMT_BM25_EXT, sql.ptr, p.n, p.v);
+    else
+        rc = lm__db_exec(out, tx->conn, sql.ptr, p.n, p.v);
 out:
     lm__params_dispose(&p);
     lm_buf_dispose(&sql);
