@@ -119,6 +119,29 @@ LM_EXTERN const char *lm_memory_schema(const lm_memory *mem);
  */
 LM_EXTERN int lm_memory_ready(lm_memory *mem);
 
+/** What lm_memory_optimize() did (caller-allocated). */
+typedef struct lm_optimize_report {
+    long long postings_pages_before; /* pages of the postings index before the rebuild */
+    long long postings_pages_after;  /* ... and after */
+    double elapsed_ms;               /* wall time of the whole call */
+} lm_optimize_report;
+
+/**
+ * Maintenance after bulk loads: rebuilds the BM25 postings index without blocking reads or
+ * writes (REINDEX INDEX CONCURRENTLY) and vacuums and analyzes the search tables.
+ *
+ * Postings arrive in the middle of the index's key space (each chunk adds one entry to the end
+ * of each of its lexemes' lists), so page splits leave the index about half full. Keyword
+ * search reads posting lists page by page; a packed index has ~40% fewer pages per list, which
+ * is what the slowest keyword queries of large tenants spend their time on (docs/operations.md).
+ * Results never change. Covers every tenant of the memory's schema; calls are serialised.
+ * Needs the privileges of the tables' owner.
+ *
+ * @param report  may be NULL
+ * @return 0; LM_ECONN; LM_EDB (e.g. not the owner of the tables).
+ */
+LM_EXTERN int lm_memory_optimize(lm_memory *mem, lm_optimize_report *report);
+
 /** Connection-pool usage of a memory (caller-allocated). */
 typedef struct lm_pool_usage {
     int size;   /* connections allowed at once (pool_size) */

@@ -25,6 +25,7 @@ static const struct cli_command {
     {"history", cli_cmd_history, "show an owner's recent searches"},
     {"erase", cli_cmd_erase, "erase everything an owner has"},
     {"db", cli_cmd_db, "status, start or stop the embedded database"},
+    {"optimize", cli_cmd_optimize, "pack the keyword index and vacuum after bulk loads"},
     {"embed", cli_cmd_embed, "embed the chunks waiting in the embedding queue"},
     {"eval", cli_cmd_eval, "measure search quality and latency on a BEIR test collection"},
     {"serve", cli_cmd_serve, "run the HTTP API server"},

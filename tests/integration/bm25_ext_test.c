@@ -88,3 +88,112 @@ TEST(test_bm25_ext__agrees_with_sql_path)
     lm_memory_close(ext);
     lm_memory_close(sql);
 }
+
+/* Ranks, chunk ids and scores of a few queries, as one string to compare. */
+static void snapshot(lm_memory *m, const char *owner, char *out, size_t cap)
+{
+    const char *queries[] = {"protein cell", "immune therapy tumor", "stem glucose",
+                             "blood pressure cardiac risk cohort"};
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t qi = 0; qi < sizeof(queries) / sizeof(*queries); qi++) {
+        lm_search_opts s = LM_SEARCH_OPTS_INIT;
+        s.limit = 10;
+        s.no_history = 1;
+        lm_results *r = NULL;
+        ASSERT_OK(lm_search(&r, m, owner, queries[qi], &s));
+        ASSERT(lm_results_count(r) > 0);
+        for (size_t i = 0; i < lm_results_count(r) && used + 80 < cap; i++) {
+            const lm_hit *h = lm_results_at(r, i);
+            used += (size_t)snprintf(out + used, cap - used, "%s %.17g\n", h->chunk_id, h->score);
+        }
+        lm_results_free(r);
+    }
+}
+
+TEST(test_optimize__packs_postings_and_keeps_results)
+{
+    lm_test_timeout(180);
+    lm_memory_opts o = LM_MEMORY_OPTS_INIT;
+    o.no_embedder = 1;
+    lm_memory *m = test_memory_opts(&o);
+    corpus(m, "big", 300);
+    corpus(m, "small", 12);
+    static char before_big[8192], before_small[8192], after_big[8192], after_small[8192];
+    snapshot(m, "big", before_big, sizeof(before_big));
+    snapshot(m, "small", before_small, sizeof(before_small));
+
+    lm_optimize_report rep;
+    ASSERT_OK(lm_memory_optimize(m, &rep));
+    ASSERT(rep.postings_pages_before > 0);
+    ASSERT(rep.postings_pages_after > 0);
+    /* Trigger-built postings split pages half-and-half; the rebuild packs them. */
+    ASSERT(rep.postings_pages_after < rep.postings_pages_before);
+    ASSERT(rep.elapsed_ms > 0);
+
+    snapshot(m, "big", after_big, sizeof(after_big));
+    snapshot(m, "small", after_small, sizeof(after_small));
+    ASSERT_EQ_STR(after_big, before_big);
+    ASSERT_EQ_STR(after_small, before_small);
+
+    /* Exactly one valid primary-key index is left on postings, and writes still work. */
+    PGconn *c = PQconnectdb(getenv("LLMEMORY_TEST_DATABASE_URL"));
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FILTER (WHERE i.indisvalid), count(*) FROM pg_index i"
+             " WHERE i.indrelid = '%s.postings'::regclass", test_schema());
+    PGresult *r = PQexec(c, sql);
+    ASSERT_EQ_INT(PQresultStatus(r), PGRES_TUPLES_OK);
+    ASSERT_EQ_STR(PQgetvalue(r, 0, 0), "1");
+    ASSERT_EQ_STR(PQgetvalue(r, 0, 1), "1");
+    PQclear(r);
+    PQfinish(c);
+    ASSERT_OK(lm_doc_add(NULL, m, "small", "late", "late", LM_DOC_TEXT, "stem glucose stem", 17,
+                         NULL));
+    /* Twice in a row is fine (nothing left to pack). */
+    ASSERT_OK(lm_memory_optimize(m, NULL));
+    lm_memory_close(m);
+}
+
+/*
+ * The keyword statement and the hydrate query are prepared once per connection and then reused
+ * for every tenant: with a pool of one connection, alternating tenants must still see only their
+ * own chunks, and repeated calls (custom plans first, then PostgreSQL's generic plan after five
+ * executions) must return the same results.
+ */
+TEST(test_search__prepared_statements_stay_per_tenant)
+{
+    lm_memory_opts o = LM_MEMORY_OPTS_INIT;
+    o.no_embedder = 1;
+    o.pool_size = 1;
+    lm_memory *m = test_memory_opts(&o);
+    corpus(m, "tenant-a", 40);
+    corpus(m, "tenant-b", 25);
+    test_add(m, "tenant-a", "only-a", "zebra protein marker for tenant a", NULL);
+    test_add(m, "tenant-b", "only-b", "walrus protein marker for tenant b", NULL);
+    static char first_a[8192], first_b[8192], again[8192];
+    for (int round = 0; round < 8; round++) {
+        const char *owners[] = {"tenant-a", "tenant-b"};
+        for (int oi = 0; oi < 2; oi++) {
+            lm_search_opts s = LM_SEARCH_OPTS_INIT;
+            s.limit = 50;
+            s.no_history = 1;
+            lm_results *r = NULL;
+            ASSERT_OK(lm_search(&r, m, owners[oi], "zebra walrus protein marker", &s));
+            ASSERT(lm_results_count(r) > 0);
+            for (size_t i = 0; i < lm_results_count(r); i++) {
+                const lm_hit *h = lm_results_at(r, i);
+                ASSERT(strcmp(h->id_at_origin, oi == 0 ? "only-b" : "only-a") != 0);
+            }
+            ASSERT_EQ_STR(lm_results_at(r, 0)->id_at_origin, oi == 0 ? "only-a" : "only-b");
+            lm_results_free(r);
+        }
+        snapshot(m, "tenant-a", round == 0 ? first_a : again, sizeof(again));
+        if (round > 0)
+            ASSERT_EQ_STR(again, first_a);
+        snapshot(m, "tenant-b", round == 0 ? first_b : again, sizeof(again));
+        if (round > 0)
+            ASSERT_EQ_STR(again, first_b);
+    }
+    lm_memory_close(m);
+}

@@ -262,7 +262,8 @@ static int hydrate(PGresult **out, lm_memory *mem, lm__tx *tx, const char *owner
         rc = LM_ENOMEM;
     } else {
         const char *p[] = {owner_id, arr.ptr};
-        rc = lm__db_exec(out, tx->conn, sql.ptr, 2, p);
+        /* Key lookups only: the generic plan is the custom plan, so prepare it once. */
+        rc = lm__db_exec_prepared(out, tx->conn, LM__STMT_HYDRATE, sql.ptr, 2, p);
     }
     lm_buf_dispose(&arr);
     lm_buf_dispose(&sql);

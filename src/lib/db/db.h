@@ -50,6 +50,17 @@ void lm__pool_release(lm__pool *pool, PGconn *conn);
  * NULL) receives the result, which the caller PQclear()s. Errors set lm_error_last() from the
  * server's message/detail/hint/SQLSTATE and return the mapped code. */
 int lm__db_exec(PGresult **out, PGconn *conn, const char *sql, int n_params, const char *const *params);
+/* Statements prepared once per connection (db/prepared.c). The text for one id must be the
+ * same on every call through one pool. */
+typedef enum lm__stmt {
+    LM__STMT_BM25_EXT = 0, /* the keyword leg on the llmemory_bm25 extension (search/bm25.c) */
+    LM__STMT_HYDRATE,      /* chunk and document fields of a page of results (api/search.c) */
+} lm__stmt;
+/* Called once per new connection (pool.c): attaches the per-connection statement set. */
+int lm__db_conn_setup(PGconn *conn);
+/* lm__db_exec() of a statement prepared on first use on this connection (then reused). */
+int lm__db_exec_prepared(PGresult **out, PGconn *conn, lm__stmt stmt, const char *sql, int n_params,
+                         const char *const *params);
 /* Run a multi-statement script with the simple query protocol (migrations). */
 int lm__db_script(PGconn *conn, const char *sql);
 /* Map a failed result (or, when res is NULL, the connection's error) into lm_error_last(). */

@@ -71,6 +71,10 @@ static int connect_one(PGconn **out, lm__pool *pool)
         PQfinish(c);
         return LM_ECONN;
     }
+    if (lm__db_conn_setup(c) < 0) {
+        PQfinish(c);
+        return LM_ENOMEM;
+    }
     *out = c;
     return 0;
 }

@@ -1,0 +1,91 @@
+/*
+ * db/prepared.c: statements prepared once per pooled connection. Each connection carries a
+ * bit set of the statements it has prepared (libpq instance data, freed with the connection), so
+ * the hot statements of a search are parsed and planned once per connection instead of on every
+ * call. Only statements whose generic plan is as good as a custom one belong here (a function
+ * call, a primary-key lookup); statements that need the tenant's value at plan time (partial
+ * indexes) keep lm__db_exec().
+ */
+#include <libpq-events.h>
+#include <stdio.h>
+
+#include "alloc.h"
+#include "db/db.h"
+#include "error.h"
+
+typedef struct conn_state {
+    unsigned int prepared; /* bit i: statement i is prepared on this connection */
+} conn_state;
+
+static int event_proc(PGEventId id, void *info, void *pass_through)
+{
+    (void)pass_through;
+    switch (id) {
+    case PGEVT_REGISTER: {
+        PGEventRegister *e = info;
+        conn_state *s = lm__calloc(1, sizeof(*s));
+        return s != NULL && PQsetInstanceData(e->conn, event_proc, s);
+    }
+    case PGEVT_CONNRESET: {
+        /* A reset is a new session: its prepared statements are gone. */
+        PGEventConnReset *e = info;
+        conn_state *s = PQinstanceData(e->conn, event_proc);
+        if (s != NULL)
+            s->prepared = 0;
+        return 1;
+    }
+    case PGEVT_CONNDESTROY: {
+        PGEventConnDestroy *e = info;
+        lm__free(PQinstanceData(e->conn, event_proc));
+        return 1;
+    }
+    default:
+        return 1;
+    }
+}
+
+int lm__db_conn_setup(PGconn *conn)
+{
+    if (!PQregisterEventProc(conn, event_proc, "llmemory", NULL))
+        return lm__error_set(LM_ENOMEM, "out of memory");
+    return 0;
+}
+
+int lm__db_exec_prepared(PGresult **out, PGconn *conn, lm__stmt stmt, const char *sql, int n_params,
+                         const char *const *params)
+{
+    conn_state *s = PQinstanceData(conn, event_proc);
+    char name[16];
+    PGresult *res;
+    ExecStatusType st;
+
+    if (out)
+        *out = NULL;
+    if (s == NULL || (unsigned)stmt >= 8 * sizeof(s->prepared))
+        return lm__db_exec(out, conn, sql, n_params, params);
+    snprintf(name, sizeof(name), "lm_%d", (int)stmt);
+    if (!(s->prepared & (1u << stmt))) {
+        /* Parameter types come from the statement's casts and function signatures. */
+        res = PQprepare(conn, name, sql, n_params, NULL);
+        st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+        if (st != PGRES_COMMAND_OK) {
+            int rc = lm__db_error(conn, res);
+            PQclear(res);
+            return rc;
+        }
+        PQclear(res);
+        s->prepared |= 1u << stmt;
+    }
+    res = PQexecPrepared(conn, name, n_params, params, NULL, NULL, 0);
+    st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        int rc = lm__db_error(conn, res);
+        PQclear(res);
+        return rc;
+    }
+    if (out)
+        *out = res;
+    else
+        PQclear(res);
+    return 0;
+}
