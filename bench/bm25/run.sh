@@ -3,14 +3,16 @@
 # One run: builds and installs pgext/, starts a throwaway PostgreSQL 15 cluster (unix socket only),
 # loads SciFact through our own migration (triggers fill postings and statistics), builds tenants
 # of 1k, 10k and 100k chunks, runs the 300 SciFact test claims against each with the SQL path and
-# the extension (bench.sql), prints p50/p95 server-side latency and the number of top-10
-# disagreements, and stops the cluster.
+# the extension (bench.sql), as loaded and again after the optimize step (lm_memory_optimize()),
+# prints p50/p95 server-side latency and the number of top-10 disagreements, and stops the cluster.
 #   bench/bm25/run.sh                 full run (about 8-12 minutes on a 2-core machine)
 #   RUNS=n bench/bm25/run.sh          timed passes over the claims (default 3)
 #   SIZES="10000 100000" ...          tenants to time (default "1000 10000 100000")
 #   KEEP=1 bench/bm25/run.sh          leave the cluster running (prints how to reach and stop it)
 #   REUSE=/tmp/dir bench/bm25/run.sh  skip loading: reuse a cluster left by KEEP=1
 #   LOAD_ONLY=1 ...                   stop after loading
+#   SKIP_LOADED=1 ...                 measure only after the optimize step
+#   METHODS="..." METHODS_OPTIMIZED="..."  statements per phase (see bench.sql)
 # Does not measure quality (see /work/shared/reference/bm25-in-postgres.md) or concurrency.
 set -eu
 
@@ -109,13 +111,37 @@ fi
 [ "${LOAD_ONLY:-0}" = 1 ] && exit 0
 psql -c "DROP EXTENSION IF EXISTS llmemory_bm25" -c "CREATE EXTENSION llmemory_bm25" \
      -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm"
-say "prewarming"
-psql -At -c "SELECT c.relname || ' ' || pg_size_pretty(pg_relation_size(c.oid)) || ' ' || pg_prewarm(c.oid)
-               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE n.nspname = 'bench' AND c.relkind IN ('r', 'i', 't')
-                AND c.relname NOT LIKE 'raw%' AND c.relname NOT LIKE 'corpus%'
-              ORDER BY pg_relation_size(c.oid) DESC" | sed 's/^/    /'
+prewarm() {
+    say "prewarming"
+    psql -At -c "SELECT c.relname || ' ' || pg_size_pretty(pg_relation_size(c.oid)) || ' ' || pg_prewarm(c.oid)
+                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                  WHERE n.nspname = 'bench' AND c.relkind IN ('r', 'i', 't')
+                    AND c.relname NOT LIKE 'raw%' AND c.relname NOT LIKE 'corpus%'
+                  ORDER BY pg_relation_size(c.oid) DESC" | sed 's/^/    /'
+}
+leaf_density() {
+    psql -At -c "SELECT 'postings_pkey: ' || pg_relation_size('bench.postings_pkey') / 8192
+                        || ' pages for ' || (SELECT count(*) FROM bench.postings) || ' postings'"
+}
 
-say "running the 300 SciFact test claims (k=10) per tenant, $runs timed passes"
-psql -f "$here/bench.sql" -v sizes="$sizes" -v runs="$runs"
+if [ "${SKIP_LOADED:-0}" != 1 ]; then
+    prewarm
+    leaf_density
+    say "phase 'loaded' (index as the triggers built it): the 300 SciFact test claims (k=10)" \
+        "per tenant, $runs timed passes"
+    psql -f "$here/bench.sql" -v sizes="$sizes" -v runs="$runs" -v phase=loaded \
+         -v methods="${METHODS:-sql lib lib_prep ext_all}"
+fi
+
+# What lm_memory_optimize() (`llmemory optimize`) runs after a bulk load, on this schema.
+say "optimizing: REINDEX INDEX CONCURRENTLY bench.postings_pkey, VACUUM (ANALYZE)"
+psql -c "REINDEX INDEX CONCURRENTLY bench.postings_pkey"
+for t in postings term_stats tenant_stats chunks documents; do
+    psql -c "VACUUM (ANALYZE) bench.$t"
+done
+prewarm
+leaf_density
+say "phase 'optimized': the same claims, extension methods only"
+psql -f "$here/bench.sql" -v sizes="$sizes" -v runs="$runs" -v phase=optimized \
+     -v methods="${METHODS_OPTIMIZED:-lib lib_prep ext_all}"
 say "done"

@@ -67,7 +67,7 @@ typedef struct lm_memory_opts {
     int no_embedder;            /* 1: no embeddings and no vector search */
     int embed_mode;             /* LM_EMBED_SYNC (default) or LM_EMBED_QUEUE */
     int vector_index_threshold; /* vectors of one tenant before it gets its own HNSW index;
-                                   0: 1000; < 0: never (exact search only) */
+                                   0: 500; < 0: never (exact search only) */
     int hnsw_m;                 /* 0: 16 */
     int hnsw_ef_construction;   /* 0: 64 */
     int hnsw_ef_search;         /* 0: 64 */

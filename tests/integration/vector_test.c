@@ -130,6 +130,10 @@ TEST(test_vector__small_tenant_gets_full_topk_next_to_a_large_one)
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\".vector_indexes WHERE owner_id = 'large'",
              schema);
     ASSERT_EQ_INT(scalar(c, sql), 1);
+    /* Built over half-precision copies (pgvector 0.8 has halfvec). */
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\".vector_indexes WHERE owner_id = 'large'"
+             " AND element_type = 'halfvec'", schema);
+    ASSERT_EQ_INT(scalar(c, sql), 1);
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\".vector_indexes WHERE owner_id = 'tiny'",
              schema);
     ASSERT_EQ_INT(scalar(c, sql), 0);
@@ -166,7 +170,8 @@ TEST(test_vector__small_tenant_gets_full_topk_next_to_a_large_one)
         lit[u++] = ']';
         snprintf(sql, sizeof(sql),
                  "EXPLAIN SELECT v.chunk_id FROM \"%s\".vectors_384 v WHERE v.owner_id = $1"
-                 " AND v.provider_id = $2 ORDER BY v.embedding <=> $3::vector(384) LIMIT 10",
+                 " AND v.provider_id = $2"
+                 " ORDER BY v.embedding::halfvec(384) <=> $3::halfvec(384) LIMIT 10",
                  schema);
         for (int pass = 0; pass < 2; pass++) {
             const char *p[] = {pass ? "tiny" : "large", "builtin-hash-v1-384", lit};

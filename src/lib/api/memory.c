@@ -84,7 +84,7 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
     mem->embed_mode = o.embed_mode;
     mem->rerank_fn = o.rerank_fn;
     mem->rerank_payload = o.rerank_payload;
-    mem->vec.index_threshold = o.vector_index_threshold ? o.vector_index_threshold : 1000;
+    mem->vec.index_threshold = o.vector_index_threshold ? o.vector_index_threshold : 500;
     mem->vec.hnsw_m = o.hnsw_m > 0 ? o.hnsw_m : 16;
     mem->vec.hnsw_ef_construction = o.hnsw_ef_construction > 0 ? o.hnsw_ef_construction : 64;
     mem->vec.hnsw_ef_search = o.hnsw_ef_search > 0 ? o.hnsw_ef_search : 64;

@@ -91,6 +91,12 @@ int lm__vector_register(lm__db *db, lm__vec_cfg *cfg)
                   cfg->table, cfg->dim, S, S);
     if (rc < 0)
         goto out;
+    /* pgvector 0.7 and later: per-tenant graphs over half-precision copies (see the header). */
+    if ((rc = lm__db_exec(&res, c, "SELECT to_regtype('halfvec') IS NOT NULL", 0, NULL)) < 0)
+        goto out;
+    cfg->halfvec = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    res = NULL;
     {
         const char *p[] = {cfg->provider_id, lm_embedder_kind(cfg->embedder),
                            lm_embedder_model(cfg->embedder), dim, cfg->table_name};
@@ -162,12 +168,18 @@ static int has_doc_filters(const lm_search_opts *o)
                  o->date_from || o->date_to);
 }
 
+/* Largest dimension pgvector's HNSW indexes: 2,000 for vector, 4,000 for halfvec. */
+#define LM__HNSW_MAX_DIM_VECTOR  2000
+#define LM__HNSW_MAX_DIM_HALFVEC 4000
+
 int lm__vector_search(PGresult **out, lm__tx *tx, const lm__vec_cfg *cfg, const lm__vec_req *req)
 {
     lm__params p = {0};
-    lm_buf sql = LM_BUF_INIT, vec = LM_BUF_INIT;
-    char limit[16], ef[64];
-    int rc;
+    lm_buf sql = LM_BUF_INIT, vec = LM_BUF_INIT, order = LM_BUF_INIT;
+    PGresult *res = NULL;
+    char limit[16], fetch[16], ef[64];
+    int rc, half = 0, fetchv = req->limit;
+    const char *S = tx->db->qschema;
 
     *out = NULL;
     lm__vector_literal(&vec, req->query, cfg->dim);
@@ -175,21 +187,44 @@ int lm__vector_search(PGresult **out, lm__tx *tx, const lm__vec_cfg *cfg, const 
     /* ef_search must cover the requested depth; iterative scans keep filtered HNSW searches
        from coming back short (pgvector 0.8). Both are transaction-local. */
     int efv = cfg->hnsw_ef_search > req->limit ? cfg->hnsw_ef_search : req->limit;
-    snprintf(ef, sizeof(ef), "%d", efv > 1000 ? 1000 : efv); /* pgvector's maximum */
+    if (efv > 1000)
+        efv = 1000; /* pgvector's maximum */
+    snprintf(ef, sizeof(ef), "%d", efv);
     {
         /* No parallel plans: on a tenant-sized scan the worker start-up costs more than the
-           scan (measured 19-30 ms against 3-7 ms). */
-        const char *sp[] = {ef};
-        if ((rc = lm__db_exec(NULL, tx->conn,
-                              "SELECT set_config('hnsw.ef_search', $1, true),"
-                              " set_config('hnsw.iterative_scan', 'relaxed_order', true),"
-                              " set_config('max_parallel_workers_per_gather', '0', true)",
-                              1, sp)) < 0)
+           scan (measured 19-30 ms against 3-7 ms). The same round trip says which kind of
+           index the tenant has (none: exact search), so the ORDER BY can match it. */
+        const char *sp[] = {ef, req->owner_id, cfg->provider_id};
+        lm_buf q = LM_BUF_INIT;
+        lm__buf_printf(&q,
+                       "SELECT set_config('hnsw.ef_search', $1, true),"
+                       " set_config('hnsw.iterative_scan', 'relaxed_order', true),"
+                       " set_config('max_parallel_workers_per_gather', '0', true),"
+                       " (SELECT element_type FROM %s.vector_indexes"
+                       "   WHERE owner_id = $2 AND provider_id = $3)",
+                       S);
+        rc = lm__buf_oom(&q) ? LM_ENOMEM : lm__db_exec(&res, tx->conn, q.ptr, 3, sp);
+        lm_buf_dispose(&q);
+        if (rc < 0)
             goto out;
+        half = strcmp(PQgetvalue(res, 0, 3), "halfvec") == 0;
+        PQclear(res);
     }
+    if (half) {
+        /* The graph ranks by half-precision distance; fetch a few more than asked (within
+           ef_search, so no extra graph work) and re-rank them by the exact distance. */
+        fetchv = 2 * req->limit < efv ? 2 * req->limit : efv;
+        if (fetchv < req->limit)
+            fetchv = req->limit;
+        lm__buf_printf(&order, "v.embedding::halfvec(%d) <=> $2::halfvec(%d)", cfg->dim, cfg->dim);
+    } else {
+        lm__buf_printf(&order, "v.embedding <=> $2::vector(%d)", cfg->dim);
+    }
+    snprintf(fetch, sizeof(fetch), "%d", fetchv);
     if ((rc = lm__params_add(&p, req->owner_id, 0)) < 0 ||
         (rc = lm__params_add(&p, vec.ptr, 0)) < 0 ||
-        (rc = lm__params_add(&p, cfg->provider_id, 0)) < 0 || (rc = lm__params_add(&p, limit, 0)) < 0)
+        (rc = lm__params_add(&p, cfg->provider_id, 0)) < 0 ||
+        (rc = lm__params_add(&p, limit, 0)) < 0 || (rc = lm__params_add(&p, fetch, 0)) < 0)
         goto out;
     if (!has_doc_filters(req->opts)) {
         /* Top-k over the vectors alone, then fetch chunk numbers for those k: joining every
@@ -198,26 +233,28 @@ int lm__vector_search(PGresult **out, lm__tx *tx, const lm__vec_cfg *cfg, const 
                        "SELECT c.chunk_no, 1 - t.dist AS similarity FROM ("
                        "  SELECT v.chunk_id, v.embedding <=> $2::vector(%d) AS dist"
                        "    FROM %s v WHERE v.owner_id = $1 AND v.provider_id = $3"
-                       "   ORDER BY v.embedding <=> $2::vector(%d) LIMIT $4::int) t"
+                       "   ORDER BY %s LIMIT $5::int) t"
                        "  JOIN %s.chunks c ON c.owner_id = $1 AND c.chunk_id = t.chunk_id"
-                       " ORDER BY t.dist",
-                       cfg->dim, cfg->table, cfg->dim, tx->db->qschema);
+                       " ORDER BY t.dist, c.chunk_no LIMIT $4::int",
+                       cfg->dim, cfg->table, order.ptr, S);
     } else {
         /* Document filters must apply before the limit (iterative scans keep HNSW from
            returning short). */
         lm__buf_printf(&sql,
-                       "SELECT c.chunk_no, 1 - (v.embedding <=> $2::vector(%d)) AS similarity"
+                       "SELECT t.chunk_no, 1 - t.dist AS similarity FROM ("
+                       "  SELECT c.chunk_no, v.embedding <=> $2::vector(%d) AS dist"
                        "  FROM %s v"
                        "  JOIN %s.chunks c ON c.owner_id = v.owner_id AND c.chunk_id = v.chunk_id"
                        "  JOIN %s.documents d ON d.owner_id = c.owner_id"
                        "   AND d.document_id = c.document_id"
                        " WHERE v.owner_id = $1 AND v.provider_id = $3",
-                       cfg->dim, cfg->table, tx->db->qschema, tx->db->qschema);
+                       cfg->dim, cfg->table, S, S);
         if ((rc = lm__filter_sql(&sql, &p, req->opts)) < 0)
             goto out;
-        lm__buf_printf(&sql, " ORDER BY v.embedding <=> $2::vector(%d) LIMIT $4::int", cfg->dim);
+        lm__buf_printf(&sql, " ORDER BY %s LIMIT $5::int) t ORDER BY t.dist, t.chunk_no LIMIT $4::int",
+                       order.ptr);
     }
-    if (lm__buf_oom(&sql) || lm__buf_oom(&vec)) {
+    if (lm__buf_oom(&sql) || lm__buf_oom(&vec) || lm__buf_oom(&order)) {
         rc = LM_ENOMEM;
         goto out;
     }
@@ -226,6 +263,7 @@ out:
     lm__params_dispose(&p);
     lm_buf_dispose(&sql);
     lm_buf_dispose(&vec);
+    lm_buf_dispose(&order);
     return rc;
 }
 
@@ -240,8 +278,11 @@ void lm__vector_maybe_index(lm__db *db, const lm__vec_cfg *cfg, const char *owne
     const char *S = db->qschema;
     const char *p2[] = {owner_id, cfg->provider_id};
 
-    /* pgvector cannot index more than 2000 dimensions with HNSW: such tenants stay exact. */
-    if (cfg->embedder == NULL || cfg->index_threshold < 0 || cfg->dim > 2000)
+    /* pgvector's HNSW indexes 2,000 dimensions of vector and 4,000 of halfvec: tenants of
+       larger vectors stay exact. */
+    int half = cfg->halfvec && cfg->dim <= LM__HNSW_MAX_DIM_HALFVEC;
+    if (cfg->embedder == NULL || cfg->index_threshold < 0 ||
+        (!half && cfg->dim > LM__HNSW_MAX_DIM_VECTOR))
         return;
     if (lm__pool_acquire(&c, &db->pool) < 0)
         goto fail;
@@ -286,21 +327,32 @@ void lm__vector_maybe_index(lm__db *db, const lm__vec_cfg *cfg, const char *owne
     if (lm__db_exec(NULL, c, "SET maintenance_work_mem = '64MB'", 0, NULL) < 0 ||
         lm__db_exec(NULL, c, "SET max_parallel_maintenance_workers = 0", 0, NULL) < 0)
         goto fail;
-    if (exec_fmt(c, NULL, 0, NULL,
-                 "CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s USING hnsw"
-                 " (embedding vector_cosine_ops) WITH (m = %d, ef_construction = %d)"
-                 " WHERE owner_id = %s AND provider_id = %s",
-                 name, cfg->table, cfg->hnsw_m, cfg->hnsw_ef_construction, lit_owner, lit_prov) < 0) {
+    /* Half precision: half the bytes per node a search visits, the same neighbours (the
+       candidates are re-ranked exactly, see lm__vector_search()). */
+    if ((half ? exec_fmt(c, NULL, 0, NULL,
+                         "CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s USING hnsw"
+                         " ((embedding::halfvec(%d)) halfvec_cosine_ops)"
+                         " WITH (m = %d, ef_construction = %d)"
+                         " WHERE owner_id = %s AND provider_id = %s",
+                         name, cfg->table, cfg->dim, cfg->hnsw_m, cfg->hnsw_ef_construction,
+                         lit_owner, lit_prov)
+              : exec_fmt(c, NULL, 0, NULL,
+                         "CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s USING hnsw"
+                         " (embedding vector_cosine_ops) WITH (m = %d, ef_construction = %d)"
+                         " WHERE owner_id = %s AND provider_id = %s",
+                         name, cfg->table, cfg->hnsw_m, cfg->hnsw_ef_construction, lit_owner,
+                         lit_prov)) < 0) {
         lm__db_log(db, LM_LOG_WARN, "could not build the vector index of tenant \"%s\": %s",
                    owner_id, lm_error_last()->message);
         exec_fmt(c, NULL, 0, NULL, "DROP INDEX CONCURRENTLY IF EXISTS %s.%s", S, name);
         goto fail;
     }
     {
-        const char *p4[] = {owner_id, cfg->provider_id, name, limit};
-        if (exec_fmt(c, NULL, 4, p4,
-                     "INSERT INTO %s.vector_indexes (owner_id, provider_id, index_name, rows_at_build)"
-                     " VALUES ($1, $2, $3, $4::bigint) ON CONFLICT DO NOTHING", S) < 0)
+        const char *p5[] = {owner_id, cfg->provider_id, name, limit, half ? "halfvec" : "vector"};
+        if (exec_fmt(c, NULL, 5, p5,
+                     "INSERT INTO %s.vector_indexes (owner_id, provider_id, index_name,"
+                     " rows_at_build, element_type) VALUES ($1, $2, $3, $4::bigint, $5)"
+                     " ON CONFLICT DO NOTHING", S) < 0)
             goto fail;
     }
     lm__db_log(db, LM_LOG_INFO, "built vector index %s for tenant \"%s\"", name, owner_id);

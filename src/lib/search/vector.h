@@ -2,8 +2,10 @@
  * search/vector.h: the vector leg and its storage. Vectors of one dimension share a table
  * (<schema>.vectors_<dim>) keyed by (owner_id, provider_id, chunk_id). There is no global ANN
  * index: a tenant is searched exactly over its own rows until it holds more than a threshold of
- * vectors, when it gets its own partial HNSW index (WHERE owner_id = ... AND provider_id = ...).
- * So the post-filter trap of one global graph (small tenants losing their results) cannot occur.
+ * vectors, when it gets its own partial HNSW index (WHERE owner_id = ... AND provider_id = ...),
+ * over a half-precision copy of the vectors where pgvector has halfvec; the few best candidates
+ * of such a search are re-ranked by the full-precision distance. So the post-filter trap of one
+ * global graph (small tenants losing their results) cannot occur.
  */
 #ifndef LM_SEARCH_VECTOR_H
 #define LM_SEARCH_VECTOR_H
@@ -23,6 +25,7 @@ typedef struct lm__vec_cfg {
     char table_name[32];   /* vectors_<dim> */
     int index_threshold;   /* < 0: never build per-tenant indexes */
     int hnsw_m, hnsw_ef_construction, hnsw_ef_search;
+    int halfvec;           /* the server's pgvector has halfvec: indexes are built over it */
 } lm__vec_cfg;
 
 /* At open: create the vector table of the embedder's dimension if needed, register the provider
