@@ -197,3 +197,25 @@ TEST(test_search__prepared_statements_stay_per_tenant)
     }
     lm_memory_close(m);
 }
+
+/* The BM25 pruning bound assumes tf >= 1 and doc_len >= 0; the schema refuses anything else. */
+TEST(test_postings__check_refuses_impossible_postings)
+{
+    lm_memory_opts o = LM_MEMORY_OPTS_INIT;
+    o.no_embedder = 1;
+    lm_memory *m = test_memory_opts(&o);
+    PGconn *c = PQconnectdb(getenv("LLMEMORY_TEST_DATABASE_URL"));
+    char sql[256];
+    const char *bad[] = {"0, 5", "1, -1"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO \"%s\".postings (owner_id, lexeme, chunk_no, tf, doc_len)"
+                 " VALUES ('t', 'x', 1, %s)", test_schema(), bad[i]);
+        PGresult *r = PQexec(c, sql);
+        ASSERT_EQ_INT(PQresultStatus(r), PGRES_FATAL_ERROR);
+        ASSERT_EQ_STR(PQresultErrorField(r, PG_DIAG_SQLSTATE), "23514");
+        PQclear(r);
+    }
+    PQfinish(c);
+    lm_memory_close(m);
+}
