@@ -120,13 +120,39 @@ TEST(test_vector__small_tenant_gets_full_topk_next_to_a_large_one)
     char schema[64];
     snprintf(schema, sizeof(schema), "%s", test_schema());
     lm_doc_add_result r;
-    /* A large tenant (gets its own HNSW index) and a tenant with 0.5% of the vectors. */
+    /* A large tenant (gets its own HNSW index), four copies of it under other owners (made in
+       SQL, to keep the test fast), and a tenant with 10 of the 10,010 vectors: 0.1%. */
     for (int i = 0; i < 2000; i++)
         add_doc(m, "large", i, &r);
     for (int i = 5000; i < 5010; i++)
         add_doc(m, "tiny", i, &r);
     PGconn *c = db();
-    char sql[512];
+    char sql[2048];
+    snprintf(sql, sizeof(sql),
+             "DO $$DECLARE s text := '%s'; cd text; cc text; BEGIN"
+             " SELECT string_agg(quote_ident(column_name), ',') INTO cd"
+             "   FROM information_schema.columns WHERE table_schema = s"
+             "    AND table_name = 'documents' AND column_name <> 'owner_id'"
+             "    AND is_generated = 'NEVER';"
+             " SELECT string_agg(quote_ident(column_name), ',') INTO cc"
+             "   FROM information_schema.columns WHERE table_schema = s"
+             "    AND table_name = 'chunks' AND column_name NOT IN ('owner_id', 'chunk_no')"
+             "    AND is_generated = 'NEVER';"
+             " FOR g IN 1..4 LOOP"
+             "  EXECUTE format('INSERT INTO %%I.documents (owner_id, %%s) SELECT %%L, %%s"
+             "   FROM %%I.documents WHERE owner_id = ''large''', s, cd, 'filler-' || g, cd, s);"
+             "  EXECUTE format('INSERT INTO %%I.chunks (owner_id, %%s) SELECT %%L, %%s"
+             "   FROM %%I.chunks WHERE owner_id = ''large''', s, cc, 'filler-' || g, cc, s);"
+             "  EXECUTE format('INSERT INTO %%I.vectors_384 SELECT %%L, provider_id, chunk_id,"
+             "   embedding FROM %%I.vectors_384 WHERE owner_id = ''large''', s, 'filler-' || g, s);"
+             " END LOOP; END$$",
+             schema);
+    PGresult *fill = PQexec(c, sql);
+    if (PQresultStatus(fill) != PGRES_COMMAND_OK)
+        lm_test_fail(__FILE__, __LINE__, "filling: %s", PQerrorMessage(c));
+    PQclear(fill);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\".vectors_384", schema);
+    ASSERT_EQ_INT(scalar(c, sql), 10010);
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\".vector_indexes WHERE owner_id = 'large'",
              schema);
     ASSERT_EQ_INT(scalar(c, sql), 1);
