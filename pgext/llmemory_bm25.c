@@ -206,6 +206,12 @@ typedef struct Topk {
     int *order;      /* list indexes by ub ascending */
     float8 *prefix;  /* prefix[j] = sum of ub over order[0..j-1] */
     int ne;          /* order[0..ne-1] are non-essential (probed only) */
+    /*
+     * ecur[r]: the current chunk_no of list order[r] (PG_INT64_MAX at its end), kept for the
+     * essential lists (r >= ne) so the merge reads one small array instead of chasing each
+     * cursor's window. Refreshed whenever an essential cursor moves (only evaluate() moves them).
+     */
+    int64 *ecur;
 
     /* Per-candidate scratch, indexed by term. */
     Entry *hit;
@@ -1192,9 +1198,10 @@ static void evaluate(Topk *t, int64 d)
     for (int r = t->ne; r < t->m; r++) {
         Cursor *c = &t->cursors[t->order[r]];
 
-        if (cursor_cur(t, c) == d) {
+        if (t->ecur[r] == d && !c->at_end) {
             gather(t, c, d, MaxIndexTuplesPerPage);
             partial += t->contrib[c->term];
+            t->ecur[r] = cursor_cur(t, c);
         }
     }
     /* Probe the non-essential lists, largest bound first, while the chunk can still win. */
@@ -1419,18 +1426,17 @@ static void run_topk(Topk *t)
     }
     prime(t);
     update_essential(t);
+    for (int r = 0; r < t->m; r++)
+        t->ecur[r] = cursor_cur(t, &t->cursors[t->order[r]]);
 
     for (;;) {
         int64 d = PG_INT64_MAX;
 
         if ((++iter & 1023) == 0)
             CHECK_FOR_INTERRUPTS();
-        for (int r = t->ne; r < t->m; r++) {
-            int64 cur = cursor_cur(t, &t->cursors[t->order[r]]);
-
-            if (cur < d)
-                d = cur;
-        }
+        for (int r = t->ne; r < t->m; r++)
+            if (t->ecur[r] < d)
+                d = t->ecur[r];
         if (d == PG_INT64_MAX) {
             /* Only a real chunk_no of PG_INT64_MAX is left, if any list is not at its end. */
             bool any = false;
@@ -1683,6 +1689,7 @@ static void topk_emit(FunctionCallInfo fcinfo,
     /* Bounds and partial sums are rounded; 1e-9 relative dwarfs m * 2^-53 for any real m. */
     t->slack = Max(1e-9, 16.0 * (m + 1) * DBL_EPSILON);
     t->order = palloc(sizeof(int) * m);
+    t->ecur = palloc(sizeof(int64) * m);
     t->prefix = palloc(sizeof(float8) * (m + 1));
     t->hit = palloc(sizeof(Entry) * m);
     t->contrib = palloc(sizeof(float8) * m);
