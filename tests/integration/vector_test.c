@@ -169,7 +169,7 @@ TEST(test_vector__small_tenant_gets_full_topk_next_to_a_large_one)
                  " AND v.provider_id = $2 ORDER BY v.embedding <=> $3::vector(384) LIMIT 10",
                  schema);
         for (int pass = 0; pass < 2; pass++) {
-            const char *p[] = {pass ? "tiny" : "large", "builtin-hash-v1-384", lit};
+            const char *p[] = {pass ? "tiny" : "large", "builtin-hash-v2-384", lit};
             PGresult *er = PQexecParams(c, sql, 3, NULL, p, NULL, NULL, 0);
             ASSERT(PQresultStatus(er) == PGRES_TUPLES_OK);
             int uses = 0;
