@@ -219,8 +219,8 @@ TEST(test_vector__hybrid_reports_both_legs_and_honours_filters)
     int both = 0;
     for (size_t i = 0; i < lm_results_count(res); i++) {
         const lm_hit *h = lm_results_at(res, i);
-        double expect = (h->vector_rank ? 0.02 / (60 + h->vector_rank) : 0) +
-                        (h->text_rank ? 0.98 / (60 + h->text_rank) : 0);
+        double expect = (h->vector_rank ? 0.01 / (60 + h->vector_rank) : 0) +
+                        (h->text_rank ? 0.99 / (60 + h->text_rank) : 0);
         ASSERT(fabs(h->score - expect) < 1e-12);
         both += h->vector_rank > 0 && h->text_rank > 0;
         if (i)
