@@ -89,13 +89,13 @@ LM_EXTERN int lm_embedder_embed(lm_embedder *e,
                                 size_t n);
 /** Dimension of the vectors. */
 LM_EXTERN int lm_embedder_dim(const lm_embedder *e);
-/** Stable provider id, e.g. "builtin-hash-v1-384" or "http:text-embedding-3-small" (with
+/** Stable provider id, e.g. "builtin-hash-v2-384" or "http:text-embedding-3-small" (with
  *  ":<dim>" appended when dimensions are sent). Vectors of different ids are never compared.
  *  Borrowed. */
 LM_EXTERN const char *lm_embedder_provider_id(const lm_embedder *e);
 /** Provider kind: "builtin", "http" or "custom". */
 LM_EXTERN const char *lm_embedder_kind(const lm_embedder *e);
-/** Model name ("hash-v1" for the built-in). Borrowed. */
+/** Model name ("hash-v2" for the built-in). Borrowed. */
 LM_EXTERN const char *lm_embedder_model(const lm_embedder *e);
 /** Release @p e. NULL-safe. Must not race with calls on @p e. */
 LM_EXTERN void lm_embedder_free(lm_embedder *e);

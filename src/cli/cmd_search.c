@@ -28,7 +28,7 @@ static const char help[] =
     "      --from DATE      only documents dated on or after DATE (ISO 8601)\n"
     "      --to DATE        only documents dated on or before DATE\n"
     "      --config NAME    text search configuration for the query\n"
-    "      --alpha A        hybrid weight of the vector leg, 0..1 (default 0.02 with\n"
+    "      --alpha A        hybrid weight of the vector leg, 0..1 (default 0.01 with\n"
     "                       the built-in embedder, else 0.5)\n"
     "      --expand         also search keyword, OR and phrase variants (fused)\n"
     "      --rerank         rerank the top candidates lexically\n"

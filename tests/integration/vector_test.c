@@ -200,7 +200,7 @@ TEST(test_vector__small_tenant_gets_full_topk_next_to_a_large_one)
                  " ORDER BY v.embedding::halfvec(384) <=> $3::halfvec(384) LIMIT 10",
                  schema);
         for (int pass = 0; pass < 2; pass++) {
-            const char *p[] = {pass ? "tiny" : "large", "builtin-hash-v1-384", lit};
+            const char *p[] = {pass ? "tiny" : "large", "builtin-hash-v2-384", lit};
             PGresult *er = PQexecParams(c, sql, 3, NULL, p, NULL, NULL, 0);
             ASSERT(PQresultStatus(er) == PGRES_TUPLES_OK);
             int uses = 0;
@@ -250,8 +250,8 @@ TEST(test_vector__hybrid_reports_both_legs_and_honours_filters)
     int both = 0;
     for (size_t i = 0; i < lm_results_count(res); i++) {
         const lm_hit *h = lm_results_at(res, i);
-        double expect = (h->vector_rank ? 0.02 / (60 + h->vector_rank) : 0) +
-                        (h->text_rank ? 0.98 / (60 + h->text_rank) : 0);
+        double expect = (h->vector_rank ? 0.01 / (60 + h->vector_rank) : 0) +
+                        (h->text_rank ? 0.99 / (60 + h->text_rank) : 0);
         ASSERT(fabs(h->score - expect) < 1e-12);
         both += h->vector_rank > 0 && h->text_rank > 0;
         if (i)

@@ -9,9 +9,10 @@
 #include "search/vector.h"
 
 /* Default hybrid weight (vector share). With the built-in (lexical) embedder it was chosen on
- * SciFact's train queries (docs/eval.md): its vectors mostly repeat what BM25 already knows, so
- * they may only break near-ties. Other providers keep llmemory's 0.5. */
-#define LM__HYBRID_ALPHA_BUILTIN 0.02
+ * SciFact's train queries for hash-v2 (docs/embeddings.md): its vectors mostly repeat what BM25
+ * already knows, and every larger alpha scored below text search alone, so they only reorder
+ * the deep ranks and add documents that the keyword leg missed. Other providers keep 0.5. */
+#define LM__HYBRID_ALPHA_BUILTIN 0.01
 #define LM__HYBRID_ALPHA_DEFAULT 0.5
 #define LM__RRF_K_DEFAULT        60
 

@@ -1,11 +1,15 @@
 /*
- * embed/builtin.c: the built-in deterministic embedder ("hash-v1"). Signed feature hashing of
- * normalised words, adjacent word pairs and character trigrams, with sublinear term frequency,
- * L2-normalised. It needs no network and no model file and is fast (tens of thousands of chunks
- * per second per core), but it only sees LEXICAL overlap, never meaning.
+ * embed/builtin.c: the built-in deterministic embedder ("hash-v2"). Signed feature hashing of
+ * normalised, lightly stemmed words and of character 4-grams of each word, with sublinear term
+ * frequency and word weights that stand in for IDF without corpus statistics (stop words and a
+ * fixed list of common English words weigh less), L2-normalised. It needs no network and no model
+ * file and is fast (tens of thousands of chunks per second per core), but it only sees LEXICAL
+ * overlap, never meaning. docs/embeddings.md describes the design and its measurements.
  *
  * Everything in this file is part of the vector format: changing any constant, rule or table
- * changes the vectors, and then the provider id must change too ("builtin-hash-v2-<dim>").
+ * changes the vectors, and then the provider id must change too ("builtin-hash-v3-<dim>").
+ * hash-v1 (until this version) also had adjacent word pairs and character trigrams, no common
+ * word list, and stop words at 0.2; its vectors are not comparable with these.
  */
 #include <math.h>
 #include <pthread.h>
@@ -16,20 +20,24 @@
 #include "embed/embed.h"
 #include "error.h"
 
-/* ---- fixed parameters of hash-v1 ------------------------------------------------------------- */
+/* ---- fixed parameters of hash-v2 ------------------------------------------------------------- */
 
 #define WORD_MAX 40 /* code points per word piece; longer runs are cut into pieces */
+#define NGRAM    4  /* characters per n-gram (a word shorter than that, with its marks: one) */
 
-#define W_UNIGRAM      1.0f  /* a word */
-#define W_UNIGRAM_STOP 0.2f  /* a stop word ("the", "of") */
-#define W_BIGRAM       0.5f  /* two adjacent words */
-#define W_BIGRAM_STOP  0.25f /* two adjacent words, one of them a stop word (both: skipped) */
-#define W_TRIGRAMS     0.75f /* L2 weight of all character trigrams of one word occurrence */
-#define W_CJK          1.0f  /* two adjacent CJK characters (or a lone one) */
+/*
+ * Weights, measured on SciFact's train queries (docs/embeddings.md). A word's weight also scales
+ * its n-grams, so that common words count less in both. Word pairs were dropped: at 384
+ * dimensions their hash collisions cost more than their rare matches gave.
+ */
+#define W_WORD   1.0f  /* a word */
+#define W_COMMON 0.3f  /* a common English word ("year", "people"): a cheap stand-in for IDF */
+#define W_STOP   0.05f /* a stop word ("the", "of"): no n-grams */
+#define W_NGRAMS 1.25f /* L2 weight of all character n-grams of one word occurrence, times W_* */
+#define W_CJK    1.0f  /* two adjacent CJK characters (or a lone one) */
 
 #define SEED_UNIGRAM 0x9ae16a3b2f90404fULL
-#define SEED_BIGRAM  0xc3a5c85c97cb3127ULL
-#define SEED_TRIGRAM 0xb492b66fbe98f273ULL
+#define SEED_NGRAM   0xb492b66fbe98f273ULL
 #define SEED_CJK     0x9ddfea08eb382d69ULL
 #define SEED_FORM    0x4cf5ad432745937fULL /* counts surface forms (for trigram tf) */
 #define MARK_BEGIN   0x1FFFFEu /* "^" in trigrams: outside Unicode, so never a real character */
@@ -59,12 +67,9 @@ static inline uint64_t word_hash(const uint32_t *w, size_t n)
     return h;
 }
 
-static inline uint64_t rotl64(uint64_t x, int r)
-{
-    return (x << r) | (x >> (64 - r));
-}
+/* ---- stop words and common words ------------------------------------------------------------ */
 
-/* ---- stop words ------------------------------------------------------------------------------ */
+/* Function words: W_STOP, no n-grams. */
 
 static const char *const stop_words[] = {
     "a",     "about", "after", "all",  "also",  "an",   "and",   "any",   "are",    "as",   "at",
@@ -77,45 +82,93 @@ static const char *const stop_words[] = {
     "where", "which", "who",   "why",  "will",  "with", "would", "you",   "your",
 };
 
-/* Open-addressed set of the (stemmed) stop words' hashes, filled once. Immutable afterwards. */
-#define STOP_SLOTS 256
+/*
+ * Frequent English content words, adverbs and verbs (W_COMMON): a generic list written for this
+ * embedder, not derived from any evaluation corpus. It approximates IDF the only way possible
+ * without corpus statistics: words that are frequent in any English text weigh less.
+ */
+static const char *const common_words[] = {
+    "able",      "above",     "across",  "actually",  "add",      "again",    "against",
+    "ago",       "almost",    "alone",   "along",     "already",  "although", "always",
+    "among",     "another",   "anyone",  "anything",  "appear",   "area",     "around",
+    "ask",       "away",      "back",    "bad",       "base",     "become",   "before",
+    "begin",     "behind",    "believe", "best",      "better",   "between",  "big",
+    "both",      "bring",     "build",   "call",      "came",     "case",     "cause",
+    "certain",   "change",    "clear",   "close",     "come",     "common",   "consider",
+    "course",    "cut",       "day",     "different", "done",     "down",     "during",
+    "each",      "early",     "either",  "else",      "end",      "enough",   "even",
+    "ever",      "every",     "example", "fact",      "far",      "feel",     "few",
+    "find",      "first",     "follow",  "form",      "found",    "four",     "full",
+    "general",   "get",       "give",    "given",     "go",       "going",    "good",
+    "got",       "great",     "group",   "half",      "hand",     "happen",   "hard",
+    "help",      "here",      "high",    "hold",      "home",     "house",    "however",
+    "idea",      "important", "include", "including", "increase", "instead",  "just",
+    "keep",      "kind",      "know",    "large",     "last",     "late",     "later",
+    "lead",      "least",     "leave",   "less",      "let",      "life",     "like",
+    "likely",    "line",      "little",  "live",      "long",     "look",     "lot",
+    "low",       "made",      "main",    "major",     "make",     "man",      "many",
+    "mean",      "men",       "might",   "mind",      "month",    "much",     "must",
+    "near",      "need",      "never",   "new",       "next",     "nothing",  "now",
+    "number",    "often",     "old",     "once",      "one",      "only",     "open",
+    "order",     "own",       "part",    "people",    "per",      "perhaps",  "place",
+    "point",     "possible",  "present", "problem",   "provide",  "put",      "quite",
+    "rather",    "real",      "really",  "reason",    "result",   "right",    "run",
+    "said",      "same",      "saw",     "say",       "see",      "seem",     "seen",
+    "set",       "several",   "show",    "side",      "since",    "small",    "something",
+    "sometimes", "soon",      "start",   "state",     "still",    "take",     "taken",
+    "tell",      "thing",     "think",   "three",     "through",  "thus",     "time",
+    "today",     "together",  "told",    "took",      "toward",   "turn",     "two",
+    "under",     "until",     "upon",    "use",       "used",     "using",    "usually",
+    "want",      "way",       "well",    "went",      "whether",  "while",    "whole",
+    "within",    "without",   "work",    "world",     "year",     "years",    "yet",
+};
+
+/* Open-addressed sets of the (stemmed) words' hashes, filled once. Immutable afterwards. */
+#define STOP_SLOTS 1024 /* a power of two, over twice the longer list */
 static uint64_t stop_set[STOP_SLOTS];
-static float inv_sqrt[WORD_MAX + 3]; /* W_TRIGRAMS / sqrt(n) for n trigrams */
+static uint64_t common_set[STOP_SLOTS];
+static float inv_sqrt[WORD_MAX + 3]; /* 1 / sqrt(n) for n n-grams */
 #define TF_TABLE 64
 static float tf_inc[TF_TABLE]; /* ln k - ln(k-1): see tf_step() */
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
 static size_t stem(uint32_t *w, size_t n);
 
-static void tables_init(void)
+static void set_fill(uint64_t *set, const char *const *words, size_t count)
 {
-    for (size_t i = 0; i < sizeof(stop_words) / sizeof(stop_words[0]); i++) {
+    for (size_t i = 0; i < count; i++) {
         uint32_t w[16];
-        size_t n = strlen(stop_words[i]);
+        size_t n = strlen(words[i]);
         for (size_t j = 0; j < n; j++)
-            w[j] = (unsigned char)stop_words[i][j];
+            w[j] = (unsigned char)words[i][j];
         n = stem(w, n);
         uint64_t h = word_hash(w, n) | 1;
         size_t k = h & (STOP_SLOTS - 1);
-        while (stop_set[k] != 0 && stop_set[k] != h)
+        while (set[k] != 0 && set[k] != h)
             k = (k + 1) & (STOP_SLOTS - 1);
-        stop_set[k] = h;
+        set[k] = h;
     }
+}
+
+static void tables_init(void)
+{
+    set_fill(stop_set, stop_words, sizeof(stop_words) / sizeof(stop_words[0]));
+    set_fill(common_set, common_words, sizeof(common_words) / sizeof(common_words[0]));
     tf_inc[0] = 0.0f;
     tf_inc[1] = 1.0f;
     for (int k = 2; k < TF_TABLE; k++)
         tf_inc[k] = (float)log((double)k / (double)(k - 1));
     inv_sqrt[0] = 0.0f;
     for (size_t n = 1; n < sizeof(inv_sqrt) / sizeof(inv_sqrt[0]); n++)
-        inv_sqrt[n] = W_TRIGRAMS / sqrtf((float)n);
+        inv_sqrt[n] = 1.0f / sqrtf((float)n);
 }
 
-static inline int is_stop(uint64_t h)
+static inline int in_set(const uint64_t *set, uint64_t h)
 {
     h |= 1;
     size_t k = h & (STOP_SLOTS - 1);
-    while (stop_set[k] != 0) {
-        if (stop_set[k] == h)
+    while (set[k] != 0) {
+        if (set[k] == h)
             return 1;
         k = (k + 1) & (STOP_SLOTS - 1);
     }
@@ -132,11 +185,11 @@ static const uint16_t latin1_fold[64] = {
     0xF0, 'n', 'o', 'o', 'o', 'o', 'o',  0,   'o', 'u', 'u', 'u', 'u', 'y', 0xFE, 'y',
 };
 
-enum { C_SEP = 0, C_WORD = 1, C_BREAK = 2, C_CJK = 3 };
+enum { C_SEP = 0, C_WORD = 1, C_CJK = 2 };
 
 /*
  * Class and folded form of a non-ASCII code point. Punctuation and symbol blocks separate
- * words; ". ! ?" in their CJK and full-width forms also end a sentence (no bigram across it).
+ * words (hash-v2 has no word pairs, so sentence ends need no class of their own).
  * Greek and Cyrillic capitals are lower-cased; other scripts are kept as they are.
  */
 static inline int classify(uint32_t *cp)
@@ -168,7 +221,7 @@ static inline int classify(uint32_t *cp)
     if (c >= 0x2E00 && c <= 0x2E7F)
         return C_SEP;
     if (c >= 0x3000 && c <= 0x303F)
-        return c == 0x3002 ? C_BREAK : C_SEP;
+        return C_SEP;
     /* Scripts written without spaces: kana, CJK ideographs (and extensions), compatibility
        ideographs. They are indexed as overlapping character pairs, like Lucene's CJK bigrams. */
     if ((c >= 0x3040 && c <= 0x30FF) || (c >= 0x3400 && c <= 0x4DBF) ||
@@ -178,8 +231,6 @@ static inline int classify(uint32_t *cp)
     if (c == 0xFEFF)
         return C_SEP;
     if (c >= 0xFF01 && c <= 0xFF65) {
-        if (c == 0xFF01 || c == 0xFF0E || c == 0xFF1F)
-            return C_BREAK;
         if (c <= 0xFF0F || (c >= 0xFF1A && c <= 0xFF20) || (c >= 0xFF3B && c <= 0xFF40) ||
             c >= 0xFF5B)
             return C_SEP;
@@ -283,9 +334,6 @@ typedef struct acc {
     size_t mask, nused, limit;
     float *out;
     uint64_t dim;
-    /* word state for bigrams */
-    uint64_t prev_hash;
-    int have_prev, prev_stop;
 } acc;
 
 /*
@@ -347,7 +395,10 @@ static inline void add(acc *a, uint64_t raw, float w)
     emit(a, key, w * tf_step(bump(a, key)));
 }
 
-/* One word (or piece of a long word): trigrams of the unstemmed form, then unigram, bigram. */
+/*
+ * One word (or piece of a long word): its character n-grams (of the unstemmed form, "^" and "$"
+ * marking the word's ends), then the stemmed word itself.
+ */
 static void word(acc *a, uint32_t *w, size_t n, int at_start, int at_end)
 {
     uint64_t form = word_hash(w, n);
@@ -362,27 +413,22 @@ static void word(acc *a, uint32_t *w, size_t n, int at_start, int at_end)
 
     size_t sn = stem(w, n); /* may rewrite w's tail; pad keeps the surface form */
     uint64_t h = sn == n ? form : word_hash(w, sn);
-    int stop = is_stop(h);
-
-    if (!stop && m >= 3) {
-        /* W_TRIGRAMS in total per word (1/sqrt(count) each) so that long words do not dominate.
-           Their tf is that of the surface form, counted under a key of its own. */
-        uint64_t fkey = fmix64(form ^ SEED_FORM);
-        if (fkey == 0)
-            fkey = 1;
-        float tw = inv_sqrt[m - 2] * tf_step(bump(a, fkey));
-        for (size_t i = 0; i + 2 < m; i++) {
-            uint64_t packed = ((uint64_t)pad[i] << 42) | ((uint64_t)pad[i + 1] << 21) | pad[i + 2];
-            emit(a, fmix64(packed ^ SEED_TRIGRAM), tw);
-        }
+    if (in_set(stop_set, h)) {
+        add(a, h ^ SEED_UNIGRAM, W_STOP);
+        return;
     }
-    add(a, h ^ SEED_UNIGRAM, stop ? W_UNIGRAM_STOP : W_UNIGRAM);
-    if (a->have_prev && !(stop && a->prev_stop))
-        add(a, (a->prev_hash * 0x9e3779b97f4a7c15ULL) ^ rotl64(h, 31) ^ SEED_BIGRAM,
-            (stop || a->prev_stop) ? W_BIGRAM_STOP : W_BIGRAM);
-    a->prev_hash = h;
-    a->prev_stop = stop;
-    a->have_prev = 1;
+    float ww = in_set(common_set, h) ? W_COMMON : W_WORD;
+
+    /* W_NGRAMS * ww in total per word (1/sqrt(count) each) so that long words do not dominate.
+       Their tf is that of the surface form, counted under a key of its own. */
+    size_t g = m < NGRAM ? m : NGRAM;
+    uint64_t fkey = fmix64(form ^ SEED_FORM);
+    if (fkey == 0)
+        fkey = 1;
+    float nw = W_NGRAMS * ww * inv_sqrt[m - g + 1] * tf_step(bump(a, fkey));
+    for (size_t i = 0; i + g <= m; i++)
+        emit(a, fmix64(word_hash(pad + i, g) ^ SEED_NGRAM), nw);
+    add(a, h ^ SEED_UNIGRAM, ww);
 }
 
 size_t lm__embed_builtin_scratch_cap(size_t text_len)
@@ -402,7 +448,7 @@ void lm__embed_builtin_one(float *out,
                            size_t cap)
 {
     pthread_once(&tables_once, tables_init);
-    acc a = {table, used, cap - 1, 0, cap - cap / 4, out, (uint64_t)dim, 0, 0, 0};
+    acc a = {table, used, cap - 1, 0, cap - cap / 4, out, (uint64_t)dim};
     const unsigned char *s = (const unsigned char *)text;
     uint32_t w[WORD_MAX];
     size_t n = 0, i = 0, cjk_run = 0;
@@ -421,7 +467,7 @@ void lm__embed_builtin_one(float *out,
             } else if (cp - 'a' < 26u || cp - '0' < 10u) {
                 cls = C_WORD;
             } else {
-                cls = (cp == '.' || cp == '!' || cp == '?' || cp == ';') ? C_BREAK : C_SEP;
+                cls = C_SEP;
             }
         } else {
             cp = decode(s, len, &i);
@@ -441,7 +487,6 @@ void lm__embed_builtin_one(float *out,
             if (cjk_run == 1)
                 add(&a, cjk_prev ^ SEED_CJK, W_CJK);
             cjk_run = 0;
-            a.have_prev = 0;
         }
         if (cls == C_WORD) {
             if (n == WORD_MAX) {
@@ -456,8 +501,6 @@ void lm__embed_builtin_one(float *out,
             word(&a, w, n, at_start, 1);
         n = 0;
         at_start = 1;
-        if (cls == C_BREAK)
-            a.have_prev = 0;
     }
     if (n > 0)
         word(&a, w, n, at_start, 1);
@@ -524,7 +567,7 @@ int lm_embedder_builtin_new(lm_embedder **out, int dim)
         return LM_EINVAL;
     }
     char id[LM__EMBED_ID_MAX];
-    snprintf(id, sizeof(id), "builtin-hash-v1-%d", dim);
+    snprintf(id, sizeof(id), "builtin-hash-v2-%d", dim);
     lm_embedder_ops ops = {LM_EMBEDDER_OPS_VERSION, builtin_embed, NULL};
-    return lm__embedder_new(out, "builtin", id, "hash-v1", dim, 1, &ops, NULL);
+    return lm__embedder_new(out, "builtin", id, "hash-v2", dim, 1, &ops, NULL);
 }
