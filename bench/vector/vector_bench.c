@@ -20,7 +20,7 @@
  *   VECTOR_BENCH_BASELINE   0: skip the global-HNSW baseline
  *   VECTOR_BENCH_THRESHOLD  lm_memory_opts.vector_index_threshold (0: the library default)
  *   VECTOR_BENCH_SEED       data seed (1)
- *   VECTOR_BENCH_EF_SEARCH  lm_memory_opts.hnsw_ef_search (0: the library default, 64)
+ *   VECTOR_BENCH_EF_SEARCH  lm_memory_opts.hnsw_ef_search (0: the library default, 40)
  *   VECTOR_BENCH_REUSE      1: measure a database a complete run left (KEEP=1) without loading
  */
 #define _POSIX_C_SOURCE 200809L
@@ -1139,7 +1139,7 @@ int main(void)
     mo.vector_index_threshold = threshold;
     mo.hnsw_ef_search = ef_search;
     if (ef_search == 0)
-        ef_search = 64; /* the library's default */
+        ef_search = 40; /* the library's default */
     mo.log_fn = on_log;
     mo.log_level = LM_LOG_INFO;
     lm_memory *mem = NULL;
