@@ -76,12 +76,16 @@ typedef struct lm_memory_opts {
     /* Keyword search uses the llmemory_bm25 extension (exact BM25 top-k in C) when the server
        has it, and the pure-SQL path (same ranking) otherwise. 1: always the SQL path. */
     int no_bm25_extension;
+    /* The keyword statement and the hydrate query are prepared once per pooled connection. 1 (or
+       $LLMEMORY_PREPARED_STATEMENTS=off): never prepare, for a pooler in transaction mode that
+       moves sessions between server connections. */
+    int no_prepared_statements;
 } lm_memory_opts;
 
 #define LM_MEMORY_OPTS_VERSION 1
 #define LM_MEMORY_OPTS_INIT                                                                        \
     {LM_MEMORY_OPTS_VERSION, NULL, NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, LM_LOG_WARN, NULL,  \
-     NULL, 0, LM_EMBED_SYNC, 0, 0, 0, 0, NULL, NULL, 0}
+     NULL, 0, LM_EMBED_SYNC, 0, 0, 0, 0, NULL, NULL, 0, 0}
 /** Initialise @p opts to defaults. @return 0, or LM_EINVAL for an unsupported @p version. */
 LM_EXTERN int lm_memory_opts_init(lm_memory_opts *opts, unsigned int version);
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/memory.h"
 #include "support.h"
 
 static const char *const words[] = {
@@ -217,5 +218,64 @@ TEST(test_postings__check_refuses_impossible_postings)
         PQclear(r);
     }
     PQfinish(c);
+    lm_memory_close(m);
+}
+
+/*
+ * Without prepared statements (for a pooler in transaction mode) the results are the same; and a
+ * session whose statements were deallocated behind the library's back fails one search, then
+ * prepares them again.
+ */
+TEST(test_search__prepared_statements_optional_and_recover)
+{
+    lm_memory_opts o = LM_MEMORY_OPTS_INIT;
+    o.no_embedder = 1;
+    o.pool_size = 1;
+    lm_memory *m = test_memory_opts(&o);
+    char schema[64];
+    snprintf(schema, sizeof(schema), "%s", test_schema());
+    corpus(m, "tenant-a", 40);
+    lm_memory_opts so = LM_MEMORY_OPTS_INIT;
+    so.no_embedder = 1;
+    so.pool_size = 1;
+    so.no_prepared_statements = 1;
+    so.database_url = getenv("LLMEMORY_TEST_DATABASE_URL");
+    so.schema = schema;
+    lm_memory *plain = NULL;
+    ASSERT_OK(lm_memory_open(&plain, &so));
+    static char a[8192], b[8192];
+    snapshot(m, "tenant-a", a, sizeof(a));
+    snapshot(plain, "tenant-a", b, sizeof(b));
+    ASSERT_EQ_STR(b, a);
+
+    /* DEALLOCATE ALL on the memory's only connection. */
+    PGconn *c = NULL;
+    ASSERT_OK(lm__pool_acquire(&c, &m->db.pool));
+    PQclear(PQexec(c, "DEALLOCATE ALL"));
+    lm__pool_release(&m->db.pool, c);
+    lm_search_opts s = LM_SEARCH_OPTS_INIT;
+    s.no_history = 1;
+    lm_results *r = NULL;
+    ASSERT_EQ_INT(lm_search(&r, m, "tenant-a", "protein cell", &s), LM_EDB);
+    snapshot(m, "tenant-a", b, sizeof(b));
+    ASSERT_EQ_STR(b, a);
+
+    /* Opted out (by option, or by $LLMEMORY_PREPARED_STATEMENTS=off): nothing to lose. */
+    setenv("LLMEMORY_PREPARED_STATEMENTS", "off", 1);
+    so.no_prepared_statements = 0;
+    lm_memory *by_env = NULL;
+    int rc = lm_memory_open(&by_env, &so);
+    unsetenv("LLMEMORY_PREPARED_STATEMENTS");
+    ASSERT_OK(rc);
+    lm_memory *opted[] = {plain, by_env};
+    for (int i = 0; i < 2; i++) {
+        ASSERT_OK(lm__pool_acquire(&c, &opted[i]->db.pool));
+        PQclear(PQexec(c, "DEALLOCATE ALL"));
+        lm__pool_release(&opted[i]->db.pool, c);
+        snapshot(opted[i], "tenant-a", b, sizeof(b));
+        ASSERT_EQ_STR(b, a);
+    }
+    lm_memory_close(by_env);
+    lm_memory_close(plain);
     lm_memory_close(m);
 }

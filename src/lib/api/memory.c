@@ -120,6 +120,11 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
     if ((rc = lm__pool_init(&mem->db.pool, conninfo.ptr, o.pool_size, o.connect_timeout_s)) < 0)
         goto out;
     pool_ready = 1;
+    {
+        /* $LLMEMORY_PREPARED_STATEMENTS=off does the same for programs that take no options. */
+        const char *ps = env_nonempty("LLMEMORY_PREPARED_STATEMENTS");
+        mem->db.pool.no_prepare = o.no_prepared_statements != 0 || (ps && strcmp(ps, "off") == 0);
+    }
     if ((rc = lm__migrate(&mem->db)) < 0)
         goto out;
     if ((rc = lm__vector_register(&mem->db, &mem->vec)) < 0)

@@ -25,6 +25,7 @@ typedef struct lm__pool {
     int n_idle;
     PGconn **idle;
     int connect_timeout_s;
+    int no_prepare; /* lm__db_exec_prepared() only executes (lm_memory_opts.no_prepared_statements) */
 } lm__pool;
 
 typedef struct lm__db {
@@ -56,8 +57,9 @@ typedef enum lm__stmt {
     LM__STMT_BM25_EXT = 0, /* the keyword leg on the llmemory_bm25 extension (search/bm25.c) */
     LM__STMT_HYDRATE,      /* chunk and document fields of a page of results (api/search.c) */
 } lm__stmt;
-/* Called once per new connection (pool.c): attaches the per-connection statement set. */
-int lm__db_conn_setup(PGconn *conn);
+/* Called once per new connection (pool.c): attaches the per-connection statement set; with
+ * @p no_prepare, statements are never prepared on it. */
+int lm__db_conn_setup(PGconn *conn, int no_prepare);
 /* lm__db_exec() of a statement prepared on first use on this connection (then reused). */
 int lm__db_exec_prepared(PGresult **out, PGconn *conn, lm__stmt stmt, const char *sql, int n_params,
                          const char *const *params);

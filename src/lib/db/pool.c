@@ -71,7 +71,7 @@ static int connect_one(PGconn **out, lm__pool *pool)
         PQfinish(c);
         return LM_ECONN;
     }
-    if (lm__db_conn_setup(c) < 0) {
+    if (lm__db_conn_setup(c, pool->no_prepare) < 0) {
         PQfinish(c);
         return LM_ENOMEM;
     }

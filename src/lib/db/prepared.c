@@ -8,6 +8,7 @@
  */
 #include <libpq-events.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "alloc.h"
 #include "db/db.h"
@@ -15,6 +16,7 @@
 
 typedef struct conn_state {
     unsigned int prepared; /* bit i: statement i is prepared on this connection */
+    int no_prepare;        /* never prepare: execute with lm__db_exec() */
 } conn_state;
 
 static int event_proc(PGEventId id, void *info, void *pass_through)
@@ -44,10 +46,14 @@ static int event_proc(PGEventId id, void *info, void *pass_through)
     }
 }
 
-int lm__db_conn_setup(PGconn *conn)
+int lm__db_conn_setup(PGconn *conn, int no_prepare)
 {
-    if (!PQregisterEventProc(conn, event_proc, "llmemory", NULL))
+    conn_state *s;
+
+    if (!PQregisterEventProc(conn, event_proc, "llmemory", NULL) ||
+        (s = PQinstanceData(conn, event_proc)) == NULL)
         return lm__error_set(LM_ENOMEM, "out of memory");
+    s->no_prepare = no_prepare;
     return 0;
 }
 
@@ -61,7 +67,7 @@ int lm__db_exec_prepared(PGresult **out, PGconn *conn, lm__stmt stmt, const char
 
     if (out)
         *out = NULL;
-    if (s == NULL || (unsigned)stmt >= 8 * sizeof(s->prepared))
+    if (s == NULL || s->no_prepare || (unsigned)stmt >= 8 * sizeof(s->prepared))
         return lm__db_exec(out, conn, sql, n_params, params);
     snprintf(name, sizeof(name), "lm_%d", (int)stmt);
     if (!(s->prepared & (1u << stmt))) {
@@ -79,6 +85,11 @@ int lm__db_exec_prepared(PGresult **out, PGconn *conn, lm__stmt stmt, const char
     res = PQexecPrepared(conn, name, n_params, params, NULL, NULL, 0);
     st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        /* Gone from the session (DEALLOCATE ALL, DISCARD ALL take every statement): prepare
+           them again as they are next used. */
+        if (state != NULL && strcmp(state, "26000") == 0)
+            s->prepared = 0;
         int rc = lm__db_error(conn, res);
         PQclear(res);
         return rc;
