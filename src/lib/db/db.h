@@ -65,6 +65,9 @@ int lm__db_exec_prepared(PGresult **out, PGconn *conn, lm__stmt stmt, const char
                          const char *const *params);
 /* Run a multi-statement script with the simple query protocol (migrations). */
 int lm__db_script(PGconn *conn, const char *sql);
+/* Takes @p res (from any PQexec* call): on success hands it to *out (or clears it), otherwise
+ * maps the error into lm_error_last(), clears it and returns the code. */
+int lm__db_result(PGresult **out, PGconn *conn, PGresult *res);
 /* Map a failed result (or, when res is NULL, the connection's error) into lm_error_last(). */
 int lm__db_error(PGconn *conn, const PGresult *res);
 

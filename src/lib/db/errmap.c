@@ -71,11 +71,10 @@ int lm__db_error(PGconn *conn, const PGresult *res)
     return LM_EDB;
 }
 
-int lm__db_exec(PGresult **out, PGconn *conn, const char *sql, int n_params, const char *const *params)
+int lm__db_result(PGresult **out, PGconn *conn, PGresult *res)
 {
     if (out)
         *out = NULL;
-    PGresult *res = PQexecParams(conn, sql, n_params, NULL, params, NULL, NULL, 0);
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         int rc = lm__db_error(conn, res);
@@ -89,15 +88,12 @@ int lm__db_exec(PGresult **out, PGconn *conn, const char *sql, int n_params, con
     return 0;
 }
 
+int lm__db_exec(PGresult **out, PGconn *conn, const char *sql, int n_params, const char *const *params)
+{
+    return lm__db_result(out, conn, PQexecParams(conn, sql, n_params, NULL, params, NULL, NULL, 0));
+}
+
 int lm__db_script(PGconn *conn, const char *sql)
 {
-    PGresult *res = PQexec(conn, sql);
-    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        int rc = lm__db_error(conn, res);
-        PQclear(res);
-        return rc;
-    }
-    PQclear(res);
-    return 0;
+    return lm__db_result(NULL, conn, PQexec(conn, sql));
 }

@@ -62,8 +62,7 @@ int lm__db_exec_prepared(PGresult **out, PGconn *conn, lm__stmt stmt, const char
 {
     conn_state *s = PQinstanceData(conn, event_proc);
     char name[16];
-    PGresult *res;
-    ExecStatusType st;
+    int rc;
 
     if (out)
         *out = NULL;
@@ -72,31 +71,14 @@ int lm__db_exec_prepared(PGresult **out, PGconn *conn, lm__stmt stmt, const char
     snprintf(name, sizeof(name), "lm_%d", (int)stmt);
     if (!(s->prepared & (1u << stmt))) {
         /* Parameter types come from the statement's casts and function signatures. */
-        res = PQprepare(conn, name, sql, n_params, NULL);
-        st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-        if (st != PGRES_COMMAND_OK) {
-            int rc = lm__db_error(conn, res);
-            PQclear(res);
+        if ((rc = lm__db_result(NULL, conn, PQprepare(conn, name, sql, n_params, NULL))) < 0)
             return rc;
-        }
-        PQclear(res);
         s->prepared |= 1u << stmt;
     }
-    res = PQexecPrepared(conn, name, n_params, params, NULL, NULL, 0);
-    st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-        /* Gone from the session (DEALLOCATE ALL, DISCARD ALL take every statement): prepare
-           them again as they are next used. */
-        if (state != NULL && strcmp(state, "26000") == 0)
-            s->prepared = 0;
-        int rc = lm__db_error(conn, res);
-        PQclear(res);
-        return rc;
-    }
-    if (out)
-        *out = res;
-    else
-        PQclear(res);
-    return 0;
+    rc = lm__db_result(out, conn, PQexecPrepared(conn, name, n_params, params, NULL, NULL, 0));
+    /* Gone from the session (DEALLOCATE ALL, DISCARD ALL take every statement): prepare them
+       again as they are next used. */
+    if (rc < 0 && strcmp(lm_error_last()->sqlstate, "26000") == 0)
+        s->prepared = 0;
+    return rc;
 }
