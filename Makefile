@@ -55,7 +55,8 @@ HTTP_SRC  := $(sort $(wildcard src/http/*.c))
 UNIT_SRC  := $(sort $(wildcard tests/unit/*/*_test.c))
 INTEG_SRC := $(sort $(wildcard tests/integration/*_test.c))
 
-LIB_OBJ   := $(patsubst %.c,$(B)/%.o,$(LIB_SRC)) $(B)/gen/migrations.o
+LIB_OBJ   := $(patsubst %.c,$(B)/%.o,$(LIB_SRC)) $(B)/gen/migrations.o $(B)/gen/pgext_build_id.o
+PGEXT_SRC := $(wildcard pgext/Makefile pgext/build-id.sh pgext/*.c pgext/*.h pgext/*.sql pgext/*.control)
 CLI_OBJ   := $(patsubst %.c,$(B)/%.o,$(CLI_SRC))
 HTTP_OBJ  := $(patsubst %.c,$(B)/%.o,$(HTTP_SRC))
 HARNESS   := $(B)/tests/harness/runner.o
@@ -75,6 +76,14 @@ $(B)/gen/migrations.c: $(SQL_SRC) scripts/embed-sql.sh
 	@mkdir -p $(dir $@)
 	$(if $(Q),@echo "  GEN   $@")
 	$(Q)sh scripts/embed-sql.sh $(SQL_SRC) > $@.tmp && mv $@.tmp $@
+
+# The build id of the llmemory_bm25 extension of this tree: the library uses an installed
+# extension only when it reports the same id (src/lib/search/bm25.c).
+$(B)/gen/pgext_build_id.c: $(PGEXT_SRC)
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  GEN   $@")
+	$(Q)printf '/* generated from pgext/build-id.sh */\nconst char lm__pgext_build_id[] = "%s";\n' \
+	    "$$(sh pgext/build-id.sh)" > $@.tmp && mv $@.tmp $@
 
 $(B)/gen/%.o: $(B)/gen/%.c
 	$(if $(Q),@echo "  CC    $<")

@@ -13,8 +13,12 @@ PG_CONFIG=${1:-${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}}
 bindir=$("$PG_CONFIG" --bindir)
 
 # The installed module must be the one just built.
-if ! cmp -s "$here/../llmemory_bm25.so" "$("$PG_CONFIG" --pkglibdir)/llmemory_bm25.so" ||
-   ! cmp -s "$here/../llmemory_bm25--1.0.sql" "$("$PG_CONFIG" --sharedir)/extension/llmemory_bm25--1.0.sql"; then
+stale=0
+cmp -s "$here/../llmemory_bm25.so" "$("$PG_CONFIG" --pkglibdir)/llmemory_bm25.so" || stale=1
+for f in "$here"/../*.sql "$here"/../*.control; do
+    cmp -s "$f" "$("$PG_CONFIG" --sharedir)/extension/$(basename "$f")" || stale=1
+done
+if [ "$stale" -eq 1 ]; then
     echo "check-agree: the installed llmemory_bm25 is not this build; run make -C pgext install" >&2
     exit 1
 fi

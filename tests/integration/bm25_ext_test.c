@@ -6,8 +6,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/memory.h"
+#include "search/search.h"
 #include "support.h"
 
 static const char *const words[] = {
@@ -278,4 +280,129 @@ TEST(test_search__prepared_statements_optional_and_recover)
     lm_memory_close(by_env);
     lm_memory_close(plain);
     lm_memory_close(m);
+}
+
+/* ---- the build id: the library uses only the extension built from its own tree ---- */
+
+
+typedef struct {
+    char text[4096];
+    int warnings; /* messages at LM_LOG_WARN or worse */
+} log_capture;
+
+static void capture_log(int level, const char *msg, void *payload)
+{
+    log_capture *cap = payload;
+    size_t used = strlen(cap->text);
+    cap->warnings += level <= LM_LOG_WARN;
+    snprintf(cap->text + used, sizeof(cap->text) - used, "%d %s\n", level, msg);
+}
+
+static void quiet(void *arg, const char *msg)
+{
+    (void)arg;
+    (void)msg;
+}
+
+static void sql_ok(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        lm_test_fail(__FILE__, __LINE__, "%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+}
+
+/* A database of its own (an extension is per database), created with @p setup run in it; opens a
+   memory there and returns what the library logged while opening. */
+static void open_in_own_database(const char *setup, log_capture *cap, int *uses_extension)
+{
+    const char *url = getenv("LLMEMORY_TEST_DATABASE_URL");
+    char name[64], sql[256], dburl[1024];
+    snprintf(name, sizeof(name), "lm_bm25_build_%d", (int)getpid());
+    PGconn *admin = PQconnectdb(url);
+    ASSERT(PQstatus(admin) == CONNECTION_OK);
+    PQsetNoticeProcessor(admin, quiet, NULL);
+    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", name);
+    sql_ok(admin, sql);
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
+    sql_ok(admin, sql);
+    snprintf(dburl, sizeof(dburl), "%s dbname=%s", url, name);
+    PGconn *c = PQconnectdb(dburl);
+    ASSERT(PQstatus(c) == CONNECTION_OK);
+    sql_ok(c, setup);
+    PQfinish(c);
+
+    lm_memory_opts o = LM_MEMORY_OPTS_INIT;
+    o.no_embedder = 1;
+    o.database_url = dburl;
+    o.log_fn = capture_log;
+    o.log_payload = cap;
+    o.log_level = LM_LOG_INFO;
+    cap->text[0] = '\0';
+    cap->warnings = 0;
+    lm_memory *m = NULL;
+    ASSERT_OK(lm_memory_open(&m, &o));
+    /* Either way, keyword search works and finds the document. */
+    char id[40];
+    test_add(m, "o", "a", "the insulin receptor signal", id);
+    lm_search_opts s = LM_SEARCH_OPTS_INIT;
+    s.no_history = 1;
+    lm_results *res = NULL;
+    ASSERT_OK(lm_search(&res, m, "o", "insulin", &s));
+    ASSERT_EQ_INT(lm_results_count(res), 1);
+    lm_results_free(res);
+    lm_memory_close(m);
+    *uses_extension = strstr(cap->text, "keyword search: llmemory_bm25 extension") != NULL;
+    snprintf(sql, sizeof(sql), "DROP DATABASE %s WITH (FORCE)", name);
+    sql_ok(admin, sql);
+    PQfinish(admin);
+}
+
+TEST(test_bm25_ext__reports_the_build_of_this_tree)
+{
+    /* The id the installed module reports is the one of this tree's pgext/ sources: a module
+       left behind by another checkout fails here, with the command that fixes it. */
+    PGconn *c = PQconnectdb(getenv("LLMEMORY_TEST_DATABASE_URL"));
+    ASSERT(PQstatus(c) == CONNECTION_OK);
+    PQsetNoticeProcessor(c, quiet, NULL);
+    sql_ok(c, "CREATE EXTENSION IF NOT EXISTS llmemory_bm25");
+    PGresult *r = PQexec(c, "SELECT llmemory_bm25_build_id()");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || strcmp(PQgetvalue(r, 0, 0), lm__pgext_build_id))
+        lm_test_fail(__FILE__, __LINE__,
+                     "the installed llmemory_bm25 extension is not the build of this tree "
+                     "(reports \"%s\"%s, tree has %s): run scripts/deps.sh",
+                     PQresultStatus(r) == PGRES_TUPLES_OK ? PQgetvalue(r, 0, 0) : "",
+                     PQresultStatus(r) == PGRES_TUPLES_OK ? "" : PQerrorMessage(c),
+                     lm__pgext_build_id);
+    PQclear(r);
+    PQfinish(c);
+}
+
+TEST(test_bm25_ext__other_build_is_not_used)
+{
+    lm_test_timeout(60);
+    static log_capture cap;
+    int uses = 1;
+    /* What a module built from other sources would answer. */
+    open_in_own_database("CREATE EXTENSION llmemory_bm25;"
+                         "CREATE OR REPLACE FUNCTION llmemory_bm25_build_id() RETURNS text"
+                         " LANGUAGE sql AS $$SELECT 'f00dfeed'::text$$",
+                         &cap, &uses);
+    ASSERT(!uses);
+    ASSERT_EQ_INT(cap.warnings, 1);
+    ASSERT(strstr(cap.text, "1 the llmemory_bm25 extension in this database is build f00dfeed")
+           != NULL);
+    ASSERT(strstr(cap.text, "keyword search: SQL") != NULL);
+    ASSERT(strstr(cap.text, "Hint: install this version's extension") != NULL);
+}
+
+TEST(test_bm25_ext__older_version_is_updated_and_used)
+{
+    lm_test_timeout(60);
+    static log_capture cap;
+    int uses = 0;
+    /* Created by a release before build ids: updated at open, then identified and used. */
+    open_in_own_database("CREATE EXTENSION llmemory_bm25 VERSION '1.0'", &cap, &uses);
+    ASSERT(uses);
+    ASSERT_EQ_INT(cap.warnings, 0);
 }

@@ -14,8 +14,26 @@
 
 #include "search/search.h"
 
+/* The build id the extension in @p schema reports, into @p id; "" when it cannot say (a version
+   before 1.1, or a module file without the function). */
+static void bm25_ext_build_id(PGconn *c, const char *schema, char *id, size_t size)
+{
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SELECT %s.llmemory_bm25_build_id()", schema);
+    PGresult *r = PQexec(c, sql);
+    id[0] = '\0';
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        snprintf(id, size, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+}
+
 int lm__bm25_detect(lm__db *db, lm__bm25_params *p)
 {
+    static const char find[] =
+        "SELECT quote_ident(n.nspname), e.extversion IS DISTINCT FROM a.default_version"
+        " FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+        " LEFT JOIN pg_available_extensions a ON a.name = e.extname"
+        " WHERE e.extname = 'llmemory_bm25'";
     PGconn *c = NULL;
     PGresult *r = NULL;
     int rc;
@@ -23,8 +41,7 @@ int lm__bm25_detect(lm__db *db, lm__bm25_params *p)
     p->ext_schema[0] = '\0';
     if ((rc = lm__pool_acquire(&c, &db->pool)) < 0)
         return rc;
-    r = PQexec(c, "SELECT quote_ident(n.nspname) FROM pg_extension e"
-                  " JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'llmemory_bm25'");
+    r = PQexec(c, find);
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 0) {
         PQclear(r);
         /* Available on the server but not created here: try (a trusted extension only needs
@@ -35,13 +52,29 @@ int lm__bm25_detect(lm__db *db, lm__bm25_params *p)
         r = NULL;
         if (available) {
             PQclear(PQexec(c, "CREATE EXTENSION IF NOT EXISTS llmemory_bm25"));
-            r = PQexec(c, "SELECT quote_ident(n.nspname) FROM pg_extension e"
-                          " JOIN pg_namespace n ON n.oid = e.extnamespace"
-                          " WHERE e.extname = 'llmemory_bm25'");
+            r = PQexec(c, find);
         }
+    } else if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+               strcmp(PQgetvalue(r, 0, 1), "t") == 0) {
+        /* Created by an older version: bring it to the installed one (the owner of a trusted
+           extension may); when that fails, the build id check below decides. */
+        PQclear(r);
+        PQclear(PQexec(c, "ALTER EXTENSION llmemory_bm25 UPDATE"));
+        r = PQexec(c, find);
     }
-    if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-        snprintf(p->ext_schema, sizeof(p->ext_schema), "%s", PQgetvalue(r, 0, 0));
+    if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+        char id[80];
+        bm25_ext_build_id(c, PQgetvalue(r, 0, 0), id, sizeof(id));
+        if (strcmp(id, lm__pgext_build_id) == 0)
+            snprintf(p->ext_schema, sizeof(p->ext_schema), "%s", PQgetvalue(r, 0, 0));
+        else
+            lm__db_log(db, LM_LOG_WARN,
+                       "the llmemory_bm25 extension in this database is %s%.12s, not build %.12s"
+                       " of this llmemory: keyword search uses the SQL path (same results,"
+                       " slower). Hint: install this version's extension (scripts/deps.sh or"
+                       " make -C pgext install), then reconnect.",
+                       id[0] ? "build " : "an unidentified build", id, lm__pgext_build_id);
+    }
     lm__db_log(db, LM_LOG_INFO, "keyword search: %s",
                p->ext_schema[0] ? "llmemory_bm25 extension" : "SQL");
     PQclear(r);
