@@ -1,6 +1,7 @@
 #!/bin/sh
-# Runs every test suite (unit, integration, CLI) of each build directory given, against one
-# throwaway PostgreSQL cluster, and ends with the plain line "N passed, N failed".
+# Runs every test suite (unit, integration, CLI, HTTP) of each build directory given, against one
+# throwaway PostgreSQL cluster, then the checks of the shell scripts (tests/scripts), and ends
+# with the plain line "N passed, N failed, N skipped".
 #   tests/run.sh build/debug [build/asan ...]
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,7 +47,7 @@ for b in "$@"; do
     fi
     run_suite "http ($v)" sh tests/http/run.sh "$b/llmemory"
 done
+run_suite "scripts" bash tests/scripts/run.sh
 rm -f "$log"
-echo "total: $passed passed, $failed failed, $skipped skipped"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -86,10 +86,10 @@ lucene_warmup=${LUCENE_WARMUP:-5}
 jar() { ls /usr/share/java/"$1"-8*.jar 2>/dev/null | head -n 1; }
 cp=${LUCENE_CP:-$(jar lucene-core):$(jar lucene-analyzers-common):$(jar lucene-queryparser)}
 if ! command -v javac >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then
-    echo "bench: javac/java not found: install a JDK (Debian: default-jdk-headless) to run Lucene" >&2
+    echo "bench: javac/java not found: install a JDK (scripts/deps.sh --bench) to run Lucene" >&2
     status=1
 elif [ -z "${LUCENE_CP:-}" ] && { [ -z "$(jar lucene-core)" ] || [ -z "$(jar lucene-analyzers-common)" ]; }; then
-    echo "bench: Lucene 8 jars not found in /usr/share/java: install liblucene8-java (or set LUCENE_CP)" >&2
+    echo "bench: Lucene 8 jars not found in /usr/share/java: install liblucene8-java (scripts/deps.sh --bench, or set LUCENE_CP)" >&2
     status=1
 else
     classes=$(mktemp -d)
