@@ -141,10 +141,13 @@ check-build: all $(B)/tests/unit-tests $(B)/tests/integration-tests $(B)/tests/h
 
 # Full suite: default build and ASan+UBSan build, against a throwaway PostgreSQL cluster.
 # Dependencies are checked first (scripts/deps.sh is idempotent and quick when nothing is missing).
+# Both builds use every core unless the caller chose a -j of its own.
+NPROC      := $(shell nproc 2>/dev/null || echo 1)
+CHECK_JOBS := $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
 check:
 	$(Q)bash scripts/deps.sh
-	$(Q)$(MAKE) --no-print-directory check-build
-	$(Q)$(MAKE) --no-print-directory SAN=1 check-build
+	$(Q)$(MAKE) --no-print-directory $(CHECK_JOBS) check-build
+	$(Q)$(MAKE) --no-print-directory $(CHECK_JOBS) SAN=1 check-build
 	$(Q)sh tests/run.sh build/debug build/asan
 
 # One variant only (faster while developing): make check-one [SAN=1]
