@@ -7,6 +7,13 @@ set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
+# Sanitizer errors (ASan, UBSan, LSan) exit with a status of their own, 86, which no program or
+# test uses on purpose (tests/harness/runner.h: LM_TEST_SANITIZER_EXIT): a memory error can never
+# pass for an expected failure. The CLI and HTTP suites also collect every report (log_path).
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}exitcode=86"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}exitcode=86:print_stacktrace=1"
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}exitcode=86"
+
 eval "$(sh scripts/pg-test-cluster.sh start)" || { echo "could not start the test database" >&2; exit 1; }
 export LLMEMORY_TEST_DATABASE_URL
 trap 'sh scripts/pg-test-cluster.sh stop "$LLMEMORY_TEST_PG_DIR"' EXIT INT TERM

@@ -14,6 +14,7 @@
 #   requires_db           skip the case unless LLMEMORY_DATABASE_URL is set
 #   ingest_samples OWNER  ingest samples/acme (or globex) for OWNER
 #   fail MESSAGE          fail the case
+#   sanitizer_check N     fail the case when N is the sanitizer's exit status (run does this)
 # Owners should be unique per case (use $CASE_OWNER_PREFIX) so cases do not depend on order.
 
 OUT="" ERR="" STATUS=0
@@ -47,6 +48,13 @@ _run() {
     STATUS=$?
     OUT=$(cat "$CLI_TMP/out")
     ERR=$(cat "$CLI_TMP/err")
+    sanitizer_check $STATUS
+}
+
+# A sanitizer error (exit status 86, see tests/run.sh) fails the case at once, whatever status
+# the case expects.
+sanitizer_check() {
+    [ "$1" -ne 86 ] || fail "sanitizer error (exit status 86; the report is below the case)"
 }
 
 run() { _run /dev/null --schema "$CLI_SCHEMA" "$@"; }

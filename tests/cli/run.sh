@@ -38,6 +38,24 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+# Sanitizer errors exit with 86 (tests/harness/runner.h: LM_TEST_SANITIZER_EXIT), and every
+# report, from any program a case starts (servers included), lands in $work/sanitizer: a case
+# after which a report appears fails, whatever its own checks said.
+mkdir -p "$work/sanitizer"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}exitcode=86:log_path=$work/sanitizer/report"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}exitcode=86:print_stacktrace=1:log_path=$work/sanitizer/report"
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}exitcode=86:log_path=$work/sanitizer/report"
+# sanitizer_reports LOG: appends the reports written since the last call to LOG; status 1 if any.
+sanitizer_reports() {
+    local found=0 f
+    for f in "$work"/sanitizer/report*; do
+        [ -f "$f" ] || continue
+        found=1
+        { echo "sanitizer report ($(basename "$f")):"; cat "$f"; } >>"$1"
+        rm -f "$f"
+    done
+    [ "$found" -eq 0 ]
+}
 
 # What every case sees. LLMEMORY_HOME points into the scratch directory so that no case can
 # touch (or start) the user's own embedded database.
@@ -64,6 +82,7 @@ for c in $cases; do
     ( cd "$dir" && CLI_CASE=$name CLI_TMP=$dir timeout 300 bash -c 'set -u; . "$CLI_LIB"; . "$0"' "$c" ) \
         >"$log" 2>&1
     rc=$?
+    sanitizer_reports "$log" || { [ $rc -ne 0 ] && [ $rc -ne 77 ] || rc=1; }
     if [ $rc -eq 0 ]; then
         echo "ok $n - $name"
         pass=$((pass + 1))

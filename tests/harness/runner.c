@@ -1,7 +1,9 @@
 /*
  * tests/harness/runner.c: fork-per-test runner. Usage: <suite> [-l] [-s substring] [-v]
  * Output is TAP; the last line is "<suite>: N passed, N failed, N skipped". Exit status is 1 when
- * any test failed.
+ * any test failed. In the sanitizer build every test ends with a leak check (its child leaves
+ * with _exit(), which would skip LeakSanitizer's check at exit), and sanitizer errors exit with
+ * LM_TEST_SANITIZER_EXIT.
  */
 #define _GNU_SOURCE
 #include "runner.h"
@@ -14,6 +16,29 @@
 #include <unistd.h>
 
 #include "llmemory/error.h"
+
+#if LM_TEST_ASAN
+#include <sanitizer/lsan_interface.h>
+
+#define LM__STR(x) #x
+#define LM__XSTR(x) LM__STR(x)
+/* Defaults the sanitizer runtimes read at start-up; $ASAN_OPTIONS etc. still override them. */
+const char *__asan_default_options(void);
+const char *__ubsan_default_options(void);
+const char *__lsan_default_options(void);
+const char *__asan_default_options(void)
+{
+    return "exitcode=" LM__XSTR(LM_TEST_SANITIZER_EXIT);
+}
+const char *__ubsan_default_options(void)
+{
+    return "exitcode=" LM__XSTR(LM_TEST_SANITIZER_EXIT) ":print_stacktrace=1";
+}
+const char *__lsan_default_options(void)
+{
+    return "exitcode=" LM__XSTR(LM_TEST_SANITIZER_EXIT);
+}
+#endif
 
 typedef struct {
     const char *name;
@@ -111,6 +136,15 @@ int main(int argc, char **argv)
             alarm(t ? (unsigned)strtoul(t, NULL, 10) : 60);
             tests[i].fn();
             fflush(stdout);
+#if LM_TEST_ASAN
+            /* What the test allocated and did not free (threads it started are gone or
+               joined by now); the report goes to stderr. */
+            if (__lsan_do_recoverable_leak_check() != 0) {
+                printf("# %s: memory leaked (LeakSanitizer report on stderr)\n", current);
+                fflush(stdout);
+                _exit(EXIT_FAIL);
+            }
+#endif
             _exit(EXIT_PASS);
         }
         int status = 0;
@@ -123,6 +157,9 @@ int main(int argc, char **argv)
             printf("ok %u - %s # SKIP\n", n, current);
             skipped++;
         } else {
+            if (WIFEXITED(status) && WEXITSTATUS(status) == LM_TEST_SANITIZER_EXIT)
+                printf("# %s: sanitizer error (exit status %d, report on stderr)\n", current,
+                       LM_TEST_SANITIZER_EXIT);
             if (WIFSIGNALED(status))
                 printf("# %s: killed by signal %d%s\n", current, WTERMSIG(status),
                        WTERMSIG(status) == SIGALRM ? " (timeout)" : "");

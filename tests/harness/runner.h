@@ -12,6 +12,23 @@
 
 #include "llmemory/error.h"
 
+/* The exit status of a sanitizer error (ASan, UBSan, LSan) in the sanitizer build: distinct from
+ * every status a test or a program under test exits with on purpose, so a memory error can never
+ * pass as an expected failure. The test binaries set it themselves (runner.c); tests/run.sh sets
+ * it for every program through ASAN_OPTIONS, UBSAN_OPTIONS and LSAN_OPTIONS. */
+#define LM_TEST_SANITIZER_EXIT 86
+
+#if defined(__SANITIZE_ADDRESS__)
+#define LM_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LM_TEST_ASAN 1
+#endif
+#endif
+#ifndef LM_TEST_ASAN
+#define LM_TEST_ASAN 0
+#endif
+
 typedef void (*lm_test_fn)(void);
 
 void lm_test_register(const char *name, const char *file, lm_test_fn fn);

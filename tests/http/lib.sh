@@ -126,6 +126,13 @@ cli() {
     RC=$?
     OUT=$(cat "$HTTP_TMP/out")
     ERR=$(cat "$HTTP_TMP/err")
+    sanitizer_check $RC
+}
+
+# A sanitizer error (exit status 86, see tests/run.sh) fails the case at once, whatever status
+# the case expects. Every direct call of $HTTP_BIN whose status a case checks goes through it.
+sanitizer_check() {
+    [ "$1" -ne 86 ] || fail "sanitizer error (exit status 86; the report is below the case)"
 }
 
 # A new key: new_key OWNER [keys create options...]; prints the key.

@@ -68,6 +68,24 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+# Sanitizer errors exit with 86 (tests/harness/runner.h: LM_TEST_SANITIZER_EXIT), and every
+# report, from any program a case starts (servers included), lands in $work/sanitizer: a case
+# after which a report appears fails, whatever its own checks said.
+mkdir -p "$work/sanitizer"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}exitcode=86:log_path=$work/sanitizer/report"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}exitcode=86:print_stacktrace=1:log_path=$work/sanitizer/report"
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}exitcode=86:log_path=$work/sanitizer/report"
+# sanitizer_reports LOG: appends the reports written since the last call to LOG; status 1 if any.
+sanitizer_reports() {
+    local found=0 f
+    for f in "$work"/sanitizer/report*; do
+        [ -f "$f" ] || continue
+        found=1
+        { echo "sanitizer report ($(basename "$f")):"; cat "$f"; } >>"$1"
+        rm -f "$f"
+    done
+    [ "$found" -eq 0 ]
+}
 
 # Nothing from the caller's environment may redirect the commands under test.
 unset LLMEMORY_URL LLMEMORY_API_KEY LLMEMORY_OWNER LLMEMORY_SCHEMA DATABASE_URL LLMEMORY_DATABASE_URL
@@ -138,6 +156,7 @@ for c in $cases; do
             kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
         done
     fi
+    sanitizer_reports "$dir/log" || { [ $rc -ne 0 ] && [ $rc -ne 77 ] || rc=1; }
     report "$name" $rc "$dir/log" $(($(date +%s) - t0))
 done
 
@@ -173,6 +192,7 @@ report "server_still_up" $? "$log"
         exit 1
     fi
     grep -q 'msg=stopped' "$work/server.log" || { echo "# no \"stopped\" line in the log"; exit 1; }
+    sanitizer_reports /dev/stdout || exit 1
 } >"$log" 2>&1
 report "server_stops_cleanly" $? "$log"
 

@@ -102,7 +102,9 @@ stop_server "$SPID"
 printf 'short' >"$HTTP_TMP/short"
 "$HTTP_BIN" --database-url "$HTTP_DB" --schema "$HTTP_SCHEMA" serve --port 0 \
     --jwt-secret-file "$HTTP_TMP/short" >"$HTTP_TMP/short.log" 2>&1
-[ $? = 2 ] || fail "a short secret was accepted"
+rc=$?
+sanitizer_check $rc
+[ $rc = 2 ] || fail "a short secret was accepted"
 grep -q "too short" "$HTTP_TMP/short.log" || fail "no message for a short secret"
 start_server "$HTTP_TMP/custom" --jwt-secret-file "$HTTP_JWT_SECRET" --jwt-tenant-claim tenant \
     --jwt-issuer https://issuer.example --jwt-audience llmemory --jwt-default-scope write

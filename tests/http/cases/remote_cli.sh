@@ -4,7 +4,7 @@ owner=$P-acme
 k=$(new_key "$owner")
 printf 'Employees get 25 vacation days.\n\nTravel is booked early.\n' >"$HTTP_TMP/policy.txt"
 printf '# Guide\n\nOnboarding steps for vacation planning.\n' >"$HTTP_TMP/guide.md"
-r() { "$HTTP_BIN" --url "$HTTP_URL" --key "$k" "$@" >"$HTTP_TMP/out" 2>"$HTTP_TMP/err" </dev/null; RC=$?; OUT=$(cat "$HTTP_TMP/out"); ERR=$(cat "$HTTP_TMP/err"); }
+r() { "$HTTP_BIN" --url "$HTTP_URL" --key "$k" "$@" >"$HTTP_TMP/out" 2>"$HTTP_TMP/err" </dev/null; RC=$?; OUT=$(cat "$HTTP_TMP/out"); ERR=$(cat "$HTTP_TMP/err"); sanitizer_check $RC; }
 l() { cli "$@" ; }
 
 r add "$HTTP_TMP/policy.txt" -m dept=hr --date 2024-05-01
@@ -65,15 +65,23 @@ printf '%s' "$OUT" | grep -q "$id" || fail "delete by metadata: $OUT"
 r search "x" --type fuzzy
 [ "$RC" = 2 ] || fail "bad type: exit $RC"
 "$HTTP_BIN" --url "$HTTP_URL" --key lmk_bad stats >/dev/null 2>"$HTTP_TMP/e"
-[ $? = 1 ] || fail "bad key: exit status"
+rc=$?
+sanitizer_check $rc
+[ $rc = 1 ] || fail "bad key: exit status"
 grep -q "invalid API key" "$HTTP_TMP/e" || fail "bad key: $(cat "$HTTP_TMP/e")"
 grep -q "lmk_bad" "$HTTP_TMP/e" && fail "the key was printed"
 "$HTTP_BIN" --url "$HTTP_URL" stats >/dev/null 2>"$HTTP_TMP/e"
-[ $? = 1 ] || fail "no key: exit status"
+rc=$?
+sanitizer_check $rc
+[ $rc = 1 ] || fail "no key: exit status"
 grep -q "no credentials" "$HTTP_TMP/e" || fail "no key: $(cat "$HTTP_TMP/e")"
 "$HTTP_BIN" --url http://127.0.0.1:1 --key "$k" stats >/dev/null 2>"$HTTP_TMP/e"
-[ $? = 4 ] || fail "unreachable: exit status"
+rc=$?
+sanitizer_check $rc
+[ $rc = 4 ] || fail "unreachable: exit status"
 grep -q "could not reach the server" "$HTTP_TMP/e" || fail "unreachable: $(cat "$HTTP_TMP/e")"
 "$HTTP_BIN" --url "$HTTP_URL" --key "$k" keys list >/dev/null 2>&1
-[ $? = 2 ] || fail "keys with --url should be a usage error"
+rc=$?
+sanitizer_check $rc
+[ $rc = 2 ] || fail "keys with --url should be a usage error"
 true

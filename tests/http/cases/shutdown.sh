@@ -52,6 +52,8 @@ wait "$upid"
 port=${HTTP_URL##*:}
 "$HTTP_BIN" --database-url "$HTTP_DB" --schema "$HTTP_SCHEMA" serve --port "$port" \
     >"$HTTP_TMP/busy.log" 2>&1
-[ $? = 4 ] || fail "busy port: exit status"
+rc=$?
+sanitizer_check $rc
+[ $rc = 4 ] || fail "busy port: exit status"
 grep -q "could not start the HTTP server" "$HTTP_TMP/busy.log" || fail "busy port message"
 true
