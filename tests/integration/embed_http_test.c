@@ -53,6 +53,7 @@ static struct {
     int active, stopping;
     /* behaviour */
     int mode, fail_n, dim, delay_ms, shuffle, retry_after;
+    int hold_for; /* > 0: a request waits (up to 30 s) until that many were in flight at once */
     /* observations */
     int requests, inflight, max_inflight;
     int sizes[MAX_REQ];
@@ -311,6 +312,17 @@ static void *serve_conn(void *arg)
         counted = 1;
         if (++S.inflight > S.max_inflight)
             S.max_inflight = S.inflight;
+        if (S.hold_for > 0) {
+            /* An event, not a delay: a concurrent client gets there at once, a sequential one
+               only after the deadline, and then max_inflight tells. */
+            struct timespec dl;
+            clock_gettime(CLOCK_REALTIME, &dl);
+            dl.tv_sec += 30;
+            pthread_cond_broadcast(&S.cv);
+            while (S.max_inflight < S.hold_for && !S.stopping)
+                if (pthread_cond_timedwait(&S.cv, &S.mu, &dl) != 0)
+                    break;
+        }
         if (n <= MAX_REQ) {
             S.sizes[n - 1] = (int)json_array_size(input);
             S.at_ms[n - 1] = mono_ms();
@@ -504,21 +516,17 @@ TEST(test_embed_http__batching_and_order)
 TEST(test_embed_http__concurrency)
 {
     server_start(M_OK);
-    S.delay_ms = 200;
+    S.hold_for = 4; /* the first requests are answered once four are in flight together */
     lm_http_embedder_opts o = opts();
     o.batch_size = 1;
     o.concurrency = 4;
     lm_embedder *e = client(&o);
     const char *texts[8] = {"a", "b", "c", "d", "e", "f", "g", "h"};
     float v[8 * 8];
-    long long t0 = mono_ms();
     ASSERT_OK(lm_embedder_embed(e, v, texts, NULL, 8));
-    long long ms = mono_ms() - t0;
     check_vectors(v, texts, NULL, 8, 8);
     ASSERT_EQ_INT(S.requests, 8);
-    ASSERT(S.max_inflight >= 2);
-    ASSERT(S.max_inflight <= 4);
-    ASSERT(ms < 8 * 200); /* not one after the other */
+    ASSERT_EQ_INT(S.max_inflight, 4); /* not one after the other, and never more than 4 */
     lm_embedder_free(e);
     server_stop();
 }
@@ -572,7 +580,9 @@ TEST(test_embed_http__rate_limit_honours_retry_after)
     ASSERT_EQ_INT(S.requests, 2);
     long long gap = S.at_ms[1] - S.at_ms[0];
     ASSERT(gap >= 950);
-    ASSERT(ms < 2500);
+    /* Upper bounds only catch gross errors (a wait of the wrong unit): a loaded machine may
+       be slow by seconds, never by tens of seconds. */
+    ASSERT(ms < 30000);
     lm_embedder_free(e);
     server_stop();
 }
@@ -591,7 +601,7 @@ TEST(test_embed_http__retry_after_is_capped)
     ASSERT_OK(lm_embedder_embed(e, v, &t, NULL, 1));
     long long ms = mono_ms() - t0;
     ASSERT(ms >= 250);
-    ASSERT(ms < 2000);
+    ASSERT(ms < 30000); /* the uncapped wait is an hour */
     lm_embedder_free(e);
     server_stop();
 }
@@ -607,7 +617,7 @@ TEST(test_embed_http__retry_after_http_date)
     ASSERT_EQ_INT(S.requests, 2);
     long long gap = S.at_ms[1] - S.at_ms[0];
     ASSERT(gap >= 900); /* the date has one-second resolution: 1-2 s ahead */
-    ASSERT(gap < 3000);
+    ASSERT(gap < 30000);
     lm_embedder_free(e);
     server_stop();
 }
@@ -686,7 +696,7 @@ TEST(test_embed_http__timeout)
     long long ms = mono_ms() - t0;
     ASSERT(strstr(lm_error_last()->message, "timed out") != NULL);
     ASSERT(ms >= 400);
-    ASSERT(ms < 2000);
+    ASSERT(ms < 30000); /* without the timeout the stalled server holds it forever */
     lm_embedder_free(e);
     server_stop();
     ASSERT_EQ_INT(S.requests, 2);
