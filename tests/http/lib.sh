@@ -11,6 +11,8 @@
 #   expect_json PATH VALUE          json PATH is exactly VALUE
 #   expect_error CODE               the body is {"error":{"code":CODE,...}} with a message
 #   cli ARG...                      run llmemory against the test database (OUT, ERR, RC)
+#   wait_until WHAT CMD...          run CMD until it succeeds (every 0.05 s, up to 60 s), else
+#                                   fail "timed out waiting for WHAT": wait for events, not times
 #   fail MESSAGE / skip MESSAGE
 # Tenants are unique per case: use $P (the case's prefix) in owner ids.
 
@@ -118,6 +120,16 @@ expect_error() {
     expect_json error.code "$1"
     [ -n "$(json error.message)" ] || fail "error has no message"
     printf '%s' "$BODY" | grep -q '"detail"' || fail "error has no detail member"
+}
+
+wait_until() {
+    local what=$1 i
+    shift
+    for i in $(seq 1 1200); do
+        "$@" && return 0
+        sleep 0.05
+    done
+    fail "timed out waiting for $what"
 }
 
 cli() {

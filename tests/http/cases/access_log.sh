@@ -12,8 +12,11 @@ get "$k" "/v1/documents/$d" -H "X-Request-Id: logcase-get-1"
 req GET /v1/whoami -H "Authorization: Bearer lmk_0000000000000000_$(printf '%064d' 1)" \
     -H "X-Request-Id: logcase-bad-1"
 expect_status 401
-sleep 0.2
 log=$HTTP_ACCESS_LOG
+# A line is written when its request completes, which may be just after the client has the reply.
+for id in logcase-add-1 logcase-search-1 logcase-get-1 logcase-bad-1; do
+    wait_until "the access line of $id" grep -q "req=$id " "$log"
+done
 line=$(grep 'req=logcase-add-1 ' "$log")
 [ "$(printf '%s\n' "$line" | grep -c .)" = 1 ] || fail "expected one line for the add: $line"
 for kv in "msg=access" "method=POST" "route=/v1/documents" "status=201" "tenant=$P-acme" \

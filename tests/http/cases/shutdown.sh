@@ -1,28 +1,43 @@
 # Graceful shutdown: on SIGTERM the server stops accepting connections, the request in flight
-# (a slow upload) completes normally, and the server exits 0. Also a unix socket listener.
+# (an upload the client holds) completes normally, and the server exits 0. Also a unix socket listener.
 k=$(new_key "$P-acme")
 start_server "$HTTP_TMP/srv" --threads 2
 perl -e 'print "{\"id_at_origin\":\"slow\",\"content\":\"", "slow upload words " x 12000, "\"}"' \
     >"$HTTP_TMP/slow.json"
-# About 216 KB at 80 KB/s: under way for about 3 seconds.
-curl -s -o "$HTTP_TMP/slow.out" -w '%{http_code}' --limit-rate 80K -H 'Expect:' \
-    -H "Authorization: Bearer $k" -H 'Content-Type: application/json' \
-    --data-binary @"$HTTP_TMP/slow.json" "$SURL/v1/documents" >"$HTTP_TMP/slow.code" &
+# The request in flight is held by the client, not by a transfer rate: it sends the headers with
+# "Expect: 100-continue", waits for the server's "100 Continue" (the server is handling the
+# request now), and sends the body only when the case creates the file "go".
+perl -MIO::Socket::INET -e '
+    my ($port, $key, $file, $dir) = @ARGV;
+    open(my $fh, "<", $file) or die "$file: $!";
+    my $body = do { local $/; <$fh> };
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => $port) or die "connect: $!";
+    $s->autoflush(1);
+    print $s "POST /v1/documents HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer $key\r\n",
+        "Content-Type: application/json\r\nContent-Length: ", length($body), "\r\n",
+        "Expect: 100-continue\r\nConnection: close\r\n\r\n";
+    my $line = <$s>;
+    defined $line && $line =~ m{^HTTP/1\.1 100} or die "no 100 Continue: ", $line // "EOF";
+    while (defined($line = <$s>) && $line ne "\r\n") {}
+    open(my $m, ">", "$dir/in-flight") and close($m);
+    select(undef, undef, undef, 0.05) until -e "$dir/go";
+    print $s $body;
+    print do { local $/; <$s> };
+' "${SURL##*:}" "$k" "$HTTP_TMP/slow.json" "$HTTP_TMP" >"$HTTP_TMP/slow.out" 2>&1 &
 cpid=$!
-sleep 1
+client_waits() { [ -e "$HTTP_TMP/in-flight" ] || { kill -0 "$cpid" 2>/dev/null || fail "client: $(cat "$HTTP_TMP/slow.out")"; false; }; }
+wait_until "the request to be in flight" client_waits
 kill -TERM "$SPID"
-sleep 0.3
+wait_until "the server to start draining" grep -q 'msg="shutting down"' "$HTTP_TMP/srv/log"
 kill -0 "$SPID" 2>/dev/null || fail "the server exited with a request in flight"
 c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$SURL/healthz")
 [ "$c" = 000 ] || fail "a new connection was accepted while draining ($c)"
-wait "$cpid"
-[ "$(cat "$HTTP_TMP/slow.code")" = 201 ] || fail "in-flight request got $(cat "$HTTP_TMP/slow.code"): $(cat "$HTTP_TMP/slow.out")"
+touch "$HTTP_TMP/go"
+wait "$cpid" || fail "client: $(cat "$HTTP_TMP/slow.out")"
+head -n 1 "$HTTP_TMP/slow.out" | grep -q '^HTTP/1.1 201' || fail "in-flight request got: $(cat "$HTTP_TMP/slow.out")"
 grep -q '"created":true' "$HTTP_TMP/slow.out" || fail "reply: $(cat "$HTTP_TMP/slow.out")"
-for _ in $(seq 1 300); do
-    kill -0 "$SPID" 2>/dev/null || break
-    sleep 0.1
-done
-kill -0 "$SPID" 2>/dev/null && fail "the server did not exit after draining"
+server_gone() { ! kill -0 "$SPID" 2>/dev/null; }
+wait_until "the server to exit after draining" server_gone
 wait "$SPID"
 [ $? = 0 ] || fail "exit status"
 grep -q 'msg="shutting down" signal=SIGTERM in_flight=1' "$HTTP_TMP/srv/log" || fail "no drain line"
@@ -37,10 +52,8 @@ sock=$HTTP_TMP/s.sock
     >"$HTTP_TMP/unix.log" 2>&1 &
 upid=$!
 echo "$upid" >>"$HTTP_TMP/pids"
-for _ in $(seq 1 300); do
-    [ -S "$sock" ] && grep -q listening "$HTTP_TMP/unix.log" && break
-    sleep 0.1
-done
+unix_up() { [ -S "$sock" ] && grep -q listening "$HTTP_TMP/unix.log"; }
+wait_until "the unix socket server to listen" unix_up
 c=$(curl -s -o "$HTTP_TMP/u" -w '%{http_code}' --unix-socket "$sock" -H "Authorization: Bearer $k" http://localhost/v1/statistics)
 [ "$c" = 200 ] || fail "unix socket: $c"
 grep -q '"document_count":1' "$HTTP_TMP/u" || fail "unix socket reply"
