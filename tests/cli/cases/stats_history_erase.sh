@@ -9,17 +9,27 @@ run stats --owner "$a"
 expect_status 0
 expect_out "documents      6"
 run search --owner "$a" expenses
+expect_status 0
+expect_out "1. "
 run search --owner "$a" --no-history secretquery
+expect_status 0
+expect_out "no results"
 run history --owner "$a"
 expect_status 0
 expect_out "expenses"
 expect_no_out "secretquery"
 run history --owner "$b"
+expect_status 0
 expect_out "no searches"
 run erase --owner "$a" --yes
 expect_status 0
 expect_out "6 documents deleted"
 run stats --owner "$a" --json
+expect_status 0
 [ "$(json document_count)" = "0" ] || fail "erase left documents"
+run history --owner "$a"
+expect_status 0
+expect_out "no searches"
 run stats --owner "$b" --json
+expect_status 0
 [ "$(json document_count)" = "5" ] || fail "erase touched another owner"

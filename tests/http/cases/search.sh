@@ -37,11 +37,52 @@ expect_body '"document_metadata":{"dept":'
 get "$k" "/v1/search?q=vacation+-travel"
 expect_json count 1
 
-# Vector and hybrid are passed through; without an embedder the library may refuse them, but
-# never with a server error.
+# Parent context: a long document is split into children under one parent; a hit on a child
+# carries its parent (nearest first), which contains the child's text.
+long=$(perl -e 'my @p = map { "Paragraph $_ is about budget planning and quarterly numbers. " x 12
+    . ($_ == 7 ? "The sabbatical rule is special." : "") } 1 .. 12; print join("\\n\\n", @p)')
+add_doc "$k" "long" "$long" >/dev/null
+check_parent() {
+    expect_status 200
+    expect_json count 1
+    expect_json results.0.id_at_origin long
+    expect_json results.0.metadata.chunk_type child
+    [ "$(json 'results.0.parent_context.*.chunk_id' | wc -l)" -ge 1 ] || fail "no parent context"
+    expect_json results.0.parent_context.0.metadata.chunk_type parent
+    [ "$(json results.0.parent_context.0.chunk_level)" -gt "$(json results.0.chunk_level)" ] ||
+        fail "the context is not a parent of the hit"
+    json results.0.parent_context.0.content | grep -q "The sabbatical rule is special" ||
+        fail "the parent does not contain the hit's text"
+}
+get "$k" "/v1/search?q=sabbatical&parent_context=true&context_window=2&no_history=true"
+check_parent
+post "$k" /v1/search '{"query":"sabbatical","include_parent_context":true,"context_window":1,"no_history":true}'
+check_parent
+# Without it, no context.
+get "$k" "/v1/search?q=sabbatical&no_history=true"
+[ "$(json results.0.parent_context)" = null ] || fail "parent context without asking"
+
+# Vector and hybrid search work over HTTP (the shared server has the default embedder), within
+# the tenant: another tenant's matching document never appears.
+kg=$(new_key "$P-globex")
+add_doc "$kg" "foreign" "Vacation vacation vacation days for vacation." >/dev/null
+check_legs() { # type
+    expect_status 200
+    expect_json mode "$1"
+    [ "$(json count)" -ge 1 ] || fail "$1 search found nothing"
+    case $(json results.0.id_at_origin) in policy | travel) ;; *) fail "$1: top hit $(json results.0.id_at_origin)" ;; esac
+    json 'results.*.id_at_origin' | grep -q foreign && fail "$1 search shows another tenant's document"
+    expect_json results.0.vector_rank 1
+    perl -e 'exit !($ARGV[0] > 0)' "$(json results.0.vector_score)" || fail "$1: no vector score"
+    if [ "$1" = hybrid ]; then
+        [ "$(json results.0.text_rank)" -ge 1 ] || fail "hybrid: the keyword leg is missing"
+    else
+        expect_json results.0.text_rank 0
+    fi
+}
 for t in vector hybrid; do
     get "$k" "/v1/search?q=vacation&type=$t&alpha=0.5&rrf_k=60&candidates=50"
-    expect_status 200 422
+    check_legs $t
 done
 
 get "$k" /v1/search
@@ -86,5 +127,5 @@ post "$k" /v1/search '{"query":"x","with_documents":"yes"}'
 expect_status 422
 for t in vector hybrid; do
     post "$k" /v1/search "{\"query\":\"vacation\",\"type\":\"$t\",\"alpha\":0.7}"
-    expect_status 200 422
+    check_legs $t
 done
