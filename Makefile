@@ -141,9 +141,9 @@ check-build: all $(B)/tests/unit-tests $(B)/tests/integration-tests $(B)/tests/h
 
 # Full suite: default build and ASan+UBSan build, against a throwaway PostgreSQL cluster.
 # Dependencies are checked first (scripts/deps.sh is idempotent and quick when nothing is missing).
-# Both builds use every core unless the caller chose a -j of its own.
+# Both builds use every core.
 NPROC      := $(shell nproc 2>/dev/null || echo 1)
-CHECK_JOBS := $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
+CHECK_JOBS := -j$(NPROC)
 check:
 	$(Q)bash scripts/deps.sh
 	$(Q)$(MAKE) --no-print-directory $(CHECK_JOBS) check-build
