@@ -228,8 +228,8 @@ int cli_open(cli_ctx *ctx, lm_memory **out);
 /* 1 when a database URL is configured (option or environment), i.e. the embedded cluster is
    not used. Sets *source to where it came from. */
 int cli_url_configured(const cli_ctx *ctx, const char **source);
-/* An id_at_origin from a path: '/' becomes ':', and any other byte outside [A-Za-z0-9_.@|:-]
-   becomes '_' (ids may not contain them). Leading "./" and '/' are dropped. */
+/* An id_at_origin from a path: any byte outside [A-Za-z0-9_.@|:/-] becomes '_' (ids may not
+   contain them; lm__validate_id_at_origin is the rule). Leading "./" and '/' are dropped. */
 void cli_origin_from_path(lm_buf *out, const char *path);
 
 /* ---- remote mode (remote.c) ---- */

@@ -9,23 +9,6 @@
 
 #include "cmd.h"
 
-static const char help[] =
-    "Usage: llmemory delete [OPTION]... DOCUMENT_ID...\n"
-    "       llmemory delete [OPTION]... --meta KEY=VALUE...\n"
-    "\n"
-    "Delete documents of one owner, with their chunks, by id or by metadata, and print\n"
-    "the ids deleted. Exit status 3 when a given id is not one of the owner's documents\n"
-    "(the others are still deleted).\n"
-    "\n"
-    "Options:\n"
-    "  -o, --owner OWNER    owner (tenant); default $LLMEMORY_OWNER\n"
-    "  -m, --meta KEY=VALUE delete the documents whose metadata contains this (repeatable,\n"
-    "                       all must match); KEY:=JSON gives a JSON value\n"
-    "      --json           print the result as JSON\n"
-    "  -h, --help           print this help and exit\n";
-
-enum { OPT_JSON = 256 };
-
 static int was_deleted(const lm_id_list *ids, const char *id)
 {
     for (size_t i = 0; i < lm_id_list_count(ids); i++) {
@@ -39,68 +22,53 @@ static int was_deleted(const lm_id_list *ids, const char *id)
 
 int cli_cmd_delete(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"owner", required_argument, NULL, 'o'},
-                                             {"meta", required_argument, NULL, 'm'},
-                                             {"json", no_argument, NULL, OPT_JSON},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    json_t *meta = NULL;
+    const char *owner_opt = NULL, *owner = NULL;
+    int json = 0, nargs, rc, bad, status = CLI_EXIT_USAGE;
+    const cli_opt opts[] = {
+        CLI_OWNER(&owner_opt, "owner (tenant); default $LLMEMORY_OWNER"),
+        CLI_META(&meta, "delete the documents whose metadata contains this (all\n"
+                        "must match); KEY:=JSON gives a JSON value"),
+        CLI_JSON(&json, "print the result as JSON"), CLI_END};
+    const cli_spec spec = {
+        .usage = "llmemory delete [OPTION]... DOCUMENT_ID...\n"
+                 "llmemory delete [OPTION]... --meta KEY=VALUE...",
+        .about = "Delete documents of one owner, with their chunks, by id or by metadata, and print\n"
+                 "the ids deleted. Exit status 3 when a given id is not one of the owner's documents\n"
+                 "(the others are still deleted).\n",
+        .opts = opts,
+        .max_args = -1};
     lm_memory *mem = NULL;
     lm_id_list *deleted = NULL;
-    json_t *meta = NULL, *out = NULL, *arr = NULL, *missing = NULL;
+    json_t *out = NULL, *arr = NULL, *missing = NULL;
     char *meta_text = NULL;
-    const char *owner_opt = NULL, *owner = NULL;
     size_t n_ids, n_missing = 0;
-    int json = 0, c, rc, bad, status = CLI_EXIT_USAGE;
 
-    if ((meta = json_object()) == NULL) {
-        status = cli_oom();
+    if ((status = cli_parse(ctx, &spec, argc, argv, &nargs)) != CLI_PARSED)
         goto out;
-    }
-    while ((c = cli_getopt(ctx, argc, argv, ":o:m:h", longopts)) != -1) {
-        switch (c) {
-        case 'o':
-            owner_opt = optarg;
-            break;
-        case 'm':
-            if ((status = cli_parse_meta(ctx, meta, optarg)) != 0)
-                goto out;
-            break;
-        case OPT_JSON:
-            json = 1;
-            break;
-        case 'h':
-            status = cli_help(help);
-            goto out;
-        default:
-            status = CLI_EXIT_USAGE;
-            goto out;
-        }
-    }
-    n_ids = (size_t)(argc - optind);
-    if (n_ids == 0 && json_object_size(meta) == 0) {
+    n_ids = (size_t)nargs;
+    if (n_ids == 0 && meta == NULL) {
         status = cli_usage(ctx, "no documents given (ids or --meta)");
         goto out;
     }
-    if (n_ids > 0 && json_object_size(meta) > 0) {
+    if (n_ids > 0 && meta != NULL) {
         status = cli_usage(ctx, "cannot combine document ids with --meta");
         goto out;
     }
     if ((status = cli_target_owner(ctx, owner_opt, &owner)) != 0)
         goto out;
-    if (n_ids == 0 && (meta_text = cli_json_text(meta)) == NULL) {
-        status = cli_oom();
+    if ((status = cli_meta_text(meta, &meta_text)) != 0)
         goto out;
-    }
 
     if (cli_remote_on(ctx)) {
-        status = cli_remote_delete(ctx, owner, (const char *const *)(argv + optind), n_ids,
+        status = cli_remote_delete(ctx, owner, (const char *const *)argv, n_ids,
                                    meta_text, json);
         goto out;
     }
     if ((status = cli_open(ctx, &mem)) != 0)
         goto out;
     rc =
-        lm_doc_delete(&deleted, mem, owner, (const char *const *)(argv + optind), n_ids, meta_text);
+        lm_doc_delete(&deleted, mem, owner, (const char *const *)argv, n_ids, meta_text);
     if (rc < 0) {
         status = cli_fail_lm(rc, NULL);
         goto out;
@@ -112,7 +80,7 @@ int cli_cmd_delete(cli_ctx *ctx, int argc, char **argv)
     bad = out == NULL || arr == NULL || missing == NULL;
     for (size_t i = 0; i < lm_id_list_count(deleted) && !bad; i++)
         bad |= json_array_append_new(arr, cli_jstr(lm_id_list_at(deleted, i)));
-    for (int i = optind; i < argc && !bad; i++) {
+    for (int i = 0; i < nargs && !bad; i++) {
         if (was_deleted(deleted, argv[i]))
             continue;
         n_missing++;
@@ -141,7 +109,7 @@ int cli_cmd_delete(cli_ctx *ctx, int argc, char **argv)
         printf("%zu document%s deleted\n", lm_id_list_count(deleted),
                lm_id_list_count(deleted) == 1 ? "" : "s");
     }
-    for (int i = optind; i < argc; i++)
+    for (int i = 0; i < nargs; i++)
         if (!was_deleted(deleted, argv[i]))
             cli_msg("document \"%s\" does not exist", argv[i]);
 out:

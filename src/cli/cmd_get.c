@@ -7,19 +7,6 @@
 
 #include "cmd.h"
 
-static const char help[] =
-    "Usage: llmemory get [OPTION]... DOCUMENT_ID\n"
-    "\n"
-    "Show one of an owner's documents. Exit status 3 when the owner has no such document.\n"
-    "\n"
-    "Options:\n"
-    "  -o, --owner OWNER    owner (tenant); default $LLMEMORY_OWNER\n"
-    "  -c, --chunks         also show the document's chunks, in document order\n"
-    "      --json           print the document as JSON\n"
-    "  -h, --help           print this help and exit\n";
-
-enum { OPT_JSON = 256 };
-
 static void print_document(const lm_document *d)
 {
     char *meta = NULL;
@@ -45,39 +32,27 @@ static void print_document(const lm_document *d)
 
 int cli_cmd_get(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"owner", required_argument, NULL, 'o'},
-                                             {"chunks", no_argument, NULL, 'c'},
-                                             {"json", no_argument, NULL, OPT_JSON},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    const char *owner_opt = NULL, *owner = NULL, *id;
+    int json = 0, with_chunks = 0, nargs, rc, bad, status = CLI_EXIT_USAGE;
+    const cli_opt opts[] = {
+        CLI_OWNER(&owner_opt, "owner (tenant); default $LLMEMORY_OWNER"),
+        CLI_FLAG('c', "chunks", &with_chunks, "also show the document's chunks, in document order"),
+        CLI_JSON(&json, "print the document as JSON"), CLI_END};
+    const cli_spec spec = {
+        .usage = "llmemory get [OPTION]... DOCUMENT_ID",
+        .about = "Show one of an owner's documents. Exit status 3 when the owner has no such "
+                 "document.\n",
+        .opts = opts,
+        .missing = "no document id given",
+        .min_args = 1,
+        .max_args = 1};
     lm_memory *mem = NULL;
     lm_doc *doc = NULL;
     json_t *out = NULL, *chunks = NULL;
-    const char *owner_opt = NULL, *owner = NULL, *id;
-    int json = 0, with_chunks = 0, c, rc, bad, status = CLI_EXIT_USAGE;
 
-    while ((c = cli_getopt(ctx, argc, argv, ":o:ch", longopts)) != -1) {
-        switch (c) {
-        case 'o':
-            owner_opt = optarg;
-            break;
-        case 'c':
-            with_chunks = 1;
-            break;
-        case OPT_JSON:
-            json = 1;
-            break;
-        case 'h':
-            return cli_help(help);
-        default:
-            return CLI_EXIT_USAGE;
-        }
-    }
-    if (optind >= argc)
-        return cli_usage(ctx, "no document id given");
-    if (optind + 1 < argc)
-        return cli_usage(ctx, "too many arguments");
-    id = argv[optind];
+    if ((status = cli_parse(ctx, &spec, argc, argv, &nargs)) != CLI_PARSED)
+        return status;
+    id = argv[0];
     if ((status = cli_target_owner(ctx, owner_opt, &owner)) != 0)
         return status;
     if (cli_remote_on(ctx))

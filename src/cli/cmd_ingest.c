@@ -17,9 +17,7 @@
 #include "buf.h"
 #include "cmd.h"
 
-static const char help[] =
-    "Usage: llmemory ingest [OPTION]... DIR\n"
-    "\n"
+static const char about[] =
     "Add every .txt .md .markdown .html .htm and .pdf file under DIR (recursively, in sorted\n"
     "order; hidden files and directories are skipped) to one owner's documents.\n"
     "Each document's id at origin is its path relative to DIR (e.g. handbook/vacation.md),\n"
@@ -27,19 +25,7 @@ static const char help[] =
     "Its name is the title (HTML <title>, markdown \"# Title\" first line), else the file\n"
     "name; its metadata holds \"source_path\". A file that cannot be ingested is reported\n"
     "and the others continue; the exit status is then 1. A progress bar is drawn on\n"
-    "standard error when it is a terminal.\n"
-    "\n"
-    "Options:\n"
-    "  -o, --owner OWNER    owner (tenant) of the documents; default $LLMEMORY_OWNER\n"
-    "  -m, --meta KEY=VALUE metadata for every document (repeatable); KEY:=JSON gives a JSON\n"
-    "                       value\n"
-    "      --config NAME    text search configuration (default: the memory's, \"english\")\n"
-    "      --strategy NAME  chunking: hierarchical (default) or semantic\n"
-    "      --no-progress    do not draw the progress bar\n"
-    "      --json           print a summary with per-file results as JSON\n"
-    "  -h, --help           print this help and exit\n";
-
-enum { OPT_CONFIG = 256, OPT_STRATEGY, OPT_NO_PROGRESS, OPT_JSON };
+    "standard error when it is a terminal.\n";
 
 typedef struct file_entry {
     char *rel;          /* path relative to DIR */
@@ -394,72 +380,43 @@ out:
 
 int cli_cmd_ingest(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"owner", required_argument, NULL, 'o'},
-                                             {"meta", required_argument, NULL, 'm'},
-                                             {"config", required_argument, NULL, OPT_CONFIG},
-                                             {"strategy", required_argument, NULL, OPT_STRATEGY},
-                                             {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
-                                             {"json", no_argument, NULL, OPT_JSON},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
     ingest in;
+    const char *owner_opt = NULL;
+    int json = 0, no_progress = 0, nargs, bad, status = CLI_EXIT_USAGE;
+    const cli_opt table[] = {
+        CLI_OWNER(&owner_opt, "owner (tenant) of the documents; default $LLMEMORY_OWNER"),
+        CLI_META(&in.base_meta, "metadata for every document; KEY:=JSON gives a JSON\n"
+                                "value"),
+        CLI_STRING(0, "config", "NAME", &in.opts.text_config,
+                   "text search configuration (default: the memory's, \"english\")"),
+        CLI_CALL(0, "strategy", "NAME", &in.opts.strategy, NULL, cli_opt_strategy,
+                 "chunking: hierarchical (default) or semantic"),
+        CLI_FLAG(0, "no-progress", &no_progress, "do not draw the progress bar"),
+        CLI_JSON(&json, "print a summary with per-file results as JSON"),
+        CLI_END};
+    const cli_spec spec = {.usage = "llmemory ingest [OPTION]... DIR",
+                           .about = about,
+                           .opts = table,
+                           .missing = "no directory given",
+                           .min_args = 1,
+                           .max_args = 1};
     file_list files = {NULL, 0, 0};
     lm_buf path;
     json_t *out = NULL;
-    const char *owner_opt = NULL;
     struct stat st;
     size_t root_len, attempted = 0;
-    int json = 0, no_progress = 0, c, bad, status = CLI_EXIT_USAGE;
 
     memset(&in, 0, sizeof(in));
     in.ctx = ctx;
     lm_buf_init(&path);
     lm_doc_add_opts_init(&in.opts, LM_DOC_ADD_OPTS_VERSION);
-    in.base_meta = json_object();
-    if (in.base_meta == NULL) {
+    if ((status = cli_parse(ctx, &spec, argc, argv, &nargs)) != CLI_PARSED)
+        goto out;
+    if (in.base_meta == NULL && (in.base_meta = json_object()) == NULL) {
         status = cli_oom();
         goto out;
     }
-
-    while ((c = cli_getopt(ctx, argc, argv, ":o:m:h", longopts)) != -1) {
-        switch (c) {
-        case 'o':
-            owner_opt = optarg;
-            break;
-        case 'm':
-            if ((status = cli_parse_meta(ctx, in.base_meta, optarg)) != 0)
-                goto out;
-            break;
-        case OPT_CONFIG:
-            in.opts.text_config = optarg;
-            break;
-        case OPT_STRATEGY:
-            if ((status = cli_parse_strategy(ctx, optarg, &in.opts.strategy)) != 0)
-                goto out;
-            break;
-        case OPT_NO_PROGRESS:
-            no_progress = 1;
-            break;
-        case OPT_JSON:
-            json = 1;
-            break;
-        case 'h':
-            status = cli_help(help);
-            goto out;
-        default:
-            status = CLI_EXIT_USAGE;
-            goto out;
-        }
-    }
-    if (optind >= argc) {
-        status = cli_usage(ctx, "no directory given");
-        goto out;
-    }
-    if (optind + 1 < argc) {
-        status = cli_usage(ctx, "too many arguments");
-        goto out;
-    }
-    in.dir = argv[optind];
+    in.dir = argv[0];
     if ((status = cli_owner(ctx, owner_opt, &in.owner)) != 0)
         goto out;
     if (stat(in.dir, &st) != 0) {

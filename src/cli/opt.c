@@ -295,7 +295,7 @@ static int shown(const cli_opt *o)
 
 /* Widest left column that still leaves room for the help; longer names put the help on the
    next line. */
-#define HELP_NAME_COLUMNS 26
+#define HELP_NAME_COLUMNS 28
 
 static void print_opt(FILE *f, const cli_opt *o, int width)
 {
