@@ -292,6 +292,17 @@ char *cli_json_text(const json_t *value);
    @p max bytes, "..." appended when cut. */
 void cli_excerpt(lm_buf *out, const char *text, size_t max);
 
+/* The scores of one search hit as `search` prints them. */
+typedef struct cli_hit_scores {
+    double score;
+    int hybrid; /* 1: a hybrid search, whose legs are printed too */
+    long long text_rank, vector_rank;
+    double text_score, vector_score;
+} cli_hit_scores;
+/* "N. [score] name (origin)" and, for hybrid searches, "   text rank R (S), vector rank R (S)"
+   ("rank -" for a leg that did not find the hit), to stdout. */
+void cli_print_hit_head(size_t n, const char *name, const char *origin, const cli_hit_scores *s);
+
 /* "2024-05-01 10:00:00" from an ISO 8601 timestamp (its first 19 characters, 'T' as a space);
    @p iso itself when it is shorter. Uses @p buf (at least 20 bytes). */
 const char *cli_short_time(char *buf, const char *iso);

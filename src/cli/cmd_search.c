@@ -129,12 +129,10 @@ int cli_cmd_search(cli_ctx *ctx, int argc, char **argv)
         printf("no results\n");
     for (size_t i = 0; i < lm_results_count(res); i++) {
         const lm_hit *h = lm_results_at(res, i);
-        printf("%zu. [%.3f] %s (%s)\n", i + 1, h->score,
-               h->document_name != NULL ? h->document_name : "",
-               h->id_at_origin != NULL ? h->id_at_origin : "");
-        if (opts.type == LM_SEARCH_HYBRID)
-            printf("   text rank %d (%.3f), vector rank %d (%.3f)\n", h->text_rank, h->text_score,
-                   h->vector_rank, h->vector_score);
+        const cli_hit_scores sc = {h->score,       opts.type == LM_SEARCH_HYBRID,
+                                   h->text_rank,   h->vector_rank,
+                                   h->text_score,  h->vector_score};
+        cli_print_hit_head(i + 1, h->document_name, h->id_at_origin, &sc);
         if (h->document_metadata != NULL)
             printf("   document: %s %s\n", lm_doc_type_name(h->document_type), h->document_metadata);
         lm__buf_clear(&line);

@@ -385,12 +385,13 @@ int cli_remote_search(
     if (json_array_size(hits) == 0)
         printf("no results\n");
     for (i = 0; i < json_array_size(hits) && (h = json_array_get(hits, i)) != NULL; i++) {
-        printf("%zu. [%.3f] %s (%s)\n", i + 1, json_number_value(json_object_get(h, "score")),
-               jstr(h, "document_name"), jstr(h, "id_at_origin"));
-        if (opts->type == LM_SEARCH_HYBRID)
-            printf("   text rank %lld (%.3f), vector rank %lld (%.3f)\n", jint(h, "text_rank"),
-                   json_number_value(json_object_get(h, "text_score")), jint(h, "vector_rank"),
-                   json_number_value(json_object_get(h, "vector_score")));
+        const cli_hit_scores sc = {json_number_value(json_object_get(h, "score")),
+                                   opts->type == LM_SEARCH_HYBRID,
+                                   jint(h, "text_rank"),
+                                   jint(h, "vector_rank"),
+                                   json_number_value(json_object_get(h, "text_score")),
+                                   json_number_value(json_object_get(h, "vector_score"))};
+        cli_print_hit_head(i + 1, jstr(h, "document_name"), jstr(h, "id_at_origin"), &sc);
         if (json_object_get(h, "document_metadata") != NULL) {
             /* ", " and ": " separators: the form PostgreSQL prints jsonb in locally. */
             char *dm = json_dumps(json_object_get(h, "document_metadata"), JSON_PRESERVE_ORDER);
