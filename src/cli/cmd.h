@@ -64,8 +64,12 @@ int cli_cmd_optimize(cli_ctx *ctx, int argc, char **argv);
 
 /* ---- errors and stderr (errors.c) ---- */
 
-/* Exit status for a library code (the one table). */
+/* Exit status for a library code (the one table). A path named on the command line that does
+   not exist is CLI_EXIT_NOTFOUND (cli_path_status); one of the wrong kind (a file for ingest, a
+   directory for add) is CLI_EXIT_USAGE; one that exists but cannot be read is CLI_EXIT_ERROR. */
 int cli_exit_status(int lm_code);
+/* Exit status for a path that could not be opened or examined, by its errno. */
+int cli_path_status(int err);
 /* Print the exit status table, one "  N  meaning" line each, to @p f. */
 void cli_exit_table_print(FILE *f);
 /* "llmemory: <message>" on stderr. */
@@ -325,7 +329,8 @@ cli_format cli_format_of_type(lm_doc_type type);
 lm_doc_type cli_format_doc_type(cli_format format);
 
 /* Read a whole file ("-": standard input) into @p out, up to CLI_MAX_FILE_BYTES. Returns 0, or
-   LM_EIO with a message ("could not open file ...: reason") in @p err. */
+   LM_ENOTFOUND (no such file) or LM_EIO (any other failure) with a message ("could not open
+   file ...: reason") in @p err. */
 int cli_read_file(lm_buf *out, const char *path, char *err, size_t errlen);
 /* Extract UTF-8 text from @p data of format @p format into @p text; the document title (HTML
    <title>, markdown "# Title" first line) into @p title when there is one (may be NULL). Returns 0,

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include "buf.h"
 #include "cmd.h"
 
@@ -61,6 +63,7 @@ int cli_cmd_add(cli_ctx *ctx, int argc, char **argv)
     lm_doc_add_result res;
     cli_format format;
     char err[1024];
+    struct stat st;
 
     lm_buf_init(&text);
     lm_buf_init(&title);
@@ -73,6 +76,12 @@ int cli_cmd_add(cli_ctx *ctx, int argc, char **argv)
     if ((status = cli_target_owner(ctx, owner_opt, &owner)) != 0)
         goto out;
 
+    if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        cli_msg("\"%s\" is a directory", path);
+        cli_hint("Use \"llmemory ingest\" for a directory.");
+        status = CLI_EXIT_USAGE;
+        goto out;
+    }
     if (strcmp(path, "-") == 0) {
         if (origin == NULL) {
             status = cli_usage(ctx, "option \"--origin\" is required when reading standard input");
@@ -100,7 +109,7 @@ int cli_cmd_add(cli_ctx *ctx, int argc, char **argv)
             cli_msg("%s", err);
         else
             cli_msg("could not add \"%s\": %s", path, err);
-        status = CLI_EXIT_ERROR;
+        status = rc == LM_ENOTFOUND ? CLI_EXIT_NOTFOUND : CLI_EXIT_ERROR;
         goto out;
     }
     if (name == NULL) {

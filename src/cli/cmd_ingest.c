@@ -420,8 +420,9 @@ int cli_cmd_ingest(cli_ctx *ctx, int argc, char **argv)
     if ((status = cli_owner(ctx, owner_opt, &in.owner)) != 0)
         goto out;
     if (stat(in.dir, &st) != 0) {
-        cli_msg("could not open directory \"%s\": %s", in.dir, strerror(errno));
-        status = CLI_EXIT_ERROR;
+        int e = errno;
+        cli_msg("could not open directory \"%s\": %s", in.dir, strerror(e));
+        status = cli_path_status(e);
         goto out;
     }
     if (!S_ISDIR(st.st_mode)) {

@@ -70,15 +70,17 @@ static int opt_rate(cli_ctx *ctx, const cli_opt *o, const char *arg)
     {.kind = CLI_OPT_CALL, .long_name = (l), .argname = "SIZE", .dest = (d), .max = (long long)(mx), \
      .fn = opt_size, .help = (h)}
 
-/* The whole of a small file, without trailing newlines, into @p out. 0 or 1 (printed). */
+/* The whole of a small file, without trailing newlines, into @p out. 0, or 3 (no such file) or 1
+   (printed). */
 static int read_secret(const char *path, lm_buf *out)
 {
     char err[512];
     lm_buf data = LM_BUF_INIT;
+    int rc = cli_read_file(&data, path, err, sizeof(err));
 
-    if (cli_read_file(&data, path, err, sizeof(err)) < 0) {
+    if (rc < 0) {
         cli_msg("%s", err);
-        return CLI_EXIT_ERROR;
+        return rc == LM_ENOTFOUND ? CLI_EXIT_NOTFOUND : CLI_EXIT_ERROR;
     }
     while (data.size > 0 && (data.ptr[data.size - 1] == '\n' || data.ptr[data.size - 1] == '\r'))
         lm__buf_truncate(&data, data.size - 1);

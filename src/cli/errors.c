@@ -22,9 +22,16 @@ static const struct cli_exit_row {
     {CLI_EXIT_OK, "success", {0}},
     {CLI_EXIT_ERROR, "error (including: some file of an ingest failed)", {0}},
     {CLI_EXIT_USAGE, "usage error, or an argument the library rejected", {LM_EINVAL, LM_EPARSE, 0}},
-    {CLI_EXIT_NOTFOUND, "not found (no such document for this owner)", {LM_ENOTFOUND, 0}},
+    {CLI_EXIT_NOTFOUND,
+     "not found (no such document for this owner, or no such file or directory)",
+     {LM_ENOTFOUND, 0}},
     {CLI_EXIT_UNAVAILABLE, "database unavailable (cannot connect or start)", {LM_ECONN, LM_EIO, 0}},
 };
+
+int cli_path_status(int err)
+{
+    return err == ENOENT || err == ENOTDIR ? CLI_EXIT_NOTFOUND : CLI_EXIT_ERROR;
+}
 
 int cli_exit_status(int lm_code)
 {

@@ -95,8 +95,10 @@ int cli_read_file(lm_buf *out, const char *path, char *err, size_t errlen)
     int rc = LM_EIO;
 
     if (fd < 0) {
-        set_err(err, errlen, "could not open file \"%s\": %s", path, strerror(errno));
-        return LM_EIO;
+        int e = errno;
+        set_err(err, errlen, "could not open file \"%s\": %s", path, strerror(e));
+        /* A path that names nothing is "not found" (exit status 3), as a missing document. */
+        return e == ENOENT || e == ENOTDIR ? LM_ENOTFOUND : LM_EIO;
     }
     for (;;) {
         ssize_t n;
