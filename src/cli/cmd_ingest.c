@@ -24,8 +24,9 @@ static const char about[] =
     "so ingesting again re-indexes.\n"
     "Its name is the title (HTML <title>, markdown \"# Title\" first line), else the file\n"
     "name; its metadata holds \"source_path\". A file that cannot be ingested is reported\n"
-    "and the others continue; the exit status is then 1. A progress bar is drawn on\n"
-    "standard error when it is a terminal.\n";
+    "and the others continue; the exit status is then 1. Other files (other extensions,\n"
+    "links to directories, devices) are skipped, each with its reason on standard error and\n"
+    "in the summary. A progress bar is drawn on standard error when it is a terminal.\n";
 
 typedef struct file_entry {
     char *rel;          /* path relative to DIR */
@@ -46,8 +47,9 @@ typedef struct ingest {
     json_t *base_meta;
     lm_doc_add_opts opts;
     json_t *results; /* per-file JSON results, when --json */
+    json_t *skipped_list; /* [{path, reason}] of files not ingested on purpose, when --json */
     int progress;
-    size_t ok, failed;
+    size_t ok, failed, skipped;
     long long chunks;
     int fatal; /* exit status of an error that stops the run, or 0 */
 } ingest;
@@ -101,8 +103,43 @@ static void walk_failed(ingest *in, const lm_buf *path, size_t root_len, const c
     record_failure(in, rel, LM_EIO, msg, "", "");
 }
 
-/* Walk the directory DIR/rel, appending regular files of a known format to @p l. Symbolic links
-   to files are followed; links to directories are not, so a link loop cannot recurse. */
+/* Lines printed for skipped files before the rest are only counted (--json lists them all). */
+#define MAX_SKIP_LINES 10
+
+/* Note a file the walk passes over on purpose (@p reason: why), on standard error and in the
+   JSON summary. 0, or -1 when out of memory. */
+static int skip(ingest *in, const char *rel, const char *reason)
+{
+    json_t *r;
+    int bad;
+
+    in->skipped++;
+    if (in->skipped <= MAX_SKIP_LINES || in->ctx->verbose > 0)
+        cli_msg("skipped \"%s\": %s", rel, reason);
+    if (in->skipped_list == NULL)
+        return 0;
+    r = json_object();
+    bad = cli_jset(r, "path", cli_jstr(rel));
+    bad |= cli_jset(r, "reason", cli_jstr(reason));
+    bad |= json_array_append_new(in->skipped_list, r);
+    return bad ? -1 : 0;
+}
+
+/* Why a file named @p name that is not ingested was passed over. */
+static const char *unsupported(const char *name, char *buf, size_t len)
+{
+    const char *dot = strrchr(name, '.');
+
+    if (dot == NULL || dot == name)
+        return "no file name extension (ingest reads .txt .md .markdown .html .htm .pdf)";
+    snprintf(buf, len, "unsupported file type \"%s\" (ingest reads .txt .md .markdown .html .htm .pdf)",
+             dot);
+    return buf;
+}
+
+/* Walk the directory DIR/rel, appending regular files of a known format to @p l and reporting
+   the others as skipped. Symbolic links to files are followed; links to directories are not,
+   so a link loop cannot recurse. */
 static int walk(ingest *in, file_list *l, lm_buf *path, size_t root_len)
 {
     DIR *d = opendir(path->ptr);
@@ -135,10 +172,27 @@ static int walk(ingest *in, file_list *l, lm_buf *path, size_t root_len)
                 break;
             continue;
         }
-        if (S_ISLNK(st.st_mode) && (stat(path->ptr, &st) != 0 || !S_ISREG(st.st_mode)))
+        if (S_ISLNK(st.st_mode)) {
+            const char *why = NULL;
+            if (stat(path->ptr, &st) != 0)
+                why = "broken symbolic link";
+            else if (S_ISDIR(st.st_mode))
+                why = "symbolic link to a directory (not followed)";
+            if (why != NULL) {
+                if ((rc = skip(in, path->ptr + root_len, why)) < 0)
+                    break;
+                continue;
+            }
+        }
+        if (!S_ISREG(st.st_mode) || cli_format_of_path(e->d_name) == CLI_FORMAT_NONE) {
+            char why[200];
+            rc = skip(in, path->ptr + root_len,
+                      !S_ISREG(st.st_mode) ? "not a regular file"
+                                           : unsupported(e->d_name, why, sizeof(why)));
+            if (rc < 0)
+                break;
             continue;
-        if (!S_ISREG(st.st_mode) || cli_format_of_path(e->d_name) == CLI_FORMAT_NONE)
-            continue;
+        }
         if (list_push(l, path->ptr + root_len) < 0) {
             rc = -1;
             break;
@@ -431,7 +485,7 @@ int cli_cmd_ingest(cli_ctx *ctx, int argc, char **argv)
         status = CLI_EXIT_USAGE;
         goto out;
     }
-    if (json && (in.results = json_array()) == NULL) {
+    if (json && ((in.results = json_array()) == NULL || (in.skipped_list = json_array()) == NULL)) {
         status = cli_oom();
         goto out;
     }
@@ -451,6 +505,8 @@ int cli_cmd_ingest(cli_ctx *ctx, int argc, char **argv)
         status = cli_oom();
         goto out;
     }
+    if (in.skipped > MAX_SKIP_LINES && ctx->verbose == 0)
+        cli_msg("skipped %zu more files (-v or --json lists them)", in.skipped - MAX_SKIP_LINES);
     if (files.n == 0 && in.failed == 0)
         cli_msg("no .txt, .md, .markdown, .html, .htm or .pdf files in \"%s\"", in.dir);
 
@@ -484,8 +540,10 @@ int cli_cmd_ingest(cli_ctx *ctx, int argc, char **argv)
         bad |= cli_jset(out, "files", json_integer((json_int_t)files.n));
         bad |= cli_jset(out, "ingested", json_integer((json_int_t)in.ok));
         bad |= cli_jset(out, "failed", json_integer((json_int_t)in.failed));
+        bad |= cli_jset(out, "skipped", json_integer((json_int_t)in.skipped));
         bad |= cli_jset(out, "chunks", json_integer(in.chunks));
         bad |= cli_jset(out, "results", json_incref(in.results));
+        bad |= cli_jset(out, "skipped_files", json_incref(in.skipped_list));
         if (bad) {
             status = cli_oom();
             goto out;
@@ -495,8 +553,8 @@ int cli_cmd_ingest(cli_ctx *ctx, int argc, char **argv)
         if (status != 0)
             goto out;
     } else {
-        printf("ingested %zu file%s (%lld chunk%s), %zu failed\n", in.ok, in.ok == 1 ? "" : "s",
-               in.chunks, in.chunks == 1 ? "" : "s", in.failed);
+        printf("ingested %zu file%s (%lld chunk%s), %zu failed, %zu skipped\n", in.ok,
+               in.ok == 1 ? "" : "s", in.chunks, in.chunks == 1 ? "" : "s", in.failed, in.skipped);
     }
     status = in.fatal != 0 ? in.fatal : in.failed > 0 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
 out:
@@ -504,6 +562,7 @@ out:
         cli_status_clear();
     json_decref(out);
     json_decref(in.results);
+    json_decref(in.skipped_list);
     json_decref(in.base_meta);
     list_free(&files);
     lm_buf_dispose(&path);
