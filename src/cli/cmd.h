@@ -80,6 +80,9 @@ void cli_hint(const char *fmt, ...) CLI_PRINTF(1, 2);
 /* Print lm_error_last() (prefixed by @p prefix + ": " when not NULL) with its detail and hint;
    return the exit status for @p rc. */
 int cli_fail_lm(int rc, const char *prefix);
+/* When @p id is not a document id (a UUID): print 'invalid document_id "ID"' with a hint to use
+   "llmemory CMD --origin ID" and return 2 (as the library would, with the hint added); else 0. */
+int cli_check_doc_id(const cli_ctx *ctx, const char *id);
 /* Usage error of the running command: message, then a hint naming its --help. Returns 2. */
 int cli_usage(const cli_ctx *ctx, const char *fmt, ...) CLI_PRINTF(2, 3);
 /* "out of memory" and 1. */
@@ -183,6 +186,8 @@ typedef struct cli_strv {
     const char **v;
     size_t n, cap;
 } cli_strv;
+/* Append @p s (borrowed); the list stays NULL-terminated. 0, or -1 when out of memory. */
+int cli_strv_push(cli_strv *l, const char *s);
 void cli_strv_dispose(cli_strv *l);
 
 /* cli_parse() when the command goes on. */

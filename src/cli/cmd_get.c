@@ -1,6 +1,6 @@
 /*
- * cli/cmd_get.c: `llmemory get DOCUMENT_ID`: one of an owner's documents, optionally with its
- * chunks. Another owner's document is reported exactly like a missing one (exit status 3).
+ * cli/cmd_get.c: `llmemory get DOCUMENT_ID` (or `--origin ID`): one of an owner's documents,
+ * optionally with its chunks. Another owner's document is reported exactly like a missing one (exit status 3).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,19 +32,21 @@ static void print_document(const lm_document *d)
 
 int cli_cmd_get(cli_ctx *ctx, int argc, char **argv)
 {
-    const char *owner_opt = NULL, *owner = NULL, *id;
+    const char *owner_opt = NULL, *owner = NULL, *id = NULL, *origin = NULL;
     int json = 0, with_chunks = 0, nargs, rc, bad, status = CLI_EXIT_USAGE;
     const cli_opt opts[] = {
         CLI_OWNER(&owner_opt, "owner (tenant); default $LLMEMORY_OWNER"),
+        CLI_STRING(0, "origin", "ID", &origin,
+                   "the document with this id at origin (the key it was added\n"
+                   "with, e.g. its path) instead of DOCUMENT_ID"),
         CLI_FLAG('c', "chunks", &with_chunks, "also show the document's chunks, in document order"),
         CLI_JSON(&json, "print the document as JSON"), CLI_END};
     const cli_spec spec = {
-        .usage = "llmemory get [OPTION]... DOCUMENT_ID",
+        .usage = "llmemory get [OPTION]... DOCUMENT_ID\n"
+                 "llmemory get [OPTION]... --origin ID",
         .about = "Show one of an owner's documents. Exit status 3 when the owner has no such "
                  "document.\n",
         .opts = opts,
-        .missing = "no document id given",
-        .min_args = 1,
         .max_args = 1};
     lm_memory *mem = NULL;
     lm_doc *doc = NULL;
@@ -52,15 +54,25 @@ int cli_cmd_get(cli_ctx *ctx, int argc, char **argv)
 
     if ((status = cli_parse(ctx, &spec, argc, argv, &nargs)) != CLI_PARSED)
         return status;
+    if (nargs == 0 && origin == NULL)
+        return cli_usage(ctx, "no document given (DOCUMENT_ID or --origin ID)");
+    if (nargs > 0 && origin != NULL)
+        return cli_usage(ctx, "cannot combine a document id with --origin");
     id = argv[0];
+    if (id != NULL && (status = cli_check_doc_id(ctx, id)) != 0)
+        return status;
     if ((status = cli_target_owner(ctx, owner_opt, &owner)) != 0)
         return status;
-    if (cli_remote_on(ctx))
+    if (cli_remote_on(ctx)) {
+        if (origin != NULL)
+            return cli_usage(ctx, "option \"--origin\" is not available with --url");
         return cli_remote_get(ctx, owner, id, with_chunks, json);
+    }
 
     if ((status = cli_open(ctx, &mem)) != 0)
         goto out;
-    rc = lm_doc_get(&doc, mem, owner, id, with_chunks);
+    rc = origin != NULL ? lm_doc_get_by_origin(&doc, mem, owner, origin, with_chunks)
+                        : lm_doc_get(&doc, mem, owner, id, with_chunks);
     if (rc < 0) {
         status = cli_fail_lm(rc, NULL);
         goto out;

@@ -37,7 +37,7 @@ void cli_strv_dispose(cli_strv *l)
     l->n = l->cap = 0;
 }
 
-static int strv_push(cli_strv *l, const char *s)
+int cli_strv_push(cli_strv *l, const char *s)
 {
     if (l->n + 1 >= l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 8;
@@ -143,7 +143,7 @@ static int apply(cli_ctx *ctx, const cli_opt *o, const char *arg)
             *(int64_t *)o->dest = (int64_t)v;
         break;
     case CLI_OPT_LIST:
-        if (strv_push(o->dest, arg) < 0)
+        if (cli_strv_push(o->dest, arg) < 0)
             return cli_oom();
         break;
     case CLI_OPT_META: {
