@@ -610,7 +610,16 @@ int cli_url_configured(const cli_ctx *ctx, const char **source)
 int cli_open(cli_ctx *ctx, lm_memory **out)
 {
     lm_memory_opts o;
+    lm_db_info info;
+    const char *source;
     int rc;
+
+    /* Opening starts the embedded cluster when it is not running, also after "llmemory db
+       stop": say so, so that a stopped database does not come back unnoticed. */
+    memset(&info, 0, sizeof(info));
+    if (!cli_url_configured(ctx, &source) && lm_db_status(&info, ctx->home) == 0 &&
+        info.initialized && !info.running)
+        cli_msg("note: starting the embedded database in %s (it was not running)", info.home);
 
     lm_memory_opts_init(&o, LM_MEMORY_OPTS_VERSION);
     o.database_url = ctx->database_url;
