@@ -23,19 +23,22 @@ static void print_info(const lm_db_info *info)
         printf("server version  %s\n", info->server_version);
 }
 
+static const char about[] =
+    "Manage the embedded database: a private PostgreSQL cluster in the home directory\n"
+    "(--home, $LLMEMORY_HOME, else ~/.local/share/llmemory), reached over a unix socket.\n"
+    "It is used when no database URL is configured, and keeps running until \"db stop\".\n"
+    "\n"
+    "  status      show whether it exists and runs (starts nothing)\n"
+    "  start       create it if needed and start it\n"
+    "  stop        stop it (not running is not an error)\n";
+
 int cli_cmd_db(cli_ctx *ctx, int argc, char **argv)
 {
     int json = 0, nargs, rc;
     const cli_opt opts[] = {CLI_JSON(&json, "print the result as JSON"), CLI_END};
     const cli_spec spec = {
         .usage = "llmemory db status|start|stop [--json]",
-        .about = "Manage the embedded database: a private PostgreSQL cluster in the home directory\n"
-                 "(--home, $LLMEMORY_HOME, else ~/.local/share/llmemory), reached over a unix socket.\n"
-                 "It is used when no database URL is configured, and keeps running until \"db stop\".\n"
-                 "\n"
-                 "  status      show whether it exists and runs (starts nothing)\n"
-                 "  start       create it if needed and start it\n"
-                 "  stop        stop it (not running is not an error)\n",
+        .about = about,
         .opts = opts,
         .missing = "no action given (status, start or stop)",
         .min_args = 1,

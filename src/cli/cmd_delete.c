@@ -20,6 +20,11 @@ static int was_deleted(const lm_id_list *ids, const char *id)
     return 0;
 }
 
+static const char about[] =
+    "Delete documents of one owner, with their chunks, by id or by metadata, and print\n"
+    "the ids deleted. Exit status 3 when a given id (or id at origin) is not one of the\n"
+    "owner's documents (the others are still deleted).\n";
+
 int cli_cmd_delete(cli_ctx *ctx, int argc, char **argv)
 {
     json_t *meta = NULL;
@@ -38,9 +43,7 @@ int cli_cmd_delete(cli_ctx *ctx, int argc, char **argv)
         .usage = "llmemory delete [OPTION]... DOCUMENT_ID...\n"
                  "llmemory delete [OPTION]... --origin ID...\n"
                  "llmemory delete [OPTION]... --meta KEY=VALUE...",
-        .about = "Delete documents of one owner, with their chunks, by id or by metadata, and print\n"
-                 "the ids deleted. Exit status 3 when a given id (or id at origin) is not one of the\n"
-                 "owner's documents (the others are still deleted).\n",
+        .about = about,
         .opts = opts,
         .max_args = -1};
     lm_memory *mem = NULL;

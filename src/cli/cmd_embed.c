@@ -6,6 +6,12 @@
 
 #include "cmd.h"
 
+static const char about[] =
+    "Embed the chunks waiting in the embedding queue with the configured provider\n"
+    "($LLMEMORY_EMBEDDER; the built-in embedder by default), for every owner. Jobs are\n"
+    "claimed under a lease, so several workers may run at once and a worker that dies\n"
+    "leaves its jobs to the others when the lease expires.\n";
+
 int cli_cmd_embed(cli_ctx *ctx, int argc, char **argv)
 {
     lm_embed_run_opts ro;
@@ -23,10 +29,7 @@ int cli_cmd_embed(cli_ctx *ctx, int argc, char **argv)
         CLI_END};
     const cli_spec spec = {
         .usage = "llmemory embed [OPTION]...",
-        .about = "Embed the chunks waiting in the embedding queue with the configured provider\n"
-                 "($LLMEMORY_EMBEDDER; the built-in embedder by default), for every owner. Jobs are\n"
-                 "claimed under a lease, so several workers may run at once and a worker that dies\n"
-                 "leaves its jobs to the others when the lease expires.\n",
+        .about = about,
         .opts = opts,
         .max_args = 0};
     lm_memory *mem = NULL;

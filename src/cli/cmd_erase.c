@@ -6,6 +6,10 @@
 
 #include "cmd.h"
 
+static const char about[] =
+    "Erase everything one owner has: documents, chunks, search statistics and search\n"
+    "history. This cannot be undone; --yes confirms it.\n";
+
 int cli_cmd_erase(cli_ctx *ctx, int argc, char **argv)
 {
     const char *owner_opt = NULL, *owner = NULL;
@@ -15,8 +19,7 @@ int cli_cmd_erase(cli_ctx *ctx, int argc, char **argv)
                             CLI_JSON(&json, "print the result as JSON"), CLI_END};
     const cli_spec spec = {
         .usage = "llmemory erase --yes [OPTION]...",
-        .about = "Erase everything one owner has: documents, chunks, search statistics and search\n"
-                 "history. This cannot be undone; --yes confirms it.\n",
+        .about = about,
         .opts = opts,
         .max_args = 0};
     lm_memory *mem = NULL;

@@ -1,6 +1,7 @@
 /*
  * cli/cmd_get.c: `llmemory get DOCUMENT_ID` (or `--origin ID`): one of an owner's documents,
- * optionally with its chunks. Another owner's document is reported exactly like a missing one (exit status 3).
+ * optionally with its chunks. Another owner's document is reported exactly like a missing one
+ * (exit status 3).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -132,8 +132,8 @@ static const char *unsupported(const char *name, char *buf, size_t len)
 
     if (dot == NULL || dot == name)
         return "no file name extension (ingest reads .txt .md .markdown .html .htm .pdf)";
-    snprintf(buf, len, "unsupported file type \"%s\" (ingest reads .txt .md .markdown .html .htm .pdf)",
-             dot);
+    snprintf(buf, len,
+             "unsupported file type \"%s\" (ingest reads .txt .md .markdown .html .htm .pdf)", dot);
     return buf;
 }
 

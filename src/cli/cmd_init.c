@@ -8,15 +8,18 @@
 
 #include "cmd.h"
 
+static const char about[] =
+    "Prepare the database: create and start the embedded cluster when no database URL is\n"
+    "configured, create the schema and apply pending migrations. Safe to run again.\n"
+    "Then show where the data lives.\n";
+
 int cli_cmd_init(cli_ctx *ctx, int argc, char **argv)
 {
     int json = 0, nargs, embedded, rc, status;
     const cli_opt opts[] = {CLI_JSON(&json, "print the result as JSON"), CLI_END};
     const cli_spec spec = {
         .usage = "llmemory init [--json]",
-        .about = "Prepare the database: create and start the embedded cluster when no database URL is\n"
-                 "configured, create the schema and apply pending migrations. Safe to run again.\n"
-                 "Then show where the data lives.\n",
+        .about = about,
         .opts = opts,
         .max_args = 0};
     lm_memory *mem = NULL;

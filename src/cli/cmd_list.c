@@ -32,7 +32,8 @@ int cli_cmd_list(cli_ctx *ctx, int argc, char **argv)
     int json = 0, nargs, rc, bad, status = CLI_EXIT_USAGE;
     const cli_opt table[] = {
         CLI_OWNER(&owner_opt, "owner (tenant); default $LLMEMORY_OWNER"),
-        CLI_INT('n', "limit", "N", &opts.limit, 0, 100000, "documents per page, 0-100 (default 20)"),
+        CLI_INT('n', "limit", "N", &opts.limit, 0, 100000,
+                "documents per page, 0-100 (default 20)"),
         CLI_INT64(0, "offset", "N", &opts.offset, 0, 2147483647LL,
                   "skip the first N documents (default 0)"),
         CLI_CALL(0, "order", "KEY", &opts.order_by, NULL, opt_order,

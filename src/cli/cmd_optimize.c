@@ -6,16 +6,19 @@
 
 #include "cmd.h"
 
+static const char about[] =
+    "Rebuild the keyword-search postings index without blocking reads or writes (REINDEX\n"
+    "INDEX CONCURRENTLY), then VACUUM (ANALYZE) the search tables. Run it after bulk loads:\n"
+    "trigger-built postings leave the index about half full, and keyword search on large\n"
+    "tenants reads posting lists page by page. Results never change. Covers every owner.\n";
+
 int cli_cmd_optimize(cli_ctx *ctx, int argc, char **argv)
 {
     int json = 0, nargs, rc, status;
     const cli_opt opts[] = {CLI_JSON(&json, "print what was done as JSON"), CLI_END};
     const cli_spec spec = {
         .usage = "llmemory optimize [--json]",
-        .about = "Rebuild the keyword-search postings index without blocking reads or writes (REINDEX\n"
-                 "INDEX CONCURRENTLY), then VACUUM (ANALYZE) the search tables. Run it after bulk loads:\n"
-                 "trigger-built postings leave the index about half full, and keyword search on large\n"
-                 "tenants reads posting lists page by page. Results never change. Covers every owner.\n",
+        .about = about,
         .opts = opts,
         .max_args = 0};
     lm_memory *mem = NULL;

@@ -45,7 +45,8 @@ static int opt_size(cli_ctx *ctx, const cli_opt *o, const char *arg)
     }
     if (arg[0] == '-' || end == arg || *end != '\0' || errno != 0 || v == 0 || v > max / mult) {
         cli_msg("invalid value \"%s\" for option \"--%s\"", arg, o->long_name);
-        cli_detail("The value must be a size from 1 to %llu bytes, optionally with K, M or G.", max);
+        cli_detail("The value must be a size from 1 to %llu bytes, optionally with K, M or G.",
+                   max);
         cli_hint("Try \"llmemory serve --help\".");
         return CLI_EXIT_USAGE;
     }
@@ -66,9 +67,9 @@ static int opt_rate(cli_ctx *ctx, const cli_opt *o, const char *arg)
     return 0;
 }
 
-#define SIZE_OPT(l, d, mx, h)                                                                   \
-    {.kind = CLI_OPT_CALL, .long_name = (l), .argname = "SIZE", .dest = (d), .max = (long long)(mx), \
-     .fn = opt_size, .help = (h)}
+#define SIZE_OPT(l, d, mx, h)                                                                  \
+    {.kind = CLI_OPT_CALL, .long_name = (l), .argname = "SIZE", .dest = (d),                    \
+     .max = (long long)(mx), .fn = opt_size, .help = (h)}
 
 /* The whole of a small file, without trailing newlines, into @p out. 0, or 3 (no such file) or 1
    (printed). */
@@ -87,6 +88,12 @@ static int read_secret(const char *path, lm_buf *out)
     *out = data;
     return 0;
 }
+
+static const char about[] =
+    "Run the HTTP API server. Every request carries an API key (see \"llmemory keys\") or, when\n"
+    "configured, a JWT, and acts on the credential's tenant only. Logs go to standard error\n"
+    "as key=value lines, with one access line per request. SIGTERM or SIGINT stops the server\n"
+    "gracefully: no new connections, and requests in flight finish.\n";
 
 int cli_cmd_serve(cli_ctx *ctx, int argc, char **argv)
 {
@@ -146,13 +153,10 @@ int cli_cmd_serve(cli_ctx *ctx, int argc, char **argv)
         CLI_END};
     const cli_spec spec = {
         .usage = "llmemory serve [OPTION]...",
-        .about =
-            "Run the HTTP API server. Every request carries an API key (see \"llmemory keys\") or, when\n"
-            "configured, a JWT, and acts on the credential's tenant only. Logs go to standard error\n"
-            "as key=value lines, with one access line per request. SIGTERM or SIGINT stops the server\n"
-            "gracefully: no new connections, and requests in flight finish.\n",
+        .about = about,
         .opts = opts,
-        .footer = "The database is chosen by the global options (--database-url, --home, --schema).\n",
+        .footer =
+            "The database is chosen by the global options (--database-url, --home, --schema).\n",
         .max_args = 0};
     lm_buf secret = LM_BUF_INIT;
 

@@ -1,9 +1,9 @@
 /*
  * cli/extract.c: reading files and extracting their text for `add` and `ingest`: plain text and
  * markdown as UTF-8 (Latin-1 when not valid UTF-8; a first line "# Title", or one underlined
- * with "===" or "---", is the title), HTML with libxml2's HTML parser (scripts, styles and <head> dropped, blocks become line breaks, the
- * <title> kept apart), PDF with poppler-glib (pages joined by blank lines). It does not chunk or
- * clean up text beyond that.
+ * with "===" or "---", is the title), HTML with libxml2's HTML parser (scripts, styles and
+ * <head> dropped, blocks become line breaks, the <title> kept apart), PDF with poppler-glib
+ * (pages joined by blank lines). It does not chunk or clean up text beyond that.
  */
 #include <errno.h>
 #include <fcntl.h>

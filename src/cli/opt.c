@@ -27,8 +27,10 @@ static void option_name(char *out, size_t outlen, const char *arg)
 
 /* ==== option tables ==== */
 
-static const cli_opt help_opt = {
-    .kind = CLI_OPT_HELP, .short_name = 'h', .long_name = "help", .help = "print this help and exit"};
+static const cli_opt help_opt = {.kind = CLI_OPT_HELP,
+                                  .short_name = 'h',
+                                  .long_name = "help",
+                                  .help = "print this help and exit"};
 
 void cli_strv_dispose(cli_strv *l)
 {
