@@ -256,10 +256,17 @@ int lm_embedder_from_env(lm_embedder **out)
             o.base_url = "https://api.openai.com/v1";
         return lm_embedder_http_new(out, &o);
     }
+    if (strncasecmp(kind, "local:", 6) == 0 && kind[6] != '\0') {
+        lm_local_embedder_opts o = LM_LOCAL_EMBEDDER_OPTS_INIT;
+        o.int8 = -1; /* $LLMEMORY_LOCAL_INT8 */
+        if ((rc = env_int(&o.threads, "LLMEMORY_EMBED_THREADS", 1, 64)) < 0)
+            return rc;
+        return lm_embedder_local_new(out, kind + 6, &o);
+    }
     lm__error_set_field(LM_EINVAL, "LLMEMORY_EMBEDDER",
                         "invalid value for environment variable \"LLMEMORY_EMBEDDER\": \"%s\"",
                         kind);
-    lm__error_hint("Use builtin, openai, http or none.");
+    lm__error_hint("Use builtin, openai, http, local:<model directory> or none.");
     return LM_EINVAL;
 }
 
