@@ -191,4 +191,11 @@ void lm__bert_free(lm__bert *m);
  */
 int lm__bert_forward(const lm__bert *m, lm__scratch *s, const int32_t *ids, int t, float *hidden);
 
+/* ---- test hooks ------------------------------------------------------------------------------ */
+
+struct lm_embedder;
+/* The model and the tokenizer of a local embedder; NULL for other kinds. */
+const lm__bert *lm__local_model(const struct lm_embedder *e);
+const lm__tok *lm__local_tok(const struct lm_embedder *e);
+
 #endif
