@@ -16,6 +16,7 @@
  * both to int16 and uses multiply-add of pairs (no saturation).
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,14 +51,20 @@ int lm__simd_detect(void)
     return LM__SIMD_PORTABLE;
 }
 
-int lm__simd_has_vnni(void)
+static int has_vnni;
+static pthread_once_t vnni_once = PTHREAD_ONCE_INIT;
+static void vnni_init(void)
 {
 #if LM__X86
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512vnni") && lm__simd_detect() == LM__SIMD_AVX512;
-#else
-    return 0;
+    has_vnni = __builtin_cpu_supports("avx512vnni") && lm__simd_detect() == LM__SIMD_AVX512;
 #endif
+}
+
+int lm__simd_has_vnni(void)
+{
+    pthread_once(&vnni_once, vnni_init);
+    return has_vnni;
 }
 
 const char *lm__simd_name(int level)
@@ -467,6 +474,62 @@ void lm__softmax_rows(int simd, float *x, int m, int n, int ld)
         }
 #endif
         softmax_portable(row, n);
+    }
+}
+
+/* LayerNorm of @p t rows of @p h floats in place: (x - mean) / sqrt(var + eps) * g + b. */
+static void layernorm_portable(float *r, int h, const float *g, const float *b, float eps)
+{
+    double s = 0, ss = 0;
+    for (int j = 0; j < h; j++)
+        s += (double)r[j];
+    double mean = s / h;
+    for (int j = 0; j < h; j++) {
+        double d = (double)r[j] - mean;
+        ss += d * d;
+    }
+    float inv = (float)(1.0 / sqrt(ss / h + (double)eps)), mu = (float)mean;
+    for (int j = 0; j < h; j++)
+        r[j] = (r[j] - mu) * inv * g[j] + b[j];
+}
+
+#if LM__X86
+T512 static void layernorm_avx512(float *r, int h, const float *g, const float *b, float eps)
+{
+    __m512 s = _mm512_setzero_ps();
+    for (int j = 0; j < h; j += 16) {
+        __mmask16 m = (__mmask16)(h - j >= 16 ? 0xFFFF : (1u << (h - j)) - 1);
+        s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, r + j));
+    }
+    float mu = _mm512_reduce_add_ps(s) / (float)h;
+    __m512 vmu = _mm512_set1_ps(mu), ss = _mm512_setzero_ps();
+    for (int j = 0; j < h; j += 16) {
+        __mmask16 m = (__mmask16)(h - j >= 16 ? 0xFFFF : (1u << (h - j)) - 1);
+        __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, r + j), vmu);
+        ss = _mm512_fmadd_ps(d, d, ss);
+    }
+    float inv = 1.0f / sqrtf(_mm512_reduce_add_ps(ss) / (float)h + eps);
+    __m512 vinv = _mm512_set1_ps(inv);
+    for (int j = 0; j < h; j += 16) {
+        __mmask16 m = (__mmask16)(h - j >= 16 ? 0xFFFF : (1u << (h - j)) - 1);
+        __m512 d = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, r + j), vmu), vinv);
+        d = _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(m, g + j), _mm512_maskz_loadu_ps(m, b + j));
+        _mm512_mask_storeu_ps(r + j, m, d);
+    }
+}
+#endif
+
+void lm__layernorm(int simd, float *x, int t, int h, const float *g, const float *b, float eps)
+{
+    for (int i = 0; i < t; i++) {
+        float *r = x + (size_t)i * (size_t)h;
+#if LM__X86
+        if (simd == LM__SIMD_AVX512) {
+            layernorm_avx512(r, h, g, b, eps);
+            continue;
+        }
+#endif
+        layernorm_portable(r, h, g, b, eps);
     }
 }
 

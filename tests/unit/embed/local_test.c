@@ -671,6 +671,18 @@ TEST(test_embed_local__real_model_vectors)
         all[2 * i + 1] = pairs[i][1];
     }
     ASSERT_OK(lm_embedder_embed(e, v, all, NULL, 8));
+    /* int8 weights agree with fp32 */
+    lm_embedder *q8 = load(dir, NULL, 1, 2);
+    float w[8 * 384];
+    double worst8 = 1;
+    ASSERT_OK(lm_embedder_embed(q8, w, all, NULL, 8));
+    for (int i = 0; i < 8; i++) {
+        double c = dot(v + i * 384, w + i * 384, 384);
+        worst8 = c < worst8 ? c : worst8;
+    }
+    printf("# real model: int8 vs fp32, min cosine over 8 sentences %.4f\n", worst8);
+    ASSERT(worst8 >= 0.98);
+    lm_embedder_free(q8);
     for (int i = 0; i < 4; i++) {
         double para = dot(v + 2 * i * 384, v + (2 * i + 1) * 384, 384);
         for (int j = 0; j < 4; j++) {
