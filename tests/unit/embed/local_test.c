@@ -434,7 +434,7 @@ static void make_copy(char *dir)
     static const char *const files[] = {"config.json", "model.safetensors", "vocab.txt",
                                         "tokenizer_config.json", "modules.json",
                                         "1_Pooling/config.json", "sentence_bert_config.json",
-                                        "config_sentence_transformers.json"};
+                                        "config_sentence_transformers.json", "tokenizer.json"};
     char sub[600];
     strcpy(dir, "/tmp/lm-local-XXXXXX");
     ASSERT(mkdtemp(dir) != NULL);
@@ -500,6 +500,8 @@ TEST(test_embed_local__bad_model_files_are_clear_errors)
     make_copy(dir);
     snprintf(p, sizeof(p), "%s/vocab.txt", dir);
     unlink(p);
+    snprintf(p, sizeof(p), "%s/tokenizer.json", dir);
+    unlink(p);
     expect_error(dir, LM_ENOTFOUND, "vocab.txt");
     make_copy(dir);
     snprintf(p, sizeof(p), "%s/config.json", dir);
@@ -537,6 +539,32 @@ TEST(test_embed_local__bad_model_files_are_clear_errors)
     ASSERT_EQ_STR(lm_embedder_kind(e), "local");
     lm_embedder_free(e);
     unsetenv("LLMEMORY_EMBEDDER");
+    LEAK_CHECK();
+}
+
+/* A directory with tokenizer.json and no vocab.txt gives the same vectors. */
+TEST(test_embed_local__tokenizer_json)
+{
+    char dir[64], p[600];
+    make_copy(dir);
+    snprintf(p, sizeof(p), "%s/vocab.txt", dir);
+    ASSERT(unlink(p) == 0);
+    lm_embedder *a = load(fixture("tiny"), NULL, 0, 0), *b = load(dir, NULL, 0, 0);
+    const char *texts[] = {"Café naïve résumé: über straße!", "東京 and 中国語 <html> C++",
+                           "unbelievable playful running dogs"};
+    float x[3 * 32], y[3 * 32];
+    ASSERT_OK(lm_embedder_embed(a, x, texts, NULL, 3));
+    ASSERT_OK(lm_embedder_embed(b, y, texts, NULL, 3));
+    ASSERT(memcmp(x, y, sizeof(x)) == 0);
+    lm_embedder_free(a);
+    lm_embedder_free(b);
+    /* a tokenizer.json that is not WordPiece */
+    snprintf(p, sizeof(p), "%s/tokenizer.json", dir);
+    FILE *f = fopen(p, "w");
+    ASSERT(f != NULL);
+    fputs("{\"model\": {\"type\": \"BPE\", \"vocab\": {}}}", f);
+    fclose(f);
+    expect_error(dir, LM_EPARSE, "WordPiece");
     LEAK_CHECK();
 }
 

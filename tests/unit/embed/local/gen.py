@@ -277,6 +277,7 @@ def main():
         lines.append("hidden " + " ".join("%.7g" % x for x in hs.reshape(-1)))
     # texts through the public API: documents, a query (prefix "query: "), a long text (windows)
     tok = reference_tokenizer(os.path.join(tiny, "vocab.txt"), True)
+    tok.save(os.path.join(tiny, "tokenizer.json"))
     texts = [("doc", "Hello world, the quick brown fox."), ("doc", "Café naïve résumé: über straße!"),
              ("doc", "東京 and 中国語"), ("doc", ""), ("query", "where is the cat?"),
              ("doc", " ".join(["the quick brown fox jumped over the lazy dog"] * 9))]
