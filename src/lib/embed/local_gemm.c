@@ -175,20 +175,33 @@ static void pack_b(float *dst, const float *b, int k, int n, int ldb)
 
 /* ---- fp32 micro-kernels: tile t [mr x 16] = a_panel (k x mr) * b_panel (k x 16) ------------ */
 
-__attribute__((optimize("O3"))) static void kern_portable(int k, const float *a,
-                                                          const float *b, float *t)
+/* Portable: GNU C vector extensions (4 floats), which every GCC and Clang target lowers to its
+ * own SIMD (SSE2, NEON, ...) or to scalar code; 4 rows x 16 columns = 16 accumulators. */
+typedef float v4f __attribute__((vector_size(16)));
+
+static v4f v4_load(const float *p)
 {
-    float acc[4][LM__NR];
-    memset(acc, 0, sizeof(acc));
+    v4f v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+static void kern_portable(int k, const float *a, const float *b, float *t)
+{
+    v4f c[4][4];
+    memset(c, 0, sizeof(c));
     for (int kk = 0; kk < k; kk++) {
         const float *bk = b + (size_t)kk * LM__NR, *ak = a + (size_t)kk * 4;
+        v4f b0 = v4_load(bk), b1 = v4_load(bk + 4), b2 = v4_load(bk + 8), b3 = v4_load(bk + 12);
         for (int i = 0; i < 4; i++) {
-            float av = ak[i];
-            for (int j = 0; j < LM__NR; j++)
-                acc[i][j] += av * bk[j];
+            v4f av = {ak[i], ak[i], ak[i], ak[i]};
+            c[i][0] += av * b0;
+            c[i][1] += av * b1;
+            c[i][2] += av * b2;
+            c[i][3] += av * b3;
         }
     }
-    memcpy(t, acc, sizeof(acc));
+    memcpy(t, c, sizeof(c));
 }
 
 #if LM__X86
