@@ -2,8 +2,8 @@
 """ONNX Runtime side by side with the local encoder (bench/embed/local.sh runs it when the
 python given as $PYTHON has numpy, onnx and onnxruntime):
 
-    python3 -m venv /tmp/v && /tmp/v/bin/pip install numpy onnx onnxruntime
-    PYTHON=/tmp/v/bin/python bench/embed/local.sh MODEL_DIR
+    python3 -m venv .venv && .venv/bin/pip install numpy onnx onnxruntime
+    PYTHON=.venv/bin/python bench/embed/local.sh MODEL_DIR
 
 Builds the BERT encoder of MODEL_DIR (config.json + model.safetensors) as an ONNX graph of
 standard operators (ONNX Runtime fuses attention, GELU and LayerNorm itself), and its dynamic

@@ -429,18 +429,36 @@ static void copy_file(const char *from, const char *to)
     free(b);
 }
 
+static const char *const copy_files[] = {"config.json", "model.safetensors", "vocab.txt",
+                                         "tokenizer_config.json", "modules.json",
+                                         "1_Pooling/config.json", "sentence_bert_config.json",
+                                         "config_sentence_transformers.json", "tokenizer.json"};
+
+/* Remove a directory made by make_copy() (whatever is left of its files). */
+static void remove_copy(const char *dir)
+{
+    char p[600];
+    for (size_t i = 0; i < sizeof(copy_files) / sizeof(copy_files[0]); i++) {
+        snprintf(p, sizeof(p), "%s/%s", dir, copy_files[i]);
+        unlink(p);
+    }
+    snprintf(p, sizeof(p), "%s/1_Pooling", dir);
+    rmdir(p);
+    rmdir(dir);
+}
+
+/* A fresh copy of the tiny model in @p dir (64 bytes; "" or a previous copy, removed first). */
 static void make_copy(char *dir)
 {
-    static const char *const files[] = {"config.json", "model.safetensors", "vocab.txt",
-                                        "tokenizer_config.json", "modules.json",
-                                        "1_Pooling/config.json", "sentence_bert_config.json",
-                                        "config_sentence_transformers.json", "tokenizer.json"};
+    const char *const *files = copy_files;
     char sub[600];
+    if (strncmp(dir, "/tmp/lm-local-", 14) == 0)
+        remove_copy(dir);
     strcpy(dir, "/tmp/lm-local-XXXXXX");
     ASSERT(mkdtemp(dir) != NULL);
     snprintf(sub, sizeof(sub), "%s/1_Pooling", dir);
     ASSERT(mkdir(sub, 0700) == 0);
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+    for (size_t i = 0; i < sizeof(copy_files) / sizeof(copy_files[0]); i++) {
         char to[600], rel[100];
         snprintf(rel, sizeof(rel), "tiny/%s", files[i]);
         snprintf(to, sizeof(to), "%s/%s", dir, files[i]);
@@ -473,7 +491,7 @@ static void patch(const char *path, long off, const void *bytes_, size_t n, long
 
 TEST(test_embed_local__bad_model_files_are_clear_errors)
 {
-    char dir[64], p[600];
+    char dir[64] = "", p[600];
     expect_error("/nonexistent/model", LM_ENOTFOUND, "/nonexistent/model");
     make_copy(dir);
     snprintf(p, sizeof(p), "%s/model.safetensors", dir);
@@ -539,13 +557,14 @@ TEST(test_embed_local__bad_model_files_are_clear_errors)
     ASSERT_EQ_STR(lm_embedder_kind(e), "local");
     lm_embedder_free(e);
     unsetenv("LLMEMORY_EMBEDDER");
+    remove_copy(dir);
     LEAK_CHECK();
 }
 
 /* A directory with tokenizer.json and no vocab.txt gives the same vectors. */
 TEST(test_embed_local__tokenizer_json)
 {
-    char dir[64], p[600];
+    char dir[64] = "", p[600];
     make_copy(dir);
     snprintf(p, sizeof(p), "%s/vocab.txt", dir);
     ASSERT(unlink(p) == 0);
@@ -565,6 +584,7 @@ TEST(test_embed_local__tokenizer_json)
     fputs("{\"model\": {\"type\": \"BPE\", \"vocab\": {}}}", f);
     fclose(f);
     expect_error(dir, LM_EPARSE, "WordPiece");
+    remove_copy(dir);
     LEAK_CHECK();
 }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Generates the fixtures of tests/unit/embed/local_test.c (committed; rerun only to change them).
 
-    python3 -m venv /tmp/v && /tmp/v/bin/pip install numpy tokenizers
-    /tmp/v/bin/python tests/unit/embed/local/gen.py [REAL_MODEL_DIR]
+    python3 -m venv .venv && .venv/bin/pip install numpy tokenizers
+    .venv/bin/python tests/unit/embed/local/gen.py [REAL_MODEL_DIR]
 
 1. tiny/: a tiny random BERT (2 layers, hidden 32, 4 heads, vocabulary of a few hundred tokens)
    in the sentence-transformers layout, written by hand (safetensors format included; the word
