@@ -215,7 +215,14 @@ FRAGMENTS = [b"hello", b"world", b"Hello", b"WORLD", b"the", b"The", b"quick", b
              b"\xff", b"\xc3", b"\xe2\x82", b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80", b"\x80\x80",
              b"supercalifragilisticexpialidocious", b"a" * 99, b"b" * 100, b"c" * 101, b"xyz" * 40,
              ("é" * 101).encode(), b"pizza", b"automobile", b"database", b"playfully", b"cats",
-             b"12345", b"v1.2.3", b"http://example.com/a?b=c", b"C++", b"<html>", b"x=y;"]
+             b"12345", b"v1.2.3", b"http://example.com/a?b=c", b"C++", b"<html>", b"x=y;",
+             # the reference's own tables: unassigned (kept), private use (removed), CJK
+             # compatibility ideographs (decomposed), its Extension E range, punctuation and
+             # marks newer than Unicode 8 (not split / not stripped), literal special tokens
+             "\u0378x".encode(), "a\U00061b7ab".encode(), "a\ue000b".encode(), "福漢".encode(),
+             "\U0002b88fz".encode(), "\U0002b920".encode(), "a\u2e52b".encode(), "a\u2e42b".encode(),
+             "a\u08d4b".encode(), "a\u08e3b".encode(), b"[SEP]", b"x[CLS]y", b"[MASK]", b"[UNK",
+             b"[pad]"]
 SEPS = [b" ", b"", b"  ", b"\t", b"\n", b",", b" - "]
 
 
