@@ -337,8 +337,10 @@ static uint32_t ids_hash(const int32_t *ids, size_t n)
     return h;
 }
 
-/* Compare the tokenizer with the reference for vocabulary @p name; returns agreements. */
-static int tok_compare(const char *name, const char *vocab_path, int lower, int *total)
+/* Compare the tokenizer with the reference for vocabulary @p name; returns agreements. The
+ * tokenizer is @p given, or one loaded from @p vocab_path with the given case setting. */
+static int tok_compare(const char *name, const char *vocab_path, int lower, const lm__tok *given,
+                       int *total)
 {
     char *ref = slurp(fixture("tok.txt"), NULL);
     char *frag = strstr(ref, "\nfragments ") + 11, *sep = strstr(ref, "\nseparators ") + 12;
@@ -354,10 +356,13 @@ static int tok_compare(const char *name, const char *vocab_path, int lower, int 
     bytes *fr = hex_list(frag, &nf), *se = hex_list(sep, &ns);
     lm__tok t;
     memset(&t, 0, sizeof(t));
-    ASSERT_OK(lm__tok_load_vocab_txt(&t, vocab_path));
-    t.lower = lower;
-    t.strip = lower;
-    t.chinese = 1;
+    if (given == NULL) {
+        ASSERT_OK(lm__tok_load_vocab_txt(&t, vocab_path));
+        t.lower = lower;
+        t.strip = lower;
+        t.chinese = 1;
+    }
+    const lm__tok *use = given ? given : &t;
     lcg_x = 42;
     int agree = 0, n = 0, shown = 0;
     unsigned char s[8192];
@@ -378,7 +383,7 @@ static int tok_compare(const char *name, const char *vocab_path, int lower, int 
         }
         int32_t *ids = NULL;
         size_t nids = 0, cap = 0;
-        ASSERT_OK(lm__tok_encode(&t, (const char *)s, len, &ids, &nids, &cap));
+        ASSERT_OK(lm__tok_encode(use, (const char *)s, len, &ids, &nids, &cap));
         char mine[32];
         snprintf(mine, sizeof(mine), "%zu:%08x", nids, ids_hash(ids, nids));
         if (strcmp(mine, w) == 0) {
@@ -392,7 +397,8 @@ static int tok_compare(const char *name, const char *vocab_path, int lower, int 
         free(ids);
         n++;
     }
-    lm__tok_free(&t);
+    if (given == NULL)
+        lm__tok_free(&t);
     for (size_t i = 0; i < nf; i++)
         free(fr[i].p);
     for (size_t i = 0; i < ns; i++)
@@ -407,11 +413,11 @@ static int tok_compare(const char *name, const char *vocab_path, int lower, int 
 TEST(test_embed_local__tokenizer_matches_reference)
 {
     lm_test_timeout(120);
-    int n, agree = tok_compare("tiny-lower", fixture("tiny/vocab.txt"), 1, &n);
+    int n, agree = tok_compare("tiny-lower", fixture("tiny/vocab.txt"), 1, NULL, &n);
     printf("# tokenizer (tiny vocabulary, lower case): %d of %d strings agree\n", agree, n);
     ASSERT(n == 2500);
     ASSERT_EQ_INT(agree, n);
-    agree = tok_compare("tiny-cased", fixture("tiny/vocab.txt"), 0, &n);
+    agree = tok_compare("tiny-cased", fixture("tiny/vocab.txt"), 0, NULL, &n);
     printf("# tokenizer (tiny vocabulary, cased): %d of %d strings agree\n", agree, n);
     ASSERT_EQ_INT(agree, n);
 }
@@ -680,11 +686,13 @@ TEST(test_embed_local__real_model_vectors)
     if (access(path, R_OK) != 0)
         lm_test_skip("no model at %s", dir);
     lm_embedder *e = load(dir, NULL, 0, 2);
-    if (strstr(lm_embedder_provider_id(e), ":24cc6fef:384") == NULL)
-        lm_test_skip("%s is not all-MiniLM-L6-v2 (revision 24cc6fef)", lm_embedder_provider_id(e));
-    /* tokenizer with the real vocabulary */
-    snprintf(path, sizeof(path), "%s/vocab.txt", dir);
-    int n, agree = tok_compare("real", path, 1, &n);
+    struct stat sb;
+    const lm__bert *mm = lm__local_model(e);
+    if (stat(path, &sb) != 0 || sb.st_size != 90868376 || mm->layers != 6 || mm->hidden != 384 ||
+        mm->vocab != 30522)
+        lm_test_skip("%s is not all-MiniLM-L6-v2 (weights of 90868376 bytes, 6 x 384)", dir);
+    /* the model's own tokenizer (vocab.txt or tokenizer.json) against the reference */
+    int n, agree = tok_compare("real", NULL, 1, lm__local_tok(e), &n);
     printf("# tokenizer (real vocabulary): %d of %d strings agree\n", agree, n);
     ASSERT_EQ_INT(agree, n);
     /* pinned vectors */
