@@ -422,6 +422,34 @@ TEST(test_embed_local__tokenizer_matches_reference)
     ASSERT_EQ_INT(agree, n);
 }
 
+/* Random bytes (mostly invalid UTF-8) never crash the tokenizer or the encoder. */
+TEST(test_embed_local__random_bytes)
+{
+    lm_embedder *e = load(fixture("tiny"), NULL, 0, 0);
+    const lm__tok *t = lm__local_tok(e);
+    unsigned char s[300];
+    lcg_x = 7;
+    for (int i = 0; i < 3000; i++) {
+        size_t len = lcg(300);
+        for (size_t j = 0; j < len; j++)
+            s[j] = (unsigned char)(i % 3 == 0 ? 0x80 + lcg(128) : lcg(256));
+        int32_t *ids = NULL;
+        size_t n = 0, cap = 0;
+        ASSERT_OK(lm__tok_encode(t, (const char *)s, len, &ids, &n, &cap));
+        for (size_t j = 0; j < n; j++)
+            ASSERT(ids[j] >= 0 && ids[j] < t->n_vocab);
+        free(ids);
+        if (i % 100 == 0) {
+            float v[32];
+            const char *p = (const char *)s;
+            ASSERT_OK(lm_embedder_embed(e, v, &p, &len, 1));
+            ASSERT(fabs(dot(v, v, 32) - 1.0) < 1e-4);
+        }
+    }
+    lm_embedder_free(e);
+    LEAK_CHECK();
+}
+
 /* ---- errors ---------------------------------------------------------------------------------- */
 
 static void copy_file(const char *from, const char *to)
