@@ -45,6 +45,7 @@ for b in "$@"; do
         run_suite "cli ($v)" sh tests/cli/run.sh "$b/llmemory"
     fi
     run_suite "http ($v)" sh tests/http/run.sh "$b/llmemory"
+    run_suite "lint ($v)" sh tests/lint/run.sh "$b"
 done
 rm -f "$log"
 echo "total: $passed passed, $failed failed, $skipped skipped"
