@@ -178,6 +178,8 @@ typedef struct lm_eval_opts {
                               memory's embedder (see lm_search_opts.alpha) */
     int no_ingest;         /* 1: search the owner as it is (ingested earlier with keep) */
     int keep;              /* 1: do not erase the owner at the end */
+    lm_query_syntax syntax; /* how queries are read; default LM_QUERY_PLAIN: test collections
+                              hold natural-language text, as the BEIR toolkits read it */
     lm_eval_progress_cb progress;
     lm_eval_notice_cb notice;
     void *payload;         /* passed to progress and notice */
@@ -185,7 +187,8 @@ typedef struct lm_eval_opts {
 
 #define LM_EVAL_OPTS_VERSION 1
 #define LM_EVAL_OPTS_INIT                                                                          \
-    {LM_EVAL_OPTS_VERSION, NULL, NULL, LM_SEARCH_TEXT, 0, 0, 0, -1.0, 0, 0, NULL, NULL, NULL}
+    {LM_EVAL_OPTS_VERSION, NULL, NULL, LM_SEARCH_TEXT, 0, 0, 0, -1.0, 0, 0, LM_QUERY_PLAIN,      \
+     NULL, NULL, NULL}
 /** Initialise @p opts to defaults. @return 0, or LM_EINVAL for an unsupported @p version. */
 LM_EXTERN int lm_eval_opts_init(lm_eval_opts *opts, unsigned int version);
 

@@ -12,74 +12,27 @@
 #include "buf.h"
 #include "cmd.h"
 
-static const char help[] =
-    "Usage: llmemory eval [OPTION]... DATASET_DIR\n"
-    "\n"
+static const char about[] =
     "Measure search quality and latency on a test collection in BEIR layout: DATASET_DIR\n"
     "holds corpus.jsonl ({\"_id\", \"title\", \"text\"} per line), queries.jsonl ({\"_id\",\n"
     "\"text\"}) and qrels/SPLIT.tsv (query-id, corpus-id, score).\n"
     "\n"
     "The corpus is ingested into one owner (erased first): one text document per entry, its\n"
     "content the title and the text separated by a blank line, its id at origin the entry's\n"
-    "_id. Every query judged in the split is searched once. Results are chunks: a document\n"
-    "ranks where its best chunk ranks, with that chunk's score (its other chunks are\n"
-    "dropped), and the first DEPTH documents are kept. Metrics follow trec_eval: nDCG@10\n"
-    "(gain = judged grade, discount log2(rank + 1), ideal DCG from all judged relevant\n"
-    "documents), Recall@100 and MRR@10, averaged over all judged queries; a query with no\n"
-    "results scores 0. Ties in score are ordered by document id, descending, as trec_eval\n"
-    "does.\n"
-    "Latency is the wall time of each search call; the library's own timing is shown too.\n"
-    "\n"
-    "Options:\n"
-    "  -o, --owner OWNER    owner (tenant) to ingest into and search; default \"eval\"\n"
-    "      --split NAME     qrels split: qrels/NAME.tsv (default test)\n"
-    "      --type TYPE      search type: text (default), vector or hybrid\n"
-    "      --depth N        documents kept per query, 1-1000 (default 100)\n"
-    "  -k, --k N            chunks retrieved per query (the search limit), 1-1000; default\n"
-    "                       three times the depth, at most 1000 (a document may have\n"
-    "                       several chunks, so DEPTH chunks would hold fewer documents)\n"
-    "      --bm25-k1 X      BM25 k1, in (0, 10] (default: the library's)\n"
-    "      --bm25-b X       BM25 b, in (0, 1] (default: the library's)\n"
-    "      --alpha A        hybrid weight of the vector leg, 0..1 (default: the library's)\n"
-    "      --warmup N       search the first N queries once, untimed and unscored, before\n"
-    "                       the measured pass (default 0)\n"
-    "      --run FILE       write the ranking as a TREC run (qid Q0 docid rank score tag)\n"
-    "      --tag TAG        run tag (default llmemory-TYPE)\n"
-    "      --no-ingest      search the owner's documents as they are (ingested earlier\n"
-    "                       with --keep); the owner is then never erased\n"
-    "      --keep           do not erase the owner at the end\n"
-    "      --score-run FILE only score an existing TREC run against the qrels (no database;\n"
-    "                       a document listed twice keeps its best score, ties are ordered\n"
-    "                       by document id as trec_eval does)\n"
-    "      --no-progress    do not draw the progress line\n"
-    "      --json           print the results as JSON\n"
-    "  -h, --help           print this help and exit\n";
-
-enum {
-    OPT_SPLIT = 256,
-    OPT_DEPTH,
-    OPT_TYPE,
-    OPT_BM25_K1,
-    OPT_BM25_B,
-    OPT_ALPHA,
-    OPT_WARMUP,
-    OPT_RUN,
-    OPT_TAG,
-    OPT_NO_INGEST,
-    OPT_KEEP,
-    OPT_SCORE_RUN,
-    OPT_NO_PROGRESS,
-    OPT_JSON
-};
-
-/* First few per-item failures are printed; the rest are only counted. */
-#define EVAL_MAX_REPORTED 5
+    "_id. Every query judged in the split is searched once, as plain text by default (its\n"
+    "words OR-ed; quotes and a leading \"-\" are not operators, as in the BEIR toolkits).\n"
+    "Results are chunks: a document ranks where its best chunk ranks, with that chunk's\n"
+    "score (its other chunks are dropped), and the first DEPTH documents are kept. Metrics\n"
+    "follow trec_eval: nDCG@10 (gain = judged grade, discount log2(rank + 1), ideal DCG\n"
+    "from all judged relevant documents), Recall@100 and MRR@10, averaged over all judged\n"
+    "queries; a query with no results scores 0. Ties in score are ordered by document id,\n"
+    "descending, as trec_eval does.\n"
+    "Latency is the wall time of each search call; the library's own timing is shown too.\n";
 
 typedef struct eval_run {
     cli_ctx *ctx;
     const char *dir;
     lm_eval_opts o;
-    long k, depth, warmup;
     double k1, b;
     const char *run_path;
     const char *tag;
@@ -88,20 +41,39 @@ typedef struct eval_run {
     lm_memory *mem;
 } eval_run;
 
-static int parse_double(cli_ctx *ctx, const char *opt, const char *arg, double max, double *out)
+/* --bm25-k1 and --bm25-b: a number greater than 0 and at most opt->max. */
+static int opt_positive(cli_ctx *ctx, const cli_opt *opt, const char *arg)
 {
     char *end = NULL;
     double v;
 
     errno = 0;
     v = strtod(arg, &end);
-    if (arg[0] == '\0' || *end != '\0' || errno != 0 || !(v > 0) || v > max) {
-        cli_msg("invalid value \"%s\" for option \"%s\"", arg, opt);
-        cli_detail("The value must be a number greater than 0 and at most %g.", max);
+    if (arg[0] == '\0' || *end != '\0' || errno != 0 || !(v > 0) || v > (double)opt->max) {
+        cli_msg("invalid value \"%s\" for option \"--%s\"", arg, opt->long_name);
+        cli_detail("The value must be a number greater than 0 and at most %lld.", opt->max);
         cli_hint("Try \"llmemory %s --help\".", ctx->cmd != NULL ? ctx->cmd : "eval");
         return CLI_EXIT_USAGE;
     }
-    *out = v;
+    *(double *)opt->dest = v;
+    return 0;
+}
+
+/* --split: it names a file under qrels/, so a plain name. */
+static int opt_split(cli_ctx *ctx, const cli_opt *opt, const char *arg)
+{
+    if (arg[0] == '\0' || strchr(arg, '/') != NULL || strcmp(arg, "..") == 0)
+        return cli_usage(ctx, "invalid split \"%s\"", arg);
+    *(const char **)opt->dest = arg;
+    return 0;
+}
+
+/* --tag: one word of the run file. */
+static int opt_tag(cli_ctx *ctx, const cli_opt *opt, const char *arg)
+{
+    if (arg[0] == '\0' || strpbrk(arg, " \t\n") != NULL)
+        return cli_usage(ctx, "invalid run tag \"%s\" (no spaces)", arg);
+    *(const char **)opt->dest = arg;
     return 0;
 }
 
@@ -161,6 +133,7 @@ static int report(eval_run *ev, const lm_eval_result *r, const lm_eval_summary *
         } else {
             bad |= cli_jset(o, "owner_id", cli_jstr(ev->o.owner_id));
             bad |= cli_jset(o, "type", cli_jstr(type));
+            bad |= cli_jset(o, "syntax", cli_jstr(lm_query_syntax_name(ev->o.syntax)));
             bad |= cli_jset(o, "k", json_integer(r->k));
             bad |= cli_jset(o, "depth", json_integer(r->depth));
             bad |= cli_jset(o, "queries_short", json_integer((json_int_t)r->queries_short));
@@ -202,8 +175,9 @@ static int report(eval_run *ev, const lm_eval_result *r, const lm_eval_summary *
         if (r->ingested)
             printf("ingested     %zu documents, %zu chunks in %.1f s (%zu skipped)\n",
                    r->docs_added, r->chunks, r->ingest_s, r->docs_skipped);
-        printf("search       owner \"%s\", type %s, %d chunks -> %d documents per query",
-               ev->o.owner_id, type, r->k, r->depth);
+        printf("search       owner \"%s\", type %s, %s queries, %d chunks -> %d documents per "
+               "query",
+               ev->o.owner_id, type, lm_query_syntax_name(ev->o.syntax), r->k, r->depth);
         if (ev->k1 > 0 || ev->b > 0) {
             printf(", BM25");
             if (ev->k1 > 0)
@@ -330,131 +304,66 @@ static int open_memory(eval_run *ev)
 
 int cli_cmd_eval(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"owner", required_argument, NULL, 'o'},
-                                             {"split", required_argument, NULL, OPT_SPLIT},
-                                             {"type", required_argument, NULL, OPT_TYPE},
-                                             {"k", required_argument, NULL, 'k'},
-                                             {"depth", required_argument, NULL, OPT_DEPTH},
-                                             {"bm25-k1", required_argument, NULL, OPT_BM25_K1},
-                                             {"bm25-b", required_argument, NULL, OPT_BM25_B},
-                                             {"alpha", required_argument, NULL, OPT_ALPHA},
-                                             {"warmup", required_argument, NULL, OPT_WARMUP},
-                                             {"run", required_argument, NULL, OPT_RUN},
-                                             {"tag", required_argument, NULL, OPT_TAG},
-                                             {"no-ingest", no_argument, NULL, OPT_NO_INGEST},
-                                             {"keep", no_argument, NULL, OPT_KEEP},
-                                             {"score-run", required_argument, NULL, OPT_SCORE_RUN},
-                                             {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
-                                             {"json", no_argument, NULL, OPT_JSON},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
     eval_run ev;
     lm_eval_result *res = NULL;
-    int c, rc, no_progress = 0, status = CLI_EXIT_USAGE;
+    int rc, nargs, no_progress = 0, status = CLI_EXIT_USAGE;
 
     memset(&ev, 0, sizeof(ev));
     ev.ctx = ctx;
     lm_eval_opts_init(&ev.o, LM_EVAL_OPTS_VERSION);
     ev.o.owner_id = "eval";
     ev.o.split = "test";
-    ev.depth = 100;
+    ev.o.depth = 100;
 
-    while ((c = cli_getopt(ctx, argc, argv, ":o:k:h", longopts)) != -1) {
-        switch (c) {
-        case 'o':
-            ev.o.owner_id = optarg;
-            break;
-        case OPT_SPLIT:
-            /* The split names a file under qrels/: keep it a plain name. */
-            if (optarg[0] == '\0' || strchr(optarg, '/') != NULL || strcmp(optarg, "..") == 0) {
-                status = cli_usage(ctx, "invalid split \"%s\"", optarg);
-                goto out;
-            }
-            ev.o.split = optarg;
-            break;
-        case OPT_TYPE:
-            if (lm_search_type_parse(&ev.o.type, optarg) < 0) {
-                status =
-                    cli_usage(ctx, "invalid search type \"%s\" (text, vector or hybrid)", optarg);
-                goto out;
-            }
-            break;
-        case 'k':
-            if ((status = cli_parse_long(ctx, "--k", optarg, 1, 1000, &ev.k)) != 0)
-                goto out;
-            break;
-        case OPT_DEPTH:
-            if ((status = cli_parse_long(ctx, "--depth", optarg, 1, 1000, &ev.depth)) != 0)
-                goto out;
-            break;
-        case OPT_BM25_K1:
-            if ((status = parse_double(ctx, "--bm25-k1", optarg, 10, &ev.k1)) != 0)
-                goto out;
-            break;
-        case OPT_BM25_B:
-            if ((status = parse_double(ctx, "--bm25-b", optarg, 1, &ev.b)) != 0)
-                goto out;
-            break;
-        case OPT_ALPHA: {
-            char *end = NULL;
-            ev.o.alpha = strtod(optarg, &end);
-            if (end == optarg || *end != '\0' || !(ev.o.alpha >= 0 && ev.o.alpha <= 1)) {
-                status = cli_usage(ctx, "invalid --alpha \"%s\" (a number from 0 to 1)", optarg);
-                goto out;
-            }
-            break;
-        }
-        case OPT_WARMUP:
-            if ((status = cli_parse_long(ctx, "--warmup", optarg, 0, 100000, &ev.warmup)) != 0)
-                goto out;
-            break;
-        case OPT_RUN:
-            ev.run_path = optarg;
-            break;
-        case OPT_TAG:
-            if (optarg[0] == '\0' || strpbrk(optarg, " \t\n") != NULL) {
-                status = cli_usage(ctx, "invalid run tag \"%s\" (no spaces)", optarg);
-                goto out;
-            }
-            ev.tag = optarg;
-            break;
-        case OPT_NO_INGEST:
-            ev.o.no_ingest = 1;
-            break;
-        case OPT_KEEP:
-            ev.o.keep = 1;
-            break;
-        case OPT_SCORE_RUN:
-            ev.score_path = optarg;
-            break;
-        case OPT_NO_PROGRESS:
-            no_progress = 1;
-            break;
-        case OPT_JSON:
-            ev.json = 1;
-            break;
-        case 'h':
-            status = cli_help(help);
-            goto out;
-        default:
-            status = CLI_EXIT_USAGE;
-            goto out;
-        }
-    }
-    if (optind >= argc) {
-        status = cli_usage(ctx, "no dataset directory given");
+    const cli_opt table[] = {
+        CLI_OWNER(&ev.o.owner_id, "owner (tenant) to ingest into and search; default \"eval\""),
+        CLI_CALL(0, "split", "NAME", &ev.o.split, NULL, opt_split,
+                 "qrels split: qrels/NAME.tsv (default test)"),
+        CLI_CALL(0, "type", "TYPE", &ev.o.type, NULL, cli_opt_search_type,
+                 "search type: text (default), vector or hybrid"),
+        CLI_CALL(0, "syntax", "KIND", &ev.o.syntax, NULL, cli_opt_syntax,
+                 "how queries are read: plain (default: words OR-ed, no\n"
+                 "operators) or web (\"phrases\", -exclusions, as search does)"),
+        CLI_INT(0, "depth", "N", &ev.o.depth, 1, 1000, "documents kept per query, 1-1000 (default 100)"),
+        CLI_INT('k', "k", "N", &ev.o.k, 1, 1000,
+                "chunks retrieved per query (the search limit), 1-1000; default\n"
+                "three times the depth, at most 1000 (a document may have\n"
+                "several chunks, so DEPTH chunks would hold fewer documents)"),
+        {.kind = CLI_OPT_CALL, .long_name = "bm25-k1", .argname = "X", .dest = &ev.k1, .max = 10,
+         .fn = opt_positive, .help = "BM25 k1, in (0, 10] (default: the library's)"},
+        {.kind = CLI_OPT_CALL, .long_name = "bm25-b", .argname = "X", .dest = &ev.b, .max = 1,
+         .fn = opt_positive, .help = "BM25 b, in (0, 1] (default: the library's)"},
+        CLI_CALL(0, "alpha", "A", &ev.o.alpha, NULL, cli_opt_fraction,
+                 "hybrid weight of the vector leg, 0..1 (default: the library's)"),
+        CLI_INT(0, "warmup", "N", &ev.o.warmup, 0, 100000,
+                "search the first N queries once, untimed and unscored, before\n"
+                "the measured pass (default 0)"),
+        CLI_STRING(0, "run", "FILE", &ev.run_path,
+                   "write the ranking as a TREC run (qid Q0 docid rank score tag)"),
+        CLI_CALL(0, "tag", "TAG", &ev.tag, NULL, opt_tag, "run tag (default llmemory-TYPE)"),
+        CLI_FLAG(0, "no-ingest", &ev.o.no_ingest,
+                 "search the owner's documents as they are (ingested earlier\n"
+                 "with --keep); the owner is then never erased"),
+        CLI_FLAG(0, "keep", &ev.o.keep, "do not erase the owner at the end"),
+        CLI_STRING(0, "score-run", "FILE", &ev.score_path,
+                   "only score an existing TREC run against the qrels (no database;\n"
+                   "a document listed twice keeps its best score, ties are ordered\n"
+                   "by document id as trec_eval does)"),
+        CLI_FLAG(0, "no-progress", &no_progress, "do not draw the progress line"),
+        CLI_JSON(&ev.json, "print the results as JSON"),
+        CLI_END};
+    const cli_spec spec = {.usage = "llmemory eval [OPTION]... DATASET_DIR",
+                           .about = about,
+                           .opts = table,
+                           .missing = "no dataset directory given",
+                           .min_args = 1,
+                           .max_args = 1};
+
+    if ((status = cli_parse(ctx, &spec, argc, argv, &nargs)) != CLI_PARSED)
         goto out;
-    }
-    if (optind + 1 < argc) {
-        status = cli_usage(ctx, "too many arguments");
-        goto out;
-    }
-    ev.dir = argv[optind];
-    if (ev.k == 0)
-        ev.k = ev.depth * 3 < 1000 ? ev.depth * 3 : 1000;
-    ev.o.k = (int)ev.k;
-    ev.o.depth = (int)ev.depth;
-    ev.o.warmup = (int)ev.warmup;
+    ev.dir = argv[0];
+    if (ev.o.k == 0)
+        ev.o.k = ev.o.depth * 3 < 1000 ? ev.o.depth * 3 : 1000;
     ev.progress = !no_progress && isatty(STDERR_FILENO);
     ev.o.progress = ev.progress ? progress : NULL;
     ev.o.notice = notice;

@@ -85,6 +85,7 @@ TEST(test_eval__dataset_runs_scores_and_erases)
     lm_eval_opts o = LM_EVAL_OPTS_INIT;
     lm_eval_result *r = NULL;
 
+    ASSERT_EQ_INT(o.syntax, LM_QUERY_PLAIN); /* test collections are natural language */
     o.owner_id = "bench";
     o.depth = 10;
     ASSERT_OK(lm_eval_dataset(&r, m, dir, &o));

@@ -382,6 +382,7 @@ static int search_one(runner *ev, size_t i, int measure)
     opts.limit = r->k;
     opts.alpha = ev->o.alpha;
     opts.no_history = 1;
+    opts.syntax = ev->o.syntax;
     if (len > LM_MAX_QUERY_BYTES) {
         /* Long queries (whole arguments, in some collections) are cut rather than failed. */
         if ((cut = lm__strndup(text, lm__utf8_floor(text, len, LM_MAX_QUERY_BYTES))) == NULL) {
