@@ -67,7 +67,7 @@ fi
 # when its sources differ from what was installed (a checksum stamp beside the control file), so
 # a user without root rights is not asked for sudo when nothing changed.
 if [ -f "$here/pgext/Makefile" ]; then
-    sum=$(cat "$here/pgext/Makefile" "$here"/pgext/*.c "$here"/pgext/*.sql "$here"/pgext/*.control |
+    sum=$(cat "$here/pgext/Makefile" "$here"/pgext/*.[ch] "$here"/pgext/*.sql "$here"/pgext/*.control |
         sha256sum | cut -d' ' -f1)
     stamp="$sharedir/extension/llmemory_bm25.srcsum"
     if [ ! -f "$sharedir/extension/llmemory_bm25.control" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
