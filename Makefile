@@ -167,8 +167,9 @@ install: all
 	install -m 644 include/llmemory/*.h $(DESTDIR)$(PREFIX)/include/llmemory/
 	if [ -f pgext/Makefile ]; then $(MAKE) -C pgext install PG_CONFIG=$(PG_CONFIG); fi
 
-lint:
-	$(Q)sh scripts/lint.sh
+# Needs the objects: the folder dependency check reads their symbols.
+lint: all
+	$(Q)sh scripts/lint.sh $(B)
 
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(HTTP_SRC) $(wildcard src/lib/*/*.h src/cli/*.h src/http/*.h include/*.h include/llmemory/*.h)

@@ -1,9 +1,12 @@
 #!/bin/sh
-# Static checks: banned functions in the library, cppcheck, and clang-format drift (reported,
-# not fixed; run `make format` to fix).
+# Static checks: banned functions in the library, one-way folder dependencies (by include and by
+# symbol, on the objects of BUILD_DIR), cppcheck, and clang-format drift (reported, not fixed;
+# run `make format` to fix).
+#   scripts/lint.sh [BUILD_DIR]      (default build/debug)
 set -u
 cd "$(dirname "$0")/.."
 status=0
+sh scripts/check-deps.sh . "${1:-build/debug}" || status=1
 banned='\<(malloc|calloc|realloc|free|strdup|strndup|sprintf|vsprintf|strcpy|strcat|strtok|atoi|gets)[[:space:]]*\('
 hits=$(grep -nE "$banned" src/lib/*/*.c | grep -v '^src/lib/core/alloc.c:' | grep -v 'lm__' | grep -vE '^\S+:\s*(/?\*|//)' | grep -vE 'free\(json\)|free\(filters\)|free\(s\)' || true)
 if [ -n "$hits" ]; then

@@ -53,6 +53,7 @@ for b in "$@"; do
         run_suite "cli ($v)" sh tests/cli/run.sh "$b/llmemory"
     fi
     run_suite "http ($v)" sh tests/http/run.sh "$b/llmemory"
+    run_suite "lint ($v)" sh tests/lint/run.sh "$b"
 done
 run_suite "scripts" bash tests/scripts/run.sh
 rm -f "$log"

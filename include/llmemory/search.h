@@ -3,8 +3,11 @@
  *
  * Keyword search ranks with BM25 over the tenant's own statistics (document frequencies, chunk
  * count and average length are kept per tenant, so one tenant's data never changes another's
- * scores). The query uses web-search syntax: plain words are OR-ed, "quoted phrases" must appear
- * as phrases, -word excludes chunks containing the word.
+ * scores). By default the query uses web-search syntax: plain words are OR-ed, "quoted phrases"
+ * must appear as phrases, -word excludes chunks containing the word. With the plain syntax
+ * (lm_search_opts.syntax = LM_QUERY_PLAIN) the query is only text: its words are OR-ed, and
+ * quotes and a leading '-' are punctuation (natural-language questions, text from an LLM, test
+ * collections).
  *
  * Threads: safe to call from several threads on one lm_memory. Results are read-only once
  * returned and may be shared.
@@ -29,7 +32,19 @@ LM_EXTERN const char *lm_search_type_name(lm_search_type type);
 /** Parse a search type name. @return 0 or LM_EINVAL (field "search_type"). */
 LM_EXTERN int lm_search_type_parse(lm_search_type *out, const char *name);
 
-/** Options of lm_search(). NULL means defaults. All filters combine with AND. */
+/** How the query text is read (see the top of this file). */
+typedef enum lm_query_syntax {
+    LM_QUERY_WEB = 0, /* words OR-ed, "phrases" required, -word excluded (default) */
+    LM_QUERY_PLAIN    /* words OR-ed, no operators */
+} lm_query_syntax;
+
+/** "web" or "plain". */
+LM_EXTERN const char *lm_query_syntax_name(lm_query_syntax syntax);
+/** Parse a syntax name. @return 0 or LM_EINVAL (field "syntax"). */
+LM_EXTERN int lm_query_syntax_parse(lm_query_syntax *out, const char *name);
+
+/** Options of lm_search(). NULL means defaults. All filters combine with AND. Version 1 (the
+    fields up to rerank_top_k) is still accepted; syntax needs version 2. */
 typedef struct lm_search_opts {
     unsigned int version;
     lm_search_type type;
@@ -57,12 +72,13 @@ typedef struct lm_search_opts {
     int max_variants;                 /* variants including the original; 0: 3 */
     int rerank;                       /* 1: rerank the top candidates (lexical, or the hook) */
     int rerank_top_k;                 /* candidates reranked; 0: 50 */
+    lm_query_syntax syntax;           /* how the query is read; default LM_QUERY_WEB (version 2) */
 } lm_search_opts;
 
-#define LM_SEARCH_OPTS_VERSION 1
+#define LM_SEARCH_OPTS_VERSION 2
 #define LM_SEARCH_OPTS_INIT                                                                        \
     {LM_SEARCH_OPTS_VERSION, LM_SEARCH_TEXT, 10, NULL, NULL, 0, NULL, 0, LM_DOC_UNKNOWN, NULL, NULL, \
-     NULL, 0, -1.0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+     NULL, 0, -1.0, 0, 0, 0, 0, 0, 0, 0, 0, 0, LM_QUERY_WEB}
 /** Initialise @p opts to defaults. @return 0, or LM_EINVAL for an unsupported @p version. */
 LM_EXTERN int lm_search_opts_init(lm_search_opts *opts, unsigned int version);
 

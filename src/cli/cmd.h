@@ -207,6 +207,8 @@ void cli_help_options(FILE *f, const cli_opt *opts, int with_help);
 int cli_opt_doc_type(cli_ctx *ctx, const cli_opt *opt, const char *arg);
 int cli_opt_strategy(cli_ctx *ctx, const cli_opt *opt, const char *arg);
 int cli_opt_search_type(cli_ctx *ctx, const cli_opt *opt, const char *arg);
+/* A query syntax, web or plain (dest lm_query_syntax). */
+int cli_opt_syntax(cli_ctx *ctx, const cli_opt *opt, const char *arg);
 int cli_opt_fraction(cli_ctx *ctx, const cli_opt *opt, const char *arg);
 /* Compact JSON text of the metadata object a CLI_META option filled: into *out, NULL when no
    --meta was given. 0, or 1 (out of memory, printed). */

@@ -12,9 +12,10 @@
 static const char about[] =
     "Search one owner's documents. The words of QUERY are joined by spaces and read in\n"
     "web-search syntax: plain words are OR-ed and ranked by BM25, \"quoted phrases\" must\n"
-    "appear as phrases, and -word excludes chunks containing the word. A word starting with\n"
-    "\"-\" is taken as part of the query unless its first letter is one of the short options\n"
-    "below (-o -n -m -t -h); put \"--\" before the query to be sure.\n";
+    "appear as phrases, and -word excludes chunks containing the word. With --syntax plain\n"
+    "the query is only text (its words OR-ed), as a question in natural language needs. A\n"
+    "word starting with \"-\" is taken as part of the query unless its first letter is one\n"
+    "of the short options below (-o -n -m -t -h); put \"--\" before the query to be sure.\n";
 
 int cli_cmd_search(cli_ctx *ctx, int argc, char **argv)
 {
@@ -38,6 +39,9 @@ int cli_cmd_search(cli_ctx *ctx, int argc, char **argv)
         CLI_STRING(0, "from", "DATE", &opts.date_from,
                    "only documents dated on or after DATE (ISO 8601)"),
         CLI_STRING(0, "to", "DATE", &opts.date_to, "only documents dated on or before DATE"),
+        CLI_CALL(0, "syntax", "KIND", &opts.syntax, NULL, cli_opt_syntax,
+                 "how QUERY is read: web (default: \"phrases\", -exclusions) or\n"
+                 "plain (words OR-ed, no operators: for natural-language text)"),
         CLI_STRING(0, "config", "NAME", &opts.text_config,
                    "text search configuration for the query"),
         CLI_CALL(0, "alpha", "A", &opts.alpha, NULL, cli_opt_fraction,
@@ -111,6 +115,7 @@ int cli_cmd_search(cli_ctx *ctx, int argc, char **argv)
         bad = cli_jset(out, "query", cli_jstr(query.ptr));
         bad |= cli_jset(out, "owner_id", cli_jstr(owner));
         bad |= cli_jset(out, "mode", cli_jstr(lm_search_type_name(opts.type)));
+        bad |= cli_jset(out, "syntax", cli_jstr(lm_query_syntax_name(opts.syntax)));
         bad |= cli_jset(out, "count", json_integer((json_int_t)lm_results_count(res)));
         bad |= cli_jset(out, "elapsed_ms", cli_jreal(lm_results_elapsed_ms(res)));
         for (size_t i = 0; i < lm_results_count(res) && !bad; i++)

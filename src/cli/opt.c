@@ -393,6 +393,13 @@ int cli_opt_search_type(cli_ctx *ctx, const cli_opt *opt, const char *arg)
     return 0;
 }
 
+int cli_opt_syntax(cli_ctx *ctx, const cli_opt *opt, const char *arg)
+{
+    if (lm_query_syntax_parse(opt->dest, arg) < 0)
+        return cli_usage(ctx, "invalid query syntax \"%s\" (web or plain)", arg);
+    return 0;
+}
+
 int cli_opt_fraction(cli_ctx *ctx, const cli_opt *opt, const char *arg)
 {
     char name[128], *end = NULL;

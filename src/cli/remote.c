@@ -411,6 +411,8 @@ int cli_remote_search(
         bad |= cli_jset(req, "rerank", json_true());
     if (opts->rerank_top_k > 0)
         bad |= cli_jset(req, "rerank_top_k", json_integer(opts->rerank_top_k));
+    if (opts->syntax != LM_QUERY_WEB)
+        bad |= cli_jset(req, "syntax", cli_jstr(lm_query_syntax_name(opts->syntax)));
     if (bad || (body = body_text(req)) == NULL) {
         status = cli_oom();
         goto out;

@@ -56,6 +56,7 @@ static void run(srv_request *r, const char *query, lm_search_opts *o)
     srv_jw_kstr(&out, "query", query);
     srv_jw_kstr(&out, "owner_id", r->tenant);
     srv_jw_kstr(&out, "mode", lm_search_type_name(o->type));
+    srv_jw_kstr(&out, "syntax", lm_query_syntax_name(o->syntax));
     srv_jw_kint(&out, "count", (long long)lm_results_count(res));
     srv_jw_kreal(&out, "elapsed_ms", lm_results_elapsed_ms(res));
     lm__buf_puts(&out, ",\"results\":[");
@@ -94,6 +95,13 @@ void srv_h_search_get(srv_request *r)
     }
     if ((s = srv_query(r, "type")) != NULL) {
         int rc = lm_search_type_parse(&o.type, s);
+        if (rc < 0) {
+            srv_reply_lm(r, rc);
+            return;
+        }
+    }
+    if ((s = srv_query(r, "syntax")) != NULL) {
+        int rc = lm_query_syntax_parse(&o.syntax, s);
         if (rc < 0) {
             srv_reply_lm(r, rc);
             return;
@@ -172,12 +180,14 @@ static const char *const search_fields[] = {"owner_id",       "query",
                                             "parent_context", "context_window",
                                             "expand",         "max_variants",
                                             "rerank",         "rerank_top_k",
-                                            "no_history",     NULL};
+                                            "no_history",     "syntax",
+                                            NULL};
 
 void srv_h_search_post(srv_request *r)
 {
     lm_search_opts o;
-    const char *query = NULL, *type = NULL, *doc_type = NULL, *type_key, *meta_key, *ctx_key;
+    const char *query = NULL, *type = NULL, *doc_type = NULL, *syntax = NULL, *type_key, *meta_key,
+               *ctx_key;
     json_t *arr, *v;
     long n;
     size_t i;
@@ -195,6 +205,7 @@ void srv_h_search_post(srv_request *r)
         srv_body_str(r, "date_from", &o.date_from) < 0 ||
         srv_body_str(r, "date_to", &o.date_to) < 0 ||
         srv_body_str(r, "text_config", &o.text_config) < 0 ||
+        srv_body_str(r, "syntax", &syntax) < 0 ||
         srv_body_bool(r, "with_documents", &o.with_documents) < 0 ||
         srv_body_bool(r, ctx_key, &o.include_parent_context) < 0 ||
         srv_body_bool(r, "expand", &o.expand) < 0 || srv_body_bool(r, "rerank", &o.rerank) < 0 ||
@@ -223,6 +234,10 @@ void srv_h_search_post(srv_request *r)
         return;
     }
     if (type != NULL && (rc = lm_search_type_parse(&o.type, type)) < 0) {
+        srv_reply_lm(r, rc);
+        return;
+    }
+    if (syntax != NULL && (rc = lm_query_syntax_parse(&o.syntax, syntax)) < 0) {
         srv_reply_lm(r, rc);
         return;
     }

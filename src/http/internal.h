@@ -283,6 +283,11 @@ void srv_metrics_request(int route_id, int status, double seconds, const char *e
 void srv_metrics_search(int type, double seconds);
 void srv_metrics_auth_failure(const char *reason);
 void srv_metrics_rate_limited(void);
+/* What the renderer reads from the layers that record into metrics.c: the route table (labels)
+   and the worker queue (a gauge). main.c registers them once both exist, so metrics.c depends on
+   neither the router nor the workers. Until then no route labels and a queue of 0 are shown. */
+void srv_metrics_register(int n_routes, const srv_route *(*route_at)(int id),
+                          int (*queued)(srv_workers *w));
 /* Prometheus text exposition (malloc'd), or NULL when out of memory. */
 char *srv_metrics_render(srv_server *s, size_t *len);
 

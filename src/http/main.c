@@ -218,6 +218,7 @@ int srv_run(const srv_config *config)
         srv_log(SRV_LOG_ERROR, NULL, "could not start the worker threads", (const char *)NULL);
         goto out;
     }
+    srv_metrics_register(srv_route_count(), srv_route_at, srv_workers_queued);
 
     /* One MHD thread does all network I/O (epoll); requests that need the database are
        suspended and run by the workers. */

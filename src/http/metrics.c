@@ -66,6 +66,19 @@ static struct {
     atomic_ullong rate_limited;
 } M;
 
+/* Registered by srv_metrics_register() (set once before the server takes requests). */
+static int n_routes_registered;
+static const srv_route *(*route_at_fn)(int id);
+static int (*queued_fn)(srv_workers *w);
+
+void srv_metrics_register(int n_routes, const srv_route *(*route_at)(int id),
+                          int (*queued)(srv_workers *w))
+{
+    n_routes_registered = n_routes;
+    route_at_fn = route_at;
+    queued_fn = queued;
+}
+
 static void observe(hist *h, double seconds)
 {
     size_t i = 0;
@@ -138,7 +151,7 @@ static void render_hist(lm_buf *b, const char *name, const char *labels, hist *h
 
 static void route_labels(char *out, size_t len, int id)
 {
-    const srv_route *rt = srv_route_at(id);
+    const srv_route *rt = route_at_fn != NULL ? route_at_fn(id) : NULL;
     if (rt != NULL)
         snprintf(out, len, "method=\"%s\",route=\"%s\"", rt->method, rt->pattern);
     else
@@ -151,7 +164,7 @@ char *srv_metrics_render(srv_server *s, size_t *len)
     lm_pool_usage pool;
     lm_embed_queue_stats queue;
     char labels[160];
-    int n_routes = srv_route_count();
+    int n_routes = n_routes_registered;
 
     lm__buf_puts(&b, "# HELP llmemory_build_info Version of the running server.\n"
                      "# TYPE llmemory_build_info gauge\n");
@@ -222,7 +235,7 @@ char *srv_metrics_render(srv_server *s, size_t *len)
     lm__buf_puts(&b, "# HELP llmemory_http_queued_requests Requests waiting for a worker.\n"
                      "# TYPE llmemory_http_queued_requests gauge\n");
     lm__buf_printf(&b, "llmemory_http_queued_requests %d\n",
-                   s->workers != NULL ? srv_workers_queued(s->workers) : 0);
+                   s->workers != NULL && queued_fn != NULL ? queued_fn(s->workers) : 0);
 
     lm_memory_pool_usage(&pool, s->mem);
     lm__buf_puts(&b, "# HELP llmemory_db_pool_connections Database connections of the pool.\n"

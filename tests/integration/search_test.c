@@ -74,6 +74,54 @@ TEST(test_search__phrases_and_exclusions)
     lm_memory_close(m);
 }
 
+TEST(test_search__plain_syntax_has_no_operators)
+{
+    lm_memory *m = test_memory();
+    corpus(m, "t");
+    /* Another tenant's chunk matches every word: never seen from "t". */
+    add(m, "other", "tigers", "Tigers hunt; cats big and small; mail carrier; cats big.", NULL,
+        NULL, LM_DOC_TEXT);
+    lm_search_opts o = LM_SEARCH_OPTS_INIT;
+    ASSERT_EQ_INT(o.syntax, LM_QUERY_WEB);
+    o.syntax = LM_QUERY_PLAIN;
+    /* A leading '-' is text: the word is scored, nothing is excluded. */
+    ASSERT_EQ_INT(count(m, "t", "hunt -tigers", &o), 2);
+    /* Quotes are text: no phrase is required. */
+    ASSERT_EQ_INT(count(m, "t", "\"cats big\"", &o), 2);
+    ASSERT_EQ_INT(count(m, "t", "-cats", &o), 2);
+    lm_results *r = NULL;
+    ASSERT_OK(lm_search(&r, m, "t", "\"mail carrier\" -tigers", &o));
+    ASSERT(lm_results_count(r) >= 2); /* dogs (mail carrier) and mix (tigers) */
+    for (size_t i = 0; i < lm_results_count(r); i++)
+        ASSERT(strcmp(lm_results_at(r, i)->id_at_origin, "tigers") != 0);
+    lm_results_free(r);
+    /* The same searches in web syntax. */
+    o.syntax = LM_QUERY_WEB;
+    ASSERT_EQ_INT(count(m, "t", "hunt -tigers", &o), 1);
+    ASSERT_EQ_INT(count(m, "t", "\"cats big\"", &o), 0);
+    /* The other tenant, searched as itself, finds its own chunk in both syntaxes. */
+    o.syntax = LM_QUERY_PLAIN;
+    ASSERT_EQ_INT(count(m, "other", "\"cats big\" -tigers", &o), 1);
+    ASSERT_EQ_INT(count(m, "nobody", "cats", &o), 0);
+    /* Version 1 options (before syntax) are still accepted and read as web syntax. */
+    lm_search_opts v1;
+    ASSERT_OK(lm_search_opts_init(&v1, 1));
+    ASSERT_EQ_INT(v1.version, 1);
+    v1.syntax = LM_QUERY_PLAIN; /* beyond a version 1 struct: ignored */
+    ASSERT_EQ_INT(count(m, "t", "hunt -tigers", &v1), 1);
+    /* Names, and a bad value. */
+    lm_query_syntax sx;
+    ASSERT_OK(lm_query_syntax_parse(&sx, "plain"));
+    ASSERT_EQ_INT(sx, LM_QUERY_PLAIN);
+    ASSERT_EQ_STR(lm_query_syntax_name(LM_QUERY_WEB), "web");
+    ASSERT_ERR(lm_query_syntax_parse(&sx, "lucene"), LM_EINVAL);
+    ASSERT_EQ_STR(lm_error_last()->field, "syntax");
+    o.syntax = (lm_query_syntax)7;
+    ASSERT_ERR(lm_search(&r, m, "t", "cats", &o), LM_EINVAL);
+    ASSERT_EQ_STR(lm_error_last()->field, "syntax");
+    lm_memory_close(m);
+}
+
 TEST(test_search__filters)
 {
     lm_memory *m = test_memory();

@@ -13,48 +13,12 @@
 #include "buf.h"
 #include "chunk/chunk.h"
 #include "clock.h"
+#include "doctype.h"
 #include "error.h"
 #include "hash.h"
 #include "llmemory.h"
 #include "utf8.h"
 #include "validate.h"
-
-static const char *const type_names[LM_DOC_TYPE_COUNT] = {
-    "pdf",    "markdown", "code", "text",         "html",           "docx",          "email",
-    "report", "chat",     "presentation", "legal_document", "technical_doc", "business_report",
-    "unknown"};
-
-const char *lm_doc_type_name(lm_doc_type type)
-{
-    if ((int)type < 0 || type >= LM_DOC_TYPE_COUNT)
-        return "unknown";
-    return type_names[type];
-}
-
-int lm_doc_type_parse(lm_doc_type *out, const char *name)
-{
-    LM_ASSERT_ARG(out != NULL);
-    for (int i = 0; name && i < LM_DOC_TYPE_COUNT; i++) {
-        if (strcasecmp(name, type_names[i]) == 0) {
-            *out = (lm_doc_type)i;
-            return 0;
-        }
-    }
-    lm__error_set_field(LM_EINVAL, "document_type", "invalid document type \"%.60s\"",
-                        name ? name : "");
-    lm__error_hint("Use one of: pdf, markdown, code, text, html, docx, email, report, chat, "
-                   "presentation, legal_document, technical_doc, business_report, unknown.");
-    return LM_EINVAL;
-}
-
-static lm_doc_type type_from_text(const char *s)
-{
-    lm_doc_type t = LM_DOC_UNKNOWN;
-    for (int i = 0; i < LM_DOC_TYPE_COUNT; i++)
-        if (strcmp(s, type_names[i]) == 0)
-            t = (lm_doc_type)i;
-    return t;
-}
 
 int lm_doc_add_opts_init(lm_doc_add_opts *opts, unsigned int version)
 {
@@ -419,7 +383,7 @@ static void doc_from_row(lm_document *d, const PGresult *res, int r)
     snprintf(d->document_id, sizeof(d->document_id), "%s", PQgetvalue(res, r, 0));
     d->owner_id = PQgetvalue(res, r, 1);
     d->id_at_origin = PQgetvalue(res, r, 2);
-    d->type = type_from_text(PQgetvalue(res, r, 3));
+    d->type = lm__doc_type_from_text(PQgetvalue(res, r, 3));
     d->name = PQgetvalue(res, r, 4);
     d->document_date = PQgetisnull(res, r, 5) ? NULL : PQgetvalue(res, r, 5);
     d->metadata = PQgetvalue(res, r, 6);
@@ -843,7 +807,7 @@ int lm_stats_get(lm_stats *out, lm_memory *mem, const char *owner_id)
     snprintf(out->first_created, sizeof(out->first_created), "%s", PQgetvalue(tot, 0, 3));
     snprintf(out->last_created, sizeof(out->last_created), "%s", PQgetvalue(tot, 0, 4));
     for (int r = 0; r < PQntuples(by); r++)
-        out->by_type[type_from_text(PQgetvalue(by, r, 0))] += strtoll(PQgetvalue(by, r, 1), NULL, 10);
+        out->by_type[lm__doc_type_from_text(PQgetvalue(by, r, 0))] += strtoll(PQgetvalue(by, r, 1), NULL, 10);
 out:
     lm__tx_end(&tx);
     PQclear(tot);

@@ -4,6 +4,7 @@
  * count, latency) for the tenant unless history is disabled.
  */
 #include <jansson.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -42,13 +43,40 @@ int lm_search_type_parse(lm_search_type *out, const char *name)
     return LM_EINVAL;
 }
 
+static const char *const syntax_names[] = {"web", "plain"};
+
+const char *lm_query_syntax_name(lm_query_syntax syntax)
+{
+    if ((int)syntax < 0 || syntax > LM_QUERY_PLAIN)
+        return "unknown";
+    return syntax_names[syntax];
+}
+
+int lm_query_syntax_parse(lm_query_syntax *out, const char *name)
+{
+    LM_ASSERT_ARG(out != NULL);
+    for (int i = 0; name && i <= LM_QUERY_PLAIN; i++) {
+        if (strcasecmp(name, syntax_names[i]) == 0) {
+            *out = (lm_query_syntax)i;
+            return 0;
+        }
+    }
+    lm__error_set_field(LM_EINVAL, "syntax", "invalid query syntax \"%.60s\"", name ? name : "");
+    lm__error_hint("Use web or plain.");
+    return LM_EINVAL;
+}
+
+/* Version 1 of lm_search_opts ends before syntax. */
+#define OPTS_V1_SIZE offsetof(lm_search_opts, syntax)
+
 int lm_search_opts_init(lm_search_opts *opts, unsigned int version)
 {
     LM_ASSERT_ARG(opts != NULL);
-    if (version != LM_SEARCH_OPTS_VERSION)
+    if (version != 1 && version != LM_SEARCH_OPTS_VERSION)
         return lm__error_set(LM_EINVAL, "unsupported lm_search_opts version %u", version);
     lm_search_opts d = LM_SEARCH_OPTS_INIT;
-    *opts = d;
+    d.version = version;
+    memcpy(opts, &d, version == 1 ? OPTS_V1_SIZE : sizeof(d));
     return 0;
 }
 
@@ -64,6 +92,8 @@ struct lm_results {
 static int validate_opts(const lm_memory *mem, const lm_search_opts *o)
 {
     int rc;
+    if ((int)o->syntax < 0 || o->syntax > LM_QUERY_PLAIN)
+        return lm__error_set_field(LM_EINVAL, "syntax", "invalid query syntax %d", (int)o->syntax);
     if ((int)o->type < 0 || o->type > LM_SEARCH_HYBRID)
         return lm__error_set_field(LM_EINVAL, "search_type", "invalid search type %d", (int)o->type);
     if (o->limit < 1 || o->limit > mem->max_limit)
@@ -398,9 +428,11 @@ int lm_search(lm_results **out, lm_memory *mem, const char *owner_id, const char
     *out = NULL;
     LM_ASSERT_ARG(mem != NULL);
     if (opts) {
-        if (opts->version != LM_SEARCH_OPTS_VERSION)
+        if (opts->version != 1 && opts->version != LM_SEARCH_OPTS_VERSION)
             return lm__error_set(LM_EINVAL, "unsupported lm_search_opts version %u", opts->version);
-        o = *opts;
+        /* A version 1 caller's struct ends before syntax: the rest keeps its defaults. */
+        memcpy(&o, opts, opts->version == 1 ? OPTS_V1_SIZE : sizeof(o));
+        o.version = LM_SEARCH_OPTS_VERSION;
     }
     if ((rc = lm__validate_owner_id(owner_id)) < 0 || (rc = lm__validate_query(query)) < 0 ||
         (rc = validate_opts(mem, &o)) < 0)

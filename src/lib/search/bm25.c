@@ -94,7 +94,8 @@ int lm__bm25_search(PGresult **out, lm__tx *tx, const lm__search_req *req)
 
     *out = NULL;
     lm__query_init(&q);
-    if ((rc = lm__query_parse(&q, req->query)) < 0)
+    if ((rc = lm__query_parse(&q, req->query,
+                              req->opts != NULL ? req->opts->syntax : LM_QUERY_WEB)) < 0)
         goto out;
     snprintf(k1, sizeof(k1), "%.17g", req->bm25.k1);
     snprintf(b, sizeof(b), "%.17g", req->bm25.b);

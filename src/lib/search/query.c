@@ -2,7 +2,8 @@
  * search/query.c: the web-search query syntax. Plain words are OR-ed scoring terms; "quoted
  * phrases" are scoring terms that must also appear as phrases; -word and -"phrase" exclude; the
  * word OR is a connector (OR is already the default). PostgreSQL's analyzer turns the pieces into
- * lexemes later, so no word splitting beyond whitespace and quotes happens here.
+ * lexemes later, so no word splitting beyond whitespace and quotes happens here. The plain syntax
+ * has no operators: the whole text is scoring terms.
  */
 #include <string.h>
 
@@ -40,11 +41,16 @@ static void filter_piece(lm_buf *f, int negated, int phrase, const char *s, size
         lm__buf_putc(f, '"');
 }
 
-int lm__query_parse(lm__query *q, const char *text)
+int lm__query_parse(lm__query *q, const char *text, lm_query_syntax syntax)
 {
     const char *s = text;
     lm__buf_clear(&q->terms);
     lm__buf_clear(&q->filter);
+    if (syntax == LM_QUERY_PLAIN) {
+        /* Only text: PostgreSQL's analyzer takes quotes and dashes for punctuation. */
+        lm__buf_puts(&q->terms, text);
+        return lm__buf_oom(&q->terms) ? LM_ENOMEM : 0;
+    }
     while (*s) {
         while (is_space(*s))
             s++;

@@ -38,8 +38,9 @@ typedef struct lm__query {
 
 void lm__query_init(lm__query *q);
 void lm__query_dispose(lm__query *q);
-/* Split @p text (validated UTF-8) into scoring terms and the phrase/exclusion filter. */
-int lm__query_parse(lm__query *q, const char *text);
+/* Split @p text (validated UTF-8) into scoring terms and the phrase/exclusion filter; with
+   LM_QUERY_PLAIN every word is a scoring term and there is no filter. */
+int lm__query_parse(lm__query *q, const char *text, lm_query_syntax syntax);
 
 /* Parameters and filters collected for one search; strings are borrowed. */
 typedef struct lm__search_req {

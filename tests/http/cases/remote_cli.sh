@@ -23,6 +23,7 @@ for args in "list" "list --json" "list --asc --order name -n 1 --offset 1" "list
     "search vacation" "search vacation --json --no-history" "search vacation -m dept=hr" \
     "search vacation --origin guide.md -n 1" "search vacation --with-documents" \
     "search vacation --type hybrid --alpha 0.5" "search vacation --context 1 --json" \
+    "search vacation -policy --syntax plain --json" "search vacation -policy --json" \
     "stats" "stats --json"; do
     r $args
     [ "$RC" = 0 ] || fail "remote $args: $RC $ERR"

@@ -129,3 +129,31 @@ for t in vector hybrid; do
     post "$k" /v1/search "{\"query\":\"vacation\",\"type\":\"$t\",\"alpha\":0.7}"
     check_legs $t
 done
+
+# syntax: web (default) reads quotes and a leading "-" as operators; plain reads only text.
+get "$k" "/v1/search?q=vacation+-travel&syntax=plain"
+expect_status 200
+expect_json syntax plain
+expect_json count 2
+get "$k" "/v1/search?q=%22days+vacation%22"
+expect_json syntax web
+expect_json count 0
+get "$k" "/v1/search?q=%22days+vacation%22&syntax=plain"
+expect_json count 2
+expect_json results.0.id_at_origin policy
+post "$k" /v1/search '{"query":"\"reimbursed vacation\" -days","syntax":"plain"}'
+expect_status 200
+expect_json syntax plain
+expect_json count 2
+post "$k" /v1/search '{"query":"\"reimbursed vacation\" -days"}'
+expect_json count 0
+get "$k" "/v1/search?q=x&syntax=lucene"
+expect_status 422
+expect_json error.field syntax
+post "$k" /v1/search '{"query":"x","syntax":7}'
+expect_status 422
+# Another tenant's key, plain syntax: the same words find none of acme's documents.
+kb=$(new_key "$P-beta")
+get "$kb" "/v1/search?q=%22days+vacation%22+-travel&syntax=plain"
+expect_status 200
+expect_json count 0

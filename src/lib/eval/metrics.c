@@ -1,8 +1,8 @@
 /*
- * cli/eval.c: the scoring half of `llmemory eval`: parse qrels and TREC runs, order a run as
- * trec_eval does, and compute nDCG@10, Recall@100 and MRR@10 per query and on average, plus
- * latency percentiles. Pure functions over memory: no files, no database (cmd_eval.c does those),
- * so the numbers can be unit-tested against hand-computed values.
+ * eval/metrics.c: the scoring half of evaluation (llmemory/eval.h): parse qrels and TREC runs,
+ * order a run as trec_eval does, and compute nDCG@10, Recall@100 and MRR@10 per query and on
+ * average, plus latency percentiles. Pure functions over memory: no files, no database
+ * (dataset.c does those), so the numbers can be unit-tested against hand-computed values.
  */
 #include <errno.h>
 #include <math.h>
@@ -11,33 +11,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "buf.h"
-#include "eval.h"
+#include "error.h"
+#include "llmemory.h"
 #include "utf8.h"
 
 /* ==== small helpers ==== */
 
 static char *dup_n(const char *s, size_t n)
 {
-    char *p = malloc(n + 1);
+    char *p = lm__malloc(n + 1);
     if (p != NULL) {
         memcpy(p, s, n);
         p[n] = '\0';
     }
     return p;
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 typedef struct field {
@@ -130,10 +119,10 @@ static int cmp_qorder(const void *a, const void *b)
     return x->first_seq < y->first_seq ? -1 : x->first_seq > y->first_seq;
 }
 
-int cli_qrels_parse(cli_qrels *out, const char *text, size_t len, char *err, size_t errlen)
+int lm_eval_qrels_parse(lm_eval_qrels *out, const char *text, size_t len)
 {
     triple *t = NULL;
-    cli_qrel_query *byid = NULL;
+    lm_eval_qrel_query *byid = NULL;
     qorder *order = NULL;
     size_t nt = 0, cap = 0, pos = 0, lineno = 0, nq = 0;
     const char *line;
@@ -155,7 +144,7 @@ int cli_qrels_parse(cli_qrels *out, const char *text, size_t len, char *err, siz
         } else if (nf == 4) {
             qf = &f[0], df = &f[2], rf = &f[3];
         } else {
-            set_err(err, errlen, "line %zu has %zu fields, expected 3 (BEIR) or 4 (TREC)", lineno,
+            lm__error_set(LM_EPARSE, "line %zu has %zu fields, expected 3 (BEIR) or 4 (TREC)", lineno,
                     nf);
             rc = LM_EPARSE;
             goto out;
@@ -165,7 +154,7 @@ int cli_qrels_parse(cli_qrels *out, const char *text, size_t len, char *err, siz
                 seen_data = 1;
                 continue;
             }
-            set_err(err, errlen, "line %zu: relevance \"%.*s\" is not an integer", lineno,
+            lm__error_set(LM_EPARSE, "line %zu: relevance \"%.*s\" is not an integer", lineno,
                     (int)(rf->n > 40 ? 40 : rf->n), rf->p);
             rc = LM_EPARSE;
             goto out;
@@ -173,7 +162,7 @@ int cli_qrels_parse(cli_qrels *out, const char *text, size_t len, char *err, siz
         seen_data = 1;
         if (nt == cap) {
             size_t ncap = cap ? cap * 2 : 256;
-            triple *nv = realloc(t, ncap * sizeof(*t));
+            triple *nv = lm__realloc(t, ncap * sizeof(*t));
             if (nv == NULL)
                 goto out;
             t = nv;
@@ -188,7 +177,7 @@ int cli_qrels_parse(cli_qrels *out, const char *text, size_t len, char *err, siz
             goto out;
     }
     if (nt == 0) {
-        set_err(err, errlen, "no judgments found");
+        lm__error_set(LM_EPARSE, "no judgments found");
         rc = LM_EPARSE;
         goto out;
     }
@@ -197,21 +186,21 @@ int cli_qrels_parse(cli_qrels *out, const char *text, size_t len, char *err, siz
     for (size_t i = 0; i < nt; i++)
         if (i == 0 || strcmp(t[i].q, t[i - 1].q) != 0)
             nq++;
-    byid = calloc(nq, sizeof(*byid));
-    order = calloc(nq, sizeof(*order));
-    out->q = calloc(nq, sizeof(*out->q));
-    out->by_id = calloc(nq, sizeof(*out->by_id));
+    byid = lm__calloc(nq, sizeof(*byid));
+    order = lm__calloc(nq, sizeof(*order));
+    out->q = lm__calloc(nq, sizeof(*out->q));
+    out->by_id = lm__calloc(nq, sizeof(*out->by_id));
     if (byid == NULL || order == NULL || out->q == NULL || out->by_id == NULL)
         goto out;
     for (size_t i = 0, k = 0; i < nt; k++) {
         size_t j = i, first = t[i].seq;
-        cli_qrel_query *q = &byid[k];
+        lm_eval_qrel_query *q = &byid[k];
         while (j < nt && strcmp(t[j].q, t[i].q) == 0) {
             if (t[j].seq < first)
                 first = t[j].seq;
             j++;
         }
-        q->docs = calloc(j - i, sizeof(*q->docs));
+        q->docs = lm__calloc(j - i, sizeof(*q->docs));
         if (q->docs == NULL)
             goto out;
         q->query_id = t[i].q;
@@ -240,47 +229,47 @@ int cli_qrels_parse(cli_qrels *out, const char *text, size_t len, char *err, siz
     rc = 0;
 out:
     for (size_t i = 0; i < nt; i++) {
-        free(t[i].q);
-        free(t[i].d);
+        lm__free(t[i].q);
+        lm__free(t[i].d);
     }
-    free(t);
+    lm__free(t);
     if (byid != NULL && rc < 0) {
         for (size_t k = 0; k < nq; k++) {
             for (size_t m = 0; m < byid[k].n; m++)
-                free(byid[k].docs[m].doc_id);
-            free(byid[k].docs);
-            free(byid[k].query_id);
+                lm__free(byid[k].docs[m].doc_id);
+            lm__free(byid[k].docs);
+            lm__free(byid[k].query_id);
         }
     }
-    free(byid);
-    free(order);
+    lm__free(byid);
+    lm__free(order);
     if (rc < 0) {
         if (rc == LM_ENOMEM)
-            set_err(err, errlen, "out of memory");
-        free(out->q);
-        free(out->by_id);
+            lm__error_set_oom();
+        lm__free(out->q);
+        lm__free(out->by_id);
         memset(out, 0, sizeof(*out));
     }
     return rc;
 }
 
-void cli_qrels_dispose(cli_qrels *qrels)
+void lm_eval_qrels_dispose(lm_eval_qrels *qrels)
 {
     if (qrels == NULL)
         return;
     for (size_t i = 0; i < qrels->n; i++) {
-        cli_qrel_query *q = &qrels->q[i];
+        lm_eval_qrel_query *q = &qrels->q[i];
         for (size_t m = 0; m < q->n; m++)
-            free(q->docs[m].doc_id);
-        free(q->docs);
-        free(q->query_id);
+            lm__free(q->docs[m].doc_id);
+        lm__free(q->docs);
+        lm__free(q->query_id);
     }
-    free(qrels->q);
-    free(qrels->by_id);
+    lm__free(qrels->q);
+    lm__free(qrels->by_id);
     memset(qrels, 0, sizeof(*qrels));
 }
 
-long cli_qrels_find(const cli_qrels *qrels, const char *query_id)
+long lm_eval_qrels_find(const lm_eval_qrels *qrels, const char *query_id)
 {
     size_t lo = 0, hi = qrels->n;
     while (lo < hi) {
@@ -296,7 +285,7 @@ long cli_qrels_find(const cli_qrels *qrels, const char *query_id)
     return -1;
 }
 
-int cli_qrel_grade(const cli_qrel_query *q, const char *doc_id)
+int lm_eval_qrel_grade(const lm_eval_qrel_query *q, const char *doc_id)
 {
     size_t lo = 0, hi = q->n;
     while (lo < hi) {
@@ -314,30 +303,30 @@ int cli_qrel_grade(const cli_qrel_query *q, const char *doc_id)
 
 /* ==== runs ==== */
 
-int cli_run_add(cli_run *run, const char *query_id, const char *doc_id, double score)
+int lm_eval_run_add(lm_eval_run *run, const char *query_id, const char *doc_id, double score)
 {
     if (run->n == run->cap) {
         size_t ncap = run->cap ? run->cap * 2 : 1024;
-        cli_run_entry *nv = realloc(run->v, ncap * sizeof(*nv));
+        lm_eval_run_entry *nv = lm__realloc(run->v, ncap * sizeof(*nv));
         if (nv == NULL)
             return LM_ENOMEM;
         run->v = nv;
         run->cap = ncap;
     }
-    cli_run_entry *e = &run->v[run->n];
+    lm_eval_run_entry *e = &run->v[run->n];
     e->query_id = dup_n(query_id, strlen(query_id));
     e->doc_id = dup_n(doc_id, strlen(doc_id));
     e->score = score;
     if (e->query_id == NULL || e->doc_id == NULL) {
-        free(e->query_id);
-        free(e->doc_id);
+        lm__free(e->query_id);
+        lm__free(e->doc_id);
         return LM_ENOMEM;
     }
     run->n++;
     return 0;
 }
 
-int cli_run_add_ranked(cli_run *run,
+int lm_eval_run_add_ranked(lm_eval_run *run,
                        const char *query_id,
                        const char *const *doc_ids,
                        const double *scores,
@@ -355,14 +344,14 @@ int cli_run_add_ranked(cli_run *run,
             seen = strcmp(run->v[j].doc_id, doc_ids[i]) == 0;
         if (seen)
             continue;
-        if ((rc = cli_run_add(run, query_id, doc_ids[i], scores[i])) < 0)
+        if ((rc = lm_eval_run_add(run, query_id, doc_ids[i], scores[i])) < 0)
             return rc;
         kept++;
     }
     return 0;
 }
 
-int cli_run_parse(cli_run *out, const char *text, size_t len, char *err, size_t errlen)
+int lm_eval_run_parse(lm_eval_run *out, const char *text, size_t len)
 {
     size_t pos = 0, lineno = 0, n;
     const char *line;
@@ -379,14 +368,14 @@ int cli_run_parse(cli_run *out, const char *text, size_t len, char *err, size_t 
         if (nf == 0)
             continue;
         if (nf != 6) {
-            set_err(err, errlen,
-                    "line %zu has %zu fields, expected 6 (qid Q0 docid rank score tag)", lineno,
-                    nf);
+            lm__error_set(LM_EPARSE,
+                          "line %zu has %zu fields, expected 6 (qid Q0 docid rank score tag)",
+                          lineno, nf);
             rc = LM_EPARSE;
             goto fail;
         }
         if (f[4].n == 0 || f[4].n >= sizeof(num)) {
-            set_err(err, errlen, "line %zu: score is not a number", lineno);
+            lm__error_set(LM_EPARSE, "line %zu: score is not a number", lineno);
             rc = LM_EPARSE;
             goto fail;
         }
@@ -395,30 +384,30 @@ int cli_run_parse(cli_run *out, const char *text, size_t len, char *err, size_t 
         errno = 0;
         score = strtod(num, &end);
         if (*end != '\0' || errno == ERANGE || !isfinite(score)) {
-            set_err(err, errlen, "line %zu: score \"%s\" is not a finite number", lineno, num);
+            lm__error_set(LM_EPARSE, "line %zu: score \"%s\" is not a finite number", lineno, num);
             rc = LM_EPARSE;
             goto fail;
         }
         q = dup_n(f[0].p, f[0].n);
         d = dup_n(f[2].p, f[2].n);
-        rc = q != NULL && d != NULL ? cli_run_add(out, q, d, score) : LM_ENOMEM;
-        free(q);
-        free(d);
+        rc = q != NULL && d != NULL ? lm_eval_run_add(out, q, d, score) : LM_ENOMEM;
+        lm__free(q);
+        lm__free(d);
         if (rc < 0) {
-            set_err(err, errlen, "out of memory");
+            lm__error_set_oom();
             goto fail;
         }
     }
     return 0;
 fail:
-    cli_run_dispose(out);
+    lm_eval_run_dispose(out);
     return rc;
 }
 
 /* Query, then document, then best score first: equal neighbours are one document listed twice. */
 static int cmp_dedupe(const void *a, const void *b)
 {
-    const cli_run_entry *x = a, *y = b;
+    const lm_eval_run_entry *x = a, *y = b;
     int c = strcmp(x->query_id, y->query_id);
     if (c == 0)
         c = strcmp(x->doc_id, y->doc_id);
@@ -430,7 +419,7 @@ static int cmp_dedupe(const void *a, const void *b)
 /* trec_eval's order (form_res_rels.c): score descending, then document id descending. */
 static int cmp_trec(const void *a, const void *b)
 {
-    const cli_run_entry *x = a, *y = b;
+    const lm_eval_run_entry *x = a, *y = b;
     int c = strcmp(x->query_id, y->query_id);
     if (c != 0)
         return c;
@@ -441,7 +430,7 @@ static int cmp_trec(const void *a, const void *b)
     return strcmp(y->doc_id, x->doc_id);
 }
 
-int cli_run_sort(cli_run *run)
+int lm_eval_run_sort(lm_eval_run *run)
 {
     size_t w = 0;
 
@@ -451,8 +440,8 @@ int cli_run_sort(cli_run *run)
     for (size_t i = 0; i < run->n; i++) {
         if (w > 0 && strcmp(run->v[w - 1].query_id, run->v[i].query_id) == 0 &&
             strcmp(run->v[w - 1].doc_id, run->v[i].doc_id) == 0) {
-            free(run->v[i].query_id);
-            free(run->v[i].doc_id);
+            lm__free(run->v[i].query_id);
+            lm__free(run->v[i].doc_id);
             continue;
         }
         run->v[w++] = run->v[i];
@@ -462,7 +451,7 @@ int cli_run_sort(cli_run *run)
     return 0;
 }
 
-size_t cli_run_range(const cli_run *run, const char *query_id, size_t *first)
+size_t lm_eval_run_range(const lm_eval_run *run, const char *query_id, size_t *first)
 {
     size_t lo = 0, hi = run->n, end;
     while (lo < hi) {
@@ -479,26 +468,26 @@ size_t cli_run_range(const cli_run *run, const char *query_id, size_t *first)
     return end - lo;
 }
 
-void cli_run_dispose(cli_run *run)
+void lm_eval_run_dispose(lm_eval_run *run)
 {
     if (run == NULL)
         return;
     for (size_t i = 0; i < run->n; i++) {
-        free(run->v[i].query_id);
-        free(run->v[i].doc_id);
+        lm__free(run->v[i].query_id);
+        lm__free(run->v[i].doc_id);
     }
-    free(run->v);
+    lm__free(run->v);
     memset(run, 0, sizeof(*run));
 }
 
 /* ==== metrics ==== */
 
-void cli_eval_query(cli_eval_scores *out,
-                    const cli_qrel_query *q,
+void lm_eval_query(lm_eval_scores *out,
+                    const lm_eval_qrel_query *q,
                     const char *const *ranking,
                     size_t n)
 {
-    double ideal[CLI_EVAL_NDCG_DEPTH];
+    double ideal[LM_EVAL_NDCG_DEPTH];
     size_t n_ideal = 0, hits100 = 0;
     double dcg = 0, idcg = 0;
 
@@ -507,16 +496,16 @@ void cli_eval_query(cli_eval_scores *out,
     if (q == NULL || q->n_rel == 0)
         return;
 
-    /* The ideal ranking: the CLI_EVAL_NDCG_DEPTH highest grades among all judged documents,
+    /* The ideal ranking: the LM_EVAL_NDCG_DEPTH highest grades among all judged documents,
        retrieved or not (trec_eval's ndcg_cut). Insertion keeps them sorted, descending. */
     for (size_t i = 0; i < q->n; i++) {
         double g = (double)q->docs[i].rel;
         size_t k;
         if (g <= 0)
             continue;
-        if (n_ideal == CLI_EVAL_NDCG_DEPTH && g <= ideal[n_ideal - 1])
+        if (n_ideal == LM_EVAL_NDCG_DEPTH && g <= ideal[n_ideal - 1])
             continue;
-        k = n_ideal < CLI_EVAL_NDCG_DEPTH ? n_ideal++ : n_ideal - 1;
+        k = n_ideal < LM_EVAL_NDCG_DEPTH ? n_ideal++ : n_ideal - 1;
         while (k > 0 && ideal[k - 1] < g) {
             ideal[k] = ideal[k - 1];
             k--;
@@ -527,41 +516,41 @@ void cli_eval_query(cli_eval_scores *out,
         idcg += ideal[i] / log2((double)i + 2.0);
 
     for (size_t i = 0; i < n; i++) {
-        int rel = cli_qrel_grade(q, ranking[i]);
+        int rel = lm_eval_qrel_grade(q, ranking[i]);
         if (rel <= 0)
             continue;
-        if (i < CLI_EVAL_NDCG_DEPTH)
+        if (i < LM_EVAL_NDCG_DEPTH)
             dcg += (double)rel / log2((double)i + 2.0);
-        if (i < CLI_EVAL_RECALL_DEPTH)
+        if (i < LM_EVAL_RECALL_DEPTH)
             hits100++;
-        if (i < CLI_EVAL_MRR_DEPTH && out->mrr10 == 0)
+        if (i < LM_EVAL_MRR_DEPTH && out->mrr10 == 0)
             out->mrr10 = 1.0 / ((double)i + 1.0);
     }
     out->ndcg10 = idcg > 0 ? dcg / idcg : 0;
     out->recall100 = (double)hits100 / (double)q->n_rel;
 }
 
-int cli_eval_run(cli_eval_summary *out,
-                 cli_eval_scores *per_query,
-                 const cli_qrels *qrels,
-                 cli_run *run)
+int lm_eval_score_run(lm_eval_summary *out,
+                 lm_eval_scores *per_query,
+                 const lm_eval_qrels *qrels,
+                 lm_eval_run *run)
 {
     const char **ranking = NULL;
     size_t cap = 0;
     int rc;
 
     memset(out, 0, sizeof(*out));
-    if ((rc = cli_run_sort(run)) < 0)
+    if ((rc = lm_eval_run_sort(run)) < 0)
         return rc;
     for (size_t i = 0; i < qrels->n; i++) {
-        const cli_qrel_query *q = &qrels->q[i];
-        cli_eval_scores s;
-        size_t first, n = cli_run_range(run, q->query_id, &first);
+        const lm_eval_qrel_query *q = &qrels->q[i];
+        lm_eval_scores s;
+        size_t first, n = lm_eval_run_range(run, q->query_id, &first);
 
         if (n > cap) {
-            const char **nr = realloc(ranking, n * sizeof(*ranking));
+            const char **nr = lm__realloc(ranking, n * sizeof(*ranking));
             if (nr == NULL) {
-                free(ranking);
+                lm__free(ranking);
                 return LM_ENOMEM;
             }
             ranking = nr;
@@ -569,7 +558,7 @@ int cli_eval_run(cli_eval_summary *out,
         }
         for (size_t j = 0; j < n; j++)
             ranking[j] = run->v[first + j].doc_id;
-        cli_eval_query(&s, q, ranking, n);
+        lm_eval_query(&s, q, ranking, n);
         if (n == 0)
             out->no_hits++;
         out->ndcg10 += s.ndcg10;
@@ -578,10 +567,10 @@ int cli_eval_run(cli_eval_summary *out,
         if (per_query != NULL)
             per_query[i] = s;
     }
-    free(ranking);
+    lm__free(ranking);
     for (size_t i = 0; i < run->n; i++)
         if ((i == 0 || strcmp(run->v[i].query_id, run->v[i - 1].query_id) != 0) &&
-            cli_qrels_find(qrels, run->v[i].query_id) < 0)
+            lm_eval_qrels_find(qrels, run->v[i].query_id) < 0)
             out->unjudged++;
     out->queries = qrels->n;
     if (qrels->n > 0) {
@@ -610,7 +599,7 @@ static double percentile(const double *sorted, size_t n, double p)
     return sorted[lo] + (sorted[lo + 1] - sorted[lo]) * frac;
 }
 
-void cli_latency_summarize(cli_latency *out, double *ms, size_t n)
+void lm_eval_latency_summarize(lm_eval_latency *out, double *ms, size_t n)
 {
     double sum = 0;
 
@@ -630,7 +619,7 @@ void cli_latency_summarize(cli_latency *out, double *ms, size_t n)
 
 /* ==== corpus entries ==== */
 
-void cli_eval_doc(
+int lm_eval_doc(
     lm_buf *content, lm_buf *name, const char *id, const char *title, const char *text)
 {
     size_t tlen = title != NULL ? strlen(title) : 0;
@@ -648,4 +637,9 @@ void cli_eval_doc(
         lm__buf_put(name, title, lm__utf8_floor(title, tlen, LM_MAX_DOC_NAME_BYTES));
     else
         lm__buf_put(name, id, lm__utf8_floor(id, strlen(id), LM_MAX_DOC_NAME_BYTES));
+    if (lm__buf_oom(content) || lm__buf_oom(name)) {
+        lm__error_set_oom();
+        return LM_ENOMEM;
+    }
+    return 0;
 }
