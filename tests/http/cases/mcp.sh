@@ -1,0 +1,39 @@
+# POST and DELETE /mcp: the Model Context Protocol's HTTP rules as the REST suite sees them
+# (sessions, Origin, credentials). tests/mcp drives the protocol itself with the MCP SDK.
+k=$(new_key "$P-acme")
+init='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}'
+req POST /mcp -H 'Content-Type: application/json' --data-binary "$init"
+expect_status 401
+post "$k" /mcp "$init" -H 'Origin: http://attacker.example'
+expect_status 403
+post "$k" /mcp '{"jsonrpc":"2.0","id":2,"method":"tools/list"}'
+expect_status 400
+expect_body '"code":-32600'
+post "$k" /mcp '{"jsonrpc":"2.0",'
+expect_status 400
+expect_body '"code":-32700'
+post "$k" /mcp "$init" -H 'Accept: text/html'
+expect_status 406
+post "$k" /mcp "$init"
+expect_status 200
+expect_json result.protocolVersion 2025-11-25
+sid=$(printf '%s\n' "$HDRS" | sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: *//p')
+[ -n "$sid" ] || fail "no Mcp-Session-Id"
+post "$k" /mcp '{"jsonrpc":"2.0","method":"notifications/initialized"}' -H "Mcp-Session-Id: $sid"
+expect_status 202
+post "$k" /mcp '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"stats"}}' \
+    -H "Mcp-Session-Id: $sid"
+expect_status 200
+expect_json result.structuredContent.document_count 0
+# Another tenant's credential does not find the session.
+k2=$(new_key "$P-other")
+post "$k2" /mcp '{"jsonrpc":"2.0","id":4,"method":"ping"}' -H "Mcp-Session-Id: $sid"
+expect_status 404
+req GET /mcp -H "Authorization: Bearer $k"
+expect_status 405
+del "$k" /mcp -H "Mcp-Session-Id: $sid"
+expect_status 204
+del "$k" /mcp -H "Mcp-Session-Id: $sid"
+expect_status 404
+del "$k" /mcp
+expect_status 400
