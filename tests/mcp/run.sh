@@ -40,6 +40,12 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+# Every sanitizer report of any program started here (the server, each stdio server) lands in
+# $work/sanitizer; any report fails the suite, whatever the cases said.
+mkdir -p "$work/sanitizer"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}exitcode=86:log_path=$work/sanitizer/report"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}exitcode=86:print_stacktrace=1:log_path=$work/sanitizer/report"
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}exitcode=86:log_path=$work/sanitizer/report"
 unset LLMEMORY_URL LLMEMORY_API_KEY LLMEMORY_OWNER LLMEMORY_SCHEMA DATABASE_URL LLMEMORY_DATABASE_URL
 export LLMEMORY_HOME=$work/home LC_ALL=C.UTF-8
 
@@ -78,4 +84,11 @@ if [ "$server_status" -ne 0 ]; then
     echo "mcp: 0 passed, 1 failed"
     exit 1
 fi
+for f in "$work"/sanitizer/report*; do
+    [ -f "$f" ] || continue
+    echo "# sanitizer report ($(basename "$f")):"
+    sed 's/^/# /' "$f"
+    echo "mcp: 0 passed, 1 failed"
+    exit 1
+done
 exit $status
