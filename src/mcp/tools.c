@@ -490,9 +490,9 @@ static json_t *t_remember(const mcp_caller *who, const json_t *args)
         out = tool_lm_error(rc);
         goto done;
     }
-    lm__buf_printf(&msg, "%s \"%s\" as document %s (%d chunks; uri " URI_PREFIX "%s).",
+    lm__buf_printf(&msg, "%s \"%s\" as document %s (%d chunk%s; uri " URI_PREFIX "%s).",
                    res.created ? "Remembered" : "Updated", name, res.document_id,
-                   res.chunk_count, res.document_id);
+                   res.chunk_count, res.chunk_count == 1 ? "" : "s", res.document_id);
     {
         char uri[sizeof(URI_PREFIX) + LM_UUID_STRLEN];
         snprintf(uri, sizeof(uri), URI_PREFIX "%s", res.document_id);

@@ -37,3 +37,23 @@ del "$k" /mcp -H "Mcp-Session-Id: $sid"
 expect_status 404
 del "$k" /mcp
 expect_status 400
+
+# A JWT works as an API key does: its tenant and scope. A read-scope token cannot remember.
+now=$(date +%s)
+t=$(perl "$HTTP_JWT" hs256 "$HTTP_JWT_SECRET" "{\"owner_id\":\"$P-acme\",\"exp\":$((now + 600)),\"scope\":\"read\"}")
+post "$t" /mcp "$init"
+expect_status 200
+tsid=$(printf '%s\n' "$HDRS" | sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: *//p')
+post "$t" /mcp '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"remember","arguments":{"text":"x"}}}' \
+    -H "Mcp-Session-Id: $tsid"
+expect_status 200
+expect_json result.isError true
+expect_body 'permission denied'
+# The token's session is the tenant's: the API key of the same tenant may use it.
+post "$k" /mcp '{"jsonrpc":"2.0","id":6,"method":"ping"}' -H "Mcp-Session-Id: $tsid"
+expect_status 200
+
+# A key bound to one origin sees one document; MCP works on the whole tenant: refused.
+ko=$(new_key "$P-acme" --origin doc-1)
+post "$ko" /mcp "$init"
+expect_status 403
