@@ -19,7 +19,9 @@ import urllib.request
 import uuid
 
 import anyio
+import jsonschema
 import mcp_types
+import mcp_types._v2025_11_25 as wire
 from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
@@ -68,10 +70,20 @@ def check(cond, what):
         raise AssertionError(what)
 
 
+OUTPUT_SCHEMAS = {}
+
+
 async def ok_call(c, name, args=None):
+    if not OUTPUT_SCHEMAS:
+        for t in (await c.list_tools()).tools:
+            jsonschema.Draft202012Validator.check_schema(t.input_schema)
+            jsonschema.Draft202012Validator.check_schema(t.output_schema)
+            OUTPUT_SCHEMAS[t.name] = t.output_schema
     r = await c.call_tool(name, args or {})
     check(not r.is_error, f"{name} failed: {r.content}")
     check(r.structured_content is not None, f"{name}: no structuredContent")
+    # The structured result conforms to the tool's declared output schema.
+    jsonschema.validate(r.structured_content, OUTPUT_SCHEMAS[name])
     check(r.content and r.content[0].type == "text" and r.content[0].text, f"{name}: no text")
     return r.structured_content
 
@@ -257,9 +269,15 @@ async def http_cross_tenant():
 
 # ==== raw JSON-RPC ====
 
-def validate(msg):
-    """A server message must be a JSON-RPC message as the protocol schema defines it."""
+def validate(msg, result_model=None):
+    """A server message must be a JSON-RPC message as the protocol schema defines it; with
+    @result_model (a 2025-11-25 wire model name), its result must be that result type."""
     MESSAGE.validate_python(msg)
+    if "error" in msg:
+        wire.JSONRPCErrorResponse.model_validate(msg) if msg.get("id") is not None else None
+        check(isinstance(msg["error"]["code"], int) and msg["error"]["message"], "error shape")
+    elif result_model is not None:
+        getattr(wire, result_model).model_validate(msg["result"])
     return msg
 
 
@@ -364,12 +382,25 @@ async def raw_http():
     st, h, m = post(INIT, headers={"Accept": "text/html"})
     check(st == 406, f"Accept: {st}")
     st, h, m = post(INIT)
+    validate(m, "InitializeResult")
     sid = h.get("Mcp-Session-Id")
     check(st == 200 and sid and m["result"]["protocolVersion"] == "2025-11-25", f"init {st} {m}")
     st, h, m = post({"jsonrpc": "2.0", "method": "notifications/initialized"}, session=sid)
     check(st == 202 and m is None, f"notification: {st}")
     st, h, m = post({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, session=sid)
     check(st == 200 and len(m["result"]["tools"]) == 6, f"tools/list {st}")
+    validate(m, "ListToolsResult")
+    for method, params, model in (
+            ("tools/call", {"name": "stats"}, "CallToolResult"),
+            ("tools/call", {"name": "search", "arguments": {"query": 5}}, "CallToolResult"),
+            ("resources/list", {}, "ListResourcesResult"),
+            ("resources/templates/list", {}, "ListResourceTemplatesResult"),
+            ("prompts/list", {}, "ListPromptsResult"),
+            ("prompts/get", {"name": "use-memory"}, "GetPromptResult"),
+            ("ping", {}, "EmptyResult" if hasattr(wire, "EmptyResult") else None)):
+        st, h, m = post({"jsonrpc": "2.0", "id": 9, "method": method, "params": params}, session=sid)
+        check(st == 200 and "result" in m, f"{method}: {st} {m}")
+        validate(m, model)
     st, h, m = post({"jsonrpc": "2.0", "id": 3, "method": "nope"}, session=sid)
     check(st == 200 and m["error"]["code"] == -32601 and m["id"] == 3, f"unknown method {m}")
     # The session belongs to tenant A: for B it does not exist; A's read key is tenant A.
