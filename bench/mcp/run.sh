@@ -4,7 +4,7 @@
 # through the library, in one run with the calls interleaved (bench/mcp/latency.c). Target: at
 # most 1 ms added at the median.
 #   bench/mcp/run.sh                 2000 calls per path, 300 documents
-#   CALLS=500 DOCS=100 bench/mcp/run.sh
+#   CALLS=500 DOCS=100 SERVER_THREADS=N bench/mcp/run.sh (default: the server's own default)
 # Uses the release-like debug build (-O2). Starts and stops its own throwaway PostgreSQL cluster
 # (scripts/pg-test-cluster.sh); binds only 127.0.0.1.
 set -eu
@@ -37,7 +37,7 @@ key=$("$bin" --database-url "$db" --schema "$schema" keys create --owner "$owner
     2>/dev/null)
 rm -f "$out/port"
 "$bin" --database-url "$db" --schema "$schema" serve --port 0 --port-file "$out/port" \
-    --access-log off >"$out/server.log" 2>&1 &
+    --access-log off ${SERVER_THREADS:+--threads $SERVER_THREADS} >"$out/server.log" 2>&1 &
 spid=$!
 for _ in $(seq 1 300); do [ -s "$out/port" ] && break; sleep 0.1; done
 [ -s "$out/port" ] || { cat "$out/server.log"; exit 1; }
