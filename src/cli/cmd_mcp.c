@@ -224,7 +224,8 @@ int cli_cmd_mcp(cli_ctx *ctx, int argc, char **argv)
                  "docs/mcp.md; `llmemory serve` offers the same at /mcp over HTTP.\n",
         .opts = opts,
         .max_args = 0};
-    stdio_ctx c;
+    /* Static: after a write error the reader thread is left running until the process exits. */
+    static stdio_ctx c;
     pthread_t th;
     mcp_session session;
     mcp_outcome o;
