@@ -120,6 +120,11 @@ async def every_tool(c, tag):
     check(found["count"] >= 1 and found["results"][0]["document_id"] == doc["document_id"],
           f"search: {found}")
     check(found["results"][0]["document_metadata"]["animal"] == "quokka", "with documents")
+    for mode in ("vector", "hybrid"):
+        other = await ok_call(c, "search", {"query": f"quokka {tag}", "mode": mode,
+                                            "metadata": {"tag": tag}})
+        check(other["mode"] == mode and other["count"] >= 1 and
+              other["results"][0]["document_id"] == doc["document_id"], f"{mode}: {other}")
     listed = await ok_call(c, "list", {"metadata": {"tag": tag}})
     check(listed["total"] == 1 and listed["documents"][0]["name"] == f"quokka {tag}",
           f"list: {listed}")
