@@ -52,6 +52,7 @@ LIB_SRC   := $(sort $(wildcard src/lib/*/*.c))
 SQL_SRC   := $(sort $(wildcard src/lib/db/sql/*.sql))
 CLI_SRC   := $(sort $(wildcard src/cli/*.c))
 HTTP_SRC  := $(sort $(wildcard src/http/*.c))
+MCP_SRC   := $(sort $(wildcard src/mcp/*.c))
 UNIT_SRC  := $(sort $(wildcard tests/unit/*/*_test.c))
 INTEG_SRC := $(sort $(wildcard tests/integration/*_test.c))
 
@@ -59,6 +60,7 @@ LIB_OBJ   := $(patsubst %.c,$(B)/%.o,$(LIB_SRC)) $(B)/gen/migrations.o $(B)/gen/
 PGEXT_SRC := $(wildcard pgext/Makefile pgext/build-id.sh pgext/*.c pgext/*.h pgext/*.sql pgext/*.control)
 CLI_OBJ   := $(patsubst %.c,$(B)/%.o,$(CLI_SRC))
 HTTP_OBJ  := $(patsubst %.c,$(B)/%.o,$(HTTP_SRC))
+MCP_OBJ   := $(patsubst %.c,$(B)/%.o,$(MCP_SRC))
 HARNESS   := $(B)/tests/harness/runner.o
 UNIT_OBJ  := $(patsubst %.c,$(B)/%.o,$(UNIT_SRC))
 INTEG_OBJ := $(patsubst %.c,$(B)/%.o,$(INTEG_SRC)) $(B)/tests/integration/support.o
@@ -105,6 +107,13 @@ $(B)/src/http/%.o: src/http/%.c
 	$(if $(Q),@echo "  CC    $<")
 	$(Q)$(CC) $(CLICFLAGS) -c $< -o $@
 
+# The MCP protocol logic both transports use (`llmemory mcp`, /mcp of `llmemory serve`): the
+# same rule again.
+$(B)/src/mcp/%.o: src/mcp/%.c
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  CC    $<")
+	$(Q)$(CC) $(CLICFLAGS) -c $< -o $@
+
 $(B)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(if $(Q),@echo "  CC    $<")
@@ -118,9 +127,9 @@ $(LIBSO): $(LIB_OBJ)
 	$(if $(Q),@echo "  LD    $@")
 	$(Q)$(CC) -shared -Wl,-soname,libllmemory.so.0 $(LDSAN) -o $@ $^ $(LIBLIBS)
 
-$(PROG): $(CLI_OBJ) $(HTTP_OBJ) $(LIBA)
+$(PROG): $(CLI_OBJ) $(HTTP_OBJ) $(MCP_OBJ) $(LIBA)
 	$(if $(Q),@echo "  LD    $@")
-	$(Q)$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(HTTP_OBJ) $(LIBA) $(LIBLIBS) $(CLILIBS)
+	$(Q)$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(HTTP_OBJ) $(MCP_OBJ) $(LIBA) $(LIBLIBS) $(CLILIBS)
 
 $(B)/tests/unit-tests: $(HARNESS) $(UNIT_OBJ) $(LIBA)
 	$(if $(Q),@echo "  LD    $@")
@@ -172,7 +181,7 @@ lint: all
 	$(Q)sh scripts/lint.sh $(B)
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(HTTP_SRC) $(wildcard src/lib/*/*.h src/cli/*.h src/http/*.h include/*.h include/llmemory/*.h)
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(HTTP_SRC) $(MCP_SRC) $(wildcard src/lib/*/*.h src/cli/*.h src/http/*.h src/mcp/*.h include/*.h include/llmemory/*.h)
 
 clean:
 	rm -rf build

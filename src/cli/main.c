@@ -30,6 +30,7 @@ static const struct cli_command {
     {"eval", cli_cmd_eval, "measure search quality and latency on a BEIR test collection"},
     {"serve", cli_cmd_serve, "run the HTTP API server"},
     {"keys", cli_cmd_keys, "create, list and revoke API keys of the HTTP API"},
+    {"mcp", cli_cmd_mcp, "serve an owner's memory to AI agents (MCP over stdio)"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -308,6 +308,8 @@ void srv_h_whoami(srv_request *r);
 void srv_h_keys_list(srv_request *r);
 void srv_h_keys_create(srv_request *r);
 void srv_h_keys_revoke(srv_request *r);
+void srv_h_mcp_post(srv_request *r);
+void srv_h_mcp_delete(srv_request *r);
 
 /* ==== the connection layer (server.c) ======================================================== */
 

@@ -41,6 +41,8 @@ static const srv_route routes[] = {
     {12, "GET", "/v1/keys", srv_h_keys_list, LM_SCOPE_ADMIN, 0, 0, p_owner},
     {13, "POST", "/v1/keys", srv_h_keys_create, LM_SCOPE_ADMIN, 0, 1, p_owner},
     {14, "DELETE", "/v1/keys/{key_id}", srv_h_keys_revoke, LM_SCOPE_ADMIN, 0, 0, p_owner},
+    {15, "POST", "/mcp", srv_h_mcp_post, LM_SCOPE_READ, 0, 0, p_none},
+    {16, "DELETE", "/mcp", srv_h_mcp_delete, LM_SCOPE_READ, 0, 0, p_none},
 };
 
 #define N_ROUTES ((int)(sizeof(routes) / sizeof(routes[0])))

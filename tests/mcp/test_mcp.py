@@ -1,0 +1,454 @@
+"""tests/mcp/test_mcp.py: the MCP server driven by the official Python MCP SDK over both
+transports (`llmemory mcp` on stdio, /mcp of `llmemory serve`), plus raw JSON-RPC cases for
+input no SDK would send. The SDK's pydantic models validate every response it receives; the raw
+cases validate theirs against the same models (the protocol schema as the SDK encodes it).
+
+Environment (set by tests/mcp/run.sh): MCP_BIN, MCP_DB, MCP_SCHEMA, MCP_URL, MCP_WORK and the
+keys MCP_KEY_A (tenant A, write), MCP_KEY_A_READ (tenant A, read), MCP_KEY_B (tenant B, write).
+Prints TAP and ends with "mcp: N passed, N failed".
+"""
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import traceback
+import urllib.error
+import urllib.request
+import uuid
+
+import anyio
+import jsonschema
+import mcp_types
+import mcp_types._v2025_11_25 as wire
+from mcp import Client, MCPError, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+from pydantic import TypeAdapter
+
+BIN = os.environ["MCP_BIN"]
+DB = os.environ["MCP_DB"]
+SCHEMA = os.environ["MCP_SCHEMA"]
+URL = os.environ["MCP_URL"]
+WORK = os.environ["MCP_WORK"]
+KEY_A = os.environ["MCP_KEY_A"]
+KEY_A_READ = os.environ["MCP_KEY_A_READ"]
+KEY_B = os.environ["MCP_KEY_B"]
+TOOLS = {"remember", "search", "list", "get", "forget", "stats"}
+RUN = uuid.uuid4().hex[:8]  # owners of this run
+MESSAGE = TypeAdapter(mcp_types.JSONRPCMessage)
+
+results = []
+
+
+def case(fn):
+    results.append(fn)
+    return fn
+
+
+def stdio(owner, *extra):
+    return Client(
+        StdioServerParameters(
+            command=BIN,
+            args=["--database-url", DB, "--schema", SCHEMA, "mcp", "--owner", owner, *extra],
+            env={"LLMEMORY_HOME": os.path.join(WORK, "home")},
+        ),
+        mode="legacy",
+        raise_exceptions=True,
+    )
+
+
+def http(key):
+    client = create_mcp_http_client(headers={"Authorization": "Bearer " + key})
+    return Client(streamable_http_client(URL + "/mcp", http_client=client), mode="legacy",
+                  raise_exceptions=True)
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+OUTPUT_SCHEMAS = {}
+
+
+async def ok_call(c, name, args=None):
+    if not OUTPUT_SCHEMAS:
+        for t in (await c.list_tools()).tools:
+            jsonschema.Draft202012Validator.check_schema(t.input_schema)
+            jsonschema.Draft202012Validator.check_schema(t.output_schema)
+            OUTPUT_SCHEMAS[t.name] = t.output_schema
+    r = await c.call_tool(name, args or {})
+    check(not r.is_error, f"{name} failed: {r.content}")
+    check(r.structured_content is not None, f"{name}: no structuredContent")
+    # The structured result conforms to the tool's declared output schema.
+    jsonschema.validate(r.structured_content, OUTPUT_SCHEMAS[name])
+    check(r.content and r.content[0].type == "text" and r.content[0].text, f"{name}: no text")
+    return r.structured_content
+
+
+async def err_call(c, name, args, needle):
+    r = await c.call_tool(name, args)
+    check(r.is_error, f"{name}{args} should fail")
+    text = r.content[0].text
+    check(needle in text, f"{name}: {text!r} lacks {needle!r}")
+
+
+async def expect_mcp_error(coro, code):
+    try:
+        await coro
+    except MCPError as e:
+        check(e.error.code == code, f"error code {e.error.code}, expected {code}")
+        return
+    raise AssertionError(f"no error {code}")
+
+
+async def every_tool(c, tag):
+    """remember, search, list, get, stats, forget on one connection."""
+    doc = await ok_call(c, "remember", {
+        "text": f"The quokka {tag} is a small marsupial from Rottnest Island.\n\nIt smiles.",
+        "name": f"quokka {tag}", "type": "markdown", "metadata": {"animal": "quokka", "tag": tag}})
+    check(doc["created"] is True and doc["chunk_count"] >= 1, f"remember: {doc}")
+    again = await ok_call(c, "remember", {
+        "text": f"The quokka {tag} is a small marsupial from Rottnest Island.\n\nIt smiles.",
+        "name": f"quokka {tag}", "type": "markdown", "metadata": {"animal": "quokka", "tag": tag}})
+    check(again["document_id"] == doc["document_id"] and again["created"] is False,
+          "the same text again is the same document")
+    found = await ok_call(c, "search", {"query": f"quokka {tag}", "limit": 5,
+                                        "metadata": {"tag": tag}, "parent_context": True})
+    check(found["count"] >= 1 and found["results"][0]["document_id"] == doc["document_id"],
+          f"search: {found}")
+    check(found["results"][0]["document_metadata"]["animal"] == "quokka", "with documents")
+    for mode in ("vector", "hybrid"):
+        other = await ok_call(c, "search", {"query": f"quokka {tag}", "mode": mode,
+                                            "metadata": {"tag": tag}})
+        check(other["mode"] == mode and other["count"] >= 1 and
+              other["results"][0]["document_id"] == doc["document_id"], f"{mode}: {other}")
+    listed = await ok_call(c, "list", {"metadata": {"tag": tag}})
+    check(listed["total"] == 1 and listed["documents"][0]["name"] == f"quokka {tag}",
+          f"list: {listed}")
+    got = await ok_call(c, "get", {"document_id": doc["document_id"], "chunks": True})
+    check(got["document"]["type"] == "markdown" and got["chunks"], f"get: {got}")
+    st = await ok_call(c, "stats")
+    check(st["document_count"] >= 1 and st["by_type"]["markdown"] >= 1, f"stats: {st}")
+    return doc
+
+
+# ==== stdio, through the SDK ====
+
+@case
+async def stdio_initialize_and_lists():
+    async with stdio(f"alice-{RUN}") as c:
+        check(c.protocol_version == "2025-11-25", c.protocol_version)
+        check(c.server_info.name == "llmemory", c.server_info)
+        caps = c.server_capabilities
+        check(caps.tools is not None and caps.resources is not None and caps.prompts is not None,
+              "capabilities")
+        tools = (await c.list_tools()).tools
+        check({t.name for t in tools} == TOOLS, [t.name for t in tools])
+        for t in tools:
+            check(len(t.description) > 60 and t.input_schema["type"] == "object" and
+                  t.output_schema["type"] == "object", f"tool {t.name} definition")
+        templates = (await c.list_resource_templates()).resource_templates
+        check(templates[0].uri_template == "llmemory://documents/{document_id}", templates)
+        prompts = (await c.list_prompts()).prompts
+        check([p.name for p in prompts] == ["use-memory"], prompts)
+        p = await c.get_prompt("use-memory", {"task": "plan the trip"})
+        check("search" in p.messages[0].content.text and "plan the trip" in
+              p.messages[0].content.text, "prompt text")
+        await c.send_ping()
+
+
+@case
+async def stdio_every_tool_and_resources():
+    async with stdio(f"alice-{RUN}") as c:
+        doc = await every_tool(c, "s1")
+        res = (await c.list_resources()).resources
+        check(any(str(r.uri) == doc["uri"] for r in res), "resource listed")
+        read = await c.read_resource(doc["uri"])
+        check("Rottnest" in read.contents[0].text, read)
+        gone = await ok_call(c, "forget", {"document_ids": [doc["document_id"]]})
+        check(gone["deleted"] == [doc["document_id"]], gone)
+        await expect_mcp_error(c.read_resource(doc["uri"]), -32002)
+
+
+@case
+async def stdio_remember_file_and_forget_by_metadata():
+    path = os.path.join(WORK, "notes.md")
+    with open(path, "w") as f:
+        f.write("# Trip notes\n\nThe ferry to Rottnest leaves at nine.\n")
+    async with stdio(f"alice-{RUN}") as c:
+        doc = await ok_call(c, "remember", {"file": path, "metadata": {"batch": "f1"}})
+        check(doc["name"] == "Trip notes" and doc["id_at_origin"] == path, doc)
+        got = await ok_call(c, "get", {"id_at_origin": path})
+        check(got["document"]["type"] == "markdown", got)
+        gone = await ok_call(c, "forget", {"metadata": {"batch": "f1"}})
+        check(gone["count"] == 1, gone)
+        await err_call(c, "remember", {"file": os.path.join(WORK, "missing.md")}, "missing.md")
+
+
+@case
+async def stdio_tool_errors():
+    async with stdio(f"alice-{RUN}") as c:
+        await err_call(c, "search", {"query": "x", "limit": "ten"}, "\"limit\" must be an integer")
+        await err_call(c, "search", {"query": "x", "limit": 1000}, "from 1 to 100")
+        await err_call(c, "search", {}, "\"query\" is required")
+        await err_call(c, "search", {"query": "x", "mode": "psychic"}, "\"mode\"")
+        await err_call(c, "search", {"query": "x", "owner_id": "bob"}, "unknown argument")
+        await err_call(c, "remember", {"text": "a", "file": "b"}, "either")
+        await err_call(c, "remember", {"text": 42}, "must be a string")
+        await err_call(c, "get", {"document_id": "not-a-uuid"}, "document")
+        await err_call(c, "get", {"document_id": str(uuid.uuid4())}, "does not exist")
+        await err_call(c, "forget", {"metadata": {}}, "at least one key")
+        await err_call(c, "forget", {}, "either")
+        await err_call(c, "search", {"query": "x" * 5000}, "query")
+        await expect_mcp_error(c.call_tool("teleport", {}), -32602)
+        await expect_mcp_error(c.read_resource("file:///etc/passwd"), -32602)
+        await expect_mcp_error(c.read_resource("llmemory://documents/nope"), -32002)
+        await expect_mcp_error(c.get_prompt("nope"), -32602)
+
+
+@case
+async def stdio_cross_tenant():
+    async with stdio(f"alice-{RUN}") as a:
+        doc = await ok_call(a, "remember", {"text": f"alice secret wombat {RUN}"})
+    async with stdio(f"bob-{RUN}") as b:
+        found = await ok_call(b, "search", {"query": f"wombat {RUN}"})
+        check(found["count"] == 0, "bob finds alice's memory")
+        check((await ok_call(b, "list"))["total"] == 0, "bob lists alice's memory")
+        await err_call(b, "get", {"document_id": doc["document_id"]}, "does not exist")
+        await expect_mcp_error(b.read_resource(doc["uri"]), -32002)
+        gone = await ok_call(b, "forget", {"document_ids": [doc["document_id"]]})
+        check(gone["count"] == 0, "bob forgets alice's document")
+    async with stdio(f"alice-{RUN}") as a:
+        await ok_call(a, "get", {"document_id": doc["document_id"]})
+
+
+@case
+async def stdio_read_only():
+    async with stdio(f"alice-{RUN}", "--read-only") as c:
+        await err_call(c, "remember", {"text": "nope"}, "permission denied")
+        await err_call(c, "forget", {"metadata": {"a": 1}}, "permission denied")
+        await ok_call(c, "stats")
+
+
+# ==== Streamable HTTP, through the SDK ====
+
+@case
+async def http_every_tool():
+    async with http(KEY_A) as c:
+        check(c.protocol_version == "2025-11-25", c.protocol_version)
+        check({t.name for t in (await c.list_tools()).tools} == TOOLS, "tools")
+        doc = await every_tool(c, "h1")
+        read = await c.read_resource(doc["uri"])
+        check("Rottnest" in read.contents[0].text, "read")
+        check(len((await c.list_prompts()).prompts) == 1, "prompts")
+        await err_call(c, "remember", {"file": "/etc/passwd"}, "not available over this transport")
+        await expect_mcp_error(c.call_tool("teleport", {}), -32602)
+        gone = await ok_call(c, "forget", {"metadata": {"tag": "h1"}})
+        check(gone["count"] == 1, gone)
+
+
+@case
+async def http_read_scope():
+    async with http(KEY_A) as c:
+        doc = await ok_call(c, "remember", {"text": f"read scope echidna {RUN}"})
+    async with http(KEY_A_READ) as c:
+        await err_call(c, "remember", {"text": "x"}, "permission denied")
+        await err_call(c, "forget", {"document_ids": [doc["document_id"]]}, "permission denied")
+        found = await ok_call(c, "search", {"query": f"echidna {RUN}"})
+        check(found["count"] == 1, "a read key searches")
+
+
+@case
+async def http_cross_tenant():
+    async with http(KEY_A) as a:
+        doc = await ok_call(a, "remember", {"text": f"tenant A platypus {RUN}"})
+    async with http(KEY_B) as b:
+        check((await ok_call(b, "search", {"query": f"platypus {RUN}"}))["count"] == 0, "B sees A")
+        await err_call(b, "get", {"document_id": doc["document_id"]}, "does not exist")
+        await expect_mcp_error(b.read_resource(doc["uri"]), -32002)
+        check(all(str(r.uri) != doc["uri"] for r in (await b.list_resources()).resources), "B lists A")
+
+
+# ==== raw JSON-RPC ====
+
+def validate(msg, result_model=None):
+    """A server message must be a JSON-RPC message as the protocol schema defines it; with
+    @result_model (a 2025-11-25 wire model name), its result must be that result type."""
+    MESSAGE.validate_python(msg)
+    if "error" in msg:
+        wire.JSONRPCErrorResponse.model_validate(msg) if msg.get("id") is not None else None
+        check(isinstance(msg["error"]["code"], int) and msg["error"]["message"], "error shape")
+    elif result_model is not None:
+        getattr(wire, result_model).model_validate(msg["result"])
+    return msg
+
+
+INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                   "clientInfo": {"name": "raw", "version": "1"}}}
+
+
+def raw_stdio(lines, owner=None):
+    """Send raw lines; return the parsed stdout lines (all must be JSON-RPC messages)."""
+    data = b"".join((l if isinstance(l, bytes) else l.encode()) + b"\n" for l in lines)
+    p = subprocess.run([BIN, "--database-url", DB, "--schema", SCHEMA, "mcp", "--owner",
+                        owner or f"raw-{RUN}"], input=data, capture_output=True, timeout=120,
+                       env=dict(os.environ, LLMEMORY_HOME=os.path.join(WORK, "home")))
+    check(p.returncode == 0, f"exit {p.returncode}: {p.stderr[-500:]!r}")
+    out = []
+    for l in p.stdout.decode().splitlines():
+        out.append(validate(json.loads(l)))  # nothing but protocol messages on stdout
+    return out
+
+
+@case
+async def raw_stdio_malformed():
+    init = json.dumps(INIT)
+    out = raw_stdio([
+        "this is not json",
+        "[" + init + "]",
+        '{"jsonrpc":"1.0","id":2,"method":"ping"}',
+        '{"jsonrpc":"2.0","id":3,"method":"tools/list"}',  # before initialize
+        '{"jsonrpc":"2.0","id":{"x":1},"method":"ping"}',
+        init,
+        '{"jsonrpc":"2.0","method":"notifications/initialized"}',
+        '{"jsonrpc":"2.0","id":4,"method":"no/such/method"}',
+        '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":[1,2]}',
+        '{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":7}}',
+        '{"jsonrpc":"2.0","id":"s","method":"tools/call","params":{"name":"stats","arguments":"x"}}',
+        '{"jsonrpc":"2.0","id":7,"method":"resources/read","params":{}}',
+        '{"jsonrpc":"2.0","id":8,"result":{}}',  # a response from the client: ignored
+        '{"jsonrpc":"2.0","id":9,"method":"ping"}',
+    ])
+    codes = [(m.get("id"), m["error"]["code"] if "error" in m else "ok") for m in out]
+    check(codes == [(None, -32700), (None, -32600), (2, -32600), (3, -32600), (None, -32600),
+                    (1, "ok"), (4, -32601), (5, -32602), (6, -32602), ("s", -32602),
+                    (7, -32602), (9, "ok")], codes)
+
+
+@case
+async def raw_stdio_huge_and_cancelled():
+    big = b'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"search","arguments":{"query":"' + \
+        b"x" * (17 * 1024 * 1024) + b'"}}}'
+    out = raw_stdio([
+        json.dumps(INIT),
+        big,
+        # A cancelled request gets no response: the cancellation is seen before it runs.
+        '{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":3,"reason":"t"}}',
+        '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"stats"}}',
+        '{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"search","arguments":{"query":"' +
+        "y" * 100000 + '"}}}',
+        '{"jsonrpc":"2.0","id":5,"method":"ping"}',
+    ])
+    ids = [(m.get("id"), m["error"]["code"] if "error" in m else m["result"].get("isError", "ok"))
+           for m in out]
+    check(ids == [(1, "ok"), (None, -32600), (4, True), (5, "ok")], ids)
+
+
+def post(body, key=KEY_A, session=None, headers=None, method="POST"):
+    h = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    if key:
+        h["Authorization"] = "Bearer " + key
+    if session:
+        h["Mcp-Session-Id"] = session
+    h.update(headers or {})
+    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+    req = urllib.request.Request(URL + "/mcp", data=data, headers=h, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            status, hdrs, text = r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        status, hdrs, text = e.code, e.headers, e.read()
+    msg = json.loads(text) if text and hdrs.get("Content-Type", "").startswith("application/json") else None
+    if msg is not None and "jsonrpc" in msg:
+        validate(msg)
+    return status, hdrs, msg
+
+
+@case
+async def raw_http():
+    st, h, m = post(INIT, key=None)
+    check(st == 401, f"no credential: {st}")
+    st, h, m = post(None, method="GET")
+    check(st == 405, f"GET: {st}")
+    st, h, m = post({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    check(st == 400 and m["error"]["code"] == -32600, f"no session: {st} {m}")
+    st, h, m = post(INIT, headers={"Origin": "http://evil.example"})
+    check(st == 403, f"foreign origin: {st}")
+    st, h, m = post(INIT, headers={"Origin": "http://localhost:3000"})
+    check(st == 200, f"local origin: {st}")
+    st, h, m = post(b"{oops")
+    check(st == 400 and m["error"]["code"] == -32700, f"bad JSON: {st} {m}")
+    st, h, m = post(INIT, headers={"MCP-Protocol-Version": "1999-01-01"})
+    check(st == 400, f"bad version header: {st}")
+    st, h, m = post(INIT, headers={"Accept": "text/html"})
+    check(st == 406, f"Accept: {st}")
+    st, h, m = post(INIT)
+    validate(m, "InitializeResult")
+    sid = h.get("Mcp-Session-Id")
+    check(st == 200 and sid and m["result"]["protocolVersion"] == "2025-11-25", f"init {st} {m}")
+    st, h, m = post({"jsonrpc": "2.0", "method": "notifications/initialized"}, session=sid)
+    check(st == 202 and m is None, f"notification: {st}")
+    st, h, m = post({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, session=sid)
+    check(st == 200 and len(m["result"]["tools"]) == 6, f"tools/list {st}")
+    validate(m, "ListToolsResult")
+    for method, params, model in (
+            ("tools/call", {"name": "stats"}, "CallToolResult"),
+            ("tools/call", {"name": "search", "arguments": {"query": 5}}, "CallToolResult"),
+            ("resources/list", {}, "ListResourcesResult"),
+            ("resources/templates/list", {}, "ListResourceTemplatesResult"),
+            ("prompts/list", {}, "ListPromptsResult"),
+            ("prompts/get", {"name": "use-memory"}, "GetPromptResult"),
+            ("ping", {}, "EmptyResult" if hasattr(wire, "EmptyResult") else None)):
+        st, h, m = post({"jsonrpc": "2.0", "id": 9, "method": method, "params": params}, session=sid)
+        check(st == 200 and "result" in m, f"{method}: {st} {m}")
+        validate(m, model)
+    st, h, m = post({"jsonrpc": "2.0", "id": 3, "method": "nope"}, session=sid)
+    check(st == 200 and m["error"]["code"] == -32601 and m["id"] == 3, f"unknown method {m}")
+    # The session belongs to tenant A: for B it does not exist; A's read key is tenant A.
+    st, h, m = post({"jsonrpc": "2.0", "id": 4, "method": "ping"}, key=KEY_B, session=sid)
+    check(st == 404, f"B uses A's session: {st}")
+    st, h, m = post({"jsonrpc": "2.0", "id": 5, "method": "ping"}, key=KEY_A_READ, session=sid)
+    check(st == 200, f"A's read key: {st}")
+    st, h, m = post(None, session=sid, key=KEY_B, method="DELETE")
+    check(st == 404, f"B deletes A's session: {st}")
+    st, h, m = post(None, session=sid, method="DELETE")
+    check(st == 204, f"DELETE: {st}")
+    st, h, m = post({"jsonrpc": "2.0", "id": 6, "method": "ping"}, session=sid)
+    check(st == 404, f"after DELETE: {st}")
+    # A body over the server's --max-body (2 MiB here) is refused before it is read.
+    big = os.path.join(WORK, "big.json")
+    with open(big, "wb") as f:
+        f.write(b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{"q":"' + b"z" * (3 << 20) + b'"}}')
+    st = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+                         "-H", "Authorization: Bearer " + KEY_A, "-H", "Content-Type: application/json",
+                         "--data-binary", "@" + big, URL + "/mcp"], capture_output=True, text=True).stdout
+    check(st == "413", f"huge body: {st}")
+
+
+async def main():
+    print(f"1..{len(results)}", flush=True)
+    passed = failed = 0
+    for i, fn in enumerate(results, 1):
+        try:
+            with anyio.fail_after(180):
+                await fn()
+            print(f"ok {i} - {fn.__name__}", flush=True)
+            passed += 1
+        except BaseException as e:  # noqa: BLE001 - report every failure, go on
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            print(f"not ok {i} - {fn.__name__}", flush=True)
+            for line in traceback.format_exception(e):
+                for l in line.rstrip().splitlines():
+                    print("# " + l, flush=True)
+            failed += 1
+    print(f"mcp: {passed} passed, {failed} failed", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
