@@ -142,7 +142,8 @@ class Embedder:
         d = self.dim
         out = (ctypes.c_float * (d * len(raw)))()
         lens = (ctypes.c_size_t * len(raw))(*[len(x) for x in raw])
-        check(N.lib.lm_embedder_embed(self.handle, out, cstr_array(raw), lens, len(raw)))
+        check(N.lib.lm_embedder_embed(self.handle, out, cstr_array(raw), lens, len(raw)),
+              embedding=True)
         return [list(out[i * d:(i + 1) * d]) for i in range(len(raw))]
 
     def close(self) -> None:
@@ -167,7 +168,7 @@ class Embedder:
 def _config(rc: int) -> None:
     """Embedder constructors report bad settings as ConfigurationError."""
     try:
-        check(rc)
+        check(rc, embedding=False)
     except ValidationError as e:
         err = ConfigurationError(e.message, {"field": e.field})
         err.code, err.detail, err.hint = e.code, e.detail, e.hint

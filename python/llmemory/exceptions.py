@@ -148,12 +148,18 @@ def _decorate(exc: LLMemoryError, code: str, sqlstate: str, detail: str, hint: s
     return exc
 
 
+_PROVIDER_MESSAGES = ("could not embed", "could not reach embedding", "embedding provider ",
+                      "embedding request", "embedding response")
+
+
 def from_error(code: int, name: str, message: str, detail: str, hint: str, field: str,
                sqlstate: str, *, resource: Optional[str] = None,
-               identifier: Optional[str] = None, action: Optional[str] = None) -> BaseException:
-    """The exception for one lm_error record (used by the binding; see README for the table)."""
-    embedding = message.startswith(("could not embed", "embedding ")) or (
-        "Embedding provider" in detail)
+               identifier: Optional[str] = None, action: Optional[str] = None,
+               embedding: Optional[bool] = None) -> BaseException:
+    """The exception for one lm_error record (used by the binding; see README for the table).
+    ``embedding``: the failure came from an embedding provider (None: tell by the message)."""
+    if embedding is None:
+        embedding = message.startswith(_PROVIDER_MESSAGES) or "Embedding provider" in detail
     exc: BaseException
     if code == -2:  # LM_ENOMEM
         return MemoryError(message)
@@ -174,8 +180,8 @@ def from_error(code: int, name: str, message: str, detail: str, hint: str, field
         exc = ValidationError(field or "limit", message)
     elif code == -9:  # ECONN
         exc = EmbeddingError(message) if embedding else ConnectionError("database", message)
-    elif code == -8:  # ETIMEOUT
-        exc = EmbeddingError(message) if embedding else TimeoutError(message)
+    elif code == -8:  # ETIMEOUT (a statement, the embedded server's start, or a provider)
+        exc = TimeoutError(message)
     elif embedding:
         exc = EmbeddingError(message)
     else:  # EDB, EEXISTS, ECONFLICT, ERETRY, EIO, ERROR
