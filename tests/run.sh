@@ -45,6 +45,11 @@ for b in "$@"; do
         run_suite "cli ($v)" sh tests/cli/run.sh "$b/llmemory"
     fi
     run_suite "http ($v)" sh tests/http/run.sh "$b/llmemory"
+    # The Python package runs against the debug build only (an ASan library needs LD_PRELOAD
+    # inside CPython; python/tests/run.sh explains).
+    if [ "$v" = debug ]; then
+        run_suite "python ($v)" sh python/tests/run.sh "$b"
+    fi
 done
 rm -f "$log"
 echo "total: $passed passed, $failed failed, $skipped skipped"
