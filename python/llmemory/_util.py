@@ -5,7 +5,7 @@ from __future__ import annotations
 import ctypes
 from datetime import date, datetime, timezone
 from typing import Any, Optional
-from uuid import UUID
+from uuid import UUID, SafeUUID
 
 from . import _native as N
 from .exceptions import ValidationError, from_error
@@ -78,8 +78,22 @@ def check(rc: int, **ctx: Any) -> int:
     return rc
 
 
+_new = object.__new__
+_set = object.__setattr__
+_SAFE = SafeUUID.unknown
+
+
+def uuid(raw: bytes) -> UUID:
+    """A UUID from the library's canonical 36-character text (which it always validates); about
+    twice as fast as UUID(str), which matters for 10-hit searches."""
+    u = _new(UUID)
+    _set(u, "int", int(raw.replace(b"-", b""), 16))
+    _set(u, "is_safe", _SAFE)
+    return u
+
+
 def uuid_or_none(raw: bytes) -> Optional[UUID]:
-    return UUID(raw.decode()) if raw else None
+    return uuid(raw) if raw else None
 
 
 def cstr_array(items: list[bytes]) -> "ctypes.Array[ctypes.c_char_p]":

@@ -339,8 +339,15 @@ def _iso(d: Optional[datetime]) -> Optional[str]:
     return d.isoformat() if d is not None else None
 
 
+_scan = json.JSONDecoder().scan_once  # the C scanner: no encoding sniffing per call
+
+
 def _json(text: Optional[bytes]) -> dict[str, Any]:
-    if not text:
+    """A JSON object from the library (always valid JSON text) as a dict."""
+    if not text or text == b"{}":
         return {}
-    v = json.loads(text)
+    try:
+        v = _scan(text.decode("utf-8"), 0)[0]
+    except (StopIteration, ValueError):
+        v = json.loads(text)
     return v if isinstance(v, dict) else {}

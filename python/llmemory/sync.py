@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Literal, Optional, Sequence, Union
 from uuid import UUID
 
 from . import _native as N
-from ._util import b, check, cstr_array, iso_arg, opt_s, s, ts, uuid_or_none
+from ._util import b, check, cstr_array, iso_arg, opt_s, s, ts, uuid, uuid_or_none
 from .embedders import Embedder
 from .exceptions import (
     ConfigurationError,
@@ -60,6 +60,9 @@ _ORDER = {"created_at": 0, "updated_at": 1, "document_name": 2}
 _SCOPES = {KeyScope.READ: 1, KeyScope.WRITE: 2, KeyScope.ADMIN: 3}
 _SCOPE_OF = {v: k for k, v in _SCOPES.items()}
 _LOG_LEVELS = {"error": 0, "warn": 1, "warning": 1, "info": 2, "debug": 3}
+
+_SEARCH_DEFAULTS = N.SearchOpts()
+N.lib.lm_search_opts_init(ctypes.byref(_SEARCH_DEFAULTS), N.SEARCH_OPTS_VERSION)
 
 MetadataFilter = Optional[dict[str, Any]]
 DateArg = Union[datetime, date, str, None]
@@ -118,7 +121,7 @@ def _int(value: Any, field: str) -> int:
 
 def _document(d: "N.Document") -> Document:
     return Document(
-        document_id=UUID(d.document_id.decode()),
+        document_id=uuid(d.document_id),
         owner_id=s(d.owner_id),
         id_at_origin=s(d.id_at_origin),
         document_type=_DOC_TYPES[d.type] if 0 <= d.type < len(_DOC_TYPES) else DocumentType.UNKNOWN,
@@ -135,7 +138,7 @@ def _document(d: "N.Document") -> Document:
 
 def _chunk(c: "N.Chunk", document_id: UUID, created_at: Optional[datetime]) -> DocumentChunk:
     return DocumentChunk(
-        chunk_id=UUID(c.chunk_id.decode()),
+        chunk_id=uuid(c.chunk_id),
         document_id=document_id,
         parent_chunk_id=uuid_or_none(c.parent_chunk_id),
         chunk_index=c.chunk_index,
@@ -453,7 +456,7 @@ class LLMemorySync:
 
         self._call(call)
         doc = Document(
-            document_id=UUID(r.document_id.decode()),
+            document_id=uuid(r.document_id),
             owner_id=owner_id,
             id_at_origin=id_at_origin,
             document_type=_DOC_TYPES[dtype],
@@ -570,7 +573,7 @@ class LLMemorySync:
             check(N.lib.lm_doc_delete(ctypes.byref(out), m, owner, arr if raw else None,
                                       len(raw), filt))
             try:
-                return [UUID(N.lib.lm_id_list_at(out, i).decode())
+                return [uuid(N.lib.lm_id_list_at(out, i))
                         for i in range(N.lib.lm_id_list_count(out))]
             finally:
                 N.lib.lm_id_list_free(out)
@@ -633,8 +636,7 @@ class LLMemorySync:
                 rerank: Optional[bool], rerank_top_k: Optional[int], document_type: Any,
                 text_config: Optional[str], rrf_k: Optional[int], candidates: Optional[int],
                 record_history: bool, with_documents: bool) -> list[Any]:
-        o = N.SearchOpts()
-        N.lib.lm_search_opts_init(ctypes.byref(o), N.SEARCH_OPTS_VERSION)
+        o = N.SearchOpts.from_buffer_copy(_SEARCH_DEFAULTS)
         stype = _search_type(search_type)
         o.type = stype
         o.limit = _int(limit, "limit")
@@ -683,35 +685,42 @@ class LLMemorySync:
             check(N.lib.lm_search(ctypes.byref(out), m, owner, query, ctypes.byref(o)))
             try:
                 res = []
+                docs: dict[bytes, UUID] = {}
+                at = N.lib.lm_results_at
                 for i in range(N.lib.lm_results_count(out)):
-                    h = N.lib.lm_results_at(out, i).contents
-                    did = UUID(h.document_id.decode())
-                    parents = [_chunk(h.context[j], did, None) for j in range(h.n_context)]
-                    kw: dict[str, Any] = {}
+                    h = at(out, i).contents
+                    raw_doc = h.document_id
+                    did = docs.get(raw_doc)
+                    if did is None:
+                        did = docs[raw_doc] = uuid(raw_doc)
+                    n_ctx = h.n_context
+                    parents = [_chunk(h.context[j], did, None) for j in range(n_ctx)] \
+                        if n_ctx else []
+                    score = h.score
+                    text_rank = h.text_rank
+                    vector_rank = h.vector_rank
+                    r = cls(
+                        uuid(h.chunk_id), did, h.content.decode("utf-8", "replace"),
+                        _json(h.metadata), score,
+                        h.vector_score if vector_rank else None,
+                        h.text_score if text_rank else None,
+                        score if hybrid and not rerank else None,
+                        score if rerank else None,
+                        None,
+                        parents,
+                        h.rank,
+                        text_rank or None,
+                        vector_rank or None,
+                        h.id_at_origin.decode("utf-8", "replace"),
+                        h.chunk_index,
+                        h.chunk_level,
+                    )
                     if with_documents:
-                        kw = dict(document_name=s(h.document_name),
-                                  document_type=(_DOC_TYPES[h.document_type].value
-                                                 if 0 <= h.document_type < 14 else "unknown"),
-                                  document_metadata=_json(h.document_metadata))
-                    res.append(cls(
-                        chunk_id=UUID(h.chunk_id.decode()),
-                        document_id=did,
-                        content=s(h.content),
-                        metadata=_json(h.metadata),
-                        score=h.score,
-                        similarity=h.vector_score if h.vector_rank else None,
-                        text_rank=h.text_score if h.text_rank else None,
-                        rrf_score=h.score if hybrid and not rerank else None,
-                        rerank_score=h.score if rerank else None,
-                        parent_chunks=parents,
-                        rank=h.rank,
-                        text_leg_rank=h.text_rank or None,
-                        vector_leg_rank=h.vector_rank or None,
-                        id_at_origin=s(h.id_at_origin),
-                        chunk_index=h.chunk_index,
-                        chunk_level=h.chunk_level,
-                        **kw,
-                    ))
+                        t = h.document_type
+                        r.document_name = s(h.document_name)
+                        r.document_type = _DOC_TYPES[t].value if 0 <= t < 14 else "unknown"
+                        r.document_metadata = _json(h.document_metadata)
+                    res.append(r)
                 return res
             finally:
                 N.lib.lm_results_free(out)
@@ -804,7 +813,7 @@ class LLMemorySync:
                 for i in range(N.lib.lm_history_count(out)):
                     e = N.lib.lm_history_at(out, i).contents
                     res.append(SearchHistoryEntry(
-                        search_id=UUID(e.search_id.decode()), query_text=s(e.query),
+                        search_id=uuid(e.search_id), query_text=s(e.query),
                         search_type=_SEARCH_TYPE_OF.get(e.type, SearchType.TEXT),
                         filters=_json(e.filters), result_count=e.result_count,
                         latency_ms=e.latency_ms, created_at=ts(e.created_at)))
