@@ -1,10 +1,10 @@
 """Per-call overhead of the Python binding against the same calls made from C, in one process
-on one lm_memory: batches alternate C / Python (sync) / Python (async), so both see the same
-database state, caches and machine load. Reports medians of per-call wall time, client-side
+on one lm_memory: calls alternate C / Python (sync) / Python (async) one by one, so all sides see
+the same database state, caches and machine load. Reports medians of per-call wall time, client-side
 thread CPU per call (what the binding itself costs), and the ratios.
 
     bench/python/run.sh overhead          (builds cbench.so, starts a throwaway PostgreSQL)
-Environment: BENCH_DOCS (400 documents added per side), BENCH_QUERIES (300), BENCH_ROUNDS (5).
+Environment: BENCH_DOCS (400 documents added per side), BENCH_QUERIES (300 per search type).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from llmemory import _native as N  # noqa: E402
 
 DOCS = int(os.environ.get("BENCH_DOCS", "400"))
 QUERIES = int(os.environ.get("BENCH_QUERIES", "300"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 
 
 def corpus(n: int, seed: int = 7) -> tuple[list[str], list[str]]:
@@ -74,77 +73,71 @@ def main() -> None:
     meta = {"source": "bench"}
     meta_json = json.dumps(meta, separators=(",", ":")).encode()
 
-    # -- bulk add: same documents into three tenants, batches alternating ----------------------
-    add = {"c": [], "py": [], "async": []}
-    add_cpu = {"c": 0.0, "py": 0.0, "async": 0.0}
-    batch = max(1, DOCS // (ROUNDS * 4))
+    # Every call is timed once per side, the sides interleaved call by call (the order rotating)
+    # so that drift in the machine's load or the database's state hits all sides alike.
     loop = asyncio.new_event_loop()
-    for start in range(0, DOCS, batch):
-        idx = list(range(start, min(DOCS, start + batch)))
-        origins = [f"doc-{i}" for i in idx]
-        names = [f"Document {i}" for i in idx]
-        texts = [docs[i] for i in idx]
-        wall = (ctypes.c_double * len(idx))()
-        cpu = ctypes.c_double()
-        rc = cb.cbench_add(h, b"bench-c", carr(origins), carr(names), carr(texts), meta_json,
-                           len(idx), 3, wall, ctypes.byref(cpu))
+    sides = ("c", "py", "async")
+
+    def c_add(i: int) -> tuple[float, float]:
+        wall, cpu = (ctypes.c_double * 1)(), ctypes.c_double()
+        rc = cb.cbench_add(h, b"bench-c", carr([f"doc-{i}"]), carr([f"Document {i}"]),
+                           carr([docs[i]]), meta_json, 1, 3, wall, ctypes.byref(cpu))
         assert rc == 0, rc
-        add["c"] += list(wall)
-        add_cpu["c"] += cpu.value
-        c0 = time.thread_time()
-        for o, nm, tx in zip(origins, names, texts):
-            t0 = time.perf_counter()
-            m.add_document("bench-py", o, nm, "text", tx, metadata=meta)
-            add["py"].append((time.perf_counter() - t0) * 1e3)
-        add_cpu["py"] += (time.thread_time() - c0) * 1e3
+        return wall[0], cpu.value
 
-        async def abatch():
-            for o, nm, tx in zip(origins, names, texts):
-                t0 = time.perf_counter()
-                await am.add_document("bench-async", o, nm, "text", tx, metadata=meta)
-                add["async"].append((time.perf_counter() - t0) * 1e3)
+    def py_add(i: int) -> tuple[float, float]:
+        c0, t0 = time.thread_time(), time.perf_counter()
+        m.add_document("bench-py", f"doc-{i}", f"Document {i}", "text", docs[i], metadata=meta)
+        return (time.perf_counter() - t0) * 1e3, (time.thread_time() - c0) * 1e3
 
-        c0 = time.process_time()
-        loop.run_until_complete(abatch())
-        add_cpu["async"] += (time.process_time() - c0) * 1e3
+    def async_add(i: int) -> tuple[float, float]:
+        c0, t0 = time.process_time(), time.perf_counter()
+        loop.run_until_complete(am.add_document("bench-async", f"doc-{i}", f"Document {i}",
+                                                "text", docs[i], metadata=meta))
+        return (time.perf_counter() - t0) * 1e3, (time.process_time() - c0) * 1e3
 
-    # -- 10-hit searches of each type on one tenant, batches alternating -----------------------
+    add = {k: [] for k in sides}
+    add_cpu = {k: 0.0 for k in sides}
+    fns = {"c": c_add, "py": py_add, "async": async_add}
+    for i in range(DOCS):
+        for k in sides[i % 3:] + sides[:i % 3]:
+            w, c = fns[k](i)
+            add[k].append(w)
+            add_cpu[k] += c
+
     res: dict[str, dict[str, list[float]]] = {}
     cpu_s: dict[str, dict[str, float]] = {}
-    per = max(1, QUERIES // ROUNDS)
+    n_q = len(queries)
     for stype, code in (("hybrid", 2), ("text", 0), ("vector", 1)):
-        r = res[stype] = {"c": [], "py": [], "async": []}
-        c_ = cpu_s[stype] = {"c": 0.0, "py": 0.0, "async": 0.0}
+        r = res[stype] = {k: [] for k in sides}
+        c_ = cpu_s[stype] = {k: 0.0 for k in sides}
         for q in queries[:20]:  # warm the statement cache and the tenant's pages
             m.search("bench-c", q, search_type=stype)
-        for k in range(ROUNDS):
-            qs = queries[k * per:(k + 1) * per]
-            wall = (ctypes.c_double * len(qs))()
-            cpu = ctypes.c_double()
-            hits = ctypes.c_size_t()
-            rc = cb.cbench_search(h, b"bench-c", carr(qs), len(qs), code, 10, wall,
+
+        def c_search(q: str) -> tuple[float, float]:
+            wall, cpu, hits = (ctypes.c_double * 1)(), ctypes.c_double(), ctypes.c_size_t()
+            rc = cb.cbench_search(h, b"bench-c", carr([q]), 1, code, 10, wall,
                                   ctypes.byref(cpu), ctypes.byref(hits))
             assert rc == 0, rc
-            r["c"] += list(wall)
-            c_["c"] += cpu.value
-            c0 = time.thread_time()
-            for q in qs:
-                t0 = time.perf_counter()
-                out = m.search("bench-c", q, search_type=stype, limit=10)
-                r["py"].append((time.perf_counter() - t0) * 1e3)
-            c_["py"] += (time.thread_time() - c0) * 1e3
-            assert len(out) == 10 or stype == "text"
+            return wall[0], cpu.value
 
-            async def asearch():
-                for q in qs:
-                    t0 = time.perf_counter()
-                    await am.search("bench-c", q, search_type=stype, limit=10)
-                    r["async"].append((time.perf_counter() - t0) * 1e3)
+        def py_search(q: str) -> tuple[float, float]:
+            c0, t0 = time.thread_time(), time.perf_counter()
+            m.search("bench-c", q, search_type=stype, limit=10)
+            return (time.perf_counter() - t0) * 1e3, (time.thread_time() - c0) * 1e3
 
-            c0 = time.process_time()
-            loop.run_until_complete(asearch())
-            c_["async"] += (time.process_time() - c0) * 1e3
+        def async_search(q: str) -> tuple[float, float]:
+            c0, t0 = time.process_time(), time.perf_counter()
+            loop.run_until_complete(am.search("bench-c", q, search_type=stype, limit=10))
+            return (time.perf_counter() - t0) * 1e3, (time.process_time() - c0) * 1e3
 
+        sfns = {"c": c_search, "py": py_search, "async": async_search}
+        for i, q in enumerate(queries):
+            for k in sides[i % 3:] + sides[:i % 3]:
+                w, c = sfns[k](q)
+                r[k].append(w)
+                c_[k] += c
+    per = n_q
     loop.run_until_complete(am.close())
     m.close()
 
@@ -155,14 +148,14 @@ def main() -> None:
               f"{ma:.3f} ({(ma / mc - 1) * 100:+.1f}%) | {cc:.3f} | {cp:.3f} | {ca:.3f} |")
         return mp / mc - 1
 
-    print(f"documents per side: {DOCS}, queries per type: {per * ROUNDS}, "
+    print(f"documents per side: {DOCS}, queries per type: {per}, "
           f"library: {llmemory.library_path()}")
     print("| call | C median ms | Python sync median ms | Python async median ms | "
           "C client CPU ms/call | sync CPU ms/call | async CPU ms/call (process) |")
     print("|---|---|---|---|---|---|---|")
     a = line("add_document (~1.2 KB, embedded)", add, add_cpu, DOCS)
     tot = {k: sum(v) for k, v in add.items()}
-    s = {t: line(f"search {t}, 10 hits", res[t], cpu_s[t], per * ROUNDS) for t in res}
+    s = {t: line(f"search {t}, 10 hits", res[t], cpu_s[t], per) for t in res}
     print(f"bulk add throughput: C {DOCS / tot['c'] * 1e3:.1f} docs/s, Python sync "
           f"{DOCS / tot['py'] * 1e3:.1f} docs/s ({(tot['py'] / tot['c'] - 1) * 100:+.1f}% time), "
           f"async {DOCS / tot['async'] * 1e3:.1f} docs/s "
