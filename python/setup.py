@@ -48,4 +48,19 @@ class BinaryDistribution(Distribution):
         return not os.environ.get("LLMEMORY_NO_BUNDLE")
 
 
-setup(cmdclass={"build_py": BuildPy}, distclass=BinaryDistribution)
+cmdclass = {"build_py": BuildPy}
+try:
+    from wheel.bdist_wheel import bdist_wheel
+
+    class BdistWheel(bdist_wheel):
+        """Not tied to one CPython: the package has no extension module, only the library."""
+
+        def get_tag(self):  # type: ignore[no-untyped-def]
+            _, _, plat = super().get_tag()
+            return "py3", "none", plat
+
+    cmdclass["bdist_wheel"] = BdistWheel
+except ImportError:  # pragma: no cover
+    pass
+
+setup(cmdclass=cmdclass, distclass=BinaryDistribution)
