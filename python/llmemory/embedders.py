@@ -8,6 +8,7 @@ Embedder alive while a memory uses it (LLMemory keeps a reference for you).
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 from typing import Callable, Optional, Sequence
 
@@ -60,9 +61,11 @@ class Embedder:
 
     @classmethod
     def openai(cls, api_key: Optional[str] = None, model: str = "text-embedding-3-small",
-               dim: int = 1536, base_url: str = "https://api.openai.com/v1") -> "Embedder":
-        """OpenAI's embeddings API (what the Python original used by default)."""
-        return cls.http(base_url=base_url, model=model, dim=dim, api_key=api_key)
+               dim: int = 1536, base_url: Optional[str] = None) -> "Embedder":
+        """OpenAI's embeddings API (what the Python original used by default). ``base_url``
+        defaults to $OPENAI_BASE_URL (as for the openai client), else OpenAI's."""
+        url = base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+        return cls.http(base_url=url, model=model, dim=dim, api_key=api_key)
 
     @classmethod
     def from_env(cls) -> Optional["Embedder"]:
