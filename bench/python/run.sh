@@ -17,6 +17,9 @@ export LLMEMORY_DATABASE_URL="$LLMEMORY_TEST_DATABASE_URL"
 export LLMEMORY_LIBRARY="$(pwd)/build/debug/libllmemory.so"
 case "${1:-overhead}" in
 overhead) "$py" bench/python/overhead.py ;;
-compare) "$py" bench/python/compare.py ;;
+compare)
+    sh bench/python/original-env.sh >/dev/null
+    "$py" bench/python/compare.py
+    ;;
 *) echo "usage: $0 overhead|compare" >&2; exit 2 ;;
 esac
