@@ -43,7 +43,7 @@ def main() -> None:
             qrels.setdefault(q, {})[d] = int(g)
     tmp = Path(tempfile.mkdtemp(prefix="llmemory-compare-"))
     (tmp / "qids.txt").write_text("\n".join(qrels))
-    base = os.environ["LLMEMORY_TEST_DATABASE_URL"]  # conninfo "host=DIR port=5432 ..."
+    base = os.environ["LLMEMORY_DATABASE_URL"]  # conninfo "host=DIR port=5432 ..."
     kv = dict(p.split("=", 1) for p in base.split())
     psql = "/usr/lib/postgresql/15/bin/psql"
     srv = EmbedServer(dim=1536).start()

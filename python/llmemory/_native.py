@@ -281,6 +281,22 @@ class EmbedderOps(Structure):
     _fields_ = [("version", c_uint), ("embed", EMBED_FN), ("free", FREE_FN)]
 
 
+class LocalEmbedderOpts(Structure):
+    """lm_local_embedder_opts (libraries with the local encoder only)."""
+
+    _fields_ = [
+        ("version", c_uint),
+        ("threads", c_int),
+        ("int8", c_int),
+        ("max_tokens", c_size_t),
+        ("model_name", c_char_p),
+        ("query_prefix", c_char_p),
+    ]
+
+
+LOCAL_EMBEDDER_OPTS_VERSION = 1
+
+
 class KeyOpts(Structure):
     _fields_ = [
         ("version", c_uint),
@@ -457,7 +473,10 @@ _PROTOTYPES = {
 
 # Symbols that later library versions add; bound when present (see has()).
 _OPTIONAL = {
-    "lm_embedder_local_new",
+    "lm_local_embedder_opts_init": (c_int, [POINTER(LocalEmbedderOpts), c_uint]),
+    "lm_embedder_local_new": (c_int, [PP, c_char_p, POINTER(LocalEmbedderOpts)]),
+    "lm_embedder_embed_query": (c_int, [P, POINTER(c_float), POINTER(c_char_p),
+                                        POINTER(c_size_t), c_size_t]),
 }
 
 
@@ -499,6 +518,13 @@ def _load() -> ctypes.CDLL:
 lib = _load()
 for _name, (_res, _args) in _PROTOTYPES.items():
     _fn = getattr(lib, _name)
+    _fn.restype = _res
+    _fn.argtypes = _args
+for _name, (_res, _args) in _OPTIONAL.items():
+    try:
+        _fn = getattr(lib, _name)
+    except AttributeError:
+        continue
     _fn.restype = _res
     _fn.argtypes = _args
 

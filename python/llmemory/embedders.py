@@ -68,6 +68,36 @@ class Embedder:
         return cls.http(base_url=url, model=model, dim=dim, api_key=api_key)
 
     @classmethod
+    def local(cls, model_dir: str, *, threads: int = 0, int8: Optional[bool] = None,
+              max_tokens: int = 0, model_name: Optional[str] = None,
+              query_prefix: Optional[str] = None) -> "Embedder":
+        """The local encoder: a BERT-family sentence-transformers model directory (MiniLM, bge,
+        e5, gte) run on the CPU by the library. ``int8=None``: $LLMEMORY_LOCAL_INT8. Requires a
+        library built with it (``Embedder.has_local()``); see docs/embeddings.md."""
+        if not cls.has_local():
+            raise ConfigurationError("this libllmemory has no local encoder "
+                                     "(lm_embedder_local_new)")
+        o = N.LocalEmbedderOpts()
+        N.lib.lm_local_embedder_opts_init(ctypes.byref(o), N.LOCAL_EMBEDDER_OPTS_VERSION)
+        o.threads = int(threads)
+        o.int8 = -1 if int8 is None else (1 if int8 else 0)
+        o.max_tokens = int(max_tokens)
+        o.model_name = b(model_name, "model_name")
+        o.query_prefix = b(query_prefix, "query_prefix")
+        out = ctypes.c_void_p()
+        rc = N.lib.lm_embedder_local_new(ctypes.byref(out), b(model_dir, "model_dir"),
+                                         ctypes.byref(o))
+        if rc == -4:  # not found: the message names the missing file
+            check(rc, resource="Model file", identifier=str(model_dir))
+        _config(rc)
+        return cls(out.value)
+
+    @staticmethod
+    def has_local() -> bool:
+        """True when the loaded library has the local encoder."""
+        return N.has("lm_embedder_local_new")
+
+    @classmethod
     def from_env(cls) -> Optional["Embedder"]:
         """The embedder LLMEMORY_EMBEDDER describes ("builtin" by default, "openai"/"http",
         "local" where the library has it, or "none", which returns None)."""
@@ -146,6 +176,23 @@ class Embedder:
         out = (ctypes.c_float * (d * len(raw)))()
         lens = (ctypes.c_size_t * len(raw))(*[len(x) for x in raw])
         check(N.lib.lm_embedder_embed(self.handle, out, cstr_array(raw), lens, len(raw)),
+              embedding=True)
+        return [list(out[i * d:(i + 1) * d]) for i in range(len(raw))]
+
+    def embed_query(self, texts: Sequence[str]) -> list[list[float]]:
+        """Embed search queries: models trained with a query instruction (bge, e5) get it
+        prepended; for other embedders this is embed(). Needs a library that has it."""
+        if not N.has("lm_embedder_embed_query"):
+            return self.embed(texts)
+        if isinstance(texts, str):
+            raise ValidationError("texts", "texts must be a list of strings", texts)
+        raw = [b(t, "texts") or b"" for t in texts]
+        if not raw:
+            raise ValidationError("texts", "cannot embed an empty list of texts")
+        d = self.dim
+        out = (ctypes.c_float * (d * len(raw)))()
+        lens = (ctypes.c_size_t * len(raw))(*[len(x) for x in raw])
+        check(N.lib.lm_embedder_embed_query(self.handle, out, cstr_array(raw), lens, len(raw)),
               embedding=True)
         return [list(out[i * d:(i + 1) * d]) for i in range(len(raw))]
 

@@ -2,12 +2,18 @@
 and embedders written in Python; each used by a memory for vector search."""
 
 import math
-import os
 
 import pytest
 
 from embed_server import EmbedServer, embed
-from llmemory import ConfigurationError, Embedder, LLMemorySync, ValidationError
+from conftest import ROOT
+from llmemory import (
+    ConfigurationError,
+    Embedder,
+    LLMemorySync,
+    ResourceNotFoundError,
+    ValidationError,
+)
 
 
 def _norm(v):
@@ -109,9 +115,29 @@ def test_no_embedder_means_no_vector_search(db_url, schema, tenant):
         assert e.value.field == "search_type"
 
 
-@pytest.mark.skipif(not os.environ.get("LLMEMORY_TEST_LOCAL_EMBEDDER"),
-                    reason="set LLMEMORY_TEST_LOCAL_EMBEDDER=1 where a local model is installed")
-def test_local_embedder_from_env(monkeypatch):
-    monkeypatch.setenv("LLMEMORY_EMBEDDER", "local")
-    e = Embedder.from_env()
-    assert e is not None and e.kind == "local"
+TINY_MODEL = ROOT / "tests" / "unit" / "embed" / "local" / "tiny"
+
+
+@pytest.mark.skipif(not Embedder.has_local(), reason="this libllmemory has no local encoder")
+def test_local_encoder(db_url, tenant, monkeypatch):
+    e = Embedder.local(str(TINY_MODEL), threads=2)
+    assert e.kind == "local" and e.provider_id.startswith("local:")
+    a, b = e.embed(["a test sentence", "a test sentence"])
+    assert a == b and abs(_norm(a) - 1) < 1e-4
+    assert len(e.embed_query(["a test sentence"])[0]) == e.dim
+    with pytest.raises(ResourceNotFoundError):
+        Embedder.local(str(TINY_MODEL / "missing"))
+    monkeypatch.setenv("LLMEMORY_EMBEDDER", "local:" + str(TINY_MODEL))
+    env = Embedder.from_env()
+    assert env is not None and env.provider_id == e.provider_id
+    with LLMemorySync(db_url, schema="pytest_local", embedder=e) as m:
+        m.add_document(tenant, "d", "d", "text", "a test sentence about the model")
+        assert m.search(tenant, "test sentence", search_type="vector")
+        m.erase_tenant(tenant)
+
+
+def test_local_encoder_absent_is_a_configuration_error():
+    if Embedder.has_local():
+        pytest.skip("this libllmemory has the local encoder")
+    with pytest.raises(ConfigurationError):
+        Embedder.local(str(TINY_MODEL))
