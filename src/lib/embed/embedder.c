@@ -42,8 +42,8 @@ int lm__embedder_new(lm_embedder **out,
     return 0;
 }
 
-int lm_embedder_embed(
-    lm_embedder *e, float *out, const char *const *texts, const size_t *lens, size_t n)
+static int embed_texts(lm_embedder *e, int query, float *out, const char *const *texts,
+                       const size_t *lens, size_t n)
 {
     size_t *owned_lens = NULL;
     int rc = 0;
@@ -71,7 +71,10 @@ int lm_embedder_embed(
         lens = owned_lens;
     }
 
-    rc = e->ops.embed(e->self, out, e->dim, texts, lens, n);
+    if (query && e->embed_query != NULL)
+        rc = e->embed_query(e->self, out, e->dim, texts, lens, n);
+    else
+        rc = e->ops.embed(e->self, out, e->dim, texts, lens, n);
     if (rc != 0 && !e->sets_error) {
         rc = rc < 0 ? rc : LM_ERROR;
         if (rc == LM_ENOMEM)
@@ -101,6 +104,18 @@ int lm_embedder_embed(
 out:
     lm__free(owned_lens);
     return rc;
+}
+
+int lm_embedder_embed(
+    lm_embedder *e, float *out, const char *const *texts, const size_t *lens, size_t n)
+{
+    return embed_texts(e, 0, out, texts, lens, n);
+}
+
+int lm_embedder_embed_query(
+    lm_embedder *e, float *out, const char *const *texts, const size_t *lens, size_t n)
+{
+    return embed_texts(e, 1, out, texts, lens, n);
 }
 
 int lm_embedder_dim(const lm_embedder *e)
@@ -241,10 +256,17 @@ int lm_embedder_from_env(lm_embedder **out)
             o.base_url = "https://api.openai.com/v1";
         return lm_embedder_http_new(out, &o);
     }
+    if (strncasecmp(kind, "local:", 6) == 0 && kind[6] != '\0') {
+        lm_local_embedder_opts o = LM_LOCAL_EMBEDDER_OPTS_INIT;
+        o.int8 = -1; /* $LLMEMORY_LOCAL_INT8 */
+        if ((rc = env_int(&o.threads, "LLMEMORY_EMBED_THREADS", 1, 64)) < 0)
+            return rc;
+        return lm_embedder_local_new(out, kind + 6, &o);
+    }
     lm__error_set_field(LM_EINVAL, "LLMEMORY_EMBEDDER",
                         "invalid value for environment variable \"LLMEMORY_EMBEDDER\": \"%s\"",
                         kind);
-    lm__error_hint("Use builtin, openai, http or none.");
+    lm__error_hint("Use builtin, openai, http, local:<model directory> or none.");
     return LM_EINVAL;
 }
 
