@@ -12,6 +12,7 @@ import functools
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Optional, TypeVar
 
+from .exceptions import LLMemoryError
 from .sync import LLMemorySync
 
 T = TypeVar("T")
@@ -52,6 +53,7 @@ class LLMemory:
                                             thread_name_prefix="llmemory")
         self._init_lock: Optional[asyncio.Lock] = None
         self._initialized = False
+        self._closed = False
 
     @property
     def sync(self) -> LLMemorySync:
@@ -59,6 +61,8 @@ class LLMemory:
         return self._sync
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if self._closed:
+            raise LLMemoryError("memory is closed")
         if not self._initialized:
             await self.initialize()
         loop = asyncio.get_running_loop()
@@ -68,6 +72,8 @@ class LLMemory:
         """Open the memory (idempotent; every method calls it lazily)."""
         if self._initialized:
             return
+        if self._closed:
+            raise LLMemoryError("memory is closed")
         if self._init_lock is None:
             self._init_lock = asyncio.Lock()
         async with self._init_lock:
@@ -77,7 +83,10 @@ class LLMemory:
                 self._initialized = True
 
     async def close(self) -> None:
-        """Close after the calls in flight; later calls raise LLMemoryError."""
+        """Close after the calls in flight; later calls raise LLMemoryError. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self._sync.close)
         self._executor.shutdown(wait=False)

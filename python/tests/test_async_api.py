@@ -9,6 +9,7 @@ from llmemory import (
     DocumentNotFoundError,
     Embedder,
     LLMemory,
+    LLMemoryError,
     LLMemorySync,
     OwnerStatistics,
     SearchResultWithDocuments,
@@ -51,6 +52,11 @@ def test_every_async_method(db_url, schema, tenant):
             await m.delete_document(tenant, did)
         assert await m.erase_tenant(tenant) == 1
         await m.close()
+        await m.close()  # idempotent
+        with pytest.raises(LLMemoryError):
+            await m.search(tenant, "alpha")
+        with pytest.raises(LLMemoryError):
+            await m.initialize()
 
     asyncio.run(run())
 
