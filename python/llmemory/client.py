@@ -70,10 +70,10 @@ class LLMemory:
 
     async def initialize(self) -> None:
         """Open the memory (idempotent; every method calls it lazily)."""
-        if self._initialized:
-            return
         if self._closed:
             raise LLMemoryError("memory is closed")
+        if self._initialized:
+            return
         if self._init_lock is None:
             self._init_lock = asyncio.Lock()
         async with self._init_lock:
