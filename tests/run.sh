@@ -55,6 +55,11 @@ for b in "$@"; do
     run_suite "http ($v)" sh tests/http/run.sh "$b/llmemory"
     run_suite "lint ($v)" sh tests/lint/run.sh "$b"
     run_suite "mcp ($v)" bash tests/mcp/run.sh "$b/llmemory"
+    # The Python package runs against the debug build only (an ASan library needs LD_PRELOAD
+    # inside CPython; python/tests/run.sh explains).
+    if [ "$v" = debug ]; then
+        run_suite "python ($v)" sh python/tests/run.sh "$b"
+    fi
 done
 run_suite "scripts" bash tests/scripts/run.sh
 rm -f "$log"
