@@ -1,15 +1,16 @@
 #!/bin/sh
 # Folder dependencies run one way (docs/design notes in STYLE.md section 1):
 #
-#   core  <-  db, chunk, embed  <-  search  <-  api  <-  eval  <-  http  <-  cli
+#   core  <-  db, chunk, embed  <-  search  <-  api  <-  eval  <-  mcp  <-  http  <-  cli
 #
 # A folder may use its own files and folders to its left, never one to its right and never a
-# sibling (db, chunk and embed do not use each other). The CLI and the HTTP server include only
-# the public headers (include/), core's helpers and their own headers (cli may include the
-# server's entry point, http/http.h). Checked two ways:
+# sibling (db, chunk and embed do not use each other). The front ends (the MCP protocol layer,
+# the HTTP server and the CLI) include only the public headers (include/), core's helpers, their
+# own headers and those of front ends to their left (the server includes mcp/mcp.h, the CLI
+# http/http.h). Checked two ways:
 #   includes: every #include "..." of src/ resolved to the folder that holds the header;
 #   symbols:  every undefined symbol of an object (nm) resolved to the folder whose object
-#             defines it, and, for cli and http, the library symbol must be public (not a hidden
+#             defines it, and, for the front ends, the library symbol must be public (not a hidden
 #             lm__ helper) unless it comes from core.
 #   circles:  inside a folder, the files' symbol references contain no loop (tsort); folders
 #             listed in DEPS_CIRCLES_ALLOWED are exempt (embed's loop is being removed).
@@ -26,6 +27,7 @@ cd "$root" || exit 2
 folder_of() {
     case $1 in
     src/lib/*/*) echo "$1" | cut -d/ -f3 ;;
+    src/mcp/*) echo mcp ;;
     src/http/*) echo http ;;
     src/cli/*) echo cli ;;
     gen/*) echo db ;; # generated migrations belong to db
@@ -104,18 +106,19 @@ function rank(f) {
     if (f == "search") return 2
     if (f == "api") return 3
     if (f == "eval") return 4
-    if (f == "http") return 5
-    if (f == "cli") return 6
+    if (f == "mcp") return 5
+    if (f == "http") return 6
+    if (f == "cli") return 7
     return -1
 }
-function front(f) { return f == "cli" || f == "http" }
+function front(f) { return f == "cli" || f == "http" || f == "mcp" }
 {
     kind = $1; from = $2; to = $3; where = $4
     if (to == from || to == "public") next
     bad = ""
     if (to == "?" && kind == "inc") bad = "unknown header " $5
     else if (rank(from) < 0) bad = "file outside the known folders"
-    else if (front(from) && kind == "inc" && to != "core" && !(from == "cli" && to == "http"))
+    else if (front(from) && kind == "inc" && to != "core" && !(front(to) && rank(to) < rank(from)))
         bad = "the " from " sees only include/, core and its own headers: " $5 " is in " to
     else if (rank(to) >= rank(from))
         bad = from " may not use " to " (" (rank(to) == rank(from) ? "sibling" : "upward") ")"

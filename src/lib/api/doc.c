@@ -459,10 +459,10 @@ static int doc_get(lm_doc **out, lm_memory *mem, const char *owner_id, const cha
             const PGresult *cr = d->chunk_res;
             snprintf(c->chunk_id, sizeof(c->chunk_id), "%s", PQgetvalue(cr, r, 0));
             snprintf(c->parent_chunk_id, sizeof(c->parent_chunk_id), "%s", PQgetvalue(cr, r, 1));
-            c->chunk_index = atoi(PQgetvalue(cr, r, 2));
-            c->chunk_level = atoi(PQgetvalue(cr, r, 3));
+            c->chunk_index = (int)strtol(PQgetvalue(cr, r, 2), NULL, 10);
+            c->chunk_level = (int)strtol(PQgetvalue(cr, r, 3), NULL, 10);
             c->searchable = PQgetvalue(cr, r, 4)[0] == 't';
-            c->token_count = atoi(PQgetvalue(cr, r, 5));
+            c->token_count = (int)strtol(PQgetvalue(cr, r, 5), NULL, 10);
             c->content = PQgetvalue(cr, r, 6);
             c->content_hash = PQgetvalue(cr, r, 7);
             c->metadata = PQgetvalue(cr, r, 8);

@@ -365,10 +365,10 @@ static int attach_context(lm_results *r, lm_memory *mem, lm__tx *tx, const char 
             const PGresult *cr = r->ctx_res;
             snprintf(c->chunk_id, sizeof(c->chunk_id), "%s", PQgetvalue(cr, row, 1));
             snprintf(c->parent_chunk_id, sizeof(c->parent_chunk_id), "%s", PQgetvalue(cr, row, 2));
-            c->chunk_index = atoi(PQgetvalue(cr, row, 3));
-            c->chunk_level = atoi(PQgetvalue(cr, row, 4));
+            c->chunk_index = (int)strtol(PQgetvalue(cr, row, 3), NULL, 10);
+            c->chunk_level = (int)strtol(PQgetvalue(cr, row, 4), NULL, 10);
             c->searchable = PQgetvalue(cr, row, 5)[0] == 't';
-            c->token_count = atoi(PQgetvalue(cr, row, 6));
+            c->token_count = (int)strtol(PQgetvalue(cr, row, 6), NULL, 10);
             c->content = PQgetvalue(cr, row, 7);
             c->content_hash = PQgetvalue(cr, row, 8);
             c->metadata = PQgetvalue(cr, row, 9);
@@ -526,8 +526,8 @@ int lm_search(lm_results **out, lm_memory *mem, const char *owner_id, const char
         h->content = PQgetvalue(r->res, row, 6);
         h->metadata = PQgetvalue(r->res, row, 7);
         h->document_metadata = o.with_documents ? PQgetvalue(r->res, row, 8) : NULL;
-        h->chunk_level = atoi(PQgetvalue(r->res, row, 9));
-        h->chunk_index = atoi(PQgetvalue(r->res, row, 10));
+        h->chunk_level = (int)strtol(PQgetvalue(r->res, row, 9), NULL, 10);
+        h->chunk_index = (int)strtol(PQgetvalue(r->res, row, 10), NULL, 10);
         h->rank = (int)r->n;
         h->score = c->score;
         h->text_score = c->text_score;
@@ -640,7 +640,7 @@ int lm_history_list(lm_history **out, lm_memory *mem, const char *owner_id, int 
             lm__error_clear();
         e->type = t;
         e->filters = PQgetvalue(h->res, row, 3);
-        e->result_count = atoi(PQgetvalue(h->res, row, 4));
+        e->result_count = (int)strtol(PQgetvalue(h->res, row, 4), NULL, 10);
         e->latency_ms = strtod(PQgetvalue(h->res, row, 5), NULL);
         e->created_at = PQgetvalue(h->res, row, 6);
     }
