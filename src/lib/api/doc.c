@@ -827,7 +827,7 @@ out:
 static void drop_indexes(lm_memory *mem, const PGresult *idx)
 {
     PGconn *c = NULL;
-    if (PQntuples(idx) == 0 || lm__pool_acquire(&c, &mem->db.pool) < 0) {
+    if (PQntuples(idx) == 0 || lm__db_admin_acquire(&c, &mem->db) < 0) {
         lm__error_clear();
         return;
     }
@@ -842,7 +842,7 @@ static void drop_indexes(lm_memory *mem, const PGresult *idx)
         }
         lm_buf_dispose(&sql);
     }
-    lm__pool_release(&mem->db.pool, c);
+    lm__db_admin_release(&mem->db, c);
 }
 
 int lm_tenant_erase(int64_t *documents_out, lm_memory *mem, const char *owner_id)
