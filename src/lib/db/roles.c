@@ -7,6 +7,7 @@
  * `llmemory db roles` prints.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "db/db.h"
@@ -128,4 +129,23 @@ out:
     }
     lm__db_admin_release(db, c);
     return rc;
+}
+
+static const char *env_or(const char *name, const char *fallback)
+{
+    const char *v = getenv(name);
+    return v != NULL && v[0] != '\0' ? v : fallback;
+}
+
+int lm_db_roles_sql(lm_buf *out, const char *schema, const char *role)
+{
+    lm__db db;
+    int rc;
+    LM_ASSERT_ARG(out != NULL);
+    memset(&db, 0, sizeof(db));
+    if ((rc = lm__db_set_schema(&db, schema ? schema : env_or("LLMEMORY_SCHEMA", "llmemory"))) < 0)
+        return rc;
+    if ((rc = lm__db_set_role(&db, role ? role : env_or("LLMEMORY_DB_ROLE", "llmemory_app"))) < 0)
+        return rc;
+    return lm__db_roles_sql(out, &db);
 }
