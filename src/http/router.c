@@ -21,7 +21,7 @@ static const char *const p_search[] = {
     "rrf_k",          "candidates", "origin",       "metadata",       "document_type",
     "date_from",      "date_to",    "text_config",  "with_documents", "parent_context",
     "context_window", "expand",     "max_variants", "rerank",         "rerank_top_k",
-    "no_history",     NULL};
+    "no_history",     "include_subtenants", NULL};
 
 enum { S_PUBLIC = 0 };
 
