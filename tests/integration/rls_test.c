@@ -6,6 +6,7 @@
  * only the tenant's rows, and writes to another tenant's rows are refused.
  */
 #include <string.h>
+#include <unistd.h>
 
 #include "api/memory.h"
 #include "support.h"
@@ -331,4 +332,85 @@ TEST(test_rls__partial_vector_index_is_used_under_the_policy)
     lm_buf_dispose(&sql);
     lm__tx_end(&tx);
     lm_memory_close(m);
+}
+
+/* The deployment without a superuser: the URL's role owns the schema (it has CREATEROLE to set
+ * up the work role), so FORCE binds it too and every cross-tenant path must go through the
+ * maintenance policy: migrations, vector tables and per-tenant indexes, key verification by key
+ * id, the embedding worker across tenants, optimize. Keyword search falls back to the SQL path
+ * (the extension refuses tables whose policies bind the definer). */
+TEST(test_rls__non_superuser_owner_runs_everything)
+{
+    lm_test_timeout(120);
+    const char *url = getenv("LLMEMORY_TEST_DATABASE_URL");
+    if (url == NULL)
+        lm_test_fail(__FILE__, __LINE__, "LLMEMORY_TEST_DATABASE_URL is not set");
+    char role[64], sql[256], owner_url[1024], schema[64];
+    snprintf(role, sizeof(role), "t_owner_%ld", (long)getpid());
+    snprintf(schema, sizeof(schema), "t_owned_%ld", (long)getpid());
+    PGconn *su = PQconnectdb(url);
+    ASSERT(PQstatus(su) == CONNECTION_OK);
+    snprintf(sql, sizeof(sql), "CREATE ROLE %s LOGIN CREATEROLE NOSUPERUSER NOBYPASSRLS;"
+                               " GRANT CREATE ON DATABASE postgres TO %s", role, role);
+    PGresult *res = PQexec(su, sql);
+    ASSERT(PQresultStatus(res) == PGRES_COMMAND_OK);
+    PQclear(res);
+    snprintf(owner_url, sizeof(owner_url), "%s user=%s", url, role);
+
+    lm_memory_opts mo = LM_MEMORY_OPTS_INIT;
+    mo.database_url = owner_url;
+    mo.schema = schema;
+    mo.vector_index_threshold = 3;
+    mo.embed_mode = LM_EMBED_QUEUE;
+    lm_memory *m = NULL;
+    ASSERT_OK(lm_memory_open(&m, &mo));
+    const char *owners[] = {"alpha", "beta"};
+    for (int t = 0; t < 2; t++)
+        for (int i = 0; i < 5; i++) {
+            char origin[16], text[96];
+            snprintf(origin, sizeof(origin), "o%d", i);
+            snprintf(text, sizeof(text), "%s note %d about the launch code", owners[t], i);
+            test_add(m, owners[t], origin, text, NULL);
+        }
+    /* The worker claims both tenants' jobs, and alpha and beta get their own graphs. */
+    lm_embed_run_result er;
+    ASSERT_OK(lm_embed_run(&er, m, NULL));
+    ASSERT_EQ_INT((int)er.embedded, 10);
+    PGconn *a = NULL;
+    ASSERT_OK(lm__db_admin_acquire(&a, &m->db));
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\".vector_indexes", schema);
+    ASSERT(count1(a, sql) == 2);
+    lm__db_admin_release(&m->db, a);
+    for (int t = 0; t < 2; t++) {
+        static const lm_search_type types[] = {LM_SEARCH_TEXT, LM_SEARCH_VECTOR, LM_SEARCH_HYBRID};
+        for (int k = 0; k < 3; k++) {
+            lm_search_opts so = LM_SEARCH_OPTS_INIT;
+            so.type = types[k];
+            lm_results *r = NULL;
+            ASSERT_OK(lm_search(&r, m, owners[t], "launch code", &so));
+            ASSERT_EQ_INT(lm_results_count(r), 5);
+            for (size_t i = 0; i < lm_results_count(r); i++)
+                ASSERT(strncmp(lm_results_at(r, i)->content, owners[t], 4) == 0);
+            lm_results_free(r);
+        }
+    }
+    lm_key_created kc;
+    lm_principal who;
+    ASSERT_OK(lm_key_create(&kc, m, "beta", NULL));
+    ASSERT_OK(lm_key_verify(&who, m, kc.key));
+    ASSERT_EQ_STR(who.owner_id, "beta");
+    lm_optimize_report rep;
+    ASSERT_OK(lm_memory_optimize(m, &rep));
+    /* The owner's own session outside maintenance sees no row either. */
+    PGconn *oc = PQconnectdb(owner_url);
+    ASSERT(PQstatus(oc) == CONNECTION_OK);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\".documents", schema);
+    ASSERT(count1(oc, sql) == 0);
+    PQfinish(oc);
+    lm_memory_close(m);
+    snprintf(sql, sizeof(sql), "DROP SCHEMA \"%s\" CASCADE; DROP OWNED BY %s; DROP ROLE %s",
+             schema, role, role);
+    res = PQexec(su, sql);
+    PQclear(res);
+    PQfinish(su);
 }

@@ -81,25 +81,28 @@ out:
     return rc;
 }
 
-/* Whether the tenant function works for the work role: the extension refuses when the
-   function's owner is bound by the policies too. */
-static int bm25_tenant_probe(PGconn *c, lm__db *db)
+/* Whether the tenant function can score: the extension refuses tables whose policies bind the
+   caller, so the function's owner must bypass row-level security (a superuser or BYPASSRLS). */
+static int bm25_tenant_usable(PGconn *c, lm__db *db)
 {
     lm_buf sql = LM_BUF_INIT;
-    const char *params[1] = {db->role};
+    PGresult *r = NULL;
     int ok = 0;
-    lm__buf_printf(&sql, "SELECT count(*) FROM %s.llmemory_bm25_tenant('', 'simple', 'probe',"
-                         " 1.2, 0.75, 1)", db->qschema);
-    if (!lm__buf_oom(&sql) && lm__db_exec(NULL, c, "BEGIN", 0, NULL) == 0) {
-        ok = lm__db_exec(NULL, c, "SELECT set_config('role', $1, true),"
-                                  " set_config('llmemory.owner_id', '', true)", 1, params) == 0 &&
-             lm__db_exec(NULL, c, sql.ptr, 0, NULL) == 0;
-        if (!ok)
-            lm__db_log(db, LM_LOG_WARN, "keyword search uses the SQL path: %s",
-                       lm_error_last()->message);
-        PQclear(PQexec(c, "ROLLBACK"));
-    }
+    lm__buf_printf(&sql,
+                   "SELECT o.rolsuper OR o.rolbypassrls FROM pg_catalog.pg_proc p"
+                   " JOIN pg_catalog.pg_roles o ON o.oid = p.proowner"
+                   " WHERE p.oid = pg_catalog.to_regprocedure('%s.llmemory_bm25_tenant(text,"
+                   " regconfig, text, float8, float8, integer)')",
+                   db->qschema);
+    if (!lm__buf_oom(&sql) && lm__db_exec(&r, c, sql.ptr, 0, NULL) == 0)
+        ok = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+    if (!ok)
+        lm__db_log(db, LM_LOG_WARN,
+                   "keyword search uses the SQL path: the llmemory_bm25 extension does not read"
+                   " tables under row-level security, and the owner of %s.llmemory_bm25_tenant"
+                   " is bound by it (not a superuser, no BYPASSRLS)", db->qschema);
     lm__error_clear();
+    PQclear(r);
     lm_buf_dispose(&sql);
     return ok;
 }
@@ -150,7 +153,7 @@ int lm__bm25_detect(lm__db *db, lm__bm25_params *p)
             rc = 0;
             id[0] = '\0';
         }
-        if (strcmp(id, lm__pgext_build_id) == 0 && (!db->role[0] || bm25_tenant_probe(c, db))) {
+        if (strcmp(id, lm__pgext_build_id) == 0 && (!db->role[0] || bm25_tenant_usable(c, db))) {
             snprintf(p->ext_schema, sizeof(p->ext_schema), "%s", PQgetvalue(r, 0, 0));
             p->ext_tenant = db->role[0] != '\0';
         }
