@@ -14,7 +14,8 @@
 static const char *const p_none[] = {NULL};
 static const char *const p_owner[] = {"owner_id", NULL};
 static const char *const p_list[] = {"owner_id", "limit", "offset",   "order_by",
-                                     "order",    "type",  "metadata", NULL};
+                                     "order",    "type",  "metadata", "include_subtenants",
+                                     NULL};
 static const char *const p_get[] = {"owner_id", "chunks", NULL};
 static const char *const p_search[] = {
     "owner_id",       "q",          "type",         "limit",          "alpha",

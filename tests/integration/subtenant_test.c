@@ -125,3 +125,50 @@ TEST(test_subtenants__hybrid_and_bad_input)
     ASSERT_ERR(lm_search(&r, m, "", "pineapple", &o), LM_EINVAL);
     lm_memory_close(m);
 }
+
+TEST(test_subtenants__list_spans_own_subtree_only)
+{
+    lm_memory *m = fixture();
+    lm_doc_list_opts lo = LM_DOC_LIST_OPTS_INIT;
+    lo.include_subtenants = 1;
+    lo.order_by = LM_ORDER_CREATED_AT;
+    lo.ascending = 1;
+    lm_doc_page *p = NULL;
+    ASSERT_OK(lm_doc_list(&p, m, "org", &lo));
+    ASSERT_EQ_INT(lm_doc_page_total(p), 5);
+    const char *order[] = {"org", "org/a", "org/a", "org/b", "org/b/deep"};
+    for (size_t i = 0; i < lm_doc_page_count(p); i++)
+        ASSERT_EQ_STR(lm_doc_page_at(p, i)->owner_id, order[i]);
+    lm_doc_page_free(p);
+    /* Paging over the subtree. */
+    lo.limit = 2;
+    lo.offset = 3;
+    ASSERT_OK(lm_doc_list(&p, m, "org", &lo));
+    ASSERT_EQ_INT(lm_doc_page_total(p), 5);
+    ASSERT_EQ_INT(lm_doc_page_count(p), 2);
+    ASSERT_EQ_STR(lm_doc_page_at(p, 0)->owner_id, "org/b");
+    lm_doc_page_free(p);
+    /* From a sub-tenant: never the parent; without the option: the tenant alone. */
+    lo = (lm_doc_list_opts)LM_DOC_LIST_OPTS_INIT;
+    lo.include_subtenants = 1;
+    ASSERT_OK(lm_doc_list(&p, m, "org/b", &lo));
+    ASSERT_EQ_INT(lm_doc_page_total(p), 2);
+    lm_doc_page_free(p);
+    lo.include_subtenants = 0;
+    ASSERT_OK(lm_doc_list(&p, m, "org", &lo));
+    ASSERT_EQ_INT(lm_doc_page_total(p), 1);
+    lm_doc_page_free(p);
+    /* The subtree is readable only: a document of org/a cannot be deleted through org. */
+    ASSERT_OK(lm_doc_list(&p, m, "org/a", &lo));
+    char id[37];
+    snprintf(id, sizeof(id), "%s", lm_doc_page_at(p, 0)->document_id);
+    lm_doc_page_free(p);
+    const char *ids[] = {id};
+    lm_id_list *del = NULL;
+    ASSERT_OK(lm_doc_delete(&del, m, "org", ids, 1, NULL));
+    ASSERT_EQ_INT(lm_id_list_count(del), 0);
+    lm_id_list_free(del);
+    lm_doc *d = NULL;
+    ASSERT_ERR(lm_doc_get(&d, m, "org", id, 0), LM_ENOTFOUND);
+    lm_memory_close(m);
+}

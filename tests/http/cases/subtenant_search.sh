@@ -38,3 +38,12 @@ expect_json count 1
 expect_json results.0.owner_id "$P-org/a"
 get "$ks" "/v1/search?q=pineapple&include_subtenants=maybe"
 expect_status 422
+# Listing the subtree: the same rule, one page in one order, owner_id on each document.
+get "$k" "/v1/documents?include_subtenants=true"
+expect_status 403
+get "$ks" "/v1/documents?include_subtenants=true&order_by=name&order=asc"
+expect_status 200
+expect_json total 3
+case $BODY in *"$P-orgx"*) fail "a sibling prefix leaked: $BODY" ;; esac
+get "$ks" "/v1/documents?include_subtenants=true&limit=1&offset=2&order_by=created_at&order=asc"
+expect_json documents.0.owner_id "$P-org/b"
