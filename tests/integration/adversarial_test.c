@@ -282,15 +282,28 @@ static void random_walk(long steps)
             ASSERT_OK(lm_search(&r, mem, T[t], WORDS[rnd() % N_WORDS], &so));
             check_hits(&mdl, r, t, so.include_subtenants);
             lm_results_free(r);
-        } else { /* list */
+        } else { /* list, of the tenant or of its subtree */
             lm_doc_list_opts lo = LM_DOC_LIST_OPTS_INIT;
             lo.limit = 100;
+            lo.include_subtenants = (int)(rnd() % 2);
             lm_doc_page *p = NULL;
             ASSERT_OK(lm_doc_list(&p, mem, T[t], &lo));
-            CHECK(lm_doc_page_total(p) == doc_count(&mdl, t), "%s list total", T[t]);
-            for (size_t i = 0; i < lm_doc_page_count(p); i++)
-                CHECK(doc_owner(&mdl, lm_doc_page_at(p, i)->document_id) == t, "%s lists foreign",
-                      T[t]);
+            int expect = 0;
+            size_t n = strlen(T[t]);
+            for (int u = 0; u < N_T; u++)
+                if (u == t || (lo.include_subtenants && strncmp(T[u], T[t], n) == 0 &&
+                               T[u][n] == '/'))
+                    expect += doc_count(&mdl, u);
+            CHECK(lm_doc_page_total(p) == expect, "%s list total %lld, model %d", T[t],
+                  (long long)lm_doc_page_total(p), expect);
+            for (size_t i = 0; i < lm_doc_page_count(p); i++) {
+                const lm_document *d = lm_doc_page_at(p, i);
+                int u = doc_owner(&mdl, d->document_id);
+                CHECK(u == t || (lo.include_subtenants && u >= 0 &&
+                                 strncmp(T[u], T[t], n) == 0 && T[u][n] == '/'),
+                      "%s lists a document of %s", T[t], u >= 0 ? T[u] : "nobody");
+                CHECK(u >= 0 && strcmp(d->owner_id, T[u]) == 0, "listed owner %s", d->owner_id);
+            }
             lm_doc_page_free(p);
         }
         if (writes) {
