@@ -186,10 +186,13 @@ typedef struct lm_doc_list_opts {
     int has_type;            /* 1: only documents of @c type */
     lm_doc_type type;
     const char *metadata_filter; /* JSON object: documents whose metadata contains it, or NULL */
+    /* 1: also the documents of every sub-tenant "<owner_id>/..." in the same order and page
+       (lm_document.owner_id says whose); the caller decides whether that is allowed. */
+    int include_subtenants;
 } lm_doc_list_opts;
 
 #define LM_DOC_LIST_OPTS_VERSION 1
-#define LM_DOC_LIST_OPTS_INIT    {LM_DOC_LIST_OPTS_VERSION, 20, 0, LM_ORDER_CREATED_AT, 0, 0, LM_DOC_UNKNOWN, NULL}
+#define LM_DOC_LIST_OPTS_INIT    {LM_DOC_LIST_OPTS_VERSION, 20, 0, LM_ORDER_CREATED_AT, 0, 0, LM_DOC_UNKNOWN, NULL, 0}
 /** Initialise @p opts to defaults. @return 0, or LM_EINVAL for an unsupported @p version. */
 LM_EXTERN int lm_doc_list_opts_init(lm_doc_list_opts *opts, unsigned int version);
 

@@ -73,12 +73,19 @@ typedef struct lm_search_opts {
     int rerank;                       /* 1: rerank the top candidates (lexical, or the hook) */
     int rerank_top_k;                 /* candidates reranked; 0: 50 */
     lm_query_syntax syntax;           /* how the query is read; default LM_QUERY_WEB (version 2) */
+    /* 1: search the tenant and every sub-tenant "<owner_id>/..." in one call. Each tenant is
+       searched on its own (its own BM25 statistics, its own tenant transaction) and the lists
+       are merged by reciprocal rank fusion: score = 1 / (rrf_k + rank in its tenant's list),
+       ties by tenant name; hit.owner_id says whose each hit is. At most 100 tenants
+       (LM_EINVAL otherwise). Whether the caller may see the sub-tenants is the caller's
+       decision (the HTTP server allows it for keys with allow_subtenants). */
+    int include_subtenants;
 } lm_search_opts;
 
 #define LM_SEARCH_OPTS_VERSION 2
 #define LM_SEARCH_OPTS_INIT                                                                        \
     {LM_SEARCH_OPTS_VERSION, LM_SEARCH_TEXT, 10, NULL, NULL, 0, NULL, 0, LM_DOC_UNKNOWN, NULL, NULL, \
-     NULL, 0, -1.0, 0, 0, 0, 0, 0, 0, 0, 0, 0, LM_QUERY_WEB}
+     NULL, 0, -1.0, 0, 0, 0, 0, 0, 0, 0, 0, 0, LM_QUERY_WEB, 0}
 /** Initialise @p opts to defaults. @return 0, or LM_EINVAL for an unsupported @p version. */
 LM_EXTERN int lm_search_opts_init(lm_search_opts *opts, unsigned int version);
 
@@ -102,6 +109,7 @@ typedef struct lm_hit {
     const char *document_metadata; /* document's metadata JSON (with_documents), else NULL */
     size_t n_context;              /* ancestors attached (include_parent_context) */
     const lm_chunk *context;       /* n_context chunks, nearest parent first; borrowed */
+    const char *owner_id;          /* the tenant the hit belongs to */
 } lm_hit;
 
 typedef struct lm_results lm_results;

@@ -181,6 +181,15 @@ LM_EXTERN int lm_db_status(lm_db_info *out, const char *home);
 LM_EXTERN int lm_db_start(lm_db_info *out, const char *home);
 /** Stop the embedded cluster's server (fast shutdown). Not running is not an error. @return 0; LM_EIO. */
 LM_EXTERN int lm_db_stop(const char *home);
+/**
+ * Append to @p out the SQL that creates the work role of tenant transactions when it is missing
+ * (NOLOGIN, not a superuser, no BYPASSRLS), lets the connecting role switch to it, and grants it
+ * what tenant work needs on @p schema: row-level security binds that role (docs/operations.md).
+ * The schema's owner runs it; lm_memory_open() runs it itself when it can. @p schema NULL:
+ * $LLMEMORY_SCHEMA, else "llmemory"; @p role NULL: $LLMEMORY_DB_ROLE, else "llmemory_app".
+ * @return 0; LM_EINVAL (invalid name, field "schema" or "role"); LM_ENOMEM.
+ */
+LM_EXTERN int lm_db_roles_sql(lm_buf *out, const char *schema, const char *role);
 
 LM_END_DECL
 

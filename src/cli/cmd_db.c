@@ -30,17 +30,57 @@ static const char about[] =
     "\n"
     "  status      show whether it exists and runs (starts nothing)\n"
     "  start       create it if needed and start it\n"
-    "  stop        stop it (not running is not an error)\n";
+    "  stop        stop it (not running is not an error)\n"
+    "  roles       print the SQL that sets up the work role row-level security binds\n"
+    "              (docs/operations.md) for the schema; --apply opens the database, which\n"
+    "              migrates and runs that SQL as the URL's role\n";
+
+/* `db roles [--apply]`: the work role of tenant transactions. */
+static int db_roles(cli_ctx *ctx, int apply, int json)
+{
+    lm_buf sql = LM_BUF_INIT;
+    lm_memory *mem = NULL;
+    int rc;
+    if ((rc = lm_db_roles_sql(&sql, ctx->schema, NULL)) < 0) {
+        lm_buf_dispose(&sql);
+        return cli_fail_lm(rc, NULL);
+    }
+    if (apply) {
+        if ((rc = cli_open(ctx, &mem)) != CLI_EXIT_OK) {
+            lm_buf_dispose(&sql);
+            return rc;
+        }
+        lm_memory_close(mem);
+    }
+    if (json) {
+        json_t *o = json_object();
+        if (o == NULL || json_object_set_new(o, "sql", json_string(sql.ptr)) < 0 ||
+            json_object_set_new(o, "applied", json_boolean(apply)) < 0) {
+            json_decref(o);
+            lm_buf_dispose(&sql);
+            return cli_fail_lm(LM_ENOMEM, NULL);
+        }
+        lm_buf_dispose(&sql);
+        return cli_json_print(o);
+    }
+    if (apply)
+        printf("work role ready: the database is migrated and the role set up\n");
+    else
+        fputs(sql.ptr, stdout);
+    lm_buf_dispose(&sql);
+    return CLI_EXIT_OK;
+}
 
 int cli_cmd_db(cli_ctx *ctx, int argc, char **argv)
 {
-    int json = 0, nargs, rc;
-    const cli_opt opts[] = {CLI_JSON(&json, "print the result as JSON"), CLI_END};
+    int json = 0, apply = 0, nargs, rc;
+    const cli_opt opts[] = {CLI_JSON(&json, "print the result as JSON"),
+                            CLI_FLAG(0, "apply", &apply, "roles: set the role up now"), CLI_END};
     const cli_spec spec = {
-        .usage = "llmemory db status|start|stop [--json]",
+        .usage = "llmemory db status|start|stop|roles [--apply] [--json]",
         .about = about,
         .opts = opts,
-        .missing = "no action given (status, start or stop)",
+        .missing = "no action given (status, start, stop or roles)",
         .min_args = 1,
         .max_args = 1};
     lm_db_info info;
@@ -50,6 +90,11 @@ int cli_cmd_db(cli_ctx *ctx, int argc, char **argv)
         return rc;
     action = argv[0];
     memset(&info, 0, sizeof(info));
+    if (strcmp(action, "roles") == 0)
+        return db_roles(ctx, apply, json);
+    if (apply && (strcmp(action, "status") == 0 || strcmp(action, "start") == 0 ||
+                  strcmp(action, "stop") == 0))
+        return cli_usage(ctx, "--apply applies to \"db roles\" only");
 
     if (strcmp(action, "status") == 0) {
         rc = lm_db_status(&info, ctx->home);

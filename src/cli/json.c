@@ -120,6 +120,8 @@ json_t *cli_json_hit(const lm_hit *h)
     int bad = 0;
 
     bad |= cli_jset(o, "rank", json_integer(h->rank));
+    if (h->owner_id != NULL)
+        bad |= cli_jset(o, "owner_id", cli_jstr(h->owner_id));
     bad |= cli_jset(o, "score", cli_jreal(h->score));
     bad |= cli_jset(o, "text_score", cli_jreal(h->text_score));
     bad |= cli_jset(o, "text_rank", json_integer(h->text_rank));

@@ -240,6 +240,15 @@ void srv_h_doc_list(srv_request *r)
         opts.has_type = 1;
     }
     opts.metadata_filter = srv_query(r, "metadata");
+    if (srv_query_bool(r, "include_subtenants", &opts.include_subtenants, NULL) < 0)
+        return;
+    if (opts.include_subtenants && !r->who.allow_subtenants) {
+        srv_reply_error(r, MHD_HTTP_FORBIDDEN, "permission_denied",
+                        "the credentials do not cover sub-tenants",
+                        "include_subtenants needs a key created with allow_subtenants.", NULL,
+                        "include_subtenants");
+        return;
+    }
 
     rc = lm_doc_list(&page, r->srv->mem, r->tenant, &opts);
     if (rc < 0) {

@@ -43,6 +43,13 @@ static void run(srv_request *r, const char *query, lm_search_opts *o)
 
     if (apply_origin(r, o) < 0)
         return;
+    if (o->include_subtenants && !r->who.allow_subtenants) {
+        srv_reply_error(r, MHD_HTTP_FORBIDDEN, "permission_denied",
+                        "the credentials do not cover sub-tenants",
+                        "include_subtenants needs a key created with allow_subtenants.", NULL,
+                        "include_subtenants");
+        return;
+    }
     r->search_type = (int)o->type;
     rc = lm_search(&res, r->srv->mem, r->tenant, query, o);
     if (rc < 0) {
@@ -149,6 +156,7 @@ void srv_h_search_get(srv_request *r)
         srv_query_bool(r, "parent_context", &o.include_parent_context, NULL) < 0 ||
         srv_query_bool(r, "expand", &o.expand, NULL) < 0 ||
         srv_query_bool(r, "rerank", &o.rerank, NULL) < 0 ||
+        srv_query_bool(r, "include_subtenants", &o.include_subtenants, NULL) < 0 ||
         srv_query_bool(r, "no_history", &b, &has) < 0)
         return;
     if (has)
@@ -181,6 +189,7 @@ static const char *const search_fields[] = {"owner_id",       "query",
                                             "expand",         "max_variants",
                                             "rerank",         "rerank_top_k",
                                             "no_history",     "syntax",
+                                            "include_subtenants",
                                             NULL};
 
 void srv_h_search_post(srv_request *r)
@@ -210,6 +219,7 @@ void srv_h_search_post(srv_request *r)
         srv_body_bool(r, ctx_key, &o.include_parent_context) < 0 ||
         srv_body_bool(r, "expand", &o.expand) < 0 || srv_body_bool(r, "rerank", &o.rerank) < 0 ||
         srv_body_bool(r, "no_history", &o.no_history) < 0 ||
+        srv_body_bool(r, "include_subtenants", &o.include_subtenants) < 0 ||
         srv_body_double(r, "alpha", 0, 1, &o.alpha) < 0)
         return;
     n = o.limit;

@@ -411,6 +411,8 @@ void srv_jw_hit(lm_buf *b, const lm_hit *h)
 {
     lm__buf_putc(b, '{');
     srv_jw_kint(b, "rank", h->rank);
+    if (h->owner_id != NULL)
+        srv_jw_kstr(b, "owner_id", h->owner_id);
     srv_jw_kreal(b, "score", h->score);
     srv_jw_kreal(b, "text_score", h->text_score);
     srv_jw_kint(b, "text_rank", h->text_rank);

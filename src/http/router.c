@@ -14,14 +14,15 @@
 static const char *const p_none[] = {NULL};
 static const char *const p_owner[] = {"owner_id", NULL};
 static const char *const p_list[] = {"owner_id", "limit", "offset",   "order_by",
-                                     "order",    "type",  "metadata", NULL};
+                                     "order",    "type",  "metadata", "include_subtenants",
+                                     NULL};
 static const char *const p_get[] = {"owner_id", "chunks", NULL};
 static const char *const p_search[] = {
     "owner_id",       "q",          "type",         "limit",          "alpha",
     "rrf_k",          "candidates", "origin",       "metadata",       "document_type",
     "date_from",      "date_to",    "text_config",  "with_documents", "parent_context",
     "context_window", "expand",     "max_variants", "rerank",         "rerank_top_k",
-    "no_history",     "syntax",     NULL};
+    "no_history",     "syntax",     "include_subtenants", NULL};
 
 enum { S_PUBLIC = 0 };
 

@@ -581,7 +581,13 @@ int lm_doc_list(lm_doc_page **out, lm_memory *mem, const char *owner_id,
     snprintf(offset, sizeof(offset), "%lld", (long long)o.offset);
     const char *params[5] = {owner_id, NULL, NULL, NULL, NULL};
     int n = 1;
-    lm__buf_printf(&where, " FROM %s.documents WHERE owner_id = $1", mem->db.qschema);
+    /* With sub-tenants, the subtree_read policy (022_subtree_read.sql) shows them to this
+       transaction only; the condition here says the same. */
+    lm__buf_printf(&where,
+                   o.include_subtenants
+                       ? " FROM %s.documents WHERE (owner_id = $1 OR starts_with(owner_id, $1 || '/'))"
+                       : " FROM %s.documents WHERE owner_id = $1",
+                   mem->db.qschema);
     if (o.has_type) {
         params[n++] = lm_doc_type_name(o.type);
         lm__buf_printf(&where, " AND document_type = $%d", n);
@@ -605,6 +611,10 @@ int lm_doc_list(lm_doc_page **out, lm_memory *mem, const char *owner_id,
         goto out;
     }
     if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_READ)) < 0)
+        goto out;
+    if (o.include_subtenants &&
+        (rc = lm__db_exec(NULL, tx.conn, "SELECT set_config('llmemory.owner_scope', $1, true)", 1,
+                          params)) < 0)
         goto out;
     if ((rc = lm__db_exec(&l->res, tx.conn, sql.ptr, n + 2, params)) < 0)
         goto out;
@@ -820,7 +830,7 @@ out:
 static void drop_indexes(lm_memory *mem, const PGresult *idx)
 {
     PGconn *c = NULL;
-    if (PQntuples(idx) == 0 || lm__pool_acquire(&c, &mem->db.pool) < 0) {
+    if (PQntuples(idx) == 0 || lm__db_admin_acquire(&c, &mem->db) < 0) {
         lm__error_clear();
         return;
     }
@@ -835,7 +845,7 @@ static void drop_indexes(lm_memory *mem, const PGresult *idx)
         }
         lm_buf_dispose(&sql);
     }
-    lm__pool_release(&mem->db.pool, c);
+    lm__db_admin_release(&mem->db, c);
 }
 
 int lm_tenant_erase(int64_t *documents_out, lm_memory *mem, const char *owner_id)

@@ -143,10 +143,10 @@ static int exec1(PGresult **out, lm_memory *mem, const char *sql, int n, const c
 
     if (out != NULL)
         *out = NULL;
-    if ((rc = lm__pool_acquire(&conn, &mem->db.pool)) < 0)
+    if ((rc = lm__db_admin_acquire(&conn, &mem->db)) < 0)
         return rc;
     rc = lm__db_exec(out, conn, sql, n, params);
-    lm__pool_release(&mem->db.pool, conn);
+    lm__db_admin_release(&mem->db, conn);
     return rc;
 }
 

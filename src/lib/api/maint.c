@@ -57,7 +57,7 @@ int lm_memory_optimize(lm_memory *mem, lm_optimize_report *report)
     lock_params[0] = mem->db.schema;
     if (report != NULL)
         memset(report, 0, sizeof(*report));
-    if ((rc = lm__pool_acquire(&c, &mem->db.pool)) < 0)
+    if ((rc = lm__db_admin_acquire(&c, &mem->db)) < 0)
         return rc;
     /* One optimizer per schema: a second REINDEX CONCURRENTLY of the same index would only
        wait for the first and then repeat its work. */
@@ -101,7 +101,7 @@ out:
             PQclear(PQexecParams(c, lock_sql, 1, NULL, lock_params, NULL, NULL, 0));
         }
     }
-    lm__pool_release(&mem->db.pool, c);
+    lm__db_admin_release(&mem->db, c);
     lm_buf_dispose(&sql);
     if (report != NULL)
         report->elapsed_ms = lm__now_ms() - t0;

@@ -125,9 +125,26 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
         const char *ps = env_nonempty("LLMEMORY_PREPARED_STATEMENTS");
         mem->db.pool.no_prepare = o.no_prepared_statements != 0 || (ps && strcmp(ps, "off") == 0);
     }
+    {
+        /* Row-level security binds tenant work through the work role (docs/operations.md);
+           $LLMEMORY_RLS=off runs it as the connecting role instead. */
+        const char *rls = env_nonempty("LLMEMORY_RLS");
+        const char *role = env_nonempty("LLMEMORY_DB_ROLE");
+        if (rls && strcmp(rls, "off") != 0 && strcmp(rls, "on") != 0) {
+            rc = lm__error_set_field(LM_EINVAL, "LLMEMORY_RLS",
+                                     "invalid value \"%.40s\" for LLMEMORY_RLS", rls);
+            lm__error_hint("Use on or off.");
+            goto out;
+        }
+        if ((rc = lm__db_set_role(&mem->db, rls && strcmp(rls, "off") == 0 ? NULL
+                                            : role ? role : "llmemory_app")) < 0)
+            goto out;
+    }
     if ((rc = lm__migrate(&mem->db)) < 0)
         goto out;
     if ((rc = lm__vector_register(&mem->db, &mem->vec)) < 0)
+        goto out;
+    if ((rc = lm__db_setup_role(&mem->db)) < 0)
         goto out;
     if (!o.no_bm25_extension && (rc = lm__bm25_detect(&mem->db, &mem->bm25)) < 0)
         goto out;

@@ -248,7 +248,7 @@ int lm_embed_run(lm_embed_run_result *out, lm_memory *mem, const lm_embed_run_op
     o.batch_size = o.batch_size ? o.batch_size : 64;
     o.lease_s = o.lease_s ? o.lease_s : 60;
     o.max_attempts = o.max_attempts ? o.max_attempts : 5;
-    if ((rc = lm__pool_acquire(&c, &mem->db.pool)) < 0)
+    if ((rc = lm__db_admin_acquire(&c, &mem->db)) < 0)
         return rc;
     for (int b = 0; o.max_batches == 0 || b < o.max_batches; b++) {
         int claimed = 0;
@@ -271,7 +271,7 @@ int lm_embed_run(lm_embed_run_result *out, lm_memory *mem, const lm_embed_run_op
             goto out;
     }
 out:
-    lm__pool_release(&mem->db.pool, c);
+    lm__db_admin_release(&mem->db, c);
     for (int i = 0; rc == 0 && owners && i < PQntuples(owners); i++)
         lm__vector_maybe_index(&mem->db, &mem->vec, PQgetvalue(owners, i, 0));
     PQclear(owners);
@@ -298,7 +298,7 @@ int lm_embed_queue_stats_get(lm_embed_queue_stats *out, lm_memory *mem)
                          " FROM %s.embedding_queue WHERE provider_id = $1",
                    mem->db.qschema);
     const char *p[] = {mem->vec.provider_id};
-    if ((rc = lm__pool_acquire(&c, &mem->db.pool)) < 0)
+    if ((rc = lm__db_admin_acquire(&c, &mem->db)) < 0)
         goto out;
     if ((rc = exec_sql(c, &r, &sql, 1, p)) < 0)
         goto out;
@@ -308,6 +308,6 @@ int lm_embed_queue_stats_get(lm_embed_queue_stats *out, lm_memory *mem)
 out:
     PQclear(r);
     lm_buf_dispose(&sql);
-    lm__pool_release(&mem->db.pool, c);
+    lm__db_admin_release(&mem->db, c);
     return rc;
 }

@@ -87,7 +87,105 @@ struct lm_results {
     lm_chunk *ctx;     /* all hits' ancestors, grouped per hit */
     size_t n;
     double elapsed_ms;
+    char *owner;       /* the tenant searched (hit.owner_id) */
+    lm_results **parts; /* include_subtenants: one tenant's results each; hits borrow from them */
+    size_t n_parts;
 };
+
+/* Most tenants one include_subtenants search spans. */
+#define LM__MAX_SCOPE_TENANTS 100
+
+typedef struct scope_hit {
+    size_t part, idx;
+    double score;
+} scope_hit;
+
+static int scope_hit_cmp(const void *a, const void *b)
+{
+    const scope_hit *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    if (x->part != y->part)
+        return x->part < y->part ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* lm_search() over @p owner_id and its sub-tenants (lm_search_opts.include_subtenants). */
+static int search_scoped(lm_results **out, lm_memory *mem, const char *owner_id, const char *query,
+                         const lm_search_opts *o)
+{
+    lm__tx tx;
+    PGresult *subs = NULL;
+    lm_results *r = NULL;
+    scope_hit *all = NULL;
+    lm_buf sql = LM_BUF_INIT;
+    lm_search_opts one = *o;
+    size_t total = 0;
+    double t0 = lm__now_ms();
+    int rc, k = o->rrf_k ? o->rrf_k : LM__RRF_K_DEFAULT;
+
+    one.include_subtenants = 0;
+    /* The sub-tenants, named by a function that sees only the transaction's tenant's ones. */
+    lm__buf_printf(&sql, "SELECT * FROM %s.llmemory_subtenants() LIMIT %d", mem->db.qschema,
+                   LM__MAX_SCOPE_TENANTS);
+    if (lm__buf_oom(&sql)) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_READ)) < 0)
+        goto out;
+    rc = lm__db_exec(&subs, tx.conn, sql.ptr, 0, NULL);
+    if (rc == 0)
+        rc = lm__tx_commit(&tx);
+    lm__tx_end(&tx);
+    if (rc < 0)
+        goto out;
+    if (PQntuples(subs) >= LM__MAX_SCOPE_TENANTS) {
+        rc = lm__error_set_field(LM_EINVAL, "include_subtenants",
+                                 "tenant \"%s\" has too many sub-tenants to search at once",
+                                 owner_id);
+        lm__error_detail("One search spans at most %d tenants.", LM__MAX_SCOPE_TENANTS);
+        goto out;
+    }
+    if ((r = lm__calloc(1, sizeof(*r))) == NULL ||
+        (r->parts = lm__calloc((size_t)PQntuples(subs) + 1, sizeof(lm_results *))) == NULL) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    for (int i = -1; i < PQntuples(subs); i++) {
+        const char *t = i < 0 ? owner_id : PQgetvalue(subs, i, 0);
+        if ((rc = lm_search(&r->parts[r->n_parts], mem, t, query, &one)) < 0)
+            goto out;
+        total += r->parts[r->n_parts++]->n;
+    }
+    /* Reciprocal rank fusion over the tenants' lists (disjoint: every hit is in one list). */
+    if ((all = lm__calloc(total ? total : 1, sizeof(*all))) == NULL ||
+        (r->hits = lm__calloc(total ? total : 1, sizeof(lm_hit))) == NULL) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    total = 0;
+    for (size_t p = 0; p < r->n_parts; p++)
+        for (size_t i = 0; i < r->parts[p]->n; i++)
+            all[total++] = (scope_hit){p, i, 1.0 / (k + r->parts[p]->hits[i].rank)};
+    qsort(all, total, sizeof(*all), scope_hit_cmp);
+    for (size_t i = 0; i < total && i < (size_t)o->limit; i++) {
+        lm_hit *h = &r->hits[r->n++];
+        *h = r->parts[all[i].part]->hits[all[i].idx];
+        h->rank = (int)r->n;
+        h->score = all[i].score;
+    }
+    r->elapsed_ms = lm__now_ms() - t0;
+out:
+    PQclear(subs);
+    lm__free(all);
+    lm_buf_dispose(&sql);
+    if (rc < 0)
+        lm_results_free(r);
+    else
+        *out = r;
+    return rc;
+}
 
 static int validate_opts(const lm_memory *mem, const lm_search_opts *o)
 {
@@ -437,6 +535,8 @@ int lm_search(lm_results **out, lm_memory *mem, const char *owner_id, const char
     if ((rc = lm__validate_owner_id(owner_id)) < 0 || (rc = lm__validate_query(query)) < 0 ||
         (rc = validate_opts(mem, &o)) < 0)
         return rc;
+    if (o.include_subtenants)
+        return search_scoped(out, mem, owner_id, query, &o);
     double alpha = o.alpha;
     if (alpha < 0)
         alpha = mem->vec.embedder && strcmp(lm_embedder_kind(mem->vec.embedder), "builtin") == 0
@@ -453,6 +553,10 @@ int lm_search(lm_results **out, lm_memory *mem, const char *owner_id, const char
     }
     if ((r = lm__calloc(1, sizeof(*r))) == NULL)
         return LM_ENOMEM;
+    if ((r->owner = lm__strdup(owner_id)) == NULL) {
+        lm__free(r);
+        return LM_ENOMEM;
+    }
     double t0 = lm__now_ms();
 
     if (o.expand) {
@@ -534,6 +638,7 @@ int lm_search(lm_results **out, lm_memory *mem, const char *owner_id, const char
         h->text_rank = c->text_rank;
         h->vector_score = c->vec_score;
         h->vector_rank = c->vec_rank;
+        h->owner_id = r->owner;
     }
     if (o.include_parent_context && r->n > 0 &&
         (rc = attach_context(r, mem, &tx, owner_id, o.context_window ? o.context_window : 2)) < 0)
@@ -580,6 +685,10 @@ void lm_results_free(lm_results *res)
     PQclear(res->ctx_res);
     lm__free(res->hits);
     lm__free(res->ctx);
+    lm__free(res->owner);
+    for (size_t i = 0; i < res->n_parts; i++)
+        lm_results_free(res->parts[i]);
+    lm__free(res->parts);
     lm__free(res);
 }
 

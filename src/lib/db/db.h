@@ -14,6 +14,7 @@
 #include <libpq-fe.h>
 #include <pthread.h>
 
+#include "buf.h"
 #include "llmemory/store.h"
 
 typedef struct lm__pool {
@@ -32,6 +33,8 @@ typedef struct lm__db {
     lm__pool pool;
     char schema[64];   /* validated identifier */
     char qschema[72];  /* quoted identifier for SQL text */
+    char role[64];     /* work role of tenant transactions (validated); "" with LLMEMORY_RLS=off */
+    char qrole[72];    /* quoted role for SQL text */
     lm_log_cb log_fn;
     int log_level;
     void *log_payload;
@@ -39,6 +42,18 @@ typedef struct lm__db {
 
 /* Validate a schema name ([A-Za-z_][A-Za-z0-9_]{0,62}) and fill db->schema/qschema. */
 int lm__db_set_schema(lm__db *db, const char *schema);
+/* The role tenant transactions work as (same rule as a schema name); NULL or "" turns the
+ * switch off (tenant work then runs as the connecting role). */
+int lm__db_set_role(lm__db *db, const char *role);
+/* The SQL that creates the work role (when missing) and grants it what tenant work needs on
+ * the schema (db/roles.c). Run by the schema's owner; idempotent. */
+int lm__db_roles_sql(lm_buf *out, const lm__db *db);
+/* Run it on @p conn and check that the role can be used: exists, is neither superuser nor
+ * BYPASSRLS, owns no table of the schema, and the connecting role may SET ROLE to it. */
+int lm__db_roles_apply(PGconn *conn, const lm__db *db);
+/* lm__db_roles_apply() on an admin connection under the schema's migration lock (no-op when
+ * the switch is off). Called on open after the migrations and the vector tables. */
+int lm__db_setup_role(lm__db *db);
 
 int lm__pool_init(lm__pool *pool, const char *conninfo, int size, int connect_timeout_s);
 void lm__pool_dispose(lm__pool *pool);
@@ -46,6 +61,16 @@ void lm__pool_dispose(lm__pool *pool);
 int lm__pool_acquire(PGconn **out, lm__pool *pool);
 /* Give it back; a broken connection or one left inside a transaction is closed. */
 void lm__pool_release(lm__pool *pool, PGconn *conn);
+/* Close it instead (a connection whose session state could not be restored). */
+void lm__pool_discard(lm__pool *pool, PGconn *conn);
+
+/* A pooled connection for the library's cross-tenant work (migrations, optimize, the embedding
+ * worker, key verification, vector index builds): it runs as the connecting role (the tables'
+ * owner) with llmemory.maintenance = on for the session, the setting the "maintenance" policy
+ * of 020_row_level_security.sql requires. Release with lm__db_admin_release(), which resets it
+ * (or closes the connection when it cannot). Never used for a tenant's own data. */
+int lm__db_admin_acquire(PGconn **out, lm__db *db);
+void lm__db_admin_release(lm__db *db, PGconn *conn);
 
 /* Run a statement with text parameters (NULL entries are SQL NULL). On success *out (if not
  * NULL) receives the result, which the caller PQclear()s. Errors set lm_error_last() from the

@@ -83,7 +83,7 @@ int lm__migrate(lm__db *db)
     int locked = 0, rc;
     char lock_sql[160];
 
-    if ((rc = lm__pool_acquire(&conn, &db->pool)) < 0)
+    if ((rc = lm__db_admin_acquire(&conn, db)) < 0)
         return rc;
     snprintf(lock_sql, sizeof(lock_sql), "SELECT pg_advisory_lock(%d, hashtext($1))",
              LM__LOCK_CLASS_MIGRATE);
@@ -157,6 +157,6 @@ out:
     }
     PQclear(applied);
     lm_buf_dispose(&sql);
-    lm__pool_release(&db->pool, conn);
+    lm__db_admin_release(db, conn);
     return rc;
 }

@@ -129,3 +129,14 @@ void lm__pool_release(lm__pool *pool, PGconn *conn)
     if (conn != NULL)
         PQfinish(conn);
 }
+
+void lm__pool_discard(lm__pool *pool, PGconn *conn)
+{
+    if (conn == NULL)
+        return;
+    pthread_mutex_lock(&pool->mu);
+    pool->open--;
+    pthread_cond_signal(&pool->cv);
+    pthread_mutex_unlock(&pool->mu);
+    PQfinish(conn);
+}

@@ -16,8 +16,8 @@
 
 int lm__tx_begin(lm__tx *tx, lm__db *db, const char *owner_id, int mode)
 {
-    const char *params[1] = {owner_id};
-    char sql[160];
+    const char *params[2] = {owner_id, db->role};
+    char sql[200], lock[64] = "";
     memset(tx, 0, sizeof(*tx));
     tx->db = db;
     int rc = lm__pool_acquire(&tx->conn, &db->pool);
@@ -27,14 +27,14 @@ int lm__tx_begin(lm__tx *tx, lm__db *db, const char *owner_id, int mode)
     if (rc < 0)
         goto fail;
     tx->open = 1;
+    /* One round trip: the work role (SET LOCAL ROLE: row-level security applies to it, it
+       ends with the transaction), the tenant (SET LOCAL), and for writers the tenant's lock. */
     if (mode == LM__TX_WRITE)
-        snprintf(sql, sizeof(sql),
-                 "SELECT set_config('llmemory.owner_id', $1, true), "
-                 "pg_advisory_xact_lock(%d, hashtext($1))",
+        snprintf(lock, sizeof(lock), ", pg_advisory_xact_lock(%d, hashtext($1))",
                  LM__LOCK_CLASS_TENANT);
-    else
-        snprintf(sql, sizeof(sql), "SELECT set_config('llmemory.owner_id', $1, true)");
-    rc = lm__db_exec(NULL, tx->conn, sql, owner_id ? 1 : 0, owner_id ? params : NULL);
+    snprintf(sql, sizeof(sql), "SELECT %sset_config('llmemory.owner_id', $1, true)%s",
+             db->role[0] ? "set_config('role', $2, true), " : "", lock);
+    rc = lm__db_exec(NULL, tx->conn, sql, db->role[0] ? 2 : 1, params);
     if (rc < 0)
         goto fail;
     return 0;
@@ -65,7 +65,7 @@ void lm__tx_end(lm__tx *tx)
     tx->conn = NULL;
 }
 
-int lm__db_set_schema(lm__db *db, const char *schema)
+static int valid_ident(const char *schema)
 {
     size_t n = schema ? strlen(schema) : 0;
     int ok = n >= 1 && n <= 63 &&
@@ -75,12 +75,58 @@ int lm__db_set_schema(lm__db *db, const char *schema)
         char c = schema[i];
         ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
     }
-    if (!ok)
+    return ok;
+}
+
+int lm__db_set_schema(lm__db *db, const char *schema)
+{
+    if (!valid_ident(schema))
         return lm__error_set_field(LM_EINVAL, "schema", "invalid schema name \"%.80s\"",
                                    schema ? schema : "");
-    memcpy(db->schema, schema, n + 1);
+    snprintf(db->schema, sizeof(db->schema), "%s", schema);
     snprintf(db->qschema, sizeof(db->qschema), "\"%s\"", schema);
     return 0;
+}
+
+int lm__db_set_role(lm__db *db, const char *role)
+{
+    if (role == NULL || role[0] == '\0') {
+        db->role[0] = db->qrole[0] = '\0';
+        return 0;
+    }
+    if (!valid_ident(role))
+        return lm__error_set_field(LM_EINVAL, "role", "invalid role name \"%.80s\"", role);
+    snprintf(db->role, sizeof(db->role), "%s", role);
+    snprintf(db->qrole, sizeof(db->qrole), "\"%s\"", role);
+    return 0;
+}
+
+int lm__db_admin_acquire(PGconn **out, lm__db *db)
+{
+    int rc = lm__pool_acquire(out, &db->pool);
+    if (rc < 0)
+        return rc;
+    if ((rc = lm__db_exec(NULL, *out, "SET llmemory.maintenance = on", 0, NULL)) < 0) {
+        lm__pool_release(&db->pool, *out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+void lm__db_admin_release(lm__db *db, PGconn *conn)
+{
+    if (conn == NULL)
+        return;
+    if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE) {
+        PGresult *r = PQexec(conn, "RESET llmemory.maintenance");
+        int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (ok) {
+            lm__pool_release(&db->pool, conn);
+            return;
+        }
+    }
+    lm__pool_discard(&db->pool, conn);
 }
 
 void lm__db_log(const lm__db *db, int level, const char *fmt, ...)

@@ -27,6 +27,86 @@ static void bm25_ext_build_id(PGconn *c, const char *schema, char *id, size_t si
     PQclear(r);
 }
 
+#define LM__LOCK_CLASS_MIGRATE 0x4c4d0002
+
+int lm__bm25_tenant_function(PGconn *c, lm__db *db, const char *ext_schema)
+{
+    lm_buf body = LM_BUF_INIT, sql = LM_BUF_INIT;
+    PGresult *r = NULL;
+    const char *S = db->qschema;
+    char lock_sql[128];
+    const char *lock_params[1] = {db->schema};
+    int rc, locked = 0;
+
+    /* The one-time filter runs before the scan: another tenant's name scores nothing. */
+    lm__buf_printf(&body,
+                   "SELECT t.chunk_no, t.score FROM %s.llmemory_bm25_search('%s.postings'::regclass,"
+                   " '%s.term_stats'::regclass, '%s.tenant_stats'::regclass, $1, $2, $3, $4, $5,"
+                   " $6) t WHERE $1 = pg_catalog.current_setting('llmemory.owner_id', true)",
+                   ext_schema, S, S, S);
+    lm__buf_printf(&sql,
+                   "SELECT p.prosrc FROM pg_catalog.pg_proc p WHERE p.oid = pg_catalog.to_regprocedure("
+                   "'%s.llmemory_bm25_tenant(text, regconfig, text, float8, float8, integer)')",
+                   S);
+    if (lm__buf_oom(&body) || lm__buf_oom(&sql)) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    if ((rc = lm__db_exec(&r, c, sql.ptr, 0, NULL)) < 0)
+        goto out;
+    if (PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), body.ptr) == 0)
+        goto out; /* already there */
+    snprintf(lock_sql, sizeof(lock_sql), "SELECT pg_advisory_lock(%d, hashtext($1))",
+             LM__LOCK_CLASS_MIGRATE);
+    if ((rc = lm__db_exec(NULL, c, lock_sql, 1, lock_params)) < 0)
+        goto out;
+    locked = 1;
+    lm__buf_clear(&sql);
+    lm__buf_printf(&sql,
+                   "CREATE OR REPLACE FUNCTION %s.llmemory_bm25_tenant(text, regconfig, text,"
+                   " float8, float8, integer) RETURNS TABLE (chunk_no bigint, score float8)"
+                   " LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog"
+                   " AS $lm_fn$%s$lm_fn$",
+                   S, body.ptr);
+    rc = lm__buf_oom(&sql) ? LM_ENOMEM : lm__db_exec(NULL, c, sql.ptr, 0, NULL);
+out:
+    if (locked && PQstatus(c) == CONNECTION_OK) {
+        snprintf(lock_sql, sizeof(lock_sql), "SELECT pg_advisory_unlock(%d, hashtext($1))",
+                 LM__LOCK_CLASS_MIGRATE);
+        PQclear(PQexecParams(c, lock_sql, 1, NULL, lock_params, NULL, NULL, 0));
+    }
+    PQclear(r);
+    lm_buf_dispose(&body);
+    lm_buf_dispose(&sql);
+    return rc;
+}
+
+/* Whether the tenant function can score: the extension refuses tables whose policies bind the
+   caller, so the function's owner must bypass row-level security (a superuser or BYPASSRLS). */
+static int bm25_tenant_usable(PGconn *c, lm__db *db)
+{
+    lm_buf sql = LM_BUF_INIT;
+    PGresult *r = NULL;
+    int ok = 0;
+    lm__buf_printf(&sql,
+                   "SELECT o.rolsuper OR o.rolbypassrls FROM pg_catalog.pg_proc p"
+                   " JOIN pg_catalog.pg_roles o ON o.oid = p.proowner"
+                   " WHERE p.oid = pg_catalog.to_regprocedure('%s.llmemory_bm25_tenant(text,"
+                   " regconfig, text, float8, float8, integer)')",
+                   db->qschema);
+    if (!lm__buf_oom(&sql) && lm__db_exec(&r, c, sql.ptr, 0, NULL) == 0)
+        ok = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+    if (!ok)
+        lm__db_log(db, LM_LOG_WARN,
+                   "keyword search uses the SQL path: the llmemory_bm25 extension does not read"
+                   " tables under row-level security, and the owner of %s.llmemory_bm25_tenant"
+                   " is bound by it (not a superuser, no BYPASSRLS)", db->qschema);
+    lm__error_clear();
+    PQclear(r);
+    lm_buf_dispose(&sql);
+    return ok;
+}
+
 int lm__bm25_detect(lm__db *db, lm__bm25_params *p)
 {
     static const char find[] =
@@ -39,7 +119,7 @@ int lm__bm25_detect(lm__db *db, lm__bm25_params *p)
     int rc;
 
     p->ext_schema[0] = '\0';
-    if ((rc = lm__pool_acquire(&c, &db->pool)) < 0)
+    if ((rc = lm__db_admin_acquire(&c, db)) < 0)
         return rc;
     r = PQexec(c, find);
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 0) {
@@ -65,8 +145,18 @@ int lm__bm25_detect(lm__db *db, lm__bm25_params *p)
     if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
         char id[80];
         bm25_ext_build_id(c, PQgetvalue(r, 0, 0), id, sizeof(id));
-        if (strcmp(id, lm__pgext_build_id) == 0)
+        if (db->role[0] && (rc = lm__bm25_tenant_function(c, db, PQgetvalue(r, 0, 0))) < 0) {
+            /* Not fatal: the SQL path serves. */
+            lm__db_log(db, LM_LOG_WARN, "could not create %s.llmemory_bm25_tenant: %s",
+                       db->qschema, lm_error_last()->message);
+            lm__error_clear();
+            rc = 0;
+            id[0] = '\0';
+        }
+        if (strcmp(id, lm__pgext_build_id) == 0 && (!db->role[0] || bm25_tenant_usable(c, db))) {
             snprintf(p->ext_schema, sizeof(p->ext_schema), "%s", PQgetvalue(r, 0, 0));
+            p->ext_tenant = db->role[0] != '\0';
+        }
         else
             lm__db_log(db, LM_LOG_WARN,
                        "the llmemory_bm25 extension in this database is %s%.12s, not build %.12s"
@@ -78,7 +168,7 @@ int lm__bm25_detect(lm__db *db, lm__bm25_params *p)
     lm__db_log(db, LM_LOG_INFO, "keyword search: %s",
                p->ext_schema[0] ? "llmemory_bm25 extension" : "SQL");
     PQclear(r);
-    lm__pool_release(&db->pool, c);
+    lm__db_admin_release(db, c);
     return 0;
 }
 
@@ -142,19 +232,27 @@ int lm__bm25_search(PGresult **out, lm__tx *tx, const lm__search_req *req)
     if (!has_filters && req->bm25.ext_schema[0]) {
         /* The extension computes the same statistics CTEs and scores the postings with exact
            MaxScore pruning (docs/bm25-extension.md): same ranking, a fraction of the work. */
-        char tables[3][96];
-        snprintf(tables[0], sizeof(tables[0]), "%s.postings", S);
-        snprintf(tables[1], sizeof(tables[1]), "%s.term_stats", S);
-        snprintf(tables[2], sizeof(tables[2]), "%s.tenant_stats", S);
-        for (int i = 0; i < 3; i++)
-            if ((rc = lm__params_add(&p, tables[i], 1)) < 0)
-                goto out;
-        lm__buf_clear(&sql);
-        lm__buf_printf(&sql,
-                       "SELECT t.chunk_no, t.score FROM %s.llmemory_bm25_search($7::regclass,"
-                       " $8::regclass, $9::regclass, $1, $3::regconfig, $2, $4::float8,"
-                       " $5::float8, $6::int) t ORDER BY t.score DESC, t.chunk_no",
-                       req->bm25.ext_schema);
+        if (req->bm25.ext_tenant) {
+            lm__buf_clear(&sql);
+            lm__buf_printf(&sql,
+                           "SELECT t.chunk_no, t.score FROM %s.llmemory_bm25_tenant($1,"
+                           " $3::regconfig, $2, $4::float8, $5::float8, $6::int) t"
+                           " ORDER BY t.score DESC, t.chunk_no", S);
+        } else {
+            char tables[3][96];
+            snprintf(tables[0], sizeof(tables[0]), "%s.postings", S);
+            snprintf(tables[1], sizeof(tables[1]), "%s.term_stats", S);
+            snprintf(tables[2], sizeof(tables[2]), "%s.tenant_stats", S);
+            for (int i = 0; i < 3; i++)
+                if ((rc = lm__params_add(&p, tables[i], 1)) < 0)
+                    goto out;
+            lm__buf_clear(&sql);
+            lm__buf_printf(&sql,
+                           "SELECT t.chunk_no, t.score FROM %s.llmemory_bm25_search($7::regclass,"
+                           " $8::regclass, $9::regclass, $1, $3::regconfig, $2, $4::float8,"
+                           " $5::float8, $6::int) t ORDER BY t.score DESC, t.chunk_no",
+                           req->bm25.ext_schema);
+        }
     } else if (!has_filters) {
         lm__buf_puts(&sql, " SELECT chunk_no, score FROM sc ORDER BY score DESC, chunk_no");
     } else {

@@ -81,7 +81,7 @@ int lm__vector_register(lm__db *db, lm__vec_cfg *cfg)
     snprintf(cfg->table, sizeof(cfg->table), "%s.%s", S, cfg->table_name);
     snprintf(dim, sizeof(dim), "%d", cfg->dim);
 
-    if ((rc = lm__pool_acquire(&c, &db->pool)) < 0)
+    if ((rc = lm__db_admin_acquire(&c, db)) < 0)
         return rc;
     snprintf(lock_sql, sizeof(lock_sql), "SELECT pg_advisory_lock(%d, hashtext($1))",
              LM__LOCK_CLASS_MIGRATE);
@@ -97,6 +97,13 @@ int lm__vector_register(lm__db *db, lm__vec_cfg *cfg)
                   " ON DELETE CASCADE,"
                   " FOREIGN KEY (provider_id) REFERENCES %s.embedding_providers ON DELETE CASCADE)",
                   cfg->table, cfg->dim, S, S);
+    if (rc < 0)
+        goto out;
+    /* Row-level security like every tenant table (020_row_level_security.sql), once. */
+    rc = exec_fmt(c, NULL, 0, NULL,
+                  "SELECT %s.llmemory_protect_table(c.oid) FROM pg_catalog.pg_class c"
+                  " WHERE c.oid = '%s'::regclass AND NOT c.relforcerowsecurity",
+                  S, cfg->table);
     if (rc < 0)
         goto out;
     /* pgvector 0.7 and later: per-tenant graphs over half-precision copies (see the header). */
@@ -166,7 +173,7 @@ out:
         PQclear(PQexecParams(c, lock_sql, 1, NULL, lock_params, NULL, NULL, 0));
     }
     PQclear(res);
-    lm__pool_release(&db->pool, c);
+    lm__db_admin_release(db, c);
     return rc;
 }
 
@@ -292,7 +299,7 @@ void lm__vector_maybe_index(lm__db *db, const lm__vec_cfg *cfg, const char *owne
     if (cfg->embedder == NULL || cfg->index_threshold < 0 ||
         (!half && cfg->dim > LM__HNSW_MAX_DIM_VECTOR))
         return;
-    if (lm__pool_acquire(&c, &db->pool) < 0)
+    if (lm__db_admin_acquire(&c, db) < 0)
         goto fail;
     if (exec_fmt(c, &res, 2, p2, "SELECT 1 FROM %s.vector_indexes WHERE owner_id = $1"
                                   " AND provider_id = $2", S) < 0)
@@ -384,5 +391,5 @@ out:
         PQfreemem(lit_prov);
     PQclear(res);
     lm_buf_dispose(&sql);
-    lm__pool_release(&db->pool, c);
+    lm__db_admin_release(db, c);
 }
