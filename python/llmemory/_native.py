@@ -39,7 +39,7 @@ DOC_TYPE_COUNT = 14
 MEMORY_OPTS_VERSION = 1
 DOC_ADD_OPTS_VERSION = 1
 DOC_LIST_OPTS_VERSION = 1
-SEARCH_OPTS_VERSION = 1
+SEARCH_OPTS_VERSION = 2
 HTTP_EMBEDDER_OPTS_VERSION = 1
 KEY_OPTS_VERSION = 1
 EMBED_RUN_OPTS_VERSION = 1
@@ -183,6 +183,7 @@ class DocListOpts(Structure):
         ("has_type", c_int),
         ("type", c_int),
         ("metadata_filter", c_char_p),
+        ("include_subtenants", c_int),
     ]
 
 
@@ -222,6 +223,8 @@ class SearchOpts(Structure):
         ("max_variants", c_int),
         ("rerank", c_int),
         ("rerank_top_k", c_int),
+        ("syntax", c_int),
+        ("include_subtenants", c_int),
     ]
 
 
@@ -245,6 +248,7 @@ class Hit(Structure):
         ("document_metadata", c_char_p),
         ("n_context", c_size_t),
         ("context", POINTER(Chunk)),
+        ("owner_id", c_char_p),
     ]
 
 

@@ -155,6 +155,7 @@ class SearchResult:
     id_at_origin: str = ""
     chunk_index: int = 0
     chunk_level: int = 0
+    owner_id: str = ""  # the tenant the hit belongs to (differs with include_subtenants)
 
     @property
     def text_score(self) -> Optional[float]:

@@ -56,6 +56,7 @@ from .models import (
 _DOC_TYPES = list(DocumentType)  # index == lm_doc_type value (checked by the tests)
 _SEARCH_TYPES = {SearchType.TEXT: 0, SearchType.VECTOR: 1, SearchType.HYBRID: 2}
 _SEARCH_TYPE_OF = {v: k for k, v in _SEARCH_TYPES.items()}
+_SYNTAX = {"web": 0, "plain": 1}
 _ORDER = {"created_at": 0, "updated_at": 1, "document_name": 2}
 _SCOPES = {KeyScope.READ: 1, KeyScope.WRITE: 2, KeyScope.ADMIN: 3}
 _SCOPE_OF = {v: k for k, v in _SCOPES.items()}
@@ -531,9 +532,12 @@ class LLMemorySync:
         order_by: Literal["created_at", "updated_at", "document_name"] = "created_at",
         order_desc: bool = True,
         metadata_filter: MetadataFilter = None,
+        *,
+        include_subtenants: bool = False,
     ) -> DocumentListResult:
         """One page of the tenant's documents and the total that match the filters. Ties are
-        broken by document id, so pages never overlap."""
+        broken by document id, so pages never overlap. include_subtenants: also the documents
+        of every sub-tenant "<owner_id>/..." (the caller decides who may ask for it)."""
         if order_by not in _ORDER:
             raise ValidationError("order_by", f'invalid sort order "{order_by}"', order_by)
         o = N.DocListOpts()
@@ -546,6 +550,7 @@ class LLMemorySync:
             o.has_type = 1
             o.type = _doc_type(document_type)
         o.metadata_filter = _json_arg(metadata_filter, "metadata_filter")
+        o.include_subtenants = 1 if include_subtenants else 0
         owner = b(owner_id, "owner_id")
 
         def call(m: int) -> DocumentListResult:
@@ -635,7 +640,8 @@ class LLMemorySync:
                 query_expansion: Optional[bool], max_query_variants: Optional[int],
                 rerank: Optional[bool], rerank_top_k: Optional[int], document_type: Any,
                 text_config: Optional[str], rrf_k: Optional[int], candidates: Optional[int],
-                record_history: bool, with_documents: bool) -> list[Any]:
+                record_history: bool, with_documents: bool, query_syntax: str = "web",
+                include_subtenants: bool = False) -> list[Any]:
         o = N.SearchOpts.from_buffer_copy(_SEARCH_DEFAULTS)
         stype = _search_type(search_type)
         o.type = stype
@@ -675,6 +681,11 @@ class LLMemorySync:
         o.rerank = 1 if rerank else 0
         if rerank_top_k is not None:
             o.rerank_top_k = _int(rerank_top_k, "rerank_top_k")
+        if query_syntax not in _SYNTAX:
+            raise ValidationError("query_syntax", f'invalid query syntax "{query_syntax}"',
+                                  query_syntax)
+        o.syntax = _SYNTAX[query_syntax]
+        o.include_subtenants = 1 if include_subtenants else 0
         owner = b(owner_id, "owner_id")
         query = b(query_text, "query_text")
         hybrid = stype == 2
@@ -714,6 +725,7 @@ class LLMemorySync:
                         h.id_at_origin.decode("utf-8", "replace"),
                         h.chunk_index,
                         h.chunk_level,
+                        s(h.owner_id),
                     )
                     if with_documents:
                         t = h.document_type
@@ -752,19 +764,25 @@ class LLMemorySync:
         rrf_k: Optional[int] = None,
         candidates: Optional[int] = None,
         record_history: bool = True,
+        query_syntax: Literal["web", "plain"] = "web",
+        include_subtenants: bool = False,
     ) -> list[SearchResult]:
         """Search the tenant's chunks. The query uses web-search syntax (words OR-ed, "quoted
         phrases", -excluded). Keyword search ranks with per-tenant BM25; hybrid fuses it with
         the vector leg by weighted reciprocal rank fusion (alpha: 0 keyword only .. 1 vector
         only; None: the library's default for the embedder). Every filter applies to every
         search type. rerank_return_k is accepted for compatibility: results are always
-        ``limit`` long."""
+        ``limit`` long. query_syntax="plain" reads the query as text only (no phrases, no
+        exclusions: for natural-language questions). include_subtenants also searches every
+        sub-tenant "<owner_id>/..." (each with its own BM25 statistics; lists merged by
+        reciprocal rank fusion; each hit's owner_id says whose it is)."""
         del rerank_return_k
         return self._search(owner_id, query_text, search_type, limit, id_at_origin,
                             id_at_origins, metadata_filter, date_from, date_to,
                             include_parent_context, context_window, alpha, query_expansion,
                             max_query_variants, rerank, rerank_top_k, document_type, text_config,
-                            rrf_k, candidates, record_history, False)
+                            rrf_k, candidates, record_history, False, query_syntax,
+                            include_subtenants)
 
     def search_with_documents(
         self,
@@ -782,7 +800,8 @@ class LLMemorySync:
                     include_parent_context=False, context_window=2, alpha=None,
                     query_expansion=None, max_query_variants=None, rerank=None,
                     rerank_top_k=None, document_type=None, text_config=None, rrf_k=None,
-                    candidates=None, record_history=True)
+                    candidates=None, record_history=True, query_syntax="web",
+                    include_subtenants=False)
         search_kwargs.pop("rerank_return_k", None)
         unknown = set(search_kwargs) - set(args)
         if unknown:
@@ -794,7 +813,8 @@ class LLMemorySync:
                            args["context_window"], args["alpha"], args["query_expansion"],
                            args["max_query_variants"], args["rerank"], args["rerank_top_k"],
                            args["document_type"], args["text_config"], args["rrf_k"],
-                           args["candidates"], args["record_history"], True)
+                           args["candidates"], args["record_history"], True,
+                           args["query_syntax"], args["include_subtenants"])
         if not include_document_metadata:
             for r in res:
                 r.document_name, r.document_type, r.document_metadata = "", "", {}

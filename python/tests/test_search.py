@@ -170,3 +170,30 @@ def test_bad_search_arguments(mem, tenant, kwargs, field):
     with pytest.raises(ValidationError) as e:
         mem.search(**args)
     assert e.value.field.startswith(field)
+
+
+def test_plain_query_syntax_reads_operators_as_text(mem, tenant, corpus):
+    # Web syntax: a leading "-" excludes the word, so only the exclusion remains and nothing
+    # of the finance document can match; plain syntax reads the same query as text.
+    web = mem.search(tenant, "-revenue", search_type="text", limit=5)
+    plain = mem.search(tenant, "-revenue", search_type="text", limit=5, query_syntax="plain")
+    fin = corpus["fin"].document.document_id
+    assert fin not in [r.document_id for r in web]
+    assert plain and plain[0].document_id == fin
+    with pytest.raises(ValidationError):
+        mem.search(tenant, "revenue", query_syntax="sql")
+
+
+def test_include_subtenants_merges_own_subtree_only(mem, tenant, other):
+    sub = tenant + "/team-a"
+    mem.add_document(tenant, "p", "Parent", "text", "Quarterly revenue grew at the parent.")
+    mem.add_document(sub, "s", "Sub", "text", "Quarterly revenue grew in team A.")
+    mem.add_document(other, "x", "Other", "text", "Quarterly revenue grew elsewhere.")
+    own = mem.search(tenant, "quarterly revenue", search_type="text", limit=10)
+    assert {r.owner_id for r in own} == {tenant}
+    both = mem.search(tenant, "quarterly revenue", search_type="text", limit=10,
+                      include_subtenants=True)
+    assert {r.owner_id for r in both} == {tenant, sub}
+    listed = mem.list_documents(tenant, include_subtenants=True)
+    assert {d.id_at_origin for d in listed.documents} == {"p", "s"}
+    assert mem.list_documents(tenant).total == 1
