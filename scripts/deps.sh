@@ -79,4 +79,7 @@ if [ -f "$here/pgext/Makefile" ]; then
     fi
 fi
 
+# Sentence-embedding models for the local embedder (pinned checksums; see the script).
+"$here/scripts/models.sh"
+
 echo "deps: ok (PostgreSQL $("$PG_CONFIG" --version | awk '{print $2}'), pgvector $(sed -n "s/^default_version = '\(.*\)'/\1/p" "$sharedir/extension/vector.control"))"
