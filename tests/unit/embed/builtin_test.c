@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "embed/builtin.h"
 #include "embed/embed.h"
+#include "embed/http.h"
 #include "llmemory/embed.h"
 #include "llmemory/sys/embedder.h"
 #include "runner.h"
