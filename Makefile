@@ -55,7 +55,7 @@ HTTP_SRC  := $(sort $(wildcard src/http/*.c))
 UNIT_SRC  := $(sort $(wildcard tests/unit/*/*_test.c))
 INTEG_SRC := $(sort $(wildcard tests/integration/*_test.c))
 
-LIB_OBJ   := $(patsubst %.c,$(B)/%.o,$(LIB_SRC)) $(B)/gen/migrations.o
+LIB_OBJ   := $(patsubst %.c,$(B)/%.o,$(LIB_SRC)) $(B)/gen/migrations.o $(B)/gen/models.o
 CLI_OBJ   := $(patsubst %.c,$(B)/%.o,$(CLI_SRC))
 HTTP_OBJ  := $(patsubst %.c,$(B)/%.o,$(HTTP_SRC))
 HARNESS   := $(B)/tests/harness/runner.o
@@ -75,6 +75,11 @@ $(B)/gen/migrations.c: $(SQL_SRC) scripts/embed-sql.sh
 	@mkdir -p $(dir $@)
 	$(if $(Q),@echo "  GEN   $@")
 	$(Q)sh scripts/embed-sql.sh $(SQL_SRC) > $@.tmp && mv $@.tmp $@
+
+$(B)/gen/models.c: scripts/models.lock scripts/embed-models.sh
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  GEN   $@")
+	$(Q)sh scripts/embed-models.sh scripts/models.lock > $@.tmp && mv $@.tmp $@
 
 $(B)/gen/%.o: $(B)/gen/%.c
 	$(if $(Q),@echo "  CC    $<")

@@ -61,6 +61,7 @@ int cli_cmd_eval(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_serve(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_keys(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_optimize(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_models(cli_ctx *ctx, int argc, char **argv);
 
 /* ---- errors and stderr (errors.c) ---- */
 
