@@ -36,6 +36,11 @@ static const char help[] =
     "      --drain SECONDS      on shutdown, wait this long for requests (default 30)\n"
     "      --rate-limit N       requests per second per tenant (default: no limit)\n"
     "      --rate-burst N       requests a tenant may send at once (default 2 x rate)\n"
+    "Embedding:\n"
+    "      --sync-embed         embed a document's chunks before its add returns; by default\n"
+    "                           an add returns once the document is stored and keyword-\n"
+    "                           searchable, and a background thread embeds its chunks (vector\n"
+    "                           search finds them moments later)\n"
     "JWT bearer tokens (optional; API keys always work):\n"
     "      --jwt-secret-file F  HS256 with the shared secret in F (at least 32 bytes);\n"
     "                           or set LLMEMORY_JWT_SECRET\n"
@@ -77,7 +82,8 @@ enum {
     OPT_JWT_ISSUER,
     OPT_JWT_AUDIENCE,
     OPT_JWT_LEEWAY,
-    OPT_ACCESS_LOG
+    OPT_ACCESS_LOG,
+    OPT_SYNC_EMBED
 };
 
 /* "12M", "512K", "1G" or bytes, up to @p max. 0 or 2 (printed). */
@@ -163,6 +169,7 @@ int cli_cmd_serve(cli_ctx *ctx, int argc, char **argv)
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"max-connections", required_argument, NULL, OPT_MAX_CONN},
         {"drain", required_argument, NULL, OPT_DRAIN},
+        {"sync-embed", no_argument, NULL, OPT_SYNC_EMBED},
         {"rate-limit", required_argument, NULL, OPT_RATE},
         {"rate-burst", required_argument, NULL, OPT_BURST},
         {"jwt-secret-file", required_argument, NULL, OPT_JWT_SECRET_FILE},
@@ -236,6 +243,9 @@ int cli_cmd_serve(cli_ctx *ctx, int argc, char **argv)
             if ((status = cli_parse_long(ctx, "--max-connections", optarg, 1, 1000000, &v)) != 0)
                 goto out;
             cfg.max_connections = (int)v;
+            break;
+        case OPT_SYNC_EMBED:
+            cfg.sync_embed = 1;
             break;
         case OPT_DRAIN:
             if ((status = cli_parse_long(ctx, "--drain", optarg, 1, 86400, &v)) != 0)

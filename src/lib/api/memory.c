@@ -159,3 +159,8 @@ const char *lm_memory_schema(const lm_memory *mem)
 {
     return mem ? mem->db.schema : NULL;
 }
+
+lm_embedder *lm_memory_embedder(const lm_memory *mem)
+{
+    return mem ? mem->vec.embedder : NULL;
+}
