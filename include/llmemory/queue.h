@@ -60,10 +60,11 @@ LM_EXTERN int lm_embed_queue_stats_get(lm_embed_queue_stats *out, lm_memory *mem
  * until then vector search does not find the chunk (keyword search does). Another tenant's data
  * is never touched: an unknown tenant queues nothing. `llmemory reembed` switches a memory to the
  * default embedder with it (docs/embeddings.md).
- * @param queued receives the number of jobs queued, or NULL
+ * @param waiting receives the number of the tenant's (or all tenants') chunks that now wait in
+ *        the queue for this provider (queued by this call or before), or NULL
  * @return 0; LM_EINVAL (no embedder, invalid owner id); LM_ECONN, LM_EDB.
  */
-LM_EXTERN int lm_reembed(lm_memory *mem, const char *owner_id, int64_t *queued);
+LM_EXTERN int lm_reembed(lm_memory *mem, const char *owner_id, int64_t *waiting);
 
 LM_END_DECL
 

@@ -313,15 +313,15 @@ out:
     return rc;
 }
 
-int lm_reembed(lm_memory *mem, const char *owner_id, int64_t *queued)
+int lm_reembed(lm_memory *mem, const char *owner_id, int64_t *waiting)
 {
     PGconn *c = NULL;
     PGresult *r = NULL;
     lm_buf sql = LM_BUF_INIT;
     int rc;
 
-    if (queued)
-        *queued = 0;
+    if (waiting)
+        *waiting = 0;
     LM_ASSERT_ARG(mem != NULL);
     if (mem->vec.embedder == NULL)
         return lm__error_set_field(LM_EINVAL, "embedder", "the memory has no embedding provider");
@@ -341,16 +341,20 @@ int lm_reembed(lm_memory *mem, const char *owner_id, int64_t *queued)
                    " AND NOT EXISTS (SELECT 1 FROM %s v WHERE v.owner_id = c.owner_id"
                    " AND v.provider_id = $1 AND v.chunk_id = c.chunk_id)"
                    " ON CONFLICT DO NOTHING RETURNING 1)"
-                   " SELECT (SELECT count(*) FROM revived) + (SELECT count(*) FROM ins)",
-                   mem->db.qschema, mem->db.qschema, mem->db.qschema, mem->vec.table);
+                   " SELECT (SELECT count(*) FROM revived) + (SELECT count(*) FROM ins) +"
+                   " (SELECT count(*) FROM %s.embedding_queue WHERE provider_id = $1"
+                   " AND status IN ('pending', 'processing')"
+                   " AND ($2::text IS NULL OR owner_id = $2))",
+                   mem->db.qschema, mem->db.qschema, mem->db.qschema, mem->vec.table,
+                   mem->db.qschema);
     const char *p[] = {mem->vec.provider_id, owner_id};
     if ((rc = lm__pool_acquire(&c, &mem->db.pool)) < 0)
         goto out;
     if ((rc = exec_sql(c, &r, &sql, 2, p)) < 0)
         goto out;
-    if (queued)
-        *queued = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    lm__db_log(&mem->db, LM_LOG_INFO, "re-embedding: %s chunks queued for %s",
+    if (waiting)
+        *waiting = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    lm__db_log(&mem->db, LM_LOG_INFO, "re-embedding: %s chunks wait for %s",
                PQgetvalue(r, 0, 0), mem->vec.provider_id);
 out:
     PQclear(r);
