@@ -441,8 +441,8 @@ int lm_search(lm_results **out, lm_memory *mem, const char *owner_id, const char
             rc = LM_ENOMEM;
             goto out;
         }
-        if ((rc = lm__vector_embed(&mem->vec, qvecs, (const char *const *)variants, NULL,
-                                   n_variants)) < 0)
+        if ((rc = lm__vector_embed_query(&mem->vec, qvecs, (const char *const *)variants, NULL,
+                                         n_variants)) < 0)
             goto out;
     }
     if ((lists = lm__calloc(n_variants, sizeof(*lists))) == NULL) {

@@ -17,7 +17,7 @@
 #define LM__EMBED_ID_MAX_BYTES 100
 
 struct lm_embedder {
-    const char *kind; /* static: "builtin", "http" or "custom" */
+    const char *kind; /* static: "builtin", "http", "local" or "custom" */
     char provider_id[LM__EMBED_ID_MAX];
     char model[LM__EMBED_ID_MAX];
     int dim;
@@ -25,6 +25,9 @@ struct lm_embedder {
     int sets_error;
     lm_embedder_ops ops;
     void *self;
+    /* Optional (built-in kinds): embed search queries (a model's query prefix). NULL: ops.embed. */
+    int (*embed_query)(void *self, float *out, int dim, const char *const *texts,
+                       const size_t *lens, size_t n);
 };
 
 /*

@@ -38,8 +38,8 @@ int lm__embedder_new(lm_embedder **out,
     return 0;
 }
 
-int lm_embedder_embed(
-    lm_embedder *e, float *out, const char *const *texts, const size_t *lens, size_t n)
+static int embed_texts(lm_embedder *e, int query, float *out, const char *const *texts,
+                       const size_t *lens, size_t n)
 {
     size_t *owned_lens = NULL;
     int rc = 0;
@@ -67,7 +67,10 @@ int lm_embedder_embed(
         lens = owned_lens;
     }
 
-    rc = e->ops.embed(e->self, out, e->dim, texts, lens, n);
+    if (query && e->embed_query != NULL)
+        rc = e->embed_query(e->self, out, e->dim, texts, lens, n);
+    else
+        rc = e->ops.embed(e->self, out, e->dim, texts, lens, n);
     if (rc != 0 && !e->sets_error) {
         rc = rc < 0 ? rc : LM_ERROR;
         if (rc == LM_ENOMEM)
@@ -97,6 +100,18 @@ int lm_embedder_embed(
 out:
     lm__free(owned_lens);
     return rc;
+}
+
+int lm_embedder_embed(
+    lm_embedder *e, float *out, const char *const *texts, const size_t *lens, size_t n)
+{
+    return embed_texts(e, 0, out, texts, lens, n);
+}
+
+int lm_embedder_embed_query(
+    lm_embedder *e, float *out, const char *const *texts, const size_t *lens, size_t n)
+{
+    return embed_texts(e, 1, out, texts, lens, n);
 }
 
 int lm_embedder_dim(const lm_embedder *e)

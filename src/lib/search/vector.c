@@ -38,6 +38,14 @@ int lm__vector_embed(const lm__vec_cfg *cfg, float *out, const char *const *text
     return lm_embedder_embed(cfg->embedder, out, texts, lens, n);
 }
 
+int lm__vector_embed_query(const lm__vec_cfg *cfg, float *out, const char *const *texts,
+                           const size_t *lens, size_t n)
+{
+    if (n == 0)
+        return 0;
+    return lm_embedder_embed_query(cfg->embedder, out, texts, lens, n);
+}
+
 static int exec_fmt(PGconn *c, PGresult **out, int n, const char *const *params, const char *fmt,
                     ...) __attribute__((format(printf, 5, 6)));
 static int exec_fmt(PGconn *c, PGresult **out, int n, const char *const *params, const char *fmt, ...)

@@ -40,6 +40,10 @@ void lm__vector_literal(lm_buf *b, const float *v, int dim);
 int lm__vector_embed(const lm__vec_cfg *cfg, float *out, const char *const *texts,
                      const size_t *lens, size_t n);
 
+/* The same for search queries (the model's query prefix, lm_embedder_embed_query()). */
+int lm__vector_embed_query(const lm__vec_cfg *cfg, float *out, const char *const *texts,
+                           const size_t *lens, size_t n);
+
 typedef struct lm__vec_req {
     const char *owner_id;
     const float *query;   /* dim floats */
