@@ -10,6 +10,11 @@ eval "$(sh scripts/pg-test-cluster.sh start)" || { echo "could not start the tes
 export LLMEMORY_TEST_DATABASE_URL
 trap 'sh scripts/pg-test-cluster.sh stop "$LLMEMORY_TEST_PG_DIR"' EXIT INT TERM
 
+# The suites expect the built-in embedder unless a test asks for another: with the default model
+# installed, the automatic choice would be the local encoder (docs/embeddings.md). Tests of the
+# local encoder and of the automatic choice set LLMEMORY_EMBEDDER themselves.
+export LLMEMORY_EMBEDDER="${LLMEMORY_EMBEDDER:-builtin}"
+
 passed=0 failed=0 skipped=0
 log=$(mktemp)
 run_suite() { # label, command...

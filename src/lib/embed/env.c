@@ -9,8 +9,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "embed/embed.h"
+#include "embed/env.h"
 #include "embed/http.h"
+#include "embed/models.h"
 #include "error.h"
 
 /* ---- configuration from the environment ------------------------------------------------------ */
@@ -40,14 +43,81 @@ static int env_int(int *out, const char *name, long lo, long hi)
     return 0;
 }
 
+int lm__embedder_env_automatic(void)
+{
+    const char *kind = env_nonempty("LLMEMORY_EMBEDDER");
+    return kind == NULL || strcasecmp(kind, "default") == 0;
+}
+
+/* The local encoder on model @p model: a directory (contains '/'), an installed model's name, or
+ * NULL for LM_DEFAULT_MODEL. LLMEMORY_LOCAL_THREADS and LLMEMORY_LOCAL_INT8 apply. */
+static int local_new(lm_embedder **out, const char *model)
+{
+    lm_local_embedder_opts o = LM_LOCAL_EMBEDDER_OPTS_INIT;
+    lm_buf dir = LM_BUF_INIT;
+    int rc;
+
+    o.int8 = -1; /* $LLMEMORY_LOCAL_INT8 */
+    if ((rc = env_int(&o.threads, "LLMEMORY_LOCAL_THREADS", 1, 64)) < 0)
+        return rc;
+    if (model != NULL && strchr(model, '/') != NULL) {
+        lm__buf_puts(&dir, model);
+        if (lm__buf_oom(&dir))
+            rc = LM_ENOMEM;
+    } else {
+        rc = lm_model_find(&dir, model);
+    }
+    if (rc == 0)
+        rc = lm_embedder_local_new(out, dir.ptr, &o);
+    if (rc == LM_ENOMEM)
+        lm__error_set_oom();
+    lm_buf_dispose(&dir);
+    return rc;
+}
+
+int lm__embedder_default_new(lm_embedder **out, int *fell_back)
+{
+    lm_buf dir = LM_BUF_INIT;
+    int rc;
+
+    *out = NULL;
+    *fell_back = 0;
+    rc = lm_model_find(&dir, NULL);
+    lm_buf_dispose(&dir);
+    if (rc == LM_ENOTFOUND) {
+        /* Not installed: the built-in embedder. A model that is installed but broken is an
+           error below, never a silent change of provider. */
+        *fell_back = 1;
+        lm_error_clear();
+        return lm_embedder_builtin_new(out, 0);
+    }
+    if (rc < 0)
+        return rc;
+    return local_new(out, NULL);
+}
+
 int lm_embedder_from_env(lm_embedder **out)
 {
     LM_ASSERT_ARG(out != NULL);
     *out = NULL;
     const char *kind = env_nonempty("LLMEMORY_EMBEDDER");
-    int dim = 0, rc;
+    int dim = 0, rc, fell_back;
 
-    if (kind == NULL || strcasecmp(kind, "builtin") == 0) {
+    if (lm__embedder_env_automatic())
+        return lm__embedder_default_new(out, &fell_back);
+    if (strcasecmp(kind, "local") == 0)
+        return local_new(out, NULL);
+    if (strncasecmp(kind, "local:", 6) == 0) {
+        if (kind[6] == '\0') {
+            lm__error_set_field(LM_EINVAL, "LLMEMORY_EMBEDDER",
+                                "invalid value for environment variable \"LLMEMORY_EMBEDDER\": "
+                                "\"%s\"", kind);
+            lm__error_hint("Use local, local:NAME (an installed model) or local:/path/to/model.");
+            return LM_EINVAL;
+        }
+        return local_new(out, kind + 6);
+    }
+    if (strcasecmp(kind, "builtin") == 0) {
         if ((rc = env_int(&dim, "LLMEMORY_EMBED_DIM", 8, LM_MAX_EMBED_DIM)) < 0)
             return rc;
         return lm_embedder_builtin_new(out, dim);
@@ -78,7 +148,7 @@ int lm_embedder_from_env(lm_embedder **out)
     lm__error_set_field(LM_EINVAL, "LLMEMORY_EMBEDDER",
                         "invalid value for environment variable \"LLMEMORY_EMBEDDER\": \"%s\"",
                         kind);
-    lm__error_hint("Use builtin, openai, http or none.");
+    lm__error_hint("Use default, local, local:/path/to/model, builtin, openai, http or none.");
     return LM_EINVAL;
 }
 

@@ -34,8 +34,10 @@ const lm__pinned_model *lm__pinned_model_get(const char *name)
 static void search_path(lm_buf *out)
 {
     const char *env = getenv("LLMEMORY_MODELS_DIR");
-    if (env != NULL && env[0] != '\0')
+    if (env != NULL && env[0] != '\0') {
         lm__buf_printf(out, "%s\n", env);
+        return;
+    }
     const char *home = getenv("LLMEMORY_HOME");
     if (home != NULL && home[0] != '\0') {
         lm__buf_printf(out, "%s/models\n", home);
@@ -205,7 +207,8 @@ int lm_models_list(lm_model_info **out, size_t *n)
     }
     for (char *line = dirs.ptr, *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
         *nl = '\0';
-        /* The same directory twice in the path (LLMEMORY_MODELS_DIR = the home's) lists once. */
+        /* The same directory twice in the path (LLMEMORY_HOME = /usr/local/share/llmemory) lists
+           once. */
         int seen = 0;
         for (char *prev = dirs.ptr; prev < line; prev += strlen(prev) + 1)
             if (strcmp(prev, line) == 0)

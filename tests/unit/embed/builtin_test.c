@@ -412,6 +412,8 @@ TEST(test_embed_env__builtin_and_none)
 {
     clear_env();
     lm_embedder *e = NULL;
+    /* Unset means the default model when installed (env_test.c), else the built-in embedder. */
+    setenv("LLMEMORY_MODELS_DIR", "/nonexistent-llmemory-models", 1);
     ASSERT_OK(lm_embedder_from_env(&e));
     ASSERT_EQ_STR(lm_embedder_provider_id(e), "builtin-hash-v2-384");
     lm_embedder_free(e);

