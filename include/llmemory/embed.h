@@ -126,7 +126,7 @@ LM_EXTERN int lm_embedder_local_new(lm_embedder **out,
  * local encoder on the installed default model, LM_DEFAULT_MODEL in llmemory/models.h; the
  * built-in embedder when it is not installed), "local" (the default model; an error when it is
  * not installed), "local:NAME" (an installed model) or "local:/path/to/model" (a directory; both
- * with $LLMEMORY_LOCAL_THREADS and $LLMEMORY_LOCAL_INT8), "builtin" (dimension
+ * with $LLMEMORY_EMBED_THREADS and $LLMEMORY_LOCAL_INT8), "builtin" (dimension
  * $LLMEMORY_EMBED_DIM or 384), "openai"/"http" (the LLMEMORY_EMBED_* variables above, dimension
  * $LLMEMORY_EMBED_DIM required; also LLMEMORY_EMBED_BATCH_SIZE, _CONCURRENCY, _TIMEOUT_MS,
  * _MAX_RETRIES and _SEND_DIMENSIONS; "openai" defaults the URL to https://api.openai.com/v1) or

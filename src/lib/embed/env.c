@@ -50,7 +50,7 @@ int lm__embedder_env_automatic(void)
 }
 
 /* The local encoder on model @p model: a directory (contains '/'), an installed model's name, or
- * NULL for LM_DEFAULT_MODEL. LLMEMORY_LOCAL_THREADS and LLMEMORY_LOCAL_INT8 apply. */
+ * NULL for LM_DEFAULT_MODEL. LLMEMORY_EMBED_THREADS and LLMEMORY_LOCAL_INT8 apply. */
 static int local_new(lm_embedder **out, const char *model)
 {
     lm_local_embedder_opts o = LM_LOCAL_EMBEDDER_OPTS_INIT;
@@ -58,7 +58,7 @@ static int local_new(lm_embedder **out, const char *model)
     int rc;
 
     o.int8 = -1; /* $LLMEMORY_LOCAL_INT8 */
-    if ((rc = env_int(&o.threads, "LLMEMORY_LOCAL_THREADS", 1, 64)) < 0)
+    if ((rc = env_int(&o.threads, "LLMEMORY_EMBED_THREADS", 1, 64)) < 0)
         return rc;
     if (model != NULL && strchr(model, '/') != NULL) {
         lm__buf_puts(&dir, model);

@@ -675,3 +675,13 @@ fail:
     local_free(L);
     return rc;
 }
+
+const lm__bert *lm__local_model(const lm_embedder *e)
+{
+    return e != NULL && strcmp(e->kind, "local") == 0 ? &((const local *)e->self)->m : NULL;
+}
+
+const lm__tok *lm__local_tok(const lm_embedder *e)
+{
+    return e != NULL && strcmp(e->kind, "local") == 0 ? &((const local *)e->self)->tok : NULL;
+}

@@ -161,6 +161,8 @@ int lm__gemm_nt(int simd, lm__scratch *s, int m, int n, int k, const float *a, i
 /* c [m x n] = epilogue(a [m x k] b) with b [k x n] (stride ldb) not packed (attention). */
 int lm__gemm_nn(int simd, lm__scratch *s, int m, int n, int k, const float *a, int lda,
                 const float *b, int ldb, float *c, int ldc, const lm__epi *e);
+/* In-place LayerNorm of @p t rows of @p h floats with gain @p g and bias @p b. */
+void lm__layernorm(int simd, float *x, int t, int h, const float *g, const float *b, float eps);
 /* In-place softmax of each of @p m rows of @p n floats (stride ld). */
 void lm__softmax_rows(int simd, float *x, int m, int n, int ld);
 
@@ -190,5 +192,12 @@ void lm__bert_free(lm__bert *m);
  * [t x hidden] go to @p hidden (caller-allocated).
  */
 int lm__bert_forward(const lm__bert *m, lm__scratch *s, const int32_t *ids, int t, float *hidden);
+
+/* ---- test hooks ------------------------------------------------------------------------------ */
+
+struct lm_embedder;
+/* The model and the tokenizer of a local embedder; NULL for other kinds. */
+const lm__bert *lm__local_model(const struct lm_embedder *e);
+const lm__tok *lm__local_tok(const struct lm_embedder *e);
 
 #endif

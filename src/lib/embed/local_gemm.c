@@ -16,6 +16,7 @@
  * both to int16 and uses multiply-add of pairs (no saturation).
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,14 +51,20 @@ int lm__simd_detect(void)
     return LM__SIMD_PORTABLE;
 }
 
-int lm__simd_has_vnni(void)
+static int has_vnni;
+static pthread_once_t vnni_once = PTHREAD_ONCE_INIT;
+static void vnni_init(void)
 {
 #if LM__X86
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512vnni") && lm__simd_detect() == LM__SIMD_AVX512;
-#else
-    return 0;
+    has_vnni = __builtin_cpu_supports("avx512vnni") && lm__simd_detect() == LM__SIMD_AVX512;
 #endif
+}
+
+int lm__simd_has_vnni(void)
+{
+    pthread_once(&vnni_once, vnni_init);
+    return has_vnni;
 }
 
 const char *lm__simd_name(int level)
@@ -470,6 +477,62 @@ void lm__softmax_rows(int simd, float *x, int m, int n, int ld)
     }
 }
 
+/* LayerNorm of @p t rows of @p h floats in place: (x - mean) / sqrt(var + eps) * g + b. */
+static void layernorm_portable(float *r, int h, const float *g, const float *b, float eps)
+{
+    double s = 0, ss = 0;
+    for (int j = 0; j < h; j++)
+        s += (double)r[j];
+    double mean = s / h;
+    for (int j = 0; j < h; j++) {
+        double d = (double)r[j] - mean;
+        ss += d * d;
+    }
+    float inv = (float)(1.0 / sqrt(ss / h + (double)eps)), mu = (float)mean;
+    for (int j = 0; j < h; j++)
+        r[j] = (r[j] - mu) * inv * g[j] + b[j];
+}
+
+#if LM__X86
+T512 static void layernorm_avx512(float *r, int h, const float *g, const float *b, float eps)
+{
+    __m512 s = _mm512_setzero_ps();
+    for (int j = 0; j < h; j += 16) {
+        __mmask16 m = (__mmask16)(h - j >= 16 ? 0xFFFF : (1u << (h - j)) - 1);
+        s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, r + j));
+    }
+    float mu = _mm512_reduce_add_ps(s) / (float)h;
+    __m512 vmu = _mm512_set1_ps(mu), ss = _mm512_setzero_ps();
+    for (int j = 0; j < h; j += 16) {
+        __mmask16 m = (__mmask16)(h - j >= 16 ? 0xFFFF : (1u << (h - j)) - 1);
+        __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, r + j), vmu);
+        ss = _mm512_fmadd_ps(d, d, ss);
+    }
+    float inv = 1.0f / sqrtf(_mm512_reduce_add_ps(ss) / (float)h + eps);
+    __m512 vinv = _mm512_set1_ps(inv);
+    for (int j = 0; j < h; j += 16) {
+        __mmask16 m = (__mmask16)(h - j >= 16 ? 0xFFFF : (1u << (h - j)) - 1);
+        __m512 d = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, r + j), vmu), vinv);
+        d = _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(m, g + j), _mm512_maskz_loadu_ps(m, b + j));
+        _mm512_mask_storeu_ps(r + j, m, d);
+    }
+}
+#endif
+
+void lm__layernorm(int simd, float *x, int t, int h, const float *g, const float *b, float eps)
+{
+    for (int i = 0; i < t; i++) {
+        float *r = x + (size_t)i * (size_t)h;
+#if LM__X86
+        if (simd == LM__SIMD_AVX512) {
+            layernorm_avx512(r, h, g, b, eps);
+            continue;
+        }
+#endif
+        layernorm_portable(r, h, g, b, eps);
+    }
+}
+
 typedef void (*kern_fn)(int, const float *, const float *, float *);
 typedef void (*epi_fn)(float *, const float *, int, int, const lm__epi *, const float *);
 
@@ -718,6 +781,48 @@ static float quant_row(const float *a, int k, int8_t *q)
     return sc;
 }
 
+#if LM__X86
+T512 static float quant_row_avx512(const float *a, int k, int8_t *q)
+{
+    __m512 mx = _mm512_setzero_ps();
+    for (int j = 0; j < k; j += 16) {
+        __mmask16 m = (__mmask16)(k - j >= 16 ? 0xFFFF : (1u << (k - j)) - 1);
+        mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_maskz_loadu_ps(m, a + j)));
+    }
+    float mxs = _mm512_reduce_max_ps(mx);
+    float sc = mxs > 0 ? mxs / 127.0f : 1.0f, inv = 1.0f / sc;
+    __m512 vinv = _mm512_set1_ps(inv);
+    __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+    for (int j = 0; j < k; j += 16) {
+        __mmask16 m = (__mmask16)(k - j >= 16 ? 0xFFFF : (1u << (k - j)) - 1);
+        __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, a + j), vinv));
+        v = _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);
+        _mm512_mask_cvtepi32_storeu_epi8(q + j, m, v);
+    }
+    return sc;
+}
+
+/* int32 tile row -> floats (scales, VNNI offset) -> the usual epilogue. */
+T512 static void q8_epi_avx512(float *c, const int32_t *it, int cols, int j0, const lm__epi *e,
+                               const float *res, float sa, const lm__lin *l, int vnni)
+{
+    __mmask16 m = (__mmask16)(cols >= 16 ? 0xFFFF : (1u << cols) - 1);
+    __m512i v = _mm512_loadu_si512((const void *)it);
+    if (vnni)
+        v = _mm512_sub_epi32(v, _mm512_slli_epi32(_mm512_maskz_loadu_epi32(m, l->qsum + j0), 7));
+    __m512 f = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(v), _mm512_set1_ps(sa)),
+                             _mm512_maskz_loadu_ps(m, l->qscale + j0));
+    f = _mm512_mul_ps(_mm512_set1_ps(e->alpha), f);
+    if (e->bias)
+        f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(m, e->bias + j0));
+    if (res)
+        f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(m, res));
+    if (e->gelu)
+        f = gelu512(f);
+    _mm512_mask_storeu_ps(c, m, f);
+}
+#endif
+
 static int lin_apply_q8(int simd, lm__scratch *s, const lm__lin *l, int m, const float *a,
                         int lda, float *c, int ldc, const lm__epi *e)
 {
@@ -736,18 +841,30 @@ static int lin_apply_q8(int simd, lm__scratch *s, const lm__lin *l, int m, const
     unsigned char *pk = (unsigned char *)(sc + (size_t)mp * (size_t)mr);
     pk = (unsigned char *)(((uintptr_t)pk + 63) & ~(uintptr_t)63);
     memset(q, 0, qbytes);
-    for (int i = 0; i < mp * mr; i++)
-        sc[i] = i < m ? quant_row(a + (size_t)i * (size_t)lda, k, q + (size_t)i * (size_t)kp)
-                      : 0.0f;
+    for (int i = 0; i < mp * mr; i++) {
+        int8_t *qr = q + (size_t)i * (size_t)kp;
+        const float *ar = a + (size_t)i * (size_t)lda;
+#if LM__X86
+        if (simd == LM__SIMD_AVX512) {
+            sc[i] = i < m ? quant_row_avx512(ar, k, qr) : 0.0f;
+            continue;
+        }
+#endif
+        sc[i] = i < m ? quant_row(ar, k, qr) : 0.0f;
+    }
 #if LM__X86
     if (vnni) {
-        uint8_t *d = pk;
-        for (int p = 0; p < mp; p++)
+        /* [g][12 rows][4 bytes], each byte + 128 (a flip of its top bit) */
+        uint32_t *d = (uint32_t *)(void *)pk;
+        for (int p = 0; p < mp; p++) {
+            const int8_t *rows = q + (size_t)p * 12 * (size_t)kp;
             for (int g = 0; g < kp / 4; g++)
-                for (int i = 0; i < 12; i++)
-                    for (int x = 0; x < 4; x++)
-                        *d++ = (uint8_t)(q[(size_t)(p * 12 + i) * (size_t)kp + (size_t)(4 * g + x)] +
-                                         128);
+                for (int i = 0; i < 12; i++) {
+                    uint32_t w;
+                    memcpy(&w, rows + (size_t)i * (size_t)kp + 4 * (size_t)g, 4);
+                    *d++ = w ^ 0x80808080u;
+                }
+        }
     } else if (simd != LM__SIMD_PORTABLE) {
         int16_t *d = (int16_t *)(void *)pk;
         for (int p = 0; p < mp; p++)
@@ -778,6 +895,18 @@ static int lin_apply_q8(int simd, lm__scratch *s, const lm__lin *l, int m, const
             else
 #endif
                 qkern_portable(kp, mr, q + (size_t)i0 * (size_t)kp, b, it);
+#if LM__X86
+            if (simd == LM__SIMD_AVX512) {
+                for (int i = 0; i < rows; i++) {
+                    const float *res = e->res ? e->res + (size_t)(i0 + i) * (size_t)e->ldr +
+                                                    (size_t)j0
+                                              : NULL;
+                    q8_epi_avx512(c + (size_t)(i0 + i) * (size_t)ldc + (size_t)j0,
+                                  it + i * LM__NR, cols, j0, e, res, sc[i0 + i], l, vnni);
+                }
+                continue;
+            }
+#endif
             for (int i = 0; i < rows; i++)
                 for (int j = 0; j < cols; j++) {
                     int32_t v = it[i * LM__NR + j];

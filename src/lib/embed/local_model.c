@@ -166,24 +166,6 @@ void lm__bert_free(lm__bert *m)
     m->n_owned = 0;
 }
 
-static void layernorm(float *x, int t, int h, const float *g, const float *b, float eps)
-{
-    for (int i = 0; i < t; i++) {
-        float *r = x + (size_t)i * (size_t)h;
-        double s = 0, ss = 0;
-        for (int j = 0; j < h; j++)
-            s += (double)r[j];
-        double mean = s / h;
-        for (int j = 0; j < h; j++) {
-            double d = (double)r[j] - mean;
-            ss += d * d;
-        }
-        float inv = (float)(1.0 / sqrt(ss / h + (double)eps)), mu = (float)mean;
-        for (int j = 0; j < h; j++)
-            r[j] = (r[j] - mu) * inv * g[j] + b[j];
-    }
-}
-
 int lm__bert_forward(const lm__bert *m, lm__scratch *s, const int32_t *ids, int t, float *x)
 {
     int H = m->hidden, I = m->inter, nh = m->heads, d = H / nh, rc = 0;
@@ -201,7 +183,7 @@ int lm__bert_forward(const lm__bert *m, lm__scratch *s, const int32_t *ids, int 
         for (int j = 0; j < H; j++)
             r[j] = w[j] + p[j] + m->type[j];
     }
-    layernorm(x, t, H, m->eln_g, m->eln_b, m->eps);
+    lm__layernorm(m->simd, x, t, H, m->eln_g, m->eln_b, m->eps);
     float scale = 1.0f / sqrtf((float)d);
     for (int li = 0; li < m->layers && rc == 0; li++) {
         const lm__bert_layer *L = &m->layer[li];
@@ -223,14 +205,14 @@ int lm__bert_forward(const lm__bert *m, lm__scratch *s, const int32_t *ids, int 
         lm__epi res1 = {1.0f, NULL, x, H, 0};
         if ((rc = lm__lin_apply(m->simd, s, &L->ao, t, ctx, H, x1, H, &res1)) < 0)
             break;
-        layernorm(x1, t, H, L->ln1_g, L->ln1_b, m->eps);
+        lm__layernorm(m->simd, x1, t, H, L->ln1_g, L->ln1_b, m->eps);
         lm__epi gelu = {1.0f, NULL, NULL, 0, 1};
         if ((rc = lm__lin_apply(m->simd, s, &L->ff1, t, x1, H, ff, I, &gelu)) < 0)
             break;
         lm__epi res2 = {1.0f, NULL, x1, H, 0};
         if ((rc = lm__lin_apply(m->simd, s, &L->ff2, t, ff, I, x, H, &res2)) < 0)
             break;
-        layernorm(x, t, H, L->ln2_g, L->ln2_b, m->eps);
+        lm__layernorm(m->simd, x, t, H, L->ln2_g, L->ln2_b, m->eps);
     }
     lm__free(buf);
     return rc;

@@ -511,6 +511,10 @@ static int wordpiece(const lm__tok *t, const uint32_t *w, size_t n, int32_t **id
     while (start < n) {
         int32_t found = -1;
         size_t end = n;
+        if (start > 0) { /* "##" in front of the continuation */
+            buf[off[start] - 2] = '#';
+            buf[off[start] - 1] = '#';
+        }
         for (; end > start; end--) {
             const char *p = start ? buf + off[start] - 2 : buf + off[start];
             size_t l = off[end] - off[start] + (start ? 2 : 0);

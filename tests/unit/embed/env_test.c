@@ -70,10 +70,10 @@ TEST(test_embed_env__local_errors_name_the_model)
     ASSERT_ERR(lm_embedder_from_env(&e), LM_EINVAL);
     ASSERT_EQ_STR(lm_error_last()->field, "LLMEMORY_EMBEDDER");
     ASSERT(setenv("LLMEMORY_EMBEDDER", "local", 1) == 0);
-    ASSERT(setenv("LLMEMORY_LOCAL_THREADS", "0", 1) == 0);
+    ASSERT(setenv("LLMEMORY_EMBED_THREADS", "0", 1) == 0);
     ASSERT_ERR(lm_embedder_from_env(&e), LM_EINVAL);
-    ASSERT_EQ_STR(lm_error_last()->field, "LLMEMORY_LOCAL_THREADS");
-    ASSERT(unsetenv("LLMEMORY_LOCAL_THREADS") == 0);
+    ASSERT_EQ_STR(lm_error_last()->field, "LLMEMORY_EMBED_THREADS");
+    ASSERT(unsetenv("LLMEMORY_EMBED_THREADS") == 0);
     ASSERT(setenv("LLMEMORY_EMBEDDER", "bogus", 1) == 0);
     ASSERT_ERR(lm_embedder_from_env(&e), LM_EINVAL);
     ASSERT(strstr(lm_error_last()->hint, "local:/path/to/model") != NULL);
