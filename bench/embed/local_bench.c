@@ -148,7 +148,9 @@ static void run_config(const char *dir, int int8, int threads, int runs, int nch
     char wpath[1024];
     snprintf(wpath, sizeof(wpath), "%s/model.safetensors", dir);
     stat(wpath, &sb);
-    printf("| %-4s | %d | %7.1f | %7.1f | %6.0f | %5.2f | %5.2fs |\n", int8 ? "int8" : "fp32", threads,
+    const char *forced = getenv("LLMEMORY_SIMD");
+    printf("| %-4s%s | %d | %7.1f | %7.1f | %6.0f | %5.2f | %5.2fs |\n", int8 ? "int8" : "fp32",
+           forced ? " (portable C)" : "", threads,
            wall[runs / 2], cpu[runs / 2], (double)(rss1 - rss0) / 1024.0,
            (double)(rss1 - rss0) * 1024.0 / (double)sb.st_size, load_s);
     fflush(stdout);
@@ -224,6 +226,11 @@ int main(int argc, char **argv)
     for (int int8 = 0; int8 <= 1; int8++)
         for (int th = 1; th <= 2; th++)
             in_child(run_config, dir, int8, th, runs, nchunks);
+    /* the baseline of the same invocation: the portable C kernels */
+    setenv("LLMEMORY_SIMD", "portable", 1);
+    in_child(run_config, dir, 0, 1, runs > 3 ? 3 : runs, nchunks);
+    in_child(run_config, dir, 1, 1, runs > 3 ? 3 : runs, nchunks);
+    unsetenv("LLMEMORY_SIMD");
     printf("\nquery embedding (5-12 words, one thread), ms\n\n");
     printf("| mode | p50 wall | p95 wall | p50 CPU | p95 CPU |\n");
     printf("|------|----------|----------|---------|---------|\n");

@@ -158,8 +158,18 @@ int main(int argc, char **argv)
     /* vocabulary: BERT's special ids, letters and pieces, then synthetic words */
     f = open_in(dir, "vocab.txt");
     int id = 0;
-    static const char *const words[] = {"the", "memory", "of", "a", "system", "search", "data",
-                                        "query", "text", "model", "results", "and", "in", "on"};
+    /* the words of local_bench.c's texts, so its chunks and queries tokenise as with a real
+       vocabulary (one piece per word) */
+    static const char *const words[] = {
+        "the", "memory", "of", "a", "system", "stores", "documents", "and", "returns", "relevant",
+        "passages", "for", "each", "question", "that", "users", "ask", "about", "their", "data",
+        "search", "combines", "keyword", "matching", "with", "vector", "similarity", "to", "find",
+        "answers", "when", "words", "differ", "between", "query", "text", "proteins", "cells",
+        "patients", "treatment", "increased", "significantly", "results", "suggest", "model",
+        "learning", "network", "training", "evaluation", "performance", "improves", "over",
+        "baseline", "in", "experiments", "on", "several", "datasets", "including", "biomedical",
+        "literature", "climate", "change", "affects", "ocean", "temperature", "levels", "across",
+        "regions"};
     for (; id < V; id++) {
         if (id == 0)
             fprintf(f, "[PAD]\n");

@@ -175,7 +175,8 @@ static void pack_b(float *dst, const float *b, int k, int n, int ldb)
 
 /* ---- fp32 micro-kernels: tile t [mr x 16] = a_panel (k x mr) * b_panel (k x 16) ------------ */
 
-static void kern_portable(int k, const float *a, const float *b, float *t)
+__attribute__((optimize("O3"))) static void kern_portable(int k, const float *a,
+                                                          const float *b, float *t)
 {
     float acc[4][LM__NR];
     memset(acc, 0, sizeof(acc));
@@ -678,20 +679,25 @@ void lm__lin_free(lm__lin *l)
 
 /* ---- int8 kernels: int32 tile [mr x 16] of (quantised a) . (quantised w) ---------------------- */
 
-/* Portable: a is mr rows of kp int8 (row stride kp). */
-static void qkern_portable(int kp, int mr, const int8_t *a, const int8_t *b, int32_t *t)
+/* Portable: a is mr (4) rows of kp int8 (row stride kp). Loops shaped for the compiler's
+ * vectoriser (plain C; O3 for these two kernels only). */
+__attribute__((optimize("O3"))) static void qkern_portable(int kp, int mr, const int8_t *a,
+                                                           const int8_t *b, int32_t *t)
 {
-    for (int i = 0; i < mr; i++)
-        for (int j = 0; j < LM__NR; j++) {
-            int32_t acc = 0;
-            const int8_t *ar = a + (size_t)i * (size_t)kp;
-            for (int g = 0; g < kp / 4; g++) {
-                const int8_t *bg = b + (size_t)g * 64 + (size_t)j * 4;
-                acc += ar[4 * g] * bg[0] + ar[4 * g + 1] * bg[1] + ar[4 * g + 2] * bg[2] +
-                       ar[4 * g + 3] * bg[3];
-            }
-            t[i * LM__NR + j] = acc;
+    int32_t acc[4][LM__NR];
+    memset(acc, 0, sizeof(acc));
+    for (int g = 0; g < kp / 4; g++) {
+        const int8_t *bg = b + (size_t)g * 64;
+        for (int i = 0; i < 4; i++) {
+            const int8_t *ar = a + (size_t)i * (size_t)kp + 4 * (size_t)g;
+            int32_t a0 = ar[0], a1 = ar[1], a2 = ar[2], a3 = ar[3];
+            for (int j = 0; j < LM__NR; j++)
+                acc[i][j] += a0 * bg[4 * j] + a1 * bg[4 * j + 1] + a2 * bg[4 * j + 2] +
+                             a3 * bg[4 * j + 3];
         }
+    }
+    for (int i = 0; i < mr; i++)
+        memcpy(t + i * LM__NR, acc[i], sizeof(acc[i]));
 }
 
 #if LM__X86

@@ -182,7 +182,8 @@ int32_t lm__tok_id(const lm__tok *t, const char *s, size_t len)
     }
 }
 
-/* Insert token @p s (already in t->strings at @p off); the first id of a duplicate wins. */
+/* Insert token @p s (already in t->strings at @p off); a duplicate takes the later id, as the
+ * reference tokenizer's vocabulary map does. */
 static void vocab_insert(lm__tok *t, uint32_t off, uint32_t len, int32_t id)
 {
     const char *s = t->strings + off;
@@ -196,8 +197,10 @@ static void vocab_insert(lm__tok *t, uint32_t off, uint32_t len, int32_t id)
             e->len = len;
             return;
         }
-        if (e->hash == h && e->len == len && memcmp(t->strings + e->off, s, len) == 0)
+        if (e->hash == h && e->len == len && memcmp(t->strings + e->off, s, len) == 0) {
+            e->id = id;
             return;
+        }
     }
 }
 
