@@ -1,8 +1,13 @@
 #!/bin/sh
 # bench/embed/run.sh: chunks/s of the built-in embedder on one core.
 # Usage: bench/embed/run.sh [runs] [dim]   (builds build/debug/libllmemory.a first if needed)
+#        bench/embed/run.sh local [MODEL_DIR] [runs] [chunks]: the local encoder (local.sh)
 set -eu
 cd "$(dirname "$0")/../.."
+if [ "${1:-}" = local ]; then
+    shift
+    exec sh bench/embed/local.sh "$@"
+fi
 make --no-print-directory build/debug/libllmemory.a >/dev/null
 out=build/bench/embed
 mkdir -p "$out"

@@ -105,8 +105,9 @@ LM_EXTERN int lm_local_embedder_opts_init(lm_local_embedder_opts *opts, unsigned
  *
  * Kind "local"; lm_embedder_model() is the model name; the provider id is
  * "local:<model>:<rev>:<dim>" (plus "-q8" for int8 weights) where <rev> is the first 8 hex digits
- * of a BLAKE2b hash of the weights, vocabulary and configuration, so a different revision of a
- * model never shares vectors with another.
+ * of a BLAKE2b hash of the weights, the vocabulary and the settings read (architecture,
+ * tokenizer, pooling, window, prefixes), so a different revision of a model never shares
+ * vectors with another.
  *
  * The matrix kernels are chosen at load from what the CPU supports: AVX-512 (with VNNI for
  * int8), AVX2+FMA, or portable C. $LLMEMORY_SIMD=portable|avx2|avx512 forces a path (one the CPU

@@ -28,6 +28,9 @@
 #include "error.h"
 
 #define LM__LOCAL_MAX_THREADS 64
+/* Part of the revision hash: bump when a change here alters the vectors of an unchanged model
+ * (tokenizer rules, pooling, windows), so that old and new vectors get different provider ids. */
+#define LM__LOCAL_IMPL_REV "local-encoder-1"
 
 typedef struct local {
     lm__bert m;
@@ -35,6 +38,7 @@ typedef struct local {
     lm__tok tok;
     int mean;      /* 1: mean pooling; 0: CLS */
     int normalize; /* Normalize module */
+    const char *tok_file; /* static: "vocab.txt" or "tokenizer.json" */
     int threads;
     int window;    /* tokens per window incl. [CLS] and [SEP] */
     int32_t *qprefix, *dprefix; /* token ids of the query / document prefixes */
@@ -259,8 +263,10 @@ static int read_tokenizer(local *L, const char *dir)
     if (t->strip < 0)
         t->strip = t->lower;
     if (file_exists(vocab)) {
+        L->tok_file = "vocab.txt";
         rc = lm__tok_load_vocab_txt(t, vocab);
     } else if (file_exists(tj)) {
+        L->tok_file = "tokenizer.json";
         rc = lm__tok_load_tokenizer_json(t, tj);
     } else {
         rc = lm__error_set(LM_ENOTFOUND, "model file \"%s\" does not exist", vocab);
@@ -330,20 +336,33 @@ static int hash_file(crypto_generichash_state *h, const char *dir, const char *n
     return 0;
 }
 
-static int revision(char out[9], const char *dir, const char *qp, const char *dp)
+/*
+ * The revision: what decides the vectors, not how the directory happens to be laid out: the
+ * weights and the vocabulary file (bytes), the architecture, tokenizer settings, pooling,
+ * window and prefixes as read, and LM__LOCAL_IMPL_REV.
+ */
+static int revision(char out[9], const char *dir, const local *L, const char *qp, const char *dp)
 {
-    static const char *const files[] = {"model.safetensors", "config.json", "vocab.txt",
-                                        "tokenizer.json", "tokenizer_config.json", "modules.json",
-                                        "1_Pooling/config.json"};
     crypto_generichash_state h;
     unsigned char d[16];
+    char settings[512];
     int rc;
     if (sodium_init() < 0)
         return lm__error_set(LM_ERROR, "could not initialise libsodium");
     crypto_generichash_init(&h, NULL, 0, sizeof(d));
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
-        if ((rc = hash_file(&h, dir, files[i])) < 0)
-            return rc;
+    crypto_generichash_update(&h, (const unsigned char *)LM__LOCAL_IMPL_REV,
+                              sizeof(LM__LOCAL_IMPL_REV));
+    if ((rc = hash_file(&h, dir, "model.safetensors")) < 0 ||
+        (rc = hash_file(&h, dir, L->tok_file)) < 0)
+        return rc;
+    const lm__bert *m = &L->m;
+    int n = snprintf(settings, sizeof(settings),
+                     "h%d l%d a%d i%d p%d t%d v%d e%.9g lower%d strip%d cjk%d word%d mean%d "
+                     "norm%d window%d",
+                     m->hidden, m->layers, m->heads, m->inter, m->max_pos, m->type_vocab, m->vocab,
+                     (double)m->eps, L->tok.lower, L->tok.strip, L->tok.chinese, L->tok.max_word,
+                     L->mean, L->normalize, L->window);
+    crypto_generichash_update(&h, (const unsigned char *)settings, (unsigned long long)n + 1);
     crypto_generichash_update(&h, (const unsigned char *)(qp ? qp : ""), strlen(qp ? qp : "") + 1);
     crypto_generichash_update(&h, (const unsigned char *)(dp ? dp : ""), strlen(dp ? dp : "") + 1);
     crypto_generichash_final(&h, d, sizeof(d));
@@ -659,7 +678,7 @@ int lm_embedder_local_new(lm_embedder **out, const char *model_dir,
     if ((rc = lm__st_open(&L->st, wpath)) < 0 ||
         (rc = lm__bert_load(&L->m, &L->st, o.int8, simd)) < 0)
         goto fail;
-    if ((rc = revision(rev, model_dir, qp, dp)) < 0)
+    if ((rc = revision(rev, model_dir, L, qp, dp)) < 0)
         goto fail;
     model_name(name, sizeof(name), model_dir, o.model_name);
     snprintf(id, sizeof(id), "local:%s:%s:%d%s", name, rev, L->m.hidden, o.int8 ? "-q8" : "");

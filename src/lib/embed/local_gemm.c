@@ -12,8 +12,9 @@
  * int8: weights are quantised at load per output channel (symmetric, scale = max|w| / 127);
  * activations are quantised per row at each call. Products are summed exactly in int32 on every
  * path, so all int8 paths agree bit for bit up to the float epilogue. AVX-512 VNNI adds unsigned
- * (activation + 128) x signed bytes and subtracts 128 x the weight sums afterwards; AVX2 widens
- * both to int16 and uses multiply-add of pairs (no saturation).
+ * (activation + 128) x signed bytes and subtracts 128 x the weight sums afterwards; AVX2
+ * multiplies |activation| by the weight carrying the activation's sign (maddubs, which cannot
+ * saturate with both within +-127) and sums pairs with madd.
  */
 #include <math.h>
 #include <pthread.h>
@@ -175,20 +176,33 @@ static void pack_b(float *dst, const float *b, int k, int n, int ldb)
 
 /* ---- fp32 micro-kernels: tile t [mr x 16] = a_panel (k x mr) * b_panel (k x 16) ------------ */
 
-__attribute__((optimize("O3"))) static void kern_portable(int k, const float *a,
-                                                          const float *b, float *t)
+/* Portable: GNU C vector extensions (4 floats), which every GCC and Clang target lowers to its
+ * own SIMD (SSE2, NEON, ...) or to scalar code; 4 rows x 16 columns = 16 accumulators. */
+typedef float v4f __attribute__((vector_size(16)));
+
+static v4f v4_load(const float *p)
 {
-    float acc[4][LM__NR];
-    memset(acc, 0, sizeof(acc));
+    v4f v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+static void kern_portable(int k, const float *a, const float *b, float *t)
+{
+    v4f c[4][4];
+    memset(c, 0, sizeof(c));
     for (int kk = 0; kk < k; kk++) {
         const float *bk = b + (size_t)kk * LM__NR, *ak = a + (size_t)kk * 4;
+        v4f b0 = v4_load(bk), b1 = v4_load(bk + 4), b2 = v4_load(bk + 8), b3 = v4_load(bk + 12);
         for (int i = 0; i < 4; i++) {
-            float av = ak[i];
-            for (int j = 0; j < LM__NR; j++)
-                acc[i][j] += av * bk[j];
+            v4f av = {ak[i], ak[i], ak[i], ak[i]};
+            c[i][0] += av * b0;
+            c[i][1] += av * b1;
+            c[i][2] += av * b2;
+            c[i][3] += av * b3;
         }
     }
-    memcpy(t, acc, sizeof(acc));
+    memcpy(t, c, sizeof(c));
 }
 
 #if LM__X86
@@ -701,36 +715,31 @@ __attribute__((optimize("O3"))) static void qkern_portable(int kp, int mr, const
 }
 
 #if LM__X86
-/* AVX2: a packed as [g][2 rows][4 int16]; b widened to int16 on the fly; pairs summed by
- * madd (|a|, |w| <= 127: no overflow). */
-T256 static void qkern_avx2(int kp, const int16_t *a, const int8_t *b, int32_t *t)
+/* AVX2: a packed as [g][4 rows][4 int8]. |a| (unsigned) times w with a's sign moved onto it:
+ * pairs of products stay within int16 (2 x 127 x 127 < 32767), so maddubs never saturates, and
+ * madd with ones sums the pairs: exact int32 sums, as on the other paths. */
+T256 static void qkern_avx2(int kp, const int32_t *a, const int8_t *b, int32_t *t)
 {
-    __m256i acc[2][4];
-    for (int i = 0; i < 2; i++)
-        for (int x = 0; x < 4; x++)
-            acc[i][x] = _mm256_setzero_si256();
+    __m256i acc[4][2];
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int i = 0; i < 4; i++)
+        acc[i][0] = acc[i][1] = _mm256_setzero_si256();
     for (int g = 0; g < kp / 4; g++) {
         const int8_t *bg = b + (size_t)g * 64;
-        __m256i b0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)bg));
-        __m256i b1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(bg + 16)));
-        __m256i b2 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(bg + 32)));
-        __m256i b3 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(bg + 48)));
-        for (int i = 0; i < 2; i++) {
-            long long av;
-            memcpy(&av, a + ((size_t)g * 2 + (size_t)i) * 4, 8);
-            __m256i va = _mm256_set1_epi64x(av);
-            acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(va, b0));
-            acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(va, b1));
-            acc[i][2] = _mm256_add_epi32(acc[i][2], _mm256_madd_epi16(va, b2));
-            acc[i][3] = _mm256_add_epi32(acc[i][3], _mm256_madd_epi16(va, b3));
+        __m256i b0 = _mm256_loadu_si256((const __m256i *)(const void *)bg);
+        __m256i b1 = _mm256_loadu_si256((const __m256i *)(const void *)(bg + 32));
+        const int32_t *ag = a + (size_t)g * 4;
+        for (int i = 0; i < 4; i++) {
+            __m256i va = _mm256_set1_epi32(ag[i]), au = _mm256_abs_epi8(va);
+            __m256i p0 = _mm256_maddubs_epi16(au, _mm256_sign_epi8(b0, va));
+            __m256i p1 = _mm256_maddubs_epi16(au, _mm256_sign_epi8(b1, va));
+            acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(p0, ones));
+            acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(p1, ones));
         }
     }
-    for (int i = 0; i < 2; i++) {
-        int32_t buf[32];
-        for (int x = 0; x < 4; x++)
-            _mm256_storeu_si256((__m256i *)(void *)(buf + 8 * x), acc[i][x]);
-        for (int j = 0; j < LM__NR; j++)
-            t[i * LM__NR + j] = buf[2 * j] + buf[2 * j + 1];
+    for (int i = 0; i < 4; i++) {
+        _mm256_storeu_si256((__m256i *)(void *)(t + i * LM__NR), acc[i][0]);
+        _mm256_storeu_si256((__m256i *)(void *)(t + i * LM__NR + 8), acc[i][1]);
     }
 }
 
@@ -834,11 +843,11 @@ static int lin_apply_q8(int simd, lm__scratch *s, const lm__lin *l, int m, const
 {
     int k = l->k, kp = (k + 3) & ~3, n = l->n;
     int vnni = simd == LM__SIMD_AVX512 && lm__simd_has_vnni();
-    int mr = vnni ? 12 : simd != LM__SIMD_PORTABLE ? 2 : 4;
+    int mr = vnni ? 12 : 4;
     int mp = (m + mr - 1) / mr;
     /* rows quantised (int8, stride kp) + scales, then the kernel's packing of them */
     size_t qbytes = (size_t)mp * (size_t)mr * (size_t)kp;
-    size_t need = qbytes + (size_t)mp * (size_t)mr * sizeof(float) + qbytes * 2 + 64;
+    size_t need = qbytes + (size_t)mp * (size_t)mr * sizeof(float) + qbytes + 128;
     unsigned char *buf = grow(&s->a, &s->a_cap, need);
     if (buf == NULL)
         return LM_ENOMEM;
@@ -872,12 +881,14 @@ static int lin_apply_q8(int simd, lm__scratch *s, const lm__lin *l, int m, const
                 }
         }
     } else if (simd != LM__SIMD_PORTABLE) {
-        int16_t *d = (int16_t *)(void *)pk;
-        for (int p = 0; p < mp; p++)
+        /* [g][4 rows][4 bytes] */
+        uint32_t *d = (uint32_t *)(void *)pk;
+        for (int p = 0; p < mp; p++) {
+            const int8_t *rows = q + (size_t)p * 4 * (size_t)kp;
             for (int g = 0; g < kp / 4; g++)
-                for (int i = 0; i < 2; i++)
-                    for (int x = 0; x < 4; x++)
-                        *d++ = q[(size_t)(p * 2 + i) * (size_t)kp + (size_t)(4 * g + x)];
+                for (int i = 0; i < 4; i++)
+                    memcpy(d++, rows + (size_t)i * (size_t)kp + 4 * (size_t)g, 4);
+        }
     }
 #endif
     kern_fn unused;
@@ -896,8 +907,8 @@ static int lin_apply_q8(int simd, lm__scratch *s, const lm__lin *l, int m, const
                 qkern_vnni(kp, (const int32_t *)(const void *)(pk + (size_t)ip * 12 * (size_t)kp),
                            b, it);
             else if (simd != LM__SIMD_PORTABLE)
-                qkern_avx2(kp, (const int16_t *)(const void *)pk + (size_t)ip * 2 * (size_t)kp, b,
-                           it);
+                qkern_avx2(kp, (const int32_t *)(const void *)(pk + (size_t)ip * 4 * (size_t)kp),
+                           b, it);
             else
 #endif
                 qkern_portable(kp, mr, q + (size_t)i0 * (size_t)kp, b, it);

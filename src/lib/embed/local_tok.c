@@ -1,15 +1,18 @@
 /*
  * embed/local_tok.c: the BERT tokenizer of the local encoder, following the rules of the
  * reference implementation (BertNormalizer, BertPreTokenizer and WordPiece):
- *   1. clean: NUL, U+FFFD and control characters (categories C*, except tab, CR, LF) removed,
+ *   1. clean: NUL, U+FFFD and "other" characters (Cc, Cf, Co, Cs, except tab, CR, LF; the
+ *      reference's Unicode 8.0 tables, so unassigned code points stay) removed,
  *      white space (Zs, tab, CR, LF, U+2028, U+2029) turned into a space; invalid UTF-8 is
  *      dropped like U+FFFD;
- *   2. CJK ideographs surrounded by spaces;
+ *   2. CJK ideographs surrounded by spaces (the reference's ranges, see is_cjk());
  *   3. when stripping accents (default: when lower-casing): canonical decomposition (NFD),
  *      then non-spacing marks (Mn) removed; then lower-casing;
- *   4. split on white space, and around each punctuation character (ASCII punctuation and P*);
+ *   4. split on white space, and around each punctuation character (ASCII punctuation and P*
+ *      of Unicode 8.0, like the marks of step 3);
  *   5. each word: [UNK] when longer than 100 characters, else greedy longest-match word pieces
  *      ("##" for continuations), [UNK] for the whole word when a piece cannot be matched.
+ * Special tokens written literally ("[SEP]") are those tokens, as in the reference.
  * The Unicode data comes from the generated local_unicode.c.
  */
 #include <errno.h>
@@ -70,11 +73,13 @@ static uint32_t uni_lower(uint32_t cp)
     return cp;
 }
 
+/* CJK ideographs as the reference tokenizer has them (its range for Extension E starts at
+ * U+2B920, not U+2B820; followed here so that the word pieces agree). */
 static int is_cjk(uint32_t c)
 {
     return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) ||
            (c >= 0x20000 && c <= 0x2A6DF) || (c >= 0x2A700 && c <= 0x2B73F) ||
-           (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B820 && c <= 0x2CEAF) ||
+           (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B920 && c <= 0x2CEAF) ||
            (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
 
@@ -448,7 +453,18 @@ static int normalise(const lm__tok *t, const char *text, size_t len, cpbuf *b)
             continue;
         }
         if (t->chinese && is_cjk(c)) {
-            if (cp_push(b, ' ') < 0 || put_norm(t, b, c) < 0 || cp_push(b, ' ') < 0)
+            /* spaced first; compatibility ideographs still decompose when stripping */
+            const lm__uni_map *m = t->strip ? uni_strip(c) : NULL;
+            if (cp_push(b, ' ') < 0)
+                return LM_ENOMEM;
+            if (m != NULL) {
+                for (uint32_t k = 0; k < m->n; k++)
+                    if (put_norm(t, b, lm__uni_strip_pool[m->off + k]) < 0)
+                        return LM_ENOMEM;
+            } else if (put_norm(t, b, c) < 0) {
+                return LM_ENOMEM;
+            }
+            if (cp_push(b, ' ') < 0)
                 return LM_ENOMEM;
             continue;
         }
@@ -541,8 +557,43 @@ static int wordpiece(const lm__tok *t, const uint32_t *w, size_t n, int32_t **id
     return rc;
 }
 
+static int encode_span(const lm__tok *t, const char *text, size_t len, int32_t **ids, size_t *n,
+                       size_t *cap);
+
+/* Length of the special token ([PAD] [UNK] [CLS] [SEP] [MASK]) at @p s, 0 if none. */
+static size_t special_at(const lm__tok *t, const char *s, size_t len, int32_t *id)
+{
+    static const char *const sp[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+    for (size_t i = 0; i < sizeof(sp) / sizeof(sp[0]); i++) {
+        size_t l = strlen(sp[i]);
+        if (l <= len && memcmp(s, sp[i], l) == 0 && (*id = lm__tok_id(t, sp[i], l)) >= 0)
+            return l;
+    }
+    return 0;
+}
+
+/* As the reference tokenizer does, the special tokens written literally in a text are those
+ * tokens (matched before any normalisation); the text between them is tokenised as usual. */
 int lm__tok_encode(const lm__tok *t, const char *text, size_t len, int32_t **ids, size_t *n,
                    size_t *cap)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < len; i++) {
+        int32_t id;
+        size_t l;
+        if (text[i] != '[' || (l = special_at(t, text + i, len - i, &id)) == 0)
+            continue;
+        int rc = encode_span(t, text + start, i - start, ids, n, cap);
+        if (rc < 0 || (rc = id_push(ids, n, cap, id)) < 0)
+            return rc;
+        i += l - 1;
+        start = i + 1;
+    }
+    return encode_span(t, text + start, len - start, ids, n, cap);
+}
+
+static int encode_span(const lm__tok *t, const char *text, size_t len, int32_t **ids, size_t *n,
+                       size_t *cap)
 {
     cpbuf b = {0};
     int rc = normalise(t, text, len, &b);

@@ -337,8 +337,10 @@ static uint32_t ids_hash(const int32_t *ids, size_t n)
     return h;
 }
 
-/* Compare the tokenizer with the reference for vocabulary @p name; returns agreements. */
-static int tok_compare(const char *name, const char *vocab_path, int lower, int *total)
+/* Compare the tokenizer with the reference for vocabulary @p name; returns agreements. The
+ * tokenizer is @p given, or one loaded from @p vocab_path with the given case setting. */
+static int tok_compare(const char *name, const char *vocab_path, int lower, const lm__tok *given,
+                       int *total)
 {
     char *ref = slurp(fixture("tok.txt"), NULL);
     char *frag = strstr(ref, "\nfragments ") + 11, *sep = strstr(ref, "\nseparators ") + 12;
@@ -354,10 +356,13 @@ static int tok_compare(const char *name, const char *vocab_path, int lower, int 
     bytes *fr = hex_list(frag, &nf), *se = hex_list(sep, &ns);
     lm__tok t;
     memset(&t, 0, sizeof(t));
-    ASSERT_OK(lm__tok_load_vocab_txt(&t, vocab_path));
-    t.lower = lower;
-    t.strip = lower;
-    t.chinese = 1;
+    if (given == NULL) {
+        ASSERT_OK(lm__tok_load_vocab_txt(&t, vocab_path));
+        t.lower = lower;
+        t.strip = lower;
+        t.chinese = 1;
+    }
+    const lm__tok *use = given ? given : &t;
     lcg_x = 42;
     int agree = 0, n = 0, shown = 0;
     unsigned char s[8192];
@@ -378,7 +383,7 @@ static int tok_compare(const char *name, const char *vocab_path, int lower, int 
         }
         int32_t *ids = NULL;
         size_t nids = 0, cap = 0;
-        ASSERT_OK(lm__tok_encode(&t, (const char *)s, len, &ids, &nids, &cap));
+        ASSERT_OK(lm__tok_encode(use, (const char *)s, len, &ids, &nids, &cap));
         char mine[32];
         snprintf(mine, sizeof(mine), "%zu:%08x", nids, ids_hash(ids, nids));
         if (strcmp(mine, w) == 0) {
@@ -392,7 +397,8 @@ static int tok_compare(const char *name, const char *vocab_path, int lower, int 
         free(ids);
         n++;
     }
-    lm__tok_free(&t);
+    if (given == NULL)
+        lm__tok_free(&t);
     for (size_t i = 0; i < nf; i++)
         free(fr[i].p);
     for (size_t i = 0; i < ns; i++)
@@ -407,13 +413,41 @@ static int tok_compare(const char *name, const char *vocab_path, int lower, int 
 TEST(test_embed_local__tokenizer_matches_reference)
 {
     lm_test_timeout(120);
-    int n, agree = tok_compare("tiny-lower", fixture("tiny/vocab.txt"), 1, &n);
+    int n, agree = tok_compare("tiny-lower", fixture("tiny/vocab.txt"), 1, NULL, &n);
     printf("# tokenizer (tiny vocabulary, lower case): %d of %d strings agree\n", agree, n);
     ASSERT(n == 2500);
     ASSERT_EQ_INT(agree, n);
-    agree = tok_compare("tiny-cased", fixture("tiny/vocab.txt"), 0, &n);
+    agree = tok_compare("tiny-cased", fixture("tiny/vocab.txt"), 0, NULL, &n);
     printf("# tokenizer (tiny vocabulary, cased): %d of %d strings agree\n", agree, n);
     ASSERT_EQ_INT(agree, n);
+}
+
+/* Random bytes (mostly invalid UTF-8) never crash the tokenizer or the encoder. */
+TEST(test_embed_local__random_bytes)
+{
+    lm_embedder *e = load(fixture("tiny"), NULL, 0, 0);
+    const lm__tok *t = lm__local_tok(e);
+    unsigned char s[300];
+    lcg_x = 7;
+    for (int i = 0; i < 3000; i++) {
+        size_t len = lcg(300);
+        for (size_t j = 0; j < len; j++)
+            s[j] = (unsigned char)(i % 3 == 0 ? 0x80 + lcg(128) : lcg(256));
+        int32_t *ids = NULL;
+        size_t n = 0, cap = 0;
+        ASSERT_OK(lm__tok_encode(t, (const char *)s, len, &ids, &n, &cap));
+        for (size_t j = 0; j < n; j++)
+            ASSERT(ids[j] >= 0 && ids[j] < t->n_vocab);
+        free(ids);
+        if (i % 100 == 0) {
+            float v[32];
+            const char *p = (const char *)s;
+            ASSERT_OK(lm_embedder_embed(e, v, &p, &len, 1));
+            ASSERT(fabs(dot(v, v, 32) - 1.0) < 1e-4);
+        }
+    }
+    lm_embedder_free(e);
+    LEAK_CHECK();
 }
 
 /* ---- errors ---------------------------------------------------------------------------------- */
@@ -429,18 +463,36 @@ static void copy_file(const char *from, const char *to)
     free(b);
 }
 
+static const char *const copy_files[] = {"config.json", "model.safetensors", "vocab.txt",
+                                         "tokenizer_config.json", "modules.json",
+                                         "1_Pooling/config.json", "sentence_bert_config.json",
+                                         "config_sentence_transformers.json", "tokenizer.json"};
+
+/* Remove a directory made by make_copy() (whatever is left of its files). */
+static void remove_copy(const char *dir)
+{
+    char p[600];
+    for (size_t i = 0; i < sizeof(copy_files) / sizeof(copy_files[0]); i++) {
+        snprintf(p, sizeof(p), "%s/%s", dir, copy_files[i]);
+        unlink(p);
+    }
+    snprintf(p, sizeof(p), "%s/1_Pooling", dir);
+    rmdir(p);
+    rmdir(dir);
+}
+
+/* A fresh copy of the tiny model in @p dir (64 bytes; "" or a previous copy, removed first). */
 static void make_copy(char *dir)
 {
-    static const char *const files[] = {"config.json", "model.safetensors", "vocab.txt",
-                                        "tokenizer_config.json", "modules.json",
-                                        "1_Pooling/config.json", "sentence_bert_config.json",
-                                        "config_sentence_transformers.json"};
+    const char *const *files = copy_files;
     char sub[600];
+    if (strncmp(dir, "/tmp/lm-local-", 14) == 0)
+        remove_copy(dir);
     strcpy(dir, "/tmp/lm-local-XXXXXX");
     ASSERT(mkdtemp(dir) != NULL);
     snprintf(sub, sizeof(sub), "%s/1_Pooling", dir);
     ASSERT(mkdir(sub, 0700) == 0);
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+    for (size_t i = 0; i < sizeof(copy_files) / sizeof(copy_files[0]); i++) {
         char to[600], rel[100];
         snprintf(rel, sizeof(rel), "tiny/%s", files[i]);
         snprintf(to, sizeof(to), "%s/%s", dir, files[i]);
@@ -473,7 +525,7 @@ static void patch(const char *path, long off, const void *bytes_, size_t n, long
 
 TEST(test_embed_local__bad_model_files_are_clear_errors)
 {
-    char dir[64], p[600];
+    char dir[64] = "", p[600];
     expect_error("/nonexistent/model", LM_ENOTFOUND, "/nonexistent/model");
     make_copy(dir);
     snprintf(p, sizeof(p), "%s/model.safetensors", dir);
@@ -499,6 +551,8 @@ TEST(test_embed_local__bad_model_files_are_clear_errors)
     /* a missing vocabulary, a broken config */
     make_copy(dir);
     snprintf(p, sizeof(p), "%s/vocab.txt", dir);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s/tokenizer.json", dir);
     unlink(p);
     expect_error(dir, LM_ENOTFOUND, "vocab.txt");
     make_copy(dir);
@@ -537,6 +591,34 @@ TEST(test_embed_local__bad_model_files_are_clear_errors)
     ASSERT_EQ_STR(lm_embedder_kind(e), "local");
     lm_embedder_free(e);
     unsetenv("LLMEMORY_EMBEDDER");
+    remove_copy(dir);
+    LEAK_CHECK();
+}
+
+/* A directory with tokenizer.json and no vocab.txt gives the same vectors. */
+TEST(test_embed_local__tokenizer_json)
+{
+    char dir[64] = "", p[600];
+    make_copy(dir);
+    snprintf(p, sizeof(p), "%s/vocab.txt", dir);
+    ASSERT(unlink(p) == 0);
+    lm_embedder *a = load(fixture("tiny"), NULL, 0, 0), *b = load(dir, NULL, 0, 0);
+    const char *texts[] = {"Café naïve résumé: über straße!", "東京 and 中国語 <html> C++",
+                           "unbelievable playful running dogs"};
+    float x[3 * 32], y[3 * 32];
+    ASSERT_OK(lm_embedder_embed(a, x, texts, NULL, 3));
+    ASSERT_OK(lm_embedder_embed(b, y, texts, NULL, 3));
+    ASSERT(memcmp(x, y, sizeof(x)) == 0);
+    lm_embedder_free(a);
+    lm_embedder_free(b);
+    /* a tokenizer.json that is not WordPiece */
+    snprintf(p, sizeof(p), "%s/tokenizer.json", dir);
+    FILE *f = fopen(p, "w");
+    ASSERT(f != NULL);
+    fputs("{\"model\": {\"type\": \"BPE\", \"vocab\": {}}}", f);
+    fclose(f);
+    expect_error(dir, LM_EPARSE, "WordPiece");
+    remove_copy(dir);
     LEAK_CHECK();
 }
 
@@ -632,11 +714,13 @@ TEST(test_embed_local__real_model_vectors)
     if (access(path, R_OK) != 0)
         lm_test_skip("no model at %s", dir);
     lm_embedder *e = load(dir, NULL, 0, 2);
-    if (strstr(lm_embedder_provider_id(e), ":24cc6fef:384") == NULL)
-        lm_test_skip("%s is not all-MiniLM-L6-v2 (revision 24cc6fef)", lm_embedder_provider_id(e));
-    /* tokenizer with the real vocabulary */
-    snprintf(path, sizeof(path), "%s/vocab.txt", dir);
-    int n, agree = tok_compare("real", path, 1, &n);
+    struct stat sb;
+    const lm__bert *mm = lm__local_model(e);
+    if (stat(path, &sb) != 0 || sb.st_size != 90868376 || mm->layers != 6 || mm->hidden != 384 ||
+        mm->vocab != 30522)
+        lm_test_skip("%s is not all-MiniLM-L6-v2 (weights of 90868376 bytes, 6 x 384)", dir);
+    /* the model's own tokenizer (vocab.txt or tokenizer.json) against the reference */
+    int n, agree = tok_compare("real", NULL, 1, lm__local_tok(e), &n);
     printf("# tokenizer (real vocabulary): %d of %d strings agree\n", agree, n);
     ASSERT_EQ_INT(agree, n);
     /* pinned vectors */

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Generates the fixtures of tests/unit/embed/local_test.c (committed; rerun only to change them).
 
-    python3 -m venv /tmp/v && /tmp/v/bin/pip install numpy tokenizers
-    /tmp/v/bin/python tests/unit/embed/local/gen.py [REAL_MODEL_DIR]
+    python3 -m venv .venv && .venv/bin/pip install numpy tokenizers
+    .venv/bin/python tests/unit/embed/local/gen.py [REAL_MODEL_DIR]
 
 1. tiny/: a tiny random BERT (2 layers, hidden 32, 4 heads, vocabulary of a few hundred tokens)
    in the sentence-transformers layout, written by hand (safetensors format included; the word
@@ -215,7 +215,14 @@ FRAGMENTS = [b"hello", b"world", b"Hello", b"WORLD", b"the", b"The", b"quick", b
              b"\xff", b"\xc3", b"\xe2\x82", b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80", b"\x80\x80",
              b"supercalifragilisticexpialidocious", b"a" * 99, b"b" * 100, b"c" * 101, b"xyz" * 40,
              ("é" * 101).encode(), b"pizza", b"automobile", b"database", b"playfully", b"cats",
-             b"12345", b"v1.2.3", b"http://example.com/a?b=c", b"C++", b"<html>", b"x=y;"]
+             b"12345", b"v1.2.3", b"http://example.com/a?b=c", b"C++", b"<html>", b"x=y;",
+             # the reference's own tables: unassigned (kept), private use (removed), CJK
+             # compatibility ideographs (decomposed), its Extension E range, punctuation and
+             # marks newer than Unicode 8 (not split / not stripped), literal special tokens
+             "\u0378x".encode(), "a\U00061b7ab".encode(), "a\ue000b".encode(), "福漢".encode(),
+             "\U0002b88fz".encode(), "\U0002b920".encode(), "a\u2e52b".encode(), "a\u2e42b".encode(),
+             "a\u08d4b".encode(), "a\u08e3b".encode(), b"[SEP]", b"x[CLS]y", b"[MASK]", b"[UNK",
+             b"[pad]"]
 SEPS = [b" ", b"", b"  ", b"\t", b"\n", b",", b" - "]
 
 
@@ -277,6 +284,7 @@ def main():
         lines.append("hidden " + " ".join("%.7g" % x for x in hs.reshape(-1)))
     # texts through the public API: documents, a query (prefix "query: "), a long text (windows)
     tok = reference_tokenizer(os.path.join(tiny, "vocab.txt"), True)
+    tok.save(os.path.join(tiny, "tokenizer.json"))
     texts = [("doc", "Hello world, the quick brown fox."), ("doc", "Café naïve résumé: über straße!"),
              ("doc", "東京 and 中国語"), ("doc", ""), ("query", "where is the cat?"),
              ("doc", " ".join(["the quick brown fox jumped over the lazy dog"] * 9))]
