@@ -56,7 +56,7 @@ MCP_SRC   := $(sort $(wildcard src/mcp/*.c))
 UNIT_SRC  := $(sort $(wildcard tests/unit/*/*_test.c))
 INTEG_SRC := $(sort $(wildcard tests/integration/*_test.c))
 
-LIB_OBJ   := $(patsubst %.c,$(B)/%.o,$(LIB_SRC)) $(B)/gen/migrations.o $(B)/gen/pgext_build_id.o
+LIB_OBJ   := $(patsubst %.c,$(B)/%.o,$(LIB_SRC)) $(B)/gen/migrations.o $(B)/gen/pgext_build_id.o $(B)/gen/models.o
 PGEXT_SRC := $(wildcard pgext/Makefile pgext/build-id.sh pgext/*.c pgext/*.h pgext/*.sql pgext/*.control)
 CLI_OBJ   := $(patsubst %.c,$(B)/%.o,$(CLI_SRC))
 HTTP_OBJ  := $(patsubst %.c,$(B)/%.o,$(HTTP_SRC))
@@ -86,6 +86,11 @@ $(B)/gen/pgext_build_id.c: $(PGEXT_SRC)
 	$(if $(Q),@echo "  GEN   $@")
 	$(Q)printf '/* generated from pgext/build-id.sh */\nconst char lm__pgext_build_id[] = "%s";\n' \
 	    "$$(sh pgext/build-id.sh)" > $@.tmp && mv $@.tmp $@
+
+$(B)/gen/models.c: scripts/models.lock scripts/embed-models.sh
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  GEN   $@")
+	$(Q)sh scripts/embed-models.sh scripts/models.lock > $@.tmp && mv $@.tmp $@
 
 $(B)/gen/%.o: $(B)/gen/%.c
 	$(if $(Q),@echo "  CC    $<")

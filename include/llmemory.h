@@ -43,6 +43,7 @@
 #include "llmemory/search.h"
 #include "llmemory/auth.h"
 #include "llmemory/embed.h"
+#include "llmemory/models.h"
 #include "llmemory/queue.h"
 #include "llmemory/eval.h"
 

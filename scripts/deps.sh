@@ -151,4 +151,7 @@ if [ "$bench" -eq 1 ]; then
         { echo "deps: --bench: javac not found after installing ${bench_packages[*]}" >&2; exit 1; }
 fi
 
+# Sentence-embedding models for the local embedder (pinned checksums; see the script).
+"$here/scripts/models.sh"
+
 echo "deps: ok (PostgreSQL $("$PG_CONFIG" --version | awk '{print $2}'), pgvector $(sed -n "s/^default_version = '\(.*\)'/\1/p" "$sharedir/extension/vector.control")$([ "$bench" -eq 0 ] || echo ", benchmark tools"))"

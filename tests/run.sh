@@ -18,6 +18,16 @@ eval "$(sh scripts/pg-test-cluster.sh start)" || { echo "could not start the tes
 export LLMEMORY_TEST_DATABASE_URL
 trap 'sh scripts/pg-test-cluster.sh stop "$LLMEMORY_TEST_PG_DIR"' EXIT INT TERM
 
+# The suites expect the built-in embedder unless a test asks for another: with the default model
+# installed, the automatic choice would be the local encoder (docs/embeddings.md). Tests of the
+# local encoder and of the automatic choice set LLMEMORY_EMBEDDER themselves.
+export LLMEMORY_EMBEDDER="${LLMEMORY_EMBEDDER:-builtin}"
+# The real-model checks of the local encoder run when the default model is installed
+# (scripts/models.sh), and are reported as skipped otherwise.
+if [ -z "${LLMEMORY_TEST_MODEL_DIR:-}" ] && d=$("$1/llmemory" models path 2>/dev/null); then
+    export LLMEMORY_TEST_MODEL_DIR="$d"
+fi
+
 passed=0 failed=0 skipped=0
 log=$(mktemp)
 run_suite() { # label, command...

@@ -123,14 +123,18 @@ LM_EXTERN int lm_embedder_local_new(lm_embedder **out,
                                     const lm_local_embedder_opts *opts);
 
 /**
- * The embedder described by the environment: $LLMEMORY_EMBEDDER = "builtin" (default; dimension
+ * The embedder described by the environment: $LLMEMORY_EMBEDDER = unset or "default" (the
+ * local encoder on the installed default model, LM_DEFAULT_MODEL in llmemory/models.h; the
+ * built-in embedder when it is not installed), "local" (the default model; an error when it is
+ * not installed), "local:NAME" (an installed model) or "local:/path/to/model" (a directory; both
+ * with $LLMEMORY_EMBED_THREADS and $LLMEMORY_LOCAL_INT8), "builtin" (dimension
  * $LLMEMORY_EMBED_DIM or 384), "openai"/"http" (the LLMEMORY_EMBED_* variables above, dimension
  * $LLMEMORY_EMBED_DIM required; also LLMEMORY_EMBED_BATCH_SIZE, _CONCURRENCY, _TIMEOUT_MS,
- * _MAX_RETRIES and _SEND_DIMENSIONS; "openai" defaults the URL to https://api.openai.com/v1),
- * "local:<model directory>" (lm_embedder_local_new(); threads $LLMEMORY_EMBED_THREADS, int8
- * weights when $LLMEMORY_LOCAL_INT8 is 1) or "none" (*out = NULL: no vector search). See
- * docs/embeddings.md.
- * @return 0; LM_EINVAL with the variable named in the message; LM_ENOMEM.
+ * _MAX_RETRIES and _SEND_DIMENSIONS; "openai" defaults the URL to https://api.openai.com/v1) or
+ * "none" (*out = NULL: no vector search). See docs/embeddings.md.
+ * @return 0; LM_EINVAL with the variable named in the message; LM_ENOTFOUND (model not
+ *         installed, or a model file missing: named in the message); LM_EPARSE (a corrupt model
+ *         file); LM_EIO; LM_ENOMEM.
  */
 LM_EXTERN int lm_embedder_from_env(lm_embedder **out);
 

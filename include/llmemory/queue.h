@@ -52,6 +52,20 @@ typedef struct lm_embed_queue_stats {
 /** Counts of the queue's jobs for the memory's provider (all tenants). @return 0; LM_ECONN, LM_EDB. */
 LM_EXTERN int lm_embed_queue_stats_get(lm_embed_queue_stats *out, lm_memory *mem);
 
+/**
+ * Re-embed with the memory's embedder (which lm_memory_open() made the default provider): queue
+ * every searchable chunk of @p owner_id (NULL: every tenant) that has no vector of this provider,
+ * and queue again the provider's jobs of those chunks that were dead (failed too often). The
+ * workers (lm_embed_run, `llmemory embed`, the worker of `llmemory serve`) write the vectors;
+ * until then vector search does not find the chunk (keyword search does). Another tenant's data
+ * is never touched: an unknown tenant queues nothing. `llmemory reembed` switches a memory to the
+ * default embedder with it (docs/embeddings.md).
+ * @param waiting receives the number of the tenant's (or all tenants') chunks that now wait in
+ *        the queue for this provider (queued by this call or before), or NULL
+ * @return 0; LM_EINVAL (no embedder, invalid owner id); LM_ECONN, LM_EDB.
+ */
+LM_EXTERN int lm_reembed(lm_memory *mem, const char *owner_id, int64_t *waiting);
+
 LM_END_DECL
 
 #endif

@@ -62,7 +62,8 @@ typedef struct lm_search_opts {
     /* Hybrid fusion: weighted reciprocal rank fusion,
        fused = alpha / (rrf_k + vector_rank) + (1 - alpha) / (rrf_k + text_rank). */
     double alpha;                     /* 0 keyword only .. 1 vector only; < 0: the default
-                                         (0.02 with the built-in embedder, else 0.5) */
+                                         (0.4 with the local encoder, 0.01 with the
+                                         built-in embedder, else 0.5) */
     int rrf_k;                        /* 0: 60 */
     int candidates;                   /* depth of each leg before fusion; 0: max(2 * limit, 50) */
     int with_documents;               /* 1: fill document_metadata of each hit */

@@ -116,6 +116,10 @@ LM_EXTERN void lm_memory_close(lm_memory *mem);
 /** Schema name in use. Borrowed from @p mem. */
 LM_EXTERN const char *lm_memory_schema(const lm_memory *mem);
 
+/** The embedder the memory uses (its provider id says which vectors it searches), or NULL when
+ *  it has none. Borrowed from @p mem. */
+LM_EXTERN lm_embedder *lm_memory_embedder(const lm_memory *mem);
+
 /**
  * Readiness: the database answers, and every migration this library knows has been applied to
  * the memory's schema (so documents, search and keys are usable).

@@ -62,6 +62,8 @@ int cli_cmd_serve(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_keys(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_optimize(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_mcp(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_models(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_reembed(cli_ctx *ctx, int argc, char **argv);
 
 /* ---- errors and stderr (errors.c) ---- */
 
@@ -237,6 +239,8 @@ int cli_parse_strategy(cli_ctx *ctx, const char *arg, lm_chunk_strategy *out);
 int cli_owner(cli_ctx *ctx, const char *given, const char **out);
 /* Open the memory with the global options. 0, or an exit status (printed). */
 int cli_open(cli_ctx *ctx, lm_memory **out);
+/* The same with @p embedder (borrowed; NULL: the memory chooses, see lm_memory_opts). */
+int cli_open_with(cli_ctx *ctx, lm_embedder *embedder, lm_memory **out);
 /* 1 when a database URL is configured (option or environment), i.e. the embedded cluster is
    not used. Sets *source to where it came from. */
 int cli_url_configured(const cli_ctx *ctx, const char **source);

@@ -128,6 +128,12 @@ int cli_cmd_serve(cli_ctx *ctx, int argc, char **argv)
                  "requests per second per tenant (default: no limit)"),
         CLI_CALL(0, "rate-burst", "N", &cfg.rate_burst, NULL, opt_rate,
                  "requests a tenant may send at once (default 2 x rate)"),
+        CLI_GROUP("Embedding:"),
+        CLI_FLAG(0, "sync-embed", &cfg.sync_embed,
+                 "embed a document's chunks before its add returns; by default\n"
+                 "an add returns once the document is stored and keyword-\n"
+                 "searchable, and a background thread embeds its chunks (vector\n"
+                 "search finds them moments later)"),
         CLI_GROUP("JWT bearer tokens (optional; API keys always work):"),
         CLI_STRING(0, "jwt-secret-file", "F", &secret_file,
                    "HS256 with the shared secret in F (at least 32 bytes);\n"

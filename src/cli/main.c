@@ -27,6 +27,8 @@ static const struct cli_command {
     {"db", cli_cmd_db, "status, start or stop the embedded database"},
     {"optimize", cli_cmd_optimize, "pack the keyword index and vacuum after bulk loads"},
     {"embed", cli_cmd_embed, "embed the chunks waiting in the embedding queue"},
+    {"reembed", cli_cmd_reembed, "switch stored vectors to the configured embedder"},
+    {"models", cli_cmd_models, "list, locate and verify installed embedding models"},
     {"eval", cli_cmd_eval, "measure search quality and latency on a BEIR test collection"},
     {"serve", cli_cmd_serve, "run the HTTP API server"},
     {"keys", cli_cmd_keys, "create, list and revoke API keys of the HTTP API"},

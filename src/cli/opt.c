@@ -618,6 +618,11 @@ int cli_url_configured(const cli_ctx *ctx, const char **source)
 
 int cli_open(cli_ctx *ctx, lm_memory **out)
 {
+    return cli_open_with(ctx, NULL, out);
+}
+
+int cli_open_with(cli_ctx *ctx, lm_embedder *embedder, lm_memory **out)
+{
     lm_memory_opts o;
     lm_db_info info;
     const char *source;
@@ -631,6 +636,7 @@ int cli_open(cli_ctx *ctx, lm_memory **out)
         cli_msg("note: starting the embedded database in %s (it was not running)", info.home);
 
     lm_memory_opts_init(&o, LM_MEMORY_OPTS_VERSION);
+    o.embedder = embedder;
     o.database_url = ctx->database_url;
     o.home = ctx->home;
     o.schema = ctx->schema;

@@ -159,6 +159,8 @@ void srv_h_doc_add(srv_request *r)
         srv_reply_lm(r, rc);
         return;
     }
+    if (res.queued > 0)
+        srv_embedder_kick(r->srv->embedder);
     out = json_object();
     bad = srv_jset(out, "document_id", srv_jstr(res.document_id));
     bad |= srv_jset(out, "owner_id", srv_jstr(r->tenant));

@@ -55,6 +55,10 @@ typedef struct srv_config {
     const char *jwt_audience;      /* required "aud" member, or NULL */
     int jwt_leeway_s;              /* clock skew allowed for exp/nbf; < 0: default */
 
+    /* Embedding: 0 (default): adds only queue their chunks and a background thread embeds them;
+       1: adds embed before they return (the library's synchronous mode). */
+    int sync_embed;
+
     /* Logging. */
     const char *access_log; /* file for access lines; NULL or "-": standard error; "off" */
     int verbose;            /* 0: info; 1+: debug (library messages too) */

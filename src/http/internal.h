@@ -112,6 +112,16 @@ void srv_workers_wait_idle(srv_workers *w);
 /* Join the workers and free the pool. NULL-safe. */
 void srv_workers_stop(srv_workers *w);
 
+/* ==== background embedding (embedworker.c) =================================================== */
+
+typedef struct srv_embedder srv_embedder;
+/* Start the thread that drains @p mem's embedding queue. 0 or -1. */
+int srv_embedder_start(srv_embedder **out, lm_memory *mem);
+/* New chunks were queued: look at the queue now. NULL-safe. */
+void srv_embedder_kick(srv_embedder *w);
+/* Stop and join the thread (an embedding batch in progress finishes first). NULL-safe. */
+void srv_embedder_stop(srv_embedder *w);
+
 /* ==== the server ============================================================================= */
 
 typedef struct srv_server {
@@ -121,6 +131,7 @@ typedef struct srv_server {
     srv_jwt *jwt;
     srv_ratelimit *rl;
     srv_workers *workers;
+    srv_embedder *embedder; /* background embedding worker, or NULL */
     atomic_int in_flight; /* requests between their first callback and completion */
     atomic_int draining;  /* shutting down: refuse new requests */
     atomic_ulong next_id;

@@ -195,6 +195,7 @@ int srv_run(const srv_config *config)
     mo.max_content_bytes = s->cfg.max_content;
     mo.log_fn = srv_log_lib;
     mo.log_level = s->cfg.verbose > 0 ? LM_LOG_DEBUG : LM_LOG_WARN;
+    mo.embed_mode = s->cfg.sync_embed ? LM_EMBED_SYNC : LM_EMBED_QUEUE;
     rc = lm_memory_open(&s->mem, &mo);
     if (rc < 0) {
         const lm_error *e = lm_error_last();
@@ -219,6 +220,11 @@ int srv_run(const srv_config *config)
         goto out;
     }
     srv_metrics_register(srv_route_count(), srv_route_at, srv_workers_queued);
+    if (!s->cfg.sync_embed && lm_memory_embedder(s->mem) != NULL &&
+        srv_embedder_start(&s->embedder, s->mem) < 0) {
+        srv_log(SRV_LOG_ERROR, NULL, "could not start the embedding worker", (const char *)NULL);
+        goto out;
+    }
 
     /* One MHD thread does all network I/O (epoll); requests that need the database are
        suspended and run by the workers. */
@@ -281,7 +287,10 @@ int srv_run(const srv_config *config)
             s->cfg.unix_path ? s->cfg.unix_path : s->cfg.address, "port",
             s->cfg.unix_path ? NULL : nbuf[0], "threads", nbuf[1], "pool", nbuf[2], "max_body",
             nbuf[3], "schema", lm_memory_schema(s->mem), "jwt", s->jwt ? "on" : "off",
-            (const char *)NULL);
+            "embedder",
+            lm_memory_embedder(s->mem) ? lm_embedder_provider_id(lm_memory_embedder(s->mem))
+                                       : "none",
+            "embedding", s->embedder ? "background" : "sync", (const char *)NULL);
 
     sig = 0;
     while (sig == 0)
@@ -338,6 +347,7 @@ out:
     if (s->daemon != NULL)
         MHD_stop_daemon(s->daemon);
     srv_workers_stop(s->workers);
+    srv_embedder_stop(s->embedder);
     if (listen_fd >= 0)
         close(listen_fd);
     lm_memory_close(s->mem);

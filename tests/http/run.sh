@@ -91,6 +91,7 @@ sanitizer_reports() {
 unset LLMEMORY_URL LLMEMORY_API_KEY LLMEMORY_OWNER LLMEMORY_SCHEMA DATABASE_URL LLMEMORY_DATABASE_URL
 unset LLMEMORY_JWT_SECRET
 export LLMEMORY_HOME=$work/home LC_ALL=C.UTF-8
+export LLMEMORY_EMBEDDER="${LLMEMORY_EMBEDDER:-builtin}" # see tests/run.sh
 
 # JWT material: an HS256 secret and an RSA key pair.
 head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/jwt-secret"

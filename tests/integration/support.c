@@ -21,6 +21,8 @@ lm_memory *test_memory_opts(lm_memory_opts *o)
     if (url == NULL || url[0] == '\0')
         lm_test_fail(__FILE__, __LINE__, "LLMEMORY_TEST_DATABASE_URL is not set (run via make check)");
     snprintf(schema, sizeof(schema), "t_%ld_%d", (long)getpid(), ++counter);
+    /* The built-in embedder unless the test chose (see tests/run.sh). */
+    setenv("LLMEMORY_EMBEDDER", "builtin", 0);
     o->database_url = url;
     o->schema = schema;
     lm_memory *m = NULL;

@@ -536,6 +536,83 @@ TEST(test_vector__new_default_provider_reembeds_through_queue)
     lm_embedder_free(e8);
 }
 
+/* lm_reembed queues only the named tenant's chunks that lack a vector (and revives its dead
+   jobs); another tenant's, or an unknown tenant's, are untouched. */
+TEST(test_vector__reembed_is_per_tenant)
+{
+    lm_memory *m = test_memory(); /* built-in embedder */
+    char schema[64], sql[512];
+    snprintf(schema, sizeof(schema), "%s", test_schema());
+    lm_doc_add_result r;
+    for (int i = 0; i < 4; i++) {
+        add_doc(m, "ra", i, &r);
+        add_doc(m, "rb", i, &r);
+    }
+    int64_t queued = -1;
+    /* Everything has its vector: nothing to do. */
+    ASSERT_OK(lm_reembed(m, NULL, &queued));
+    ASSERT_EQ_INT(queued, 0);
+    /* Vectors lost for both tenants, and one of rb's jobs dead. */
+    PGconn *c = db();
+    snprintf(sql, sizeof(sql), "DELETE FROM \"%s\".vectors_384", schema);
+    PQclear(PQexec(c, sql));
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO \"%s\".embedding_queue (owner_id, provider_id, chunk_id, status,"
+             " attempts) SELECT owner_id, 'builtin-hash-v2-384', chunk_id, 'dead', 5"
+             " FROM \"%s\".chunks WHERE owner_id = 'rb' AND searchable LIMIT 1",
+             schema, schema);
+    PQclear(PQexec(c, sql));
+
+    ASSERT_OK(lm_reembed(m, "nobody", &queued));
+    ASSERT_EQ_INT(queued, 0);
+    ASSERT_OK(lm_reembed(m, "ra", &queued));
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM \"%s\".chunks WHERE owner_id = 'ra' AND searchable", schema);
+    long long ra_chunks = scalar(c, sql);
+    ASSERT(ra_chunks >= 4);
+    ASSERT_EQ_INT(queued, ra_chunks);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM \"%s\".embedding_queue WHERE owner_id = 'rb'"
+             " AND status = 'pending'", schema);
+    ASSERT_EQ_INT(scalar(c, sql), 0);
+    lm_embed_run_result rr;
+    ASSERT_OK(lm_embed_run(&rr, m, NULL));
+    ASSERT_EQ_INT(rr.embedded, ra_chunks);
+
+    lm_search_opts o = LM_SEARCH_OPTS_INIT;
+    o.type = LM_SEARCH_VECTOR;
+    lm_results *res = NULL;
+    ASSERT_OK(lm_search(&res, m, "ra", "ocean waves", &o));
+    ASSERT(lm_results_count(res) > 0);
+    lm_results_free(res);
+    ASSERT_OK(lm_search(&res, m, "rb", "ocean waves", &o));
+    ASSERT_EQ_INT(lm_results_count(res), 0);
+    lm_results_free(res);
+
+    /* rb: its dead job is revived, the other chunks get jobs. */
+    ASSERT_OK(lm_reembed(m, "rb", &queued));
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM \"%s\".chunks WHERE owner_id = 'rb' AND searchable", schema);
+    ASSERT_EQ_INT(queued, scalar(c, sql));
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM \"%s\".embedding_queue WHERE status = 'dead'", schema);
+    ASSERT_EQ_INT(scalar(c, sql), 0);
+    ASSERT_OK(lm_embed_run(&rr, m, NULL));
+    ASSERT_OK(lm_search(&res, m, "rb", "ocean waves", &o));
+    ASSERT(lm_results_count(res) > 0);
+    lm_results_free(res);
+
+    ASSERT_ERR(lm_reembed(m, "bad owner\n", &queued), LM_EINVAL);
+    PQfinish(c);
+    lm_memory_close(m);
+
+    lm_memory_opts mo = LM_MEMORY_OPTS_INIT;
+    mo.no_embedder = 1;
+    m = test_memory_opts(&mo);
+    ASSERT_ERR(lm_reembed(m, NULL, &queued), LM_EINVAL);
+    lm_memory_close(m);
+}
+
 TEST(test_vector__no_embedder_means_text_only)
 {
     lm_memory_opts mo = LM_MEMORY_OPTS_INIT;

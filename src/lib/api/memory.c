@@ -4,6 +4,7 @@
  * initialisers.
  */
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@
 #include "api/memory.h"
 #include "buf.h"
 #include "db/embedded.h"
+#include "embed/env.h"
 #include "error.h"
 #include "llmemory.h"
 #include "validate.h"
@@ -36,13 +38,45 @@ static const char *env_nonempty(const char *name)
     return v && v[0] ? v : NULL;
 }
 
+/*
+ * The automatic embedder (LLMEMORY_EMBEDDER unset): the installed default model, else the
+ * built-in one with a notice. A memory whose vectors come from the built-in embedder keeps it,
+ * so its searches never compare vectors of two providers, until `llmemory reembed` (lm_reembed
+ * with an explicit embedder) makes the model its default.
+ */
+static int choose_automatic(lm_memory *mem)
+{
+    char current[sizeof(mem->vec.provider_id)];
+    int rc, fell_back = 0, dim = 0;
+
+    if ((rc = lm__vector_default_provider(&mem->db, current, sizeof(current))) < 0)
+        return rc;
+    if (sscanf(current, "builtin-hash-v2-%d", &dim) == 1 && dim >= 8 && dim <= LM_MAX_EMBED_DIM) {
+        if ((rc = lm_embedder_builtin_new(&mem->vec.embedder, dim)) < 0)
+            return rc;
+        mem->own_embedder = 1;
+        lm__db_log(&mem->db, LM_LOG_INFO,
+                   "this memory's vectors come from the built-in embedder (%s); "
+                   "\"llmemory reembed\" switches it to the default model", current);
+        return 0;
+    }
+    if ((rc = lm__embedder_default_new(&mem->vec.embedder, &fell_back)) < 0)
+        return rc;
+    mem->own_embedder = 1;
+    if (fell_back)
+        lm__db_log(&mem->db, LM_LOG_WARN,
+                   "embedding model %s is not installed: using the built-in embedder (lexical, "
+                   "not semantic); install it with scripts/models.sh", LM_DEFAULT_MODEL);
+    return 0;
+}
+
 int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
 {
     lm_memory_opts o = LM_MEMORY_OPTS_INIT;
     lm_memory *mem = NULL;
     lm_buf conninfo = LM_BUF_INIT;
     const char *schema = NULL, *cfg = NULL, *url = NULL;
-    int rc, pool_ready = 0;
+    int rc, pool_ready = 0, automatic = 0;
 
     LM_ASSERT_ARG(out != NULL);
     *out = NULL;
@@ -96,6 +130,8 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
     if (!o.no_embedder) {
         if (o.embedder != NULL) {
             mem->vec.embedder = o.embedder;
+        } else if (lm__embedder_env_automatic()) {
+            automatic = 1; /* chosen once the memory's current provider is known */
         } else {
             if ((rc = lm_embedder_from_env(&mem->vec.embedder)) < 0)
                 goto out;
@@ -142,6 +178,8 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
     }
     if ((rc = lm__migrate(&mem->db)) < 0)
         goto out;
+    if (automatic && (rc = choose_automatic(mem)) < 0)
+        goto out;
     if ((rc = lm__vector_register(&mem->db, &mem->vec)) < 0)
         goto out;
     if ((rc = lm__db_setup_role(&mem->db)) < 0)
@@ -175,4 +213,9 @@ void lm_memory_close(lm_memory *mem)
 const char *lm_memory_schema(const lm_memory *mem)
 {
     return mem ? mem->db.schema : NULL;
+}
+
+lm_embedder *lm_memory_embedder(const lm_memory *mem)
+{
+    return mem ? mem->vec.embedder : NULL;
 }

@@ -13,6 +13,9 @@
  * already knows, and every larger alpha scored below text search alone, so they only reorder
  * the deep ranks and add documents that the keyword leg missed. Other providers keep 0.5. */
 #define LM__HYBRID_ALPHA_BUILTIN 0.01
+/* With the local encoder (all-MiniLM-L6-v2, the default when installed), chosen the same way on
+ * SciFact's train queries (docs/eval.md). */
+#define LM__HYBRID_ALPHA_LOCAL   0.4
 #define LM__HYBRID_ALPHA_DEFAULT 0.5
 #define LM__RRF_K_DEFAULT        60
 

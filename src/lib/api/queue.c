@@ -15,6 +15,7 @@
 #include "error.h"
 #include "hash.h"
 #include "llmemory.h"
+#include "validate.h"
 
 int lm_embed_run_opts_init(lm_embed_run_opts *opts, unsigned int version)
 {
@@ -309,5 +310,55 @@ out:
     PQclear(r);
     lm_buf_dispose(&sql);
     lm__db_admin_release(&mem->db, c);
+    return rc;
+}
+
+int lm_reembed(lm_memory *mem, const char *owner_id, int64_t *waiting)
+{
+    PGconn *c = NULL;
+    PGresult *r = NULL;
+    lm_buf sql = LM_BUF_INIT;
+    int rc;
+
+    if (waiting)
+        *waiting = 0;
+    LM_ASSERT_ARG(mem != NULL);
+    if (mem->vec.embedder == NULL)
+        return lm__error_set_field(LM_EINVAL, "embedder", "the memory has no embedding provider");
+    if (owner_id != NULL && (rc = lm__validate_owner_id(owner_id)) < 0)
+        return rc;
+    /* Dead jobs of the provider come back to life; chunks without a vector and without a job get
+       one. Both statements see the same snapshot, so a revived job is not inserted again. */
+    lm__buf_printf(&sql,
+                   "WITH revived AS (UPDATE %s.embedding_queue SET status = 'pending',"
+                   " attempts = 0, available_at = now(), lease_until = NULL, lease_token = NULL,"
+                   " last_error = NULL, updated_at = now()"
+                   " WHERE provider_id = $1 AND status = 'dead'"
+                   " AND ($2::text IS NULL OR owner_id = $2) RETURNING 1),"
+                   " ins AS (INSERT INTO %s.embedding_queue (owner_id, provider_id, chunk_id)"
+                   " SELECT c.owner_id, $1, c.chunk_id FROM %s.chunks c WHERE c.searchable"
+                   " AND ($2::text IS NULL OR c.owner_id = $2)"
+                   " AND NOT EXISTS (SELECT 1 FROM %s v WHERE v.owner_id = c.owner_id"
+                   " AND v.provider_id = $1 AND v.chunk_id = c.chunk_id)"
+                   " ON CONFLICT DO NOTHING RETURNING 1)"
+                   " SELECT (SELECT count(*) FROM revived) + (SELECT count(*) FROM ins) +"
+                   " (SELECT count(*) FROM %s.embedding_queue WHERE provider_id = $1"
+                   " AND status IN ('pending', 'processing')"
+                   " AND ($2::text IS NULL OR owner_id = $2))",
+                   mem->db.qschema, mem->db.qschema, mem->db.qschema, mem->vec.table,
+                   mem->db.qschema);
+    const char *p[] = {mem->vec.provider_id, owner_id};
+    if ((rc = lm__pool_acquire(&c, &mem->db.pool)) < 0)
+        goto out;
+    if ((rc = exec_sql(c, &r, &sql, 2, p)) < 0)
+        goto out;
+    if (waiting)
+        *waiting = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    lm__db_log(&mem->db, LM_LOG_INFO, "re-embedding: %s chunks wait for %s",
+               PQgetvalue(r, 0, 0), mem->vec.provider_id);
+out:
+    PQclear(r);
+    lm_buf_dispose(&sql);
+    lm__pool_release(&mem->db.pool, c);
     return rc;
 }

@@ -538,10 +538,12 @@ int lm_search(lm_results **out, lm_memory *mem, const char *owner_id, const char
     if (o.include_subtenants)
         return search_scoped(out, mem, owner_id, query, &o);
     double alpha = o.alpha;
-    if (alpha < 0)
-        alpha = mem->vec.embedder && strcmp(lm_embedder_kind(mem->vec.embedder), "builtin") == 0
-                    ? LM__HYBRID_ALPHA_BUILTIN
-                    : LM__HYBRID_ALPHA_DEFAULT;
+    if (alpha < 0) {
+        const char *kind = mem->vec.embedder ? lm_embedder_kind(mem->vec.embedder) : "";
+        alpha = strcmp(kind, "builtin") == 0 ? LM__HYBRID_ALPHA_BUILTIN
+                : strcmp(kind, "local") == 0 ? LM__HYBRID_ALPHA_LOCAL
+                                             : LM__HYBRID_ALPHA_DEFAULT;
+    }
     o.alpha = alpha;
     int depth = o.candidates ? o.candidates : (2 * o.limit > 50 ? 2 * o.limit : 50);
     int rerank_k = o.rerank ? (o.rerank_top_k ? o.rerank_top_k : 50) : 0;

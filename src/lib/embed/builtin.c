@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "embed/builtin.h"
 #include "embed/embed.h"
 #include "error.h"
 

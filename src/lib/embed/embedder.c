@@ -1,14 +1,10 @@
 /*
- * embed/embedder.c: the provider-independent part of lm_embedder: argument checks, accessors,
- * application-supplied embedders and the choice of provider from the environment. The providers
- * themselves live in builtin.c and http.c.
+ * embed/embedder.c: the provider-independent part of lm_embedder: argument checks, accessors and
+ * application-supplied embedders. The providers live in builtin.c and http.c; env.c chooses one
+ * from the environment. This file calls neither.
  */
-#include <errno.h>
-#include <limits.h>
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "alloc.h"
 #include "embed/embed.h"
@@ -192,90 +188,4 @@ int lm_embedder_custom_new(lm_embedder **out,
     if (ops->embed == NULL)
         return lm__error_set(LM_EINVAL, "embedder ops must have an embed function");
     return lm__embedder_new(out, "custom", provider_id, model, dim, 0, ops, self);
-}
-
-/* ---- configuration from the environment ------------------------------------------------------ */
-
-static const char *env_nonempty(const char *name)
-{
-    const char *v = getenv(name);
-    return v && v[0] ? v : NULL;
-}
-
-/* Strict integer from the environment: *out untouched when unset. */
-static int env_int(int *out, const char *name, long lo, long hi)
-{
-    const char *v = env_nonempty(name);
-    if (v == NULL)
-        return 0;
-    char *end = NULL;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno != 0 || end == v || *end != '\0' || x < lo || x > hi) {
-        lm__error_set_field(LM_EINVAL, name,
-                            "invalid value for environment variable \"%s\": \"%s\"", name, v);
-        lm__error_hint("Use an integer from %ld to %ld.", lo, hi);
-        return LM_EINVAL;
-    }
-    *out = (int)x;
-    return 0;
-}
-
-int lm_embedder_from_env(lm_embedder **out)
-{
-    LM_ASSERT_ARG(out != NULL);
-    *out = NULL;
-    const char *kind = env_nonempty("LLMEMORY_EMBEDDER");
-    int dim = 0, rc;
-
-    if (kind == NULL || strcasecmp(kind, "builtin") == 0) {
-        if ((rc = env_int(&dim, "LLMEMORY_EMBED_DIM", 8, LM_MAX_EMBED_DIM)) < 0)
-            return rc;
-        return lm_embedder_builtin_new(out, dim);
-    }
-    if (strcasecmp(kind, "none") == 0)
-        return 0;
-    if (strcasecmp(kind, "openai") == 0 || strcasecmp(kind, "http") == 0) {
-        lm_http_embedder_opts o = LM_HTTP_EMBEDDER_OPTS_INIT;
-        if ((rc = env_int(&o.dim, "LLMEMORY_EMBED_DIM", 1, LM_MAX_EMBED_DIM)) < 0 ||
-            (rc = env_int(&o.batch_size, "LLMEMORY_EMBED_BATCH_SIZE", 1, LM__EMBED_MAX_BATCH)) <
-                0 ||
-            (rc = env_int(&o.concurrency, "LLMEMORY_EMBED_CONCURRENCY", 1,
-                          LM__EMBED_MAX_CONCURRENCY)) < 0 ||
-            (rc = env_int(&o.timeout_ms, "LLMEMORY_EMBED_TIMEOUT_MS", 1, INT_MAX)) < 0 ||
-            (rc = env_int(&o.max_retries, "LLMEMORY_EMBED_MAX_RETRIES", -1, 100)) < 0 ||
-            (rc = env_int(&o.send_dimensions, "LLMEMORY_EMBED_SEND_DIMENSIONS", 0, 1)) < 0)
-            return rc;
-        if (o.dim == 0) {
-            lm__error_set_field(LM_EINVAL, "LLMEMORY_EMBED_DIM",
-                                "environment variable \"LLMEMORY_EMBED_DIM\" is not set");
-            lm__error_detail("The HTTP embedder needs the dimension of the model's vectors.");
-            return LM_EINVAL;
-        }
-        if (strcasecmp(kind, "openai") == 0 && env_nonempty("LLMEMORY_EMBED_URL") == NULL)
-            o.base_url = "https://api.openai.com/v1";
-        return lm_embedder_http_new(out, &o);
-    }
-    if (strncasecmp(kind, "local:", 6) == 0 && kind[6] != '\0') {
-        lm_local_embedder_opts o = LM_LOCAL_EMBEDDER_OPTS_INIT;
-        o.int8 = -1; /* $LLMEMORY_LOCAL_INT8 */
-        if ((rc = env_int(&o.threads, "LLMEMORY_EMBED_THREADS", 1, 64)) < 0)
-            return rc;
-        return lm_embedder_local_new(out, kind + 6, &o);
-    }
-    lm__error_set_field(LM_EINVAL, "LLMEMORY_EMBEDDER",
-                        "invalid value for environment variable \"LLMEMORY_EMBEDDER\": \"%s\"",
-                        kind);
-    lm__error_hint("Use builtin, openai, http, local:<model directory> or none.");
-    return LM_EINVAL;
-}
-
-int lm_http_embedder_opts_init(lm_http_embedder_opts *opts, unsigned int version)
-{
-    LM_ASSERT_ARG(opts != NULL);
-    if (version != LM_HTTP_EMBEDDER_OPTS_VERSION)
-        return lm__error_set(LM_EINVAL, "unsupported lm_http_embedder_opts version %u", version);
-    lm_http_embedder_opts d = LM_HTTP_EMBEDDER_OPTS_INIT;
-    *opts = d;
-    return 0;
 }

@@ -24,6 +24,7 @@
 #include "alloc.h"
 #include "buf.h"
 #include "embed/embed.h"
+#include "embed/http.h"
 #include "error.h"
 
 #define DEFAULT_BATCH_SIZE  64
@@ -947,4 +948,14 @@ out:
     lm_buf_dispose(&b);
     cfg_free(cfg);
     return rc;
+}
+
+int lm_http_embedder_opts_init(lm_http_embedder_opts *opts, unsigned int version)
+{
+    LM_ASSERT_ARG(opts != NULL);
+    if (version != LM_HTTP_EMBEDDER_OPTS_VERSION)
+        return lm__error_set(LM_EINVAL, "unsupported lm_http_embedder_opts version %u", version);
+    lm_http_embedder_opts d = LM_HTTP_EMBEDDER_OPTS_INIT;
+    *opts = d;
+    return 0;
 }

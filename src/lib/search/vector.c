@@ -177,6 +177,24 @@ out:
     return rc;
 }
 
+int lm__vector_default_provider(lm__db *db, char *out, size_t cap)
+{
+    PGconn *c = NULL;
+    PGresult *res = NULL;
+    int rc;
+
+    out[0] = '\0';
+    if ((rc = lm__pool_acquire(&c, &db->pool)) < 0)
+        return rc;
+    rc = exec_fmt(c, &res, 0, NULL,
+                  "SELECT provider_id FROM %s.embedding_providers WHERE is_default", db->qschema);
+    if (rc == 0 && PQntuples(res) == 1)
+        snprintf(out, cap, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    lm__pool_release(&db->pool, c);
+    return rc;
+}
+
 static int has_doc_filters(const lm_search_opts *o)
 {
     return o && (o->id_at_origin || o->n_id_at_origins || o->metadata_filter || o->has_type ||

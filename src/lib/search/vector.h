@@ -33,6 +33,9 @@ typedef struct lm__vec_cfg {
  * re-embedding. */
 int lm__vector_register(lm__db *db, lm__vec_cfg *cfg);
 
+/* The memory's default provider id into @p out (cap bytes), "" when it has none yet. */
+int lm__vector_default_provider(lm__db *db, char *out, size_t cap);
+
 /* '[x1,x2,...]' pgvector text of @p v. */
 void lm__vector_literal(lm_buf *b, const float *v, int dim);
 

@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "embed/builtin.h"
 #include "embed/embed.h"
+#include "embed/http.h"
 #include "llmemory/embed.h"
 #include "llmemory/sys/embedder.h"
 #include "runner.h"
@@ -410,6 +412,8 @@ TEST(test_embed_env__builtin_and_none)
 {
     clear_env();
     lm_embedder *e = NULL;
+    /* Unset means the default model when installed (env_test.c), else the built-in embedder. */
+    setenv("LLMEMORY_MODELS_DIR", "/nonexistent-llmemory-models", 1);
     ASSERT_OK(lm_embedder_from_env(&e));
     ASSERT_EQ_STR(lm_embedder_provider_id(e), "builtin-hash-v2-384");
     lm_embedder_free(e);
