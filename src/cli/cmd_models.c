@@ -7,11 +7,7 @@
 
 #include "cmd.h"
 
-static const char help[] =
-    "Usage: llmemory models [list] [--json]\n"
-    "       llmemory models path [NAME]\n"
-    "       llmemory models verify [NAME|DIR]...\n"
-    "\n"
+static const char about[] =
     "The sentence-embedding models that the local embedder (LLMEMORY_EMBEDDER=local) loads.\n"
     "scripts/models.sh installs them with pinned checksums. Models are looked up in\n"
     "$LLMEMORY_MODELS_DIR when it is set, else in $LLMEMORY_HOME/models, then in\n"
@@ -21,13 +17,7 @@ static const char help[] =
     "  path     the directory of model NAME (default " LM_DEFAULT_MODEL "); exit 3 when it is\n"
     "           not installed\n"
     "  verify   check the files of each model (default " LM_DEFAULT_MODEL "), against the\n"
-    "           pinned checksums when llmemory knows the model\n"
-    "\n"
-    "Options:\n"
-    "      --json   print the result as JSON\n"
-    "  -h, --help   print this help and exit\n";
-
-enum { OPT_JSON = 256 };
+    "           pinned checksums when llmemory knows the model\n";
 
 static int do_list(int json)
 {
@@ -89,33 +79,29 @@ static int do_list(int json)
 
 int cli_cmd_models(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"json", no_argument, NULL, OPT_JSON},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
-    int json = 0, c, rc, status = CLI_EXIT_OK;
+    int json = 0, nargs, rc, status = CLI_EXIT_OK, next = 0;
+    const cli_opt opts[] = {CLI_JSON(&json, "print the result as JSON"), CLI_END};
+    const cli_spec spec = {.usage = "llmemory models [list] [--json]\n"
+                                    "llmemory models path [NAME]\n"
+                                    "llmemory models verify [NAME|DIR]...",
+                           .about = about,
+                           .opts = opts,
+                           .max_args = -1};
 
-    while ((c = cli_getopt(ctx, argc, argv, ":h", longopts)) != -1) {
-        switch (c) {
-        case OPT_JSON:
-            json = 1;
-            break;
-        case 'h':
-            return cli_help(help);
-        default:
-            return CLI_EXIT_USAGE;
-        }
-    }
-    const char *verb = optind < argc ? argv[optind++] : "list";
+    if ((rc = cli_parse(ctx, &spec, argc, argv, &nargs)) != CLI_PARSED)
+        return rc;
+    argc = nargs;
+    const char *verb = next < argc ? argv[next++] : "list";
     if (strcmp(verb, "list") == 0) {
-        if (optind < argc)
+        if (next < argc)
             return cli_usage(ctx, "too many arguments");
         return do_list(json);
     }
     if (strcmp(verb, "path") == 0) {
-        if (argc - optind > 1)
+        if (argc - next > 1)
             return cli_usage(ctx, "too many arguments");
         lm_buf dir = LM_BUF_INIT;
-        if ((rc = lm_model_find(&dir, optind < argc ? argv[optind] : NULL)) < 0) {
+        if ((rc = lm_model_find(&dir, next < argc ? argv[next] : NULL)) < 0) {
             lm_buf_dispose(&dir);
             return cli_fail_lm(rc, NULL);
         }
@@ -124,7 +110,7 @@ int cli_cmd_models(cli_ctx *ctx, int argc, char **argv)
         return cli_finish(CLI_EXIT_OK);
     }
     if (strcmp(verb, "verify") == 0) {
-        int first = optind, count = argc - optind > 0 ? argc - optind : 1;
+        int first = next, count = argc - next > 0 ? argc - next : 1;
         for (int i = 0; i < count; i++) {
             const char *m = first < argc ? argv[first + i] : NULL;
             int files = 0;

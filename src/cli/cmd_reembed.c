@@ -7,9 +7,7 @@
 
 #include "cmd.h"
 
-static const char help[] =
-    "Usage: llmemory reembed [OPTION]...\n"
-    "\n"
+static const char about[] =
     "Switch the memory to the configured embedder ($LLMEMORY_EMBEDDER; by default the\n"
     "installed model " LM_DEFAULT_MODEL ", else the built-in one) and queue every searchable\n"
     "chunk that has no vector of it. A memory whose vectors were made by the built-in embedder\n"
@@ -17,50 +15,26 @@ static const char help[] =
     "new provider the default queues every owner's chunks; --owner queues (again) one owner's\n"
     "chunks and revives its failed jobs. The queue is drained by --run, by \"llmemory embed\",\n"
     "or by the background worker of \"llmemory serve\"; until a chunk's vector is written,\n"
-    "keyword search finds it and vector search does not.\n"
-    "\n"
-    "Options:\n"
-    "      --owner ID   only this owner's chunks (default: every owner)\n"
-    "      --run        embed the queued chunks now\n"
-    "      --json       print the result as JSON\n"
-    "  -h, --help       print this help and exit\n";
-
-enum { OPT_OWNER = 256, OPT_RUN, OPT_JSON };
+    "keyword search finds it and vector search does not.\n";
 
 int cli_cmd_reembed(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"owner", required_argument, NULL, OPT_OWNER},
-                                             {"run", no_argument, NULL, OPT_RUN},
-                                             {"json", no_argument, NULL, OPT_JSON},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
     lm_embedder *e = NULL;
     lm_memory *mem = NULL;
     lm_embed_run_result rr = {0, 0, 0, 0};
     lm_embed_queue_stats qs = {0, 0, 0};
     const char *owner = NULL;
     int64_t queued = 0;
-    int json = 0, run = 0, c, rc, status;
+    int json = 0, run = 0, nargs, rc, status;
+    const cli_opt opts[] = {
+        CLI_OWNER(&owner, "only this owner's chunks (default: every owner)"),
+        CLI_FLAG(0, "run", &run, "embed the queued chunks now"),
+        CLI_JSON(&json, "print the result as JSON"), CLI_END};
+    const cli_spec spec = {
+        .usage = "llmemory reembed [OPTION]...", .about = about, .opts = opts, .max_args = 0};
 
-    while ((c = cli_getopt(ctx, argc, argv, ":h", longopts)) != -1) {
-        switch (c) {
-        case OPT_OWNER:
-            owner = optarg;
-            break;
-        case OPT_RUN:
-            run = 1;
-            break;
-        case OPT_JSON:
-            json = 1;
-            break;
-        case 'h':
-            return cli_help(help);
-        default:
-            return CLI_EXIT_USAGE;
-        }
-    }
-    if (optind < argc)
-        return cli_usage(ctx, "too many arguments");
+    if ((rc = cli_parse(ctx, &spec, argc, argv, &nargs)) != CLI_PARSED)
+        return rc;
     if ((rc = lm_embedder_from_env(&e)) < 0)
         return cli_fail_lm(rc, NULL);
     if (e == NULL)

@@ -121,8 +121,14 @@ async def every_tool(c, tag):
           f"search: {found}")
     check(found["results"][0]["document_metadata"]["animal"] == "quokka", "with documents")
     for mode in ("vector", "hybrid"):
-        other = await ok_call(c, "search", {"query": f"quokka {tag}", "mode": mode,
-                                            "metadata": {"tag": tag}})
+        # Over HTTP the server embeds in the background: the add returns once the document is
+        # stored and keyword-searchable, and its vectors follow moments later.
+        for _ in range(200):
+            other = await ok_call(c, "search", {"query": f"quokka {tag}", "mode": mode,
+                                                "metadata": {"tag": tag}})
+            if other["count"] >= 1:
+                break
+            await asyncio.sleep(0.05)
         check(other["mode"] == mode and other["count"] >= 1 and
               other["results"][0]["document_id"] == doc["document_id"], f"{mode}: {other}")
     listed = await ok_call(c, "list", {"metadata": {"tag": tag}})
