@@ -122,6 +122,8 @@ typedef struct srv_server {
     srv_ratelimit *rl;
     srv_workers *workers;
     atomic_int in_flight; /* requests between their first callback and completion */
+    atomic_int open_connections;
+    atomic_int trim_wanted; /* a large body was freed: return memory to the system */
     atomic_int draining;  /* shutting down: refuse new requests */
     atomic_ulong next_id;
     char id_prefix[9];
@@ -141,9 +143,14 @@ typedef struct srv_request {
     const struct srv_route *route;
     double t0; /* srv_now_ms() at the first callback */
 
-    /* body */
+    struct srv_conn *sc; /* the connection's deadlines (conns.c), or NULL */
+    int close_after;     /* reply with "Connection: close" (server crowded, or body unread) */
+    int auth_early;      /* authenticated by a worker before the body was read (1: pending) */
+
+    /* body (malloc'd, freed when the request completes) */
     char *body;
     size_t body_len, body_cap;
+    size_t body_expect; /* Content-Length, when given */
     int body_too_large;
     size_t body_discarded; /* bytes dropped after the body grew past the cap */
     json_t *json;          /* parsed body (arena-owned), when the route takes one */
@@ -271,6 +278,8 @@ void srv_reply_buf(srv_request *r, int status, lm_buf *b);
 /* Authenticate from "Authorization: Bearer ..." or "X-API-Key"; 0, or -1 after replying 401
    (503/500 when the key store fails). */
 int srv_authenticate(srv_request *r);
+/* 1 when the request's credential looks like an API key (checking it needs the database). */
+int srv_credential_is_key(srv_request *r);
 /* Choose the tenant: the credential's owner, or the owner_id of the query string / body when
    the credential covers it; -1 after replying 403. */
 int srv_resolve_tenant(srv_request *r);
@@ -319,5 +328,22 @@ void srv_completed_cb(void *cls,
                       struct MHD_Connection *conn,
                       void **con_cls,
                       enum MHD_RequestTerminationCode toe);
+
+/* ==== open connections and their deadlines (conns.c) ========================================= */
+
+typedef struct srv_conn srv_conn;
+/* MHD_OPTION_NOTIFY_CONNECTION: track the connection from accept to close. */
+void srv_connection_cb(void *cls,
+                       struct MHD_Connection *conn,
+                       void **socket_context,
+                       enum MHD_ConnectionNotificationCode toe);
+/* The tracking record of @p conn, or NULL. */
+srv_conn *srv_conn_of(struct MHD_Connection *conn);
+/* The connection must reach its next step within @p ms_from_now ms (<= 0: no deadline). */
+void srv_conn_deadline(srv_conn *c, double ms_from_now);
+/* Shut down the sockets of connections past their deadline; returns how many. */
+int srv_conns_sweep(void);
+/* 1 when the server is nearly at its connection limit. */
+int srv_server_crowded(srv_server *s);
 
 #endif

@@ -208,7 +208,7 @@ void srv_dispatch(srv_request *r)
         return;
     }
     if (r->route->scope != S_PUBLIC) {
-        if (srv_authenticate(r) < 0)
+        if (!r->authenticated && srv_authenticate(r) < 0)
             return;
         if ((int)r->who.scope < r->route->scope) {
             char detail[160];

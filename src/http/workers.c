@@ -29,6 +29,9 @@ static void run_one(srv_workers *w, srv_request *r, int aborting)
         srv_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "server is shutting down",
                         "Retry on a new connection.", NULL, NULL);
         srv_reply_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    } else if (r->auth_early == 1) {
+        /* Only the credential, before the body is read (server.c). */
+        (void)srv_authenticate(r);
     } else {
         srv_dispatch(r);
     }
