@@ -305,7 +305,8 @@ void lm__vector_maybe_index(lm__db *db, const lm__vec_cfg *cfg, const char *owne
     res = NULL;
     /* One builder per tenant and provider; others skip (the index comes soon enough). */
     snprintf(lock_sql, sizeof(lock_sql),
-             "SELECT pg_try_advisory_lock(%d, hashtext($1 || '/' || $2))", LM__LOCK_CLASS_VINDEX);
+             "SELECT pg_try_advisory_lock(hashtextextended($1 || '/' || $2, %d))",
+             LM__LOCK_CLASS_VINDEX);
     if (lm__db_exec(&res, c, lock_sql, 2, p2) < 0)
         goto fail;
     locked = PQgetvalue(res, 0, 0)[0] == 't';
@@ -366,7 +367,8 @@ out:
         PQclear(PQexec(c, "RESET max_parallel_maintenance_workers"));
         if (locked) {
             snprintf(lock_sql, sizeof(lock_sql),
-                     "SELECT pg_advisory_unlock(%d, hashtext($1 || '/' || $2))", LM__LOCK_CLASS_VINDEX);
+                     "SELECT pg_advisory_unlock(hashtextextended($1 || '/' || $2, %d))",
+                     LM__LOCK_CLASS_VINDEX);
             PQclear(PQexecParams(c, lock_sql, 2, NULL, p2, NULL, NULL, 0));
         }
     }
