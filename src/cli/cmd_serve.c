@@ -130,6 +130,12 @@ int cli_cmd_serve(cli_ctx *ctx, int argc, char **argv)
                 "trickles in (default 10)"),
         CLI_INT(0, "body-timeout", "SECONDS", &cfg.body_timeout_s, 1, 86400,
                 "deadline for a request's body (default 60)"),
+        CLI_INT(0, "tenant-requests", "N", &cfg.tenant_requests, 1, 1024,
+                "requests one tenant runs at once (default: half the\n"
+                "threads); more wait without holding a worker"),
+        CLI_INT(0, "tenant-queue", "N", &cfg.tenant_queue, 1, 1000000,
+                "requests of one tenant that may wait; beyond, 429\n"
+                "(default 64)"),
         CLI_INT(0, "drain", "SECONDS", &cfg.drain_s, 1, 86400,
                 "on shutdown, wait this long for requests (default 30)"),
         CLI_CALL(0, "rate-limit", "N", &cfg.rate_limit, NULL, opt_rate,

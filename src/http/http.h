@@ -45,6 +45,8 @@ typedef struct srv_config {
     int max_per_address; /* connections from one client address; 0: max_connections / 8 (>= 16) */
     int head_timeout_s;  /* 0: SRV_DEFAULT_HEAD_TIMEOUT_S */
     int body_timeout_s;  /* 0: SRV_DEFAULT_BODY_TIMEOUT_S */
+    int tenant_requests; /* requests one tenant runs at once; 0: threads / 2 (at least 1) */
+    int tenant_queue;    /* more of its requests that wait (then 429); 0: 64 */
     int drain_s;         /* graceful shutdown waits this long for requests; 0: default */
     double rate_limit;   /* requests per second per tenant; 0: off */
     double rate_burst;   /* bucket size; 0: 2 x rate_limit (at least 1) */

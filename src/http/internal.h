@@ -97,8 +97,10 @@ double srv_ratelimit_take(srv_ratelimit *rl, const char *tenant);
 
 struct srv_request;
 typedef struct srv_workers srv_workers;
-/* Start @p n workers (they inherit the caller's signal mask). 0 or -1. */
-int srv_workers_start(srv_workers **out, int n);
+/* Start @p n workers (they inherit the caller's signal mask). 0 or -1. A tenant (the
+   credential's owner) runs at most @p per_tenant requests at once; more of its requests wait,
+   holding no worker, up to @p tenant_queue of them, and beyond that get 429. */
+int srv_workers_start(srv_workers **out, int n, int per_tenant, int tenant_queue);
 /* Suspend the request's connection and queue it (call from the access handler); a worker runs
    srv_dispatch() on it and resumes the connection. -1 (nothing done) once srv_workers_abort()
    was called. */
@@ -146,6 +148,7 @@ typedef struct srv_request {
     struct srv_conn *sc; /* the connection's deadlines (conns.c), or NULL */
     int close_after;     /* reply with "Connection: close" (server crowded, or body unread) */
     int auth_early;      /* authenticated by a worker before the body was read (1: pending) */
+    struct srv_tenant *gate; /* the tenant slot the request holds (workers.c), or NULL */
 
     /* body (malloc'd, freed when the request completes) */
     char *body;
@@ -197,6 +200,10 @@ void srv_route_match(srv_request *r);
 /* Find the route, authenticate, authorise, check limits and parse the body, then run the
    handler. Always leaves a reply in @p r. */
 void srv_dispatch(srv_request *r);
+/* srv_dispatch() in two steps: up to authentication, scope and rate limit (0, or -1 with the
+   reply in @p r), and the rest. The worker pool admits the tenant in between. */
+int srv_dispatch_begin(srv_request *r);
+void srv_dispatch_finish(srv_request *r);
 
 /* ==== request helpers (request.c) ============================================================ */
 

@@ -56,6 +56,10 @@ static void fill_defaults(srv_config *c)
         c->timeout_s = SRV_DEFAULT_TIMEOUT_S;
     if (c->max_connections <= 0)
         c->max_connections = SRV_DEFAULT_MAX_CONNECTIONS;
+    if (c->tenant_requests <= 0)
+        c->tenant_requests = c->threads / 2 < 1 ? 1 : c->threads / 2;
+    if (c->tenant_queue <= 0)
+        c->tenant_queue = 64;
     if (c->max_per_address <= 0)
         c->max_per_address = c->max_connections / 8 < 16 ? 16 : c->max_connections / 8;
     if (c->head_timeout_s <= 0)
@@ -242,7 +246,8 @@ int srv_run(const srv_config *config)
     pthread_sigmask(SIG_BLOCK, &sigs, &old);
     signal(SIGPIPE, SIG_IGN);
     tune_memory();
-    if (srv_workers_start(&s->workers, s->cfg.threads) < 0) {
+    if (srv_workers_start(&s->workers, s->cfg.threads, s->cfg.tenant_requests,
+                          s->cfg.tenant_queue) < 0) {
         srv_log(SRV_LOG_ERROR, NULL, "could not start the worker threads", (const char *)NULL);
         goto out;
     }

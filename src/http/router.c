@@ -190,7 +190,7 @@ void srv_route_match(srv_request *r)
             r->route = &routes[i];
 }
 
-void srv_dispatch(srv_request *r)
+int srv_dispatch_begin(srv_request *r)
 {
     int path_known = 0;
     double wait;
@@ -205,11 +205,11 @@ void srv_dispatch(srv_request *r)
         else
             srv_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such endpoint",
                             "See docs/openapi.yaml for the endpoints.", NULL, NULL);
-        return;
+        return -1;
     }
     if (r->route->scope != S_PUBLIC) {
         if (!r->authenticated && srv_authenticate(r) < 0)
-            return;
+            return -1;
         if ((int)r->who.scope < r->route->scope) {
             char detail[160];
             snprintf(detail, sizeof(detail),
@@ -219,7 +219,7 @@ void srv_dispatch(srv_request *r)
                      lm_key_scope_name(r->who.scope));
             srv_reply_error(r, MHD_HTTP_FORBIDDEN, "permission_denied",
                             "credential scope is not sufficient", detail, NULL, NULL);
-            return;
+            return -1;
         }
         if (r->srv->rl != NULL && (wait = srv_ratelimit_take(r->srv->rl, r->who.owner_id)) > 0) {
             char secs[24];
@@ -231,9 +231,14 @@ void srv_dispatch(srv_request *r)
                             "Retry-After.",
                             NULL, NULL);
             srv_reply_header(r, MHD_HTTP_HEADER_RETRY_AFTER, secs);
-            return;
+            return -1;
         }
     }
+    return 0;
+}
+
+void srv_dispatch_finish(srv_request *r)
+{
     if (check_params(r) < 0)
         return;
     if (r->route->body && read_body(r) < 0)
@@ -243,4 +248,10 @@ void srv_dispatch(srv_request *r)
     r->route->fn(r);
     if (r->resp == NULL && r->status == 0)
         srv_reply_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", NULL, 0);
+}
+
+void srv_dispatch(srv_request *r)
+{
+    if (srv_dispatch_begin(r) == 0)
+        srv_dispatch_finish(r);
 }
