@@ -25,6 +25,7 @@ typedef struct lm__pool {
     int n_idle;
     PGconn **idle;
     int connect_timeout_s;
+    int statement_timeout_ms; /* 0: none */
     int no_prepare; /* lm__db_exec_prepared() only executes (lm_memory_opts.no_prepared_statements) */
 } lm__pool;
 
