@@ -130,6 +130,7 @@ typedef struct srv_server {
     atomic_ulong next_id;
     char id_prefix[9];
     double started_at; /* Unix time, seconds */
+    struct srv_health *health; /* database checks, refreshed in the background (handler_health.c) */
 } srv_server;
 
 struct srv_route;
@@ -305,6 +306,13 @@ char *srv_metrics_render(srv_server *s, size_t *len);
 /* ==== handlers (handler_*.c) ================================================================= */
 
 void srv_h_healthz(srv_request *r);
+/* The background refresh of what /readyz and /metrics report about the database (readiness,
+   embedding queue), at most once a second, so those endpoints never query the database
+   themselves and run on MHD's thread. 0 or -1. */
+int srv_health_start(srv_server *s);
+void srv_health_stop(srv_server *s);
+/* The last embedding queue counts; 0, or -1 when none could be read. */
+int srv_health_queue(srv_server *s, lm_embed_queue_stats *out);
 void srv_h_readyz(srv_request *r);
 void srv_h_metrics(srv_request *r);
 void srv_h_doc_add(srv_request *r);

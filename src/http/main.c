@@ -251,9 +251,18 @@ int srv_run(const srv_config *config)
         srv_log(SRV_LOG_ERROR, NULL, "could not start the worker threads", (const char *)NULL);
         goto out;
     }
+    if (srv_health_start(s) < 0) {
+        srv_log(SRV_LOG_ERROR, NULL, "could not start the health thread", (const char *)NULL);
+        goto out;
+    }
 
-    /* One MHD thread does all network I/O (epoll); requests that need the database are
-       suspended and run by the workers. */
+    /* One MHD thread does all network I/O; requests that need the database are suspended and run
+       by the workers. poll(), not epoll: libmicrohttpd 0.9.75's epoll loop calls epoll_wait()
+       again, with the full timeout, whenever a call returned exactly its batch size (128 events),
+       and handles the ready connections only after that second call returns. With 128, 256, ...
+       1024 connections ready at once and nothing else happening (1024 keep-alive clients at the
+       default limit, whose listening socket is out of the set), every connection waited for the
+       idle timeout. poll() handles all ready connections after one call. */
     flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
             MHD_USE_ERROR_LOG;
     if (s->cfg.unix_path != NULL) {
@@ -380,6 +389,7 @@ out:
     if (s->daemon != NULL)
         MHD_stop_daemon(s->daemon);
     srv_workers_stop(s->workers);
+    srv_health_stop(s);
     if (listen_fd >= 0)
         close(listen_fd);
     lm_memory_close(s->mem);

@@ -27,8 +27,8 @@ enum { S_PUBLIC = 0 };
 
 static const srv_route routes[] = {
     {0, "GET", "/healthz", srv_h_healthz, S_PUBLIC, 1, 0, p_none},
-    {1, "GET", "/readyz", srv_h_readyz, S_PUBLIC, 0, 0, p_none},
-    {2, "GET", "/metrics", srv_h_metrics, S_PUBLIC, 0, 0, p_none},
+    {1, "GET", "/readyz", srv_h_readyz, S_PUBLIC, 1, 0, p_none},
+    {2, "GET", "/metrics", srv_h_metrics, S_PUBLIC, 1, 0, p_none},
     {3, "POST", "/v1/documents", srv_h_doc_add, LM_SCOPE_WRITE, 0, 1, p_owner},
     {4, "GET", "/v1/documents", srv_h_doc_list, LM_SCOPE_READ, 0, 0, p_list},
     {5, "POST", "/v1/documents/delete", srv_h_doc_delete_many, LM_SCOPE_WRITE, 0, 1, p_owner},

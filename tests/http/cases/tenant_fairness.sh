@@ -43,3 +43,22 @@ for n in 1 2 3; do echo "a$n: $(cat "$HTTP_TMP/a$n")"; done
 s23="$(cat "$HTTP_TMP/a2") $(cat "$HTTP_TMP/a3")"
 case $s23 in "201 429" | "429 201") ;; *) fail "A's later adds got $s23" ;; esac
 stop_server "$SPID"
+
+# /readyz and /metrics answer from the server's last database check, on MHD's thread: with the
+# only worker held by a writer waiting on its lock they still answer at once.
+start_server "$HTTP_TMP/srv1" --threads 1
+psql "$HTTP_DB" -qAt -c "BEGIN; $lockq; SELECT pg_sleep(5); COMMIT;" >/dev/null 2>&1 &
+lockpid=$!
+echo $lockpid >>"$HTTP_TMP/pids"
+wait_until "the lock to be held" held
+bg=
+addbg 9
+wait_until "the only worker to wait on A's lock" waiting
+for path in /readyz /metrics; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$SURL$path")
+    [ "$code" = 200 ] || fail "$path answered $code (or not within 1 s) with every worker busy"
+done
+# shellcheck disable=SC2086
+wait $bg $lockpid
+[ "$(cat "$HTTP_TMP/a9")" = 201 ] || fail "the held add got $(cat "$HTTP_TMP/a9")"
+stop_server "$SPID"
