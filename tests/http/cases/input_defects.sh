@@ -32,3 +32,8 @@ good=$(perl "$HTTP_JWT" hs256 "$HTTP_JWT_SECRET" "{\"owner_id\":\"$P-acme\",\"ex
 STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $good" "$SURL/v1/whoami")
 [ "$STATUS" = 200 ] || fail "token with a valid origin claim got $STATUS"
 stop_server "$SPID"
+
+# Metadata numbers beyond 64-bit integers: refused, so the tenant's list stays readable.
+post "$k" /v1/documents '{"id_at_origin":"big","content":"big number","metadata":{"a":1e19}}'
+expect_status 422
+expect_json error.field metadata
