@@ -151,9 +151,40 @@ void srv_h_readyz(srv_request *r)
         json_decref(o);
 }
 
+/* The rendered text is reused for METRICS_REUSE_MS: a flood of scrapes costs a copy each, not a
+   render each, on MHD's thread (the only thread that runs this handler). */
+#define METRICS_REUSE_MS 250.0
+
+static struct {
+    char *text;
+    size_t len;
+    double at;
+} last_metrics;
+
 void srv_h_metrics(srv_request *r)
 {
-    size_t len = 0;
-    char *text = srv_metrics_render(r->srv, &len);
-    srv_reply_text(r, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    double now = srv_now_ms();
+    char *text;
+
+    if (last_metrics.text == NULL || now - last_metrics.at >= METRICS_REUSE_MS) {
+        size_t len = 0;
+        char *fresh = srv_metrics_render(r->srv, &len);
+        if (fresh != NULL) {
+            free(last_metrics.text);
+            last_metrics.text = fresh;
+            last_metrics.len = len;
+            last_metrics.at = now;
+        }
+    }
+    text = last_metrics.text != NULL ? malloc(last_metrics.len + 1) : NULL;
+    if (text != NULL)
+        memcpy(text, last_metrics.text, last_metrics.len + 1);
+    srv_reply_text(r, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text,
+                   text != NULL ? last_metrics.len : 0);
+}
+
+void srv_metrics_cache_free(void)
+{
+    free(last_metrics.text);
+    last_metrics.text = NULL;
 }

@@ -313,6 +313,8 @@ int srv_health_start(srv_server *s);
 void srv_health_stop(srv_server *s);
 /* The last embedding queue counts; 0, or -1 when none could be read. */
 int srv_health_queue(srv_server *s, lm_embed_queue_stats *out);
+/* Release the reused /metrics text (after the daemon stopped). */
+void srv_metrics_cache_free(void);
 void srv_h_readyz(srv_request *r);
 void srv_h_metrics(srv_request *r);
 void srv_h_doc_add(srv_request *r);

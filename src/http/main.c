@@ -390,6 +390,7 @@ out:
         MHD_stop_daemon(s->daemon);
     srv_workers_stop(s->workers);
     srv_health_stop(s);
+    srv_metrics_cache_free();
     if (listen_fd >= 0)
         close(listen_fd);
     lm_memory_close(s->mem);
