@@ -329,7 +329,9 @@ def sc_unauth_upload(a, t, victim):
             res = victim_run(victim, a.seconds)
         time.sleep(2)
     after = rss_mb(a.pid)
-    ok = peak[0] < 256 and after <= quiet * 1.1 + 8
+    # The growth is what the uploads cost (a sanitizer build starts far above 256 MB): the issue's
+    # target is under 256 MB in all for a release build, which starts at about 40 MB.
+    ok = peak[0] - quiet < 64 and after <= quiet * 1.1 + 8
     return res, "uploads=%d rss_quiet=%.0fMB peak=%.0fMB after=%.0fMB" % (
         n, quiet, peak[0], after), ok
 
