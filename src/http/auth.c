@@ -97,6 +97,26 @@ int srv_authenticate(srv_request *r)
     return 0;
 }
 
+int srv_credential_is_key(srv_request *r)
+{
+    const char *auth = srv_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *xkey = srv_header(r, "X-API-Key");
+    const char *tok;
+
+    if ((auth == NULL) == (xkey == NULL))
+        return 0;
+    if (auth != NULL) {
+        if (strncasecmp(auth, "Bearer ", 7) != 0)
+            return 0;
+        tok = auth + 7;
+    } else {
+        tok = xkey;
+    }
+    while (*tok == ' ' || *tok == '\t')
+        tok++;
+    return strncmp(tok, LM_KEY_PREFIX, strlen(LM_KEY_PREFIX)) == 0;
+}
+
 int srv_origin_bound(const srv_request *r)
 {
     return r->authenticated && r->who.origin[0] != '\0';
@@ -107,6 +127,14 @@ static int check_owner(srv_request *r, const char *given, const char *where, con
 {
     if (given == NULL)
         return 0;
+    if (given[0] == '\0') {
+        char msg[80];
+        snprintf(msg, sizeof(msg), "owner_id in the %s is empty", where);
+        srv_reply_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid_argument", msg,
+                        "Leave owner_id out to act on the credential's own tenant.", NULL,
+                        "owner_id");
+        return -1;
+    }
     if (!lm_owner_covers(r->who.owner_id, given) ||
         (strcmp(given, r->who.owner_id) != 0 && !r->who.allow_subtenants)) {
         char detail[200];
@@ -139,9 +167,10 @@ int srv_resolve_tenant(srv_request *r)
     if (check_owner(r, q, "query string", &chosen) < 0)
         return -1;
     if (b != NULL && !json_is_null(b)) {
-        if (!json_is_string(b)) {
+        if (!json_is_string(b) || strlen(json_string_value(b)) != json_string_length(b)) {
             srv_reply_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid_argument",
-                            "field \"owner_id\" must be a string", NULL, NULL, "owner_id");
+                            "field \"owner_id\" must be a string without NUL characters", NULL,
+                            NULL, "owner_id");
             return -1;
         }
         if (check_owner(r, json_string_value(b), "body", &chosen) < 0)

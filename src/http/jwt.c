@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "validate.h"
 
 #define MIN_SECRET_BYTES 32
 #define MIN_RSA_BITS     2048
@@ -336,9 +337,13 @@ int srv_jwt_verify(
     if (j->origin_claim != NULL) {
         v = json_object_get(claims, j->origin_claim);
         if (v != NULL && !json_is_null(v)) {
-            if (!json_is_string(v) || json_string_length(v) == 0 ||
-                json_string_length(v) > LM_MAX_ID_AT_ORIGIN_BYTES)
+            /* The library's id_at_origin rules: a token it would refuse later (422 on every
+               call) is no valid credential (401 now). */
+            if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v) ||
+                lm__validate_id_at_origin(json_string_value(v), "origin") < 0) {
+                lm_error_clear();
                 REFUSE("token origin claim \"%s\" is invalid", j->origin_claim);
+            }
             snprintf(out->origin, sizeof(out->origin), "%s", json_string_value(v));
         }
     }

@@ -321,3 +321,21 @@ TEST(test_doc__type_names)
         n += lm_doc_type_parse(&t, lm_doc_type_name((lm_doc_type)i)) == 0 && t == (lm_doc_type)i;
     ASSERT_EQ_INT(n, 14);
 }
+
+TEST(test_doc__blank_content_is_refused)
+{
+    lm_memory *m = test_memory();
+    static const char *const blanks[] = {"", "   ", "\n\t \r\n", "\0\0 "};
+    static const size_t lens[] = {0, 3, 5, 3};
+    for (size_t i = 0; i < 4; i++) {
+        lm_doc_add_result r;
+        ASSERT_EQ_INT(lm_doc_add(&r, m, "blank-owner", "b", "b", LM_DOC_TEXT, blanks[i], lens[i],
+                                 NULL),
+                      LM_EINVAL);
+        ASSERT_EQ_STR(lm_error_last()->field, "content");
+    }
+    lm_stats st;
+    ASSERT_OK(lm_stats_get(&st, m, "blank-owner"));
+    ASSERT_EQ_INT((int)st.document_count, 0);
+    lm_memory_close(m);
+}

@@ -223,6 +223,17 @@ int lm_doc_add(lm_doc_add_result *out,
         rc = lm__error_set_field(LM_EINVAL, "content", "content is not valid UTF-8");
         goto out;
     }
+    {
+        /* A document with nothing to search would have no chunks: refused, as the CLI does. */
+        size_t i = 0;
+        while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' ||
+                           text[i] == '\r' || text[i] == '\f' || text[i] == '\v'))
+            i++;
+        if (i == len) {
+            rc = lm__error_set_field(LM_EINVAL, "content", "content contains no text");
+            goto out;
+        }
+    }
 
     if ((rc = lm__chunk_document(&chunks, text ? text : "", len, type, o.strategy)) < 0)
         goto out;

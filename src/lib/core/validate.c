@@ -5,6 +5,7 @@
 #include "validate.h"
 
 #include <jansson.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "error.h"
@@ -91,6 +92,27 @@ int lm__validate_doc_name(const char *s)
     return 0;
 }
 
+/* 1 when @p j holds a number beyond the 64-bit integers (1e19): jsonb stores it, but then
+   prints it as an integer that no reader with 64-bit integers can load back. */
+static int has_huge_number(const json_t *j)
+{
+    if (json_is_real(j))
+        return !(json_real_value(j) > -9.2233720368547758e18 &&
+                 json_real_value(j) < 9.2233720368547758e18);
+    if (json_is_object(j)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)(uintptr_t)j, k, v)
+            if (has_huge_number(v))
+                return 1;
+    } else if (json_is_array(j)) {
+        for (size_t i = 0; i < json_array_size(j); i++)
+            if (has_huge_number(json_array_get(j, i)))
+                return 1;
+    }
+    return 0;
+}
+
 static int json_depth(const json_t *j)
 {
     int best = 0;
@@ -151,6 +173,11 @@ int lm__validate_metadata(const char *s, const char *field, int allow_null)
                                  field, LM_MAX_METADATA_DEPTH);
     } else if (strstr(s, "\\u0000") != NULL) {
         rc = lm__error_set_field(LM_EINVAL, field, "%s contains a NUL character", field);
+    } else if (has_huge_number(j)) {
+        lm__error_set_field(LM_EINVAL, field, "%s has a number out of range", field);
+        lm__error_detail("Numbers in metadata must lie within the 64-bit integers "
+                         "(about +-9.2e18); store larger values as strings.");
+        rc = LM_EINVAL;
     }
     json_decref(j);
     return rc;

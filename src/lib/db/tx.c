@@ -11,9 +11,6 @@
 #include "db/db.h"
 #include "error.h"
 
-/* Advisory-lock class for tenant writers (the second key is hashtext(owner_id)). */
-#define LM__LOCK_CLASS_TENANT 0x4c4d0001
-
 int lm__tx_begin(lm__tx *tx, lm__db *db, const char *owner_id, int mode)
 {
     const char *params[2] = {owner_id, db->role};
@@ -30,8 +27,7 @@ int lm__tx_begin(lm__tx *tx, lm__db *db, const char *owner_id, int mode)
     /* One round trip: the work role (SET LOCAL ROLE: row-level security applies to it, it
        ends with the transaction), the tenant (SET LOCAL), and for writers the tenant's lock. */
     if (mode == LM__TX_WRITE)
-        snprintf(lock, sizeof(lock), ", pg_advisory_xact_lock(%d, hashtext($1))",
-                 LM__LOCK_CLASS_TENANT);
+        snprintf(lock, sizeof(lock), ", %s", LM__TENANT_LOCK_SQL);
     snprintf(sql, sizeof(sql), "SELECT %sset_config('llmemory.owner_id', $1, true)%s",
              db->role[0] ? "set_config('role', $2, true), " : "", lock);
     rc = lm__db_exec(NULL, tx->conn, sql, db->role[0] ? 2 : 1, params);

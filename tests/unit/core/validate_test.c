@@ -61,6 +61,11 @@ TEST(test_core_validate__metadata)
     ASSERT_OK(lm__validate_metadata("{\"a\":[1,{\"b\":null}]}", "metadata", 1));
     ASSERT_ERR(lm__validate_metadata("[]", "metadata", 1), LM_EINVAL);
     ASSERT_ERR(lm__validate_metadata("\"s\"", "metadata", 1), LM_EINVAL);
+    /* Numbers beyond the 64-bit integers are refused (no reader could load them back). */
+    ASSERT_ERR(lm__validate_metadata("{\"a\":1e19}", "metadata", 1), LM_EINVAL);
+    ASSERT_ERR(lm__validate_metadata("{\"a\":[1,{\"b\":-1e300}]}", "metadata", 1), LM_EINVAL);
+    ASSERT_OK(lm__validate_metadata("{\"a\":9.2e18,\"b\":-9.2e18,\"c\":1.5}", "metadata", 1));
+    ASSERT_OK(lm__validate_metadata("{\"a\":9223372036854775807}", "metadata", 1));
     ASSERT_ERR(lm__validate_metadata("{\"a\":1,\"a\":2}", "metadata", 1), LM_EINVAL);
     ASSERT_ERR(lm__validate_metadata("{\"a\":\"x\\u0000y\"}", "metadata", 1), LM_EINVAL);
     /* depth 10 is allowed, 11 is not */
