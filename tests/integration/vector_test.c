@@ -15,6 +15,7 @@
 
 #include <llmemory/sys/embedder.h>
 
+#include "search/vector.h"
 #include "support.h"
 
 static const char *const topics[] = {"ocean waves tides coral reef fish",
@@ -225,6 +226,34 @@ TEST(test_vector__small_tenant_gets_full_topk_next_to_a_large_one)
         lm_results_free(res);
     }
     ASSERT(hits >= 45); /* recall@10 >= 0.9 on this (tie-heavy) synthetic data */
+    /* ef_search per graph: the node estimate follows the index's size; a 2,000-node graph
+       keeps 40 at 10 hits, the limit when it is larger, a fixed setting wins; no graph: 40. */
+    {
+        char q[2048];
+        snprintf(q, sizeof(q),
+                 "SELECT round(" LM__VECTOR_NODES_SQL "), " LM__VECTOR_EF_SQL
+                 " FROM (VALUES (1)) one (x) LEFT JOIN \"%s\".vector_indexes vi"
+                 "   ON vi.owner_id = $2 AND vi.provider_id = $3",
+                 schema);
+        struct { const char *fixed, *owner, *limit, *dim; int ef; } cases[] = {
+            {"0", "large", "10", "384", 40},  {"0", "large", "100", "384", 100},
+            {"70", "large", "10", "384", 70}, {"0", "large", "10", "1536", 60},
+            {"0", "tiny", "10", "384", 40},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            const char *p[] = {cases[i].fixed, cases[i].owner, "builtin-hash-v2-384", cases[i].limit, cases[i].dim,
+                               schema};
+            PGresult *er = PQexecParams(c, q, 6, NULL, p, NULL, NULL, 0);
+            if (PQresultStatus(er) != PGRES_TUPLES_OK)
+                lm_test_fail(__FILE__, __LINE__, "ef_search: %s", PQerrorMessage(c));
+            ASSERT_EQ_INT(atoi(PQgetvalue(er, 0, 1)), cases[i].ef);
+            if (i == 0) {
+                int nodes = atoi(PQgetvalue(er, 0, 0));
+                ASSERT(nodes >= 1500 && nodes <= 2600);
+            }
+            PQclear(er);
+        }
+    }
     lm_embedder_free(e);
     /* Erasing the large tenant drops its index. */
     ASSERT_OK(lm_tenant_erase(NULL, m, "large"));

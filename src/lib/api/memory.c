@@ -87,7 +87,7 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
     mem->vec.index_threshold = o.vector_index_threshold ? o.vector_index_threshold : 500;
     mem->vec.hnsw_m = o.hnsw_m > 0 ? o.hnsw_m : 16;
     mem->vec.hnsw_ef_construction = o.hnsw_ef_construction > 0 ? o.hnsw_ef_construction : 64;
-    mem->vec.hnsw_ef_search = o.hnsw_ef_search > 0 ? o.hnsw_ef_search : 40;
+    mem->vec.hnsw_ef_search = o.hnsw_ef_search > 0 ? o.hnsw_ef_search : 0; /* 0: per graph */
     if (mem->vec.hnsw_m > 100 || mem->vec.hnsw_ef_construction > 1000 || mem->vec.hnsw_ef_search > 1000) {
         rc = lm__error_set_field(LM_EINVAL, "hnsw", "HNSW parameters out of range");
         lm__error_detail("m must be at most 100, ef_construction and ef_search at most 1000.");

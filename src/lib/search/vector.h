@@ -56,6 +56,27 @@ int lm__vector_search(PGresult **out, lm__tx *tx, const lm__vec_cfg *cfg, const 
 
 /* After a write: give the tenant its own HNSW index once it passes the threshold. Runs outside
  * any transaction (CREATE INDEX CONCURRENTLY); failures are logged, not returned. */
+/* SQL for the number of nodes in the tenant's graph, estimated from the index's size (one
+ * node of d dimensions takes about 2d + 290 bytes in half precision, 4d + 290 in full, at
+ * m = 16), which follows every insert without counting rows. Over $5 the dimension, $6 the
+ * schema and the tenant's vector_indexes row vi. */
+#define LM__VECTOR_NODES_SQL                                                                      \
+    "(pg_relation_size(to_regclass(quote_ident($6) || '.' || quote_ident(vi.index_name)))"        \
+    " / 8192.0 * greatest(1, floor(8160.0 / ((CASE vi.element_type WHEN 'halfvec' THEN 2"          \
+    " ELSE 4 END) * $5::int + 290))))"
+
+/* SQL for the ef_search of one search ($1 the fixed setting or 0, $4 the limit, and the above):
+ * a graph of n nodes gets max(40, sqrt(n) / 2), half as much again above 768 dimensions, never
+ * below the limit, at most pgvector's 1000; no graph (exact search) 40.
+ * Why: on clustered data a 55,000-node graph searched with ef_search 40-64 sends some queries
+ * into the wrong cluster (recall 0.0 for those, mean 0.956-0.976); 100-200 reach every
+ * query's cluster (mean 0.994, worst 0.9). docs/vector-search.md has the measurements. */
+#define LM__VECTOR_EF_SQL                                                                         \
+    "least(1000, greatest($4::int, CASE WHEN $1::int > 0 THEN $1::int"                             \
+    " WHEN vi.index_name IS NULL THEN 40"                                                         \
+    " ELSE coalesce(ceil(CASE WHEN $5::int > 768 THEN 1.5 ELSE 1 END"                              \
+    " * greatest(40, 0.5 * sqrt(" LM__VECTOR_NODES_SQL ")))::int, 40) END))"
+
 void lm__vector_maybe_index(lm__db *db, const lm__vec_cfg *cfg, const char *owner_id);
 
 #endif
