@@ -42,6 +42,10 @@
 #define LM_MAX_QUERY_BYTES         1000
 #define LM_MAX_SEARCH_LIMIT        100 /* default upper bound of a search/list limit */
 #define LM_MAX_FILTER_ORIGINS      1000
+/* Largest search cost: candidates per leg x legs (2 for hybrid) x query variants (1, or 1 +
+   max_variants with expansion) + rerank_top_k. The defaults cost a few hundred; candidates=1000
+   with 10 variants and a rerank of 1000 (23,000) would hold a connection and a CPU for seconds. */
+#define LM_MAX_SEARCH_COST         10000
 #define LM_UUID_STRLEN             36
 
 LM_BEGIN_DECL

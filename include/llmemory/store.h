@@ -81,12 +81,17 @@ typedef struct lm_memory_opts {
        $LLMEMORY_PREPARED_STATEMENTS=off): never prepare, for a pooler in transaction mode that
        moves sessions between server connections. */
     int no_prepared_statements;
+    /* Longest statement: PostgreSQL cancels one that runs longer (LM_ETIMEOUT), so no request
+       holds a connection and its locks for ever. 0: $LLMEMORY_STATEMENT_TIMEOUT_MS, else 60000;
+       < 0: none. Index builds, optimize and migrations are not limited. Transactions left idle
+       are ended after 60 s. */
+    int statement_timeout_ms;
 } lm_memory_opts;
 
 #define LM_MEMORY_OPTS_VERSION 1
 #define LM_MEMORY_OPTS_INIT                                                                        \
     {LM_MEMORY_OPTS_VERSION, NULL, NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, LM_LOG_WARN, NULL,  \
-     NULL, 0, LM_EMBED_SYNC, 0, 0, 0, 0, NULL, NULL, 0, 0}
+     NULL, 0, LM_EMBED_SYNC, 0, 0, 0, 0, NULL, NULL, 0, 0, 0}
 /** Initialise @p opts to defaults. @return 0, or LM_EINVAL for an unsupported @p version. */
 LM_EXTERN int lm_memory_opts_init(lm_memory_opts *opts, unsigned int version);
 

@@ -122,6 +122,20 @@ int cli_cmd_serve(cli_ctx *ctx, int argc, char **argv)
                 "close idle connections after this long (default 30)"),
         CLI_INT(0, "max-connections", "N", &cfg.max_connections, 1, 1000000,
                 "connections at once (default 1024)"),
+        CLI_INT(0, "max-connections-per-address", "N", &cfg.max_per_address, 1, 1000000,
+                "connections at once from one client address\n"
+                "(default: max-connections / 8, at least 16)"),
+        CLI_INT(0, "head-timeout", "SECONDS", &cfg.head_timeout_s, 1, 86400,
+                "deadline for a request's head, however slowly it\n"
+                "trickles in (default 10)"),
+        CLI_INT(0, "body-timeout", "SECONDS", &cfg.body_timeout_s, 1, 86400,
+                "deadline for a request's body (default 60)"),
+        CLI_INT(0, "tenant-requests", "N", &cfg.tenant_requests, 1, 1024,
+                "requests one tenant runs at once (default: half the\n"
+                "threads); more wait without holding a worker"),
+        CLI_INT(0, "tenant-queue", "N", &cfg.tenant_queue, 1, 1000000,
+                "requests of one tenant that may wait; beyond, 429\n"
+                "(default 64)"),
         CLI_INT(0, "drain", "SECONDS", &cfg.drain_s, 1, 86400,
                 "on shutdown, wait this long for requests (default 30)"),
         CLI_CALL(0, "rate-limit", "N", &cfg.rate_limit, NULL, opt_rate,

@@ -97,6 +97,26 @@ int srv_authenticate(srv_request *r)
     return 0;
 }
 
+int srv_credential_is_key(srv_request *r)
+{
+    const char *auth = srv_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *xkey = srv_header(r, "X-API-Key");
+    const char *tok;
+
+    if ((auth == NULL) == (xkey == NULL))
+        return 0;
+    if (auth != NULL) {
+        if (strncasecmp(auth, "Bearer ", 7) != 0)
+            return 0;
+        tok = auth + 7;
+    } else {
+        tok = xkey;
+    }
+    while (*tok == ' ' || *tok == '\t')
+        tok++;
+    return strncmp(tok, LM_KEY_PREFIX, strlen(LM_KEY_PREFIX)) == 0;
+}
+
 int srv_origin_bound(const srv_request *r)
 {
     return r->authenticated && r->who.origin[0] != '\0';

@@ -1,9 +1,14 @@
 /*
  * http/handler_health.c: the public operational endpoints: GET /healthz (the process answers),
  * GET /readyz (the database answers and every migration is applied) and GET /metrics
- * (Prometheus text). None of them needs credentials or says anything about a tenant.
+ * (Prometheus text). None of them needs credentials or says anything about a tenant. They run
+ * on MHD's thread and never wait for the database: a background thread checks it once a second
+ * and they report its last answer, so a flood of probes costs neither workers nor connections.
  */
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -16,16 +21,122 @@ void srv_h_healthz(srv_request *r)
         json_decref(o);
 }
 
+#define REFRESH_MS 1000
+
+struct srv_health {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    int stop;
+    int ready_rc; /* lm_memory_ready() */
+    int queue_ok;
+    lm_embed_queue_stats queue;
+};
+
+static void check(srv_server *s)
+{
+    lm_embed_queue_stats q;
+    int rc = lm_memory_ready(s->mem), qok;
+
+    if (rc < 0) {
+        srv_log(SRV_LOG_WARN, NULL, "not ready", "code", lm_errname(rc), "error",
+                lm_error_last()->message, (const char *)NULL);
+        lm_error_clear();
+    }
+    qok = rc == 0 && lm_embed_queue_stats_get(&q, s->mem) == 0;
+    if (!qok)
+        lm_error_clear();
+    pthread_mutex_lock(&s->health->mu);
+    s->health->ready_rc = rc;
+    s->health->queue_ok = qok;
+    if (qok)
+        s->health->queue = q;
+    pthread_mutex_unlock(&s->health->mu);
+}
+
+static void *health_main(void *arg)
+{
+    srv_server *s = arg;
+    struct srv_health *h = s->health;
+
+    pthread_mutex_lock(&h->mu);
+    while (!h->stop) {
+        struct timespec ts;
+        pthread_mutex_unlock(&h->mu);
+        check(s);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += REFRESH_MS / 1000;
+        pthread_mutex_lock(&h->mu);
+        if (!h->stop)
+            pthread_cond_timedwait(&h->cv, &h->mu, &ts);
+    }
+    pthread_mutex_unlock(&h->mu);
+    return NULL;
+}
+
+int srv_health_start(srv_server *s)
+{
+    struct srv_health *h = calloc(1, sizeof(*h));
+
+    if (h == NULL)
+        return -1;
+    pthread_mutex_init(&h->mu, NULL);
+    pthread_cond_init(&h->cv, NULL);
+    s->health = h;
+    check(s); /* the first answer is there before the server listens */
+    if (pthread_create(&h->thread, NULL, health_main, s) != 0) {
+        pthread_mutex_destroy(&h->mu);
+        pthread_cond_destroy(&h->cv);
+        free(h);
+        s->health = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void srv_health_stop(srv_server *s)
+{
+    struct srv_health *h = s->health;
+
+    if (h == NULL)
+        return;
+    pthread_mutex_lock(&h->mu);
+    h->stop = 1;
+    pthread_cond_signal(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+    pthread_join(h->thread, NULL);
+    pthread_mutex_destroy(&h->mu);
+    pthread_cond_destroy(&h->cv);
+    free(h);
+    s->health = NULL;
+}
+
+int srv_health_queue(srv_server *s, lm_embed_queue_stats *out)
+{
+    int ok;
+
+    if (s->health == NULL)
+        return -1;
+    pthread_mutex_lock(&s->health->mu);
+    ok = s->health->queue_ok;
+    if (ok)
+        *out = s->health->queue;
+    pthread_mutex_unlock(&s->health->mu);
+    return ok ? 0 : -1;
+}
+
 void srv_h_readyz(srv_request *r)
 {
     json_t *o;
-    int rc = lm_memory_ready(r->srv->mem), bad;
+    int rc = LM_ECONN, bad;
 
+    if (r->srv->health != NULL) {
+        pthread_mutex_lock(&r->srv->health->mu);
+        rc = r->srv->health->ready_rc;
+        pthread_mutex_unlock(&r->srv->health->mu);
+    }
     if (rc < 0) {
         /* Not ready is 503 whatever the cause: a load balancer only needs "not now". */
-        lm_error e = *lm_error_last();
-        srv_log(SRV_LOG_WARN, r->id, "not ready", "code", lm_errname(rc), "error", e.message,
-                (const char *)NULL);
         srv_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "not ready",
                         rc == LM_ECONN ? "The database cannot be reached."
                                        : "The database schema is not migrated.",

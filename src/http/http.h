@@ -16,6 +16,8 @@
 #define SRV_DEFAULT_MAX_HEADER      ((size_t)32 * 1024) /* MHD per-connection memory */
 #define SRV_DEFAULT_TIMEOUT_S       30                  /* idle connection timeout */
 #define SRV_DEFAULT_MAX_CONNECTIONS 1024
+#define SRV_DEFAULT_HEAD_TIMEOUT_S  10 /* deadline for a request head, from connection open */
+#define SRV_DEFAULT_BODY_TIMEOUT_S  60 /* deadline for a request body, from the end of its head */
 #define SRV_DEFAULT_DRAIN_S         30
 #define SRV_DEFAULT_JWT_LEEWAY_S    60
 #define SRV_MAX_TOKEN_BYTES         8192 /* Authorization header value */
@@ -40,6 +42,11 @@ typedef struct srv_config {
     size_t max_header;   /* 0: SRV_DEFAULT_MAX_HEADER */
     int timeout_s;       /* 0: SRV_DEFAULT_TIMEOUT_S */
     int max_connections; /* 0: SRV_DEFAULT_MAX_CONNECTIONS */
+    int max_per_address; /* connections from one client address; 0: max_connections / 8 (>= 16) */
+    int head_timeout_s;  /* 0: SRV_DEFAULT_HEAD_TIMEOUT_S */
+    int body_timeout_s;  /* 0: SRV_DEFAULT_BODY_TIMEOUT_S */
+    int tenant_requests; /* requests one tenant runs at once; 0: threads / 2 (at least 1) */
+    int tenant_queue;    /* more of its requests that wait (then 429); 0: 64 */
     int drain_s;         /* graceful shutdown waits this long for requests; 0: default */
     double rate_limit;   /* requests per second per tenant; 0: off */
     double rate_burst;   /* bucket size; 0: 2 x rate_limit (at least 1) */

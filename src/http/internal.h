@@ -97,8 +97,10 @@ double srv_ratelimit_take(srv_ratelimit *rl, const char *tenant);
 
 struct srv_request;
 typedef struct srv_workers srv_workers;
-/* Start @p n workers (they inherit the caller's signal mask). 0 or -1. */
-int srv_workers_start(srv_workers **out, int n);
+/* Start @p n workers (they inherit the caller's signal mask). 0 or -1. A tenant (the
+   credential's owner) runs at most @p per_tenant requests at once; more of its requests wait,
+   holding no worker, up to @p tenant_queue of them, and beyond that get 429. */
+int srv_workers_start(srv_workers **out, int n, int per_tenant, int tenant_queue);
 /* Suspend the request's connection and queue it (call from the access handler); a worker runs
    srv_dispatch() on it and resumes the connection. -1 (nothing done) once srv_workers_abort()
    was called. */
@@ -122,10 +124,13 @@ typedef struct srv_server {
     srv_ratelimit *rl;
     srv_workers *workers;
     atomic_int in_flight; /* requests between their first callback and completion */
+    atomic_int open_connections;
+    atomic_int trim_wanted; /* a large body was freed: return memory to the system */
     atomic_int draining;  /* shutting down: refuse new requests */
     atomic_ulong next_id;
     char id_prefix[9];
     double started_at; /* Unix time, seconds */
+    struct srv_health *health; /* database checks, refreshed in the background (handler_health.c) */
 } srv_server;
 
 struct srv_route;
@@ -141,9 +146,15 @@ typedef struct srv_request {
     const struct srv_route *route;
     double t0; /* srv_now_ms() at the first callback */
 
-    /* body */
+    struct srv_conn *sc; /* the connection's deadlines (conns.c), or NULL */
+    int close_after;     /* reply with "Connection: close" (server crowded, or body unread) */
+    int auth_early;      /* authenticated by a worker before the body was read (1: pending) */
+    struct srv_tenant *gate; /* the tenant slot the request holds (workers.c), or NULL */
+
+    /* body (malloc'd, freed when the request completes) */
     char *body;
     size_t body_len, body_cap;
+    size_t body_expect; /* Content-Length, when given */
     int body_too_large;
     size_t body_discarded; /* bytes dropped after the body grew past the cap */
     json_t *json;          /* parsed body (arena-owned), when the route takes one */
@@ -190,6 +201,10 @@ void srv_route_match(srv_request *r);
 /* Find the route, authenticate, authorise, check limits and parse the body, then run the
    handler. Always leaves a reply in @p r. */
 void srv_dispatch(srv_request *r);
+/* srv_dispatch() in two steps: up to authentication, scope and rate limit (0, or -1 with the
+   reply in @p r), and the rest. The worker pool admits the tenant in between. */
+int srv_dispatch_begin(srv_request *r);
+void srv_dispatch_finish(srv_request *r);
 
 /* ==== request helpers (request.c) ============================================================ */
 
@@ -271,6 +286,8 @@ void srv_reply_buf(srv_request *r, int status, lm_buf *b);
 /* Authenticate from "Authorization: Bearer ..." or "X-API-Key"; 0, or -1 after replying 401
    (503/500 when the key store fails). */
 int srv_authenticate(srv_request *r);
+/* 1 when the request's credential looks like an API key (checking it needs the database). */
+int srv_credential_is_key(srv_request *r);
 /* Choose the tenant: the credential's owner, or the owner_id of the query string / body when
    the credential covers it; -1 after replying 403. */
 int srv_resolve_tenant(srv_request *r);
@@ -289,6 +306,13 @@ char *srv_metrics_render(srv_server *s, size_t *len);
 /* ==== handlers (handler_*.c) ================================================================= */
 
 void srv_h_healthz(srv_request *r);
+/* The background refresh of what /readyz and /metrics report about the database (readiness,
+   embedding queue), at most once a second, so those endpoints never query the database
+   themselves and run on MHD's thread. 0 or -1. */
+int srv_health_start(srv_server *s);
+void srv_health_stop(srv_server *s);
+/* The last embedding queue counts; 0, or -1 when none could be read. */
+int srv_health_queue(srv_server *s, lm_embed_queue_stats *out);
 void srv_h_readyz(srv_request *r);
 void srv_h_metrics(srv_request *r);
 void srv_h_doc_add(srv_request *r);
@@ -319,5 +343,22 @@ void srv_completed_cb(void *cls,
                       struct MHD_Connection *conn,
                       void **con_cls,
                       enum MHD_RequestTerminationCode toe);
+
+/* ==== open connections and their deadlines (conns.c) ========================================= */
+
+typedef struct srv_conn srv_conn;
+/* MHD_OPTION_NOTIFY_CONNECTION: track the connection from accept to close. */
+void srv_connection_cb(void *cls,
+                       struct MHD_Connection *conn,
+                       void **socket_context,
+                       enum MHD_ConnectionNotificationCode toe);
+/* The tracking record of @p conn, or NULL. */
+srv_conn *srv_conn_of(struct MHD_Connection *conn);
+/* The connection must reach its next step within @p ms_from_now ms (<= 0: no deadline). */
+void srv_conn_deadline(srv_conn *c, double ms_from_now);
+/* Shut down the sockets of connections past their deadline; returns how many. */
+int srv_conns_sweep(void);
+/* 1 when the server is nearly at its connection limit. */
+int srv_server_crowded(srv_server *s);
 
 #endif

@@ -6,6 +6,9 @@
  * flight (up to the drain timeout), stop the daemon and close the memory.
  */
 #include <arpa/inet.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -53,6 +56,16 @@ static void fill_defaults(srv_config *c)
         c->timeout_s = SRV_DEFAULT_TIMEOUT_S;
     if (c->max_connections <= 0)
         c->max_connections = SRV_DEFAULT_MAX_CONNECTIONS;
+    if (c->tenant_requests <= 0)
+        c->tenant_requests = c->threads / 2 < 1 ? 1 : c->threads / 2;
+    if (c->tenant_queue <= 0)
+        c->tenant_queue = 64;
+    if (c->max_per_address <= 0)
+        c->max_per_address = c->max_connections / 8 < 16 ? 16 : c->max_connections / 8;
+    if (c->head_timeout_s <= 0)
+        c->head_timeout_s = SRV_DEFAULT_HEAD_TIMEOUT_S;
+    if (c->body_timeout_s <= 0)
+        c->body_timeout_s = SRV_DEFAULT_BODY_TIMEOUT_S;
     if (c->drain_s <= 0)
         c->drain_s = SRV_DEFAULT_DRAIN_S;
 }
@@ -122,6 +135,24 @@ static int write_port_file(const char *path, int port)
         return -1;
     /* rename: a reader never sees a half-written file. */
     return rename(tmp, path);
+}
+
+/* Request bodies are large and short-lived. glibc raises its mmap threshold after the first large
+   free, after which bodies come from the heap and their memory stays with the process; a fixed
+   threshold keeps them mapped (returned at free), and malloc_trim() returns what the heap holds
+   free after a burst. */
+static void tune_memory(void)
+{
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
+}
+
+static void return_memory(void)
+{
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
 }
 
 /* Wait up to @p ms for one of @p set; returns the signal or 0 on timeout. */
@@ -214,14 +245,25 @@ int srv_run(const srv_config *config)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, &old);
     signal(SIGPIPE, SIG_IGN);
-    if (srv_workers_start(&s->workers, s->cfg.threads) < 0) {
+    tune_memory();
+    if (srv_workers_start(&s->workers, s->cfg.threads, s->cfg.tenant_requests,
+                          s->cfg.tenant_queue) < 0) {
         srv_log(SRV_LOG_ERROR, NULL, "could not start the worker threads", (const char *)NULL);
         goto out;
     }
+    if (srv_health_start(s) < 0) {
+        srv_log(SRV_LOG_ERROR, NULL, "could not start the health thread", (const char *)NULL);
+        goto out;
+    }
 
-    /* One MHD thread does all network I/O (epoll); requests that need the database are
-       suspended and run by the workers. */
-    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+    /* One MHD thread does all network I/O; requests that need the database are suspended and run
+       by the workers. poll(), not epoll: libmicrohttpd 0.9.75's epoll loop calls epoll_wait()
+       again, with the full timeout, whenever a call returned exactly its batch size (128 events),
+       and handles the ready connections only after that second call returns. With 128, 256, ...
+       1024 connections ready at once and nothing else happening (1024 keep-alive clients at the
+       default limit, whose listening socket is out of the set), every connection waited for the
+       idle timeout. poll() handles all ready connections after one call. */
+    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
             MHD_USE_ERROR_LOG;
     if (s->cfg.unix_path != NULL) {
         if ((listen_fd = unix_listen(s->cfg.unix_path)) < 0)
@@ -246,7 +288,9 @@ int srv_run(const srv_config *config)
     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_CONNECTION_TIMEOUT,                  \
         (unsigned int)s->cfg.timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->cfg.max_header, \
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->cfg.max_connections,                     \
-        MHD_OPTION_NOTIFY_COMPLETED, srv_completed_cb, s, MHD_OPTION_LISTEN_BACKLOG_SIZE, 512U
+        MHD_OPTION_NOTIFY_COMPLETED, srv_completed_cb, s, MHD_OPTION_LISTEN_BACKLOG_SIZE, 512U,  \
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)s->cfg.max_per_address,              \
+        MHD_OPTION_NOTIFY_CONNECTION, srv_connection_cb, s
     if (listen_fd >= 0)
         s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, srv_access_cb, s, COMMON_OPTIONS,
                                      MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_END);
@@ -282,9 +326,17 @@ int srv_run(const srv_config *config)
             nbuf[3], "schema", lm_memory_schema(s->mem), "jwt", s->jwt ? "on" : "off",
             (const char *)NULL);
 
+    /* Between signals: enforce the request deadlines (conns.c) and give freed request bodies
+       back to the system. */
     sig = 0;
-    while (sig == 0)
-        sig = wait_signal(&sigs, 60 * 1000);
+    while (sig == 0) {
+        sig = wait_signal(&sigs, 250);
+        if (srv_conns_sweep() > 0)
+            srv_log(SRV_LOG_DEBUG, NULL, "closed connections past their deadline",
+                    (const char *)NULL);
+        if (atomic_exchange(&s->trim_wanted, 0))
+            return_memory();
+    }
 
     /* Graceful shutdown: no new connections, 503 on kept-alive ones, in-flight requests end. */
     atomic_store(&s->draining, 1);
@@ -337,6 +389,7 @@ out:
     if (s->daemon != NULL)
         MHD_stop_daemon(s->daemon);
     srv_workers_stop(s->workers);
+    srv_health_stop(s);
     if (listen_fd >= 0)
         close(listen_fd);
     lm_memory_close(s->mem);

@@ -234,7 +234,7 @@ char *srv_metrics_render(srv_server *s, size_t *len)
 
     /* The embedding queue, for the memory's embedder (all tenants). Omitted when it cannot be
        read (no embedder, database down): an absent series is not a misleading zero. */
-    if (lm_embed_queue_stats_get(&queue, s->mem) == 0) {
+    if (srv_health_queue(s, &queue) == 0) {
         lm__buf_puts(&b, "# HELP llmemory_embedding_queue_depth Embedding jobs by state (all "
                          "tenants).\n"
                          "# TYPE llmemory_embedding_queue_depth gauge\n");
@@ -244,8 +244,6 @@ char *srv_metrics_render(srv_server *s, size_t *len)
                        (long long)queue.processing);
         lm__buf_printf(&b, "llmemory_embedding_queue_depth{state=\"dead\"} %lld\n",
                        (long long)queue.dead);
-    } else {
-        lm_error_clear();
     }
 
     if (lm__buf_oom(&b)) {

@@ -27,8 +27,8 @@ enum { S_PUBLIC = 0 };
 
 static const srv_route routes[] = {
     {0, "GET", "/healthz", srv_h_healthz, S_PUBLIC, 1, 0, p_none},
-    {1, "GET", "/readyz", srv_h_readyz, S_PUBLIC, 0, 0, p_none},
-    {2, "GET", "/metrics", srv_h_metrics, S_PUBLIC, 0, 0, p_none},
+    {1, "GET", "/readyz", srv_h_readyz, S_PUBLIC, 1, 0, p_none},
+    {2, "GET", "/metrics", srv_h_metrics, S_PUBLIC, 1, 0, p_none},
     {3, "POST", "/v1/documents", srv_h_doc_add, LM_SCOPE_WRITE, 0, 1, p_owner},
     {4, "GET", "/v1/documents", srv_h_doc_list, LM_SCOPE_READ, 0, 0, p_list},
     {5, "POST", "/v1/documents/delete", srv_h_doc_delete_many, LM_SCOPE_WRITE, 0, 1, p_owner},
@@ -190,7 +190,7 @@ void srv_route_match(srv_request *r)
             r->route = &routes[i];
 }
 
-void srv_dispatch(srv_request *r)
+int srv_dispatch_begin(srv_request *r)
 {
     int path_known = 0;
     double wait;
@@ -205,11 +205,11 @@ void srv_dispatch(srv_request *r)
         else
             srv_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such endpoint",
                             "See docs/openapi.yaml for the endpoints.", NULL, NULL);
-        return;
+        return -1;
     }
     if (r->route->scope != S_PUBLIC) {
-        if (srv_authenticate(r) < 0)
-            return;
+        if (!r->authenticated && srv_authenticate(r) < 0)
+            return -1;
         if ((int)r->who.scope < r->route->scope) {
             char detail[160];
             snprintf(detail, sizeof(detail),
@@ -219,7 +219,7 @@ void srv_dispatch(srv_request *r)
                      lm_key_scope_name(r->who.scope));
             srv_reply_error(r, MHD_HTTP_FORBIDDEN, "permission_denied",
                             "credential scope is not sufficient", detail, NULL, NULL);
-            return;
+            return -1;
         }
         if (r->srv->rl != NULL && (wait = srv_ratelimit_take(r->srv->rl, r->who.owner_id)) > 0) {
             char secs[24];
@@ -231,9 +231,14 @@ void srv_dispatch(srv_request *r)
                             "Retry-After.",
                             NULL, NULL);
             srv_reply_header(r, MHD_HTTP_HEADER_RETRY_AFTER, secs);
-            return;
+            return -1;
         }
     }
+    return 0;
+}
+
+void srv_dispatch_finish(srv_request *r)
+{
     if (check_params(r) < 0)
         return;
     if (r->route->body && read_body(r) < 0)
@@ -243,4 +248,10 @@ void srv_dispatch(srv_request *r)
     r->route->fn(r);
     if (r->resp == NULL && r->status == 0)
         srv_reply_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", NULL, 0);
+}
+
+void srv_dispatch(srv_request *r)
+{
+    if (srv_dispatch_begin(r) == 0)
+        srv_dispatch_finish(r);
 }

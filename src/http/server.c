@@ -20,9 +20,10 @@
 /* After a body passed the cap, this much more is read and dropped before the connection is cut
    (so ordinary clients still get their 413, and endless uploads do not run forever). */
 #define DISCARD_MAX ((size_t)16 * 1024 * 1024)
-/* Arena room besides the body (which may take twice the cap while a chunked upload grows):
-   strings, small replies. */
+/* Arena room besides the body (which is kept outside the arena): strings, small replies. */
 #define ARENA_EXTRA ((size_t)8 * 1024 * 1024)
+/* A request whose body buffer was at least this large asks the main thread for malloc_trim(). */
+#define TRIM_AFTER ((size_t)1024 * 1024)
 
 /* A client's X-Request-Id is kept when it is 1-64 bytes of [A-Za-z0-9._:-]. */
 static int id_acceptable(const char *s)
@@ -63,6 +64,8 @@ static enum MHD_Result queue(srv_request *r)
             r->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
         return MHD_NO;
     }
+    if (r->close_after)
+        MHD_add_response_header(r->resp, MHD_HTTP_HEADER_CONNECTION, "close");
     ret = MHD_queue_response(r->conn, (unsigned int)r->status, r->resp);
     MHD_destroy_response(r->resp);
     r->resp = NULL;
@@ -74,7 +77,7 @@ static enum MHD_Result queue(srv_request *r)
    connection afterwards, since the rest of the request is never read. */
 static enum MHD_Result reply_early(srv_request *r)
 {
-    srv_reply_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    r->close_after = 1;
     return queue(r);
 }
 
@@ -87,6 +90,9 @@ static void reply_too_large(srv_request *r)
                     detail, NULL, NULL);
 }
 
+/* The body lives outside the arena, in one buffer that grows by doubling up to the cap: a
+   chunked upload never holds more than --max-body (plus the copy realloc may make). Nothing is
+   allocated before the request is authenticated (the first upload call comes after that). */
 static int append_body(srv_request *r, const char *data, size_t n)
 {
     size_t cap = r->srv->cfg.max_body;
@@ -97,16 +103,13 @@ static int append_body(srv_request *r, const char *data, size_t n)
         return r->body_discarded > DISCARD_MAX ? -1 : 0;
     }
     if (r->body_len + n > r->body_cap) {
-        size_t ncap = r->body_cap ? r->body_cap : BODY_START;
+        size_t ncap = r->body_cap ? r->body_cap : r->body_expect ? r->body_expect : BODY_START;
         char *nb;
         while (ncap < r->body_len + n)
             ncap = ncap > cap / 2 ? cap : ncap * 2;
-        /* The old buffer stays in the arena until the request ends: at most the cap again. */
-        nb = srv_arena_alloc(&r->arena, ncap + 1);
+        nb = realloc(r->body, ncap + 1);
         if (nb == NULL)
             return -1;
-        if (r->body_len > 0)
-            memcpy(nb, r->body, r->body_len);
         r->body = nb;
         r->body_cap = ncap;
     }
@@ -140,11 +143,17 @@ enum MHD_Result srv_access_cb(void *cls,
         r->search_type = -1;
         r->method = method; /* MHD keeps both valid until the request completes */
         r->url = url;
-        srv_arena_init(&r->arena, 2 * s->cfg.max_body + ARENA_EXTRA);
+        srv_arena_init(&r->arena, s->cfg.max_body + ARENA_EXTRA);
         assign_id(r);
         srv_route_match(r);
         atomic_fetch_add(&s->in_flight, 1);
         *con_cls = r;
+        /* The head is complete: the body (if any) has its own deadline. */
+        r->sc = srv_conn_of(conn);
+        srv_conn_deadline(r->sc, s->cfg.body_timeout_s * 1000.0);
+        /* Nearly full: no keep-alive, so idle clients cannot hold every slot. */
+        if (srv_server_crowded(s))
+            r->close_after = 1;
         if (atomic_load(&s->draining)) {
             srv_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
                             "server is shutting down", "Retry on a new connection.", NULL, NULL);
@@ -162,14 +171,36 @@ enum MHD_Result srv_access_cb(void *cls,
                     reply_too_large(r);
                     return reply_early(r);
                 }
-                /* Known size: one allocation, no copies. */
-                if (v > 0) {
-                    r->body = srv_arena_alloc(&r->arena, (size_t)v + 1);
-                    r->body_cap = r->body != NULL ? (size_t)v : 0;
-                }
+                /* Known size: one allocation (on the first upload call), no copies. */
+                r->body_expect = (size_t)v;
+            }
+        }
+        /* Authenticate before any of the body is read: a client without a valid credential
+           gets its 401 at once and costs no body buffer. API keys are checked against the
+           database, so a worker does it; the rest (missing or malformed credentials, JWTs)
+           needs no database. */
+        if (r->route != NULL && r->route->body && r->route->scope != 0) {
+            if (srv_credential_is_key(r)) {
+                r->auth_early = 1;
+                if (srv_workers_submit(s->workers, r) == 0)
+                    return MHD_YES;
+                r->auth_early = 0;
+            } else if (srv_authenticate(r) < 0) {
+                return reply_early(r);
             }
         }
         return MHD_YES;
+    }
+    if (r->auth_early == 1 && r->submitted) {
+        /* Back from the worker that checked the API key; the body is still unread. */
+        r->auth_early = 2;
+        r->submitted = 0;
+        r->handled = 0;
+        if (!r->authenticated)
+            return reply_early(r);
+        /* MHD calls again, still before the body, when it resumes the connection. */
+        if (*upload_data_size == 0)
+            return MHD_YES;
     }
     if (r->queued) {
         /* Replied early: drop whatever body still arrives. */
@@ -177,6 +208,14 @@ enum MHD_Result srv_access_cb(void *cls,
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
+        if (r->route == NULL || !r->route->body) {
+            /* Nothing reads it: drop it (up to the same bound) rather than buffer it. */
+            r->body_discarded += *upload_data_size;
+            *upload_data_size = 0;
+            if (r->body_discarded > s->cfg.max_body + DISCARD_MAX)
+                return MHD_NO;
+            return MHD_YES;
+        }
         if (append_body(r, upload_data, *upload_data_size) < 0) {
             srv_log(SRV_LOG_WARN, r->id, "request body dropped", "reason",
                     r->body_too_large ? "too large" : "out of memory", (const char *)NULL);
@@ -192,6 +231,8 @@ enum MHD_Result srv_access_cb(void *cls,
         /* Resumed by the worker, which prepared the reply. */
         return r->handled ? queue(r) : MHD_NO;
     }
+    /* The whole request is in: no deadline while it is handled. */
+    srv_conn_deadline(r->sc, 0);
     if (r->body_too_large) {
         reply_too_large(r);
         return queue(r);
@@ -278,6 +319,11 @@ void srv_completed_cb(void *cls,
     access_line(r, toe, ms);
     if (r->resp != NULL)
         MHD_destroy_response(r->resp);
+    /* A kept-alive connection must bring its next request head within the idle timeout. */
+    srv_conn_deadline(r->sc, s->cfg.timeout_s * 1000.0);
+    if (r->body_cap >= TRIM_AFTER)
+        atomic_store(&s->trim_wanted, 1);
+    free(r->body);
     srv_arena_dispose(&r->arena);
     free(r);
     *con_cls = NULL;

@@ -5,14 +5,32 @@
  * reply and resumes the connection, and MHD's thread then sends it. One FIFO queue for all
  * connections keeps waiting fair: with MHD's own thread pool, the thread that accepted a
  * connection serves it, and a busy thread's clients waited while others idled (bench/http).
+ *
+ * Fairness between tenants: once a request is authenticated, its tenant (the credential's owner,
+ * so sub-tenants share their parent's share) must hold one of its per-tenant slots to go on. A
+ * tenant at its limit parks the request (the worker moves on to other work; the parked request
+ * holds no worker and no database connection) until one of its running requests ends; a tenant
+ * with too many parked requests gets 429 with Retry-After. One tenant's writers waiting on their
+ * own write lock, or its expensive searches, therefore hold at most its share of the workers.
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
+typedef struct srv_tenant {
+    struct srv_tenant *next;
+    char *owner;
+    int running;
+    int parked;
+    srv_request *park_head, *park_tail;
+} srv_tenant;
+
 struct srv_workers {
     pthread_mutex_t mu;
+    srv_tenant *tenants; /* with running or parked requests */
+    int per_tenant, tenant_queue;
     pthread_cond_t work; /* an item was queued, or stop */
     pthread_cond_t idle; /* the queue emptied and no worker is busy */
     srv_request *head, *tail;
@@ -22,19 +40,140 @@ struct srv_workers {
     pthread_t *threads;
 };
 
-static void run_one(srv_workers *w, srv_request *r, int aborting)
+static void push(srv_workers *w, srv_request *r)
 {
-    (void)w;
+    r->next = NULL;
+    if (w->tail != NULL)
+        w->tail->next = r;
+    else
+        w->head = r;
+    w->tail = r;
+    w->queued++;
+    pthread_cond_signal(&w->work);
+}
+
+enum { ADMIT_RUN, ADMIT_PARKED, ADMIT_FULL, ADMIT_OOM };
+
+/* Take a slot of @p r's tenant, or park the request. Called with w->mu held. */
+static int admit(srv_workers *w, srv_request *r)
+{
+    const char *owner = r->who.owner_id;
+    srv_tenant *t;
+
+    for (t = w->tenants; t != NULL && strcmp(t->owner, owner) != 0; t = t->next)
+        ;
+    if (t == NULL) {
+        t = calloc(1, sizeof(*t));
+        if (t == NULL || (t->owner = strdup(owner)) == NULL) {
+            free(t);
+            return ADMIT_OOM;
+        }
+        t->next = w->tenants;
+        w->tenants = t;
+    }
+    if (t->running < w->per_tenant) {
+        t->running++;
+        r->gate = t;
+        return ADMIT_RUN;
+    }
+    if (t->parked >= w->tenant_queue || w->abort)
+        return ADMIT_FULL;
+    r->next = NULL;
+    if (t->park_tail != NULL)
+        t->park_tail->next = r;
+    else
+        t->park_head = r;
+    t->park_tail = r;
+    t->parked++;
+    return ADMIT_PARKED;
+}
+
+/* Give back @p r's slot: a parked request of the tenant takes it (queued again, already
+   admitted). Called with w->mu held. */
+static void release(srv_workers *w, srv_request *r)
+{
+    srv_tenant *t = r->gate, **pp;
+
+    r->gate = NULL;
+    if (t == NULL)
+        return;
+    if (t->park_head != NULL) {
+        srv_request *next = t->park_head;
+        t->park_head = next->next;
+        if (t->park_head == NULL)
+            t->park_tail = NULL;
+        t->parked--;
+        next->gate = t; /* the slot passes on */
+        push(w, next);
+        return;
+    }
+    if (--t->running > 0)
+        return;
+    for (pp = &w->tenants; *pp != t; pp = &(*pp)->next)
+        ;
+    *pp = t->next;
+    free(t->owner);
+    free(t);
+}
+
+static void tenant_busy(srv_request *r)
+{
+    srv_metrics_rate_limited();
+    srv_reply_error(r, MHD_HTTP_TOO_MANY_REQUESTS, "tenant_busy",
+                    "too many requests in progress for this tenant",
+                    "The tenant already has as many requests running and waiting as the server "
+                    "allows one tenant; retry after the time in Retry-After.",
+                    NULL, NULL);
+    srv_reply_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+}
+
+/* 1 when the request was parked (it is no longer this worker's). */
+static int run_one(srv_workers *w, srv_request *r, int aborting)
+{
     if (aborting) {
         srv_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "server is shutting down",
                         "Retry on a new connection.", NULL, NULL);
         srv_reply_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-    } else {
-        srv_dispatch(r);
+        if (r->gate != NULL) {
+            pthread_mutex_lock(&w->mu);
+            release(w, r);
+            pthread_mutex_unlock(&w->mu);
+        }
+    } else if (r->auth_early == 1) {
+        /* Only the credential, before the body is read (server.c). */
+        (void)srv_authenticate(r);
+    } else if (r->gate != NULL) {
+        /* Admitted earlier, parked, and now given its tenant's slot. */
+        srv_dispatch_finish(r);
+        pthread_mutex_lock(&w->mu);
+        release(w, r);
+        pthread_mutex_unlock(&w->mu);
+    } else if (srv_dispatch_begin(r) == 0) {
+        if (!r->authenticated) {
+            srv_dispatch_finish(r); /* public endpoint: no tenant */
+        } else {
+            int a;
+            pthread_mutex_lock(&w->mu);
+            a = admit(w, r);
+            pthread_mutex_unlock(&w->mu);
+            if (a == ADMIT_PARKED)
+                return 1;
+            if (a == ADMIT_FULL) {
+                tenant_busy(r);
+            } else if (a == ADMIT_OOM) {
+                srv_reply_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", NULL, 0);
+            } else {
+                srv_dispatch_finish(r);
+                pthread_mutex_lock(&w->mu);
+                release(w, r);
+                pthread_mutex_unlock(&w->mu);
+            }
+        }
     }
     r->handled = 1;
     /* From here on the request belongs to MHD's thread again (it may be freed at any time). */
     MHD_resume_connection(r->conn);
+    return 0;
 }
 
 static void *worker_main(void *arg)
@@ -65,20 +204,22 @@ static void *worker_main(void *arg)
 
         pthread_mutex_lock(&w->mu);
         w->busy--;
-        if (w->busy == 0 && w->head == NULL)
+        if (w->busy == 0 && w->head == NULL && w->tenants == NULL)
             pthread_cond_broadcast(&w->idle);
         pthread_mutex_unlock(&w->mu);
     }
     return NULL;
 }
 
-int srv_workers_start(srv_workers **out, int n)
+int srv_workers_start(srv_workers **out, int n, int per_tenant, int tenant_queue)
 {
     srv_workers *w = calloc(1, sizeof(*w));
 
     *out = NULL;
     if (w == NULL)
         return -1;
+    w->per_tenant = per_tenant;
+    w->tenant_queue = tenant_queue;
     w->threads = calloc((size_t)n, sizeof(*w->threads));
     if (w->threads == NULL) {
         free(w);
@@ -110,14 +251,7 @@ int srv_workers_submit(srv_workers *w, srv_request *r)
     /* Suspended before any worker can see it, so its resume always follows the suspend. */
     r->submitted = 1;
     MHD_suspend_connection(r->conn);
-    r->next = NULL;
-    if (w->tail != NULL)
-        w->tail->next = r;
-    else
-        w->head = r;
-    w->tail = r;
-    w->queued++;
-    pthread_cond_signal(&w->work);
+    push(w, r);
     pthread_mutex_unlock(&w->mu);
     return 0;
 }
@@ -141,7 +275,7 @@ void srv_workers_abort(srv_workers *w)
 void srv_workers_wait_idle(srv_workers *w)
 {
     pthread_mutex_lock(&w->mu);
-    while (w->busy > 0 || w->head != NULL)
+    while (w->busy > 0 || w->head != NULL || w->tenants != NULL)
         pthread_cond_wait(&w->idle, &w->mu);
     pthread_mutex_unlock(&w->mu);
 }

@@ -1,14 +1,17 @@
 /*
  * tests/integration/concurrency_test.c: one lm_memory shared by threads (the pool), concurrent
  * writers of one tenant (no deadlock, statistics exact afterwards), concurrent openers of one
- * schema (migrations applied once).
+ * schema (migrations applied once), tenants whose 32-bit hashtext() collides not sharing a
+ * write lock.
  */
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "db/db.h"
 #include "support.h"
 
 typedef struct {
@@ -126,4 +129,72 @@ TEST(test_concurrency__concurrent_open_migrates_once)
         pthread_join(t[i], NULL);
         ASSERT_EQ_INT(a[i].rc, 0);
     }
+}
+
+/* Two owner ids with equal hashtext(), found once with
+   SELECT h, array_agg(s) FROM (SELECT 'tenant-' || g s, hashtext('tenant-' || g) h
+   FROM generate_series(1, 300000) g) x GROUP BY h HAVING count(*) > 1. */
+#define COLLIDE_A "tenant-60489"
+#define COLLIDE_B "tenant-120827"
+
+typedef struct {
+    lm_memory *m;
+    const char *owner;
+    volatile int done;
+    int rc;
+} adder_arg;
+
+static void *adder(void *p)
+{
+    adder_arg *a = p;
+    a->rc = lm_doc_add(NULL, a->m, a->owner, "o", "o", LM_DOC_TEXT, "locked words", 12, NULL);
+    __atomic_store_n(&a->done, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static int wait_done(adder_arg *a, int ms)
+{
+    for (int i = 0; i < ms / 10 && !__atomic_load_n(&a->done, __ATOMIC_SEQ_CST); i++)
+        nanosleep(&(struct timespec){0, 10000000L}, NULL);
+    return __atomic_load_n(&a->done, __ATOMIC_SEQ_CST);
+}
+
+TEST(test_concurrency__colliding_owners_do_not_share_a_lock)
+{
+    lm_test_timeout(120);
+    lm_memory_opts o = LM_MEMORY_OPTS_INIT;
+    o.pool_size = 3;
+    lm_memory *m = test_memory_opts(&o);
+    PGconn *c = PQconnectdb(getenv("LLMEMORY_TEST_DATABASE_URL"));
+    ASSERT(PQstatus(c) == CONNECTION_OK);
+    const char *pa[] = {COLLIDE_A, COLLIDE_B};
+    PGresult *r = PQexecParams(c, "SELECT hashtext($1) = hashtext($2)", 2, NULL, pa, NULL, NULL, 0);
+    ASSERT(PQresultStatus(r) == PGRES_TUPLES_OK);
+    ASSERT_EQ_STR(PQgetvalue(r, 0, 0), "t"); /* the pinned pair really collides */
+    PQclear(r);
+    /* Hold A's writer lock, exactly as the library takes it. */
+    PQclear(PQexec(c, "BEGIN"));
+    r = PQexecParams(c, "SELECT " LM__TENANT_LOCK_SQL, 1, NULL, pa, NULL, NULL, 0);
+    ASSERT(PQresultStatus(r) == PGRES_TUPLES_OK);
+    PQclear(r);
+
+    /* B writes while A's lock is held. */
+    adder_arg b = {m, COLLIDE_B, 0, -1};
+    pthread_t tb;
+    ASSERT_EQ_INT(pthread_create(&tb, NULL, adder, &b), 0);
+    int b_done = wait_done(&b, 20000);
+    /* A's own writer does wait: the lock held above is the one the library takes. */
+    adder_arg a = {m, COLLIDE_A, 0, -1};
+    pthread_t ta;
+    ASSERT_EQ_INT(pthread_create(&ta, NULL, adder, &a), 0);
+    int a_done_early = wait_done(&a, 1000);
+    PQclear(PQexec(c, "COMMIT"));
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    PQfinish(c);
+    lm_memory_close(m);
+    ASSERT(b_done);
+    ASSERT_EQ_INT(b.rc, 0);
+    ASSERT(!a_done_early);
+    ASSERT_EQ_INT(a.rc, 0);
 }

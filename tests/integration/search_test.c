@@ -231,3 +231,31 @@ TEST(test_search__bm25_matches_formula)
     lm_results_free(r);
     lm_memory_close(m);
 }
+
+TEST(test_search__cost_limit)
+{
+    lm_memory *m = test_memory();
+    test_add(m, "cost-owner", "a", "alpha harbor granite meadow", NULL);
+    lm_search_opts o = LM_SEARCH_OPTS_INIT;
+    o.type = LM_SEARCH_HYBRID;
+    o.candidates = 1000;
+    o.expand = 1;
+    o.max_variants = 10;
+    o.rerank = 1;
+    o.rerank_top_k = 1000;
+    lm_results *r = NULL;
+    ASSERT_EQ_INT(lm_search(&r, m, "cost-owner", "alpha harbor", &o), LM_EINVAL);
+    ASSERT(r == NULL);
+    ASSERT_EQ_STR(lm_error_last()->field, "candidates");
+    ASSERT(strstr(lm_error_last()->message, "too expensive") != NULL);
+    /* Each knob alone at its maximum is still allowed. */
+    o.expand = 0;
+    ASSERT_OK(lm_search(&r, m, "cost-owner", "alpha harbor", &o));
+    lm_results_free(r);
+    r = NULL;
+    o.candidates = 0;
+    o.expand = 1;
+    ASSERT_OK(lm_search(&r, m, "cost-owner", "alpha harbor", &o));
+    lm_results_free(r);
+    lm_memory_close(m);
+}

@@ -73,7 +73,8 @@ int lm_memory_optimize(lm_memory *mem, lm_optimize_report *report)
     if ((rc = run(c, &sql)) < 0)
         goto out;
     /* Without parallel workers: on a busy 2-core server they slow everyone else down. */
-    if ((rc = lm__db_exec(NULL, c, "SET max_parallel_maintenance_workers = 0", 0, NULL)) < 0)
+    if ((rc = lm__db_exec(NULL, c, "SET max_parallel_maintenance_workers = 0", 0, NULL)) < 0 ||
+        (rc = lm__db_exec(NULL, c, "SET statement_timeout = 0", 0, NULL)) < 0)
         goto out;
     lm__buf_printf(&sql, "REINDEX INDEX CONCURRENTLY %s.postings_pkey", S);
     if ((rc = run(c, &sql)) < 0) {
@@ -95,6 +96,7 @@ int lm_memory_optimize(lm_memory *mem, lm_optimize_report *report)
 out:
     if (c != NULL && PQstatus(c) == CONNECTION_OK) {
         PQclear(PQexec(c, "RESET max_parallel_maintenance_workers"));
+        PQclear(PQexec(c, "RESET statement_timeout"));
         if (locked) {
             snprintf(lock_sql, sizeof(lock_sql), "SELECT pg_advisory_unlock(%d, hashtext($1))",
                      LM__LOCK_CLASS_OPTIMIZE);

@@ -3,6 +3,8 @@
  * cluster), build the connection pool, apply migrations. Also the version and option
  * initialisers.
  */
+#include <errno.h>
+#include <limits.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +122,24 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
     if ((rc = lm__pool_init(&mem->db.pool, conninfo.ptr, o.pool_size, o.connect_timeout_s)) < 0)
         goto out;
     pool_ready = 1;
+    if (o.statement_timeout_ms == 0) {
+        const char *st = env_nonempty("LLMEMORY_STATEMENT_TIMEOUT_MS");
+        char *end = NULL;
+        long v = 60000;
+        if (st != NULL) {
+            errno = 0;
+            v = strtol(st, &end, 10);
+            if (errno != 0 || *end != '\0' || v < 0 || v > INT_MAX) {
+                rc = lm__error_set_field(LM_EINVAL, "statement_timeout",
+                                         "invalid LLMEMORY_STATEMENT_TIMEOUT_MS \"%.40s\"", st);
+                lm__error_detail("Give milliseconds, 0 for no limit.");
+                goto out;
+            }
+        }
+        mem->db.pool.statement_timeout_ms = (int)v;
+    } else {
+        mem->db.pool.statement_timeout_ms = o.statement_timeout_ms > 0 ? o.statement_timeout_ms : 0;
+    }
     {
         /* $LLMEMORY_PREPARED_STATEMENTS=off does the same for programs that take no options. */
         const char *ps = env_nonempty("LLMEMORY_PREPARED_STATEMENTS");

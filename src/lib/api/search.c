@@ -107,6 +107,22 @@ static int validate_opts(const lm_memory *mem, const lm_search_opts *o)
     if (o->rerank_top_k < 0 || o->rerank_top_k > 1000)
         return lm__error_set_field(LM_EINVAL, "rerank_top_k",
                                    "rerank_top_k must be between 1 and 1000");
+    {
+        long limit = o->limit > 0 ? o->limit : 10;
+        long depth = o->candidates ? o->candidates : (2 * limit > 50 ? 2 * limit : 50);
+        long legs = o->type == LM_SEARCH_HYBRID ? 2 : 1;
+        long variants = o->expand ? 1 + (o->max_variants ? o->max_variants : 3) : 1;
+        long cost = depth * legs * variants + (o->rerank ? (o->rerank_top_k ? o->rerank_top_k : 50)
+                                                         : 0);
+        if (cost > LM_MAX_SEARCH_COST) {
+            lm__error_set_field(LM_EINVAL, "candidates", "search is too expensive (cost %ld)", cost);
+            lm__error_detail("candidates x legs (2 for hybrid) x query variants + rerank_top_k "
+                             "must be at most %d.",
+                             LM_MAX_SEARCH_COST);
+            lm__error_hint("Ask for fewer candidates, fewer variants or a smaller rerank.");
+            return LM_EINVAL;
+        }
+    }
     if (o->type != LM_SEARCH_TEXT && mem->vec.embedder == NULL) {
         lm__error_set_field(LM_EINVAL, "search_type", "search type \"%s\" is not available",
                             lm_search_type_name(o->type));

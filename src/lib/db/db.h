@@ -25,6 +25,7 @@ typedef struct lm__pool {
     int n_idle;
     PGconn **idle;
     int connect_timeout_s;
+    int statement_timeout_ms; /* 0: none */
     int no_prepare; /* lm__db_exec_prepared() only executes (lm_memory_opts.no_prepared_statements) */
 } lm__pool;
 
@@ -78,6 +79,12 @@ typedef struct lm__tx {
 } lm__tx;
 
 enum { LM__TX_READ = 0, LM__TX_WRITE = 1 };
+
+/* The tenant writer lock of owner $1: one 64-bit key, a seeded 64-bit hash of the owner_id
+   (seed 0x4c4d0001, the lock class of earlier versions). With hashtext()'s 32 bits two tenants
+   could share a lock (a sub-tenant name that collides is found in minutes; around 10^5 tenants
+   it happens by chance), and one then waited for the other's writes. */
+#define LM__TENANT_LOCK_SQL "pg_advisory_xact_lock(hashtextextended($1, 1280114689))"
 
 /* Begin a transaction for @p owner_id (already validated). */
 int lm__tx_begin(lm__tx *tx, lm__db *db, const char *owner_id, int mode);

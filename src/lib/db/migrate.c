@@ -91,6 +91,8 @@ int lm__migrate(lm__db *db)
     if ((rc = lm__db_exec(NULL, conn, lock_sql, 1, lock_params)) < 0)
         goto out;
     locked = 1;
+    if ((rc = lm__db_exec(NULL, conn, "SET statement_timeout = 0", 0, NULL)) < 0)
+        goto out;
     lm__buf_printf(&sql,
                    "CREATE SCHEMA IF NOT EXISTS %s;"
                    "CREATE TABLE IF NOT EXISTS %s.schema_migrations ("
@@ -149,6 +151,8 @@ int lm__migrate(lm__db *db)
             goto out;
     }
 out:
+    if (conn != NULL && PQstatus(conn) == CONNECTION_OK)
+        PQclear(PQexec(conn, "RESET statement_timeout"));
     if (locked && PQstatus(conn) == CONNECTION_OK) {
         snprintf(lock_sql, sizeof(lock_sql), "SELECT pg_advisory_unlock(%d, hashtext($1))",
                  LM__LOCK_CLASS_MIGRATE);

@@ -43,14 +43,15 @@ void lm__pool_dispose(lm__pool *pool)
 
 static int connect_one(PGconn **out, lm__pool *pool)
 {
-    char timeout[16];
+    char timeout[16], options[256];
     snprintf(timeout, sizeof(timeout), "%d", pool->connect_timeout_s);
+    snprintf(options, sizeof(options),
+             "-c TimeZone=UTC -c DateStyle=ISO -c jit=off -c client_min_messages=warning "
+             "-c idle_in_transaction_session_timeout=60000 -c statement_timeout=%d",
+             pool->statement_timeout_ms);
     /* dbname carries the URL or conninfo (expand_dbname); the rest are our session defaults. */
     const char *keys[] = {"dbname", "connect_timeout", "application_name", "options", NULL};
-    const char *vals[] = {pool->conninfo, timeout, "llmemory",
-                          "-c TimeZone=UTC -c DateStyle=ISO -c jit=off -c client_min_messages=warning "
-                          "-c idle_in_transaction_session_timeout=60000",
-                          NULL};
+    const char *vals[] = {pool->conninfo, timeout, "llmemory", options, NULL};
     PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (c == NULL)
         return lm__error_set(LM_ENOMEM, "out of memory");

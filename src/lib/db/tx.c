@@ -11,13 +11,10 @@
 #include "db/db.h"
 #include "error.h"
 
-/* Advisory-lock class for tenant writers (the second key is hashtext(owner_id)). */
-#define LM__LOCK_CLASS_TENANT 0x4c4d0001
-
 int lm__tx_begin(lm__tx *tx, lm__db *db, const char *owner_id, int mode)
 {
     const char *params[1] = {owner_id};
-    char sql[160];
+    char sql[200];
     memset(tx, 0, sizeof(*tx));
     tx->db = db;
     int rc = lm__pool_acquire(&tx->conn, &db->pool);
@@ -28,10 +25,8 @@ int lm__tx_begin(lm__tx *tx, lm__db *db, const char *owner_id, int mode)
         goto fail;
     tx->open = 1;
     if (mode == LM__TX_WRITE)
-        snprintf(sql, sizeof(sql),
-                 "SELECT set_config('llmemory.owner_id', $1, true), "
-                 "pg_advisory_xact_lock(%d, hashtext($1))",
-                 LM__LOCK_CLASS_TENANT);
+        snprintf(sql, sizeof(sql), "SELECT set_config('llmemory.owner_id', $1, true), %s",
+                 LM__TENANT_LOCK_SQL);
     else
         snprintf(sql, sizeof(sql), "SELECT set_config('llmemory.owner_id', $1, true)");
     rc = lm__db_exec(NULL, tx->conn, sql, owner_id ? 1 : 0, owner_id ? params : NULL);

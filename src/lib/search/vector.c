@@ -318,7 +318,8 @@ void lm__vector_maybe_index(lm__db *db, const lm__vec_cfg *cfg, const char *owne
     res = NULL;
     /* One builder per tenant and provider; others skip (the index comes soon enough). */
     snprintf(lock_sql, sizeof(lock_sql),
-             "SELECT pg_try_advisory_lock(%d, hashtext($1 || '/' || $2))", LM__LOCK_CLASS_VINDEX);
+             "SELECT pg_try_advisory_lock(hashtextextended($1 || '/' || $2, %d))",
+             LM__LOCK_CLASS_VINDEX);
     if (lm__db_exec(&res, c, lock_sql, 2, p2) < 0)
         goto fail;
     locked = PQgetvalue(res, 0, 0)[0] == 't';
@@ -338,6 +339,7 @@ void lm__vector_maybe_index(lm__db *db, const lm__vec_cfg *cfg, const char *owne
     /* Small maintenance memory and no parallel workers: building many small graphs with a large
        setting costs seconds each (pgvector allocates the whole area). */
     if (lm__db_exec(NULL, c, "SET maintenance_work_mem = '64MB'", 0, NULL) < 0 ||
+        lm__db_exec(NULL, c, "SET statement_timeout = 0", 0, NULL) < 0 ||
         lm__db_exec(NULL, c, "SET max_parallel_maintenance_workers = 0", 0, NULL) < 0)
         goto fail;
     /* Half precision: half the bytes per node a search visits, the same neighbours (the
@@ -376,10 +378,12 @@ out:
     lm__error_clear();
     if (c != NULL && PQstatus(c) == CONNECTION_OK) {
         PQclear(PQexec(c, "RESET maintenance_work_mem"));
+        PQclear(PQexec(c, "RESET statement_timeout"));
         PQclear(PQexec(c, "RESET max_parallel_maintenance_workers"));
         if (locked) {
             snprintf(lock_sql, sizeof(lock_sql),
-                     "SELECT pg_advisory_unlock(%d, hashtext($1 || '/' || $2))", LM__LOCK_CLASS_VINDEX);
+                     "SELECT pg_advisory_unlock(hashtextextended($1 || '/' || $2, %d))",
+                     LM__LOCK_CLASS_VINDEX);
             PQclear(PQexecParams(c, lock_sql, 2, NULL, p2, NULL, NULL, 0));
         }
     }
