@@ -116,8 +116,16 @@ LM_EXTERN int lm_memory_opts_init(lm_memory_opts *opts, unsigned int version);
  */
 LM_EXTERN int lm_memory_open(lm_memory **out, const lm_memory_opts *opts);
 
-/** Close @p mem and its connections. NULL-safe. */
+/** Close @p mem and its connections, after finishing the vector index builds it has pending
+ * (see lm_memory_wait_index_builds()). NULL-safe. */
 LM_EXTERN void lm_memory_close(lm_memory *mem);
+
+/** Wait until the vector index builds that writes through @p mem started have finished. A
+ * tenant whose vectors pass vector_index_threshold gets its HNSW index from a background thread
+ * of the memory, not inside the lm_doc_add() that crossed it; its searches stay exact (and
+ * complete) until the index is ready. Benchmarks and tests call this to measure the indexed
+ * state; applications need not. The log callback may be called from that thread. NULL-safe. */
+LM_EXTERN void lm_memory_wait_index_builds(lm_memory *mem);
 
 /** Schema name in use. Borrowed from @p mem. */
 LM_EXTERN const char *lm_memory_schema(const lm_memory *mem);

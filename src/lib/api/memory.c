@@ -151,6 +151,7 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
         goto out;
     if (!o.no_bm25_extension && (rc = lm__bm25_detect(&mem->db, &mem->bm25)) < 0)
         goto out;
+    lm__vindex_bg_init(&mem->vindex_bg, &mem->db, &mem->vec);
     *out = mem;
     mem = NULL;
 out:
@@ -169,10 +170,17 @@ void lm_memory_close(lm_memory *mem)
 {
     if (mem == NULL)
         return;
+    lm__vindex_bg_dispose(&mem->vindex_bg); /* finishes the pending index builds */
     lm__pool_dispose(&mem->db.pool);
     if (mem->own_embedder)
         lm_embedder_free(mem->vec.embedder);
     lm__free(mem);
+}
+
+void lm_memory_wait_index_builds(lm_memory *mem)
+{
+    if (mem != NULL)
+        lm__vindex_bg_wait(&mem->vindex_bg);
 }
 
 const char *lm_memory_schema(const lm_memory *mem)

@@ -395,3 +395,108 @@ out:
     lm_buf_dispose(&sql);
     lm__pool_release(&db->pool, c);
 }
+
+/* ---- index builds off the request path ---------------------------------------------------- */
+
+void lm__vindex_bg_init(lm__vindex_bg *bg, lm__db *db, const lm__vec_cfg *cfg)
+{
+    memset(bg, 0, sizeof(*bg));
+    pthread_mutex_init(&bg->mu, NULL);
+    pthread_cond_init(&bg->wake, NULL);
+    pthread_cond_init(&bg->idle, NULL);
+    bg->db = db;
+    bg->cfg = cfg;
+}
+
+static void *vindex_bg_main(void *arg)
+{
+    lm__vindex_bg *bg = arg;
+    pthread_mutex_lock(&bg->mu);
+    for (;;) {
+        while (bg->n == 0 && !bg->stop)
+            pthread_cond_wait(&bg->wake, &bg->mu);
+        if (bg->n == 0)
+            break; /* stopping, nothing left */
+        char *owner = bg->owners[0];
+        memmove(bg->owners, bg->owners + 1, (bg->n - 1) * sizeof(*bg->owners));
+        bg->n--;
+        bg->busy = 1;
+        pthread_mutex_unlock(&bg->mu);
+        lm__vector_maybe_index(bg->db, bg->cfg, owner);
+        lm__free(owner);
+        pthread_mutex_lock(&bg->mu);
+        bg->busy = 0;
+        if (bg->n == 0)
+            pthread_cond_broadcast(&bg->idle);
+    }
+    pthread_cond_broadcast(&bg->idle);
+    pthread_mutex_unlock(&bg->mu);
+    return NULL;
+}
+
+void lm__vindex_bg_request(lm__vindex_bg *bg, const char *owner_id)
+{
+    int inline_build = 0;
+    pthread_mutex_lock(&bg->mu);
+    for (size_t i = 0; i < bg->n; i++) {
+        if (strcmp(bg->owners[i], owner_id) == 0) {
+            pthread_mutex_unlock(&bg->mu);
+            return; /* already pending */
+        }
+    }
+    if (bg->stop) {
+        inline_build = 1;
+    } else {
+        char *dup = lm__strdup(owner_id);
+        if (dup != NULL && bg->n == bg->cap) {
+            size_t cap = bg->cap ? bg->cap * 2 : 16;
+            char **grown = lm__realloc(bg->owners, cap * sizeof(*grown));
+            if (grown == NULL) {
+                lm__free(dup);
+                dup = NULL;
+            } else {
+                bg->owners = grown;
+                bg->cap = cap;
+            }
+        }
+        if (dup != NULL && !bg->started) {
+            if (pthread_create(&bg->th, NULL, vindex_bg_main, bg) == 0)
+                bg->started = 1;
+        }
+        if (dup == NULL || !bg->started) {
+            lm__free(dup);
+            inline_build = 1;
+        } else {
+            bg->owners[bg->n++] = dup;
+            pthread_cond_signal(&bg->wake);
+        }
+    }
+    pthread_mutex_unlock(&bg->mu);
+    if (inline_build)
+        lm__vector_maybe_index(bg->db, bg->cfg, owner_id);
+}
+
+void lm__vindex_bg_wait(lm__vindex_bg *bg)
+{
+    pthread_mutex_lock(&bg->mu);
+    while (bg->started && (bg->n > 0 || bg->busy))
+        pthread_cond_wait(&bg->idle, &bg->mu);
+    pthread_mutex_unlock(&bg->mu);
+}
+
+void lm__vindex_bg_dispose(lm__vindex_bg *bg)
+{
+    pthread_mutex_lock(&bg->mu);
+    bg->stop = 1;
+    int started = bg->started;
+    pthread_cond_signal(&bg->wake);
+    pthread_mutex_unlock(&bg->mu);
+    if (started)
+        pthread_join(bg->th, NULL);
+    for (size_t i = 0; i < bg->n; i++)
+        lm__free(bg->owners[i]);
+    lm__free(bg->owners);
+    pthread_cond_destroy(&bg->wake);
+    pthread_cond_destroy(&bg->idle);
+    pthread_mutex_destroy(&bg->mu);
+}

@@ -11,6 +11,7 @@
 #define LM_SEARCH_VECTOR_H
 
 #include <libpq-fe.h>
+#include <pthread.h>
 
 #include "buf.h"
 #include "db/db.h"
@@ -54,8 +55,6 @@ typedef struct lm__vec_req {
 /* The vector leg: columns chunk_no, similarity (1 - cosine distance), best first. */
 int lm__vector_search(PGresult **out, lm__tx *tx, const lm__vec_cfg *cfg, const lm__vec_req *req);
 
-/* After a write: give the tenant its own HNSW index once it passes the threshold. Runs outside
- * any transaction (CREATE INDEX CONCURRENTLY); failures are logged, not returned. */
 /* SQL for the number of nodes in the tenant's graph, estimated from the index's size (one
  * node of d dimensions takes about 2d + 290 bytes in half precision, 4d + 290 in full, at
  * m = 16), which follows every insert without counting rows. Over $5 the dimension, $6 the
@@ -77,6 +76,32 @@ int lm__vector_search(PGresult **out, lm__tx *tx, const lm__vec_cfg *cfg, const 
     " ELSE coalesce(ceil(CASE WHEN $5::int > 768 THEN 1.5 ELSE 1 END"                              \
     " * greatest(40, 0.5 * sqrt(" LM__VECTOR_NODES_SQL ")))::int, 40) END))"
 
+/* After a write: give the tenant its own HNSW index once it passes the threshold. Runs outside
+ * any transaction (CREATE INDEX CONCURRENTLY); failures are logged, not returned. */
 void lm__vector_maybe_index(lm__db *db, const lm__vec_cfg *cfg, const char *owner_id);
+
+/* Index builds off the request path: lm_doc_add() hands the tenant to one builder thread per
+ * memory (started on first use) and returns; the thread runs lm__vector_maybe_index(). Until the
+ * build has finished and recorded the index, the tenant's searches stay exact (the ORDER BY
+ * matches no index), so there is no recall dip. */
+typedef struct lm__vindex_bg {
+    pthread_mutex_t mu;
+    pthread_cond_t wake, idle;
+    pthread_t th;
+    int started, stop, busy;
+    char **owners; /* pending tenants, each once */
+    size_t n, cap;
+    lm__db *db;
+    const lm__vec_cfg *cfg;
+} lm__vindex_bg;
+
+void lm__vindex_bg_init(lm__vindex_bg *bg, lm__db *db, const lm__vec_cfg *cfg);
+/* Queue @p owner_id for a check (and a build if it needs one). Out of memory or no thread:
+   builds inline, as before. */
+void lm__vindex_bg_request(lm__vindex_bg *bg, const char *owner_id);
+/* Wait until nothing is pending or building. */
+void lm__vindex_bg_wait(lm__vindex_bg *bg);
+/* Finish what is pending, stop the thread (lm_memory_close()). */
+void lm__vindex_bg_dispose(lm__vindex_bg *bg);
 
 #endif
