@@ -55,6 +55,7 @@ for b in "$@"; do
     run_suite "http ($v)" sh tests/http/run.sh "$b/llmemory"
 done
 run_suite "scripts" bash tests/scripts/run.sh
+run_suite "smoke (bench/scale --small)" sh tests/smoke/scale.sh "$1"
 rm -f "$log"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

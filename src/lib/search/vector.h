@@ -65,16 +65,17 @@ int lm__vector_search(PGresult **out, lm__tx *tx, const lm__vec_cfg *cfg, const 
     " ELSE 4 END) * $5::int + 290))))"
 
 /* SQL for the ef_search of one search ($1 the fixed setting or 0, $4 the limit, and the above):
- * a graph of n nodes gets max(40, sqrt(n) / 2), half as much again above 768 dimensions, never
+ * a graph of n nodes gets max(64, sqrt(n) / 2), half as much again above 768 dimensions, never
  * below the limit, at most pgvector's 1000; no graph (exact search) 40.
  * Why: on clustered data a 55,000-node graph searched with ef_search 40-64 sends some queries
  * into the wrong cluster (recall 0.0 for those, mean 0.956-0.976); 100-200 reach every
- * query's cluster (mean 0.994, worst 0.9). docs/vector-search.md has the measurements. */
+ * query's cluster (mean 0.994, worst 0.9). A 1,929-node graph of bench/scale --small got
+ * 0.987 (worst 0.8) at 40, 0.997 (worst 0.9) at 64: hence the floor. docs/vector-search.md. */
 #define LM__VECTOR_EF_SQL                                                                         \
     "least(1000, greatest($4::int, CASE WHEN $1::int > 0 THEN $1::int"                             \
     " WHEN vi.index_name IS NULL THEN 40"                                                         \
     " ELSE coalesce(ceil(CASE WHEN $5::int > 768 THEN 1.5 ELSE 1 END"                              \
-    " * greatest(40, 0.5 * sqrt(" LM__VECTOR_NODES_SQL ")))::int, 40) END))"
+    " * greatest(64, 0.5 * sqrt(" LM__VECTOR_NODES_SQL ")))::int, 40) END))"
 
 /* After a write: give the tenant its own HNSW index once it passes the threshold. Runs outside
  * any transaction (CREATE INDEX CONCURRENTLY); failures are logged, not returned. */
