@@ -72,6 +72,7 @@ for b in "$@"; do
     fi
 done
 run_suite "scripts" bash tests/scripts/run.sh
+run_suite "smoke (bench/scale --small)" sh tests/smoke/scale.sh "$1"
 rm -f "$log"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -26,7 +26,7 @@ make --no-print-directory build/debug/libllmemory.a >/dev/null
 out=build/bench/vector
 mkdir -p "$out"
 # shellcheck disable=SC2046
-cc -std=c11 -O2 -Wall -Wextra -Iinclude $(pkg-config --cflags libpq jansson) \
+cc -std=c11 -O2 -Wall -Wextra -Iinclude -Isrc/lib -Isrc/lib/core $(pkg-config --cflags libpq jansson) \
     bench/vector/vector_bench.c build/debug/libllmemory.a \
     $(pkg-config --libs libpq jansson libsodium libcurl) -lpthread -lm -o "$out/vector_bench"
 

@@ -35,6 +35,7 @@
 
 #include "llmemory.h"
 #include "llmemory/sys/embedder.h"
+#include "search/vector.h" /* the library's ef_search rule, for the server-side timing */
 
 #define DIM 384
 #define NCENT 200
@@ -476,6 +477,7 @@ typedef struct result {
     double bufs[MAXQ]; /* shared buffers touched (hit + read), first run */
     double cpu_ns, wait_ns; /* backend CPU and run-queue wait over all EXPLAIN runs */
     int runs;
+    long ef_sum; /* ef_search the library's rule chose, summed over the queries */
     labelcount labels[8];
     int n_labels;
 } result;
@@ -622,7 +624,7 @@ static void measure_ours(result *res, lm_memory *mem, const qset *qs, int ef_sea
     snprintf(sql_half, sizeof(sql_half), "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " OURS_SQL_FMT,
              ORDER_HALF);
     snprintf(alt, sizeof(alt), "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) %s", ALT_SQL);
-    snprintf(ef, sizeof(ef), "%d", ef_search > TOPK ? ef_search : TOPK);
+    snprintf(ef, sizeof(ef), "%d", ef_search);
     lm_search_opts so = LM_SEARCH_OPTS_INIT;
     so.type = LM_SEARCH_VECTOR;
     so.limit = TOPK;
@@ -665,19 +667,24 @@ static void measure_ours(result *res, lm_memory *mem, const qset *qs, int ef_sea
 
             /* Server side: the same SQL, parameters and settings, under EXPLAIN ANALYZE. */
             vec_text(vbuf, sizeof(vbuf), qvecs + (size_t)qs->qid[c][i] * DIM);
-            char lim[8], fetch[8];
-            int efv = ef_search > TOPK ? ef_search : TOPK;
+            char lim[16], fetch[16];
             const char *own[] = {tenants[t].name};
-            const char *sp[] = {ef, tenants[t].name, PROVIDER};
+            char dimv[8], topk[8];
+            snprintf(dimv, sizeof(dimv), "%d", DIM);
+            snprintf(topk, sizeof(topk), "%d", TOPK);
+            const char *sp[] = {ef, tenants[t].name, PROVIDER, topk, dimv, "vb"};
             run("BEGIN");
             PQclear(q("SELECT set_config('llmemory.owner_id', $1, true)", 1, own, PGRES_TUPLES_OK));
-            PGresult *sr = q("SELECT set_config('hnsw.ef_search', $1, true),"
-                             " set_config('hnsw.iterative_scan', 'relaxed_order', true),"
+            PGresult *sr = q("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true),"
                              " set_config('max_parallel_workers_per_gather', '0', true),"
-                             " (SELECT element_type FROM \"vb\".vector_indexes"
-                             "   WHERE owner_id = $2 AND provider_id = $3)",
-                             3, sp, PGRES_TUPLES_OK);
+                             " set_config('hnsw.ef_search', " LM__VECTOR_EF_SQL "::text, true),"
+                             " vi.element_type"
+                             " FROM (VALUES (1)) one (x) LEFT JOIN \"vb\".vector_indexes vi"
+                             "   ON vi.owner_id = $2 AND vi.provider_id = $3",
+                             6, sp, PGRES_TUPLES_OK);
             int half = strcmp(PQgetvalue(sr, 0, 3), "halfvec") == 0;
+            int efv = atoi(PQgetvalue(sr, 0, 2));
+            r->ef_sum += efv;
             PQclear(sr);
             snprintf(lim, sizeof(lim), "%d", TOPK);
             snprintf(fetch, sizeof(fetch), "%d", half ? (2 * TOPK < efv ? 2 * TOPK : efv) : TOPK);
@@ -904,9 +911,10 @@ static int check(const char *phase, const result *ours)
         }
         double rm = mean(o->rec, o->nq), p95 = pct(o->srv, o->nq, 0.95);
         double p95b = pct(o->srvb, o->nq, 0.95);
-        int ok_r = rm >= 0.99, ok_l = p95 <= 5.0;
-        printf("%s %s %-8s recall@10 mean %.3f (min %.1f) >= 0.99\n", ok_r ? "PASS" : "FAIL", phase,
-               class_names[c], rm, minv(o->rec, o->nq));
+        int ok_r = rm >= 0.99 && minv(o->rec, o->nq) >= 0.8, ok_l = p95 <= 5.0;
+        printf("%s %s %-8s recall@10 mean %.3f >= 0.99, min %.1f >= 0.8 (ef_search mean %.0f)\n",
+               ok_r ? "PASS" : "FAIL", phase, class_names[c], rm, minv(o->rec, o->nq),
+               o->nq ? (double)o->ef_sum / o->nq : 0.0);
         printf("%s %s %-8s server p95 %.2f ms <= 5 ms\n", ok_l ? "PASS" : "FAIL", phase,
                class_names[c], p95);
         printf("info %s %-8s server p95 best-of-%d %.2f ms (%s 5 ms)\n", phase, class_names[c],
@@ -1187,6 +1195,12 @@ int main(void)
         return f ? 1 : 0;
     }
     ingest(mem, docs, n_docs, "load");
+    {
+        double w0 = now_ms();
+        lm_memory_wait_index_builds(mem); /* the adds hand index builds to a background thread */
+        SAY("load: background index builds finished %.1f s after the last add",
+            (now_ms() - w0) / 1000.0);
+    }
     show_state("after load");
     SAY("prewarming the schema's relations");
     run("SELECT pg_prewarm(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"

@@ -70,7 +70,8 @@ typedef struct lm_memory_opts {
                                    0: 500; < 0: never (exact search only) */
     int hnsw_m;                 /* 0: 16 */
     int hnsw_ef_construction;   /* 0: 64 */
-    int hnsw_ef_search;         /* 0: 40 (at least the search limit) */
+    int hnsw_ef_search;         /* 0: per tenant graph, max(64, sqrt(nodes) / 2), x1.5 above
+                                   768 dimensions; at least the search limit */
     lm_rerank_cb rerank_fn;     /* external reranker, or NULL for the lexical one */
     void *rerank_payload;
     /* Keyword search uses the llmemory_bm25 extension (exact BM25 top-k in C) when the server
@@ -115,8 +116,16 @@ LM_EXTERN int lm_memory_opts_init(lm_memory_opts *opts, unsigned int version);
  */
 LM_EXTERN int lm_memory_open(lm_memory **out, const lm_memory_opts *opts);
 
-/** Close @p mem and its connections. NULL-safe. */
+/** Close @p mem and its connections, after finishing the vector index builds it has pending
+ * (see lm_memory_wait_index_builds()). NULL-safe. */
 LM_EXTERN void lm_memory_close(lm_memory *mem);
+
+/** Wait until the vector index builds that writes through @p mem started have finished. A
+ * tenant whose vectors pass vector_index_threshold gets its HNSW index from a background thread
+ * of the memory, not inside the lm_doc_add() that crossed it; its searches stay exact (and
+ * complete) until the index is ready. Benchmarks and tests call this to measure the indexed
+ * state; applications need not. The log callback may be called from that thread. NULL-safe. */
+LM_EXTERN void lm_memory_wait_index_builds(lm_memory *mem);
 
 /** Schema name in use. Borrowed from @p mem. */
 LM_EXTERN const char *lm_memory_schema(const lm_memory *mem);

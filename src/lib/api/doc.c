@@ -366,7 +366,7 @@ int lm_doc_add(lm_doc_add_result *out,
         out->elapsed_ms = lm__now_ms() - t0;
     }
     if (vecs != NULL)
-        lm__vector_maybe_index(&mem->db, &mem->vec, owner_id);
+        lm__vindex_bg_request(&mem->vindex_bg, owner_id); /* off the request path */
     lm__db_log(&mem->db, LM_LOG_DEBUG, "%s document %s (%zu chunks)",
                created ? "added" : "re-indexed", docid, chunks.count);
 out:

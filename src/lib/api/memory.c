@@ -123,7 +123,7 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
     mem->vec.index_threshold = o.vector_index_threshold ? o.vector_index_threshold : 500;
     mem->vec.hnsw_m = o.hnsw_m > 0 ? o.hnsw_m : 16;
     mem->vec.hnsw_ef_construction = o.hnsw_ef_construction > 0 ? o.hnsw_ef_construction : 64;
-    mem->vec.hnsw_ef_search = o.hnsw_ef_search > 0 ? o.hnsw_ef_search : 40;
+    mem->vec.hnsw_ef_search = o.hnsw_ef_search > 0 ? o.hnsw_ef_search : 0; /* 0: per graph */
     if (mem->vec.hnsw_m > 100 || mem->vec.hnsw_ef_construction > 1000 || mem->vec.hnsw_ef_search > 1000) {
         rc = lm__error_set_field(LM_EINVAL, "hnsw", "HNSW parameters out of range");
         lm__error_detail("m must be at most 100, ef_construction and ef_search at most 1000.");
@@ -206,6 +206,7 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
         goto out;
     if (!o.no_bm25_extension && (rc = lm__bm25_detect(&mem->db, &mem->bm25)) < 0)
         goto out;
+    lm__vindex_bg_init(&mem->vindex_bg, &mem->db, &mem->vec);
     *out = mem;
     mem = NULL;
 out:
@@ -224,10 +225,17 @@ void lm_memory_close(lm_memory *mem)
 {
     if (mem == NULL)
         return;
+    lm__vindex_bg_dispose(&mem->vindex_bg); /* finishes the pending index builds */
     lm__pool_dispose(&mem->db.pool);
     if (mem->own_embedder)
         lm_embedder_free(mem->vec.embedder);
     lm__free(mem);
+}
+
+void lm_memory_wait_index_builds(lm_memory *mem)
+{
+    if (mem != NULL)
+        lm__vindex_bg_wait(&mem->vindex_bg);
 }
 
 const char *lm_memory_schema(const lm_memory *mem)

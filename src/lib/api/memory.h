@@ -30,6 +30,7 @@ struct lm_memory {
     char text_config[128];   /* default text search configuration */
     lm__bm25_params bm25;
     lm__vec_cfg vec;         /* vec.embedder NULL: no vector search */
+    lm__vindex_bg vindex_bg; /* builds tenants' vector indexes off the request path */
     int own_embedder;        /* the memory created vec.embedder and frees it */
     int embed_mode;          /* LM_EMBED_SYNC or LM_EMBED_QUEUE */
     lm_rerank_cb rerank_fn;

@@ -11,6 +11,7 @@
 #define LM_SEARCH_VECTOR_H
 
 #include <libpq-fe.h>
+#include <pthread.h>
 
 #include "buf.h"
 #include "db/db.h"
@@ -57,8 +58,54 @@ typedef struct lm__vec_req {
 /* The vector leg: columns chunk_no, similarity (1 - cosine distance), best first. */
 int lm__vector_search(PGresult **out, lm__tx *tx, const lm__vec_cfg *cfg, const lm__vec_req *req);
 
+/* SQL for the number of nodes in the tenant's graph, estimated from the index's size (one
+ * node of d dimensions takes about 2d + 290 bytes in half precision, 4d + 290 in full, at
+ * m = 16), which follows every insert without counting rows. Over $5 the dimension, $6 the
+ * schema and the tenant's vector_indexes row vi. */
+#define LM__VECTOR_NODES_SQL                                                                      \
+    "(pg_relation_size(to_regclass(quote_ident($6) || '.' || quote_ident(vi.index_name)))"        \
+    " / 8192.0 * greatest(1, floor(8160.0 / ((CASE vi.element_type WHEN 'halfvec' THEN 2"          \
+    " ELSE 4 END) * $5::int + 290))))"
+
+/* SQL for the ef_search of one search ($1 the fixed setting or 0, $4 the limit, and the above):
+ * a graph of n nodes gets max(64, sqrt(n) / 2), half as much again above 768 dimensions, never
+ * below the limit, at most pgvector's 1000; no graph (exact search) 40.
+ * Why: on clustered data a 55,000-node graph searched with ef_search 40-64 sends some queries
+ * into the wrong cluster (recall 0.0 for those, mean 0.956-0.976); 100-200 reach every
+ * query's cluster (mean 0.994, worst 0.9). A 1,929-node graph of bench/scale --small got
+ * 0.987 (worst 0.8) at 40, 0.997 (worst 0.9) at 64: hence the floor. docs/vector-search.md. */
+#define LM__VECTOR_EF_SQL                                                                         \
+    "least(1000, greatest($4::int, CASE WHEN $1::int > 0 THEN $1::int"                             \
+    " WHEN vi.index_name IS NULL THEN 40"                                                         \
+    " ELSE coalesce(ceil(CASE WHEN $5::int > 768 THEN 1.5 ELSE 1 END"                              \
+    " * greatest(64, 0.5 * sqrt(" LM__VECTOR_NODES_SQL ")))::int, 40) END))"
+
 /* After a write: give the tenant its own HNSW index once it passes the threshold. Runs outside
  * any transaction (CREATE INDEX CONCURRENTLY); failures are logged, not returned. */
 void lm__vector_maybe_index(lm__db *db, const lm__vec_cfg *cfg, const char *owner_id);
+
+/* Index builds off the request path: lm_doc_add() hands the tenant to one builder thread per
+ * memory (started on first use) and returns; the thread runs lm__vector_maybe_index(). Until the
+ * build has finished and recorded the index, the tenant's searches stay exact (the ORDER BY
+ * matches no index), so there is no recall dip. */
+typedef struct lm__vindex_bg {
+    pthread_mutex_t mu;
+    pthread_cond_t wake, idle;
+    pthread_t th;
+    int started, stop, busy;
+    char **owners; /* pending tenants, each once */
+    size_t n, cap;
+    lm__db *db;
+    const lm__vec_cfg *cfg;
+} lm__vindex_bg;
+
+void lm__vindex_bg_init(lm__vindex_bg *bg, lm__db *db, const lm__vec_cfg *cfg);
+/* Queue @p owner_id for a check (and a build if it needs one). Out of memory or no thread:
+   builds inline, as before. */
+void lm__vindex_bg_request(lm__vindex_bg *bg, const char *owner_id);
+/* Wait until nothing is pending or building. */
+void lm__vindex_bg_wait(lm__vindex_bg *bg);
+/* Finish what is pending, stop the thread (lm_memory_close()). */
+void lm__vindex_bg_dispose(lm__vindex_bg *bg);
 
 #endif

@@ -1,0 +1,31 @@
+#!/bin/sh
+# bench/scale/run.sh: build the library and bench/scale/scale_bench.c, start a throwaway
+# PostgreSQL 15 cluster (scripts/pg-test-cluster.sh, or use $LLMEMORY_TEST_DATABASE_URL when it
+# is set), run the workload, stop the cluster. Arguments go to scale_bench; --data defaults to
+# $SCIFACT_DIR or ../shared/data/scifact beside the repository.
+#   bench/scale/run.sh --small                        smoke run, under two minutes
+#   bench/scale/run.sh                                1,000,000 chunks over 10,000 tenants
+#   bench/scale/run.sh --dim 1536 --chunks 200000     other shapes (scale_bench.c lists them)
+set -eu
+cd "$(dirname "$0")/../.."
+b=${LLMEMORY_BUILD:-build/debug}
+make --no-print-directory "$b/libllmemory.a" >/dev/null
+mkdir -p build/bench/scale
+# shellcheck disable=SC2046
+cc -std=c11 -O2 -Wall -Wextra -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude \
+    $(pkg-config --cflags libpq jansson) bench/scale/scale_bench.c "$b/libllmemory.a" \
+    $(pkg-config --libs libpq jansson libsodium libcurl) -lpthread -lm -o build/bench/scale/scale_bench
+data=${SCIFACT_DIR:-../shared/data/scifact}
+case " $* " in *" --data "*) data= ;; esac
+started=
+if [ -z "${LLMEMORY_TEST_DATABASE_URL:-}" ]; then
+    eval "$(scripts/pg-test-cluster.sh start)"
+    export LLMEMORY_TEST_DATABASE_URL
+    started=$LLMEMORY_TEST_PG_DIR
+    trap 'scripts/pg-test-cluster.sh stop "$started"' EXIT INT TERM
+fi
+if [ -n "$data" ]; then
+    build/bench/scale/scale_bench --data "$data" "$@"
+else
+    build/bench/scale/scale_bench "$@"
+fi

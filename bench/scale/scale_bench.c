@@ -1,0 +1,623 @@
+/*
+ * bench/scale/scale_bench.c: a seeded multi-tenant workload, loaded through the library, and
+ * vector recall@10 and latency per tenant-size bucket for llmemory's layout (exact search for
+ * small tenants, a partial HNSW graph per large tenant) beside the naive layout (one global
+ * HNSW over every tenant's vectors, WHERE owner_id = $1 applied after the graph search), in the
+ * same run and on the same rows.
+ *
+ *   scale_bench --data DIR [--small] [--chunks N] [--tenants T] [--dim 384|768|1536]
+ *               [--vectors synthetic|builtin] [--queries Q] [--seed S] [--zipf S] [--no-naive]
+ *
+ * DIR holds corpus.jsonl (SciFact: one JSON object a line with a "text" field); the chunks are
+ * its sentences, sampled with the seed. Tenant sizes follow Zipf (weight of the i-th tenant
+ * 1 / i^s, s = 1 by default: the largest holds about 10% of the chunks at 10,000 tenants).
+ * Documents are CHAT documents of 1-10 messages (one chunk each), shuffled over all tenants so
+ * a tenant's rows are scattered as when data arrives over time. Vectors: "synthetic" (default)
+ * are clustered unit vectors of the chosen dimension (200 centroids, noise as large as the
+ * centroid, derived from the chunk's number and the seed), "builtin" the library's default
+ * embedder over the text. Each chunk's text ends with its number ("v:<n>"), which identifies it.
+ *
+ * Ground truth is exact cosine search in SQL over the tenant's rows (no index). Latency is the
+ * client's wall time per query (lm_search() for ours, the SQL statement for the naive layout);
+ * the machine's load is printed beside. Default 1,000,000 chunks over 10,000 tenants; --small:
+ * 10,000 chunks over 100 tenants (a smoke test: it fails when our recall is below target).
+ * Environment: LLMEMORY_DATABASE_URL (or LLMEMORY_TEST_DATABASE_URL) names the database.
+ */
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "llmemory.h"
+#include "llmemory/sys/embedder.h"
+
+#define SCHEMA    "sb"
+#define PROVIDER  "scale-synthetic"
+#define TOPK      10
+#define NCENTROID 200
+#define NBUCKET   4
+
+static const char *bucket_names[NBUCKET] = {"<=100", "<=10k", "<=100k", "largest"};
+
+static struct {
+    const char *data;
+    long chunks;
+    int tenants, dim, synthetic, queries, naive;
+    uint64_t seed;
+    double zipf;
+} opt = {NULL, 1000000, 10000, 384, 1, 30, 1, 1, 1.0};
+
+/* ---- helpers ---------------------------------------------------------------------------- */
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static double t_start;
+#define SAY(...)                                                                                 \
+    do {                                                                                         \
+        printf("[%7.1fs] ", (now_ms() - t_start) / 1000.0);                                      \
+        printf(__VA_ARGS__);                                                                     \
+        printf("\n");                                                                            \
+        fflush(stdout);                                                                          \
+    } while (0)
+
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+typedef struct rng {
+    uint64_t s;
+} rng;
+
+static uint64_t rnext(rng *r)
+{
+    r->s += 0x9e3779b97f4a7c15ULL;
+    return mix64(r->s);
+}
+
+static double runif(rng *r)
+{
+    return (double)(rnext(r) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static double rgauss(rng *r)
+{
+    double u = runif(r), v = runif(r);
+    return sqrt(-2.0 * log(1.0 - u)) * cos(2.0 * M_PI * v);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(const double *v, int n, double p)
+{
+    if (n == 0)
+        return NAN;
+    double *c = malloc(sizeof(double) * (size_t)n);
+    memcpy(c, v, sizeof(double) * (size_t)n);
+    qsort(c, (size_t)n, sizeof(double), cmp_double);
+    int k = (int)ceil(p * n) - 1;
+    double r = c[k < 0 ? 0 : k];
+    free(c);
+    return r;
+}
+
+static PGconn *pg;
+
+static PGresult *q(const char *sql, int n, const char *const *p)
+{
+    PGresult *r = PQexecParams(pg, sql, n, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
+        fprintf(stderr, "SQL failed: %s\n%s\n", PQerrorMessage(pg), sql);
+        exit(1);
+    }
+    return r;
+}
+
+static void run(const char *sql)
+{
+    PQclear(q(sql, 0, NULL));
+}
+
+static long tag_of(const char *t, char tag)
+{
+    const char *p = t;
+    while ((p = strchr(p, tag)) != NULL) {
+        if (p[1] == ':' && (p == t || p[-1] == ' ') && p[2] >= '0' && p[2] <= '9')
+            return strtol(p + 2, NULL, 10);
+        p++;
+    }
+    return -1;
+}
+
+/* ---- data -------------------------------------------------------------------------------- */
+
+static char **sent;
+static size_t n_sent;
+
+static void load_sentences(const char *dir)
+{
+    char path[4096], *line = NULL;
+    size_t cap = 0, scap = 0;
+    snprintf(path, sizeof(path), "%s/corpus.jsonl", dir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "scale_bench: cannot open %s\n", path);
+        exit(2);
+    }
+    while (getline(&line, &cap, f) > 0) {
+        json_t *o = json_loads(line, 0, NULL);
+        const char *text = o ? json_string_value(json_object_get(o, "text")) : NULL;
+        for (const char *s = text; s && *s;) {
+            const char *e = strstr(s, ". ");
+            size_t len = e ? (size_t)(e - s) + 1 : strlen(s);
+            if (len >= 30 && len <= 400) {
+                if (n_sent == scap) {
+                    scap = scap ? scap * 2 : 65536;
+                    sent = realloc(sent, scap * sizeof(*sent));
+                }
+                sent[n_sent] = malloc(len + 1);
+                memcpy(sent[n_sent], s, len);
+                sent[n_sent][len] = '\0';
+                for (char *c = sent[n_sent]; *c; c++)
+                    if (*c == '\n' || *c == '\r')
+                        *c = ' ';
+                n_sent++;
+            }
+            s = e ? e + 2 : s + len;
+        }
+        json_decref(o);
+    }
+    free(line);
+    fclose(f);
+    if (n_sent == 0) {
+        fprintf(stderr, "scale_bench: no sentences in %s\n", path);
+        exit(2);
+    }
+}
+
+/* Synthetic vector of chunk (kind 0) or query (kind 1) number id: centroid + N(0, I/dim). */
+static float *centroids;
+
+static void synth_vec(float *out, int kind, long id, int centroid)
+{
+    rng r = {mix64(opt.seed * 1000003u + (uint64_t)kind * 0x51ed27u + (uint64_t)id)};
+    double norm = 0;
+    for (int d = 0; d < opt.dim; d++) {
+        double x = centroids[(size_t)centroid * (size_t)opt.dim + (size_t)d] +
+                   rgauss(&r) / sqrt((double)opt.dim);
+        out[d] = (float)x;
+        norm += x * x;
+    }
+    norm = sqrt(norm);
+    for (int d = 0; d < opt.dim; d++)
+        out[d] = (float)(out[d] / norm);
+}
+
+static int centroid_of(long id)
+{
+    return (int)(mix64(opt.seed ^ ((uint64_t)id * 0x2545f4914f6cdd1dULL)) % NCENTROID);
+}
+
+/* Query k of a tenant: near the centroid of one of its chunks. */
+static int qcentroid[1 << 16];
+
+static int synth_embed(void *self, float *out, int dim, const char *const *texts, const size_t *lens,
+                       size_t n)
+{
+    (void)self;
+    (void)lens;
+    for (size_t i = 0; i < n; i++) {
+        long v = tag_of(texts[i], 'v'), qn = tag_of(texts[i], 'q');
+        if (v >= 0)
+            synth_vec(out + i * (size_t)dim, 0, v, centroid_of(v));
+        else if (qn >= 0 && qn < (long)(sizeof(qcentroid) / sizeof(qcentroid[0])))
+            synth_vec(out + i * (size_t)dim, 1, qn, qcentroid[qn]);
+        else
+            return LM_EINVAL;
+    }
+    return 0;
+}
+
+typedef struct tenant {
+    char name[24];
+    long n;      /* chunks */
+    long first;  /* its chunks are numbers first .. first + n - 1 */
+} tenant;
+
+static tenant *tenants;
+
+static int bucket_of(int t)
+{
+    if (t == 0)
+        return 3;
+    long n = tenants[t].n;
+    return n <= 100 ? 0 : n <= 10000 ? 1 : 2;
+}
+
+typedef struct doc {
+    int tenant;
+    long first;
+    int count;
+} doc;
+
+static void vec_text(char *buf, size_t cap, const float *v)
+{
+    size_t o = 0;
+    buf[o++] = '[';
+    for (int i = 0; i < opt.dim; i++)
+        o += (size_t)snprintf(buf + o, cap - o, i ? ",%.9g" : "%.9g", (double)v[i]);
+    buf[o++] = ']';
+    buf[o] = '\0';
+}
+
+/* ---- main -------------------------------------------------------------------------------- */
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: scale_bench --data DIR [--small] [--chunks N] [--tenants T]"
+                    " [--dim 384|768|1536] [--vectors synthetic|builtin] [--queries Q]"
+                    " [--seed S] [--zipf S] [--no-naive]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    int small = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--small") == 0) {
+            small = 1;
+        } else if (strcmp(a, "--no-naive") == 0) {
+            opt.naive = 0;
+        } else if (v == NULL) {
+            usage();
+        } else if (strcmp(a, "--data") == 0) {
+            opt.data = v, i++;
+        } else if (strcmp(a, "--chunks") == 0) {
+            opt.chunks = atol(v), i++;
+        } else if (strcmp(a, "--tenants") == 0) {
+            opt.tenants = atoi(v), i++;
+        } else if (strcmp(a, "--dim") == 0) {
+            opt.dim = atoi(v), i++;
+        } else if (strcmp(a, "--queries") == 0) {
+            opt.queries = atoi(v), i++;
+        } else if (strcmp(a, "--seed") == 0) {
+            opt.seed = strtoull(v, NULL, 10), i++;
+        } else if (strcmp(a, "--zipf") == 0) {
+            opt.zipf = atof(v), i++;
+        } else if (strcmp(a, "--vectors") == 0) {
+            if (strcmp(v, "synthetic") != 0 && strcmp(v, "builtin") != 0)
+                usage();
+            opt.synthetic = strcmp(v, "synthetic") == 0, i++;
+        } else {
+            usage();
+        }
+    }
+    if (small) {
+        opt.chunks = 10000;
+        opt.tenants = 100;
+    }
+    if (opt.data == NULL || opt.chunks < opt.tenants || opt.tenants < 2 || opt.dim < 2 ||
+        opt.dim > 2000 || opt.queries < 1 || opt.queries > 1000 || opt.zipf <= 0)
+        usage();
+    if (!opt.synthetic)
+        opt.dim = 384;
+    const char *url = getenv("LLMEMORY_DATABASE_URL");
+    if (url == NULL || !*url)
+        url = getenv("LLMEMORY_TEST_DATABASE_URL");
+    if (url == NULL || !*url) {
+        fprintf(stderr, "scale_bench: set LLMEMORY_DATABASE_URL\n");
+        return 2;
+    }
+    t_start = now_ms();
+    load_sentences(opt.data);
+
+    /* Tenant sizes: Zipf weights, at least one chunk each, the rounding remainder to the
+       largest. */
+    tenants = calloc((size_t)opt.tenants, sizeof(*tenants));
+    double hsum = 0;
+    for (int t = 0; t < opt.tenants; t++)
+        hsum += pow(t + 1.0, -opt.zipf);
+    long given = 0;
+    for (int t = 1; t < opt.tenants; t++) {
+        long n = lround((double)opt.chunks * pow(t + 1.0, -opt.zipf) / hsum);
+        tenants[t].n = n < 1 ? 1 : n;
+        given += tenants[t].n;
+    }
+    tenants[0].n = opt.chunks - given;
+    long next = 0;
+    for (int t = 0; t < opt.tenants; t++) {
+        snprintf(tenants[t].name, sizeof(tenants[t].name), "t%05d", t);
+        tenants[t].first = next;
+        next += tenants[t].n;
+    }
+    centroids = malloc(sizeof(float) * NCENTROID * (size_t)opt.dim);
+    {
+        rng r = {mix64(opt.seed)};
+        for (int c = 0; c < NCENTROID; c++) {
+            double norm = 0;
+            float *cv = centroids + (size_t)c * (size_t)opt.dim;
+            for (int d = 0; d < opt.dim; d++) {
+                cv[d] = (float)rgauss(&r);
+                norm += (double)cv[d] * cv[d];
+            }
+            for (int d = 0; d < opt.dim; d++)
+                cv[d] = (float)(cv[d] / sqrt(norm));
+        }
+    }
+    /* Documents of 1-10 chunks, shuffled over all tenants. */
+    rng r = {mix64(opt.seed + 7)};
+    size_t n_docs = 0, cap_docs = (size_t)(opt.chunks / 2 + opt.tenants);
+    doc *docs = malloc(cap_docs * sizeof(*docs));
+    for (int t = 0; t < opt.tenants; t++) {
+        for (long k = 0; k < tenants[t].n;) {
+            int c = 1 + (int)(rnext(&r) % 10);
+            if (c > tenants[t].n - k)
+                c = (int)(tenants[t].n - k);
+            if (n_docs == cap_docs)
+                docs = realloc(docs, (cap_docs *= 2) * sizeof(*docs));
+            docs[n_docs++] = (doc){t, tenants[t].first + k, c};
+            k += c;
+        }
+    }
+    for (size_t i = n_docs - 1; i > 0; i--) {
+        size_t j = (size_t)(rnext(&r) % (i + 1));
+        doc tmp = docs[i];
+        docs[i] = docs[j];
+        docs[j] = tmp;
+    }
+    int nb[NBUCKET] = {0};
+    for (int t = 0; t < opt.tenants; t++)
+        nb[bucket_of(t)]++;
+    SAY("workload: %ld chunks, %d tenants (zipf %.2f; largest %ld, smallest %ld; buckets %s %d,"
+        " %s %d, %s %d, %s %d), %zu documents, %d-d %s vectors, %zu sentences, seed %llu",
+        opt.chunks, opt.tenants, opt.zipf, tenants[0].n, tenants[opt.tenants - 1].n,
+        bucket_names[0], nb[0], bucket_names[1], nb[1], bucket_names[2], nb[2], bucket_names[3],
+        nb[3], n_docs, opt.dim, opt.synthetic ? "synthetic" : "builtin", n_sent,
+        (unsigned long long)opt.seed);
+
+    pg = PQconnectdb(url);
+    if (PQstatus(pg) != CONNECTION_OK) {
+        fprintf(stderr, "scale_bench: %s", PQerrorMessage(pg));
+        return 1;
+    }
+    PQclear(PQexec(pg, "SET client_min_messages = warning"));
+    run("DROP SCHEMA IF EXISTS " SCHEMA " CASCADE");
+    lm_embedder *emb = NULL;
+    lm_embedder_ops ops = {LM_EMBEDDER_OPS_VERSION, synth_embed, NULL};
+    if ((opt.synthetic ? lm_embedder_custom_new(&emb, PROVIDER, "synthetic", opt.dim, &ops, NULL)
+                       : lm_embedder_builtin_new(&emb, 0)) < 0) {
+        fprintf(stderr, "embedder: %s\n", lm_error_last()->message);
+        return 1;
+    }
+    lm_memory_opts mo = LM_MEMORY_OPTS_INIT;
+    mo.database_url = url;
+    mo.schema = SCHEMA;
+    mo.embedder = emb;
+    mo.disable_history = 1;
+    lm_memory *mem = NULL;
+    if (lm_memory_open(&mem, &mo) < 0) {
+        fprintf(stderr, "lm_memory_open: %s\n", lm_error_last()->message);
+        return 1;
+    }
+
+    /* Load. */
+    double t0 = now_ms(), worst = 0;
+    size_t bufcap = 10 * 512;
+    char *content = malloc(bufcap);
+    for (size_t i = 0; i < n_docs; i++) {
+        const doc *d = &docs[i];
+        size_t o = 0;
+        for (int k = 0; k < d->count; k++) {
+            long id = d->first + k;
+            const char *s = sent[mix64(opt.seed ^ (uint64_t)id) % n_sent];
+            o += (size_t)snprintf(content + o, bufcap - o, "user: %.400s v:%ld\n", s, id);
+        }
+        char origin[32];
+        snprintf(origin, sizeof(origin), "c%ld", d->first);
+        lm_doc_add_result ar;
+        double a0 = now_ms();
+        if (lm_doc_add(&ar, mem, tenants[d->tenant].name, origin, origin, LM_DOC_CHAT, content, o,
+                       NULL) < 0) {
+            fprintf(stderr, "lm_doc_add: %s\n", lm_error_last()->message);
+            return 1;
+        }
+        double ms = now_ms() - a0;
+        worst = ms > worst ? ms : worst;
+        if ((i + 1) % 20000 == 0)
+            SAY("load: %zu/%zu documents, %.0f chunks/s", i + 1, n_docs,
+                (double)(d->first) / ((now_ms() - t0) / 1000.0));
+    }
+    double load_s = (now_ms() - t0) / 1000.0;
+    SAY("load: %ld chunks in %.1f s through lm_doc_add (%.0f chunks/s, embedding included);"
+        " slowest add %.0f ms", opt.chunks, load_s, (double)opt.chunks / load_s, worst);
+    double w0 = now_ms();
+    lm_memory_wait_index_builds(mem);
+    SAY("load: background index builds done %.1f s after the last add", (now_ms() - w0) / 1000.0);
+    run("ANALYZE " SCHEMA ".chunks");
+    char vt[64];
+    snprintf(vt, sizeof(vt), SCHEMA ".vectors_%d", opt.dim);
+    {
+        char sql[512];
+        snprintf(sql, sizeof(sql), "ANALYZE %s", vt);
+        run(sql);
+    }
+
+    /* The naive layout over the same rows. */
+    char sql_truth[1024], sql_naive[1024];
+    snprintf(sql_truth, sizeof(sql_truth),
+             "SELECT c.content FROM %s v JOIN " SCHEMA ".chunks c ON c.owner_id = v.owner_id"
+             " AND c.chunk_id = v.chunk_id WHERE v.owner_id = $1"
+             " ORDER BY v.embedding <=> $2::vector(%d) LIMIT %d",
+             vt, opt.dim, TOPK);
+    snprintf(sql_naive, sizeof(sql_naive),
+             "SELECT vid FROM " SCHEMA ".naive WHERE owner_id = $1"
+             " ORDER BY embedding <=> $2::vector(%d) LIMIT %d",
+             opt.dim, TOPK);
+    if (opt.naive) {
+        char sql[1024];
+        double b0 = now_ms();
+        snprintf(sql, sizeof(sql),
+                 "CREATE TABLE " SCHEMA ".naive AS SELECT v.owner_id,"
+                 " substring(c.content from ' v:([0-9]+)')::bigint AS vid, v.embedding"
+                 " FROM %s v JOIN " SCHEMA ".chunks c ON c.owner_id = v.owner_id"
+                 " AND c.chunk_id = v.chunk_id",
+                 vt);
+        run(sql);
+        run("SET maintenance_work_mem = '512MB'");
+        snprintf(sql, sizeof(sql),
+                 "CREATE INDEX ON " SCHEMA ".naive USING hnsw (embedding vector_cosine_ops)"
+                 " WITH (m = 16, ef_construction = 64)");
+        run(sql);
+        run("RESET maintenance_work_mem");
+        run("ANALYZE " SCHEMA ".naive");
+        SAY("naive: one global HNSW over %ld vectors built in %.1f s", opt.chunks,
+            (now_ms() - b0) / 1000.0);
+    }
+
+    /* Queries: per bucket, opt.queries (tenant, query) pairs; the largest bucket is one
+       tenant. */
+    int nq = 0;
+    double *rec[2][NBUCKET], *lat[2][NBUCKET];
+    int cnt[NBUCKET] = {0};
+    for (int k = 0; k < 2; k++)
+        for (int b = 0; b < NBUCKET; b++) {
+            rec[k][b] = calloc((size_t)opt.queries, sizeof(double));
+            lat[k][b] = calloc((size_t)opt.queries, sizeof(double));
+        }
+    int *bt[NBUCKET];
+    for (int b = 0; b < NBUCKET; b++) {
+        bt[b] = malloc(sizeof(int) * (size_t)(nb[b] ? nb[b] : 1));
+        nb[b] = 0;
+    }
+    for (int t = 0; t < opt.tenants; t++)
+        bt[bucket_of(t)][nb[bucket_of(t)]++] = t;
+    lm_search_opts so = LM_SEARCH_OPTS_INIT;
+    so.type = LM_SEARCH_VECTOR;
+    so.limit = TOPK;
+    so.no_history = 1;
+    float *qv = malloc(sizeof(float) * (size_t)opt.dim);
+    char *qlit = malloc((size_t)opt.dim * 20 + 4);
+    run("SET max_parallel_workers_per_gather = 0");
+    for (int b = 0; b < NBUCKET; b++) {
+        for (int i = 0; i < opt.queries && nb[b] > 0; i++) {
+            int t = bt[b][rnext(&r) % (unsigned)nb[b]];
+            char qtext[512];
+            if (opt.synthetic) {
+                if (nq >= (int)(sizeof(qcentroid) / sizeof(qcentroid[0])))
+                    break;
+                long some = tenants[t].first + (long)(rnext(&r) % (uint64_t)tenants[t].n);
+                qcentroid[nq] = centroid_of(some);
+                snprintf(qtext, sizeof(qtext), "q:%d", nq);
+            } else {
+                snprintf(qtext, sizeof(qtext), "%s", sent[rnext(&r) % n_sent]);
+            }
+            nq++;
+            const char *qp = qtext;
+            if (lm_embedder_embed_query(emb, qv, &qp, NULL, 1) < 0) {
+                fprintf(stderr, "embed: %s\n", lm_error_last()->message);
+                return 1;
+            }
+            vec_text(qlit, (size_t)opt.dim * 20 + 4, qv);
+            const char *p[] = {tenants[t].name, qlit};
+            /* Exact truth. */
+            run("BEGIN");
+            run("SET LOCAL enable_indexscan = off");
+            PGresult *tr = q(sql_truth, 2, p);
+            run("COMMIT");
+            long truth[TOPK];
+            int nt = PQntuples(tr);
+            for (int j = 0; j < nt; j++)
+                truth[j] = tag_of(PQgetvalue(tr, j, 0), 'v');
+            PQclear(tr);
+            /* Ours. */
+            lm_results *res = NULL;
+            double a0 = now_ms();
+            if (lm_search(&res, mem, tenants[t].name, qtext, &so) < 0) {
+                fprintf(stderr, "lm_search: %s\n", lm_error_last()->message);
+                return 1;
+            }
+            lat[0][b][cnt[b]] = now_ms() - a0;
+            int hit = 0;
+            for (size_t h = 0; h < lm_results_count(res) && h < TOPK; h++) {
+                long v = tag_of(lm_results_at(res, h)->content, 'v');
+                for (int j = 0; j < nt; j++)
+                    hit += v == truth[j];
+            }
+            lm_results_free(res);
+            rec[0][b][cnt[b]] = nt ? (double)hit / nt : 1.0;
+            /* Naive. */
+            if (opt.naive) {
+                a0 = now_ms();
+                PGresult *nr = q(sql_naive, 2, p);
+                lat[1][b][cnt[b]] = now_ms() - a0;
+                hit = 0;
+                for (int h = 0; h < PQntuples(nr); h++) {
+                    long v = strtol(PQgetvalue(nr, h, 0), NULL, 10);
+                    for (int j = 0; j < nt; j++)
+                        hit += v == truth[j];
+                }
+                PQclear(nr);
+                rec[1][b][cnt[b]] = nt ? (double)hit / nt : 1.0;
+            }
+            cnt[b]++;
+        }
+    }
+
+    double la[3] = {0};
+    FILE *lf = fopen("/proc/loadavg", "r");
+    if (lf) {
+        if (fscanf(lf, "%lf %lf %lf", &la[0], &la[1], &la[2]) != 3)
+            la[0] = -1;
+        fclose(lf);
+    }
+    printf("\nvector recall@10 against exact search, client wall ms per query (load average %.1f)\n\n",
+           la[0]);
+    printf("| bucket | tenants | queries | ours recall mean | ours min | ours p50 / p95 / p99 ms |"
+           " naive recall mean | naive min | naive p50 / p95 / p99 ms |\n");
+    printf("|---|---|---|---|---|---|---|---|---|\n");
+    int fails = 0;
+    for (int b = 0; b < NBUCKET; b++) {
+        int n = cnt[b];
+        if (n == 0)
+            continue;
+        double m[2] = {0}, mn[2] = {1, 1};
+        for (int k = 0; k < 2; k++)
+            for (int i = 0; i < n; i++) {
+                m[k] += rec[k][b][i] / n;
+                mn[k] = rec[k][b][i] < mn[k] ? rec[k][b][i] : mn[k];
+            }
+        printf("| %s | %d | %d | %.3f | %.1f | %.2f / %.2f / %.2f |", bucket_names[b], nb[b], n, m[0],
+               mn[0], pct(lat[0][b], n, .5), pct(lat[0][b], n, .95), pct(lat[0][b], n, .99));
+        if (opt.naive)
+            printf(" %.3f | %.1f | %.2f / %.2f / %.2f |\n", m[1], mn[1], pct(lat[1][b], n, .5),
+                   pct(lat[1][b], n, .95), pct(lat[1][b], n, .99));
+        else
+            printf(" - | - | - |\n");
+        fails += m[0] < 0.99 || mn[0] < 0.8;
+    }
+    printf("\n%s: ours recall@10 >= 0.99 mean and >= 0.8 for every query in every bucket\n",
+           fails ? "FAIL" : "PASS");
+    lm_memory_close(mem);
+    lm_embedder_free(emb);
+    if (!getenv("SCALE_BENCH_KEEP"))
+        run("DROP SCHEMA IF EXISTS " SCHEMA " CASCADE");
+    PQfinish(pg);
+    return fails ? 1 : 0;
+}
