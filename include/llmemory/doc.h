@@ -147,6 +147,19 @@ LM_EXTERN int lm_doc_get(lm_doc **out,
                          const char *owner_id,
                          const char *document_id,
                          int with_chunks);
+/**
+ * Fetch one of the tenant's documents by its id at origin (the tenant's own key for it, as given
+ * to lm_doc_add()), optionally with its chunks. Like lm_doc_get() otherwise.
+ * @param out receives a new lm_doc, freed with lm_doc_free()
+ * @return 0; LM_ENOTFOUND when the tenant has no document with this id at origin (including when
+ *         another tenant has one); LM_EINVAL for a malformed owner_id or id_at_origin; LM_ECONN,
+ *         LM_EDB.
+ */
+LM_EXTERN int lm_doc_get_by_origin(lm_doc **out,
+                                   lm_memory *mem,
+                                   const char *owner_id,
+                                   const char *id_at_origin,
+                                   int with_chunks);
 /** The document of @p doc. Borrowed; valid until lm_doc_free(@p doc). */
 LM_EXTERN const lm_document *lm_doc_document(const lm_doc *doc);
 /** Number of chunks fetched (0 unless lm_doc_get() was asked for them). */

@@ -7,127 +7,81 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include "buf.h"
 #include "cmd.h"
 
-static const char help[] =
-    "Usage: llmemory add [OPTION]... FILE\n"
-    "       llmemory add [OPTION]... --origin ID -\n"
-    "\n"
+static const char about[] =
     "Add a document from FILE, or from standard input with \"-\". Adding a document with an\n"
     "id at origin the owner already has re-indexes that document (same document id).\n"
     "Text is extracted by the file's extension: .txt and .md as UTF-8 (else Latin-1),\n"
-    ".html/.htm as HTML, .pdf as PDF; standard input as --type says (html, pdf, else text).\n"
-    "\n"
-    "Options:\n"
-    "  -o, --owner OWNER    owner (tenant) of the document; default $LLMEMORY_OWNER\n"
-    "      --origin ID      id at origin: the owner's key for the document; default the\n"
-    "                       file's name (\"/\" becomes \":\"); required for standard input.\n"
-    "                       Letters, digits and _ . @ | : - only, at most 255 bytes\n"
-    "  -t, --type TYPE      document type (pdf, markdown, code, text, html, docx, email,\n"
-    "                       report, chat, presentation, legal_document, technical_doc,\n"
-    "                       business_report, unknown); default from the extension\n"
-    "      --name NAME      document name; default the title (HTML <title>, markdown\n"
-    "                       \"# Title\" first line), else the file name\n"
-    "      --date DATE      document date, ISO 8601 (2024-05-01 or 2024-05-01T10:00:00Z)\n"
-    "  -m, --meta KEY=VALUE metadata (repeatable); KEY:=JSON gives a JSON value\n"
-    "      --config NAME    text search configuration (default: the memory's, \"english\")\n"
-    "      --strategy NAME  chunking: hierarchical (default) or semantic\n"
-    "      --json           print the result as JSON\n"
-    "  -h, --help           print this help and exit\n";
-
-enum { OPT_ORIGIN = 256, OPT_NAME, OPT_DATE, OPT_CONFIG, OPT_STRATEGY, OPT_JSON };
+    ".html/.htm as HTML, .pdf as PDF; standard input as --type says (html, pdf, else text).\n";
 
 int cli_cmd_add(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"owner", required_argument, NULL, 'o'},
-                                             {"origin", required_argument, NULL, OPT_ORIGIN},
-                                             {"type", required_argument, NULL, 't'},
-                                             {"name", required_argument, NULL, OPT_NAME},
-                                             {"date", required_argument, NULL, OPT_DATE},
-                                             {"meta", required_argument, NULL, 'm'},
-                                             {"config", required_argument, NULL, OPT_CONFIG},
-                                             {"strategy", required_argument, NULL, OPT_STRATEGY},
-                                             {"json", no_argument, NULL, OPT_JSON},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    lm_doc_add_opts opts;
+    lm_doc_type type = LM_DOC_TEXT;
+    json_t *meta = NULL;
+    const char *owner_opt = NULL, *origin = NULL, *name = NULL, *owner = NULL, *path;
+    int has_type = 0, json = 0, nargs, rc, status = CLI_EXIT_USAGE;
+    const cli_opt table[] = {
+        CLI_OWNER(&owner_opt, "owner (tenant) of the document; default $LLMEMORY_OWNER"),
+        CLI_STRING(0, "origin", "ID", &origin,
+                   "id at origin: the owner's key for the document; default the\n"
+                   "file's name (other bytes than these become \"_\"); required for\n"
+                   "standard input. Letters, digits and _ - . @ | : / only, at\n"
+                   "most 255 bytes"),
+        CLI_CALL('t', "type", "TYPE", &type, &has_type, cli_opt_doc_type,
+                 "document type (pdf, markdown, code, text, html, docx, email,\n"
+                 "report, chat, presentation, legal_document, technical_doc,\n"
+                 "business_report, unknown); default from the extension"),
+        CLI_STRING(0, "name", "NAME", &name,
+                   "document name; default the title (HTML <title>, markdown\n"
+                   "\"# Title\" first line), else the file name"),
+        CLI_STRING(0, "date", "DATE", &opts.document_date,
+                   "document date, ISO 8601 (2024-05-01 or 2024-05-01T10:00:00Z)"),
+        CLI_META(&meta, "metadata; KEY:=JSON gives a JSON value"),
+        CLI_STRING(0, "config", "NAME", &opts.text_config,
+                   "text search configuration (default: the memory's, \"english\")"),
+        CLI_CALL(0, "strategy", "NAME", &opts.strategy, NULL, cli_opt_strategy,
+                 "chunking: hierarchical (default) or semantic"),
+        CLI_JSON(&json, "print the result as JSON"),
+        CLI_END};
+    const cli_spec spec = {.usage = "llmemory add [OPTION]... FILE\n"
+                                    "llmemory add [OPTION]... --origin ID -",
+                           .about = about,
+                           .opts = table,
+                           .missing = "no file given",
+                           .min_args = 1,
+                           .max_args = 1};
     lm_memory *mem = NULL;
-    json_t *meta = NULL, *out = NULL;
+    json_t *out = NULL;
     char *meta_text = NULL;
     lm_buf text, title, origin_buf, name_buf;
-    const char *owner_opt = NULL, *origin = NULL, *name = NULL, *owner = NULL, *path;
     const char *base;
-    lm_doc_add_opts opts;
     lm_doc_add_result res;
-    lm_doc_type type = LM_DOC_TEXT;
     cli_format format;
     char err[1024];
-    int has_type = 0, json = 0, c, rc, status = CLI_EXIT_USAGE;
+    struct stat st;
 
     lm_buf_init(&text);
     lm_buf_init(&title);
     lm_buf_init(&origin_buf);
     lm_buf_init(&name_buf);
     lm_doc_add_opts_init(&opts, LM_DOC_ADD_OPTS_VERSION);
-    meta = json_object();
-    if (meta == NULL) {
-        status = cli_oom();
+    if ((status = cli_parse(ctx, &spec, argc, argv, &nargs)) != CLI_PARSED)
         goto out;
-    }
-
-    while ((c = cli_getopt(ctx, argc, argv, ":o:t:m:h", longopts)) != -1) {
-        switch (c) {
-        case 'o':
-            owner_opt = optarg;
-            break;
-        case OPT_ORIGIN:
-            origin = optarg;
-            break;
-        case 't':
-            if ((status = cli_parse_type(ctx, optarg, &type)) != 0)
-                goto out;
-            has_type = 1;
-            break;
-        case OPT_NAME:
-            name = optarg;
-            break;
-        case OPT_DATE:
-            opts.document_date = optarg;
-            break;
-        case 'm':
-            if ((status = cli_parse_meta(ctx, meta, optarg)) != 0)
-                goto out;
-            break;
-        case OPT_CONFIG:
-            opts.text_config = optarg;
-            break;
-        case OPT_STRATEGY:
-            if ((status = cli_parse_strategy(ctx, optarg, &opts.strategy)) != 0)
-                goto out;
-            break;
-        case OPT_JSON:
-            json = 1;
-            break;
-        case 'h':
-            status = cli_help(help);
-            goto out;
-        default:
-            status = CLI_EXIT_USAGE;
-            goto out;
-        }
-    }
-    if (optind >= argc) {
-        status = cli_usage(ctx, "no file given");
-        goto out;
-    }
-    if (optind + 1 < argc) {
-        status = cli_usage(ctx, "too many arguments");
-        goto out;
-    }
-    path = argv[optind];
+    path = argv[0];
     if ((status = cli_target_owner(ctx, owner_opt, &owner)) != 0)
         goto out;
 
+    if (strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        cli_msg("\"%s\" is a directory", path);
+        cli_hint("Use \"llmemory ingest\" for a directory.");
+        status = CLI_EXIT_USAGE;
+        goto out;
+    }
     if (strcmp(path, "-") == 0) {
         if (origin == NULL) {
             status = cli_usage(ctx, "option \"--origin\" is required when reading standard input");
@@ -155,21 +109,16 @@ int cli_cmd_add(cli_ctx *ctx, int argc, char **argv)
             cli_msg("%s", err);
         else
             cli_msg("could not add \"%s\": %s", path, err);
-        status = CLI_EXIT_ERROR;
+        status = rc == LM_ENOTFOUND ? CLI_EXIT_NOTFOUND : CLI_EXIT_ERROR;
         goto out;
     }
     if (name == NULL) {
         cli_put_capped(&name_buf, title.size > 0 ? title.ptr : base, LM_MAX_DOC_NAME_BYTES);
         name = name_buf.ptr;
     }
-    if (json_object_size(meta) > 0) {
-        meta_text = cli_json_text(meta);
-        if (meta_text == NULL) {
-            status = cli_oom();
-            goto out;
-        }
-        opts.metadata = meta_text;
-    }
+    if ((status = cli_meta_text(meta, &meta_text)) != 0)
+        goto out;
+    opts.metadata = meta_text;
     if (lm__buf_oom(&origin_buf) || lm__buf_oom(&name_buf)) {
         status = cli_oom();
         goto out;

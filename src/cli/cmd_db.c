@@ -7,21 +7,6 @@
 
 #include "cmd.h"
 
-static const char help[] =
-    "Usage: llmemory db status|start|stop [--json]\n"
-    "\n"
-    "Manage the embedded database: a private PostgreSQL cluster in the home directory\n"
-    "(--home, $LLMEMORY_HOME, else ~/.local/share/llmemory), reached over a unix socket.\n"
-    "It is used when no database URL is configured, and keeps running until \"db stop\".\n"
-    "\n"
-    "  status      show whether it exists and runs (starts nothing)\n"
-    "  start       create it if needed and start it\n"
-    "  stop        stop it (not running is not an error)\n"
-    "\n"
-    "Options:\n"
-    "  --json      print the result as JSON\n"
-    "  -h, --help  print this help and exit\n";
-
 static void print_info(const lm_db_info *info)
 {
     printf("home            %s\n", info->home);
@@ -38,30 +23,32 @@ static void print_info(const lm_db_info *info)
         printf("server version  %s\n", info->server_version);
 }
 
+static const char about[] =
+    "Manage the embedded database: a private PostgreSQL cluster in the home directory\n"
+    "(--home, $LLMEMORY_HOME, else ~/.local/share/llmemory), reached over a unix socket.\n"
+    "It is used when no database URL is configured, and keeps running until \"db stop\".\n"
+    "\n"
+    "  status      show whether it exists and runs (starts nothing)\n"
+    "  start       create it if needed and start it\n"
+    "  stop        stop it (not running is not an error)\n";
+
 int cli_cmd_db(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int json = 0, nargs, rc;
+    const cli_opt opts[] = {CLI_JSON(&json, "print the result as JSON"), CLI_END};
+    const cli_spec spec = {
+        .usage = "llmemory db status|start|stop [--json]",
+        .about = about,
+        .opts = opts,
+        .missing = "no action given (status, start or stop)",
+        .min_args = 1,
+        .max_args = 1};
     lm_db_info info;
     const char *action, *source = NULL;
-    int json = 0, c, rc;
 
-    while ((c = cli_getopt(ctx, argc, argv, ":h", longopts)) != -1) {
-        switch (c) {
-        case 'j':
-            json = 1;
-            break;
-        case 'h':
-            return cli_help(help);
-        default:
-            return CLI_EXIT_USAGE;
-        }
-    }
-    if (optind >= argc)
-        return cli_usage(ctx, "no action given (status, start or stop)");
-    if (optind + 1 < argc)
-        return cli_usage(ctx, "too many arguments");
-    action = argv[optind];
+    if ((rc = cli_parse(ctx, &spec, argc, argv, &nargs)) != CLI_PARSED)
+        return rc;
+    action = argv[0];
     memset(&info, 0, sizeof(info));
 
     if (strcmp(action, "status") == 0) {

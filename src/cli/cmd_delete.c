@@ -1,6 +1,6 @@
 /*
- * cli/cmd_delete.c: `llmemory delete`: delete an owner's documents by id, or all of the owner's
- * documents whose metadata contains a filter. Prints the ids actually deleted.
+ * cli/cmd_delete.c: `llmemory delete`: delete an owner's documents by id or id at origin, or all
+ * of the owner's documents whose metadata contains a filter. Prints the ids actually deleted.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,23 +8,6 @@
 #include <strings.h>
 
 #include "cmd.h"
-
-static const char help[] =
-    "Usage: llmemory delete [OPTION]... DOCUMENT_ID...\n"
-    "       llmemory delete [OPTION]... --meta KEY=VALUE...\n"
-    "\n"
-    "Delete documents of one owner, with their chunks, by id or by metadata, and print\n"
-    "the ids deleted. Exit status 3 when a given id is not one of the owner's documents\n"
-    "(the others are still deleted).\n"
-    "\n"
-    "Options:\n"
-    "  -o, --owner OWNER    owner (tenant); default $LLMEMORY_OWNER\n"
-    "  -m, --meta KEY=VALUE delete the documents whose metadata contains this (repeatable,\n"
-    "                       all must match); KEY:=JSON gives a JSON value\n"
-    "      --json           print the result as JSON\n"
-    "  -h, --help           print this help and exit\n";
-
-enum { OPT_JSON = 256 };
 
 static int was_deleted(const lm_id_list *ids, const char *id)
 {
@@ -37,70 +20,105 @@ static int was_deleted(const lm_id_list *ids, const char *id)
     return 0;
 }
 
+static const char about[] =
+    "Delete documents of one owner, with their chunks, by id or by metadata, and print\n"
+    "the ids deleted. Exit status 3 when a given id (or id at origin) is not one of the\n"
+    "owner's documents (the others are still deleted).\n";
+
 int cli_cmd_delete(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"owner", required_argument, NULL, 'o'},
-                                             {"meta", required_argument, NULL, 'm'},
-                                             {"json", no_argument, NULL, OPT_JSON},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    json_t *meta = NULL;
+    cli_strv origins = {NULL, 0, 0};
+    const char *owner_opt = NULL, *owner = NULL;
+    int json = 0, nargs, rc, bad, status = CLI_EXIT_USAGE;
+    const cli_opt opts[] = {
+        CLI_OWNER(&owner_opt, "owner (tenant); default $LLMEMORY_OWNER"),
+        CLI_LIST(0, "origin", "ID", &origins,
+                 "the document with this id at origin (the key it was added\n"
+                 "with, e.g. its path), as well as any DOCUMENT_ID"),
+        CLI_META(&meta, "delete the documents whose metadata contains this (all\n"
+                        "must match); KEY:=JSON gives a JSON value"),
+        CLI_JSON(&json, "print the result as JSON"), CLI_END};
+    const cli_spec spec = {
+        .usage = "llmemory delete [OPTION]... DOCUMENT_ID...\n"
+                 "llmemory delete [OPTION]... --origin ID...\n"
+                 "llmemory delete [OPTION]... --meta KEY=VALUE...",
+        .about = about,
+        .opts = opts,
+        .max_args = -1};
     lm_memory *mem = NULL;
     lm_id_list *deleted = NULL;
-    json_t *meta = NULL, *out = NULL, *arr = NULL, *missing = NULL;
+    json_t *out = NULL, *arr = NULL, *missing = NULL, *missing_origins = NULL;
     char *meta_text = NULL;
-    const char *owner_opt = NULL, *owner = NULL;
+    cli_strv ids = {NULL, 0, 0};
+    lm_doc **found = NULL;
     size_t n_ids, n_missing = 0;
-    int json = 0, c, rc, bad, status = CLI_EXIT_USAGE;
 
-    if ((meta = json_object()) == NULL) {
-        status = cli_oom();
+    if ((status = cli_parse(ctx, &spec, argc, argv, &nargs)) != CLI_PARSED)
+        goto out;
+    n_ids = (size_t)nargs;
+    if (n_ids == 0 && origins.n == 0 && meta == NULL) {
+        status = cli_usage(ctx, "no documents given (ids, --origin or --meta)");
         goto out;
     }
-    while ((c = cli_getopt(ctx, argc, argv, ":o:m:h", longopts)) != -1) {
-        switch (c) {
-        case 'o':
-            owner_opt = optarg;
-            break;
-        case 'm':
-            if ((status = cli_parse_meta(ctx, meta, optarg)) != 0)
-                goto out;
-            break;
-        case OPT_JSON:
-            json = 1;
-            break;
-        case 'h':
-            status = cli_help(help);
+    if ((n_ids > 0 || origins.n > 0) && meta != NULL) {
+        status = cli_usage(ctx, "cannot combine document ids or --origin with --meta");
+        goto out;
+    }
+    for (int i = 0; i < nargs; i++)
+        if ((status = cli_check_doc_id(ctx, argv[i])) != 0)
             goto out;
-        default:
-            status = CLI_EXIT_USAGE;
-            goto out;
-        }
-    }
-    n_ids = (size_t)(argc - optind);
-    if (n_ids == 0 && json_object_size(meta) == 0) {
-        status = cli_usage(ctx, "no documents given (ids or --meta)");
-        goto out;
-    }
-    if (n_ids > 0 && json_object_size(meta) > 0) {
-        status = cli_usage(ctx, "cannot combine document ids with --meta");
-        goto out;
-    }
     if ((status = cli_target_owner(ctx, owner_opt, &owner)) != 0)
         goto out;
-    if (n_ids == 0 && (meta_text = cli_json_text(meta)) == NULL) {
-        status = cli_oom();
+    if ((status = cli_meta_text(meta, &meta_text)) != 0)
+        goto out;
+
+    if (cli_remote_on(ctx) && origins.n > 0) {
+        status = cli_usage(ctx, "option \"--origin\" is not available with --url");
         goto out;
     }
-
     if (cli_remote_on(ctx)) {
-        status = cli_remote_delete(ctx, owner, (const char *const *)(argv + optind), n_ids,
+        status = cli_remote_delete(ctx, owner, (const char *const *)argv, n_ids,
                                    meta_text, json);
         goto out;
     }
     if ((status = cli_open(ctx, &mem)) != 0)
         goto out;
-    rc =
-        lm_doc_delete(&deleted, mem, owner, (const char *const *)(argv + optind), n_ids, meta_text);
+    /* Ids at origin become document ids first; one the owner does not have is "not found". */
+    missing_origins = json_array();
+    found = calloc(origins.n + 1, sizeof(*found));
+    if (missing_origins == NULL || found == NULL) {
+        status = cli_oom();
+        goto out;
+    }
+    for (int i = 0; i < nargs; i++)
+        if (cli_strv_push(&ids, argv[i]) < 0) {
+            status = cli_oom();
+            goto out;
+        }
+    for (size_t i = 0; i < origins.n; i++) {
+        rc = lm_doc_get_by_origin(&found[i], mem, owner, origins.v[i], 0);
+        if (rc == LM_ENOTFOUND) {
+            n_missing++;
+            if (json_array_append_new(missing_origins, cli_jstr(origins.v[i])) != 0) {
+                status = cli_oom();
+                goto out;
+            }
+            continue;
+        }
+        if (rc < 0) {
+            status = cli_fail_lm(rc, NULL);
+            goto out;
+        }
+        if (cli_strv_push(&ids, lm_doc_document(found[i])->document_id) < 0) {
+            status = cli_oom();
+            goto out;
+        }
+    }
+    if (ids.n > 0 || meta_text != NULL)
+        rc = lm_doc_delete(&deleted, mem, owner, ids.v, ids.n, meta_text);
+    else
+        rc = 0; /* only ids at origin, none of them found */
     if (rc < 0) {
         status = cli_fail_lm(rc, NULL);
         goto out;
@@ -112,7 +130,7 @@ int cli_cmd_delete(cli_ctx *ctx, int argc, char **argv)
     bad = out == NULL || arr == NULL || missing == NULL;
     for (size_t i = 0; i < lm_id_list_count(deleted) && !bad; i++)
         bad |= json_array_append_new(arr, cli_jstr(lm_id_list_at(deleted, i)));
-    for (int i = optind; i < argc && !bad; i++) {
+    for (int i = 0; i < nargs && !bad; i++) {
         if (was_deleted(deleted, argv[i]))
             continue;
         n_missing++;
@@ -127,6 +145,8 @@ int cli_cmd_delete(cli_ctx *ctx, int argc, char **argv)
         bad = cli_jset(out, "owner_id", cli_jstr(owner));
         bad |= cli_jset(out, "deleted", json_incref(arr));
         bad |= cli_jset(out, "not_found", json_incref(missing));
+        if (origins.n > 0)
+            bad |= cli_jset(out, "not_found_origins", json_incref(missing_origins));
         if (bad) {
             status = cli_oom();
             goto out;
@@ -141,12 +161,21 @@ int cli_cmd_delete(cli_ctx *ctx, int argc, char **argv)
         printf("%zu document%s deleted\n", lm_id_list_count(deleted),
                lm_id_list_count(deleted) == 1 ? "" : "s");
     }
-    for (int i = optind; i < argc; i++)
+    for (int i = 0; i < nargs; i++)
         if (!was_deleted(deleted, argv[i]))
             cli_msg("document \"%s\" does not exist", argv[i]);
+    for (size_t i = 0; i < json_array_size(missing_origins); i++)
+        cli_msg("document with id at origin \"%s\" does not exist",
+                json_string_value(json_array_get(missing_origins, i)));
 out:
     json_decref(arr);
     json_decref(missing);
+    json_decref(missing_origins);
+    for (size_t i = 0; found != NULL && i < origins.n; i++)
+        lm_doc_free(found[i]);
+    free(found);
+    cli_strv_dispose(&ids);
+    cli_strv_dispose(&origins);
     json_decref(out);
     json_decref(meta);
     free(meta_text);

@@ -6,80 +6,40 @@
 
 #include "cmd.h"
 
-static const char help[] =
-    "Usage: llmemory embed [OPTION]...\n"
-    "\n"
+static const char about[] =
     "Embed the chunks waiting in the embedding queue with the configured provider\n"
     "($LLMEMORY_EMBEDDER; the built-in embedder by default), for every owner. Jobs are\n"
     "claimed under a lease, so several workers may run at once and a worker that dies\n"
-    "leaves its jobs to the others when the lease expires.\n"
-    "\n"
-    "Options:\n"
-    "      --batch N        jobs per batch (default 64)\n"
-    "      --max-batches N  stop after N batches (default: until no job is ready)\n"
-    "      --lease S        lease of a claimed batch in seconds (default 60)\n"
-    "      --attempts N     attempts before a job is marked dead (default 5)\n"
-    "      --status         only show the queue's counts\n"
-    "      --json           print the result as JSON\n"
-    "  -h, --help           print this help and exit\n";
-
-enum { OPT_BATCH = 256, OPT_MAX_BATCHES, OPT_LEASE, OPT_ATTEMPTS, OPT_STATUS, OPT_JSON };
+    "leaves its jobs to the others when the lease expires.\n";
 
 int cli_cmd_embed(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"batch", required_argument, NULL, OPT_BATCH},
-                                             {"max-batches", required_argument, NULL, OPT_MAX_BATCHES},
-                                             {"lease", required_argument, NULL, OPT_LEASE},
-                                             {"attempts", required_argument, NULL, OPT_ATTEMPTS},
-                                             {"status", no_argument, NULL, OPT_STATUS},
-                                             {"json", no_argument, NULL, OPT_JSON},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
-    lm_memory *mem = NULL;
     lm_embed_run_opts ro;
+    int json = 0, status_only = 0, nargs, rc, bad, status;
+    const cli_opt opts[] = {
+        CLI_INT(0, "batch", "N", &ro.batch_size, 1, 10000, "jobs per batch (default 64)"),
+        CLI_INT(0, "max-batches", "N", &ro.max_batches, 1, 1000000000,
+                "stop after N batches (default: until no job is ready)"),
+        CLI_INT(0, "lease", "S", &ro.lease_s, 1, 86400,
+                "lease of a claimed batch in seconds (default 60)"),
+        CLI_INT(0, "attempts", "N", &ro.max_attempts, 1, 1000,
+                "attempts before a job is marked dead (default 5)"),
+        CLI_FLAG(0, "status", &status_only, "only show the queue's counts"),
+        CLI_JSON(&json, "print the result as JSON"),
+        CLI_END};
+    const cli_spec spec = {
+        .usage = "llmemory embed [OPTION]...",
+        .about = about,
+        .opts = opts,
+        .max_args = 0};
+    lm_memory *mem = NULL;
     lm_embed_run_result rr = {0, 0, 0, 0};
     lm_embed_queue_stats qs = {0, 0, 0};
     json_t *out = NULL;
-    long v;
-    int json = 0, status_only = 0, c, rc, bad, status;
 
     lm_embed_run_opts_init(&ro, LM_EMBED_RUN_OPTS_VERSION);
-    while ((c = cli_getopt(ctx, argc, argv, ":h", longopts)) != -1) {
-        switch (c) {
-        case OPT_BATCH:
-            if ((status = cli_parse_long(ctx, "--batch", optarg, 1, 10000, &v)) != 0)
-                return status;
-            ro.batch_size = (int)v;
-            break;
-        case OPT_MAX_BATCHES:
-            if ((status = cli_parse_long(ctx, "--max-batches", optarg, 1, 1000000000, &v)) != 0)
-                return status;
-            ro.max_batches = (int)v;
-            break;
-        case OPT_LEASE:
-            if ((status = cli_parse_long(ctx, "--lease", optarg, 1, 86400, &v)) != 0)
-                return status;
-            ro.lease_s = (int)v;
-            break;
-        case OPT_ATTEMPTS:
-            if ((status = cli_parse_long(ctx, "--attempts", optarg, 1, 1000, &v)) != 0)
-                return status;
-            ro.max_attempts = (int)v;
-            break;
-        case OPT_STATUS:
-            status_only = 1;
-            break;
-        case OPT_JSON:
-            json = 1;
-            break;
-        case 'h':
-            return cli_help(help);
-        default:
-            return CLI_EXIT_USAGE;
-        }
-    }
-    if (optind < argc)
-        return cli_usage(ctx, "too many arguments");
+    if ((status = cli_parse(ctx, &spec, argc, argv, &nargs)) != CLI_PARSED)
+        return status;
     if ((status = cli_open(ctx, &mem)) != 0)
         goto out;
     if (!status_only && (rc = lm_embed_run(&rr, mem, &ro)) < 0) {

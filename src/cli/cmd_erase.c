@@ -6,52 +6,28 @@
 
 #include "cmd.h"
 
-static const char help[] =
-    "Usage: llmemory erase --yes [OPTION]...\n"
-    "\n"
+static const char about[] =
     "Erase everything one owner has: documents, chunks, search statistics and search\n"
-    "history. This cannot be undone; --yes confirms it.\n"
-    "\n"
-    "Options:\n"
-    "  -o, --owner OWNER    owner (tenant); default $LLMEMORY_OWNER\n"
-    "      --yes            really erase\n"
-    "      --json           print the result as JSON\n"
-    "  -h, --help           print this help and exit\n";
-
-enum { OPT_YES = 256, OPT_JSON };
+    "history. This cannot be undone; --yes confirms it.\n";
 
 int cli_cmd_erase(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"owner", required_argument, NULL, 'o'},
-                                             {"yes", no_argument, NULL, OPT_YES},
-                                             {"json", no_argument, NULL, OPT_JSON},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    const char *owner_opt = NULL, *owner = NULL;
+    int yes = 0, json = 0, nargs, rc, bad, status;
+    const cli_opt opts[] = {CLI_OWNER(&owner_opt, "owner (tenant); default $LLMEMORY_OWNER"),
+                            CLI_FLAG(0, "yes", &yes, "really erase"),
+                            CLI_JSON(&json, "print the result as JSON"), CLI_END};
+    const cli_spec spec = {
+        .usage = "llmemory erase --yes [OPTION]...",
+        .about = about,
+        .opts = opts,
+        .max_args = 0};
     lm_memory *mem = NULL;
     json_t *out = NULL;
-    const char *owner_opt = NULL, *owner = NULL;
     int64_t n = 0;
-    int yes = 0, json = 0, c, rc, bad, status;
 
-    while ((c = cli_getopt(ctx, argc, argv, ":o:h", longopts)) != -1) {
-        switch (c) {
-        case 'o':
-            owner_opt = optarg;
-            break;
-        case OPT_YES:
-            yes = 1;
-            break;
-        case OPT_JSON:
-            json = 1;
-            break;
-        case 'h':
-            return cli_help(help);
-        default:
-            return CLI_EXIT_USAGE;
-        }
-    }
-    if (optind < argc)
-        return cli_usage(ctx, "too many arguments");
+    if ((status = cli_parse(ctx, &spec, argc, argv, &nargs)) != CLI_PARSED)
+        return status;
     if ((status = cli_owner(ctx, owner_opt, &owner)) != 0)
         return status;
     if (!yes) {

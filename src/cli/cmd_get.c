@@ -1,24 +1,12 @@
 /*
- * cli/cmd_get.c: `llmemory get DOCUMENT_ID`: one of an owner's documents, optionally with its
- * chunks. Another owner's document is reported exactly like a missing one (exit status 3).
+ * cli/cmd_get.c: `llmemory get DOCUMENT_ID` (or `--origin ID`): one of an owner's documents,
+ * optionally with its chunks. Another owner's document is reported exactly like a missing one
+ * (exit status 3).
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cmd.h"
-
-static const char help[] =
-    "Usage: llmemory get [OPTION]... DOCUMENT_ID\n"
-    "\n"
-    "Show one of an owner's documents. Exit status 3 when the owner has no such document.\n"
-    "\n"
-    "Options:\n"
-    "  -o, --owner OWNER    owner (tenant); default $LLMEMORY_OWNER\n"
-    "  -c, --chunks         also show the document's chunks, in document order\n"
-    "      --json           print the document as JSON\n"
-    "  -h, --help           print this help and exit\n";
-
-enum { OPT_JSON = 256 };
 
 static void print_document(const lm_document *d)
 {
@@ -45,47 +33,47 @@ static void print_document(const lm_document *d)
 
 int cli_cmd_get(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"owner", required_argument, NULL, 'o'},
-                                             {"chunks", no_argument, NULL, 'c'},
-                                             {"json", no_argument, NULL, OPT_JSON},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    const char *owner_opt = NULL, *owner = NULL, *id = NULL, *origin = NULL;
+    int json = 0, with_chunks = 0, nargs, rc, bad, status = CLI_EXIT_USAGE;
+    const cli_opt opts[] = {
+        CLI_OWNER(&owner_opt, "owner (tenant); default $LLMEMORY_OWNER"),
+        CLI_STRING(0, "origin", "ID", &origin,
+                   "the document with this id at origin (the key it was added\n"
+                   "with, e.g. its path) instead of DOCUMENT_ID"),
+        CLI_FLAG('c', "chunks", &with_chunks, "also show the document's chunks, in document order"),
+        CLI_JSON(&json, "print the document as JSON"), CLI_END};
+    const cli_spec spec = {
+        .usage = "llmemory get [OPTION]... DOCUMENT_ID\n"
+                 "llmemory get [OPTION]... --origin ID",
+        .about = "Show one of an owner's documents. Exit status 3 when the owner has no such "
+                 "document.\n",
+        .opts = opts,
+        .max_args = 1};
     lm_memory *mem = NULL;
     lm_doc *doc = NULL;
     json_t *out = NULL, *chunks = NULL;
-    const char *owner_opt = NULL, *owner = NULL, *id;
-    int json = 0, with_chunks = 0, c, rc, bad, status = CLI_EXIT_USAGE;
 
-    while ((c = cli_getopt(ctx, argc, argv, ":o:ch", longopts)) != -1) {
-        switch (c) {
-        case 'o':
-            owner_opt = optarg;
-            break;
-        case 'c':
-            with_chunks = 1;
-            break;
-        case OPT_JSON:
-            json = 1;
-            break;
-        case 'h':
-            return cli_help(help);
-        default:
-            return CLI_EXIT_USAGE;
-        }
-    }
-    if (optind >= argc)
-        return cli_usage(ctx, "no document id given");
-    if (optind + 1 < argc)
-        return cli_usage(ctx, "too many arguments");
-    id = argv[optind];
+    if ((status = cli_parse(ctx, &spec, argc, argv, &nargs)) != CLI_PARSED)
+        return status;
+    if (nargs == 0 && origin == NULL)
+        return cli_usage(ctx, "no document given (DOCUMENT_ID or --origin ID)");
+    if (nargs > 0 && origin != NULL)
+        return cli_usage(ctx, "cannot combine a document id with --origin");
+    id = argv[0];
+    if (id != NULL && (status = cli_check_doc_id(ctx, id)) != 0)
+        return status;
     if ((status = cli_target_owner(ctx, owner_opt, &owner)) != 0)
         return status;
-    if (cli_remote_on(ctx))
+    if (cli_remote_on(ctx)) {
+        if (origin != NULL)
+            return cli_usage(ctx, "option \"--origin\" is not available with --url");
         return cli_remote_get(ctx, owner, id, with_chunks, json);
+    }
 
     if ((status = cli_open(ctx, &mem)) != 0)
         goto out;
-    rc = lm_doc_get(&doc, mem, owner, id, with_chunks);
+    rc = origin != NULL ? lm_doc_get_by_origin(&doc, mem, owner, origin, with_chunks)
+                        : lm_doc_get(&doc, mem, owner, id, with_chunks);
     if (rc < 0) {
         status = cli_fail_lm(rc, NULL);
         goto out;

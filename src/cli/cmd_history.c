@@ -5,57 +5,29 @@
 
 #include "cmd.h"
 
-static const char help[] = "Usage: llmemory history [OPTION]...\n"
-                           "\n"
-                           "Show one owner's most recent searches, newest first.\n"
-                           "\n"
-                           "Options:\n"
-                           "  -o, --owner OWNER    owner (tenant); default $LLMEMORY_OWNER\n"
-                           "  -n, --limit N        number of searches, 1-100 (default 20)\n"
-                           "      --json           print the searches as JSON\n"
-                           "  -h, --help           print this help and exit\n";
-
-enum { OPT_JSON = 256 };
-
 int cli_cmd_history(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"owner", required_argument, NULL, 'o'},
-                                             {"limit", required_argument, NULL, 'n'},
-                                             {"json", no_argument, NULL, OPT_JSON},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    const char *owner_opt = NULL, *owner = NULL;
+    int limit = 20, json = 0, nargs, rc, bad, status;
+    const cli_opt opts[] = {
+        CLI_OWNER(&owner_opt, "owner (tenant); default $LLMEMORY_OWNER"),
+        CLI_INT('n', "limit", "N", &limit, 1, 100000, "number of searches, 1-100 (default 20)"),
+        CLI_JSON(&json, "print the searches as JSON"), CLI_END};
+    const cli_spec spec = {.usage = "llmemory history [OPTION]...",
+                           .about = "Show one owner's most recent searches, newest first.\n",
+                           .opts = opts,
+                           .max_args = 0};
     lm_memory *mem = NULL;
     lm_history *h = NULL;
     json_t *out = NULL, *arr = NULL;
-    const char *owner_opt = NULL, *owner = NULL;
-    long limit = 20;
-    int json = 0, c, rc, bad, status;
 
-    while ((c = cli_getopt(ctx, argc, argv, ":o:n:h", longopts)) != -1) {
-        switch (c) {
-        case 'o':
-            owner_opt = optarg;
-            break;
-        case 'n':
-            if ((status = cli_parse_long(ctx, "--limit", optarg, 1, 100000, &limit)) != 0)
-                return status;
-            break;
-        case OPT_JSON:
-            json = 1;
-            break;
-        case 'h':
-            return cli_help(help);
-        default:
-            return CLI_EXIT_USAGE;
-        }
-    }
-    if (optind < argc)
-        return cli_usage(ctx, "too many arguments");
+    if ((status = cli_parse(ctx, &spec, argc, argv, &nargs)) != CLI_PARSED)
+        return status;
     if ((status = cli_owner(ctx, owner_opt, &owner)) != 0)
         return status;
     if ((status = cli_open(ctx, &mem)) != 0)
         goto out;
-    rc = lm_history_list(&h, mem, owner, (int)limit);
+    rc = lm_history_list(&h, mem, owner, limit);
     if (rc < 0) {
         status = cli_fail_lm(rc, NULL);
         goto out;

@@ -17,29 +17,16 @@
 #include "buf.h"
 #include "cmd.h"
 
-static const char help[] =
-    "Usage: llmemory ingest [OPTION]... DIR\n"
-    "\n"
+static const char about[] =
     "Add every .txt .md .markdown .html .htm and .pdf file under DIR (recursively, in sorted\n"
     "order; hidden files and directories are skipped) to one owner's documents.\n"
     "Each document's id at origin is its path relative to DIR (e.g. handbook/vacation.md),\n"
     "so ingesting again re-indexes.\n"
     "Its name is the title (HTML <title>, markdown \"# Title\" first line), else the file\n"
     "name; its metadata holds \"source_path\". A file that cannot be ingested is reported\n"
-    "and the others continue; the exit status is then 1. A progress bar is drawn on\n"
-    "standard error when it is a terminal.\n"
-    "\n"
-    "Options:\n"
-    "  -o, --owner OWNER    owner (tenant) of the documents; default $LLMEMORY_OWNER\n"
-    "  -m, --meta KEY=VALUE metadata for every document (repeatable); KEY:=JSON gives a JSON\n"
-    "                       value\n"
-    "      --config NAME    text search configuration (default: the memory's, \"english\")\n"
-    "      --strategy NAME  chunking: hierarchical (default) or semantic\n"
-    "      --no-progress    do not draw the progress bar\n"
-    "      --json           print a summary with per-file results as JSON\n"
-    "  -h, --help           print this help and exit\n";
-
-enum { OPT_CONFIG = 256, OPT_STRATEGY, OPT_NO_PROGRESS, OPT_JSON };
+    "and the others continue; the exit status is then 1. Other files (other extensions,\n"
+    "links to directories, devices) are skipped, each with its reason on standard error and\n"
+    "in the summary. A progress bar is drawn on standard error when it is a terminal.\n";
 
 typedef struct file_entry {
     char *rel;          /* path relative to DIR */
@@ -60,8 +47,9 @@ typedef struct ingest {
     json_t *base_meta;
     lm_doc_add_opts opts;
     json_t *results; /* per-file JSON results, when --json */
+    json_t *skipped_list; /* [{path, reason}] of files not ingested on purpose, when --json */
     int progress;
-    size_t ok, failed;
+    size_t ok, failed, skipped;
     long long chunks;
     int fatal; /* exit status of an error that stops the run, or 0 */
 } ingest;
@@ -115,8 +103,43 @@ static void walk_failed(ingest *in, const lm_buf *path, size_t root_len, const c
     record_failure(in, rel, LM_EIO, msg, "", "");
 }
 
-/* Walk the directory DIR/rel, appending regular files of a known format to @p l. Symbolic links
-   to files are followed; links to directories are not, so a link loop cannot recurse. */
+/* Lines printed for skipped files before the rest are only counted (--json lists them all). */
+#define MAX_SKIP_LINES 10
+
+/* Note a file the walk passes over on purpose (@p reason: why), on standard error and in the
+   JSON summary. 0, or -1 when out of memory. */
+static int skip(ingest *in, const char *rel, const char *reason)
+{
+    json_t *r;
+    int bad;
+
+    in->skipped++;
+    if (in->skipped <= MAX_SKIP_LINES || in->ctx->verbose > 0)
+        cli_msg("skipped \"%s\": %s", rel, reason);
+    if (in->skipped_list == NULL)
+        return 0;
+    r = json_object();
+    bad = cli_jset(r, "path", cli_jstr(rel));
+    bad |= cli_jset(r, "reason", cli_jstr(reason));
+    bad |= json_array_append_new(in->skipped_list, r);
+    return bad ? -1 : 0;
+}
+
+/* Why a file named @p name that is not ingested was passed over. */
+static const char *unsupported(const char *name, char *buf, size_t len)
+{
+    const char *dot = strrchr(name, '.');
+
+    if (dot == NULL || dot == name)
+        return "no file name extension (ingest reads .txt .md .markdown .html .htm .pdf)";
+    snprintf(buf, len,
+             "unsupported file type \"%s\" (ingest reads .txt .md .markdown .html .htm .pdf)", dot);
+    return buf;
+}
+
+/* Walk the directory DIR/rel, appending regular files of a known format to @p l and reporting
+   the others as skipped. Symbolic links to files are followed; links to directories are not,
+   so a link loop cannot recurse. */
 static int walk(ingest *in, file_list *l, lm_buf *path, size_t root_len)
 {
     DIR *d = opendir(path->ptr);
@@ -149,10 +172,27 @@ static int walk(ingest *in, file_list *l, lm_buf *path, size_t root_len)
                 break;
             continue;
         }
-        if (S_ISLNK(st.st_mode) && (stat(path->ptr, &st) != 0 || !S_ISREG(st.st_mode)))
+        if (S_ISLNK(st.st_mode)) {
+            const char *why = NULL;
+            if (stat(path->ptr, &st) != 0)
+                why = "broken symbolic link";
+            else if (S_ISDIR(st.st_mode))
+                why = "symbolic link to a directory (not followed)";
+            if (why != NULL) {
+                if ((rc = skip(in, path->ptr + root_len, why)) < 0)
+                    break;
+                continue;
+            }
+        }
+        if (!S_ISREG(st.st_mode) || cli_format_of_path(e->d_name) == CLI_FORMAT_NONE) {
+            char why[200];
+            rc = skip(in, path->ptr + root_len,
+                      !S_ISREG(st.st_mode) ? "not a regular file"
+                                           : unsupported(e->d_name, why, sizeof(why)));
+            if (rc < 0)
+                break;
             continue;
-        if (!S_ISREG(st.st_mode) || cli_format_of_path(e->d_name) == CLI_FORMAT_NONE)
-            continue;
+        }
         if (list_push(l, path->ptr + root_len) < 0) {
             rc = -1;
             break;
@@ -394,77 +434,49 @@ out:
 
 int cli_cmd_ingest(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"owner", required_argument, NULL, 'o'},
-                                             {"meta", required_argument, NULL, 'm'},
-                                             {"config", required_argument, NULL, OPT_CONFIG},
-                                             {"strategy", required_argument, NULL, OPT_STRATEGY},
-                                             {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
-                                             {"json", no_argument, NULL, OPT_JSON},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
     ingest in;
+    const char *owner_opt = NULL;
+    int json = 0, no_progress = 0, nargs, bad, status = CLI_EXIT_USAGE;
+    const cli_opt table[] = {
+        CLI_OWNER(&owner_opt, "owner (tenant) of the documents; default $LLMEMORY_OWNER"),
+        CLI_META(&in.base_meta, "metadata for every document; KEY:=JSON gives a JSON\n"
+                                "value"),
+        CLI_STRING(0, "config", "NAME", &in.opts.text_config,
+                   "text search configuration (default: the memory's, \"english\")"),
+        CLI_CALL(0, "strategy", "NAME", &in.opts.strategy, NULL, cli_opt_strategy,
+                 "chunking: hierarchical (default) or semantic"),
+        CLI_FLAG(0, "no-progress", &no_progress, "do not draw the progress bar"),
+        CLI_JSON(&json, "print a summary with per-file results as JSON"),
+        CLI_END};
+    const cli_spec spec = {.usage = "llmemory ingest [OPTION]... DIR",
+                           .about = about,
+                           .opts = table,
+                           .missing = "no directory given",
+                           .min_args = 1,
+                           .max_args = 1};
     file_list files = {NULL, 0, 0};
     lm_buf path;
     json_t *out = NULL;
-    const char *owner_opt = NULL;
     struct stat st;
     size_t root_len, attempted = 0;
-    int json = 0, no_progress = 0, c, bad, status = CLI_EXIT_USAGE;
 
     memset(&in, 0, sizeof(in));
     in.ctx = ctx;
     lm_buf_init(&path);
     lm_doc_add_opts_init(&in.opts, LM_DOC_ADD_OPTS_VERSION);
-    in.base_meta = json_object();
-    if (in.base_meta == NULL) {
+    if ((status = cli_parse(ctx, &spec, argc, argv, &nargs)) != CLI_PARSED)
+        goto out;
+    if (in.base_meta == NULL && (in.base_meta = json_object()) == NULL) {
         status = cli_oom();
         goto out;
     }
-
-    while ((c = cli_getopt(ctx, argc, argv, ":o:m:h", longopts)) != -1) {
-        switch (c) {
-        case 'o':
-            owner_opt = optarg;
-            break;
-        case 'm':
-            if ((status = cli_parse_meta(ctx, in.base_meta, optarg)) != 0)
-                goto out;
-            break;
-        case OPT_CONFIG:
-            in.opts.text_config = optarg;
-            break;
-        case OPT_STRATEGY:
-            if ((status = cli_parse_strategy(ctx, optarg, &in.opts.strategy)) != 0)
-                goto out;
-            break;
-        case OPT_NO_PROGRESS:
-            no_progress = 1;
-            break;
-        case OPT_JSON:
-            json = 1;
-            break;
-        case 'h':
-            status = cli_help(help);
-            goto out;
-        default:
-            status = CLI_EXIT_USAGE;
-            goto out;
-        }
-    }
-    if (optind >= argc) {
-        status = cli_usage(ctx, "no directory given");
-        goto out;
-    }
-    if (optind + 1 < argc) {
-        status = cli_usage(ctx, "too many arguments");
-        goto out;
-    }
-    in.dir = argv[optind];
+    in.dir = argv[0];
     if ((status = cli_owner(ctx, owner_opt, &in.owner)) != 0)
         goto out;
     if (stat(in.dir, &st) != 0) {
-        cli_msg("could not open directory \"%s\": %s", in.dir, strerror(errno));
-        status = CLI_EXIT_ERROR;
+        int e = errno;
+        cli_msg("could not open directory \"%s\": %s", in.dir, strerror(e));
+        status = cli_path_status(e);
         goto out;
     }
     if (!S_ISDIR(st.st_mode)) {
@@ -473,7 +485,7 @@ int cli_cmd_ingest(cli_ctx *ctx, int argc, char **argv)
         status = CLI_EXIT_USAGE;
         goto out;
     }
-    if (json && (in.results = json_array()) == NULL) {
+    if (json && ((in.results = json_array()) == NULL || (in.skipped_list = json_array()) == NULL)) {
         status = cli_oom();
         goto out;
     }
@@ -493,6 +505,8 @@ int cli_cmd_ingest(cli_ctx *ctx, int argc, char **argv)
         status = cli_oom();
         goto out;
     }
+    if (in.skipped > MAX_SKIP_LINES && ctx->verbose == 0)
+        cli_msg("skipped %zu more files (-v or --json lists them)", in.skipped - MAX_SKIP_LINES);
     if (files.n == 0 && in.failed == 0)
         cli_msg("no .txt, .md, .markdown, .html, .htm or .pdf files in \"%s\"", in.dir);
 
@@ -526,8 +540,10 @@ int cli_cmd_ingest(cli_ctx *ctx, int argc, char **argv)
         bad |= cli_jset(out, "files", json_integer((json_int_t)files.n));
         bad |= cli_jset(out, "ingested", json_integer((json_int_t)in.ok));
         bad |= cli_jset(out, "failed", json_integer((json_int_t)in.failed));
+        bad |= cli_jset(out, "skipped", json_integer((json_int_t)in.skipped));
         bad |= cli_jset(out, "chunks", json_integer(in.chunks));
         bad |= cli_jset(out, "results", json_incref(in.results));
+        bad |= cli_jset(out, "skipped_files", json_incref(in.skipped_list));
         if (bad) {
             status = cli_oom();
             goto out;
@@ -537,8 +553,8 @@ int cli_cmd_ingest(cli_ctx *ctx, int argc, char **argv)
         if (status != 0)
             goto out;
     } else {
-        printf("ingested %zu file%s (%lld chunk%s), %zu failed\n", in.ok, in.ok == 1 ? "" : "s",
-               in.chunks, in.chunks == 1 ? "" : "s", in.failed);
+        printf("ingested %zu file%s (%lld chunk%s), %zu failed, %zu skipped\n", in.ok,
+               in.ok == 1 ? "" : "s", in.chunks, in.chunks == 1 ? "" : "s", in.failed, in.skipped);
     }
     status = in.fatal != 0 ? in.fatal : in.failed > 0 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
 out:
@@ -546,6 +562,7 @@ out:
         cli_status_clear();
     json_decref(out);
     json_decref(in.results);
+    json_decref(in.skipped_list);
     json_decref(in.base_meta);
     list_free(&files);
     lm_buf_dispose(&path);

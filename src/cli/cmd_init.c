@@ -8,40 +8,27 @@
 
 #include "cmd.h"
 
-static const char help[] =
-    "Usage: llmemory init [--json]\n"
-    "\n"
+static const char about[] =
     "Prepare the database: create and start the embedded cluster when no database URL is\n"
     "configured, create the schema and apply pending migrations. Safe to run again.\n"
-    "Then show where the data lives.\n"
-    "\n"
-    "Options:\n"
-    "  --json      print the result as JSON\n"
-    "  -h, --help  print this help and exit\n";
+    "Then show where the data lives.\n";
 
 int cli_cmd_init(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int json = 0, nargs, embedded, rc, status;
+    const cli_opt opts[] = {CLI_JSON(&json, "print the result as JSON"), CLI_END};
+    const cli_spec spec = {
+        .usage = "llmemory init [--json]",
+        .about = about,
+        .opts = opts,
+        .max_args = 0};
     lm_memory *mem = NULL;
     json_t *out = NULL;
     lm_db_info info;
     const char *source = NULL;
-    int json = 0, embedded, c, rc, status;
 
-    while ((c = cli_getopt(ctx, argc, argv, ":h", longopts)) != -1) {
-        switch (c) {
-        case 'j':
-            json = 1;
-            break;
-        case 'h':
-            return cli_help(help);
-        default:
-            return CLI_EXIT_USAGE;
-        }
-    }
-    if (optind < argc)
-        return cli_usage(ctx, "too many arguments");
+    if ((status = cli_parse(ctx, &spec, argc, argv, &nargs)) != CLI_PARSED)
+        return status;
     memset(&info, 0, sizeof(info));
 
     status = cli_open(ctx, &mem);

@@ -11,35 +11,23 @@
 
 #include "cmd.h"
 
-static const char help[] =
-    "Usage: llmemory keys create --owner OWNER [OPTION]...\n"
-    "       llmemory keys list [--owner OWNER [--subtenants]] [--json]\n"
-    "       llmemory keys revoke [--owner OWNER] KEY_ID...\n"
-    "\n"
+static const char usage[] = "llmemory keys create --owner OWNER [OPTION]...\n"
+                            "llmemory keys list [--owner OWNER [--subtenants]] [--json]\n"
+                            "llmemory keys revoke [--owner OWNER] KEY_ID...";
+
+static const char about[] =
     "Manage the API keys of the HTTP API (`llmemory serve`). A key acts for one owner\n"
     "(tenant); the server takes the tenant of every request from it. \"create\" prints the\n"
     "new key once, alone on standard output: store it then, it cannot be shown again.\n"
-    "Revoking a key takes effect on the server's next request.\n"
-    "\n"
-    "Options of create:\n"
-    "  -o, --owner OWNER    owner the key acts for (required)\n"
-    "      --origin ID      bind the key to documents with this id at origin\n"
-    "      --scope SCOPE    read (get, list, search, statistics), write (also add and\n"
-    "                       delete; the default) or admin (also manage the owner's keys)\n"
-    "      --subtenants     the key may also act on sub-tenants OWNER/...\n"
-    "      --expires WHEN   expiry: an ISO 8601 timestamp, or a duration from now such as\n"
-    "                       90d, 12h, 30m or 45s (default: never)\n"
-    "      --name NAME      a label for people\n"
-    "      --json           print the key and its settings as JSON\n"
-    "Options of list:\n"
-    "  -o, --owner OWNER    only this owner's keys (default: every owner's)\n"
-    "      --subtenants     and those of its sub-tenants\n"
-    "      --json           print the keys as JSON\n"
-    "Options of revoke:\n"
-    "  -o, --owner OWNER    only if the key belongs to this owner\n"
-    "  -h, --help           print this help and exit\n";
+    "Revoking a key takes effect on the server's next request.\n";
 
-enum { OPT_ORIGIN = 256, OPT_SCOPE, OPT_SUBTENANTS, OPT_EXPIRES, OPT_NAME, OPT_JSON };
+/* --scope */
+static int opt_scope(cli_ctx *ctx, const cli_opt *opt, const char *arg)
+{
+    if (lm_key_scope_parse(opt->dest, arg) < 0)
+        return cli_usage(ctx, "invalid scope \"%s\" (read, write or admin)", arg);
+    return 0;
+}
 
 /* An ISO 8601 expiry from "90d", "12h", "30m", "45s" (into @p buf), or @p arg itself. NULL (and
    a message) for a malformed duration. */
@@ -67,78 +55,99 @@ static const char *expiry(cli_ctx *ctx, const char *arg, char *buf, size_t len)
     return buf;
 }
 
+/* --expires: the expiry (in a buffer that lives as long as the program) into the
+   const char * at opt->dest. */
+static int opt_expires(cli_ctx *ctx, const cli_opt *opt, const char *arg)
+{
+    static char when[40];
+    const char *v = expiry(ctx, arg, when, sizeof(when));
+
+    if (v == NULL)
+        return CLI_EXIT_USAGE;
+    *(const char **)opt->dest = v;
+    return 0;
+}
+
+/* The options of each subcommand; "keys --help" prints all three. */
+typedef struct keys_args {
+    lm_key_opts o;
+    const char *owner;
+    int json, sub;
+} keys_args;
+
+static void create_table(cli_opt *t, keys_args *k)
+{
+    const cli_opt v[] = {
+        CLI_OWNER(&k->owner, "owner the key acts for (required)"),
+        CLI_STRING(0, "origin", "ID", &k->o.origin,
+                   "bind the key to documents with this id at origin"),
+        CLI_CALL(0, "scope", "SCOPE", &k->o.scope, NULL, opt_scope,
+                 "read (get, list, search, statistics), write (also add and\n"
+                 "delete; the default) or admin (also manage the owner's keys)"),
+        CLI_FLAG(0, "subtenants", &k->o.allow_subtenants,
+                 "the key may also act on sub-tenants OWNER/..."),
+        CLI_CALL(0, "expires", "WHEN", &k->o.expires_at, NULL, opt_expires,
+                 "expiry: an ISO 8601 timestamp, or a duration from now such as\n"
+                 "90d, 12h, 30m or 45s (default: never)"),
+        CLI_STRING(0, "name", "NAME", &k->o.name, "a label for people"),
+        CLI_JSON(&k->json, "print the key and its settings as JSON"),
+        CLI_END};
+    memcpy(t, v, sizeof(v));
+}
+#define CREATE_OPTS 8
+
+static void list_table(cli_opt *t, keys_args *k)
+{
+    const cli_opt v[] = {CLI_OWNER(&k->owner, "only this owner's keys (default: every owner's)"),
+                         CLI_FLAG(0, "subtenants", &k->sub, "and those of its sub-tenants"),
+                         CLI_JSON(&k->json, "print the keys as JSON"), CLI_END};
+    memcpy(t, v, sizeof(v));
+}
+#define LIST_OPTS 4
+
+static void revoke_table(cli_opt *t, keys_args *k)
+{
+    const cli_opt v[] = {CLI_OWNER(&k->owner, "only if the key belongs to this owner"), CLI_END};
+    memcpy(t, v, sizeof(v));
+}
+#define REVOKE_OPTS 2
+
 static int do_create(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"owner", required_argument, NULL, 'o'},
-                                             {"origin", required_argument, NULL, OPT_ORIGIN},
-                                             {"scope", required_argument, NULL, OPT_SCOPE},
-                                             {"subtenants", no_argument, NULL, OPT_SUBTENANTS},
-                                             {"expires", required_argument, NULL, OPT_EXPIRES},
-                                             {"name", required_argument, NULL, OPT_NAME},
-                                             {"json", no_argument, NULL, OPT_JSON},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    keys_args ka;
+    cli_opt opts[CREATE_OPTS];
+    const cli_spec spec = {.usage = usage, .about = about, .opts = opts, .max_args = 0};
     lm_memory *mem = NULL;
-    lm_key_opts o;
     lm_key_created k;
     json_t *out = NULL;
-    const char *owner = NULL;
-    char when[40];
-    int json = 0, c, rc, bad, status = CLI_EXIT_USAGE;
+    const char *owner;
+    int nargs, rc, bad, status = CLI_EXIT_USAGE;
 
-    lm_key_opts_init(&o, LM_KEY_OPTS_VERSION);
+    memset(&ka, 0, sizeof(ka));
+    lm_key_opts_init(&ka.o, LM_KEY_OPTS_VERSION);
     memset(&k, 0, sizeof(k));
-    while ((c = cli_getopt(ctx, argc, argv, ":o:h", longopts)) != -1) {
-        switch (c) {
-        case 'o':
-            owner = optarg;
-            break;
-        case OPT_ORIGIN:
-            o.origin = optarg;
-            break;
-        case OPT_SCOPE:
-            if (lm_key_scope_parse(&o.scope, optarg) < 0)
-                return cli_usage(ctx, "invalid scope \"%s\" (read, write or admin)", optarg);
-            break;
-        case OPT_SUBTENANTS:
-            o.allow_subtenants = 1;
-            break;
-        case OPT_EXPIRES:
-            if ((o.expires_at = expiry(ctx, optarg, when, sizeof(when))) == NULL)
-                return CLI_EXIT_USAGE;
-            break;
-        case OPT_NAME:
-            o.name = optarg;
-            break;
-        case OPT_JSON:
-            json = 1;
-            break;
-        case 'h':
-            return cli_help(help);
-        default:
-            return CLI_EXIT_USAGE;
-        }
-    }
-    if (optind < argc)
-        return cli_usage(ctx, "too many arguments");
+    create_table(opts, &ka);
+    if ((status = cli_parse(ctx, &spec, argc, argv, &nargs)) != CLI_PARSED)
+        return status;
+    owner = ka.owner;
     if (owner == NULL)
         return cli_usage(ctx, "option \"--owner\" is required");
     if ((status = cli_open(ctx, &mem)) != 0)
         goto out;
-    rc = lm_key_create(&k, mem, owner, &o);
+    rc = lm_key_create(&k, mem, owner, &ka.o);
     if (rc < 0) {
         status = cli_fail_lm(rc, NULL);
         goto out;
     }
-    if (json) {
+    if (ka.json) {
         out = json_object();
         bad = cli_jset(out, "key_id", cli_jstr(k.key_id));
         bad |= cli_jset(out, "key", cli_jstr(k.key));
         bad |= cli_jset(out, "owner_id", cli_jstr(owner));
-        bad |= cli_jset(out, "origin", cli_jstr(o.origin));
-        bad |= cli_jset(out, "scope", cli_jstr(lm_key_scope_name(o.scope)));
-        bad |= cli_jset(out, "allow_subtenants", json_boolean(o.allow_subtenants));
-        bad |= cli_jset(out, "name", cli_jstr(o.name));
+        bad |= cli_jset(out, "origin", cli_jstr(ka.o.origin));
+        bad |= cli_jset(out, "scope", cli_jstr(lm_key_scope_name(ka.o.scope)));
+        bad |= cli_jset(out, "allow_subtenants", json_boolean(ka.o.allow_subtenants));
+        bad |= cli_jset(out, "name", cli_jstr(ka.o.name));
         bad |= cli_jset(out, "created_at", cli_jstr(k.created_at));
         bad |= cli_jset(out, "expires_at", cli_jstr_or_null(k.expires_at));
         if (bad) {
@@ -151,7 +160,7 @@ static int do_create(cli_ctx *ctx, int argc, char **argv)
     }
     printf("%s\n", k.key);
     cli_msg("created key %s for owner \"%s\" (scope %s%s, expires %s)", k.key_id, owner,
-            lm_key_scope_name(o.scope), o.allow_subtenants ? ", with sub-tenants" : "",
+            lm_key_scope_name(ka.o.scope), ka.o.allow_subtenants ? ", with sub-tenants" : "",
             k.expires_at[0] ? k.expires_at : "never");
     cli_hint("Store the key now: it cannot be shown again.");
     status = CLI_EXIT_OK;
@@ -174,39 +183,25 @@ static const char *key_state(const lm_key_info *k, const char *now)
 
 static int do_list(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"owner", required_argument, NULL, 'o'},
-                                             {"subtenants", no_argument, NULL, OPT_SUBTENANTS},
-                                             {"json", no_argument, NULL, OPT_JSON},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    keys_args ka;
+    cli_opt opts[LIST_OPTS];
+    const cli_spec spec = {.usage = usage, .about = about, .opts = opts, .max_args = 0};
     lm_memory *mem = NULL;
     lm_keys *keys = NULL;
     json_t *out = NULL, *arr = NULL;
-    const char *owner = NULL;
+    const char *owner;
     char now[40], tbuf[2][20];
     time_t t = time(NULL);
     struct tm tm;
-    int json = 0, sub = 0, c, rc, bad, status;
+    int json, sub, nargs, rc, bad, status;
 
-    while ((c = cli_getopt(ctx, argc, argv, ":o:h", longopts)) != -1) {
-        switch (c) {
-        case 'o':
-            owner = optarg;
-            break;
-        case OPT_SUBTENANTS:
-            sub = 1;
-            break;
-        case OPT_JSON:
-            json = 1;
-            break;
-        case 'h':
-            return cli_help(help);
-        default:
-            return CLI_EXIT_USAGE;
-        }
-    }
-    if (optind < argc)
-        return cli_usage(ctx, "too many arguments");
+    memset(&ka, 0, sizeof(ka));
+    list_table(opts, &ka);
+    if ((status = cli_parse(ctx, &spec, argc, argv, &nargs)) != CLI_PARSED)
+        return status;
+    owner = ka.owner;
+    json = ka.json;
+    sub = ka.sub;
     if (sub && owner == NULL)
         return cli_usage(ctx, "option \"--subtenants\" needs \"--owner\"");
     if ((status = cli_open(ctx, &mem)) != 0)
@@ -272,29 +267,26 @@ out:
 
 static int do_revoke(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"owner", required_argument, NULL, 'o'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    keys_args ka;
+    cli_opt opts[REVOKE_OPTS];
+    const cli_spec spec = {.usage = usage,
+                           .about = about,
+                           .opts = opts,
+                           .missing = "no key id given",
+                           .min_args = 1,
+                           .max_args = -1};
     lm_memory *mem = NULL;
-    const char *owner = NULL;
-    int c, rc, status;
+    const char *owner;
+    int nargs, rc, status;
 
-    while ((c = cli_getopt(ctx, argc, argv, ":o:h", longopts)) != -1) {
-        switch (c) {
-        case 'o':
-            owner = optarg;
-            break;
-        case 'h':
-            return cli_help(help);
-        default:
-            return CLI_EXIT_USAGE;
-        }
-    }
-    if (optind >= argc)
-        return cli_usage(ctx, "no key id given");
+    memset(&ka, 0, sizeof(ka));
+    revoke_table(opts, &ka);
+    if ((status = cli_parse(ctx, &spec, argc, argv, &nargs)) != CLI_PARSED)
+        return status;
+    owner = ka.owner;
     if ((status = cli_open(ctx, &mem)) != 0)
         goto out;
-    for (int i = optind; i < argc; i++) {
+    for (int i = 0; i < nargs; i++) {
         rc = lm_key_revoke(mem, owner, 0, argv[i]);
         if (rc < 0) {
             int s = cli_fail_lm(rc, NULL);
@@ -309,6 +301,33 @@ out:
     return status;
 }
 
+/* "keys --help": the usage, then the options of each subcommand. */
+static int help_all(void)
+{
+    keys_args ka;
+    cli_opt c[CREATE_OPTS], l[LIST_OPTS], r[REVOKE_OPTS];
+
+    memset(&ka, 0, sizeof(ka));
+    create_table(c, &ka);
+    list_table(l, &ka);
+    revoke_table(r, &ka);
+    c[CREATE_OPTS - 1] = (cli_opt)CLI_GROUP("Options of list:");
+    l[LIST_OPTS - 1] = (cli_opt)CLI_GROUP("Options of revoke:");
+    {
+        cli_opt all[CREATE_OPTS + LIST_OPTS + REVOKE_OPTS + 1];
+        const cli_spec spec = {.usage = usage, .about = about, .opts = all};
+        size_t n = 0;
+        all[n++] = (cli_opt)CLI_GROUP("Options of create:");
+        memcpy(all + n, c, sizeof(c));
+        n += CREATE_OPTS;
+        memcpy(all + n, l, sizeof(l));
+        n += LIST_OPTS;
+        memcpy(all + n, r, sizeof(r));
+        cli_help_print(stdout, &spec);
+    }
+    return CLI_EXIT_OK;
+}
+
 int cli_cmd_keys(cli_ctx *ctx, int argc, char **argv)
 {
     const char *sub;
@@ -317,7 +336,7 @@ int cli_cmd_keys(cli_ctx *ctx, int argc, char **argv)
         return cli_usage(ctx, "no subcommand given (create, list or revoke)");
     sub = argv[1];
     if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)
-        return cli_help(help);
+        return help_all();
     if (cli_remote_on(ctx))
         return cli_usage(ctx, "\"keys\" works on the database, not with --url");
     if (strcmp(sub, "create") == 0)

@@ -8,115 +8,62 @@
 
 #include "cmd.h"
 
-static const char help[] =
-    "Usage: llmemory list [OPTION]...\n"
-    "\n"
-    "List one owner's documents (one page) and the number that match.\n"
-    "\n"
-    "Options:\n"
-    "  -o, --owner OWNER    owner (tenant); default $LLMEMORY_OWNER\n"
-    "  -n, --limit N        documents per page, 0-100 (default 20)\n"
-    "      --offset N       skip the first N documents (default 0)\n"
-    "      --order KEY      created_at (default), updated_at or name\n"
-    "      --asc            oldest (or A-Z) first; default newest (or Z-A) first\n"
-    "  -t, --type TYPE      only documents of this type\n"
-    "  -m, --meta KEY=VALUE only documents whose metadata contains this (repeatable);\n"
-    "                       KEY:=JSON gives a JSON value\n"
-    "      --json           print the page as JSON\n"
-    "  -h, --help           print this help and exit\n";
+/* --order */
+static int opt_order(cli_ctx *ctx, const cli_opt *opt, const char *arg)
+{
+    lm_doc_order *out = opt->dest;
 
-enum { OPT_OFFSET = 256, OPT_ORDER, OPT_ASC, OPT_JSON };
+    if (strcmp(arg, "created_at") == 0)
+        *out = LM_ORDER_CREATED_AT;
+    else if (strcmp(arg, "updated_at") == 0)
+        *out = LM_ORDER_UPDATED_AT;
+    else if (strcmp(arg, "name") == 0)
+        *out = LM_ORDER_DOCUMENT_NAME;
+    else
+        return cli_usage(ctx, "invalid order \"%s\" (created_at, updated_at or name)", arg);
+    return 0;
+}
 
 int cli_cmd_list(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"owner", required_argument, NULL, 'o'},
-                                             {"limit", required_argument, NULL, 'n'},
-                                             {"offset", required_argument, NULL, OPT_OFFSET},
-                                             {"order", required_argument, NULL, OPT_ORDER},
-                                             {"asc", no_argument, NULL, OPT_ASC},
-                                             {"type", required_argument, NULL, 't'},
-                                             {"meta", required_argument, NULL, 'm'},
-                                             {"json", no_argument, NULL, OPT_JSON},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    lm_doc_list_opts opts;
+    json_t *meta = NULL;
+    const char *owner_opt = NULL, *owner = NULL;
+    int json = 0, nargs, rc, bad, status = CLI_EXIT_USAGE;
+    const cli_opt table[] = {
+        CLI_OWNER(&owner_opt, "owner (tenant); default $LLMEMORY_OWNER"),
+        CLI_INT('n', "limit", "N", &opts.limit, 0, 100000,
+                "documents per page, 0-100 (default 20)"),
+        CLI_INT64(0, "offset", "N", &opts.offset, 0, 2147483647LL,
+                  "skip the first N documents (default 0)"),
+        CLI_CALL(0, "order", "KEY", &opts.order_by, NULL, opt_order,
+                 "created_at (default), updated_at or name"),
+        CLI_FLAG(0, "asc", &opts.ascending,
+                 "oldest (or A-Z) first; default newest (or Z-A) first"),
+        CLI_CALL('t', "type", "TYPE", &opts.type, &opts.has_type, cli_opt_doc_type,
+                 "only documents of this type"),
+        CLI_META(&meta, "only documents whose metadata contains this;\n"
+                        "KEY:=JSON gives a JSON value"),
+        CLI_JSON(&json, "print the page as JSON"),
+        CLI_END};
+    const cli_spec spec = {
+        .usage = "llmemory list [OPTION]...",
+        .about = "List one owner's documents (one page) and the number that match.\n",
+        .opts = table,
+        .max_args = 0};
     lm_memory *mem = NULL;
     lm_doc_page *page = NULL;
-    json_t *meta = NULL, *out = NULL, *docs = NULL;
+    json_t *out = NULL, *docs = NULL;
     char *meta_text = NULL;
-    lm_doc_list_opts opts;
-    const char *owner_opt = NULL, *owner = NULL;
-    long v;
-    int json = 0, c, rc, bad, status = CLI_EXIT_USAGE;
 
     lm_doc_list_opts_init(&opts, LM_DOC_LIST_OPTS_VERSION);
-    if ((meta = json_object()) == NULL) {
-        status = cli_oom();
+    if ((status = cli_parse(ctx, &spec, argc, argv, &nargs)) != CLI_PARSED)
         goto out;
-    }
-    while ((c = cli_getopt(ctx, argc, argv, ":o:n:t:m:h", longopts)) != -1) {
-        switch (c) {
-        case 'o':
-            owner_opt = optarg;
-            break;
-        case 'n':
-            if ((status = cli_parse_long(ctx, "--limit", optarg, 0, 100000, &v)) != 0)
-                goto out;
-            opts.limit = (int)v;
-            break;
-        case OPT_OFFSET:
-            if ((status = cli_parse_long(ctx, "--offset", optarg, 0, 2147483647L, &v)) != 0)
-                goto out;
-            opts.offset = v;
-            break;
-        case OPT_ORDER:
-            if (strcmp(optarg, "created_at") == 0) {
-                opts.order_by = LM_ORDER_CREATED_AT;
-            } else if (strcmp(optarg, "updated_at") == 0) {
-                opts.order_by = LM_ORDER_UPDATED_AT;
-            } else if (strcmp(optarg, "name") == 0) {
-                opts.order_by = LM_ORDER_DOCUMENT_NAME;
-            } else {
-                status =
-                    cli_usage(ctx, "invalid order \"%s\" (created_at, updated_at or name)", optarg);
-                goto out;
-            }
-            break;
-        case OPT_ASC:
-            opts.ascending = 1;
-            break;
-        case 't':
-            if ((status = cli_parse_type(ctx, optarg, &opts.type)) != 0)
-                goto out;
-            opts.has_type = 1;
-            break;
-        case 'm':
-            if ((status = cli_parse_meta(ctx, meta, optarg)) != 0)
-                goto out;
-            break;
-        case OPT_JSON:
-            json = 1;
-            break;
-        case 'h':
-            status = cli_help(help);
-            goto out;
-        default:
-            status = CLI_EXIT_USAGE;
-            goto out;
-        }
-    }
-    if (optind < argc) {
-        status = cli_usage(ctx, "too many arguments");
-        goto out;
-    }
     if ((status = cli_target_owner(ctx, owner_opt, &owner)) != 0)
         goto out;
-    if (json_object_size(meta) > 0) {
-        if ((meta_text = cli_json_text(meta)) == NULL) {
-            status = cli_oom();
-            goto out;
-        }
-        opts.metadata_filter = meta_text;
-    }
+    if ((status = cli_meta_text(meta, &meta_text)) != 0)
+        goto out;
+    opts.metadata_filter = meta_text;
 
     if (cli_remote_on(ctx)) {
         status = cli_remote_list(ctx, owner, &opts, json);

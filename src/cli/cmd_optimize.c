@@ -6,43 +6,27 @@
 
 #include "cmd.h"
 
-static const char help[] =
-    "Usage: llmemory optimize [--json]\n"
-    "\n"
+static const char about[] =
     "Rebuild the keyword-search postings index without blocking reads or writes (REINDEX\n"
     "INDEX CONCURRENTLY), then VACUUM (ANALYZE) the search tables. Run it after bulk loads:\n"
     "trigger-built postings leave the index about half full, and keyword search on large\n"
-    "tenants reads posting lists page by page. Results never change. Covers every owner.\n"
-    "\n"
-    "Options:\n"
-    "  --json      print what was done as JSON\n"
-    "  -h, --help  print this help and exit\n";
-
-enum { OPT_JSON = 256 };
+    "tenants reads posting lists page by page. Results never change. Covers every owner.\n";
 
 int cli_cmd_optimize(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"json", no_argument, NULL, OPT_JSON},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    int json = 0, nargs, rc, status;
+    const cli_opt opts[] = {CLI_JSON(&json, "print what was done as JSON"), CLI_END};
+    const cli_spec spec = {
+        .usage = "llmemory optimize [--json]",
+        .about = about,
+        .opts = opts,
+        .max_args = 0};
     lm_memory *mem = NULL;
     lm_optimize_report rep;
     json_t *out;
-    int json = 0, c, rc, status;
 
-    while ((c = cli_getopt(ctx, argc, argv, ":h", longopts)) != -1) {
-        switch (c) {
-        case OPT_JSON:
-            json = 1;
-            break;
-        case 'h':
-            return cli_help(help);
-        default:
-            return CLI_EXIT_USAGE;
-        }
-    }
-    if (optind < argc)
-        return cli_usage(ctx, "too many arguments");
+    if ((status = cli_parse(ctx, &spec, argc, argv, &nargs)) != CLI_PARSED)
+        return status;
     if (cli_remote_on(ctx))
         return cli_usage(ctx, "\"optimize\" works on the database, not with --url");
     if ((status = cli_open(ctx, &mem)) != 0)

@@ -9,195 +9,85 @@
 #include "buf.h"
 #include "cmd.h"
 
-static const char help[] =
-    "Usage: llmemory search [OPTION]... QUERY...\n"
-    "\n"
+static const char about[] =
     "Search one owner's documents. The words of QUERY are joined by spaces and read in\n"
     "web-search syntax: plain words are OR-ed and ranked by BM25, \"quoted phrases\" must\n"
-    "appear as phrases, and -word excludes chunks containing the word. Quote the query, or\n"
-    "put \"--\" before it, when it starts with \"-\".\n"
-    "\n"
-    "Options:\n"
-    "  -o, --owner OWNER    owner (tenant) to search; default $LLMEMORY_OWNER\n"
-    "  -n, --limit N        number of results, 1-100 (default 10)\n"
-    "      --origin ID      only the document with this id at origin (repeatable)\n"
-    "  -m, --meta KEY=VALUE only documents whose metadata contains this (repeatable);\n"
-    "                       KEY:=JSON gives a JSON value\n"
-    "  -t, --type KIND      text (default: BM25), vector or hybrid (both, fused)\n"
-    "      --doc-type TYPE  only documents of this document type\n"
-    "      --from DATE      only documents dated on or after DATE (ISO 8601)\n"
-    "      --to DATE        only documents dated on or before DATE\n"
-    "      --config NAME    text search configuration for the query\n"
-    "      --alpha A        hybrid weight of the vector leg, 0..1 (default 0.01 with\n"
-    "                       the built-in embedder, else 0.5)\n"
-    "      --expand         also search keyword, OR and phrase variants (fused)\n"
-    "      --rerank         rerank the top candidates lexically\n"
-    "      --with-documents print each hit's document metadata\n"
-    "      --context N      attach N levels of parent chunks to each hit (JSON output)\n"
-    "      --no-history     do not record this search in the owner's history\n"
-    "      --json           print the results as JSON\n"
-    "  -h, --help           print this help and exit\n";
-
-enum {
-    OPT_ORIGIN = 256,
-    OPT_FROM,
-    OPT_TO,
-    OPT_CONFIG,
-    OPT_MODE,
-    OPT_NO_HISTORY,
-    OPT_JSON,
-    OPT_DOC_TYPE,
-    OPT_ALPHA,
-    OPT_EXPAND,
-    OPT_RERANK,
-    OPT_WITH_DOCS,
-    OPT_CONTEXT
-};
+    "appear as phrases, and -word excludes chunks containing the word. A word starting with\n"
+    "\"-\" is taken as part of the query unless its first letter is one of the short options\n"
+    "below (-o -n -m -t -h); put \"--\" before the query to be sure.\n";
 
 int cli_cmd_search(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"owner", required_argument, NULL, 'o'},
-                                             {"limit", required_argument, NULL, 'n'},
-                                             {"origin", required_argument, NULL, OPT_ORIGIN},
-                                             {"meta", required_argument, NULL, 'm'},
-                                             {"type", required_argument, NULL, 't'},
-                                             {"doc-type", required_argument, NULL, OPT_DOC_TYPE},
-                                             {"alpha", required_argument, NULL, OPT_ALPHA},
-                                             {"expand", no_argument, NULL, OPT_EXPAND},
-                                             {"rerank", no_argument, NULL, OPT_RERANK},
-                                             {"with-documents", no_argument, NULL, OPT_WITH_DOCS},
-                                             {"context", required_argument, NULL, OPT_CONTEXT},
-                                             {"from", required_argument, NULL, OPT_FROM},
-                                             {"to", required_argument, NULL, OPT_TO},
-                                             {"config", required_argument, NULL, OPT_CONFIG},
-                                             {"mode", required_argument, NULL, OPT_MODE},
-                                             {"no-history", no_argument, NULL, OPT_NO_HISTORY},
-                                             {"json", no_argument, NULL, OPT_JSON},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    lm_search_opts opts;
+    cli_strv origins = {NULL, 0, 0};
+    json_t *meta = NULL;
+    const char *owner_opt = NULL, *owner = NULL;
+    int json = 0, nargs;
+    const cli_opt table[] = {
+        CLI_OWNER(&owner_opt, "owner (tenant) to search; default $LLMEMORY_OWNER"),
+        CLI_INT('n', "limit", "N", &opts.limit, 1, 100000, "number of results, 1-100 (default 10)"),
+        CLI_LIST(0, "origin", "ID", &origins, "only the document with this id at origin"),
+        CLI_META(&meta, "only documents whose metadata contains this;\n"
+                        "KEY:=JSON gives a JSON value"),
+        CLI_CALL('t', "type", "KIND", &opts.type, NULL, cli_opt_search_type,
+                 "text (default: BM25), vector or hybrid (both, fused)"),
+        {.kind = CLI_OPT_CALL, .long_name = "mode", .argname = "KIND", .dest = &opts.type,
+         .fn = cli_opt_search_type, .flags = CLI_OPT_HIDDEN},
+        CLI_CALL(0, "doc-type", "TYPE", &opts.doc_type, &opts.has_type, cli_opt_doc_type,
+                 "only documents of this document type"),
+        CLI_STRING(0, "from", "DATE", &opts.date_from,
+                   "only documents dated on or after DATE (ISO 8601)"),
+        CLI_STRING(0, "to", "DATE", &opts.date_to, "only documents dated on or before DATE"),
+        CLI_STRING(0, "config", "NAME", &opts.text_config,
+                   "text search configuration for the query"),
+        CLI_CALL(0, "alpha", "A", &opts.alpha, NULL, cli_opt_fraction,
+                 "hybrid weight of the vector leg, 0..1 (default 0.01 with\n"
+                 "the built-in embedder, else 0.5)"),
+        CLI_FLAG(0, "expand", &opts.expand, "also search keyword, OR and phrase variants (fused)"),
+        CLI_FLAG(0, "rerank", &opts.rerank, "rerank the top candidates lexically"),
+        CLI_FLAG(0, "with-documents", &opts.with_documents, "print each hit's document metadata"),
+        CLI_INT(0, "context", "N", &opts.context_window, 1, 10,
+                "attach N levels of parent chunks to each hit (JSON output)"),
+        CLI_FLAG(0, "no-history", &opts.no_history,
+                 "do not record this search in the owner's history"),
+        CLI_JSON(&json, "print the results as JSON"),
+        CLI_END};
+    const cli_spec spec = {.usage = "llmemory search [OPTION]... QUERY...",
+                           .about = about,
+                           .opts = table,
+                           .missing = "no query given",
+                           .min_args = 1,
+                           .max_args = -1,
+                           .flags = CLI_TEXT_ARGS};
     lm_memory *mem = NULL;
     lm_results *res = NULL;
-    json_t *meta = NULL, *out = NULL, *hits = NULL;
+    json_t *out = NULL, *hits = NULL;
     char *meta_text = NULL;
-    const char **origins = NULL;
-    size_t n_origins = 0;
     lm_buf query, line;
-    lm_search_opts opts;
-    const char *owner_opt = NULL, *owner = NULL;
-    long limit;
-    int json = 0, c, rc, bad, status = CLI_EXIT_USAGE;
+    int rc, bad, status = CLI_EXIT_USAGE;
 
     lm_buf_init(&query);
     lm_buf_init(&line);
     lm_search_opts_init(&opts, LM_SEARCH_OPTS_VERSION);
-    meta = json_object();
-    origins = calloc((size_t)argc + 1, sizeof(*origins));
-    if (meta == NULL || origins == NULL) {
-        status = cli_oom();
+    if ((status = cli_parse(ctx, &spec, argc, argv, &nargs)) != CLI_PARSED)
         goto out;
-    }
-
-    while ((c = cli_getopt(ctx, argc, argv, ":o:n:m:t:h", longopts)) != -1) {
-        switch (c) {
-        case 'o':
-            owner_opt = optarg;
-            break;
-        case 'n':
-            if ((status = cli_parse_long(ctx, "--limit", optarg, 1, 100000, &limit)) != 0)
-                goto out;
-            opts.limit = (int)limit;
-            break;
-        case OPT_ORIGIN:
-            origins[n_origins++] = optarg;
-            break;
-        case 'm':
-            if ((status = cli_parse_meta(ctx, meta, optarg)) != 0)
-                goto out;
-            break;
-        case OPT_DOC_TYPE:
-            if ((status = cli_parse_type(ctx, optarg, &opts.doc_type)) != 0)
-                goto out;
-            opts.has_type = 1;
-            break;
-        case OPT_ALPHA: {
-            char *end = NULL;
-            opts.alpha = strtod(optarg, &end);
-            if (end == optarg || *end != '\0' || !(opts.alpha >= 0 && opts.alpha <= 1)) {
-                status = cli_usage(ctx, "invalid --alpha \"%s\" (a number from 0 to 1)", optarg);
-                goto out;
-            }
-            break;
-        }
-        case OPT_EXPAND:
-            opts.expand = 1;
-            break;
-        case OPT_RERANK:
-            opts.rerank = 1;
-            break;
-        case OPT_WITH_DOCS:
-            opts.with_documents = 1;
-            break;
-        case OPT_CONTEXT:
-            if ((status = cli_parse_long(ctx, "--context", optarg, 1, 10, &limit)) != 0)
-                goto out;
-            opts.include_parent_context = 1;
-            opts.context_window = (int)limit;
-            break;
-        case OPT_FROM:
-            opts.date_from = optarg;
-            break;
-        case OPT_TO:
-            opts.date_to = optarg;
-            break;
-        case OPT_CONFIG:
-            opts.text_config = optarg;
-            break;
-        case 't':
-        case OPT_MODE:
-            if (lm_search_type_parse(&opts.type, optarg) < 0) {
-                status =
-                    cli_usage(ctx, "invalid search type \"%s\" (text, vector or hybrid)", optarg);
-                goto out;
-            }
-            break;
-        case OPT_NO_HISTORY:
-            opts.no_history = 1;
-            break;
-        case OPT_JSON:
-            json = 1;
-            break;
-        case 'h':
-            status = cli_help(help);
-            goto out;
-        default:
-            status = CLI_EXIT_USAGE;
-            goto out;
-        }
-    }
-    if (optind >= argc) {
-        status = cli_usage(ctx, "no query given");
-        goto out;
-    }
-    for (int i = optind; i < argc; i++) {
-        if (i > optind)
+    opts.include_parent_context = opts.context_window > 0;
+    for (int i = 0; i < nargs; i++) {
+        if (i > 0)
             lm__buf_putc(&query, ' ');
         lm__buf_puts(&query, argv[i]);
     }
     if ((status = cli_target_owner(ctx, owner_opt, &owner)) != 0)
         goto out;
-    if (n_origins == 1) {
-        opts.id_at_origin = origins[0];
-    } else if (n_origins > 1) {
-        opts.id_at_origins = origins;
-        opts.n_id_at_origins = n_origins;
+    if (origins.n == 1) {
+        opts.id_at_origin = origins.v[0];
+    } else if (origins.n > 1) {
+        opts.id_at_origins = origins.v;
+        opts.n_id_at_origins = origins.n;
     }
-    if (json_object_size(meta) > 0) {
-        if ((meta_text = cli_json_text(meta)) == NULL) {
-            status = cli_oom();
-            goto out;
-        }
-        opts.metadata_filter = meta_text;
-    }
+    if ((status = cli_meta_text(meta, &meta_text)) != 0)
+        goto out;
+    opts.metadata_filter = meta_text;
     if (lm__buf_oom(&query)) {
         status = cli_oom();
         goto out;
@@ -239,12 +129,10 @@ int cli_cmd_search(cli_ctx *ctx, int argc, char **argv)
         printf("no results\n");
     for (size_t i = 0; i < lm_results_count(res); i++) {
         const lm_hit *h = lm_results_at(res, i);
-        printf("%zu. [%.3f] %s (%s)\n", i + 1, h->score,
-               h->document_name != NULL ? h->document_name : "",
-               h->id_at_origin != NULL ? h->id_at_origin : "");
-        if (opts.type == LM_SEARCH_HYBRID)
-            printf("   text rank %d (%.3f), vector rank %d (%.3f)\n", h->text_rank, h->text_score,
-                   h->vector_rank, h->vector_score);
+        const cli_hit_scores sc = {h->score,       opts.type == LM_SEARCH_HYBRID,
+                                   h->text_rank,   h->vector_rank,
+                                   h->text_score,  h->vector_score};
+        cli_print_hit_head(i + 1, h->document_name, h->id_at_origin, &sc);
         if (h->document_metadata != NULL)
             printf("   document: %s %s\n", lm_doc_type_name(h->document_type), h->document_metadata);
         lm__buf_clear(&line);
@@ -258,7 +146,7 @@ out:
     json_decref(out);
     json_decref(meta);
     free(meta_text);
-    free(origins);
+    cli_strv_dispose(&origins);
     lm_buf_dispose(&query);
     lm_buf_dispose(&line);
     lm_results_free(res);

@@ -6,45 +6,23 @@
 
 #include "cmd.h"
 
-static const char help[] = "Usage: llmemory stats [OPTION]...\n"
-                           "\n"
-                           "Show one owner's statistics.\n"
-                           "\n"
-                           "Options:\n"
-                           "  -o, --owner OWNER    owner (tenant); default $LLMEMORY_OWNER\n"
-                           "      --json           print the statistics as JSON\n"
-                           "  -h, --help           print this help and exit\n";
-
-enum { OPT_JSON = 256 };
-
 int cli_cmd_stats(cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"owner", required_argument, NULL, 'o'},
-                                             {"json", no_argument, NULL, OPT_JSON},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    const char *owner_opt = NULL, *owner = NULL;
+    int json = 0, nargs;
+    const cli_opt opts[] = {CLI_OWNER(&owner_opt, "owner (tenant); default $LLMEMORY_OWNER"),
+                            CLI_JSON(&json, "print the statistics as JSON"), CLI_END};
+    const cli_spec spec = {.usage = "llmemory stats [OPTION]...",
+                           .about = "Show one owner's statistics.\n",
+                           .opts = opts,
+                           .max_args = 0};
     lm_memory *mem = NULL;
     json_t *out = NULL, *by_type = NULL;
     lm_stats st;
-    const char *owner_opt = NULL, *owner = NULL;
-    int json = 0, c, rc, bad, status;
+    int c, rc, bad, status;
 
-    while ((c = cli_getopt(ctx, argc, argv, ":o:h", longopts)) != -1) {
-        switch (c) {
-        case 'o':
-            owner_opt = optarg;
-            break;
-        case OPT_JSON:
-            json = 1;
-            break;
-        case 'h':
-            return cli_help(help);
-        default:
-            return CLI_EXIT_USAGE;
-        }
-    }
-    if (optind < argc)
-        return cli_usage(ctx, "too many arguments");
+    if ((status = cli_parse(ctx, &spec, argc, argv, &nargs)) != CLI_PARSED)
+        return status;
     if ((status = cli_target_owner(ctx, owner_opt, &owner)) != 0)
         return status;
     if (cli_remote_on(ctx))

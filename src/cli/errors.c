@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "hash.h"
 
 /* ==== exit statuses ==== */
 
@@ -22,9 +23,16 @@ static const struct cli_exit_row {
     {CLI_EXIT_OK, "success", {0}},
     {CLI_EXIT_ERROR, "error (including: some file of an ingest failed)", {0}},
     {CLI_EXIT_USAGE, "usage error, or an argument the library rejected", {LM_EINVAL, LM_EPARSE, 0}},
-    {CLI_EXIT_NOTFOUND, "not found (no such document for this owner)", {LM_ENOTFOUND, 0}},
+    {CLI_EXIT_NOTFOUND,
+     "not found (no such document for this owner, or no such file or directory)",
+     {LM_ENOTFOUND, 0}},
     {CLI_EXIT_UNAVAILABLE, "database unavailable (cannot connect or start)", {LM_ECONN, LM_EIO, 0}},
 };
+
+int cli_path_status(int err)
+{
+    return err == ENOENT || err == ENOTDIR ? CLI_EXIT_NOTFOUND : CLI_EXIT_ERROR;
+}
 
 int cli_exit_status(int lm_code)
 {
@@ -116,6 +124,18 @@ int cli_fail_lm(int rc, const char *prefix)
     if (e->hint != NULL && e->hint[0] != '\0')
         cli_hint("%s", e->hint);
     return cli_exit_status(rc);
+}
+
+int cli_check_doc_id(const cli_ctx *ctx, const char *id)
+{
+    if (lm__uuid_valid(id))
+        return 0;
+    cli_msg("invalid document_id \"%.60s\"", id);
+    cli_detail("A document id is the UUID that \"add\" and \"list\" print.");
+    cli_hint("To name a document by its id at origin (its file path or your own key), use "
+             "\"llmemory %s --origin %.60s\".",
+             ctx->cmd != NULL ? ctx->cmd : "get", id);
+    return CLI_EXIT_USAGE;
 }
 
 int cli_usage(const cli_ctx *ctx, const char *fmt, ...)

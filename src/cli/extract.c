@@ -1,9 +1,9 @@
 /*
  * cli/extract.c: reading files and extracting their text for `add` and `ingest`: plain text and
- * markdown as UTF-8 (Latin-1 when not valid UTF-8; a first line "# Title" is the title), HTML
- * with libxml2's HTML parser (scripts, styles and <head> dropped, blocks become line breaks, the
- * <title> kept apart), PDF with poppler-glib (pages joined by blank lines). It does not chunk or
- * clean up text beyond that.
+ * markdown as UTF-8 (Latin-1 when not valid UTF-8; a first line "# Title", or one underlined
+ * with "===" or "---", is the title), HTML with libxml2's HTML parser (scripts, styles and
+ * <head> dropped, blocks become line breaks, the <title> kept apart), PDF with poppler-glib
+ * (pages joined by blank lines). It does not chunk or clean up text beyond that.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -95,8 +95,10 @@ int cli_read_file(lm_buf *out, const char *path, char *err, size_t errlen)
     int rc = LM_EIO;
 
     if (fd < 0) {
-        set_err(err, errlen, "could not open file \"%s\": %s", path, strerror(errno));
-        return LM_EIO;
+        int e = errno;
+        set_err(err, errlen, "could not open file \"%s\": %s", path, strerror(e));
+        /* A path that names nothing is "not found" (exit status 3), as a missing document. */
+        return e == ENOENT || e == ENOTDIR ? LM_ENOTFOUND : LM_EIO;
     }
     for (;;) {
         ssize_t n;
@@ -159,22 +161,70 @@ static int extract_plain(lm_buf *text, const char *data, size_t len)
     return 0;
 }
 
-/* A markdown document's title: its first line when that is a level-1 ATX heading ("# Title"). */
+/* The line of @p text starting at @p i: its end (before "\n" or "\r\n") into *end, and where
+   the next line starts (or @p len). */
+static size_t line_end(const char *text, size_t len, size_t i, size_t *end)
+{
+    size_t e = i;
+
+    while (e < len && text[e] != '\n' && text[e] != '\r')
+        e++;
+    *end = e;
+    if (e < len && text[e] == '\r')
+        e++;
+    if (e < len && text[e] == '\n')
+        e++;
+    return e;
+}
+
+/* 1 when text[i, end) is a setext heading underline: up to 3 spaces, then only "=" or only
+   "-", then blanks. */
+static int setext_underline(const char *text, size_t i, size_t end)
+{
+    size_t n = 0;
+    char c;
+
+    while (i < end && n < 3 && text[i] == ' ') {
+        i++;
+        n++;
+    }
+    if (i >= end || (text[i] != '=' && text[i] != '-'))
+        return 0;
+    c = text[i];
+    while (i < end && text[i] == c)
+        i++;
+    while (i < end && (text[i] == ' ' || text[i] == '\t'))
+        i++;
+    return i == end;
+}
+
+/* A markdown document's title: its first line when that is a level-1 ATX heading ("# Title"),
+   or when the line under it is a setext underline ("Title" over "=====" or "-----"). */
 static void markdown_title(lm_buf *title, const char *text, size_t len)
 {
-    size_t i = 0, end;
+    size_t i = 0, end, next, end2;
 
     while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
         i++;
-    if (i + 2 > len || text[i] != '#' || (text[i + 1] != ' ' && text[i + 1] != '\t'))
-        return;
-    i += 2;
-    end = i;
-    while (end < len && text[end] != '\n' && text[end] != '\r')
-        end++;
-    /* Optional closing hashes and surrounding blanks are not part of the title. */
-    while (end > i && (text[end - 1] == '#' || text[end - 1] == ' ' || text[end - 1] == '\t'))
-        end--;
+    if (i < len && text[i] == '#') {
+        if (i + 2 > len || (text[i + 1] != ' ' && text[i + 1] != '\t'))
+            return;
+        i += 2;
+        line_end(text, len, i, &end);
+        /* Optional closing hashes and surrounding blanks are not part of the title. */
+        while (end > i && (text[end - 1] == '#' || text[end - 1] == ' ' || text[end - 1] == '\t'))
+            end--;
+    } else {
+        next = line_end(text, len, i, &end);
+        if (next >= len)
+            return;
+        line_end(text, len, next, &end2);
+        /* A line of "=" or "-" alone (front matter's "---") has no text above it to name. */
+        if (setext_underline(text, i, end) || !setext_underline(text, next, end2))
+            return;
+        while (end > i && (text[end - 1] == ' ' || text[end - 1] == '\t'))
+            end--;
+    }
     while (i < end && (text[i] == ' ' || text[i] == '\t'))
         i++;
     lm__buf_put(title, text + i, end - i);

@@ -233,3 +233,31 @@ const char *cli_short_time(char *buf, const char *iso)
         buf[10] = ' ';
     return buf;
 }
+
+/* One leg of a hybrid hit: "text rank 2 (1.379)", or "text rank -" when the leg missed it. */
+static void print_leg(const char *leg, long long rank, double score)
+{
+    if (rank > 0)
+        printf("%s rank %lld (%.3f)", leg, rank, score);
+    else
+        printf("%s rank -", leg);
+}
+
+void cli_print_hit_head(size_t n, const char *name, const char *origin, const cli_hit_scores *s)
+{
+    /* Fused hybrid scores are weighted reciprocal-rank sums near 1/60 or far below: three
+       decimals print every hit alike, so they get four significant digits, and each leg's rank
+       and score follow. */
+    if (s->hybrid)
+        printf("%zu. [%.4g] ", n, s->score);
+    else
+        printf("%zu. [%.3f] ", n, s->score);
+    printf("%s (%s)\n", name != NULL ? name : "", origin != NULL ? origin : "");
+    if (!s->hybrid)
+        return;
+    printf("   ");
+    print_leg("text", s->text_rank, s->text_score);
+    printf(", ");
+    print_leg("vector", s->vector_rank, s->vector_score);
+    printf("\n");
+}

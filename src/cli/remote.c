@@ -79,8 +79,31 @@ static int status_of_code(const char *code, long http_status)
     return CLI_EXIT_ERROR;
 }
 
-/* Print the server's error reply; return its exit status. */
-static int print_error(long status, const lm_buf *body)
+/* Say that the program at --url is not an llmemory server (it replied with @p status and
+   content type @p ctype, in a shape llmemory never uses); exit status 4, as for a server that
+   cannot be reached. */
+static int not_llmemory(long status, const char *ctype)
+{
+    /* The URL may carry credentials (user:pass@): describe the reply, not the URL. */
+    cli_msg("the server at --url is not an llmemory server");
+    cli_detail("It replied with HTTP status %ld and content type \"%.80s\"; llmemory replies with "
+               "JSON, and with {\"error\": {\"code\", \"message\"}} on errors.",
+               status, ctype != NULL ? ctype : "(none)");
+    cli_hint("Check --url or LLMEMORY_URL: another program may be using that port. "
+             "\"llmemory serve\" logs the address it listens on.");
+    return CLI_EXIT_UNAVAILABLE;
+}
+
+/* 1 when @p ctype is JSON ("application/json", with or without parameters). */
+static int is_json_type(const char *ctype)
+{
+    return ctype != NULL && strncasecmp(ctype, "application/json", 16) == 0 &&
+           (ctype[16] == '\0' || ctype[16] == ';' || ctype[16] == ' ');
+}
+
+/* Print the server's error reply; return its exit status. A reply that is not llmemory's error
+   shape comes from some other program on that port. */
+static int print_error(long status, const char *ctype, const lm_buf *body)
 {
     json_t *v = json_loadb(body->ptr, body->size, 0, NULL);
     json_t *e = json_object_get(v, "error");
@@ -90,6 +113,10 @@ static int print_error(long status, const lm_buf *body)
     const char *hint = json_string_value(json_object_get(e, "hint"));
     int rc;
 
+    if (!is_json_type(ctype) || code == NULL || msg == NULL) {
+        json_decref(v);
+        return not_llmemory(status, ctype);
+    }
     if (msg != NULL)
         cli_msg("%s", msg);
     else
@@ -125,6 +152,7 @@ static int call(cli_ctx *ctx,
     reply rep;
     json_error_t jerr;
     CURLcode cc;
+    char *ctype = NULL;
     long status = 0;
     size_t n = strlen(base);
     int rc = CLI_EXIT_ERROR;
@@ -189,14 +217,26 @@ static int call(cli_ctx *ctx,
         rc = cli_oom();
         goto out;
     }
+    if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ctype) != CURLE_OK)
+        ctype = NULL;
     if (status < 200 || status >= 300) {
-        rc = print_error(status, &rep.body);
+        rc = print_error(status, ctype, &rep.body);
+        goto out;
+    }
+    if (!is_json_type(ctype)) {
+        rc = not_llmemory(status, ctype);
         goto out;
     }
     *out = json_loadb(rep.body.ptr, rep.body.size, 0, &jerr);
     if (*out == NULL) {
         cli_msg("could not read the server's reply: %s", jerr.text);
         rc = CLI_EXIT_ERROR;
+        goto out;
+    }
+    if (!json_is_object(*out)) {
+        json_decref(*out);
+        *out = NULL;
+        rc = not_llmemory(status, ctype);
         goto out;
     }
     rc = 0;
@@ -385,12 +425,13 @@ int cli_remote_search(
     if (json_array_size(hits) == 0)
         printf("no results\n");
     for (i = 0; i < json_array_size(hits) && (h = json_array_get(hits, i)) != NULL; i++) {
-        printf("%zu. [%.3f] %s (%s)\n", i + 1, json_number_value(json_object_get(h, "score")),
-               jstr(h, "document_name"), jstr(h, "id_at_origin"));
-        if (opts->type == LM_SEARCH_HYBRID)
-            printf("   text rank %lld (%.3f), vector rank %lld (%.3f)\n", jint(h, "text_rank"),
-                   json_number_value(json_object_get(h, "text_score")), jint(h, "vector_rank"),
-                   json_number_value(json_object_get(h, "vector_score")));
+        const cli_hit_scores sc = {json_number_value(json_object_get(h, "score")),
+                                   opts->type == LM_SEARCH_HYBRID,
+                                   jint(h, "text_rank"),
+                                   jint(h, "vector_rank"),
+                                   json_number_value(json_object_get(h, "text_score")),
+                                   json_number_value(json_object_get(h, "vector_score"))};
+        cli_print_hit_head(i + 1, jstr(h, "document_name"), jstr(h, "id_at_origin"), &sc);
         if (json_object_get(h, "document_metadata") != NULL) {
             /* ", " and ": " separators: the form PostgreSQL prints jsonb in locally. */
             char *dm = json_dumps(json_object_get(h, "document_metadata"), JSON_PRESERVE_ORDER);

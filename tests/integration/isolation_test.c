@@ -46,6 +46,41 @@ TEST(test_isolation__get_other_tenant_is_not_found)
     lm_memory_close(f.m);
 }
 
+TEST(test_isolation__get_by_origin_sees_own_document_only)
+{
+    fixture f;
+    setup(&f);
+    lm_doc *d = NULL;
+    char other[160];
+    /* Both tenants use "shared": each gets its own document, with its chunks. */
+    ASSERT_OK(lm_doc_get_by_origin(&d, f.m, "alpha", "shared", 1));
+    ASSERT_EQ_STR(lm_doc_document(d)->document_id, f.a_doc);
+    ASSERT_EQ_STR(lm_doc_document(d)->id_at_origin, "shared");
+    ASSERT(lm_doc_chunk_count(d) > 0);
+    ASSERT(strstr(lm_doc_chunk_at(d, 0)->content, "pineapple") != NULL);
+    lm_doc_free(d);
+    ASSERT_OK(lm_doc_get_by_origin(&d, f.m, "beta", "shared", 0));
+    ASSERT_EQ_STR(lm_doc_document(d)->document_id, f.b_doc);
+    ASSERT_EQ_INT(lm_doc_chunk_count(d), 0);
+    lm_doc_free(d);
+    /* An origin only another tenant has looks exactly like one nobody has. */
+    test_add(f.m, "beta", "beta-only", "Beta private notes about mango.", NULL);
+    ASSERT_ERR(lm_doc_get_by_origin(&d, f.m, "alpha", "beta-only", 1), LM_ENOTFOUND);
+    ASSERT(d == NULL);
+    snprintf(other, sizeof(other), "%s", lm_error_last()->message);
+    ASSERT_ERR(lm_doc_get_by_origin(&d, f.m, "alpha", "nobody-has", 1), LM_ENOTFOUND);
+    ASSERT(strstr(other, "does not exist") != NULL);
+    ASSERT(strstr(lm_error_last()->message, "does not exist") != NULL);
+    /* A sub-tenant's document is not its parent's. */
+    ASSERT_OK(lm_doc_get_by_origin(&d, f.m, "alpha/sub", "shared", 0));
+    ASSERT(strcmp(lm_doc_document(d)->document_id, f.a_doc) != 0);
+    lm_doc_free(d);
+    /* Malformed input is rejected before any query. */
+    ASSERT_ERR(lm_doc_get_by_origin(&d, f.m, "alpha", "bad origin", 0), LM_EINVAL);
+    ASSERT_ERR(lm_doc_get_by_origin(&d, f.m, "' OR 1=1 --", "shared", 0), LM_EINVAL);
+    lm_memory_close(f.m);
+}
+
 TEST(test_isolation__search_sees_own_rows_only)
 {
     fixture f;

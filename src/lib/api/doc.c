@@ -438,27 +438,24 @@ struct lm_doc {
     size_t n_chunks;
 };
 
-int lm_doc_get(lm_doc **out, lm_memory *mem, const char *owner_id, const char *document_id,
-               int with_chunks)
+/* lm_doc_get() and lm_doc_get_by_origin(): the tenant's document whose @p key_column (a trusted
+   column name) is @p key. */
+static int doc_get(lm_doc **out, lm_memory *mem, const char *owner_id, const char *key_column,
+                   const char *key, int with_chunks)
 {
     lm_doc *d = NULL;
     lm__tx tx = {0};
     lm_buf sql = LM_BUF_INIT;
-    const char *params[] = {owner_id, document_id};
+    const char *params[2] = {owner_id, key};
+    int by_origin = strcmp(key_column, "id_at_origin") == 0;
     int rc;
 
-    LM_ASSERT_ARG(out != NULL);
-    *out = NULL;
-    LM_ASSERT_ARG(mem != NULL);
-    if ((rc = lm__validate_owner_id(owner_id)) < 0 ||
-        (rc = lm__validate_uuid(document_id, "document_id")) < 0)
-        return rc;
     if ((d = lm__calloc(1, sizeof(*d))) == NULL)
         return LM_ENOMEM;
     if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_READ)) < 0)
         goto out;
     lm__buf_printf(&sql, "SELECT " DOC_COLUMNS " FROM %s.documents"
-                         " WHERE owner_id = $1 AND document_id = $2", mem->db.qschema);
+                         " WHERE owner_id = $1 AND %s = $2", mem->db.qschema, key_column);
     if (lm__buf_oom(&sql)) {
         rc = LM_ENOMEM;
         goto out;
@@ -466,10 +463,14 @@ int lm_doc_get(lm_doc **out, lm_memory *mem, const char *owner_id, const char *d
     if ((rc = lm__db_exec(&d->doc_res, tx.conn, sql.ptr, 2, params)) < 0)
         goto out;
     if (PQntuples(d->doc_res) == 0) {
-        rc = lm__error_set(LM_ENOTFOUND, "document \"%s\" does not exist", document_id);
+        rc = by_origin ? lm__error_set(LM_ENOTFOUND,
+                                       "document with id at origin \"%s\" does not exist", key)
+                       : lm__error_set(LM_ENOTFOUND, "document \"%s\" does not exist", key);
         goto out;
     }
     doc_from_row(&d->doc, d->doc_res, 0);
+    /* The chunks are selected by document_id whichever key found the document. */
+    params[1] = d->doc.document_id;
     if (with_chunks) {
         lm__buf_clear(&sql);
         lm__buf_printf(&sql,
@@ -513,6 +514,34 @@ out:
     else
         *out = d;
     return rc;
+}
+
+int lm_doc_get(lm_doc **out, lm_memory *mem, const char *owner_id, const char *document_id,
+               int with_chunks)
+{
+    int rc;
+
+    LM_ASSERT_ARG(out != NULL);
+    *out = NULL;
+    LM_ASSERT_ARG(mem != NULL);
+    if ((rc = lm__validate_owner_id(owner_id)) < 0 ||
+        (rc = lm__validate_uuid(document_id, "document_id")) < 0)
+        return rc;
+    return doc_get(out, mem, owner_id, "document_id", document_id, with_chunks);
+}
+
+int lm_doc_get_by_origin(lm_doc **out, lm_memory *mem, const char *owner_id,
+                         const char *id_at_origin, int with_chunks)
+{
+    int rc;
+
+    LM_ASSERT_ARG(out != NULL);
+    *out = NULL;
+    LM_ASSERT_ARG(mem != NULL);
+    if ((rc = lm__validate_owner_id(owner_id)) < 0 ||
+        (rc = lm__validate_id_at_origin(id_at_origin, "id_at_origin")) < 0)
+        return rc;
+    return doc_get(out, mem, owner_id, "id_at_origin", id_at_origin, with_chunks);
 }
 
 const lm_document *lm_doc_document(const lm_doc *doc)

@@ -63,5 +63,5 @@ run_raw ingest --owner acme "$CLI_ROOT/samples/acme/onboarding.txt"
 expect_status 2
 expect_err "is not a directory"
 run_raw add --owner acme "$CLI_TMP/missing.txt"
-expect_status 1
+expect_status 3
 expect_err "could not open file"
