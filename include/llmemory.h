@@ -44,5 +44,6 @@
 #include "llmemory/auth.h"
 #include "llmemory/embed.h"
 #include "llmemory/queue.h"
+#include "llmemory/lifecycle.h"
 
 #endif

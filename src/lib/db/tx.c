@@ -23,7 +23,10 @@ int lm__tx_begin(lm__tx *tx, lm__db *db, const char *owner_id, int mode)
     int rc = lm__pool_acquire(&tx->conn, &db->pool);
     if (rc < 0)
         return rc;
-    rc = lm__db_exec(NULL, tx->conn, "BEGIN", 0, NULL);
+    rc = lm__db_exec(NULL, tx->conn,
+                     mode == LM__TX_SNAPSHOT ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+                                             : "BEGIN",
+                     0, NULL);
     if (rc < 0)
         goto fail;
     tx->open = 1;
@@ -41,6 +44,15 @@ int lm__tx_begin(lm__tx *tx, lm__db *db, const char *owner_id, int mode)
 fail:
     lm__tx_end(tx);
     return rc;
+}
+
+int lm__tx_lock(lm__tx *tx, const char *owner_id)
+{
+    const char *params[1] = {owner_id};
+    char sql[96];
+    snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%d, hashtext($1))",
+             LM__LOCK_CLASS_TENANT);
+    return lm__db_exec(NULL, tx->conn, sql, 1, params);
 }
 
 int lm__tx_commit(lm__tx *tx)

@@ -1,0 +1,128 @@
+/*
+ * llmemory/lifecycle.h: a tenant's whole data set in and out: export as a JSON Lines stream and
+ * import of such a stream into the same or another tenant.
+ *
+ * The stream (format "llmemory-export", version 1) is one JSON object per line:
+ *   {"type":"header","format":"llmemory-export","version":1,"owner_id":...,"provider_id":...,
+ *    "dimension":...,"vectors":true|false,"exported_at":...,"counts":{"documents":N,
+ *    "chunks":N,"vectors":N}}
+ *   {"type":"document",...}   one per document
+ *   {"type":"chunk",...}      one per chunk (with "embedding":[...] when vectors are exported)
+ *   {"type":"trailer","counts":{...},"sha256":"<hex SHA-256 of every byte before this line>"}
+ * docs/operations.md describes every field.
+ *
+ * Threads: both calls may run on one lm_memory from several threads (each takes a connection
+ * from the pool for its whole run). The callbacks run on the calling thread.
+ */
+#ifndef LLMEMORY_LIFECYCLE_H
+#define LLMEMORY_LIFECYCLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "store.h"
+
+LM_BEGIN_DECL
+
+/** Format name and version written in the header of an export. */
+#define LM_EXPORT_FORMAT  "llmemory-export"
+#define LM_EXPORT_VERSION 1
+
+/** Receives @p len bytes of the stream (whole lines). Return 0 to go on, a negative LM_E* code
+ *  (e.g. LM_EIO when the output failed) to stop: the call then returns that code. */
+typedef int (*lm_write_cb)(const char *data, size_t len, void *payload);
+/** Fills up to @p cap bytes of @p buf. Returns the number of bytes read, 0 at the end of the
+ *  stream, or a negative LM_E* code (the call then returns it). */
+typedef long (*lm_read_cb)(char *buf, size_t cap, void *payload);
+/** Progress: @p done of @p total records (documents plus chunks; total is -1 while unknown). */
+typedef void (*lm_progress_cb)(int64_t done, int64_t total, void *payload);
+
+/** Records of an export or import. */
+typedef struct lm_transfer_counts {
+    int64_t documents;
+    int64_t chunks;
+    int64_t vectors; /* chunks that carried a stored vector */
+} lm_transfer_counts;
+
+/** Options of lm_tenant_export(). NULL means defaults. */
+typedef struct lm_export_opts {
+    unsigned int version;
+    int with_vectors;          /* 1: each chunk carries its vector of the current provider */
+    int batch;                 /* rows fetched from the server at a time; 0: 500 */
+    lm_progress_cb progress;   /* or NULL */
+    void *progress_payload;
+} lm_export_opts;
+
+#define LM_EXPORT_OPTS_VERSION 1
+#define LM_EXPORT_OPTS_INIT    {LM_EXPORT_OPTS_VERSION, 0, 0, NULL, NULL}
+/** Initialise @p opts to defaults. @return 0, or LM_EINVAL for an unsupported @p version. */
+LM_EXTERN int lm_export_opts_init(lm_export_opts *opts, unsigned int version);
+
+/**
+ * Stream everything @p owner_id has (documents, chunks, metadata and optionally vectors) to
+ * @p write as JSON Lines.
+ *
+ * The whole stream is one consistent snapshot (a REPEATABLE READ, READ ONLY transaction), so
+ * writes that happen meanwhile are either entirely in it or not at all; rows are fetched in
+ * batches through a server-side cursor, so memory stays constant whatever the tenant's size.
+ * An unknown tenant exports an empty (but valid) stream.
+ *
+ * @param out     receives the counts written; may be NULL
+ * @param write   the sink (required); @p payload is passed to it
+ * @return 0; LM_EINVAL before any I/O; the sink's own code; LM_ECONN, LM_EDB.
+ */
+LM_EXTERN int lm_tenant_export(lm_transfer_counts *out,
+                               lm_memory *mem,
+                               const char *owner_id,
+                               const lm_export_opts *opts,
+                               lm_write_cb write,
+                               void *payload);
+
+/** Options of lm_tenant_import(). NULL means defaults. */
+typedef struct lm_import_opts {
+    unsigned int version;
+    size_t max_line_bytes;     /* longest record accepted; 0: 64 MiB */
+    lm_progress_cb progress;   /* or NULL */
+    void *progress_payload;
+} lm_import_opts;
+
+#define LM_IMPORT_OPTS_VERSION 1
+#define LM_IMPORT_OPTS_INIT    {LM_IMPORT_OPTS_VERSION, 0, NULL, NULL}
+/** Initialise @p opts to defaults. @return 0, or LM_EINVAL for an unsupported @p version. */
+LM_EXTERN int lm_import_opts_init(lm_import_opts *opts, unsigned int version);
+
+/** What lm_tenant_import() did (caller-allocated). */
+typedef struct lm_import_result {
+    lm_transfer_counts counts;  /* records read */
+    int64_t documents_created;  /* documents new to the tenant (the rest replaced one) */
+    int64_t vectors_reused;     /* stored vectors taken over (same provider and dimension) */
+    int64_t chunks_queued;      /* searchable chunks left to the embedding queue */
+} lm_import_result;
+
+/**
+ * Read an export stream from @p read and restore it into @p owner_id (the same tenant or
+ * another one).
+ *
+ * The whole stream is validated (format and version, the shape of every record, the counts of
+ * the header and trailer, the checksum, references between records) while it is staged inside
+ * one transaction; only then are the documents written, in the same transaction. A truncated,
+ * corrupt or foreign file therefore changes nothing. Documents are matched by id_at_origin:
+ * importing the same stream twice leaves the tenant as after the first time. Stored vectors are
+ * taken over when the stream's provider id and dimension are the memory's; otherwise the
+ * searchable chunks go to the embedding queue (when the memory has an embedder).
+ *
+ * @param out  receives what was done; may be NULL
+ * @return 0; LM_EINVAL before any I/O; LM_EPARSE for a malformed, truncated or inconsistent
+ *         stream (the message names the line); the reader's own code; LM_ECONN, LM_EDB.
+ */
+LM_EXTERN int lm_tenant_import(lm_import_result *out,
+                               lm_memory *mem,
+                               const char *owner_id,
+                               const lm_import_opts *opts,
+                               lm_read_cb read,
+                               void *payload);
+
+LM_END_DECL
+
+#endif
