@@ -24,6 +24,8 @@ static const struct cli_command {
     {"stats", cli_cmd_stats, "show an owner's statistics"},
     {"history", cli_cmd_history, "show an owner's recent searches"},
     {"erase", cli_cmd_erase, "erase everything an owner has"},
+    {"export", cli_cmd_export, "write everything an owner has as JSON Lines"},
+    {"import", cli_cmd_import, "restore an export into an owner"},
     {"db", cli_cmd_db, "status, start or stop the embedded database"},
     {"optimize", cli_cmd_optimize, "pack the keyword index and vacuum after bulk loads"},
     {"embed", cli_cmd_embed, "embed the chunks waiting in the embedding queue"},
