@@ -84,6 +84,11 @@ void srv_reply_text(srv_request *r, int status, const char *content_type, char *
     set_response(r, status, resp, content_type);
 }
 
+void srv_reply_stream(srv_request *r, int status, struct MHD_Response *resp, const char *content_type)
+{
+    set_response(r, status, resp, content_type);
+}
+
 void srv_reply_json(srv_request *r, int status, json_t *body)
 {
     char *text = NULL;

@@ -337,6 +337,9 @@ out:
     if (s->daemon != NULL)
         MHD_stop_daemon(s->daemon);
     srv_workers_stop(s->workers);
+    /* Export threads end once their client is gone (the daemon is stopped): wait for them
+       before the memory they read goes away. */
+    srv_export_wait(s->cfg.drain_s + 5.0);
     if (listen_fd >= 0)
         close(listen_fd);
     lm_memory_close(s->mem);

@@ -15,6 +15,7 @@ static const char *const p_none[] = {NULL};
 static const char *const p_owner[] = {"owner_id", NULL};
 static const char *const p_list[] = {"owner_id", "limit", "offset",   "order_by",
                                      "order",    "type",  "metadata", NULL};
+static const char *const p_export[] = {"owner_id", "vectors", NULL};
 static const char *const p_get[] = {"owner_id", "chunks", NULL};
 static const char *const p_search[] = {
     "owner_id",       "q",          "type",         "limit",          "alpha",
@@ -41,6 +42,8 @@ static const srv_route routes[] = {
     {12, "GET", "/v1/keys", srv_h_keys_list, LM_SCOPE_ADMIN, 0, 0, p_owner},
     {13, "POST", "/v1/keys", srv_h_keys_create, LM_SCOPE_ADMIN, 0, 1, p_owner},
     {14, "DELETE", "/v1/keys/{key_id}", srv_h_keys_revoke, LM_SCOPE_ADMIN, 0, 0, p_owner},
+    {15, "GET", "/v1/export", srv_h_export, LM_SCOPE_READ, 0, 0, p_export},
+    {16, "POST", "/v1/import", srv_h_import, LM_SCOPE_WRITE, 0, 0, p_owner},
 };
 
 #define N_ROUTES ((int)(sizeof(routes) / sizeof(routes[0])))
