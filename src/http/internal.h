@@ -307,6 +307,7 @@ void srv_h_keys_create(srv_request *r);
 void srv_h_keys_revoke(srv_request *r);
 void srv_h_export(srv_request *r);
 void srv_h_import(srv_request *r);
+void srv_h_tenant_erase(srv_request *r);
 /* Wait (up to @p timeout_s) for the export threads still streaming (handler_export.c). */
 void srv_export_wait(double timeout_s);
 

@@ -44,6 +44,7 @@ static const srv_route routes[] = {
     {14, "DELETE", "/v1/keys/{key_id}", srv_h_keys_revoke, LM_SCOPE_ADMIN, 0, 0, p_owner},
     {15, "GET", "/v1/export", srv_h_export, LM_SCOPE_READ, 0, 0, p_export},
     {16, "POST", "/v1/import", srv_h_import, LM_SCOPE_WRITE, 0, 0, p_owner},
+    {17, "DELETE", "/v1/tenant", srv_h_tenant_erase, LM_SCOPE_ADMIN, 0, 0, p_owner},
 };
 
 #define N_ROUTES ((int)(sizeof(routes) / sizeof(routes[0])))

@@ -411,3 +411,99 @@ TEST(test_lifecycle__sink_error_stops_export)
     ASSERT_ERR(lm_tenant_export(&c, m, "src", NULL, failing_write, NULL), LM_EIO);
     lm_memory_close(m);
 }
+
+/* ---- erasure ---------------------------------------------------------------------------------- */
+
+static void results_text(char *out, size_t cap, lm_memory *m, const char *owner, lm_search_type t,
+                         const char *q)
+{
+    lm_search_opts o = LM_SEARCH_OPTS_INIT;
+    lm_results *res = NULL;
+    size_t k = 0;
+    o.type = t;
+    o.no_history = 1;
+    ASSERT_OK(lm_search(&res, m, owner, q, &o));
+    out[0] = '\0';
+    for (size_t i = 0; i < lm_results_count(res) && k + 100 < cap; i++) {
+        const lm_hit *h = lm_results_at(res, i);
+        k += (size_t)snprintf(out + k, cap - k, "%s/%d/%.17g;", h->id_at_origin, h->chunk_index,
+                              h->score);
+    }
+    lm_results_free(res);
+}
+
+TEST(test_lifecycle__erase_leaves_nothing)
+{
+    lm_memory_opts mo = LM_MEMORY_OPTS_INIT;
+    lm_memory *m;
+    lm_erase_report rep;
+    lm_key_created key;
+    lm_results *res = NULL;
+    lm_import_result r;
+    sink s;
+    char before[3][4096], after[4096];
+    mo.vector_index_threshold = 4; /* both tenants get their own HNSW index */
+    m = test_memory_opts(&mo);
+    fill(m, "victim");
+    fill(m, "bystander");
+    /* Queue entries (an import without vectors queues its chunks), history, keys. */
+    test_add(m, "src", "q1", "Queued chunk about lighthouses and ferries.", NULL);
+    export_to(&s, m, "src", 0);
+    ASSERT_OK(import_text(&r, m, "victim", s.p, s.n));
+    ASSERT(r.chunks_queued > 0);
+    ASSERT_OK(lm_search(&res, m, "victim", "reef", NULL));
+    lm_results_free(res);
+    ASSERT_OK(lm_search(&res, m, "bystander", "reef", NULL));
+    lm_results_free(res);
+    ASSERT_OK(lm_key_create(&key, m, "victim", NULL));
+    lm_key_created_dispose(&key);
+    ASSERT_OK(lm_key_create(&key, m, "bystander", NULL));
+    lm_key_created_dispose(&key);
+    test_add(m, "victim/sub", "s1", "A sub-tenant keeps its own data.", NULL);
+
+    const char *q = "reef tides bread";
+    results_text(before[0], sizeof(before[0]), m, "bystander", LM_SEARCH_TEXT, q);
+    results_text(before[1], sizeof(before[1]), m, "bystander", LM_SEARCH_VECTOR, q);
+    results_text(before[2], sizeof(before[2]), m, "bystander", LM_SEARCH_HYBRID, q);
+    long long by_rows = owner_rows("bystander"), sub_rows = owner_rows("victim/sub");
+    ASSERT(owner_rows("victim") > 0);
+
+    ASSERT_OK(lm_tenant_erase_report(&rep, m, "victim"));
+    ASSERT_EQ_INT(rep.documents, 6);
+    ASSERT(rep.chunks >= 6);
+    ASSERT(rep.vectors >= 5);
+    ASSERT(rep.queue_entries >= 1);
+    ASSERT(rep.postings > 0);
+    ASSERT(rep.terms > 0);
+    ASSERT_EQ_INT(rep.history, 1);
+    ASSERT_EQ_INT(rep.vector_indexes, 1);
+    ASSERT_EQ_INT(rep.api_keys, 1);
+    /* Every table with an owner_id, from the catalog: nothing of the victim is left. */
+    ASSERT_EQ_INT(owner_rows("victim"), 0);
+    {
+        PGconn *c = db();
+        const char *p[1] = {test_schema()};
+        PGresult *x = PQexecParams(c, "SELECT count(*) FROM pg_indexes WHERE schemaname = $1"
+                                      " AND indexdef LIKE '%victim%'",
+                                   1, NULL, p, NULL, NULL, 0);
+        ASSERT(PQresultStatus(x) == PGRES_TUPLES_OK);
+        ASSERT_EQ_STR(PQgetvalue(x, 0, 0), "0");
+        PQclear(x);
+        PQfinish(c);
+    }
+    /* The others are untouched, and search exactly as before. */
+    ASSERT_EQ_INT(owner_rows("bystander"), by_rows);
+    ASSERT_EQ_INT(owner_rows("victim/sub"), sub_rows);
+    results_text(after, sizeof(after), m, "bystander", LM_SEARCH_TEXT, q);
+    ASSERT_EQ_STR(after, before[0]);
+    results_text(after, sizeof(after), m, "bystander", LM_SEARCH_VECTOR, q);
+    ASSERT_EQ_STR(after, before[1]);
+    results_text(after, sizeof(after), m, "bystander", LM_SEARCH_HYBRID, q);
+    ASSERT_EQ_STR(after, before[2]);
+    /* Erasing again finds nothing; an invalid owner is refused. */
+    ASSERT_OK(lm_tenant_erase_report(&rep, m, "victim"));
+    ASSERT_EQ_INT(rep.documents + rep.chunks + rep.api_keys + rep.other_rows, 0);
+    ASSERT_ERR(lm_tenant_erase_report(&rep, m, "' OR 1=1 --"), LM_EINVAL);
+    free(s.p);
+    lm_memory_close(m);
+}
