@@ -123,6 +123,43 @@ LM_EXTERN int lm_tenant_import(lm_import_result *out,
                                lm_read_cb read,
                                void *payload);
 
+/* ---- quotas ---------------------------------------------------------------------------------- */
+
+/** A limit that follows the configured default (lm_memory_opts.quota_*), and no limit at all. */
+#define LM_QUOTA_DEFAULT (-2)
+#define LM_QUOTA_NONE    (-1)
+
+/** Storage limits (or usage) of a tenant, per kind. */
+typedef struct lm_quota {
+    int64_t documents;
+    int64_t chunks;
+    int64_t bytes;   /* content bytes of the documents */
+    int64_t vectors; /* one per searchable chunk for the memory's embedder (0 without one) */
+} lm_quota;
+
+/** A tenant's quota state (caller-allocated). */
+typedef struct lm_quota_status {
+    lm_quota limit;    /* in force: the override, else the default; LM_QUOTA_NONE for none */
+    lm_quota override; /* the tenant's own setting, LM_QUOTA_DEFAULT where it has none */
+    lm_quota usage;
+} lm_quota_status;
+
+/**
+ * Set the tenant's storage limits. Each field: a limit >= 0, LM_QUOTA_NONE (no limit even when
+ * a default is configured) or LM_QUOTA_DEFAULT (follow the default again). Lowering a limit
+ * below the usage removes nothing; further additions then fail until usage drops.
+ *
+ * A write that would take a kind of usage past its limit fails with LM_ELIMIT (field
+ * "documents", "chunks", "bytes" or "vectors"; the detail gives the limit and the usage) and
+ * writes nothing. Writers of one tenant are serialised, so the limit is exact however many
+ * write at once. Re-adding a document that makes it no larger always succeeds.
+ * @return 0; LM_EINVAL; LM_ECONN, LM_EDB.
+ */
+LM_EXTERN int lm_quota_set(lm_memory *mem, const char *owner_id, const lm_quota *limits);
+/** The tenant's limits in force, its overrides and its usage. @return 0; LM_EINVAL; LM_ECONN,
+ *  LM_EDB. */
+LM_EXTERN int lm_quota_get(lm_quota_status *out, lm_memory *mem, const char *owner_id);
+
 LM_END_DECL
 
 #endif

@@ -80,12 +80,19 @@ typedef struct lm_memory_opts {
        $LLMEMORY_PREPARED_STATEMENTS=off): never prepare, for a pooler in transaction mode that
        moves sessions between server connections. */
     int no_prepared_statements;
+    /* Default per-tenant quotas (lm_quota_set() overrides them per tenant): documents, chunks,
+       content bytes and vectors. 0: none, unless $LLMEMORY_QUOTA_DOCUMENTS, ..._CHUNKS,
+       ..._BYTES or ..._VECTORS gives one. */
+    int64_t quota_documents;
+    int64_t quota_chunks;
+    int64_t quota_bytes;
+    int64_t quota_vectors;
 } lm_memory_opts;
 
 #define LM_MEMORY_OPTS_VERSION 1
 #define LM_MEMORY_OPTS_INIT                                                                        \
     {LM_MEMORY_OPTS_VERSION, NULL, NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, LM_LOG_WARN, NULL,  \
-     NULL, 0, LM_EMBED_SYNC, 0, 0, 0, 0, NULL, NULL, 0, 0}
+     NULL, 0, LM_EMBED_SYNC, 0, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0}
 /** Initialise @p opts to defaults. @return 0, or LM_EINVAL for an unsupported @p version. */
 LM_EXTERN int lm_memory_opts_init(lm_memory_opts *opts, unsigned int version);
 

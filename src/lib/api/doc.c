@@ -208,6 +208,7 @@ int lm_doc_add(lm_doc_add_result *out,
     float *vecs = NULL;
     size_t n_search = 0;
     int queue = 0;
+    lm__usage before;
 
     if (out)
         memset(out, 0, sizeof(*out));
@@ -293,6 +294,8 @@ int lm_doc_add(lm_doc_add_result *out,
     snprintf(nchunks, sizeof(nchunks), "%zu", chunks.count);
 
     if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_WRITE)) < 0)
+        goto out;
+    if ((rc = lm__usage_read(&before, mem, &tx, owner_id)) < 0)
         goto out;
     lm__buf_printf(&sql,
         "INSERT INTO %s.documents AS d (owner_id, document_id, id_at_origin, document_type,"
@@ -380,6 +383,9 @@ int lm_doc_add(lm_doc_add_result *out,
         if ((rc = lm__db_exec(NULL, tx.conn, sql.ptr, 3, vp)) < 0)
             goto out;
     }
+    /* Quotas: checked after the write, with the writer lock held, so exactly. */
+    if ((rc = lm__quota_check(mem, &tx, owner_id, &before)) < 0)
+        goto out;
     if ((rc = lm__tx_commit(&tx)) < 0)
         goto out;
     if (out) {

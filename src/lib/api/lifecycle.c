@@ -770,6 +770,7 @@ int lm_tenant_import(lm_import_result *out, lm_memory *mem, const char *owner_id
     char hex[65], hprovider[128] = "";
     int rc, hdim = 0, have_trailer = 0, reuse;
     int64_t done = 0;
+    lm__usage before;
 
     if (out)
         memset(out, 0, sizeof(*out));
@@ -926,7 +927,10 @@ int lm_tenant_import(lm_import_result *out, lm_memory *mem, const char *owner_id
 
     reuse = mem->vec.embedder != NULL && hprovider[0] != '\0' &&
             strcmp(hprovider, mem->vec.provider_id) == 0 && hdim == mem->vec.dim;
-    if ((rc = lm__tx_lock(&im.tx, owner_id)) < 0 || (rc = stage_apply(&im, reuse, &res)) < 0)
+    if ((rc = lm__tx_lock(&im.tx, owner_id)) < 0 ||
+        (rc = lm__usage_read(&before, mem, &im.tx, owner_id)) < 0 ||
+        (rc = stage_apply(&im, reuse, &res)) < 0 ||
+        (rc = lm__quota_check(mem, &im.tx, owner_id, &before)) < 0)
         goto out;
     if ((rc = lm__tx_commit(&im.tx)) < 0)
         goto out;

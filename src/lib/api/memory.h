@@ -31,6 +31,17 @@ struct lm_memory {
     int embed_mode;          /* LM_EMBED_SYNC or LM_EMBED_QUEUE */
     lm_rerank_cb rerank_fn;
     void *rerank_payload;
+    int64_t quota_default[4]; /* documents, chunks, bytes, vectors; -1: none */
 };
+
+/* Storage usage of a tenant (api/quota.c): documents, chunks, bytes, vectors. */
+typedef struct lm__usage {
+    int64_t v[4];
+} lm__usage;
+/* Read the tenant's usage inside @p tx. */
+int lm__usage_read(lm__usage *out, lm_memory *mem, lm__tx *tx, const char *owner_id);
+/* After a write inside @p tx (the tenant's writer lock held): LM_ELIMIT when a kind of usage
+   grew past its limit (from @p before); the caller rolls back, so nothing is written. */
+int lm__quota_check(lm_memory *mem, lm__tx *tx, const char *owner_id, const lm__usage *before);
 
 #endif
