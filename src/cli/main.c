@@ -26,6 +26,7 @@ static const struct cli_command {
     {"erase", cli_cmd_erase, "erase everything an owner has"},
     {"export", cli_cmd_export, "write everything an owner has as JSON Lines"},
     {"import", cli_cmd_import, "restore an export into an owner"},
+    {"quota", cli_cmd_quota, "show or set an owner's storage quotas"},
     {"db", cli_cmd_db, "status, start or stop the embedded database"},
     {"optimize", cli_cmd_optimize, "pack the keyword index and vacuum after bulk loads"},
     {"embed", cli_cmd_embed, "embed the chunks waiting in the embedding queue"},
