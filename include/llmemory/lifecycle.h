@@ -160,6 +160,46 @@ LM_EXTERN int lm_quota_set(lm_memory *mem, const char *owner_id, const lm_quota 
  *  LM_EDB. */
 LM_EXTERN int lm_quota_get(lm_quota_status *out, lm_memory *mem, const char *owner_id);
 
+/* ---- usage of every tenant (operators) ----------------------------------------------------------- */
+
+/** Order of lm_usage_list_get(): largest first, ties by owner_id. */
+typedef enum lm_usage_sort {
+    LM_USAGE_SORT_OWNER = 0, /* owner_id ascending */
+    LM_USAGE_SORT_DOCUMENTS,
+    LM_USAGE_SORT_CHUNKS,
+    LM_USAGE_SORT_BYTES,
+    LM_USAGE_SORT_VECTORS,
+    LM_USAGE_SORT_SEARCHES_TODAY,
+    LM_USAGE_SORT_ADDS_TODAY
+} lm_usage_sort;
+/** Parse "owner", "documents", "chunks", "bytes", "vectors", "searches", "adds".
+ *  @return 0 or LM_EINVAL (field "sort"). */
+LM_EXTERN int lm_usage_sort_parse(lm_usage_sort *out, const char *name);
+
+/** One tenant's usage. Strings are borrowed from the list. */
+typedef struct lm_usage_row {
+    const char *owner_id;
+    lm_quota usage;
+    lm_quota limit;         /* in force; LM_QUOTA_NONE for none */
+    int64_t searches_today; /* recorded searches since midnight UTC (search history) */
+    int64_t adds_today;     /* documents added or re-indexed since midnight UTC */
+    const char *near_limit; /* "documents", ... when a usage is at 90% of its limit or more;
+                               the first such kind; NULL when none */
+} lm_usage_row;
+
+typedef struct lm_usage_list lm_usage_list;
+/**
+ * Usage of every tenant that has stored anything, for an operator (this reads across
+ * tenants: never expose it to a tenant). @p limit rows at most (1..100000).
+ * @return 0; LM_EINVAL; LM_ECONN, LM_EDB.
+ */
+LM_EXTERN int lm_usage_list_get(lm_usage_list **out, lm_memory *mem, lm_usage_sort sort, int limit);
+LM_EXTERN size_t lm_usage_list_count(const lm_usage_list *list);
+/** Row @p i, or NULL when out of range. Borrowed from @p list. */
+LM_EXTERN const lm_usage_row *lm_usage_list_at(const lm_usage_list *list, size_t i);
+/** Release @p list. NULL-safe. */
+LM_EXTERN void lm_usage_list_free(lm_usage_list *list);
+
 LM_END_DECL
 
 #endif

@@ -183,3 +183,38 @@ TEST(test_quota__defaults_and_overrides)
     ASSERT_EQ_INT(st.override.documents, LM_QUOTA_DEFAULT);
     lm_memory_close(m);
 }
+
+TEST(test_quota__usage_of_every_tenant)
+{
+    lm_memory *m = test_memory();
+    lm_quota q = {2, LM_QUOTA_DEFAULT, LM_QUOTA_DEFAULT, LM_QUOTA_DEFAULT};
+    lm_usage_list *l = NULL;
+    lm_results *res = NULL;
+    lm_usage_sort sort;
+    test_add(m, "small", "1", "tiny", NULL);
+    test_add(m, "big", "1", "a much longer document about many things and more", NULL);
+    test_add(m, "big", "2", "and another one about other things", NULL);
+    ASSERT_OK(lm_quota_set(m, "big", &q));
+    ASSERT_OK(lm_search(&res, m, "small", "tiny", NULL));
+    lm_results_free(res);
+    ASSERT_OK(lm_usage_sort_parse(&sort, "bytes"));
+    ASSERT_OK(lm_usage_list_get(&l, m, sort, 10));
+    ASSERT_EQ_INT(lm_usage_list_count(l), 2);
+    ASSERT_EQ_STR(lm_usage_list_at(l, 0)->owner_id, "big");
+    ASSERT_EQ_INT(lm_usage_list_at(l, 0)->usage.documents, 2);
+    ASSERT_EQ_INT(lm_usage_list_at(l, 0)->adds_today, 2);
+    ASSERT_EQ_INT(lm_usage_list_at(l, 0)->limit.documents, 2);
+    ASSERT_EQ_STR(lm_usage_list_at(l, 0)->near_limit, "documents");
+    ASSERT_EQ_STR(lm_usage_list_at(l, 1)->owner_id, "small");
+    ASSERT_EQ_INT(lm_usage_list_at(l, 1)->searches_today, 1);
+    ASSERT(lm_usage_list_at(l, 1)->near_limit == NULL);
+    ASSERT(lm_usage_list_at(l, 2) == NULL);
+    lm_usage_list_free(l);
+    ASSERT_OK(lm_usage_list_get(&l, m, LM_USAGE_SORT_OWNER, 1));
+    ASSERT_EQ_INT(lm_usage_list_count(l), 1);
+    ASSERT_EQ_STR(lm_usage_list_at(l, 0)->owner_id, "big");
+    lm_usage_list_free(l);
+    ASSERT_ERR(lm_usage_sort_parse(&sort, "nope"), LM_EINVAL);
+    ASSERT_ERR(lm_usage_list_get(&l, m, sort, 0), LM_EINVAL);
+    lm_memory_close(m);
+}

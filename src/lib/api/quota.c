@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "api/memory.h"
 #include "buf.h"
 #include "error.h"
@@ -145,4 +146,128 @@ out:
     lm__tx_end(&tx);
     lm_buf_dispose(&sql);
     return rc;
+}
+
+/* ---- usage of every tenant ---------------------------------------------------------------------- */
+
+struct lm_usage_list {
+    PGresult *res;
+    lm_usage_row *rows;
+    size_t n;
+};
+
+static const char *const sort_names[] = {"owner", "documents", "chunks", "bytes",
+                                         "vectors", "searches", "adds"};
+static const char *const sort_cols[] = {"owner_id", "documents", "chunks", "bytes",
+                                        "vectors", "searches_today", "adds_today"};
+
+int lm_usage_sort_parse(lm_usage_sort *out, const char *name)
+{
+    LM_ASSERT_ARG(out != NULL);
+    for (int i = 0; name && i < (int)(sizeof(sort_names) / sizeof(sort_names[0])); i++) {
+        if (strcmp(name, sort_names[i]) == 0) {
+            *out = (lm_usage_sort)i;
+            return 0;
+        }
+    }
+    lm__error_set_field(LM_EINVAL, "sort", "invalid sort column \"%.40s\"", name ? name : "");
+    lm__error_hint("Use one of: owner, documents, chunks, bytes, vectors, searches, adds.");
+    return LM_EINVAL;
+}
+
+int lm_usage_list_get(lm_usage_list **out, lm_memory *mem, lm_usage_sort sort, int limit)
+{
+    lm_usage_list *l = NULL;
+    lm_buf sql = LM_BUF_INIT;
+    PGconn *conn = NULL;
+    char lim[16];
+    const char *params[1] = {lim};
+    const char *S;
+    int rc;
+
+    LM_ASSERT_ARG(out != NULL);
+    *out = NULL;
+    LM_ASSERT_ARG(mem != NULL);
+    if ((int)sort < 0 || sort > LM_USAGE_SORT_ADDS_TODAY)
+        return lm__error_set_field(LM_EINVAL, "sort", "invalid sort column %d", (int)sort);
+    if (limit < 1 || limit > 100000)
+        return lm__error_set_field(LM_EINVAL, "limit", "limit must be between 1 and 100000");
+    snprintf(lim, sizeof(lim), "%d", limit);
+    S = mem->db.qschema;
+    lm__buf_printf(&sql,
+        "SELECT * FROM (SELECT u.owner_id, u.documents, u.chunks, u.bytes, %s AS vectors,"
+        " q.max_documents, q.max_chunks, q.max_bytes, q.max_vectors,"
+        " (SELECT count(*) FROM %s.search_history h WHERE h.owner_id = u.owner_id"
+        "     AND h.created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
+        "   AS searches_today,"
+        " (SELECT count(*) FROM %s.documents d WHERE d.owner_id = u.owner_id"
+        "     AND d.updated_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')"
+        "   AS adds_today"
+        " FROM %s.tenant_usage u LEFT JOIN %s.tenant_stats s ON s.owner_id = u.owner_id"
+        " LEFT JOIN %s.tenant_quotas q ON q.owner_id = u.owner_id) t"
+        " ORDER BY %s%s, owner_id LIMIT $1",
+        mem->vec.embedder ? "coalesce(s.chunk_count, 0)" : "0::bigint", S, S, S, S, S,
+        sort_cols[sort], sort == LM_USAGE_SORT_OWNER ? "" : " DESC");
+    if (lm__buf_oom(&sql)) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    if ((l = lm__calloc(1, sizeof(*l))) == NULL) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    /* An operator's read across tenants: a plain pooled connection, no tenant transaction. */
+    if ((rc = lm__pool_acquire(&conn, &mem->db.pool)) < 0)
+        goto out;
+    rc = lm__db_exec(&l->res, conn, sql.ptr, 1, params);
+    lm__pool_release(&mem->db.pool, conn);
+    if (rc < 0)
+        goto out;
+    l->n = (size_t)PQntuples(l->res);
+    if ((l->rows = lm__calloc(l->n ? l->n : 1, sizeof(*l->rows))) == NULL) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        lm_usage_row *r = &l->rows[i];
+        int64_t *u = &r->usage.documents, *lm = &r->limit.documents;
+        r->owner_id = PQgetvalue(l->res, (int)i, 0);
+        for (int k = 0; k < 4; k++) {
+            u[k] = strtoll(PQgetvalue(l->res, (int)i, 1 + k), NULL, 10);
+            lm[k] = PQgetisnull(l->res, (int)i, 5 + k)
+                        ? mem->quota_default[k]
+                        : strtoll(PQgetvalue(l->res, (int)i, 5 + k), NULL, 10);
+            /* 90% or more of a limit (10 * usage >= 9 * limit, in integers). */
+            if (r->near_limit == NULL && lm[k] >= 0 && 10 * u[k] >= 9 * lm[k])
+                r->near_limit = kinds[k];
+        }
+        r->searches_today = strtoll(PQgetvalue(l->res, (int)i, 9), NULL, 10);
+        r->adds_today = strtoll(PQgetvalue(l->res, (int)i, 10), NULL, 10);
+    }
+out:
+    lm_buf_dispose(&sql);
+    if (rc < 0)
+        lm_usage_list_free(l);
+    else
+        *out = l;
+    return rc;
+}
+
+size_t lm_usage_list_count(const lm_usage_list *list)
+{
+    return list ? list->n : 0;
+}
+
+const lm_usage_row *lm_usage_list_at(const lm_usage_list *list, size_t i)
+{
+    return list && i < list->n ? &list->rows[i] : NULL;
+}
+
+void lm_usage_list_free(lm_usage_list *list)
+{
+    if (list == NULL)
+        return;
+    PQclear(list->res);
+    lm__free(list->rows);
+    lm__free(list);
 }

@@ -28,3 +28,17 @@ run quota set --owner "$a" --documents -3
 expect_status 2
 run quota frob --owner "$a"
 expect_status 2
+# The operator's view: every owner, sorted, with the owners near a quota flagged.
+b=${CASE_OWNER_PREFIX}-b
+run quota set --owner "$b" --documents 1
+run add --owner "$b" "$CLI_TMP/one.txt"
+expect_status 0
+run stats --all --sort documents --json
+expect_status 0
+run stats --all --sort documents --limit 100000
+expect_status 0
+expect_out "near the limit of documents"
+run stats --all --sort nonsense
+expect_status 2
+run stats --all --owner "$b"
+expect_status 2
