@@ -200,6 +200,41 @@ LM_EXTERN const lm_usage_row *lm_usage_list_at(const lm_usage_list *list, size_t
 /** Release @p list. NULL-safe. */
 LM_EXTERN void lm_usage_list_free(lm_usage_list *list);
 
+/* ---- audit log -------------------------------------------------------------------------------- */
+
+/**
+ * Who acts, and from where, for the audit records the calling thread's next calls write
+ * (keys created and revoked, erasure, export, import, quota changes). @p actor: "cli:USER",
+ * "key:KEY_ID", ...; @p source: a client address, or NULL. Both are copied (at most 127 bytes);
+ * NULL @p actor means "library". Thread-local, like lm_error_last().
+ */
+LM_EXTERN void lm_audit_context_set(const char *actor, const char *source);
+
+/** One audit record. Strings are borrowed from the page. */
+typedef struct lm_audit_entry {
+    int64_t audit_id;
+    const char *at;      /* ISO 8601 UTC */
+    const char *actor;
+    const char *action;  /* "key.create", "key.revoke", "tenant.erase", "tenant.export",
+                            "tenant.import", "quota.set" */
+    const char *source;  /* or NULL */
+    const char *outcome; /* "success" or "failure" */
+    const char *detail;  /* JSON object text */
+} lm_audit_entry;
+
+typedef struct lm_audit_page lm_audit_page;
+/**
+ * The tenant's audit records, newest first, at most @p limit (1..10000). Append-only: the
+ * records cannot be changed or deleted except by the tenant's erasure, after which only the
+ * erasure record remains. Another tenant's records are never returned.
+ * @return 0; LM_EINVAL; LM_ECONN, LM_EDB.
+ */
+LM_EXTERN int lm_audit_list(lm_audit_page **out, lm_memory *mem, const char *owner_id, int limit);
+LM_EXTERN size_t lm_audit_page_count(const lm_audit_page *page);
+/** Record @p i, or NULL when out of range. Borrowed from @p page. */
+LM_EXTERN const lm_audit_entry *lm_audit_page_at(const lm_audit_page *page, size_t i);
+LM_EXTERN void lm_audit_page_free(lm_audit_page *page);
+
 LM_END_DECL
 
 #endif

@@ -122,14 +122,16 @@ static PGconn *db(void)
 }
 
 /* Rows that belong to @p owner in every table of the test's schema that has an owner_id column,
- * found from the catalog (so a table added later is counted too). */
+ * found from the catalog (so a table added later is counted too), except the audit log, which
+ * records failed imports and keeps the erasure record by design (audit_rows() counts it). */
 static long long owner_rows(const char *owner)
 {
     PGconn *c = db();
     const char *p[2] = {test_schema(), owner};
     PGresult *r = PQexecParams(c,
         "SELECT table_name FROM information_schema.columns"
-        " WHERE table_schema = $1 AND column_name = 'owner_id' ORDER BY 1",
+        " WHERE table_schema = $1 AND column_name = 'owner_id' AND table_name <> 'audit_log'"
+        " ORDER BY 1",
         1, NULL, p, NULL, NULL, 0);
     ASSERT(PQresultStatus(r) == PGRES_TUPLES_OK);
     ASSERT(PQntuples(r) >= 8);
@@ -146,6 +148,24 @@ static long long owner_rows(const char *owner)
     PQclear(r);
     PQfinish(c);
     return total;
+}
+
+/* The owner's audit records of @p action (all actions when NULL). */
+static long long audit_rows(const char *owner, const char *action)
+{
+    PGconn *c = db();
+    char sql[256];
+    const char *p[2] = {owner, action};
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM \"%s\".audit_log WHERE owner_id = $1"
+             " AND ($2::text IS NULL OR action = $2)",
+             test_schema());
+    PGresult *r = PQexecParams(c, sql, 2, NULL, p, NULL, NULL, 0);
+    ASSERT(PQresultStatus(r) == PGRES_TUPLES_OK);
+    long long n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    PQfinish(c);
+    return n;
 }
 
 TEST(test_lifecycle__round_trip_same_results)
@@ -234,6 +254,8 @@ static void expect_rejected(lm_memory *m, const char *p, size_t n, const char *w
                      lm_error_last()->message);
     ASSERT(lm_error_last()->message[0] != '\0');
     ASSERT_EQ_INT(owner_rows("victim"), 0);
+    /* ... and each rejection is in the audit log, as a failure. */
+    ASSERT(audit_rows("victim", "tenant.import") > 0);
 }
 
 TEST(test_lifecycle__bad_streams_write_nothing)
@@ -478,8 +500,12 @@ TEST(test_lifecycle__erase_leaves_nothing)
     ASSERT_EQ_INT(rep.history, 1);
     ASSERT_EQ_INT(rep.vector_indexes, 1);
     ASSERT_EQ_INT(rep.api_keys, 1);
-    /* Every table with an owner_id, from the catalog: nothing of the victim is left. */
+    /* Every table with an owner_id, from the catalog: nothing of the victim is left but the
+       erasure record in the audit log. */
     ASSERT_EQ_INT(owner_rows("victim"), 0);
+    ASSERT_EQ_INT(audit_rows("victim", NULL), 1);
+    ASSERT_EQ_INT(audit_rows("victim", "tenant.erase"), 1);
+    ASSERT(audit_rows("bystander", "key.create") == 1);
     {
         PGconn *c = db();
         const char *p[1] = {test_schema()};
@@ -502,8 +528,79 @@ TEST(test_lifecycle__erase_leaves_nothing)
     ASSERT_EQ_STR(after, before[2]);
     /* Erasing again finds nothing; an invalid owner is refused. */
     ASSERT_OK(lm_tenant_erase_report(&rep, m, "victim"));
-    ASSERT_EQ_INT(rep.documents + rep.chunks + rep.api_keys + rep.other_rows, 0);
+    ASSERT_EQ_INT(rep.documents + rep.chunks + rep.api_keys, 0);
+    ASSERT_EQ_INT(rep.other_rows, 1); /* the first erasure record, replaced by the second */
+    ASSERT_EQ_INT(audit_rows("victim", NULL), 1);
     ASSERT_ERR(lm_tenant_erase_report(&rep, m, "' OR 1=1 --"), LM_EINVAL);
+    free(s.p);
+    lm_memory_close(m);
+}
+
+/* ---- audit log ------------------------------------------------------------------------------- */
+
+TEST(test_lifecycle__audit_log)
+{
+    lm_memory *m = test_memory();
+    lm_key_created key;
+    lm_quota q = {5, LM_QUOTA_DEFAULT, LM_QUOTA_DEFAULT, LM_QUOTA_DEFAULT};
+    lm_audit_page *p = NULL;
+    lm_import_result r;
+    sink s;
+    fill(m, "acme");
+    lm_audit_context_set("cli:alice", "10.0.0.7");
+    ASSERT_OK(lm_key_create(&key, m, "acme", NULL));
+    ASSERT_OK(lm_key_revoke(m, "acme", 0, key.key_id));
+    lm_key_created_dispose(&key);
+    ASSERT_OK(lm_quota_set(m, "acme", &q));
+    export_to(&s, m, "acme", 0);
+    ASSERT_OK(import_text(&r, m, "acme", s.p, s.n));
+    ASSERT_ERR(import_text(&r, m, "acme", s.p, s.n / 2), LM_EPARSE);
+    lm_audit_context_set(NULL, NULL);
+    ASSERT_OK(lm_key_create(&key, m, "globex", NULL));
+    lm_key_created_dispose(&key);
+
+    ASSERT_OK(lm_audit_list(&p, m, "acme", 100));
+    ASSERT_EQ_INT(lm_audit_page_count(p), 6);
+    const char *want[] = {"tenant.import", "tenant.import", "tenant.export", "quota.set",
+                          "key.revoke", "key.create"};
+    for (size_t i = 0; i < 6; i++) {
+        const lm_audit_entry *e = lm_audit_page_at(p, i);
+        ASSERT_EQ_STR(e->action, want[i]);
+        ASSERT_EQ_STR(e->actor, "cli:alice");
+        ASSERT_EQ_STR(e->source, "10.0.0.7");
+        ASSERT(e->at[0] == '2');
+    }
+    ASSERT_EQ_STR(lm_audit_page_at(p, 0)->outcome, "failure");
+    ASSERT(strstr(lm_audit_page_at(p, 0)->detail, "truncated") != NULL ||
+           strstr(lm_audit_page_at(p, 0)->detail, "JSON") != NULL);
+    ASSERT_EQ_STR(lm_audit_page_at(p, 1)->outcome, "success");
+    ASSERT(strstr(lm_audit_page_at(p, 3)->detail, "\"documents\": 5") != NULL);
+    lm_audit_page_free(p);
+    /* Another tenant's records are not in acme's list, and the other way round. */
+    ASSERT_OK(lm_audit_list(&p, m, "globex", 100));
+    ASSERT_EQ_INT(lm_audit_page_count(p), 1);
+    ASSERT_EQ_STR(lm_audit_page_at(p, 0)->actor, "library");
+    ASSERT(lm_audit_page_at(p, 0)->source == NULL);
+    lm_audit_page_free(p);
+    ASSERT_OK(lm_audit_list(&p, m, "nobody", 100));
+    ASSERT_EQ_INT(lm_audit_page_count(p), 0);
+    lm_audit_page_free(p);
+    ASSERT_ERR(lm_audit_list(&p, m, "acme", 0), LM_EINVAL);
+    /* Append-only, even for the schema's owner. */
+    {
+        PGconn *c = db();
+        char sql[200];
+        snprintf(sql, sizeof(sql), "UPDATE \"%s\".audit_log SET actor = 'mallory'", test_schema());
+        PGresult *x = PQexec(c, sql);
+        ASSERT(PQresultStatus(x) == PGRES_FATAL_ERROR);
+        ASSERT(strstr(PQresultErrorMessage(x), "append-only") != NULL);
+        PQclear(x);
+        snprintf(sql, sizeof(sql), "DELETE FROM \"%s\".audit_log", test_schema());
+        x = PQexec(c, sql);
+        ASSERT(PQresultStatus(x) == PGRES_FATAL_ERROR);
+        PQclear(x);
+        PQfinish(c);
+    }
     free(s.p);
     lm_memory_close(m);
 }

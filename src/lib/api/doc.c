@@ -915,6 +915,10 @@ int lm_tenant_erase_report(lm_erase_report *out, lm_memory *mem, const char *own
     params[1] = mem->db.schema;
     if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_WRITE)) < 0)
         goto out;
+    /* The audit log is append-only except for the erasure of its own tenant. */
+    if ((rc = lm__db_exec(NULL, tx.conn, "SELECT set_config('llmemory.erasing', $1, true)", 1,
+                          params)) < 0)
+        goto out;
     /* What the cascades and triggers will remove, counted first under the writer lock (exact:
        no writer of this tenant runs meanwhile). Vectors live in one table per dimension. */
     lm__buf_printf(&sql,
@@ -1028,6 +1032,17 @@ int lm_tenant_erase_report(lm_erase_report *out, lm_memory *mem, const char *own
         r.other_rows += count_of(res, 0);
         PQclear(res);
         res = NULL;
+    }
+    /* The erasure record is all the audit log keeps of the tenant. */
+    {
+        char detail[512];
+        snprintf(detail, sizeof(detail),
+                 "{\"documents\": %lld, \"chunks\": %lld, \"vectors\": %lld, \"api_keys\": %lld,"
+                 " \"other_rows\": %lld}",
+                 (long long)r.documents, (long long)r.chunks, (long long)r.vectors,
+                 (long long)r.api_keys, (long long)r.other_rows);
+        if ((rc = lm__audit_in_tx(mem, &tx, owner_id, "tenant.erase", "success", detail)) < 0)
+            goto out;
     }
     if ((rc = lm__tx_commit(&tx)) < 0)
         goto out;

@@ -115,6 +115,23 @@ static int ex_json(exporter *ex, json_t *obj, int hashed)
     return rc;
 }
 
+/* {"documents":..,"chunks":..,"vectors":..} text into @p out. */
+static void counts_text(char *out, size_t n, const lm_transfer_counts *c)
+{
+    snprintf(out, n, "{\"documents\": %lld, \"chunks\": %lld, \"vectors\": %lld}",
+             (long long)c->documents, (long long)c->chunks, (long long)c->vectors);
+}
+
+/* {"error": message} of the last error, JSON-escaped, into @p out. */
+static void error_text(char *out, size_t n)
+{
+    json_t *o = json_pack("{s:s}", "error", lm_error_last()->message);
+    char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    snprintf(out, n, "%s", t ? t : "{}");
+    free(t);
+    json_decref(o);
+}
+
 static json_t *counts_json(const lm_transfer_counts *c)
 {
     json_t *o = json_object();
@@ -315,6 +332,14 @@ int lm_tenant_export(lm_transfer_counts *out, lm_memory *mem, const char *owner_
         *out = c;
 out:
     lm__tx_end(&tx);
+    {
+        char detail[512];
+        if (rc == 0)
+            counts_text(detail, sizeof(detail), &c);
+        else
+            error_text(detail, sizeof(detail));
+        lm__audit(mem, owner_id, "tenant.export", rc == 0 ? "success" : "failure", detail);
+    }
     PQclear(res);
     json_decref(hdr);
     json_decref(trl);
@@ -932,6 +957,12 @@ int lm_tenant_import(lm_import_result *out, lm_memory *mem, const char *owner_id
         (rc = stage_apply(&im, reuse, &res)) < 0 ||
         (rc = lm__quota_check(mem, &im.tx, owner_id, &before)) < 0)
         goto out;
+    {
+        char detail[512];
+        counts_text(detail, sizeof(detail), &seen);
+        if ((rc = lm__audit_in_tx(mem, &im.tx, owner_id, "tenant.import", "success", detail)) < 0)
+            goto out;
+    }
     if ((rc = lm__tx_commit(&im.tx)) < 0)
         goto out;
     res.counts = seen;
@@ -941,6 +972,11 @@ int lm_tenant_import(lm_import_result *out, lm_memory *mem, const char *owner_id
         *out = res;
 out:
     lm__tx_end(&im.tx);
+    if (rc < 0) {
+        char detail[512];
+        error_text(detail, sizeof(detail));
+        lm__audit(mem, owner_id, "tenant.import", "failure", detail);
+    }
     json_decref(rec);
     lm__free(rd.buf);
     lm_buf_dispose(&im.docs.rows);

@@ -44,4 +44,13 @@ int lm__usage_read(lm__usage *out, lm_memory *mem, lm__tx *tx, const char *owner
    grew past its limit (from @p before); the caller rolls back, so nothing is written. */
 int lm__quota_check(lm_memory *mem, lm__tx *tx, const char *owner_id, const lm__usage *before);
 
+/* Audit records (api/audit.c), with the thread's lm_audit_context_set() actor and source.
+ * In @p tx (written with the action, or not at all); @p detail is a JSON object text or NULL. */
+int lm__audit_in_tx(lm_memory *mem, lm__tx *tx, const char *owner_id, const char *action,
+                    const char *outcome, const char *detail);
+/* In a transaction of its own, after the action; a failure to write is logged. Keeps
+ * lm_error_last() as it was (a failed action's error is what the caller reports). */
+void lm__audit(lm_memory *mem, const char *owner_id, const char *action, const char *outcome,
+               const char *detail);
+
 #endif

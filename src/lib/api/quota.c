@@ -141,6 +141,15 @@ int lm_quota_set(lm_memory *mem, const char *owner_id, const lm_quota *limits)
         goto out;
     if ((rc = lm__db_exec(NULL, tx.conn, sql.ptr, 5, params)) < 0)
         goto out;
+    {
+        char detail[256];
+        snprintf(detail, sizeof(detail),
+                 "{\"documents\": %s, \"chunks\": %s, \"bytes\": %s, \"vectors\": %s}",
+                 params[1] ? params[1] : "null", params[2] ? params[2] : "null",
+                 params[3] ? params[3] : "null", params[4] ? params[4] : "null");
+        if ((rc = lm__audit_in_tx(mem, &tx, owner_id, "quota.set", "success", detail)) < 0)
+            goto out;
+    }
     rc = lm__tx_commit(&tx);
 out:
     lm__tx_end(&tx);
