@@ -308,6 +308,10 @@ void srv_h_keys_revoke(srv_request *r);
 void srv_h_export(srv_request *r);
 void srv_h_import(srv_request *r);
 void srv_h_tenant_erase(srv_request *r);
+void srv_h_audit(srv_request *r);
+struct sockaddr;
+/* A client address as text ("127.0.0.1", "::1", "unix") into @p out (handler_audit.c). */
+void srv_addr_text(char *out, size_t n, const struct sockaddr *sa);
 /* Wait (up to @p timeout_s) for the export threads still streaming (handler_export.c). */
 void srv_export_wait(double timeout_s);
 

@@ -16,6 +16,7 @@ static const char *const p_owner[] = {"owner_id", NULL};
 static const char *const p_list[] = {"owner_id", "limit", "offset",   "order_by",
                                      "order",    "type",  "metadata", NULL};
 static const char *const p_export[] = {"owner_id", "vectors", NULL};
+static const char *const p_audit[] = {"owner_id", "limit", NULL};
 static const char *const p_get[] = {"owner_id", "chunks", NULL};
 static const char *const p_search[] = {
     "owner_id",       "q",          "type",         "limit",          "alpha",
@@ -45,6 +46,7 @@ static const srv_route routes[] = {
     {15, "GET", "/v1/export", srv_h_export, LM_SCOPE_READ, 0, 0, p_export},
     {16, "POST", "/v1/import", srv_h_import, LM_SCOPE_WRITE, 0, 0, p_owner},
     {17, "DELETE", "/v1/tenant", srv_h_tenant_erase, LM_SCOPE_ADMIN, 0, 0, p_owner},
+    {18, "GET", "/v1/audit", srv_h_audit, LM_SCOPE_ADMIN, 0, 0, p_audit},
 };
 
 #define N_ROUTES ((int)(sizeof(routes) / sizeof(routes[0])))
@@ -244,6 +246,19 @@ void srv_dispatch(srv_request *r)
         return;
     if (r->route->scope != S_PUBLIC && srv_resolve_tenant(r) < 0)
         return;
+    if (r->route->scope != S_PUBLIC) {
+        /* Who and from where, for the audit records this request's library calls write. */
+        char actor[LM_MAX_OWNER_ID_BYTES + 8], addr[64] = "";
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (strcmp(r->auth_kind, "key") == 0)
+            snprintf(actor, sizeof(actor), "key:%s", r->who.key_id);
+        else
+            snprintf(actor, sizeof(actor), "jwt:%s", r->who.owner_id);
+        if (ci != NULL && ci->client_addr != NULL)
+            srv_addr_text(addr, sizeof(addr), ci->client_addr);
+        lm_audit_context_set(actor, addr[0] ? addr : NULL);
+    }
     r->route->fn(r);
     if (r->resp == NULL && r->status == 0)
         srv_reply_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", NULL, 0);
