@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "internal.h"
@@ -19,6 +20,19 @@ void srv_addr_text(char *out, size_t n, const struct sockaddr *sa)
                   (socklen_t)n);
     else
         snprintf(out, n, "unix");
+}
+
+void srv_audit_who(srv_request *r, char *actor, size_t na, char *addr, size_t nb)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (strcmp(r->auth_kind, "key") == 0)
+        snprintf(actor, na, "key:%s", r->who.key_id);
+    else
+        snprintf(actor, na, "jwt:%s", r->who.owner_id);
+    addr[0] = '\0';
+    if (ci != NULL && ci->client_addr != NULL)
+        srv_addr_text(addr, nb, ci->client_addr);
 }
 
 void srv_h_audit(srv_request *r)

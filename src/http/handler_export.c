@@ -22,6 +22,8 @@ typedef struct export_job {
     int with_vectors;
     char tenant[LM_MAX_OWNER_ID_BYTES + 1];
     char req_id[72];
+    char actor[LM_MAX_OWNER_ID_BYTES + 8]; /* for the audit record, on this thread */
+    char addr[64];
 } export_job;
 
 static atomic_int running;
@@ -49,6 +51,7 @@ static void *export_main(void *arg)
     int fd = j->fd, rc;
 
     o.with_vectors = j->with_vectors;
+    lm_audit_context_set(j->actor, j->addr[0] ? j->addr : NULL);
     rc = lm_tenant_export(&c, j->mem, j->tenant, &o, write_fd, j);
     if (rc < 0)
         srv_log(SRV_LOG_WARN, j->req_id, "export ended early", "error", lm_errname(rc), "message",
@@ -96,6 +99,7 @@ void srv_h_export(srv_request *r)
     j->with_vectors = vectors;
     snprintf(j->tenant, sizeof(j->tenant), "%s", r->tenant);
     snprintf(j->req_id, sizeof(j->req_id), "%s", r->id);
+    srv_audit_who(r, j->actor, sizeof(j->actor), j->addr, sizeof(j->addr));
     if ((resp = MHD_create_response_from_pipe(p[0])) == NULL)
         goto fail;
     p[0] = -1; /* the response owns it now */

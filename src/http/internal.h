@@ -312,6 +312,8 @@ void srv_h_audit(srv_request *r);
 struct sockaddr;
 /* A client address as text ("127.0.0.1", "::1", "unix") into @p out (handler_audit.c). */
 void srv_addr_text(char *out, size_t n, const struct sockaddr *sa);
+/* The audit actor ("key:ID", "jwt:OWNER") and source (client address, or "") of @p r. */
+void srv_audit_who(srv_request *r, char *actor, size_t na, char *addr, size_t nb);
 /* Wait (up to @p timeout_s) for the export threads still streaming (handler_export.c). */
 void srv_export_wait(double timeout_s);
 

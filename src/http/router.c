@@ -248,15 +248,8 @@ void srv_dispatch(srv_request *r)
         return;
     if (r->route->scope != S_PUBLIC) {
         /* Who and from where, for the audit records this request's library calls write. */
-        char actor[LM_MAX_OWNER_ID_BYTES + 8], addr[64] = "";
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        if (strcmp(r->auth_kind, "key") == 0)
-            snprintf(actor, sizeof(actor), "key:%s", r->who.key_id);
-        else
-            snprintf(actor, sizeof(actor), "jwt:%s", r->who.owner_id);
-        if (ci != NULL && ci->client_addr != NULL)
-            srv_addr_text(addr, sizeof(addr), ci->client_addr);
+        char actor[LM_MAX_OWNER_ID_BYTES + 8], addr[64];
+        srv_audit_who(r, actor, sizeof(actor), addr, sizeof(addr));
         lm_audit_context_set(actor, addr[0] ? addr : NULL);
     }
     r->route->fn(r);

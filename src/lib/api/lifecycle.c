@@ -126,9 +126,9 @@ static void counts_text(char *out, size_t n, const lm_transfer_counts *c)
 static void error_text(char *out, size_t n)
 {
     json_t *o = json_pack("{s:s}", "error", lm_error_last()->message);
-    char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    snprintf(out, n, "%s", t ? t : "{}");
-    free(t);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL; /* jansson's allocator */
+    snprintf(out, n, "%s", s ? s : "{}");
+    free(s);
     json_decref(o);
 }
 
@@ -200,7 +200,7 @@ int lm_tenant_export(lm_transfer_counts *out, lm_memory *mem, const char *owner_
     lm_transfer_counts c = {0, 0, 0};
     int64_t done = 0;
     int rc, vectors;
-    char hex[65], dim[16];
+    char hex[65];
     const char *S = mem ? mem->db.qschema : "";
 
     if (out)
@@ -225,7 +225,6 @@ int lm_tenant_export(lm_transfer_counts *out, lm_memory *mem, const char *owner_
         o.batch = LM__EXPORT_BATCH_DEFAULT;
     /* Vectors of the memory's provider only: those are what a search of this memory uses. */
     vectors = o.with_vectors && mem->vec.embedder != NULL;
-    snprintf(dim, sizeof(dim), "%d", mem->vec.embedder ? mem->vec.dim : 0);
     crypto_hash_sha256_init(&ex.sha);
     const char *params[2] = {owner_id, mem->vec.provider_id};
 
@@ -260,7 +259,8 @@ int lm_tenant_export(lm_transfer_counts *out, lm_memory *mem, const char *owner_
         json_object_set_new(hdr, "provider_id", mem->vec.embedder
                                                     ? json_string(mem->vec.provider_id)
                                                     : json_null()) < 0 ||
-        json_object_set_new(hdr, "dimension", json_integer(atoi(dim))) < 0 ||
+        json_object_set_new(hdr, "dimension",
+                            json_integer(mem->vec.embedder ? mem->vec.dim : 0)) < 0 ||
         json_object_set_new(hdr, "vectors", json_boolean(vectors)) < 0 ||
         json_object_set_new(hdr, "exported_at", json_string(PQgetvalue(res, 0, 3))) < 0 ||
         json_object_set_new(hdr, "counts", counts_json(&c)) < 0) {

@@ -16,6 +16,8 @@ expect_json records.0.outcome success
 expect_json records.0.source 127.0.0.1
 case "$(json records.0.actor)" in key:*) ;; *) fail "actor is not the key" ;; esac
 expect_json records.1.action tenant.export
+expect_json records.1.source 127.0.0.1
+case "$(json records.1.actor)" in key:*) ;; *) fail "the export's actor is not the key" ;; esac
 get "$kb" /v1/audit
 expect_status 200
 expect_no_body "tenant.export"
