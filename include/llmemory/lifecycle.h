@@ -160,6 +160,14 @@ LM_EXTERN int lm_quota_set(lm_memory *mem, const char *owner_id, const lm_quota 
  *  LM_EDB. */
 LM_EXTERN int lm_quota_get(lm_quota_status *out, lm_memory *mem, const char *owner_id);
 
+/**
+ * Seconds until the calling thread's last call refused by a rate limit (LM_ELIMIT with field
+ * "rate_adds" or "rate_searches") may be retried; 0 when the last refusal was not a rate.
+ * Rates (lm_memory_opts.rate_adds, rate_searches) are token buckets per tenant, kept in the
+ * lm_memory (per process, not across servers).
+ */
+LM_EXTERN double lm_rate_retry_after(void);
+
 /* ---- usage of every tenant (operators) ----------------------------------------------------------- */
 
 /** Order of lm_usage_list_get(): largest first, ties by owner_id. */

@@ -209,6 +209,16 @@ void srv_reply_lm(srv_request *r, int rc)
         }
         return;
     }
+    if (rc == LM_ELIMIT && strncmp(field, "rate_", 5) == 0) {
+        /* A tenant rate of the library (adds, searches): 429 with the wait. */
+        char secs[24];
+        double w = lm_rate_retry_after();
+        snprintf(secs, sizeof(secs), "%d", w > 0 ? (int)(w + 0.999) : 1);
+        srv_reply_error(r, MHD_HTTP_TOO_MANY_REQUESTS, "rate_limited", message, detail, hint,
+                        field);
+        srv_reply_header(r, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+        return;
+    }
     if (rc == LM_ELIMIT && reply_quota(r, message, detail, hint, field) == 0)
         return;
     srv_reply_error(r, status, lm_errname(rc), message, detail, hint, field);

@@ -218,3 +218,41 @@ TEST(test_quota__usage_of_every_tenant)
     ASSERT_ERR(lm_usage_list_get(&l, m, sort, 0), LM_EINVAL);
     lm_memory_close(m);
 }
+
+TEST(test_quota__rates_per_tenant)
+{
+    lm_memory_opts mo = LM_MEMORY_OPTS_INIT;
+    lm_results *res = NULL;
+    lm_doc_add_result ar;
+    /* Slow refills (one token in 50 and 100 seconds), so the test cannot race them: bursts of
+       4 searches and 2 adds. */
+    mo.rate_searches = 0.02;
+    mo.rate_adds = 0.01;
+    mo.rate_burst = 200;
+    lm_memory *m = test_memory_opts(&mo);
+    test_add(m, "a", "1", "one doc", NULL);
+    test_add(m, "a", "2", "two doc", NULL);
+    for (int i = 0; i < 4; i++) {
+        ASSERT_OK(lm_search(&res, m, "a", "doc", NULL));
+        lm_results_free(res);
+    }
+    ASSERT_ERR(lm_search(&res, m, "a", "doc", NULL), LM_ELIMIT);
+    ASSERT_EQ_STR(lm_error_last()->field, "rate_searches");
+    ASSERT(lm_rate_retry_after() > 0 && lm_rate_retry_after() <= 50.0);
+    /* Another tenant has a bucket of its own. */
+    ASSERT_OK(lm_search(&res, m, "b", "doc", NULL));
+    lm_results_free(res);
+    ASSERT(lm_rate_retry_after() == 0);
+    /* Adds: the burst of 2 is used, the third waits. */
+    ASSERT_ERR(lm_doc_add(&ar, m, "a", "3", "3", LM_DOC_TEXT, "three", 5, NULL), LM_ELIMIT);
+    ASSERT_EQ_STR(lm_error_last()->field, "rate_adds");
+    ASSERT(lm_rate_retry_after() > 50.0);
+    lm_stats st;
+    ASSERT_OK(lm_stats_get(&st, m, "a"));
+    ASSERT_EQ_INT(st.document_count, 2);
+    lm_memory_close(m);
+    mo.rate_adds = -1;
+    lm_memory *bad = NULL;
+    mo.database_url = getenv("LLMEMORY_TEST_DATABASE_URL");
+    ASSERT_ERR(lm_memory_open(&bad, &mo), LM_EINVAL);
+}

@@ -243,6 +243,8 @@ int lm_doc_add(lm_doc_add_result *out,
     if (o.strategy != LM_CHUNK_HIERARCHICAL && o.strategy != LM_CHUNK_SEMANTIC)
         return lm__error_set_field(LM_EINVAL, "strategy", "invalid chunking strategy %d",
                                    (int)o.strategy);
+    if ((rc = lm__rate_take(mem, LM__RATE_ADDS, owner_id)) < 0)
+        return rc;
 
     /* PostgreSQL text cannot hold NUL bytes: strip them. */
     if (len > 0 && memchr(content, '\0', len) != NULL) {

@@ -94,6 +94,26 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
             v = given[i] > 0 ? given[i] : v;
             mem->quota_default[i] = v > 0 ? v : -1;
         }
+        static const char *const renv[2] = {"LLMEMORY_RATE_ADDS", "LLMEMORY_RATE_SEARCHES"};
+        const double rgiven[2] = {o.rate_adds, o.rate_searches};
+        for (int i = 0; i < 2; i++) {
+            const char *e = env_nonempty(renv[i]);
+            char *end = NULL;
+            double v = e ? strtod(e, &end) : 0;
+            if ((e != NULL && (*end != '\0' || !(v >= 0))) || !(rgiven[i] >= 0)) {
+                rc = lm__error_set(LM_EINVAL, "invalid rate %s", renv[i]);
+                lm__error_hint("Give a non-negative number of operations a second (0: no limit).");
+                goto out;
+            }
+            mem->rate[i] = rgiven[i] > 0 ? rgiven[i] : v;
+        }
+        if (!(o.rate_burst >= 0)) {
+            rc = lm__error_set(LM_EINVAL, "rate_burst must not be negative");
+            goto out;
+        }
+        mem->rate_burst_s = o.rate_burst > 0 ? o.rate_burst : 10.0;
+        if ((rc = lm__rate_init(mem)) < 0)
+            goto out;
     }
     mem->history = !o.disable_history;
     mem->db.log_fn = o.log_fn;
@@ -161,6 +181,7 @@ out:
             lm__pool_dispose(&mem->db.pool);
         if (mem->own_embedder)
             lm_embedder_free(mem->vec.embedder);
+        lm__rate_dispose(mem);
         lm__free(mem);
     }
     lm_buf_dispose(&conninfo);
@@ -171,6 +192,7 @@ void lm_memory_close(lm_memory *mem)
 {
     if (mem == NULL)
         return;
+    lm__rate_dispose(mem);
     lm__pool_dispose(&mem->db.pool);
     if (mem->own_embedder)
         lm_embedder_free(mem->vec.embedder);

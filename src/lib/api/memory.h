@@ -32,7 +32,18 @@ struct lm_memory {
     lm_rerank_cb rerank_fn;
     void *rerank_payload;
     int64_t quota_default[4]; /* documents, chunks, bytes, vectors; -1: none */
+    double rate[2];           /* adds, searches a second; 0: none */
+    double rate_burst_s;
+    struct lm__buckets *buckets; /* NULL when no rate is set */
 };
+
+enum { LM__RATE_ADDS = 0, LM__RATE_SEARCHES = 1 };
+/* Take a token of @p kind for the tenant: 0, or LM_ELIMIT (field "rate_adds"/"rate_searches",
+   lm_rate_retry_after() set). */
+int lm__rate_take(lm_memory *mem, int kind, const char *owner_id);
+/* Set up / free the buckets at open / close (api/quota.c). */
+int lm__rate_init(lm_memory *mem);
+void lm__rate_dispose(lm_memory *mem);
 
 /* Storage usage of a tenant (api/quota.c): documents, chunks, bytes, vectors. */
 typedef struct lm__usage {

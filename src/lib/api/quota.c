@@ -4,12 +4,16 @@
  * write and before the commit is exact however many writers race: the one that would pass the
  * limit rolls back, and nothing of it is written.
  */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
 #include "api/memory.h"
 #include "buf.h"
+#include "clock.h"
 #include "error.h"
 #include "llmemory.h"
 #include "validate.h"
@@ -279,4 +283,89 @@ void lm_usage_list_free(lm_usage_list *list)
     PQclear(list->res);
     lm__free(list->rows);
     lm__free(list);
+}
+
+/* ---- rates: token buckets per tenant, per lm_memory ---------------------------------------------- */
+
+/* Slots of the bucket table. A tenant hashes to one slot per kind; another tenant taking the slot
+ * starts it afresh (full), so a collision can only be lenient, never refuse wrongly. */
+#define LM__RATE_SLOTS 1024
+
+typedef struct lm__bucket {
+    char owner[LM_MAX_OWNER_ID_BYTES + 1];
+    double tokens;
+    double at_ms;
+} lm__bucket;
+
+struct lm__buckets {
+    pthread_mutex_t mu;
+    lm__bucket slot[2][LM__RATE_SLOTS];
+};
+
+static _Thread_local double retry_after_s;
+
+double lm_rate_retry_after(void)
+{
+    return retry_after_s;
+}
+
+int lm__rate_init(lm_memory *mem)
+{
+    if (mem->rate[0] <= 0 && mem->rate[1] <= 0)
+        return 0;
+    if ((mem->buckets = lm__calloc(1, sizeof(*mem->buckets))) == NULL)
+        return LM_ENOMEM;
+    pthread_mutex_init(&mem->buckets->mu, NULL);
+    return 0;
+}
+
+void lm__rate_dispose(lm_memory *mem)
+{
+    if (mem->buckets == NULL)
+        return;
+    pthread_mutex_destroy(&mem->buckets->mu);
+    lm__free(mem->buckets);
+    mem->buckets = NULL;
+}
+
+int lm__rate_take(lm_memory *mem, int kind, const char *owner_id)
+{
+    static const char *const fields[2] = {"rate_adds", "rate_searches"};
+    static const char *const what[2] = {"adds", "searches"};
+    double rate = mem->rate[kind], burst, now, wait = 0;
+    uint32_t h = 2166136261u;
+    lm__bucket *b;
+
+    retry_after_s = 0;
+    if (rate <= 0 || mem->buckets == NULL)
+        return 0;
+    burst = rate * mem->rate_burst_s;
+    if (burst < 1)
+        burst = 1;
+    for (const char *p = owner_id; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    now = lm__now_ms();
+    pthread_mutex_lock(&mem->buckets->mu);
+    b = &mem->buckets->slot[kind][h % LM__RATE_SLOTS];
+    if (strcmp(b->owner, owner_id) != 0) {
+        snprintf(b->owner, sizeof(b->owner), "%s", owner_id);
+        b->tokens = burst;
+        b->at_ms = now;
+    }
+    b->tokens += (now - b->at_ms) / 1000.0 * rate;
+    if (b->tokens > burst)
+        b->tokens = burst;
+    b->at_ms = now;
+    if (b->tokens >= 1)
+        b->tokens -= 1;
+    else
+        wait = (1 - b->tokens) / rate;
+    pthread_mutex_unlock(&mem->buckets->mu);
+    if (wait <= 0)
+        return 0;
+    retry_after_s = wait;
+    lm__error_set_field(LM_ELIMIT, fields[kind], "too many %s for this tenant", what[kind]);
+    lm__error_detail("The tenant may make %g %s a second (bursts of %g); retry in %.2f s.", rate,
+                     what[kind], burst, wait);
+    return LM_ELIMIT;
 }

@@ -403,7 +403,8 @@ int lm_search(lm_results **out, lm_memory *mem, const char *owner_id, const char
         o = *opts;
     }
     if ((rc = lm__validate_owner_id(owner_id)) < 0 || (rc = lm__validate_query(query)) < 0 ||
-        (rc = validate_opts(mem, &o)) < 0)
+        (rc = validate_opts(mem, &o)) < 0 ||
+        (rc = lm__rate_take(mem, LM__RATE_SEARCHES, owner_id)) < 0)
         return rc;
     double alpha = o.alpha;
     if (alpha < 0)
