@@ -91,6 +91,13 @@ static void step_begin(step *s)
 static void step_end(const step *s, const char *name, double units, const char *unit)
 {
     double wall = now_s() - s->t0, cpu = self_cpu() - s->c0, srv = server_cpu() - s->s0;
+    if (srv < 0) {
+        /* A backend exited during the step (its CPU left with it): no server figure. */
+        printf("%-28s wall %8.2f s  cpu(client) %7.2f s  cpu(server)     n/a    %10.0f %s/s wall\n",
+               name, wall, cpu, units / wall, unit);
+        fflush(stdout);
+        return;
+    }
     printf("%-28s wall %8.2f s  cpu(client) %7.2f s  cpu(server) %7.2f s  %10.0f %s/s wall"
            "  %10.0f %s/cpu-s\n",
            name, wall, cpu, srv, units / wall, unit, units / (cpu + srv > 0 ? cpu + srv : 1),
