@@ -46,5 +46,6 @@
 #include "llmemory/models.h"
 #include "llmemory/queue.h"
 #include "llmemory/eval.h"
+#include "llmemory/lifecycle.h"
 
 #endif

@@ -250,8 +250,34 @@ typedef struct lm_stats {
 /** Fill @p out with the tenant's statistics. @return 0; LM_EINVAL; LM_ECONN, LM_EDB. */
 LM_EXTERN int lm_stats_get(lm_stats *out, lm_memory *mem, const char *owner_id);
 
+/** What lm_tenant_erase_report() removed, per kind (caller-allocated). */
+typedef struct lm_erase_report {
+    int64_t documents;
+    int64_t chunks;
+    int64_t vectors;        /* stored embeddings, all providers */
+    int64_t queue_entries;  /* embedding queue entries */
+    int64_t postings;       /* keyword index postings */
+    int64_t terms;          /* keyword statistics: per-term document frequencies */
+    int64_t history;        /* recorded searches */
+    int64_t vector_indexes; /* the tenant's own HNSW indexes (dropped) */
+    int64_t api_keys;       /* API keys of the tenant (revoked or not) */
+    int64_t other_rows;     /* rows of any other table with an owner_id column */
+} lm_erase_report;
+
 /**
- * Erase everything the tenant has: documents, chunks, search statistics and search history.
+ * Erase every trace of the tenant: documents, chunks, vectors, embedding queue entries, keyword
+ * statistics and postings, search history, its own vector indexes, its API keys, and the rows
+ * of every other table of the schema that has an owner_id column (found in the catalog, so a
+ * table added later is erased too). One transaction under the tenant's writer lock: readers
+ * see all of it or none of it. Sub-tenants ("acme/x" of "acme") are separate tenants and stay.
+ *
+ * @param out receives the counts per kind; may be NULL
+ * @return 0; LM_EINVAL; LM_ECONN, LM_EDB.
+ */
+LM_EXTERN int lm_tenant_erase_report(lm_erase_report *out, lm_memory *mem, const char *owner_id);
+
+/**
+ * lm_tenant_erase_report() reporting only the number of documents removed.
  * @param documents_out number of documents removed; may be NULL
  * @return 0; LM_EINVAL; LM_ECONN, LM_EDB.
  */

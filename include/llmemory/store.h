@@ -86,12 +86,25 @@ typedef struct lm_memory_opts {
        < 0: none. Index builds, optimize and migrations are not limited. Transactions left idle
        are ended after 60 s. */
     int statement_timeout_ms;
+    /* Default per-tenant quotas (lm_quota_set() overrides them per tenant): documents, chunks,
+       content bytes and vectors. 0: none, unless $LLMEMORY_QUOTA_DOCUMENTS, ..._CHUNKS,
+       ..._BYTES or ..._VECTORS gives one. */
+    int64_t quota_documents;
+    int64_t quota_chunks;
+    int64_t quota_bytes;
+    int64_t quota_vectors;
+    /* Per-tenant rates (token buckets, per lm_memory): adds and searches a second, with bursts
+       of @c rate_burst seconds' worth. 0: none, unless $LLMEMORY_RATE_ADDS or
+       $LLMEMORY_RATE_SEARCHES gives one. */
+    double rate_adds;
+    double rate_searches;
+    double rate_burst; /* 0: 10 seconds */
 } lm_memory_opts;
 
 #define LM_MEMORY_OPTS_VERSION 1
 #define LM_MEMORY_OPTS_INIT                                                                        \
     {LM_MEMORY_OPTS_VERSION, NULL, NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, LM_LOG_WARN, NULL,  \
-     NULL, 0, LM_EMBED_SYNC, 0, 0, 0, 0, NULL, NULL, 0, 0, 0}
+     NULL, 0, LM_EMBED_SYNC, 0, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0.0, 0.0, 0.0}
 /** Initialise @p opts to defaults. @return 0, or LM_EINVAL for an unsupported @p version. */
 LM_EXTERN int lm_memory_opts_init(lm_memory_opts *opts, unsigned int version);
 

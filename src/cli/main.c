@@ -24,6 +24,10 @@ static const struct cli_command {
     {"stats", cli_cmd_stats, "show an owner's statistics"},
     {"history", cli_cmd_history, "show an owner's recent searches"},
     {"erase", cli_cmd_erase, "erase everything an owner has"},
+    {"export", cli_cmd_export, "write everything an owner has as JSON Lines"},
+    {"import", cli_cmd_import, "restore an export into an owner"},
+    {"quota", cli_cmd_quota, "show or set an owner's storage quotas"},
+    {"audit", cli_cmd_audit, "show an owner's audit log"},
     {"db", cli_cmd_db, "status, start or stop the embedded database"},
     {"optimize", cli_cmd_optimize, "pack the keyword index and vacuum after bulk loads"},
     {"embed", cli_cmd_embed, "embed the chunks waiting in the embedding queue"},
@@ -225,6 +229,13 @@ int main(int argc, char **argv)
         goto out;
     }
     ctx.cmd = cmd->name;
+    {
+        /* Audit records of this run name the local user. */
+        const char *user = getenv("USER");
+        char actor[96];
+        snprintf(actor, sizeof(actor), "cli:%s", user && user[0] ? user : "unknown");
+        lm_audit_context_set(actor, "local");
+    }
     status = cli_finish(cmd->run(&ctx, nargs, args));
 out:
     free(args);

@@ -255,6 +255,8 @@ int srv_status_of(int lm_code);
 void srv_reply_json(srv_request *r, int status, json_t *body);
 /* Set the reply to @p text (malloc'd, taken) of @p len bytes with @p content_type. */
 void srv_reply_text(srv_request *r, int status, const char *content_type, char *text, size_t len);
+/* Set the reply to the streaming response @p resp (taken) with @p status. */
+void srv_reply_stream(srv_request *r, int status, struct MHD_Response *resp, const char *content_type);
 /* {"error":{"code","message","detail","hint"?,"field"?,"request_id"}}. */
 void srv_reply_error(srv_request *r,
                      int status,
@@ -347,6 +349,17 @@ void srv_h_keys_create(srv_request *r);
 void srv_h_keys_revoke(srv_request *r);
 void srv_h_mcp_post(srv_request *r);
 void srv_h_mcp_delete(srv_request *r);
+void srv_h_export(srv_request *r);
+void srv_h_import(srv_request *r);
+void srv_h_tenant_erase(srv_request *r);
+void srv_h_audit(srv_request *r);
+struct sockaddr;
+/* A client address as text ("127.0.0.1", "::1", "unix") into @p out (handler_audit.c). */
+void srv_addr_text(char *out, size_t n, const struct sockaddr *sa);
+/* The audit actor ("key:ID", "jwt:OWNER") and source (client address, or "") of @p r. */
+void srv_audit_who(srv_request *r, char *actor, size_t na, char *addr, size_t nb);
+/* Wait (up to @p timeout_s) for the export threads still streaming (handler_export.c). */
+void srv_export_wait(double timeout_s);
 
 /* ==== the connection layer (server.c) ======================================================== */
 

@@ -84,6 +84,11 @@ void srv_reply_text(srv_request *r, int status, const char *content_type, char *
     set_response(r, status, resp, content_type);
 }
 
+void srv_reply_stream(srv_request *r, int status, struct MHD_Response *resp, const char *content_type)
+{
+    set_response(r, status, resp, content_type);
+}
+
 void srv_reply_json(srv_request *r, int status, json_t *body)
 {
     char *text = NULL;
@@ -98,13 +103,9 @@ void srv_reply_json(srv_request *r, int status, json_t *body)
     srv_reply_text(r, status, "application/json", text, strlen(text));
 }
 
-void srv_reply_error(srv_request *r,
-                     int status,
-                     const char *code,
-                     const char *message,
-                     const char *detail,
-                     const char *hint,
-                     const char *field)
+/* {"error":{...}} of srv_reply_error(), or NULL when out of memory. */
+static json_t *error_body(srv_request *r, const char *code, const char *message, const char *detail,
+                          const char *hint, const char *field)
 {
     json_t *body = json_object(), *err = json_object();
     int bad = 0;
@@ -118,15 +119,56 @@ void srv_reply_error(srv_request *r,
         bad |= srv_jset(err, "field", srv_jstr(field));
     bad |= srv_jset(err, "request_id", srv_jstr(r->id));
     bad |= srv_jset(body, "error", err);
-    r->error_code = code;
     if (bad) {
         json_decref(body);
         body = NULL;
     }
+    return body;
+}
+
+void srv_reply_error(srv_request *r,
+                     int status,
+                     const char *code,
+                     const char *message,
+                     const char *detail,
+                     const char *hint,
+                     const char *field)
+{
+    json_t *body = error_body(r, code, message, detail, hint, field);
+    r->error_code = code;
     srv_reply_json(r, status, body);
     r->error_code = code;
     if (status == MHD_HTTP_UNAUTHORIZED)
         srv_reply_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"llmemory\"");
+}
+
+/* A storage quota refused the write: the error carries the kind's limit and the usage. */
+static int reply_quota(srv_request *r, const char *message, const char *detail, const char *hint,
+                       const char *field)
+{
+    static const char *const kinds[4] = {"documents", "chunks", "bytes", "vectors"};
+    lm_quota_status st;
+    json_t *body;
+    int k = -1;
+    for (int i = 0; i < 4; i++)
+        if (strcmp(field, kinds[i]) == 0)
+            k = i;
+    if (k < 0 || r->tenant == NULL || lm_quota_get(&st, r->srv->mem, r->tenant) < 0)
+        return -1;
+    body = error_body(r, lm_errname(LM_ELIMIT), message, detail, hint, field);
+    if (body != NULL) {
+        json_t *err = json_object_get(body, "error");
+        int bad = srv_jset(err, "limit", json_integer((json_int_t)(&st.limit.documents)[k]));
+        bad |= srv_jset(err, "usage", json_integer((json_int_t)(&st.usage.documents)[k]));
+        if (bad) {
+            json_decref(body);
+            body = NULL;
+        }
+    }
+    r->error_code = lm_errname(LM_ELIMIT);
+    srv_reply_json(r, srv_status_of(LM_ELIMIT), body);
+    r->error_code = lm_errname(LM_ELIMIT);
+    return 0;
 }
 
 void srv_reply_errorf(srv_request *r, int status, const char *code, const char *fmt, ...)
@@ -167,6 +209,18 @@ void srv_reply_lm(srv_request *r, int rc)
         }
         return;
     }
+    if (rc == LM_ELIMIT && strncmp(field, "rate_", 5) == 0) {
+        /* A tenant rate of the library (adds, searches): 429 with the wait. */
+        char secs[24];
+        double w = lm_rate_retry_after();
+        snprintf(secs, sizeof(secs), "%d", w > 0 ? (int)(w + 0.999) : 1);
+        srv_reply_error(r, MHD_HTTP_TOO_MANY_REQUESTS, "rate_limited", message, detail, hint,
+                        field);
+        srv_reply_header(r, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+        return;
+    }
+    if (rc == LM_ELIMIT && reply_quota(r, message, detail, hint, field) == 0)
+        return;
     srv_reply_error(r, status, lm_errname(rc), message, detail, hint, field);
 }
 

@@ -402,6 +402,9 @@ out:
     srv_embedder_stop(s->embedder);
     srv_health_stop(s);
     srv_metrics_cache_free();
+    /* Export threads end once their client is gone (the daemon is stopped): wait for them
+       before the memory they read goes away. */
+    srv_export_wait(s->cfg.drain_s + 5.0);
     if (listen_fd >= 0)
         close(listen_fd);
     lm_memory_close(s->mem);

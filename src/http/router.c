@@ -16,6 +16,8 @@ static const char *const p_owner[] = {"owner_id", NULL};
 static const char *const p_list[] = {"owner_id", "limit", "offset",   "order_by",
                                      "order",    "type",  "metadata", "include_subtenants",
                                      NULL};
+static const char *const p_export[] = {"owner_id", "vectors", NULL};
+static const char *const p_audit[] = {"owner_id", "limit", NULL};
 static const char *const p_get[] = {"owner_id", "chunks", NULL};
 static const char *const p_search[] = {
     "owner_id",       "q",          "type",         "limit",          "alpha",
@@ -44,6 +46,10 @@ static const srv_route routes[] = {
     {14, "DELETE", "/v1/keys/{key_id}", srv_h_keys_revoke, LM_SCOPE_ADMIN, 0, 0, p_owner},
     {15, "POST", "/mcp", srv_h_mcp_post, LM_SCOPE_READ, 0, 0, p_none},
     {16, "DELETE", "/mcp", srv_h_mcp_delete, LM_SCOPE_READ, 0, 0, p_none},
+    {17, "GET", "/v1/export", srv_h_export, LM_SCOPE_READ, 0, 0, p_export},
+    {18, "POST", "/v1/import", srv_h_import, LM_SCOPE_WRITE, 0, 0, p_owner},
+    {19, "DELETE", "/v1/tenant", srv_h_tenant_erase, LM_SCOPE_ADMIN, 0, 0, p_owner},
+    {20, "GET", "/v1/audit", srv_h_audit, LM_SCOPE_ADMIN, 0, 0, p_audit},
 };
 
 #define N_ROUTES ((int)(sizeof(routes) / sizeof(routes[0])))
@@ -248,6 +254,12 @@ void srv_dispatch_finish(srv_request *r)
         return;
     if (r->route->scope != S_PUBLIC && srv_resolve_tenant(r) < 0)
         return;
+    if (r->route->scope != S_PUBLIC) {
+        /* Who and from where, for the audit records this request's library calls write. */
+        char actor[LM_MAX_OWNER_ID_BYTES + 8], addr[64];
+        srv_audit_who(r, actor, sizeof(actor), addr, sizeof(addr));
+        lm_audit_context_set(actor, addr[0] ? addr : NULL);
+    }
     r->route->fn(r);
     if (r->resp == NULL && r->status == 0)
         srv_reply_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", NULL, 0);

@@ -172,6 +172,7 @@ int lm_doc_add(lm_doc_add_result *out,
     float *vecs = NULL;
     size_t n_search = 0;
     int queue = 0;
+    lm__usage before;
 
     if (out)
         memset(out, 0, sizeof(*out));
@@ -206,6 +207,8 @@ int lm_doc_add(lm_doc_add_result *out,
     if (o.strategy != LM_CHUNK_HIERARCHICAL && o.strategy != LM_CHUNK_SEMANTIC)
         return lm__error_set_field(LM_EINVAL, "strategy", "invalid chunking strategy %d",
                                    (int)o.strategy);
+    if ((rc = lm__rate_take(mem, LM__RATE_ADDS, owner_id)) < 0)
+        return rc;
 
     /* PostgreSQL text cannot hold NUL bytes: strip them. */
     if (len > 0 && memchr(content, '\0', len) != NULL) {
@@ -268,6 +271,8 @@ int lm_doc_add(lm_doc_add_result *out,
     snprintf(nchunks, sizeof(nchunks), "%zu", chunks.count);
 
     if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_WRITE)) < 0)
+        goto out;
+    if ((rc = lm__usage_read(&before, mem, &tx, owner_id)) < 0)
         goto out;
     lm__buf_printf(&sql,
         "INSERT INTO %s.documents AS d (owner_id, document_id, id_at_origin, document_type,"
@@ -355,6 +360,9 @@ int lm_doc_add(lm_doc_add_result *out,
         if ((rc = lm__db_exec(NULL, tx.conn, sql.ptr, 3, vp)) < 0)
             goto out;
     }
+    /* Quotas: checked after the write, with the writer lock held, so exactly. */
+    if ((rc = lm__quota_check(mem, &tx, owner_id, &before)) < 0)
+        goto out;
     if ((rc = lm__tx_commit(&tx)) < 0)
         goto out;
     if (out) {
@@ -859,25 +867,94 @@ static void drop_indexes(lm_memory *mem, const PGresult *idx)
     lm__db_admin_release(&mem->db, c);
 }
 
-int lm_tenant_erase(int64_t *documents_out, lm_memory *mem, const char *owner_id)
+/* Tables erased by name below, before the catalog sweep picks up every other owner_id table. */
+static const char *const erase_named[] = {"chunks", "documents", "search_history", "term_stats",
+                                          "postings", "tenant_stats", "vector_indexes",
+                                          "embedding_queue", "api_keys"};
+
+static int64_t count_of(const PGresult *res, int col)
+{
+    return strtoll(PQgetvalue(res, 0, col), NULL, 10);
+}
+
+int lm_tenant_erase_report(lm_erase_report *out, lm_memory *mem, const char *owner_id)
 {
     lm__tx tx = {0};
-    PGresult *res = NULL, *idx = NULL;
+    PGresult *res = NULL, *idx = NULL, *tabs = NULL;
     lm_buf sql = LM_BUF_INIT;
-    const char *params[] = {owner_id};
-    const char *tables[] = {"search_history", "term_stats", "postings", "tenant_stats"};
+    const char *params[2] = {owner_id, NULL};
+    const char *tables[] = {"search_history", "term_stats", "postings", "tenant_stats",
+                            "api_keys"};
+    int64_t *counts[] = {NULL, NULL, NULL, NULL, NULL};
+    lm_erase_report r;
     const char *S = NULL;
     int rc;
 
-    if (documents_out)
-        *documents_out = 0;
+    if (out)
+        memset(out, 0, sizeof(*out));
+    memset(&r, 0, sizeof(r));
+    counts[0] = &r.history;
+    counts[4] = &r.api_keys;
     LM_ASSERT_ARG(mem != NULL);
     if ((rc = lm__validate_owner_id(owner_id)) < 0)
         return rc;
     S = mem->db.qschema;
+    params[1] = mem->db.schema;
     if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_WRITE)) < 0)
         goto out;
-    /* Chunks first, in one statement, so the statistics trigger runs once over all of them. */
+    /* The audit log is append-only except for the erasure of its own tenant. */
+    if ((rc = lm__db_exec(NULL, tx.conn, "SELECT set_config('llmemory.erasing', $1, true)", 1,
+                          params)) < 0)
+        goto out;
+    /* What the cascades and triggers will remove, counted first under the writer lock (exact:
+       no writer of this tenant runs meanwhile). Vectors live in one table per dimension. */
+    lm__buf_printf(&sql,
+                   "SELECT (SELECT count(*) FROM %s.chunks WHERE owner_id = $1),"
+                   " (SELECT count(*) FROM %s.embedding_queue WHERE owner_id = $1),"
+                   " (SELECT count(*) FROM %s.postings WHERE owner_id = $1),"
+                   " (SELECT count(*) FROM %s.term_stats WHERE owner_id = $1)",
+                   S, S, S, S);
+    if (lm__buf_oom(&sql)) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    if ((rc = lm__db_exec(&res, tx.conn, sql.ptr, 1, params)) < 0)
+        goto out;
+    r.chunks = count_of(res, 0);
+    r.queue_entries = count_of(res, 1);
+    r.postings = count_of(res, 2);
+    r.terms = count_of(res, 3);
+    PQclear(res);
+    res = NULL;
+    /* Every table of the schema with an owner_id column, from the catalog. */
+    if ((rc = lm__db_exec(&tabs, tx.conn,
+                          "SELECT c.relname FROM pg_catalog.pg_class c"
+                          " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+                          " JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid"
+                          " WHERE n.nspname = $2 AND c.relkind IN ('r', 'p')"
+                          "   AND a.attname = 'owner_id' AND NOT a.attisdropped"
+                          "   AND $1::text IS NOT NULL ORDER BY c.relname",
+                          2, params)) < 0)
+        goto out;
+    for (int i = 0; i < PQntuples(tabs); i++) {
+        const char *t = PQgetvalue(tabs, i, 0);
+        if (strncmp(t, "vectors_", 8) != 0)
+            continue;
+        lm__buf_clear(&sql);
+        lm__buf_printf(&sql, "SELECT count(*) FROM %s.\"%s\" WHERE owner_id = $1", S, t);
+        if (lm__buf_oom(&sql)) {
+            rc = LM_ENOMEM;
+            goto out;
+        }
+        if ((rc = lm__db_exec(&res, tx.conn, sql.ptr, 1, params)) < 0)
+            goto out;
+        r.vectors += count_of(res, 0);
+        PQclear(res);
+        res = NULL;
+    }
+    /* Chunks first, in one statement, so the statistics trigger runs once over all of them;
+       vectors and queue entries go with them (ON DELETE CASCADE). */
+    lm__buf_clear(&sql);
     lm__buf_printf(&sql, "DELETE FROM %s.chunks WHERE owner_id = $1", S);
     if (lm__buf_oom(&sql)) {
         rc = LM_ENOMEM;
@@ -894,15 +971,23 @@ int lm_tenant_erase(int64_t *documents_out, lm_memory *mem, const char *owner_id
     }
     if ((rc = lm__db_exec(&res, tx.conn, sql.ptr, 1, params)) < 0)
         goto out;
+    r.documents = count_of(res, 0);
+    PQclear(res);
+    res = NULL;
     for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
         lm__buf_clear(&sql);
-        lm__buf_printf(&sql, "DELETE FROM %s.%s WHERE owner_id = $1", S, tables[i]);
+        lm__buf_printf(&sql, "WITH d AS (DELETE FROM %s.%s WHERE owner_id = $1 RETURNING 1)"
+                             " SELECT count(*) FROM d", S, tables[i]);
         if (lm__buf_oom(&sql)) {
             rc = LM_ENOMEM;
             goto out;
         }
-        if ((rc = lm__db_exec(NULL, tx.conn, sql.ptr, 1, params)) < 0)
+        if ((rc = lm__db_exec(&res, tx.conn, sql.ptr, 1, params)) < 0)
             goto out;
+        if (counts[i] != NULL)
+            *counts[i] = count_of(res, 0);
+        PQclear(res);
+        res = NULL;
     }
     /* The tenant's own vector indexes go too (dropped after the commit, concurrently). */
     lm__buf_clear(&sql);
@@ -913,15 +998,58 @@ int lm_tenant_erase(int64_t *documents_out, lm_memory *mem, const char *owner_id
     }
     if ((rc = lm__db_exec(&idx, tx.conn, sql.ptr, 1, params)) < 0)
         goto out;
+    r.vector_indexes = PQntuples(idx);
+    /* Whatever else has an owner_id (tables added later included) goes too. */
+    for (int i = 0; i < PQntuples(tabs); i++) {
+        const char *t = PQgetvalue(tabs, i, 0);
+        int named = strncmp(t, "vectors_", 8) == 0;
+        for (size_t k = 0; !named && k < sizeof(erase_named) / sizeof(erase_named[0]); k++)
+            named = strcmp(t, erase_named[k]) == 0;
+        if (named)
+            continue;
+        lm__buf_clear(&sql);
+        lm__buf_printf(&sql, "WITH d AS (DELETE FROM %s.\"%s\" WHERE owner_id = $1 RETURNING 1)"
+                             " SELECT count(*) FROM d", S, t);
+        if (lm__buf_oom(&sql)) {
+            rc = LM_ENOMEM;
+            goto out;
+        }
+        if ((rc = lm__db_exec(&res, tx.conn, sql.ptr, 1, params)) < 0)
+            goto out;
+        r.other_rows += count_of(res, 0);
+        PQclear(res);
+        res = NULL;
+    }
+    /* The erasure record is all the audit log keeps of the tenant. */
+    {
+        char detail[512];
+        snprintf(detail, sizeof(detail),
+                 "{\"documents\": %lld, \"chunks\": %lld, \"vectors\": %lld, \"api_keys\": %lld,"
+                 " \"other_rows\": %lld}",
+                 (long long)r.documents, (long long)r.chunks, (long long)r.vectors,
+                 (long long)r.api_keys, (long long)r.other_rows);
+        if ((rc = lm__audit_in_tx(mem, &tx, owner_id, "tenant.erase", "success", detail)) < 0)
+            goto out;
+    }
     if ((rc = lm__tx_commit(&tx)) < 0)
         goto out;
-    if (documents_out)
-        *documents_out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    if (out)
+        *out = r;
     drop_indexes(mem, idx);
 out:
     lm__tx_end(&tx);
     PQclear(res);
     PQclear(idx);
+    PQclear(tabs);
     lm_buf_dispose(&sql);
+    return rc;
+}
+
+int lm_tenant_erase(int64_t *documents_out, lm_memory *mem, const char *owner_id)
+{
+    lm_erase_report r;
+    int rc = lm_tenant_erase_report(&r, mem, owner_id);
+    if (documents_out)
+        *documents_out = rc == 0 ? r.documents : 0;
     return rc;
 }

@@ -229,6 +229,12 @@ int lm_key_create(lm_key_created *out,
     snprintf(out->expires_at, sizeof(out->expires_at), "%s", PQgetvalue(res, 0, 1));
     lm__db_log(&mem->db, LM_LOG_INFO, "created API key %s for owner \"%s\" (%s)", key_id, owner_id,
                lm_key_scope_name(o.scope));
+    {
+        char detail[160];
+        snprintf(detail, sizeof(detail), "{\"key_id\": \"%s\", \"scope\": \"%s\"}", key_id,
+                 lm_key_scope_name(o.scope));
+        lm__audit(mem, owner_id, "key.create", "success", detail);
+    }
 out:
     sodium_memzero(secret, sizeof(secret));
     sodium_memzero(secbin, sizeof(secbin));
@@ -455,7 +461,7 @@ int lm_key_revoke(lm_memory *mem, const char *owner_id, int with_subtenants, con
         lm__buf_puts(&sql, with_subtenants
                                ? " AND (owner_id = $2 OR starts_with(owner_id, $2 || '/'))"
                                : " AND owner_id = $2");
-    lm__buf_puts(&sql, " RETURNING key_id");
+    lm__buf_puts(&sql, " RETURNING key_id, owner_id");
     if (lm__buf_oom(&sql)) {
         rc = LM_ENOMEM;
         goto out;
@@ -470,6 +476,11 @@ int lm_key_revoke(lm_memory *mem, const char *owner_id, int with_subtenants, con
         goto out;
     }
     lm__db_log(&mem->db, LM_LOG_INFO, "revoked API key %s", key_id);
+    {
+        char detail[96];
+        snprintf(detail, sizeof(detail), "{\"key_id\": \"%s\"}", key_id);
+        lm__audit(mem, PQgetvalue(res, 0, 1), "key.revoke", "success", detail);
+    }
 out:
     PQclear(res);
     lm_buf_dispose(&sql);

@@ -109,6 +109,48 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
     mem->bm25.b = o.bm25_b > 0 ? o.bm25_b : LM__BM25_B_DEFAULT;
     mem->max_content_bytes = o.max_content_bytes ? o.max_content_bytes : LM_MAX_DOC_BYTES;
     mem->max_limit = o.max_limit > 0 ? o.max_limit : LM_MAX_SEARCH_LIMIT;
+    {
+        static const char *const env[4] = {"LLMEMORY_QUOTA_DOCUMENTS", "LLMEMORY_QUOTA_CHUNKS",
+                                           "LLMEMORY_QUOTA_BYTES", "LLMEMORY_QUOTA_VECTORS"};
+        const int64_t given[4] = {o.quota_documents, o.quota_chunks, o.quota_bytes,
+                                  o.quota_vectors};
+        for (int i = 0; i < 4; i++) {
+            const char *e = env_nonempty(env[i]);
+            char *end = NULL;
+            long long v = e ? strtoll(e, &end, 10) : 0;
+            if (e != NULL && (*end != '\0' || v < 0)) {
+                rc = lm__error_set(LM_EINVAL, "invalid $%s \"%.40s\"", env[i], e);
+                lm__error_hint("Give a non-negative integer (0: no limit).");
+                goto out;
+            }
+            if (given[i] < 0) {
+                rc = lm__error_set(LM_EINVAL, "default quotas must not be negative");
+                goto out;
+            }
+            v = given[i] > 0 ? given[i] : v;
+            mem->quota_default[i] = v > 0 ? v : -1;
+        }
+        static const char *const renv[2] = {"LLMEMORY_RATE_ADDS", "LLMEMORY_RATE_SEARCHES"};
+        const double rgiven[2] = {o.rate_adds, o.rate_searches};
+        for (int i = 0; i < 2; i++) {
+            const char *e = env_nonempty(renv[i]);
+            char *end = NULL;
+            double v = e ? strtod(e, &end) : 0;
+            if ((e != NULL && (*end != '\0' || !(v >= 0))) || !(rgiven[i] >= 0)) {
+                rc = lm__error_set(LM_EINVAL, "invalid rate %s", renv[i]);
+                lm__error_hint("Give a non-negative number of operations a second (0: no limit).");
+                goto out;
+            }
+            mem->rate[i] = rgiven[i] > 0 ? rgiven[i] : v;
+        }
+        if (!(o.rate_burst >= 0)) {
+            rc = lm__error_set(LM_EINVAL, "rate_burst must not be negative");
+            goto out;
+        }
+        mem->rate_burst_s = o.rate_burst > 0 ? o.rate_burst : 10.0;
+        if ((rc = lm__rate_init(mem)) < 0)
+            goto out;
+    }
     mem->history = !o.disable_history;
     mem->db.log_fn = o.log_fn;
     mem->db.log_level = o.log_level;
@@ -215,6 +257,7 @@ out:
             lm__pool_dispose(&mem->db.pool);
         if (mem->own_embedder)
             lm_embedder_free(mem->vec.embedder);
+        lm__rate_dispose(mem);
         lm__free(mem);
     }
     lm_buf_dispose(&conninfo);
@@ -226,6 +269,7 @@ void lm_memory_close(lm_memory *mem)
     if (mem == NULL)
         return;
     lm__vindex_bg_dispose(&mem->vindex_bg); /* finishes the pending index builds */
+    lm__rate_dispose(mem);
     lm__pool_dispose(&mem->db.pool);
     if (mem->own_embedder)
         lm_embedder_free(mem->vec.embedder);

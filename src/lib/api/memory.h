@@ -35,6 +35,37 @@ struct lm_memory {
     int embed_mode;          /* LM_EMBED_SYNC or LM_EMBED_QUEUE */
     lm_rerank_cb rerank_fn;
     void *rerank_payload;
+    int64_t quota_default[4]; /* documents, chunks, bytes, vectors; -1: none */
+    double rate[2];           /* adds, searches a second; 0: none */
+    double rate_burst_s;
+    struct lm__buckets *buckets; /* NULL when no rate is set */
 };
+
+enum { LM__RATE_ADDS = 0, LM__RATE_SEARCHES = 1 };
+/* Take a token of @p kind for the tenant: 0, or LM_ELIMIT (field "rate_adds"/"rate_searches",
+   lm_rate_retry_after() set). */
+int lm__rate_take(lm_memory *mem, int kind, const char *owner_id);
+/* Set up / free the buckets at open / close (api/quota.c). */
+int lm__rate_init(lm_memory *mem);
+void lm__rate_dispose(lm_memory *mem);
+
+/* Storage usage of a tenant (api/quota.c): documents, chunks, bytes, vectors. */
+typedef struct lm__usage {
+    int64_t v[4];
+} lm__usage;
+/* Read the tenant's usage inside @p tx. */
+int lm__usage_read(lm__usage *out, lm_memory *mem, lm__tx *tx, const char *owner_id);
+/* After a write inside @p tx (the tenant's writer lock held): LM_ELIMIT when a kind of usage
+   grew past its limit (from @p before); the caller rolls back, so nothing is written. */
+int lm__quota_check(lm_memory *mem, lm__tx *tx, const char *owner_id, const lm__usage *before);
+
+/* Audit records (api/audit.c), with the thread's lm_audit_context_set() actor and source.
+ * In @p tx (written with the action, or not at all); @p detail is a JSON object text or NULL. */
+int lm__audit_in_tx(lm_memory *mem, lm__tx *tx, const char *owner_id, const char *action,
+                    const char *outcome, const char *detail);
+/* In a transaction of its own, after the action; a failure to write is logged. Keeps
+ * lm_error_last() as it was (a failed action's error is what the caller reports). */
+void lm__audit(lm_memory *mem, const char *owner_id, const char *action, const char *outcome,
+               const char *detail);
 
 #endif

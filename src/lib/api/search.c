@@ -549,7 +549,8 @@ int lm_search(lm_results **out, lm_memory *mem, const char *owner_id, const char
         o.version = LM_SEARCH_OPTS_VERSION;
     }
     if ((rc = lm__validate_owner_id(owner_id)) < 0 || (rc = lm__validate_query(query)) < 0 ||
-        (rc = validate_opts(mem, &o)) < 0)
+        (rc = validate_opts(mem, &o)) < 0 ||
+        (rc = lm__rate_take(mem, LM__RATE_SEARCHES, owner_id)) < 0)
         return rc;
     if (o.include_subtenants)
         return search_scoped(out, mem, owner_id, query, &o);

@@ -103,7 +103,8 @@ typedef struct lm__tx {
     int open;
 } lm__tx;
 
-enum { LM__TX_READ = 0, LM__TX_WRITE = 1 };
+/* SNAPSHOT: a REPEATABLE READ, READ ONLY transaction (one consistent view for an export). */
+enum { LM__TX_READ = 0, LM__TX_WRITE = 1, LM__TX_SNAPSHOT = 2 };
 
 /* The tenant writer lock of owner $1: one 64-bit key, a seeded 64-bit hash of the owner_id
    (seed 0x4c4d0001, the lock class of earlier versions). With hashtext()'s 32 bits two tenants
@@ -113,6 +114,9 @@ enum { LM__TX_READ = 0, LM__TX_WRITE = 1 };
 
 /* Begin a transaction for @p owner_id (already validated). */
 int lm__tx_begin(lm__tx *tx, lm__db *db, const char *owner_id, int mode);
+/* Take the tenant's writer lock inside a transaction begun as READ (a writer that prepares
+ * its work first and writes last, like an import staging a whole stream). */
+int lm__tx_lock(lm__tx *tx, const char *owner_id);
 int lm__tx_commit(lm__tx *tx);
 /* Roll back if still open and release the connection. Safe to call twice. */
 void lm__tx_end(lm__tx *tx);

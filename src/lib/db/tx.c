@@ -20,7 +20,10 @@ int lm__tx_begin(lm__tx *tx, lm__db *db, const char *owner_id, int mode)
     int rc = lm__pool_acquire(&tx->conn, &db->pool);
     if (rc < 0)
         return rc;
-    rc = lm__db_exec(NULL, tx->conn, "BEGIN", 0, NULL);
+    rc = lm__db_exec(NULL, tx->conn,
+                     mode == LM__TX_SNAPSHOT ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+                                             : "BEGIN",
+                     0, NULL);
     if (rc < 0)
         goto fail;
     tx->open = 1;
@@ -37,6 +40,13 @@ int lm__tx_begin(lm__tx *tx, lm__db *db, const char *owner_id, int mode)
 fail:
     lm__tx_end(tx);
     return rc;
+}
+
+int lm__tx_lock(lm__tx *tx, const char *owner_id)
+{
+    const char *params[1] = {owner_id};
+    /* The same key as a writer's lm__tx_begin(): the tenant's one write lock. */
+    return lm__db_exec(NULL, tx->conn, "SELECT " LM__TENANT_LOCK_SQL, 1, params);
 }
 
 int lm__tx_commit(lm__tx *tx)
