@@ -94,6 +94,14 @@ class MemoryOpts(Structure):
         ("rerank_payload", c_void_p),
         ("no_bm25_extension", c_int),
         ("no_prepared_statements", c_int),
+        ("statement_timeout_ms", c_int),
+        ("quota_documents", c_int64),
+        ("quota_chunks", c_int64),
+        ("quota_bytes", c_int64),
+        ("quota_vectors", c_int64),
+        ("rate_adds", c_double),
+        ("rate_searches", c_double),
+        ("rate_burst", c_double),
     ]
 
 

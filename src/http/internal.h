@@ -199,10 +199,14 @@ typedef struct srv_route {
     srv_handler fn;
     int scope;                 /* 0: public; else the lm_key_scope required */
     int inline_run;            /* 1: cheap and database-free: run on MHD's thread */
-    int body;                  /* 1: a JSON object body is required */
+    int body;                  /* SRV_BODY_JSON: a JSON object body is required (parsed into
+                                  r->json); SRV_BODY_RAW: the body is read and left to the
+                                  handler (r->body); 0: the body is discarded unread */
     const char *const *params; /* query parameters accepted (NULL-terminated), or NULL */
 } srv_route;
 
+#define SRV_BODY_JSON 1
+#define SRV_BODY_RAW 2
 #define SRV_MAX_ROUTES 24
 /* Route table size, and the route of @p id (NULL when out of range). */
 int srv_route_count(void);
@@ -313,11 +317,12 @@ void srv_metrics_request(int route_id, int status, double seconds, const char *e
 void srv_metrics_search(int type, double seconds);
 void srv_metrics_auth_failure(const char *reason);
 void srv_metrics_rate_limited(void);
-/* What the renderer reads from the layers that record into metrics.c: the route table (labels)
-   and the worker queue (a gauge). main.c registers them once both exist, so metrics.c depends on
-   neither the router nor the workers. Until then no route labels and a queue of 0 are shown. */
+/* What the renderer reads from the layers that record into metrics.c: the route table (labels),
+   the worker queue and the embedding queue (gauges). main.c registers them once they exist, so
+   metrics.c depends on none of those files. Until then no route labels and queues of 0 show. */
 void srv_metrics_register(int n_routes, const srv_route *(*route_at)(int id),
-                          int (*queued)(srv_workers *w));
+                          int (*queued)(srv_workers *w),
+                          int (*queue_stats)(srv_server *s, lm_embed_queue_stats *out));
 /* Prometheus text exposition (malloc'd), or NULL when out of memory. */
 char *srv_metrics_render(srv_server *s, size_t *len);
 

@@ -252,7 +252,7 @@ int srv_run(const srv_config *config)
         srv_log(SRV_LOG_ERROR, NULL, "could not start the worker threads", (const char *)NULL);
         goto out;
     }
-    srv_metrics_register(srv_route_count(), srv_route_at, srv_workers_queued);
+    srv_metrics_register(srv_route_count(), srv_route_at, srv_workers_queued, srv_health_queue);
     if (!s->cfg.sync_embed && lm_memory_embedder(s->mem) != NULL &&
         srv_embedder_start(&s->embedder, s->mem) < 0) {
         srv_log(SRV_LOG_ERROR, NULL, "could not start the embedding worker", (const char *)NULL);

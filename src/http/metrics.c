@@ -70,13 +70,16 @@ static struct {
 static int n_routes_registered;
 static const srv_route *(*route_at_fn)(int id);
 static int (*queued_fn)(srv_workers *w);
+static int (*queue_stats_fn)(srv_server *s, lm_embed_queue_stats *out);
 
 void srv_metrics_register(int n_routes, const srv_route *(*route_at)(int id),
-                          int (*queued)(srv_workers *w))
+                          int (*queued)(srv_workers *w),
+                          int (*queue_stats)(srv_server *s, lm_embed_queue_stats *out))
 {
     n_routes_registered = n_routes;
     route_at_fn = route_at;
     queued_fn = queued;
+    queue_stats_fn = queue_stats;
 }
 
 static void observe(hist *h, double seconds)
@@ -247,7 +250,7 @@ char *srv_metrics_render(srv_server *s, size_t *len)
 
     /* The embedding queue, for the memory's embedder (all tenants). Omitted when it cannot be
        read (no embedder, database down): an absent series is not a misleading zero. */
-    if (srv_health_queue(s, &queue) == 0) {
+    if (queue_stats_fn != NULL && queue_stats_fn(s, &queue) == 0) {
         lm__buf_puts(&b, "# HELP llmemory_embedding_queue_depth Embedding jobs by state (all "
                          "tenants).\n"
                          "# TYPE llmemory_embedding_queue_depth gauge\n");

@@ -32,22 +32,22 @@ static const srv_route routes[] = {
     {0, "GET", "/healthz", srv_h_healthz, S_PUBLIC, 1, 0, p_none},
     {1, "GET", "/readyz", srv_h_readyz, S_PUBLIC, 1, 0, p_none},
     {2, "GET", "/metrics", srv_h_metrics, S_PUBLIC, 1, 0, p_none},
-    {3, "POST", "/v1/documents", srv_h_doc_add, LM_SCOPE_WRITE, 0, 1, p_owner},
+    {3, "POST", "/v1/documents", srv_h_doc_add, LM_SCOPE_WRITE, 0, SRV_BODY_JSON, p_owner},
     {4, "GET", "/v1/documents", srv_h_doc_list, LM_SCOPE_READ, 0, 0, p_list},
-    {5, "POST", "/v1/documents/delete", srv_h_doc_delete_many, LM_SCOPE_WRITE, 0, 1, p_owner},
+    {5, "POST", "/v1/documents/delete", srv_h_doc_delete_many, LM_SCOPE_WRITE, 0, SRV_BODY_JSON, p_owner},
     {6, "GET", "/v1/documents/{document_id}", srv_h_doc_get, LM_SCOPE_READ, 0, 0, p_get},
     {7, "DELETE", "/v1/documents/{document_id}", srv_h_doc_delete, LM_SCOPE_WRITE, 0, 0, p_owner},
     {8, "GET", "/v1/search", srv_h_search_get, LM_SCOPE_READ, 0, 0, p_search},
-    {9, "POST", "/v1/search", srv_h_search_post, LM_SCOPE_READ, 0, 1, p_owner},
+    {9, "POST", "/v1/search", srv_h_search_post, LM_SCOPE_READ, 0, SRV_BODY_JSON, p_owner},
     {10, "GET", "/v1/statistics", srv_h_statistics, LM_SCOPE_READ, 0, 0, p_owner},
     {11, "GET", "/v1/whoami", srv_h_whoami, LM_SCOPE_READ, 0, 0, p_none},
     {12, "GET", "/v1/keys", srv_h_keys_list, LM_SCOPE_ADMIN, 0, 0, p_owner},
-    {13, "POST", "/v1/keys", srv_h_keys_create, LM_SCOPE_ADMIN, 0, 1, p_owner},
+    {13, "POST", "/v1/keys", srv_h_keys_create, LM_SCOPE_ADMIN, 0, SRV_BODY_JSON, p_owner},
     {14, "DELETE", "/v1/keys/{key_id}", srv_h_keys_revoke, LM_SCOPE_ADMIN, 0, 0, p_owner},
-    {15, "POST", "/mcp", srv_h_mcp_post, LM_SCOPE_READ, 0, 0, p_none},
+    {15, "POST", "/mcp", srv_h_mcp_post, LM_SCOPE_READ, 0, SRV_BODY_RAW, p_none},
     {16, "DELETE", "/mcp", srv_h_mcp_delete, LM_SCOPE_READ, 0, 0, p_none},
     {17, "GET", "/v1/export", srv_h_export, LM_SCOPE_READ, 0, 0, p_export},
-    {18, "POST", "/v1/import", srv_h_import, LM_SCOPE_WRITE, 0, 0, p_owner},
+    {18, "POST", "/v1/import", srv_h_import, LM_SCOPE_WRITE, 0, SRV_BODY_RAW, p_owner},
     {19, "DELETE", "/v1/tenant", srv_h_tenant_erase, LM_SCOPE_ADMIN, 0, 0, p_owner},
     {20, "GET", "/v1/audit", srv_h_audit, LM_SCOPE_ADMIN, 0, 0, p_audit},
 };
@@ -250,7 +250,7 @@ void srv_dispatch_finish(srv_request *r)
 {
     if (check_params(r) < 0)
         return;
-    if (r->route->body && read_body(r) < 0)
+    if (r->route->body == SRV_BODY_JSON && read_body(r) < 0)
         return;
     if (r->route->scope != S_PUBLIC && srv_resolve_tenant(r) < 0)
         return;

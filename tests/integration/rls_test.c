@@ -401,6 +401,13 @@ TEST(test_rls__non_superuser_owner_runs_everything)
     ASSERT_EQ_STR(who.owner_id, "beta");
     lm_optimize_report rep;
     ASSERT_OK(lm_memory_optimize(m, &rep));
+    /* The operator's usage list reads across tenants: both appear, with their own counts. */
+    lm_usage_list *ul = NULL;
+    ASSERT_OK(lm_usage_list_get(&ul, m, LM_USAGE_SORT_DOCUMENTS, 10));
+    ASSERT_EQ_INT((int)lm_usage_list_count(ul), 2);
+    for (size_t i = 0; i < lm_usage_list_count(ul); i++)
+        ASSERT_EQ_INT((int)lm_usage_list_at(ul, i)->usage.documents, 5);
+    lm_usage_list_free(ul);
     /* The owner's own session outside maintenance sees no row either. */
     PGconn *oc = PQconnectdb(owner_url);
     ASSERT(PQstatus(oc) == CONNECTION_OK);

@@ -229,11 +229,12 @@ int lm_usage_list_get(lm_usage_list **out, lm_memory *mem, lm_usage_sort sort, i
         rc = LM_ENOMEM;
         goto out;
     }
-    /* An operator's read across tenants: a plain pooled connection, no tenant transaction. */
-    if ((rc = lm__pool_acquire(&conn, &mem->db.pool)) < 0)
+    /* An operator's read across tenants: an admin connection (row-level security's
+       maintenance policy; a tenant transaction would see one tenant only). */
+    if ((rc = lm__db_admin_acquire(&conn, &mem->db)) < 0)
         goto out;
     rc = lm__db_exec(&l->res, conn, sql.ptr, 1, params);
-    lm__pool_release(&mem->db.pool, conn);
+    lm__db_admin_release(&mem->db, conn);
     if (rc < 0)
         goto out;
     l->n = (size_t)PQntuples(l->res);
