@@ -16,6 +16,7 @@ from .exceptions import (
     EmbeddingError,
     LLMemoryError,
     PermissionError,
+    QuotaExceededError,
     RateLimitError,
     ResourceNotFoundError,
     SearchError,
@@ -39,6 +40,13 @@ from .models import (
     EmbeddingRunResult,
     EmbeddingStatus,
     EnrichedSearchResult,
+    EraseReport,
+    ImportResult,
+    QuotaLimits,
+    QuotaStatus,
+    TenantUsage,
+    TransferCounts,
+    AuditEntry,
     KeyScope,
     OptimizeReport,
     OwnerStatistics,
@@ -49,7 +57,14 @@ from .models import (
     SearchResultWithDocuments,
     SearchType,
 )
-from .sync import LLMemorySync, embedded_start, embedded_status, embedded_stop, owner_covers
+from .sync import (
+    LLMemorySync,
+    embedded_start,
+    embedded_status,
+    embedded_stop,
+    owner_covers,
+    set_audit_context,
+)
 
 
 def library_version() -> str:
@@ -72,5 +87,7 @@ __all__ = [
     "EmbeddedDatabaseInfo",
     "LLMemoryError", "ValidationError", "ConfigurationError", "DatabaseError", "EmbeddingError",
     "SearchError", "ChunkingError", "ResourceNotFoundError", "DocumentNotFoundError",
-    "RateLimitError", "ConnectionError", "PermissionError", "TimeoutError",
+    "RateLimitError", "ConnectionError", "PermissionError", "TimeoutError", "QuotaExceededError",
+    "TransferCounts", "ImportResult", "EraseReport", "QuotaLimits", "QuotaStatus", "TenantUsage",
+    "AuditEntry", "set_audit_context",
 ]

@@ -53,6 +53,14 @@ RERANK_FN = CFUNCTYPE(c_int, POINTER(c_double), c_char_p, POINTER(c_char_p), c_s
 EMBED_FN = CFUNCTYPE(c_int, c_void_p, POINTER(c_float), c_int, POINTER(c_char_p),
                      POINTER(c_size_t), c_size_t)
 FREE_FN = CFUNCTYPE(None, c_void_p)
+WRITE_CB = CFUNCTYPE(c_int, c_void_p, c_size_t, c_void_p)
+READ_CB = CFUNCTYPE(c_long, c_void_p, c_size_t, c_void_p)
+PROGRESS_CB = CFUNCTYPE(None, c_int64, c_int64, c_void_p)
+
+EXPORT_OPTS_VERSION = 1
+IMPORT_OPTS_VERSION = 1
+QUOTA_DEFAULT = -2
+QUOTA_NONE = -1
 
 
 class Error(Structure):
@@ -372,6 +380,85 @@ class EmbedQueueStats(Structure):
     _fields_ = [("pending", c_int64), ("processing", c_int64), ("dead", c_int64)]
 
 
+class EraseReport(Structure):
+    _fields_ = [
+        ("documents", c_int64),
+        ("chunks", c_int64),
+        ("vectors", c_int64),
+        ("queue_entries", c_int64),
+        ("postings", c_int64),
+        ("terms", c_int64),
+        ("history", c_int64),
+        ("vector_indexes", c_int64),
+        ("api_keys", c_int64),
+        ("other_rows", c_int64),
+    ]
+
+
+class TransferCounts(Structure):
+    _fields_ = [("documents", c_int64), ("chunks", c_int64), ("vectors", c_int64)]
+
+
+class ExportOpts(Structure):
+    _fields_ = [
+        ("version", c_uint),
+        ("with_vectors", c_int),
+        ("batch", c_int),
+        ("progress", PROGRESS_CB),
+        ("progress_payload", c_void_p),
+    ]
+
+
+class ImportOpts(Structure):
+    _fields_ = [
+        ("version", c_uint),
+        ("max_line_bytes", c_size_t),
+        ("progress", PROGRESS_CB),
+        ("progress_payload", c_void_p),
+    ]
+
+
+class ImportResult(Structure):
+    _fields_ = [
+        ("counts", TransferCounts),
+        ("documents_created", c_int64),
+        ("vectors_reused", c_int64),
+        ("chunks_queued", c_int64),
+    ]
+
+
+class Quota(Structure):
+    _fields_ = [("documents", c_int64), ("chunks", c_int64), ("bytes", c_int64),
+                ("vectors", c_int64)]
+
+
+class QuotaStatus(Structure):
+    _fields_ = [("limit", Quota), ("override", Quota), ("usage", Quota)]
+
+
+class UsageRow(Structure):
+    _fields_ = [
+        ("owner_id", c_char_p),
+        ("usage", Quota),
+        ("limit", Quota),
+        ("searches_today", c_int64),
+        ("adds_today", c_int64),
+        ("near_limit", c_char_p),
+    ]
+
+
+class AuditEntry(Structure):
+    _fields_ = [
+        ("audit_id", c_int64),
+        ("at", c_char_p),
+        ("actor", c_char_p),
+        ("action", c_char_p),
+        ("source", c_char_p),
+        ("outcome", c_char_p),
+        ("detail", c_char_p),
+    ]
+
+
 # Every structure whose layout tests/test_abi.py checks against the C compiler.
 STRUCTS = {
     "lm_error": Error,
@@ -397,6 +484,15 @@ STRUCTS = {
     "lm_embed_run_opts": EmbedRunOpts,
     "lm_embed_run_result": EmbedRunResult,
     "lm_embed_queue_stats": EmbedQueueStats,
+    "lm_erase_report": EraseReport,
+    "lm_transfer_counts": TransferCounts,
+    "lm_export_opts": ExportOpts,
+    "lm_import_opts": ImportOpts,
+    "lm_import_result": ImportResult,
+    "lm_quota": Quota,
+    "lm_quota_status": QuotaStatus,
+    "lm_usage_row": UsageRow,
+    "lm_audit_entry": AuditEntry,
 }
 
 P = c_void_p
@@ -489,6 +585,27 @@ _OPTIONAL = {
     "lm_embedder_local_new": (c_int, [PP, c_char_p, POINTER(LocalEmbedderOpts)]),
     "lm_embedder_embed_query": (c_int, [P, POINTER(c_float), POINTER(c_char_p),
                                         POINTER(c_size_t), c_size_t]),
+    # Tenant lifecycle (llmemory/lifecycle.h, lm_tenant_erase_report in llmemory/doc.h).
+    "lm_tenant_erase_report": (c_int, [POINTER(EraseReport), P, c_char_p]),
+    "lm_export_opts_init": (c_int, [POINTER(ExportOpts), c_uint]),
+    "lm_tenant_export": (c_int, [POINTER(TransferCounts), P, c_char_p, POINTER(ExportOpts),
+                                 WRITE_CB, c_void_p]),
+    "lm_import_opts_init": (c_int, [POINTER(ImportOpts), c_uint]),
+    "lm_tenant_import": (c_int, [POINTER(ImportResult), P, c_char_p, POINTER(ImportOpts),
+                                 READ_CB, c_void_p]),
+    "lm_quota_set": (c_int, [P, c_char_p, POINTER(Quota)]),
+    "lm_quota_get": (c_int, [POINTER(QuotaStatus), P, c_char_p]),
+    "lm_rate_retry_after": (c_double, []),
+    "lm_usage_sort_parse": (c_int, [POINTER(c_int), c_char_p]),
+    "lm_usage_list_get": (c_int, [PP, P, c_int, c_int]),
+    "lm_usage_list_count": (c_size_t, [P]),
+    "lm_usage_list_at": (POINTER(UsageRow), [P, c_size_t]),
+    "lm_usage_list_free": (None, [P]),
+    "lm_audit_context_set": (None, [c_char_p, c_char_p]),
+    "lm_audit_list": (c_int, [PP, P, c_char_p, c_int]),
+    "lm_audit_page_count": (c_size_t, [P]),
+    "lm_audit_page_at": (POINTER(AuditEntry), [P, c_size_t]),
+    "lm_audit_page_free": (None, [P]),
 }
 
 

@@ -41,6 +41,15 @@ class ValidationError(LLMemoryError, ValueError):
         return f"Validation error for {self.field}: {self.message}"
 
 
+class QuotaExceededError(ValidationError):
+    """A write would take the tenant's usage of one kind (``field``: "documents", "chunks",
+    "bytes" or "vectors") past its quota; nothing was written. ``detail`` gives the limit and
+    the usage. A ValidationError, as every other exceeded limit."""
+
+
+_QUOTA_KINDS = ("documents", "chunks", "bytes", "vectors")
+
+
 class ConfigurationError(LLMemoryError):
     """The memory or an embedder could not be configured as asked."""
 
@@ -176,6 +185,8 @@ def from_error(code: int, name: str, message: str, detail: str, hint: str, field
             message, resource=resource, action=action)
     elif code == -11 and embedding:  # ELIMIT from the provider
         exc = RateLimitError(message)
+    elif code == -11 and field in _QUOTA_KINDS:
+        exc = QuotaExceededError(field, message)
     elif code == -11:
         exc = ValidationError(field or "limit", message)
     elif code == -9:  # ECONN
@@ -193,5 +204,5 @@ def from_error(code: int, name: str, message: str, detail: str, hint: str, field
 __all__ = [
     "LLMemoryError", "ValidationError", "ConfigurationError", "DatabaseError", "EmbeddingError",
     "SearchError", "ChunkingError", "ResourceNotFoundError", "DocumentNotFoundError",
-    "RateLimitError", "ConnectionError", "PermissionError", "TimeoutError",
+    "RateLimitError", "ConnectionError", "PermissionError", "TimeoutError", "QuotaExceededError",
 ]

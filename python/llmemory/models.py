@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any, Optional
+from typing import Any, Optional, Union
 from uuid import UUID
 
 
@@ -334,6 +334,90 @@ class EmbeddedDatabaseInfo:
     socket_dir: str
     conninfo: str
     server_version: str
+
+
+@dataclass
+class EraseReport:
+    """What erase_tenant_report removed, per kind."""
+
+    documents: int
+    chunks: int
+    vectors: int
+    queue_entries: int
+    postings: int
+    terms: int
+    history: int
+    vector_indexes: int
+    api_keys: int
+    other_rows: int
+
+
+@dataclass
+class TransferCounts:
+    """Records of an export or import (``vectors``: chunks that carried a stored vector)."""
+
+    documents: int
+    chunks: int
+    vectors: int
+
+
+@dataclass
+class ImportResult:
+    """What import_tenant did: records read, documents new to the tenant (the rest replaced
+    one), stored vectors taken over, searchable chunks left to the embedding queue."""
+
+    counts: TransferCounts
+    documents_created: int
+    vectors_reused: int
+    chunks_queued: int
+
+
+QuotaValue = Union[int, None, str]
+
+
+@dataclass
+class QuotaLimits:
+    """Storage limits or usage per kind. As limits: an int >= 0, None (no limit) or "default"
+    (follow the memory's configured default; only in QuotaStatus.override)."""
+
+    documents: QuotaValue
+    chunks: QuotaValue
+    bytes: QuotaValue
+    vectors: QuotaValue
+
+
+@dataclass
+class QuotaStatus:
+    """A tenant's limits in force (None: no limit), its own overrides and its usage."""
+
+    limit: QuotaLimits
+    override: QuotaLimits
+    usage: QuotaLimits
+
+
+@dataclass
+class TenantUsage:
+    """One tenant's usage (list_usage, for operators)."""
+
+    owner_id: str
+    usage: QuotaLimits
+    limit: QuotaLimits
+    searches_today: int
+    adds_today: int
+    near_limit: Optional[str]  # the first kind at 90% of its limit or more
+
+
+@dataclass
+class AuditEntry:
+    """One audit record (get_audit_log), newest first."""
+
+    audit_id: int
+    at: Optional[datetime]
+    actor: str
+    action: str  # "key.create", "key.revoke", "tenant.erase", "tenant.export", ...
+    source: Optional[str]
+    outcome: str  # "success" or "failure"
+    detail: dict[str, Any]
 
 
 def _iso(d: Optional[datetime]) -> Optional[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import os
 import threading
 from datetime import date, datetime
 from typing import Any, Callable, Iterable, Literal, Optional, Sequence, Union
@@ -41,7 +42,14 @@ from .models import (
     EmbeddingQueueStats,
     EmbeddingRunResult,
     EnrichedSearchResult,
+    EraseReport,
+    ImportResult,
     KeyScope,
+    AuditEntry,
+    QuotaLimits,
+    QuotaStatus,
+    TenantUsage,
+    TransferCounts,
     OptimizeReport,
     OwnerStatistics,
     PoolUsage,
@@ -118,6 +126,92 @@ def _int(value: Any, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(field, f"{field} must be an integer", value)
     return value
+
+
+_LM_EIO = -15
+_EXPORT_DEFAULTS = N.ExportOpts()
+_IMPORT_DEFAULTS = N.ImportOpts()
+if N.has("lm_tenant_export"):
+    N.lib.lm_export_opts_init(ctypes.byref(_EXPORT_DEFAULTS), N.EXPORT_OPTS_VERSION)
+    N.lib.lm_import_opts_init(ctypes.byref(_IMPORT_DEFAULTS), N.IMPORT_OPTS_VERSION)
+
+
+def _need(symbol: str) -> None:
+    if not N.has(symbol):
+        raise ConfigurationError(f"the loaded libllmemory has no {symbol} (a newer one is needed)")
+
+
+def _quota_in(v: Any, field: str) -> int:
+    if v is None:
+        return N.QUOTA_NONE
+    if v == "default":
+        return N.QUOTA_DEFAULT
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValidationError(field, f'{field} must be an integer, None or "default"', v)
+    return v  # negative values: the library rejects them
+
+
+def _quota_out(q: "N.Quota") -> QuotaLimits:
+    def one(v: int) -> Any:
+        return None if v == N.QUOTA_NONE else "default" if v == N.QUOTA_DEFAULT else int(v)
+    return QuotaLimits(one(q.documents), one(q.chunks), one(q.bytes), one(q.vectors))
+
+
+def _counts(c: "N.TransferCounts") -> TransferCounts:
+    return TransferCounts(int(c.documents), int(c.chunks), int(c.vectors))
+
+
+class _Stream:
+    """A ctypes callback over a binary file object. An exception raised by the file (or by the
+    progress function) stops the C call with LM_EIO and is re-raised once the call returned."""
+
+    def __init__(self, f: Any, progress: Optional[Callable[[int, int], None]]) -> None:
+        self.f = f
+        self.error: Optional[BaseException] = None
+        self.user_progress = progress
+        # Kept on self: the C library calls them until the call returns.
+        self.write_cb = N.WRITE_CB(self._write)
+        self.read_cb = N.READ_CB(self._read)
+        self.progress_cb = N.PROGRESS_CB(self._progress)
+
+    def _write(self, data: int, n: int, _payload: Any) -> int:
+        if self.error is not None:
+            return _LM_EIO
+        try:
+            self.f.write(ctypes.string_at(data, n))
+            return 0
+        except BaseException as e:  # noqa: BLE001 - re-raised by finish()
+            self.error = e
+            return _LM_EIO
+
+    def _read(self, buf: int, cap: int, _payload: Any) -> int:
+        if self.error is not None:
+            return _LM_EIO
+        try:
+            data = self.f.read(cap)
+            if isinstance(data, str):
+                raise TypeError("the import source must be opened in binary mode")
+            n = len(data)
+            if n > cap:
+                raise ValueError("read() returned more bytes than asked for")
+            ctypes.memmove(buf, data, n)
+            return n
+        except BaseException as e:  # noqa: BLE001 - re-raised by finish()
+            self.error = e
+            return _LM_EIO
+
+    def _progress(self, done: int, total: int, _payload: Any) -> None:
+        if self.user_progress is None or self.error is not None:
+            return
+        try:
+            self.user_progress(int(done), int(total))
+        except BaseException as e:  # noqa: BLE001 - stops at the next read or write
+            self.error = e
+
+    def finish(self, rc: int) -> None:
+        if self.error is not None:
+            raise self.error
+        check(rc)
 
 
 def _document(d: "N.Document") -> Document:
@@ -632,6 +726,148 @@ class LLMemorySync:
         self._call(lambda m: check(N.lib.lm_tenant_erase(ctypes.byref(n), m, owner)))
         return int(n.value)
 
+    def erase_tenant_report(self, owner_id: str) -> EraseReport:
+        """erase_tenant, returning what was removed per kind (documents, chunks, vectors, queue
+        entries, postings, terms, history, vector indexes, API keys, other rows)."""
+        _need("lm_tenant_erase_report")
+        owner = b(owner_id, "owner_id")
+        r = N.EraseReport()
+        self._call(lambda m: check(N.lib.lm_tenant_erase_report(ctypes.byref(r), m, owner)))
+        return EraseReport(*(int(getattr(r, f)) for f, _ in N.EraseReport._fields_))
+
+    # -- tenant lifecycle ----------------------------------------------------------------------
+    def export_tenant(self, owner_id: str, dest: Any, *, vectors: bool = False,
+                      batch: int = 0,
+                      progress: Optional[Callable[[int, int], None]] = None) -> TransferCounts:
+        """Write everything the tenant has as a JSON Lines stream ("llmemory-export", one
+        consistent snapshot) to ``dest``: a binary file object (anything with ``write(bytes)``)
+        or a path, created or truncated (and removed again when the export fails).
+        ``vectors``: include each chunk's stored vector. ``progress(done, total)``: records so
+        far (total is -1 while unknown). An exception raised by ``dest.write`` or ``progress``
+        stops the export and is re-raised."""
+        _need("lm_tenant_export")
+        owner = b(owner_id, "owner_id")
+        o = N.ExportOpts.from_buffer_copy(_EXPORT_DEFAULTS)
+        o.with_vectors = 1 if vectors else 0
+        o.batch = _int(batch, "batch")
+        path = None if hasattr(dest, "write") else os.fspath(dest)
+        f = open(path, "wb") if path is not None else dest
+        st = _Stream(f, progress)
+        if progress is not None:
+            o.progress = st.progress_cb
+        out = N.TransferCounts()
+        ok = False
+        try:
+            rc = self._call(lambda m: N.lib.lm_tenant_export(ctypes.byref(out), m, owner,
+                                                             ctypes.byref(o), st.write_cb, None))
+            st.finish(rc)
+            ok = True
+        finally:
+            if path is not None:
+                f.close()
+                if not ok:
+                    try:
+                        os.unlink(path)
+                    except OSError:
+                        pass
+        return _counts(out)
+
+    def import_tenant(self, owner_id: str, source: Any, *, max_line_bytes: int = 0,
+                      progress: Optional[Callable[[int, int], None]] = None) -> ImportResult:
+        """Restore an export stream into ``owner_id`` (the same or another tenant) from a binary
+        file object (anything with ``read(n) -> bytes``) or a path. The whole stream is checked
+        (format, counts, checksum, references) before anything is written: a truncated or
+        corrupt stream raises ValidationError and changes nothing. Importing the same stream
+        twice leaves the tenant as after the first time. An exception raised by
+        ``source.read`` or ``progress`` stops the import (nothing written) and is re-raised."""
+        _need("lm_tenant_import")
+        owner = b(owner_id, "owner_id")
+        o = N.ImportOpts.from_buffer_copy(_IMPORT_DEFAULTS)
+        o.max_line_bytes = _int(max_line_bytes, "max_line_bytes")
+        path = None if hasattr(source, "read") else os.fspath(source)
+        f = open(path, "rb") if path is not None else source
+        st = _Stream(f, progress)
+        if progress is not None:
+            o.progress = st.progress_cb
+        out = N.ImportResult()
+        try:
+            rc = self._call(lambda m: N.lib.lm_tenant_import(ctypes.byref(out), m, owner,
+                                                             ctypes.byref(o), st.read_cb, None))
+            st.finish(rc)
+        finally:
+            if path is not None:
+                f.close()
+        return ImportResult(_counts(out.counts), int(out.documents_created),
+                            int(out.vectors_reused), int(out.chunks_queued))
+
+    def set_quota(self, owner_id: str, *, documents: Any = "default", chunks: Any = "default",
+                  bytes: Any = "default", vectors: Any = "default") -> None:  # noqa: A002
+        """Set the tenant's storage limits. Each: an int >= 0, None (no limit, even when a
+        default is configured) or "default" (follow the configured default; what an omitted
+        one does). A write past a limit raises QuotaExceededError and writes nothing; lowering
+        a limit below the usage removes nothing."""
+        _need("lm_quota_set")
+        owner = b(owner_id, "owner_id")
+        q = N.Quota(_quota_in(documents, "documents"), _quota_in(chunks, "chunks"),
+                    _quota_in(bytes, "bytes"), _quota_in(vectors, "vectors"))
+        self._call(lambda m: check(N.lib.lm_quota_set(m, owner, ctypes.byref(q))))
+
+    def get_quota(self, owner_id: str) -> QuotaStatus:
+        """The tenant's limits in force (None: no limit), its overrides ("default" where it
+        follows the default) and its usage."""
+        _need("lm_quota_get")
+        owner = b(owner_id, "owner_id")
+        st = N.QuotaStatus()
+        self._call(lambda m: check(N.lib.lm_quota_get(ctypes.byref(st), m, owner)))
+        return QuotaStatus(_quota_out(st.limit), _quota_out(st.override), _quota_out(st.usage))
+
+    def list_usage(self, sort: str = "owner", limit: int = 100) -> list[TenantUsage]:
+        """Usage of every tenant that has stored anything (reads across tenants: for operators,
+        never expose it to a tenant). ``sort``: "owner", "documents", "chunks", "bytes",
+        "vectors", "searches" or "adds" (largest first); ``limit``: 1..100000 rows."""
+        _need("lm_usage_list_get")
+        how = ctypes.c_int()
+        check(N.lib.lm_usage_sort_parse(ctypes.byref(how), b(sort, "sort")))
+        n = _int(limit, "limit")
+
+        def call(m: int) -> list[TenantUsage]:
+            out = ctypes.c_void_p()
+            check(N.lib.lm_usage_list_get(ctypes.byref(out), m, how.value, n))
+            try:
+                res = []
+                for i in range(N.lib.lm_usage_list_count(out)):
+                    r = N.lib.lm_usage_list_at(out, i).contents
+                    res.append(TenantUsage(s(r.owner_id), _quota_out(r.usage),
+                                           _quota_out(r.limit), int(r.searches_today),
+                                           int(r.adds_today), opt_s(r.near_limit)))
+                return res
+            finally:
+                N.lib.lm_usage_list_free(out)
+
+        return self._call(call)
+
+    def get_audit_log(self, owner_id: str, limit: int = 100) -> list[AuditEntry]:
+        """The tenant's audit records (keys created and revoked, erasure, export, import, quota
+        changes), newest first, at most ``limit`` (1..10000). Never another tenant's."""
+        _need("lm_audit_list")
+        owner = b(owner_id, "owner_id")
+        n = _int(limit, "limit")
+
+        def call(m: int) -> list[AuditEntry]:
+            out = ctypes.c_void_p()
+            check(N.lib.lm_audit_list(ctypes.byref(out), m, owner, n))
+            try:
+                res = []
+                for i in range(N.lib.lm_audit_page_count(out)):
+                    e = N.lib.lm_audit_page_at(out, i).contents
+                    res.append(AuditEntry(int(e.audit_id), ts(e.at), s(e.actor), s(e.action),
+                                          opt_s(e.source), s(e.outcome), _json(e.detail)))
+                return res
+            finally:
+                N.lib.lm_audit_page_free(out)
+
+        return self._call(call)
+
     # -- search --------------------------------------------------------------------------------
     def _search(self, owner_id: str, query_text: str, search_type: Union[SearchType, str],
                 limit: int, id_at_origin: Optional[str], id_at_origins: Optional[Sequence[str]],
@@ -1006,3 +1242,11 @@ def embedded_start(home: Optional[str] = None) -> EmbeddedDatabaseInfo:
 def embedded_stop(home: Optional[str] = None) -> None:
     """Stop the embedded database's server (not running is not an error)."""
     check(N.lib.lm_db_stop(b(home, "home")))
+
+
+def set_audit_context(actor: Optional[str], source: Optional[str] = None) -> None:
+    """Who acts, and from where (a client address), for the audit records that the calling
+    thread's next calls write ("cli:USER", "key:KEY_ID", ...; None: "library"). Thread-local:
+    with the async API, each call runs on a pool thread, so set it there (or use the sync API)."""
+    _need("lm_audit_context_set")
+    N.lib.lm_audit_context_set(b(actor, "actor"), b(source, "source"))
