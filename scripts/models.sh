@@ -72,6 +72,13 @@ for name in "${names[@]}"; do
         echo "models: $name ok ($target)"
         continue
     fi
+    # A user's install is not needed when every user can read a verified system-wide copy (the
+    # library looks there after the user's own directory).
+    if [ -z "${LLMEMORY_MODELS_DIR:-}" ] && [ "$dest" != "$SYSTEM_DIR" ] &&
+        verified "$name" "$SYSTEM_DIR/$name"; then
+        echo "models: $name ok ($SYSTEM_DIR/$name)"
+        continue
+    fi
     echo "models: installing $name from $pkg into $target"
     ensure_pip
     mkdir -p "$dest"
