@@ -310,6 +310,9 @@ static int read_st_config(local *L, const char *dir, const char **qp, const char
 
 /* ---- revision hash --------------------------------------------------------------------------- */
 
+/* Read with pread(), not from the weights' mapping: hashing through the mapping would leave
+   every page of it resident (the word-embedding table is mostly never touched again, and int8
+   releases what it replaces), which doubles the model's resident memory. */
 static int hash_file(crypto_generichash_state *h, const char *dir, const char *name)
 {
     char *p = path_join(dir, name);
