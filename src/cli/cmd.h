@@ -7,7 +7,6 @@
 #ifndef CLI_CMD_H
 #define CLI_CMD_H
 
-#include <getopt.h>
 #include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -225,14 +224,6 @@ int cli_meta_text(json_t *meta, char **out);
 
 /* ---- other option helpers (opt.c) ---- */
 
-/* Returned by cli_getopt() after it printed a usage error. */
-#define CLI_OPT_FAIL 0x10000
-/* getopt_long() for commands: @p shortopts must start with ':'. Restarts parsing on each new
-   argv; returns the option, -1 at the end, or CLI_OPT_FAIL (message printed). */
-int cli_getopt(
-    cli_ctx *ctx, int argc, char **argv, const char *shortopts, const struct option *longopts);
-/* Print @p help to stdout; returns 0. */
-int cli_help(const char *help);
 /* Parse a decimal integer in [min, max] given to option @p opt. 0, or 2 (printed). */
 int cli_parse_long(cli_ctx *ctx, const char *opt, const char *arg, long min, long max, long *out);
 /* Add "k=v" (string value) or "k:=JSON" to @p obj. 0, or 2 (printed). */

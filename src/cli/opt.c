@@ -1,12 +1,11 @@
 /*
  * cli/opt.c: command-line parsing shared by the commands: option tables parsed by one function
- * (cli_parse), which also prints --help from them; getopt_long with messages in the house style
- * (for commands not yet on tables); integers, metadata (k=v, k:=json), document types, the
- * owner, opening the memory with the global options, and turning paths into ids at origin.
+ * (cli_parse), which also prints --help from them; integers, metadata (k=v, k:=json), document
+ * types, the owner, opening the memory with the global options, and turning paths into ids at
+ * origin.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,16 +13,6 @@
 
 #include "buf.h"
 #include "cmd.h"
-
-/* Option text as typed, without any "=value", for messages. */
-static void option_name(char *out, size_t outlen, const char *arg)
-{
-    size_t n = strcspn(arg, "=");
-    if (n >= outlen)
-        n = outlen - 1;
-    memcpy(out, arg, n);
-    out[n] = '\0';
-}
 
 /* ==== option tables ==== */
 
@@ -421,48 +410,6 @@ int cli_meta_text(json_t *meta, char **out)
     if ((*out = cli_json_text(meta)) == NULL)
         return cli_oom();
     return 0;
-}
-
-/* ==== getopt (commands not yet on option tables) ==== */
-
-int cli_getopt(
-    cli_ctx *ctx, int argc, char **argv, const char *shortopts, const struct option *longopts)
-{
-    static char **scanning;
-    char name[128];
-    const char *arg;
-    int c;
-
-    if (argv != scanning) {
-        /* glibc restarts its scan, including its internal state, when optind is 0. */
-        optind = 0;
-        scanning = argv;
-    }
-    opterr = 0;
-    c = getopt_long(argc, argv, shortopts, longopts, NULL);
-    if (c != '?' && c != ':')
-        return c;
-
-    arg = optind >= 1 && optind <= argc ? argv[optind - 1] : "";
-    if (c == ':') {
-        option_name(name, sizeof(name), arg);
-        cli_usage(ctx, "option \"%s\" requires a value", name);
-    } else if (strncmp(arg, "--", 2) == 0 && strchr(arg, '=') != NULL && optopt != 0) {
-        option_name(name, sizeof(name), arg);
-        cli_usage(ctx, "option \"%s\" does not take a value", name);
-    } else if (optopt > 0 && optopt < 128 && strncmp(arg, "--", 2) != 0) {
-        cli_usage(ctx, "unrecognized option \"-%c\"", optopt);
-    } else {
-        option_name(name, sizeof(name), arg);
-        cli_usage(ctx, "unrecognized option \"%s\"", name);
-    }
-    return CLI_OPT_FAIL;
-}
-
-int cli_help(const char *help)
-{
-    fputs(help, stdout);
-    return CLI_EXIT_OK;
 }
 
 int cli_parse_long(cli_ctx *ctx, const char *opt, const char *arg, long min, long max, long *out)
