@@ -509,6 +509,7 @@ _PROTOTYPES = {
     "lm_doc_type_parse": (c_int, [POINTER(c_int), c_char_p]),
     "lm_search_type_name": (c_char_p, [c_int]),
     "lm_search_type_parse": (c_int, [POINTER(c_int), c_char_p]),
+    "lm_query_syntax_parse": (c_int, [POINTER(c_int), c_char_p]),
     "lm_key_scope_name": (c_char_p, [c_int]),
     "lm_key_scope_parse": (c_int, [POINTER(c_int), c_char_p]),
     "lm_memory_opts_init": (c_int, [POINTER(MemoryOpts), c_uint]),

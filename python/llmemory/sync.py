@@ -64,7 +64,6 @@ from .models import (
 _DOC_TYPES = list(DocumentType)  # index == lm_doc_type value (checked by the tests)
 _SEARCH_TYPES = {SearchType.TEXT: 0, SearchType.VECTOR: 1, SearchType.HYBRID: 2}
 _SEARCH_TYPE_OF = {v: k for k, v in _SEARCH_TYPES.items()}
-_SYNTAX = {"web": 0, "plain": 1}
 _ORDER = {"created_at": 0, "updated_at": 1, "document_name": 2}
 _SCOPES = {KeyScope.READ: 1, KeyScope.WRITE: 2, KeyScope.ADMIN: 3}
 _SCOPE_OF = {v: k for k, v in _SCOPES.items()}
@@ -90,6 +89,12 @@ def _search_type(value: Union[SearchType, str]) -> int:
         return _SEARCH_TYPES[value]
     out = ctypes.c_int()
     check(N.lib.lm_search_type_parse(ctypes.byref(out), b(value, "search_type")))
+    return out.value
+
+
+def _query_syntax(value: str) -> int:
+    out = ctypes.c_int()
+    check(N.lib.lm_query_syntax_parse(ctypes.byref(out), b(value, "query_syntax")))
     return out.value
 
 
@@ -917,10 +922,7 @@ class LLMemorySync:
         o.rerank = 1 if rerank else 0
         if rerank_top_k is not None:
             o.rerank_top_k = _int(rerank_top_k, "rerank_top_k")
-        if query_syntax not in _SYNTAX:
-            raise ValidationError("query_syntax", f'invalid query syntax "{query_syntax}"',
-                                  query_syntax)
-        o.syntax = _SYNTAX[query_syntax]
+        o.syntax = _query_syntax(query_syntax)
         o.include_subtenants = 1 if include_subtenants else 0
         owner = b(owner_id, "owner_id")
         query = b(query_text, "query_text")
