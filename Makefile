@@ -159,7 +159,7 @@ check-build: all $(B)/tests/unit-tests $(B)/tests/integration-tests $(B)/tests/h
 NPROC      := $(shell nproc 2>/dev/null || echo 1)
 CHECK_JOBS := -j$(NPROC)
 check:
-	$(Q)bash scripts/deps.sh
+	$(Q)bash scripts/deps.sh --test
 	$(Q)$(MAKE) --no-print-directory $(CHECK_JOBS) check-build
 	$(Q)$(MAKE) --no-print-directory $(CHECK_JOBS) SAN=1 check-build
 	$(Q)sh tests/run.sh build/debug build/asan

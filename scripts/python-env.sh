@@ -1,13 +1,31 @@
 #!/bin/sh
-# Creates (idempotently) the virtual environment the Python package's tests and examples run in:
-# build/pyenv with the pinned packages of python/requirements-test.txt (and their pinned
-# dependencies in python/requirements-lock.txt). Does nothing when the environment is current.
-#   scripts/python-env.sh            -> prints the environment's python path
+# Creates (idempotently) a pinned virtual environment and prints its python's path. Each
+# environment is a requirements file (what is asked for) and a lock file (the exact version of
+# every package in it, used as constraints); it is rebuilt only when one of them changes.
+#   scripts/python-env.sh [python]   build/pyenv: the Python package's tests, examples and
+#                                    benchmark (python/requirements-test.txt, -lock.txt)
+#   scripts/python-env.sh mcp        build/mcp-venv: the MCP tests and benchmark, with the
+#                                    official MCP SDK (tests/mcp/requirements.txt, -lock.txt)
+# The two are separate because the MCP SDK needs newer starlette and uvicorn than the FastAPI
+# release the Python examples pin. scripts/deps.sh --test creates both.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
-env=${LLMEMORY_PYENV:-$root/build/pyenv}
-req=$root/python/requirements-test.txt
-lock=$root/python/requirements-lock.txt
+case ${1:-python} in
+python)
+    env=${LLMEMORY_PYENV:-$root/build/pyenv}
+    req=$root/python/requirements-test.txt
+    lock=$root/python/requirements-lock.txt
+    ;;
+mcp)
+    env=$root/build/mcp-venv
+    req=$root/tests/mcp/requirements.txt
+    lock=$root/tests/mcp/requirements-lock.txt
+    ;;
+*)
+    echo "python-env: unknown environment \"$1\" (python or mcp)" >&2
+    exit 2
+    ;;
+esac
 py=${PYTHON:-python3}
 
 stamp=$env/.requirements

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/mcp/run.sh: the MCP server end to end, driven by the official Python MCP SDK (pinned in
-# scripts/mcp-env.sh, installed into build/mcp-venv on first use) over stdio (`llmemory mcp`)
-# and Streamable HTTP (/mcp of a real `llmemory serve` on a free port), against the test
+# tests/mcp/requirements.txt; build/mcp-venv from scripts/python-env.sh mcp) over stdio
+# (`llmemory mcp`) and Streamable HTTP (/mcp of a real `llmemory serve` on a free port), against the test
 # database in a schema of its own. Keys come from `llmemory keys create`.
 #
 # Usage: tests/mcp/run.sh PATH/TO/llmemory
@@ -21,13 +21,11 @@ if [ -z "$db" ]; then
     echo "mcp: 0 passed, 0 failed, 1 skipped"
     exit 0
 fi
-venv=$(cd "$root" && sh scripts/mcp-env.sh 2>&1 | tail -n 1)
-if [ ! -x "$root/$venv/bin/python" ] && [ ! -x "$venv/bin/python" ]; then
-    echo "# could not set up the MCP SDK environment: $venv"
+py=$(sh "$root/scripts/python-env.sh" mcp) || {
+    echo "# could not set up the MCP SDK environment (scripts/python-env.sh mcp)"
     echo "mcp: 0 passed, 1 failed"
     exit 1
-fi
-case $venv in /*) ;; *) venv=$root/$venv ;; esac
+}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/llmemory-mcp.XXXXXX")
 schema=mcp_test_$$
@@ -70,7 +68,7 @@ export MCP_KEY_A MCP_KEY_A_READ MCP_KEY_B
 export MCP_BIN=$bin MCP_DB=$db MCP_SCHEMA=$schema MCP_WORK=$work
 export MCP_URL=http://127.0.0.1:$(cat "$work/port")
 
-"$venv/bin/python" "$here/test_mcp.py"
+"$py" "$here/test_mcp.py"
 status=$?
 
 # The server survived everything and stops cleanly.
