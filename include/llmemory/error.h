@@ -28,7 +28,8 @@ LM_BEGIN_DECL
     X(EPERM, -12, "permission_denied", "permission denied")                                        \
     X(EPARSE, -13, "parse_error", "malformed input")                                               \
     X(ITEROVER, -14, "iteration_over", "end of iteration")                                         \
-    X(EIO, -15, "io_error", "input/output error")
+    X(EIO, -15, "io_error", "input/output error")                                                  \
+    X(ECANCELED, -16, "canceled", "request canceled")
 
 typedef enum lm_errcode {
     LM_OK = 0,

@@ -222,6 +222,27 @@ LM_EXTERN int lm_db_stop(const char *home);
  */
 LM_EXTERN int lm_db_roles_sql(lm_buf *out, const char *schema, const char *role);
 
+/* ==== cancelling a caller's work ==== */
+
+/** A handle that cancels the database work of the thread it is bound to (an MCP request that
+ *  its client gave up on, say). Thread-safe: fire it from any thread. */
+typedef struct lm_cancel lm_cancel;
+/** A new handle, not fired. @return 0 or LM_ENOMEM. */
+LM_EXTERN int lm_cancel_new(lm_cancel **out);
+/** Free @p c (NULL is fine); it must not be bound on another thread or attached to work. */
+LM_EXTERN void lm_cancel_free(lm_cancel *c);
+/** Bind @p c to the calling thread (NULL unbinds): the library calls this thread makes while
+ *  it is bound can be cancelled through it. @return the handle bound before. */
+LM_EXTERN lm_cancel *lm_cancel_bind(lm_cancel *c);
+/** Cancel: the running statement of the bound thread is stopped (PostgreSQL cancel request)
+ *  and later ones are refused, so its call fails with LM_ECANCELED and its transaction rolls
+ *  back. Stays fired until lm_cancel_reset(). @return the number of statements signalled. */
+LM_EXTERN int lm_cancel_fire(lm_cancel *c);
+/** 1 when @p c was fired (and not reset since). */
+LM_EXTERN int lm_cancel_fired(const lm_cancel *c);
+/** Make @p c usable for the next piece of work; call it while no work of the thread runs. */
+LM_EXTERN void lm_cancel_reset(lm_cancel *c);
+
 LM_END_DECL
 
 #endif

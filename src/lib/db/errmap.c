@@ -47,6 +47,13 @@ int lm__db_error(PGconn *conn, const PGresult *res)
         const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         int code = map_sqlstate(state);
         trim_copy(msg, sizeof(msg), PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+        if (code == LM_ETIMEOUT && lm__cancel_fired_here()) {
+            /* Not the statement timeout: the caller's lm_cancel stopped it. */
+            lm__error_set(LM_ECANCELED, "request canceled");
+            lm__error_detail("%s", msg);
+            lm__error_sqlstate(state);
+            return LM_ECANCELED;
+        }
         lm__error_set(code, "%s", msg);
         const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
         const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
@@ -90,10 +97,21 @@ int lm__db_result(PGresult **out, PGconn *conn, PGresult *res)
 
 int lm__db_exec(PGresult **out, PGconn *conn, const char *sql, int n_params, const char *const *params)
 {
+    int rc = lm__cancel_check();
+
+    if (rc < 0) {
+        if (out)
+            *out = NULL;
+        return rc;
+    }
     return lm__db_result(out, conn, PQexecParams(conn, sql, n_params, NULL, params, NULL, NULL, 0));
 }
 
 int lm__db_script(PGconn *conn, const char *sql)
 {
+    int rc = lm__cancel_check();
+
+    if (rc < 0)
+        return rc;
     return lm__db_result(NULL, conn, PQexec(conn, sql));
 }

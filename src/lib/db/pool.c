@@ -80,6 +80,18 @@ static int connect_one(PGconn **out, lm__pool *pool)
     return 0;
 }
 
+/* Hand @p *out to a caller whose lm_cancel may have fired already: then it goes back. */
+static int attach(PGconn **out, lm__pool *pool)
+{
+    int rc = lm__cancel_attach(*out);
+
+    if (rc < 0) {
+        lm__pool_release(pool, *out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 int lm__pool_acquire(PGconn **out, lm__pool *pool)
 {
     *out = NULL;
@@ -89,7 +101,7 @@ int lm__pool_acquire(PGconn **out, lm__pool *pool)
             *out = pool->idle[--pool->n_idle];
             pthread_mutex_unlock(&pool->mu);
             if (PQstatus(*out) == CONNECTION_OK)
-                return 0;
+                return attach(out, pool);
             /* A connection the server dropped while idle: replace it. */
             PQfinish(*out);
             *out = NULL;
@@ -101,6 +113,8 @@ int lm__pool_acquire(PGconn **out, lm__pool *pool)
             pool->open++;
             pthread_mutex_unlock(&pool->mu);
             int rc = connect_one(out, pool);
+            if (rc == 0)
+                return attach(out, pool);
             if (rc < 0) {
                 pthread_mutex_lock(&pool->mu);
                 pool->open--;
@@ -117,6 +131,7 @@ void lm__pool_release(lm__pool *pool, PGconn *conn)
 {
     if (conn == NULL)
         return;
+    lm__cancel_detach(conn);
     int healthy = PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE;
     pthread_mutex_lock(&pool->mu);
     if (healthy && pool->n_idle < pool->size) {
@@ -135,6 +150,7 @@ void lm__pool_discard(lm__pool *pool, PGconn *conn)
 {
     if (conn == NULL)
         return;
+    lm__cancel_detach(conn);
     pthread_mutex_lock(&pool->mu);
     pool->open--;
     pthread_cond_signal(&pool->cv);

@@ -17,6 +17,7 @@
 typedef struct conn_state {
     unsigned int prepared; /* bit i: statement i is prepared on this connection */
     int no_prepare;        /* never prepare: execute with lm__db_exec() */
+    void *cancel;          /* the lm_cancel that may cancel this connection's statement (cancel.c) */
 } conn_state;
 
 static int event_proc(PGEventId id, void *info, void *pass_through)
@@ -57,6 +58,12 @@ int lm__db_conn_setup(PGconn *conn, int no_prepare)
     return 0;
 }
 
+void **lm__db_conn_cancel_slot(PGconn *conn)
+{
+    conn_state *s = conn != NULL ? PQinstanceData(conn, event_proc) : NULL;
+    return s != NULL ? &s->cancel : NULL;
+}
+
 int lm__db_exec_prepared(PGresult **out, PGconn *conn, lm__stmt stmt, const char *sql, int n_params,
                          const char *const *params)
 {
@@ -66,6 +73,8 @@ int lm__db_exec_prepared(PGresult **out, PGconn *conn, lm__stmt stmt, const char
 
     if (out)
         *out = NULL;
+    if ((rc = lm__cancel_check()) < 0)
+        return rc;
     if (s == NULL || s->no_prepare || (unsigned)stmt >= 8 * sizeof(s->prepared))
         return lm__db_exec(out, conn, sql, n_params, params);
     snprintf(name, sizeof(name), "lm_%d", (int)stmt);
