@@ -6,7 +6,9 @@
  *
  * A reader thread reads the lines while the main thread runs them one at a time, so that a
  * notifications/cancelled for a queued or running request is seen at once: a queued request is
- * then skipped and a running one's response is dropped, as the specification asks.
+ * then skipped, and a running one is stopped (its database statement is cancelled through an
+ * lm_cancel bound to the main thread) and gets no response, as the specification asks. This is
+ * the cancellation of both revisions on stdio.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,6 +40,8 @@ typedef struct stdio_ctx {
     int eof;
     char cancelled[CANCEL_SLOTS][MCP_MAX_ID_BYTES];
     int next_cancel;
+    lm_cancel *cancel;                /* bound to the main thread, which runs the requests */
+    char running[MCP_MAX_ID_BYTES];   /* id of the request running now, "" when none */
 } stdio_ctx;
 
 static void push(stdio_ctx *c, const char *text, size_t len, int too_large)
@@ -99,6 +103,10 @@ static void on_line(stdio_ctx *c, mcp_outcome *peek, const char *text, size_t le
             pthread_mutex_lock(&c->mu);
             memcpy(c->cancelled[c->next_cancel], peek->cancel_id, MCP_MAX_ID_BYTES);
             c->next_cancel = (c->next_cancel + 1) % CANCEL_SLOTS;
+            /* Stop the running request's statement now (under the lock: the main thread cannot
+               move on to the next request meanwhile). */
+            if (strcmp(c->running, peek->cancel_id) == 0)
+                lm_cancel_fire(c->cancel);
             pthread_mutex_unlock(&c->mu);
         }
     }
@@ -171,6 +179,30 @@ static line *pop(stdio_ctx *c)
     }
     pthread_mutex_unlock(&c->mu);
     return l;
+}
+
+/* mcp_caller.on_request: the request @p id runs now; one cancelled already does not start. */
+static void on_request(void *payload, const char *id)
+{
+    stdio_ctx *c = payload;
+    int hit = 0;
+
+    pthread_mutex_lock(&c->mu);
+    snprintf(c->running, sizeof(c->running), "%s", id);
+    for (int i = 0; i < CANCEL_SLOTS && !hit && id[0] != '\0'; i++)
+        hit = strcmp(c->cancelled[i], id) == 0;
+    if (hit)
+        lm_cancel_fire(c->cancel);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* The request ended: nothing more to cancel until the next one. */
+static void request_done(stdio_ctx *c)
+{
+    pthread_mutex_lock(&c->mu);
+    c->running[0] = '\0';
+    pthread_mutex_unlock(&c->mu);
+    lm_cancel_reset(c->cancel);
 }
 
 /* Write one message and a newline; -1 when standard output is gone. */
@@ -251,6 +283,11 @@ int cli_cmd_mcp(cli_ctx *ctx, int argc, char **argv)
         return status;
 
     memset(&c, 0, sizeof(c));
+    if (lm_cancel_new(&c.cancel) < 0) {
+        cli_msg("out of memory");
+        lm_memory_close(mem);
+        return CLI_EXIT_ERROR;
+    }
     pthread_mutex_init(&c.mu, NULL);
     pthread_cond_init(&c.cv, NULL);
     /* The reader gets no signals: SIGINT and SIGTERM end the process as usual. */
@@ -271,7 +308,10 @@ int cli_cmd_mcp(cli_ctx *ctx, int argc, char **argv)
                        .tenant = owner,
                        .can_write = !read_only,
                        .load = load_file,
-                       .transport = "stdio"};
+                       .transport = "stdio",
+                       .on_request = on_request,
+                       .hook_payload = &c};
+    lm_cancel_bind(c.cancel);
     if (ctx->verbose)
         cli_msg("mcp: serving owner \"%s\" on standard input and output", owner);
     status = CLI_EXIT_OK;
@@ -288,8 +328,10 @@ int cli_cmd_mcp(cli_ctx *ctx, int argc, char **argv)
                 mcp_peek(&o, l->text, l->len);
                 skip = o.kind == MCP_MSG_REQUEST && is_cancelled(&c, o.id);
             }
-            if (!skip)
+            if (!skip) {
                 mcp_handle(&o, &session, &who, l->text, l->len);
+                request_done(&c);
+            }
             /* ... and one cancelled while it ran gets no response. */
             skip = skip || is_cancelled(&c, o.id);
         }
@@ -314,6 +356,9 @@ int cli_cmd_mcp(cli_ctx *ctx, int argc, char **argv)
         pthread_mutex_destroy(&c.mu);
         pthread_cond_destroy(&c.cv);
     }
+    lm_cancel_bind(NULL);
     lm_memory_close(mem);
+    if (status == CLI_EXIT_OK)
+        lm_cancel_free(c.cancel);
     return status;
 }

@@ -14,8 +14,17 @@
 #include "buf.h"
 #include "llmemory.h"
 
-/* The protocol revision this server prefers, and the ones it also speaks. */
+/* Protocol revisions. The newest, 2026-07-28, is stateless: no initialize handshake, every
+   request carries its revision and the client's capabilities in params._meta, and
+   server/discover says what the server speaks. MCP_PROTOCOL_LATEST is the newest revision of
+   the handshake era (2024-11-05 to 2025-11-25), the one initialize answers when the client asks
+   for one this server does not speak. */
+#define MCP_PROTOCOL_MODERN "2026-07-28"
 #define MCP_PROTOCOL_LATEST "2025-11-25"
+/* The per-request envelope's keys (params._meta of a 2026-07-28 request). */
+#define MCP_META_PROTOCOL "io.modelcontextprotocol/protocolVersion"
+#define MCP_META_CAPABILITIES "io.modelcontextprotocol/clientCapabilities"
+#define MCP_META_SERVER_INFO "io.modelcontextprotocol/serverInfo"
 /* Largest message (one JSON-RPC line on stdio, one body over HTTP) read. */
 #define MCP_MAX_MESSAGE ((size_t)16 * 1024 * 1024)
 /* Largest id kept for cancellation and echoed in replies (its JSON text). */
@@ -28,7 +37,10 @@ enum {
     MCP_METHOD_NOT_FOUND = -32601,
     MCP_INVALID_PARAMS = -32602,
     MCP_INTERNAL_ERROR = -32603,
-    MCP_RESOURCE_NOT_FOUND = -32002
+    MCP_RESOURCE_NOT_FOUND = -32002, /* handshake era; 2026-07-28 answers MCP_INVALID_PARAMS */
+    MCP_HEADER_MISMATCH = -32020,    /* 2026-07-28 over HTTP: headers disagree with the body */
+    MCP_UNSUPPORTED_VERSION = -32022, /* 2026-07-28: the request's revision is not spoken */
+    MCP_REQUEST_CANCELLED = -32800   /* handshake-era HTTP: the answer to a cancelled request */
 };
 
 /* Reads a file for the remember tool (stdio only): its text into @p text, a title when it has
@@ -49,6 +61,16 @@ typedef struct mcp_caller {
     mcp_load_fn load;   /* NULL: remember does not accept "file" (HTTP) */
     void *load_payload;
     const char *transport; /* "stdio" or "http", for the server's instructions */
+    /* Streamable HTTP: the routing headers a 2026-07-28 request must repeat from its body
+       (MCP-Protocol-Version, Mcp-Method, Mcp-Name; NULL when absent). 0 on stdio. */
+    int http_headers;
+    const char *h_protocol;
+    const char *h_method;
+    const char *h_name;
+    /* Called (when not NULL) with a request's id once it is read and before it runs, so that
+       the transport can tie a cancellation naming that id to the work (lm_cancel). */
+    void (*on_request)(void *payload, const char *id_json);
+    void *hook_payload;
 } mcp_caller;
 
 /* One session's protocol state (stdio: the process; HTTP: one Mcp-Session-Id). */
@@ -66,6 +88,7 @@ typedef struct mcp_outcome {
     char cancel_id[MCP_MAX_ID_BYTES]; /* notifications/cancelled: the request id it names */
     int initialize_ok;       /* 1: an initialize request that succeeded */
     int error_code;          /* the JSON-RPC error answered, or 0 */
+    int modern;              /* 1: a request of the stateless revision (its own _meta envelope) */
 } mcp_outcome;
 
 enum {
@@ -94,7 +117,9 @@ void mcp_handle(mcp_outcome *out, mcp_session *s, const mcp_caller *who, const c
 /* A JSON-RPC error response for a message that could not be read (too large, say). */
 void mcp_error_reply(lm_buf *out, const char *id_json, int code, const char *message);
 
-/* 1 when @p version is a protocol revision this server speaks. */
+/* 1 when @p version is a protocol revision this server speaks (either era). */
 int mcp_protocol_supported(const char *version);
+/* 1 when @p version is a revision of the stateless era (per-request envelope, no handshake). */
+int mcp_protocol_modern(const char *version);
 
 #endif
