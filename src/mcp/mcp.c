@@ -143,7 +143,8 @@ static void result_text(mcp_outcome *o, const char *text)
    (tools, templates, prompts, discover) change only with the server; documents at any time. */
 #define TTL_DEFINITIONS_MS 3600000
 #define SERVER_INFO_JSON                                                                           \
-    "{\"" MCP_META_SERVER_INFO "\":{\"name\":\"llmemory\",\"version\":\"" LM_VERSION_STRING "\"}}"
+    "{\"" MCP_META_SERVER_INFO "\":{\"name\":\"llmemory\",\"title\":\"llmemory document memory\","     \
+    "\"version\":\"" LM_VERSION_STRING "\"}}"
 
 /* The fields every result of the stateless revision carries: resultType, the server's identity
    in _meta and, for a cacheable result (@p scope not NULL), its cache scope and lifetime. */

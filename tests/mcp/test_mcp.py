@@ -1,7 +1,13 @@
 """tests/mcp/test_mcp.py: the MCP server driven by the official Python MCP SDK over both
-transports (`llmemory mcp` on stdio, /mcp of `llmemory serve`), plus raw JSON-RPC cases for
-input no SDK would send. The SDK's pydantic models validate every response it receives; the raw
-cases validate theirs against the same models (the protocol schema as the SDK encodes it).
+transports (`llmemory mcp` on stdio, /mcp of `llmemory serve`), in both of the SDK's modes: "auto"
+(its default: server/discover, then the stateless revision 2026-07-28) and "legacy" (the
+initialize handshake, 2025-11-25); plus raw JSON-RPC cases for input no SDK would send.
+
+Conformance is checked, not assumed: every message the server sends in these cases (the SDK's
+traffic is recorded on both transports: a tee on stdio, a recording HTTP transport) is validated
+in pydantic strict mode against the wire models of the revision in use, which the SDK generates
+from the protocol's schema.json (mcp_types._v2025_11_25, mcp_types._v2026_07_28): the JSON-RPC
+envelope, and the result type of the method it answers.
 
 Environment (set by tests/mcp/run.sh): MCP_BIN, MCP_DB, MCP_SCHEMA, MCP_URL, MCP_WORK and the
 keys MCP_KEY_A (tenant A, write), MCP_KEY_A_READ (tenant A, read), MCP_KEY_B (tenant B, write).
@@ -17,14 +23,16 @@ import traceback
 import urllib.error
 import urllib.request
 import uuid
+import warnings
 
 import anyio
+import httpx2
 import jsonschema
 import mcp_types
 import mcp_types._v2025_11_25 as wire
+import mcp_types._v2026_07_28 as wire_modern
 from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 from pydantic import TypeAdapter
 
 BIN = os.environ["MCP_BIN"]
@@ -39,30 +47,149 @@ TOOLS = {"remember", "search", "list", "get", "forget", "stats"}
 RUN = uuid.uuid4().hex[:8]  # owners of this run
 MESSAGE = TypeAdapter(mcp_types.JSONRPCMessage)
 
-results = []
+MODERN = "2026-07-28"
+PV_KEY = "io.modelcontextprotocol/protocolVersion"
+
+results = []  # (function, SDK mode or None for the raw cases)
+MODE = "auto"  # the SDK mode of the case running now
 
 
 def case(fn):
-    results.append(fn)
+    results.append((fn, None))
     return fn
 
 
+def sdk_case(fn):
+    """A case driven by the SDK: it runs once per SDK mode."""
+    for mode in ("auto", "legacy"):
+        results.append((fn, mode))
+    return fn
+
+
+def expected_version():
+    return MODERN if MODE == "auto" else "2025-11-25"
+
+
+# ==== conformance: every server message against the schema's wire models ====
+
+RESULT_MODELS = {
+    "initialize": "InitializeResult", "server/discover": "DiscoverResult", "ping": "EmptyResult",
+    "tools/list": "ListToolsResult", "tools/call": "CallToolResult",
+    "resources/list": "ListResourcesResult", "resources/templates/list": "ListResourceTemplatesResult",
+    "resources/read": "ReadResourceResult", "prompts/list": "ListPromptsResult",
+    "prompts/get": "GetPromptResult"}
+CHECKED = {"messages": 0}
+
+
+def conform(request, reply):
+    """Validate server message @reply (parsed JSON), the answer to @request (parsed JSON or None),
+    in strict mode against the wire models of the revision the request used."""
+    MESSAGE.validate_python(reply)
+    params = request.get("params") if isinstance(request, dict) else None
+    meta = params.get("_meta") if isinstance(params, dict) else None
+    modern = isinstance(meta, dict) and PV_KEY in meta
+    ns = wire_modern if modern else wire
+    if "error" in reply:
+        check(isinstance(reply["error"]["code"], int) and reply["error"]["message"], "error shape")
+        if reply.get("id") is not None:
+            ns.JSONRPCErrorResponse.model_validate(reply, strict=True)
+    else:
+        ns.JSONRPCResultResponse.model_validate(reply, strict=True)
+        model = RESULT_MODELS.get(request.get("method")) if request else None
+        check(model is not None, f"a result for an unknown request: {reply}")
+        getattr(ns, model).model_validate(reply["result"], strict=True)
+        if modern:
+            check(reply["result"]["resultType"] == "complete", "resultType")
+    CHECKED["messages"] += 1
+    return reply
+
+
+def conform_streams(sent, received):
+    """Every line the server wrote (@received) answers a request among the lines it read (@sent);
+    notifications from the server would be validated as messages too."""
+    requests = {}
+    for line in sent:
+        try:
+            m = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(m, dict) and "method" in m and "id" in m:
+            requests[json.dumps(m["id"])] = m
+    for line in received:
+        m = json.loads(line)  # nothing but protocol messages on stdout
+        if "method" in m:
+            MESSAGE.validate_python(m)
+            CHECKED["messages"] += 1
+            continue
+        conform(requests.get(json.dumps(m.get("id"))), m)
+
+
+SESSIONS = []  # stdio: (stdin log, stdout log) per client; HTTP: recorded exchanges
+
+
 def stdio(owner, *extra):
+    """A client of `llmemory mcp`, whose standard input and output are copied to logs."""
+    n = len(SESSIONS)
+    sent, received = (os.path.join(WORK, f"stdio-{n}.{d}") for d in ("in", "out"))
+    SESSIONS.append(("stdio", sent, received))
+    args = ["--database-url", DB, "--schema", SCHEMA, "mcp", "--owner", owner, *extra]
+    script = 'tee "$1" | "$3" "${@:4}" | tee "$2"; exit "${PIPESTATUS[1]}"'
     return Client(
         StdioServerParameters(
-            command=BIN,
-            args=["--database-url", DB, "--schema", SCHEMA, "mcp", "--owner", owner, *extra],
+            command="bash", args=["-c", script, "tee", sent, received, BIN, *args],
             env={"LLMEMORY_HOME": os.path.join(WORK, "home")},
         ),
-        mode="legacy",
+        mode=MODE,
         raise_exceptions=True,
     )
 
 
+class Recorder(httpx2.AsyncBaseTransport):
+    """An HTTP transport that keeps every POST to /mcp with its answer (JSON replies only: the
+    server sends no event streams)."""
+
+    def __init__(self):
+        self.inner = httpx2.AsyncHTTPTransport()
+        SESSIONS.append(("http", self))
+        self.exchanges = []
+
+    async def handle_async_request(self, request):
+        resp = await self.inner.handle_async_request(request)
+        body = await resp.aread()
+        await resp.aclose()
+        if request.method == "POST":
+            self.exchanges.append((request.content, resp.status_code,
+                                   resp.headers.get("content-type", ""), body))
+        headers = [(k, v) for k, v in resp.headers.items()
+                   if k.lower() not in ("content-length", "transfer-encoding", "content-encoding")]
+        return httpx2.Response(resp.status_code, headers=headers, content=body, request=request)
+
+    async def aclose(self):
+        await self.inner.aclose()
+
+
 def http(key):
-    client = create_mcp_http_client(headers={"Authorization": "Bearer " + key})
-    return Client(streamable_http_client(URL + "/mcp", http_client=client), mode="legacy",
+    client = httpx2.AsyncClient(headers={"Authorization": "Bearer " + key},
+                                timeout=httpx2.Timeout(30, read=300), transport=Recorder())
+    return Client(streamable_http_client(URL + "/mcp", http_client=client), mode=MODE,
                   raise_exceptions=True)
+
+
+def check_recorded():
+    """Validate what the SDK cases' servers sent, then forget it."""
+    for s in SESSIONS:
+        if s[0] == "stdio":
+            with open(s[1]) as f_in, open(s[2]) as f_out:
+                conform_streams(f_in.read().splitlines(), f_out.read().splitlines())
+        else:
+            for body, status, ctype, reply in s[1].exchanges:
+                request = json.loads(body)
+                if status == 202:
+                    check(not reply and "id" not in request, "202 answers a notification only")
+                    continue
+                check(ctype.startswith("application/json"), f"reply type {ctype}")
+                conform(request, json.loads(reply))
+    SESSIONS.clear()
 
 
 def check(cond, what):
@@ -93,6 +220,11 @@ async def err_call(c, name, args, needle):
     check(r.is_error, f"{name}{args} should fail")
     text = r.content[0].text
     check(needle in text, f"{name}: {text!r} lacks {needle!r}")
+
+
+def not_found():
+    """The code of a missing resource: -32002 until 2025-11-25, -32602 since 2026-07-28."""
+    return -32602 if MODE == "auto" else -32002
 
 
 async def expect_mcp_error(coro, code):
@@ -143,10 +275,10 @@ async def every_tool(c, tag):
 
 # ==== stdio, through the SDK ====
 
-@case
+@sdk_case
 async def stdio_initialize_and_lists():
     async with stdio(f"alice-{RUN}") as c:
-        check(c.protocol_version == "2025-11-25", c.protocol_version)
+        check(c.protocol_version == expected_version(), c.protocol_version)
         check(c.server_info.name == "llmemory", c.server_info)
         caps = c.server_capabilities
         check(caps.tools is not None and caps.resources is not None and caps.prompts is not None,
@@ -163,10 +295,13 @@ async def stdio_initialize_and_lists():
         p = await c.get_prompt("use-memory", {"task": "plan the trip"})
         check("search" in p.messages[0].content.text and "plan the trip" in
               p.messages[0].content.text, "prompt text")
-        await c.send_ping()
+        if MODE == "legacy":
+            with warnings.catch_warnings():  # the SDK warns that 2026-07-28 dropped ping
+                warnings.simplefilter("ignore")
+                await c.send_ping()
 
 
-@case
+@sdk_case
 async def stdio_every_tool_and_resources():
     async with stdio(f"alice-{RUN}") as c:
         doc = await every_tool(c, "s1")
@@ -176,10 +311,10 @@ async def stdio_every_tool_and_resources():
         check("Rottnest" in read.contents[0].text, read)
         gone = await ok_call(c, "forget", {"document_ids": [doc["document_id"]]})
         check(gone["deleted"] == [doc["document_id"]], gone)
-        await expect_mcp_error(c.read_resource(doc["uri"]), -32002)
+        await expect_mcp_error(c.read_resource(doc["uri"]), not_found())
 
 
-@case
+@sdk_case
 async def stdio_remember_file_and_forget_by_metadata():
     path = os.path.join(WORK, "notes.md")
     with open(path, "w") as f:
@@ -194,7 +329,7 @@ async def stdio_remember_file_and_forget_by_metadata():
         await err_call(c, "remember", {"file": os.path.join(WORK, "missing.md")}, "missing.md")
 
 
-@case
+@sdk_case
 async def stdio_tool_errors():
     async with stdio(f"alice-{RUN}") as c:
         await err_call(c, "search", {"query": "x", "limit": "ten"}, "\"limit\" must be an integer")
@@ -211,11 +346,11 @@ async def stdio_tool_errors():
         await err_call(c, "search", {"query": "x" * 5000}, "query")
         await expect_mcp_error(c.call_tool("teleport", {}), -32602)
         await expect_mcp_error(c.read_resource("file:///etc/passwd"), -32602)
-        await expect_mcp_error(c.read_resource("llmemory://documents/nope"), -32002)
+        await expect_mcp_error(c.read_resource("llmemory://documents/nope"), not_found())
         await expect_mcp_error(c.get_prompt("nope"), -32602)
 
 
-@case
+@sdk_case
 async def stdio_cross_tenant():
     async with stdio(f"alice-{RUN}") as a:
         doc = await ok_call(a, "remember", {"text": f"alice secret wombat {RUN}"})
@@ -224,14 +359,14 @@ async def stdio_cross_tenant():
         check(found["count"] == 0, "bob finds alice's memory")
         check((await ok_call(b, "list"))["total"] == 0, "bob lists alice's memory")
         await err_call(b, "get", {"document_id": doc["document_id"]}, "does not exist")
-        await expect_mcp_error(b.read_resource(doc["uri"]), -32002)
+        await expect_mcp_error(b.read_resource(doc["uri"]), not_found())
         gone = await ok_call(b, "forget", {"document_ids": [doc["document_id"]]})
         check(gone["count"] == 0, "bob forgets alice's document")
     async with stdio(f"alice-{RUN}") as a:
         await ok_call(a, "get", {"document_id": doc["document_id"]})
 
 
-@case
+@sdk_case
 async def stdio_read_only():
     async with stdio(f"alice-{RUN}", "--read-only") as c:
         await err_call(c, "remember", {"text": "nope"}, "permission denied")
@@ -241,10 +376,10 @@ async def stdio_read_only():
 
 # ==== Streamable HTTP, through the SDK ====
 
-@case
+@sdk_case
 async def http_every_tool():
     async with http(KEY_A) as c:
-        check(c.protocol_version == "2025-11-25", c.protocol_version)
+        check(c.protocol_version == expected_version(), c.protocol_version)
         check({t.name for t in (await c.list_tools()).tools} == TOOLS, "tools")
         doc = await every_tool(c, "h1")
         read = await c.read_resource(doc["uri"])
@@ -256,7 +391,7 @@ async def http_every_tool():
         check(gone["count"] == 1, gone)
 
 
-@case
+@sdk_case
 async def http_read_scope():
     async with http(KEY_A) as c:
         doc = await ok_call(c, "remember", {"text": f"read scope echidna {RUN}"})
@@ -267,14 +402,14 @@ async def http_read_scope():
         check(found["count"] == 1, "a read key searches")
 
 
-@case
+@sdk_case
 async def http_cross_tenant():
     async with http(KEY_A) as a:
         doc = await ok_call(a, "remember", {"text": f"tenant A platypus {RUN}"})
     async with http(KEY_B) as b:
         check((await ok_call(b, "search", {"query": f"platypus {RUN}"}))["count"] == 0, "B sees A")
         await err_call(b, "get", {"document_id": doc["document_id"]}, "does not exist")
-        await expect_mcp_error(b.read_resource(doc["uri"]), -32002)
+        await expect_mcp_error(b.read_resource(doc["uri"]), not_found())
         check(all(str(r.uri) != doc["uri"] for r in (await b.list_resources()).resources), "B lists A")
 
 
@@ -285,10 +420,11 @@ def validate(msg, result_model=None):
     @result_model (a 2025-11-25 wire model name), its result must be that result type."""
     MESSAGE.validate_python(msg)
     if "error" in msg:
-        wire.JSONRPCErrorResponse.model_validate(msg) if msg.get("id") is not None else None
+        if msg.get("id") is not None:
+            wire.JSONRPCErrorResponse.model_validate(msg, strict=True)
         check(isinstance(msg["error"]["code"], int) and msg["error"]["message"], "error shape")
     elif result_model is not None:
-        getattr(wire, result_model).model_validate(msg["result"])
+        getattr(wire, result_model).model_validate(msg["result"], strict=True)
     return msg
 
 
@@ -304,9 +440,9 @@ def raw_stdio(lines, owner=None):
                         owner or f"raw-{RUN}"], input=data, capture_output=True, timeout=120,
                        env=dict(os.environ, LLMEMORY_HOME=os.path.join(WORK, "home")))
     check(p.returncode == 0, f"exit {p.returncode}: {p.stderr[-500:]!r}")
-    out = []
-    for l in p.stdout.decode().splitlines():
-        out.append(validate(json.loads(l)))  # nothing but protocol messages on stdout
+    out = [json.loads(l) for l in p.stdout.decode().splitlines()]  # nothing but protocol messages
+    conform_streams([l if isinstance(l, str) else l.decode(errors="replace") for l in lines],
+                    p.stdout.decode().splitlines())
     return out
 
 
@@ -370,7 +506,11 @@ def post(body, key=KEY_A, session=None, headers=None, method="POST"):
         status, hdrs, text = e.code, e.headers, e.read()
     msg = json.loads(text) if text and hdrs.get("Content-Type", "").startswith("application/json") else None
     if msg is not None and "jsonrpc" in msg:
-        validate(msg)
+        try:
+            request = json.loads(data) if data else None
+        except ValueError:
+            request = None
+        conform(request if isinstance(request, dict) else None, msg)
     return status, hdrs, msg
 
 
@@ -436,22 +576,31 @@ async def raw_http():
 
 
 async def main():
+    global MODE
     print(f"1..{len(results)}", flush=True)
     passed = failed = 0
-    for i, fn in enumerate(results, 1):
+    for i, (fn, mode) in enumerate(results, 1):
+        name = fn.__name__ + (f" ({mode})" if mode else "")
         try:
+            MODE = mode or "auto"
+            SESSIONS.clear()
+            before = CHECKED["messages"]
             with anyio.fail_after(180):
                 await fn()
-            print(f"ok {i} - {fn.__name__}", flush=True)
+            check_recorded()
+            check(mode is None or CHECKED["messages"] > before, "no server message was validated")
+            print(f"ok {i} - {name}", flush=True)
             passed += 1
         except BaseException as e:  # noqa: BLE001 - report every failure, go on
             if isinstance(e, KeyboardInterrupt):
                 raise
-            print(f"not ok {i} - {fn.__name__}", flush=True)
+            print(f"not ok {i} - {name}", flush=True)
             for line in traceback.format_exception(e):
                 for l in line.rstrip().splitlines():
                     print("# " + l, flush=True)
             failed += 1
+    print(f"# {CHECKED['messages']} server messages validated against the protocol's wire models",
+          flush=True)
     print(f"mcp: {passed} passed, {failed} failed", flush=True)
     return 1 if failed else 0
 
