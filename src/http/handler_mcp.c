@@ -329,8 +329,11 @@ static int preflight(srv_request *r)
         return -1;
     }
     if (version != NULL && !mcp_protocol_supported(version)) {
-        reply_rpc_error(r, MHD_HTTP_BAD_REQUEST, MCP_INVALID_REQUEST,
-                        "unsupported MCP-Protocol-Version");
+        /* The revision's own error: its data names the revisions spoken. */
+        lm_buf b = LM_BUF_INIT;
+        mcp_unsupported_reply(&b, NULL, version);
+        r->error_code = "mcp_error";
+        srv_reply_buf(r, MHD_HTTP_BAD_REQUEST, &b);
         return -1;
     }
     return 0;

@@ -83,6 +83,23 @@ void mcp_error_reply(lm_buf *out, const char *id_json, int code, const char *mes
     lm__buf_puts(out, "}}");
 }
 
+void mcp_unsupported_reply(lm_buf *out, const char *id_json, const char *requested)
+{
+    json_t *data = json_pack("{s:o,s:s?}", "supported", all_versions(), "requested", requested);
+    char *text = data != NULL ? json_dumps(data, JSON_COMPACT) : NULL;
+
+    json_decref(data);
+    reply_head(out, id_json);
+    lm__buf_printf(out, ",\"error\":{\"code\":%d,\"message\":\"unsupported protocol version\"",
+                   MCP_UNSUPPORTED_VERSION);
+    if (text != NULL) {
+        lm__buf_puts(out, ",\"data\":");
+        lm__buf_puts(out, text);
+    }
+    lm__buf_puts(out, "}}");
+    free(text);
+}
+
 /* Error with a "data" member (taken). */
 static void error_data(mcp_outcome *o, int code, const char *message, json_t *data)
 {

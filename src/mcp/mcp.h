@@ -117,6 +117,9 @@ void mcp_handle(mcp_outcome *out, mcp_session *s, const mcp_caller *who, const c
 /* A JSON-RPC error response for a message that could not be read (too large, say). */
 void mcp_error_reply(lm_buf *out, const char *id_json, int code, const char *message);
 
+/* The -32022 error (with the revisions spoken) for a request of revision @p requested. */
+void mcp_unsupported_reply(lm_buf *out, const char *id_json, const char *requested);
+
 /* 1 when @p version is a protocol revision this server speaks (either era). */
 int mcp_protocol_supported(const char *version);
 /* 1 when @p version is a revision of the stateless era (per-request envelope, no handshake). */

@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import traceback
 import urllib.error
 import urllib.request
@@ -413,6 +414,83 @@ async def http_cross_tenant():
         check(all(str(r.uri) != doc["uri"] for r in (await b.list_resources()).resources), "B lists A")
 
 
+# ==== cancellation: a slow search, stopped ====
+
+def lock_documents():
+    """Another session holds an ACCESS EXCLUSIVE lock on the documents table of the test schema:
+    every search then waits in its statement (slow on purpose, with no hook in the server)."""
+    p = subprocess.Popen(["psql", DB, "-qAtX", "-v", "ON_ERROR_STOP=1"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    p.stdin.write(f"BEGIN;\nLOCK TABLE {SCHEMA}.documents IN ACCESS EXCLUSIVE MODE;\n"
+                  "SELECT 'locked';\n")
+    p.stdin.flush()
+    check(p.stdout.readline().strip() == "locked", "could not take the lock")
+    return p
+
+
+def unlock(p):
+    if p.poll() is None:
+        p.stdin.write("ROLLBACK;\n")
+        p.stdin.close()
+        p.wait(timeout=30)
+
+
+def waiting_searches():
+    """Statements on the documents table that wait for a lock (the blocked searches)."""
+    out = subprocess.run(["psql", DB, "-qAtX", "-c",
+                          "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                          "AND query LIKE '%documents%' AND pid <> pg_backend_pid()"],
+                         capture_output=True, text=True, timeout=30)
+    return int(out.stdout.strip())
+
+
+async def wait_for(cond, what, seconds=15):
+    for _ in range(int(seconds * 10)):
+        if cond():
+            return
+        await anyio.sleep(0.1)
+    raise AssertionError(f"timed out waiting until {what}")
+
+
+async def slow_search_cancelled(c):
+    """A search blocked in its statement is cancelled by the client (the SDK sends
+    notifications/cancelled on stdio and on the handshake era's HTTP, and closes the request's
+    connection on 2026-07-28 HTTP): the statement stops while the lock is still held, and the
+    server goes on serving."""
+    await ok_call(c, "stats")
+    check(waiting_searches() == 0, "a search waits already")
+    locker = lock_documents()
+    try:
+        scope = anyio.CancelScope()
+
+        async def call():
+            with scope:
+                await c.call_tool("search", {"query": "anything at all"})
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(call)
+            await wait_for(lambda: waiting_searches() == 1, "the search waits for the lock")
+            scope.cancel()
+        await wait_for(lambda: waiting_searches() == 0, "the cancelled search stopped", 10)
+        check(locker.poll() is None, "the lock holder is gone")
+        check({t.name for t in (await c.list_tools()).tools} == TOOLS, "tools after cancel")
+    finally:
+        unlock(locker)
+    await ok_call(c, "search", {"query": "anything at all"})
+
+
+@sdk_case
+async def stdio_cancel_slow_search():
+    async with stdio(f"alice-{RUN}") as c:
+        await slow_search_cancelled(c)
+
+
+@sdk_case
+async def http_cancel_slow_search():
+    async with http(KEY_A) as c:
+        await slow_search_cancelled(c)
+
+
 # ==== raw JSON-RPC ====
 
 def validate(msg, result_model=None):
@@ -490,6 +568,74 @@ async def raw_stdio_huge_and_cancelled():
     check(ids == [(1, "ok"), (None, -32600), (4, True), (5, "ok")], ids)
 
 
+META = {PV_KEY: MODERN, "io.modelcontextprotocol/clientCapabilities": {}}
+
+
+def modern_req(i, method, params=None, meta=META):
+    p = dict(params or {})
+    if meta is not None:
+        p["_meta"] = meta
+    return {"jsonrpc": "2.0", "id": i, "method": method, "params": p}
+
+
+@case
+async def raw_stdio_modern():
+    """The stateless revision on stdio: no handshake, the envelope checked in order."""
+    out = raw_stdio([json.dumps(m) for m in (
+        modern_req(1, "server/discover"),
+        modern_req(2, "tools/list", meta={PV_KEY: MODERN}),
+        modern_req(3, "tools/list", meta={PV_KEY: "2099-01-01",
+                                          "io.modelcontextprotocol/clientCapabilities": {}}),
+        modern_req(4, "ping"),
+        modern_req(5, "initialize"),
+        modern_req(6, "resources/read", {"uri": "llmemory://documents/" + str(uuid.uuid4())}),
+        modern_req(7, "tools/call", {"name": "stats"}),
+        {"jsonrpc": "2.0", "id": 8, "method": "tools/list"},  # no envelope, no handshake
+    )])
+    codes = [(m.get("id"), m["error"]["code"] if "error" in m else "ok") for m in out]
+    check(codes == [(1, "ok"), (2, -32602), (3, -32022), (4, -32601), (5, -32601), (6, -32602),
+                    (7, "ok"), (8, -32600)], codes)
+    d = out[0]["result"]
+    check(d["supportedVersions"][-1] == MODERN and "2025-11-25" in d["supportedVersions"] and
+          d["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "llmemory", d)
+    check(out[2]["error"]["data"] == {"supported": d["supportedVersions"], "requested": "2099-01-01"},
+          out[2])
+
+
+@case
+async def raw_stdio_cancel_running():
+    """notifications/cancelled for the running request: its statement stops at once (the lock
+    it waits for is held for a minute), it gets no response, and the next request is served."""
+    locker = lock_documents()
+    try:
+        p = subprocess.Popen([BIN, "--database-url", DB, "--schema", SCHEMA, "mcp", "--owner",
+                              f"raw-{RUN}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             env=dict(os.environ, LLMEMORY_HOME=os.path.join(WORK, "home")))
+        sent = [json.dumps(modern_req(1, "tools/call", {"name": "search",
+                                                         "arguments": {"query": "slow"}}))]
+        p.stdin.write((sent[0] + "\n").encode())
+        p.stdin.flush()
+        await wait_for(lambda: waiting_searches() == 1, "the search waits for the lock")
+        for m in ({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                   "params": {"requestId": 1, "reason": "test"}}, modern_req(2, "prompts/list")):
+            sent.append(json.dumps(m))
+            p.stdin.write((sent[-1] + "\n").encode())
+        p.stdin.flush()
+        t0 = time.monotonic()
+        line = await anyio.to_thread.run_sync(p.stdout.readline)
+        check(json.loads(line)["id"] == 2, f"the cancelled request was answered: {line[:200]}")
+        # Long before the statement timeout (a minute) could have ended the search instead.
+        check(time.monotonic() - t0 < 10, f"the next answer took {time.monotonic() - t0:.1f} s")
+        await wait_for(lambda: waiting_searches() == 0, "the cancelled search stopped", 10)
+        check(locker.poll() is None, "the lock holder is gone")
+        p.stdin.close()
+        rest = p.stdout.read()
+        check(p.wait(timeout=30) == 0 and not rest, f"exit {p.returncode}, more output {rest[:200]}")
+        conform_streams(sent, [line.decode()])
+    finally:
+        unlock(locker)
+
+
 def post(body, key=KEY_A, session=None, headers=None, method="POST"):
     h = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
     if key:
@@ -529,7 +675,7 @@ async def raw_http():
     st, h, m = post(b"{oops")
     check(st == 400 and m["error"]["code"] == -32700, f"bad JSON: {st} {m}")
     st, h, m = post(INIT, headers={"MCP-Protocol-Version": "1999-01-01"})
-    check(st == 400, f"bad version header: {st}")
+    check(st == 400 and m["error"]["code"] == -32022, f"bad version header: {st} {m}")
     st, h, m = post(INIT, headers={"Accept": "text/html"})
     check(st == 406, f"Accept: {st}")
     st, h, m = post(INIT)
@@ -575,8 +721,72 @@ async def raw_http():
     check(st == "413", f"huge body: {st}")
 
 
+@case
+async def raw_http_modern():
+    """The stateless revision over HTTP: no session, the headers repeat the body, the
+    revision's statuses."""
+    def h(method, name=None, version=MODERN):
+        d = {"MCP-Protocol-Version": version, "Mcp-Method": method}
+        if name is not None:
+            d["Mcp-Name"] = name
+        return d
+    st, hd, m = post(modern_req(1, "server/discover"), headers=h("server/discover"))
+    check(st == 200 and m["result"]["supportedVersions"][-1] == MODERN, f"discover {st} {m}")
+    check(hd.get("Mcp-Session-Id") is None, "a session at 2026-07-28")
+    st, hd, m = post(modern_req(2, "tools/call", {"name": "stats"}), headers=h("tools/call", "stats"))
+    check(st == 200 and m["result"]["structuredContent"]["document_count"] >= 0, f"call {st} {m}")
+    # A name in the header's base64 form.
+    st, hd, m = post(modern_req(3, "tools/call", {"name": "stats"}),
+                     headers=h("tools/call", "=?base64?c3RhdHM=?="))
+    check(st == 200 and "result" in m, f"base64 Mcp-Name {st} {m}")
+    for body, headers, code, status, what in (
+            (modern_req(4, "tools/list"), {}, -32020, 400, "no headers"),
+            (modern_req(5, "tools/list"), h("tools/call"), -32020, 400, "Mcp-Method differs"),
+            (modern_req(6, "tools/call", {"name": "stats"}), h("tools/call", "list"), -32020, 400,
+             "Mcp-Name differs"),
+            (modern_req(7, "tools/list", meta={PV_KEY: MODERN}), h("tools/list"), -32602, 400,
+             "no clientCapabilities"),
+            (modern_req(8, "no/such"), h("no/such"), -32601, 404, "unknown method"),
+            (modern_req(9, "ping"), h("ping"), -32601, 404, "ping"),
+            (modern_req(10, "tools/call", {"name": "teleport"}), h("tools/call", "teleport"),
+             -32602, 400, "unknown tool"),
+            (modern_req(11, "tools/list"), h("tools/list", version="2099-01-01"), -32022, 400,
+             "unknown revision"),
+            ([modern_req(12, "tools/list")], h("tools/list"), -32600, 400, "batch"),
+            (b"{oops", h("tools/list"), -32700, 400, "bad JSON")):
+        st, hd, m = post(body, headers=headers)
+        check(st == status and m["error"]["code"] == code, f"{what}: {st} {m}")
+    check(m["id"] is None, "a parse error's id is null")
+    st, hd, m = post(modern_req(13, "tools/list"), headers=h("tools/list", version="2099-01-01"))
+    check("2025-11-25" in m["error"]["data"]["supported"] and
+          m["error"]["data"]["requested"] == "2099-01-01", m)
+    # A tool call that fails is a result with isError, not an HTTP error.
+    st, hd, m = post(modern_req(14, "tools/call", {"name": "search", "arguments": {"query": 5}}),
+                     headers=h("tools/call", "search"))
+    check(st == 200 and m["result"]["isError"] is True, f"isError {st} {m}")
+    st, hd, m = post({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                      "params": {"requestId": 1}}, headers={"MCP-Protocol-Version": MODERN})
+    check(st == 202 and m is None, f"notification {st}")
+    st, hd, m = post(None, method="GET", headers={"MCP-Protocol-Version": MODERN})
+    check(st == 405 and "POST" in hd.get("Allow", ""), f"GET {st}")
+    # The credential still decides: another tenant's document is not there, a read key cannot write.
+    st, hd, m = post(modern_req(15, "tools/call", {"name": "remember", "arguments": {"text": "x"}}),
+                     key=KEY_A_READ, headers=h("tools/call", "remember"))
+    check(st == 200 and m["result"]["isError"] and "permission denied" in
+          m["result"]["content"][0]["text"], f"read key {m}")
+    # The handshake still works beside it, and an initialize asking for 2026-07-28 is offered
+    # the newest handshake revision.
+    init = dict(INIT, params=dict(INIT["params"], protocolVersion=MODERN))
+    st, hd, m = post(init)
+    check(st == 200 and m["result"]["protocolVersion"] == "2025-11-25" and
+          hd.get("Mcp-Session-Id"), f"initialize {st} {m}")
+
+
 async def main():
     global MODE
+    only = os.environ.get("MCP_ONLY")  # run the cases whose name contains this
+    if only:
+        results[:] = [r for r in results if only in r[0].__name__]
     print(f"1..{len(results)}", flush=True)
     passed = failed = 0
     for i, (fn, mode) in enumerate(results, 1):
