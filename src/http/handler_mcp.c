@@ -213,6 +213,32 @@ static int modern_status(int code)
     }
 }
 
+/* A response to a request as the reply: JSON, or, for a client that accepts only event streams
+   (@p sse), a stream of one "message" event that ends with it. Errors with an HTTP error status
+   stay JSON, as the transport asks. */
+static void reply_message(srv_request *r, int status, lm_buf *b, int sse)
+{
+    lm_buf e = LM_BUF_INIT;
+    size_t n;
+
+    if (!sse || status != MHD_HTTP_OK) {
+        srv_reply_buf(r, status, b);
+        return;
+    }
+    lm__buf_puts(&e, "event: message\ndata: ");
+    lm__buf_put(&e, b->ptr != NULL ? b->ptr : "", b->size);
+    lm__buf_puts(&e, "\n\n");
+    lm_buf_dispose(b);
+    if (lm__buf_oom(&e)) {
+        lm_buf_dispose(&e);
+        srv_reply_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", NULL, 0);
+        return;
+    }
+    n = e.size;
+    srv_reply_text(r, status, "text/event-stream", lm__buf_detach(&e), n);
+    srv_reply_header(r, "Cache-Control", "no-cache");
+}
+
 /* A JSON-RPC error as the whole HTTP reply (for faults before the protocol runs). */
 static void reply_rpc_error(srv_request *r, int status, int code, const char *message)
 {
@@ -340,7 +366,7 @@ static int preflight(srv_request *r)
 }
 
 /* The stateless revision's POST: one request, no session. */
-static void post_modern(srv_request *r, mcp_caller *who, lm_cancel *cancel)
+static void post_modern(srv_request *r, mcp_caller *who, lm_cancel *cancel, int sse)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -366,9 +392,9 @@ static void post_modern(srv_request *r, mcp_caller *who, lm_cancel *cancel)
     } else {
         if (o.error_code != 0)
             r->error_code = "mcp_error";
-        srv_reply_buf(r, o.kind == MCP_MSG_INVALID ? MHD_HTTP_BAD_REQUEST
+        reply_message(r, o.kind == MCP_MSG_INVALID ? MHD_HTTP_BAD_REQUEST
                                                    : modern_status(o.error_code),
-                      &o.reply);
+                      &o.reply, sse);
     }
     mcp_outcome_dispose(&o);
 }
@@ -391,13 +417,15 @@ void srv_h_mcp_post(srv_request *r)
     lm_cancel *cancel = NULL;
     char new_id[40];
     double now = srv_now_ms();
+    int json_ok = accept == NULL || strstr(accept, "application/json") != NULL ||
+                  strstr(accept, "*/*") != NULL || strstr(accept, "application/*") != NULL;
+    int sse = !json_ok && accept != NULL && strstr(accept, "text/event-stream") != NULL;
 
     if (preflight(r) < 0)
         return;
-    if (accept != NULL && strstr(accept, "application/json") == NULL &&
-        strstr(accept, "*/*") == NULL && strstr(accept, "application/*") == NULL) {
+    if (!json_ok && !sse) {
         reply_rpc_error(r, MHD_HTTP_NOT_ACCEPTABLE, MCP_INVALID_REQUEST,
-                        "the client must accept application/json");
+                        "the client must accept application/json or text/event-stream");
         return;
     }
     if (lm_cancel_new(&cancel) < 0) {
@@ -405,7 +433,7 @@ void srv_h_mcp_post(srv_request *r)
         return;
     }
     if (mcp_protocol_modern(who.h_protocol)) {
-        post_modern(r, &who, cancel);
+        post_modern(r, &who, cancel, sse);
         lm_cancel_free(cancel);
         return;
     }
@@ -445,7 +473,7 @@ void srv_h_mcp_post(srv_request *r)
     if (o.modern) {
         /* An envelope without the revision's header: the header check answered it. */
         r->error_code = o.error_code != 0 ? "mcp_error" : NULL;
-        srv_reply_buf(r, modern_status(o.error_code), &o.reply);
+        reply_message(r, modern_status(o.error_code), &o.reply, sse);
         goto out;
     }
     if (sid == NULL && !o.initialize_ok) {
@@ -487,11 +515,11 @@ void srv_h_mcp_post(srv_request *r)
         lm_buf b = LM_BUF_INIT;
         mcp_error_reply(&b, o.id, MCP_REQUEST_CANCELLED, "request cancelled");
         r->error_code = "mcp_error";
-        srv_reply_buf(r, MHD_HTTP_OK, &b);
+        reply_message(r, MHD_HTTP_OK, &b, sse);
     } else {
         if (o.error_code != 0)
             r->error_code = "mcp_error";
-        srv_reply_buf(r, MHD_HTTP_OK, &o.reply);
+        reply_message(r, MHD_HTTP_OK, &o.reply, sse);
     }
     if (o.initialize_ok)
         srv_reply_header(r, MCP_SESSION_HEADER, sid);

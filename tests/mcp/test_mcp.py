@@ -636,6 +636,22 @@ async def raw_stdio_cancel_running():
         unlock(locker)
 
 
+def post_raw(body, key=KEY_A, session=None, headers=None, method="POST"):
+    h = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    if key:
+        h["Authorization"] = "Bearer " + key
+    if session:
+        h["Mcp-Session-Id"] = session
+    h.update(headers or {})
+    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+    req = urllib.request.Request(URL + "/mcp", data=data, headers=h, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
 def post(body, key=KEY_A, session=None, headers=None, method="POST"):
     h = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
     if key:
@@ -678,6 +694,11 @@ async def raw_http():
     check(st == 400 and m["error"]["code"] == -32022, f"bad version header: {st} {m}")
     st, h, m = post(INIT, headers={"Accept": "text/html"})
     check(st == 406, f"Accept: {st}")
+    # A client that accepts only an event stream gets the response as one "message" event.
+    st, h, text = post_raw(INIT, headers={"Accept": "text/event-stream"})
+    check(st == 200 and h.get("Content-Type") == "text/event-stream", f"SSE: {st} {h}")
+    check(text.startswith(b"event: message\ndata: ") and text.endswith(b"\n\n"), text[:80])
+    validate(json.loads(text[len(b"event: message\ndata: "):]), "InitializeResult")
     st, h, m = post(INIT)
     validate(m, "InitializeResult")
     sid = h.get("Mcp-Session-Id")
