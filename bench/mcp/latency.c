@@ -2,10 +2,13 @@
  * bench/mcp/latency.c: the latency MCP adds to a search. One tenant's documents are loaded
  * through the library; then the same searches run, interleaved call by call so that noise hits
  * every path alike, (1) through the library (lm_search, as the MCP tool calls it), (2) as
- * tools/call over stdio to a `llmemory mcp` child, (3) as tools/call over Streamable HTTP to a
- * running `llmemory serve` (/mcp, one keep-alive connection), and (4) the REST API's search on
- * that server, the HTTP baseline MCP over HTTP shares. Prints per-path medians and p90 of
- * the wall time per call, what each transport adds at the median, and CPU time per call.
+ * tools/call over stdio to a `llmemory mcp` child, in a session of the handshake revision
+ * (2025-11-25) and (3) as a request of the stateless revision (2026-07-28, its own envelope),
+ * (4, 5) the same two over Streamable HTTP to a running `llmemory serve` (/mcp, one keep-alive
+ * connection each; the stateless one with its routing headers), and (6) the REST API's search
+ * on that server, the HTTP baseline MCP over HTTP shares. Prints per-path medians and p90 of the
+ * wall time per call, what each transport adds at the median, and CPU time per call (the stdio
+ * child's and the server's, both revisions together).
  *
  *   latency load DB SCHEMA OWNER DOCS
  *   latency run DB SCHEMA OWNER LLMEMORY_BIN URL KEY CALLS
@@ -183,21 +186,29 @@ static size_t on_header(char *p, size_t s, size_t n, void *u)
     return s * n;
 }
 
-static const char *http_call(const char *url, const char *msg)
+static CURL *curl_modern;
+static struct curl_slist *hdrs_modern;
+
+static const char *http_post(CURL *c, struct curl_slist *h, const char *url, const char *msg)
 {
     long code = 0;
     body_len = 0;
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, msg);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-    if (curl_easy_perform(curl) != CURLE_OK)
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, msg);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    if (curl_easy_perform(c) != CURLE_OK)
         exit(1);
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     if (code != 200 && code != 202) {
         fprintf(stderr, "http: status %ld: %s\n", code, body ? body : "");
         exit(1);
     }
     return body != NULL ? body : "";
+}
+
+static const char *http_call(const char *url, const char *msg)
+{
+    return http_post(curl, hdrs, url, msg);
 }
 
 static void must_have(const char *reply, const char *what)
@@ -206,6 +217,16 @@ static void must_have(const char *reply, const char *what)
         fprintf(stderr, "unexpected reply (wanted %s): %.300s\n", what, reply);
         exit(1);
     }
+}
+
+/* A tools/call search of the stateless revision: the request carries its own envelope. */
+static void modern_msg(char *out, size_t len, int id, const char *q)
+{
+    snprintf(out, len,
+             "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/call\",\"params\":{\"name\":"
+             "\"search\",\"arguments\":{\"query\":\"%s\"},\"_meta\":{\"io.modelcontextprotocol/"
+             "protocolVersion\":\"2026-07-28\",\"io.modelcontextprotocol/clientCapabilities\":{}}}}",
+             id, q);
 }
 
 static int run(char **argv)
@@ -220,6 +241,9 @@ static int run(char **argv)
     double *t_stdio = calloc((size_t)calls, sizeof(double));
     double *t_http = calloc((size_t)calls, sizeof(double));
     double *t_rest = calloc((size_t)calls, sizeof(double));
+    double *t_stdio2 = calloc((size_t)calls, sizeof(double));
+    double *t_http2 = calloc((size_t)calls, sizeof(double));
+    char msg2[768];
     char rest_url[512], rest_msg[256];
     double cpu_lib = 0, c0, s0, h0, hits = 0;
     lm_memory *mem = open_mem(db, schema);
@@ -242,6 +266,15 @@ static int run(char **argv)
         hdrs = curl_slist_append(hdrs, sh);
     }
     http_call(url, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
+    /* The stateless revision: no session, the routing headers repeat the body. */
+    curl_modern = curl_easy_init();
+    curl_easy_setopt(curl_modern, CURLOPT_WRITEFUNCTION, on_body);
+    hdrs_modern = curl_slist_append(NULL, auth);
+    hdrs_modern = curl_slist_append(hdrs_modern, "Content-Type: application/json");
+    hdrs_modern = curl_slist_append(hdrs_modern, "Accept: application/json, text/event-stream");
+    hdrs_modern = curl_slist_append(hdrs_modern, "MCP-Protocol-Version: 2026-07-28");
+    hdrs_modern = curl_slist_append(hdrs_modern, "Mcp-Method: tools/call");
+    hdrs_modern = curl_slist_append(hdrs_modern, "Mcp-Name: search");
 
     start_child(bin, db, schema, owner);
     must_have(stdio_call(init), "protocolVersion");
@@ -254,6 +287,9 @@ static int run(char **argv)
                  word((unsigned)i * 37 % 1000));
         must_have(stdio_call(msg), "structuredContent");
         must_have(http_call(url, msg), "structuredContent");
+        modern_msg(msg2, sizeof(msg2), i + 1, word((unsigned)i * 37 % 1000));
+        must_have(stdio_call(msg2), "structuredContent");
+        must_have(http_post(curl_modern, hdrs_modern, url, msg2), "structuredContent");
     }
     s0 = cpu_pid_ms(child);
     h0 = server ? cpu_pid_ms(server) : 0;
@@ -289,6 +325,15 @@ static int run(char **argv)
         must_have(http_call(url, msg), "structuredContent");
         t_http[i] = now_ms() - t;
 
+        modern_msg(msg2, sizeof(msg2), i + 100, q);
+        t = now_ms();
+        must_have(stdio_call(msg2), "structuredContent");
+        t_stdio2[i] = now_ms() - t;
+
+        t = now_ms();
+        must_have(http_post(curl_modern, hdrs_modern, url, msg2), "structuredContent");
+        t_http2[i] = now_ms() - t;
+
         /* The REST API's search on the same server: the HTTP baseline (credential check,
            worker hand-off) that MCP over HTTP shares. */
         snprintf(rest_msg, sizeof(rest_msg),
@@ -303,15 +348,20 @@ static int run(char **argv)
         double l_cpu = cpu_lib / calls;
         double ml = pct(t_lib, calls, 0.5), ms = pct(t_stdio, calls, 0.5),
                mh = pct(t_http, calls, 0.5), mr = pct(t_rest, calls, 0.5);
+        double ms2 = pct(t_stdio2, calls, 0.5), mh2 = pct(t_http2, calls, 0.5);
         printf("%d searches per path, interleaved; %.1f hits per search\n", calls, hits / calls);
         printf("| path | p50 ms | p90 ms | added at p50 ms | server CPU ms/call |\n");
         printf("|------|-------:|-------:|----------------:|-------------------:|\n");
         printf("| library (lm_search) | %.3f | %.3f | - | %.3f (in process) |\n", ml,
                pct(t_lib, calls, 0.9), l_cpu);
-        printf("| MCP stdio | %.3f | %.3f | %.3f | %.3f |\n", ms, pct(t_stdio, calls, 0.9),
-               ms - ml, s_cpu);
-        printf("| MCP HTTP | %.3f | %.3f | %.3f | %.3f |\n", mh, pct(t_http, calls, 0.9),
-               mh - ml, h_cpu);
+        printf("| MCP stdio, 2025-11-25 session | %.3f | %.3f | %.3f | %.3f (both) |\n", ms,
+               pct(t_stdio, calls, 0.9), ms - ml, s_cpu / 2);
+        printf("| MCP stdio, 2026-07-28 | %.3f | %.3f | %.3f | |\n", ms2,
+               pct(t_stdio2, calls, 0.9), ms2 - ml);
+        printf("| MCP HTTP, 2025-11-25 session | %.3f | %.3f | %.3f | %.3f (all HTTP) |\n", mh,
+               pct(t_http, calls, 0.9), mh - ml, h_cpu / 3);
+        printf("| MCP HTTP, 2026-07-28 | %.3f | %.3f | %.3f | |\n", mh2,
+               pct(t_http2, calls, 0.9), mh2 - ml);
         printf("| REST POST /v1/search | %.3f | %.3f | %.3f | (with MCP HTTP) |\n", mr,
                pct(t_rest, calls, 0.9), mr - ml);
         printf("ratios to the library at p50: stdio %.2fx, MCP HTTP %.2fx, REST %.2fx; "
@@ -327,6 +377,10 @@ static int run(char **argv)
     free(t_stdio);
     free(t_http);
     free(t_rest);
+    free(t_stdio2);
+    free(t_http2);
+    curl_easy_cleanup(curl_modern);
+    curl_slist_free_all(hdrs_modern);
     free(line);
     free(body);
     return 0;
