@@ -453,6 +453,13 @@ void srv_h_mcp_post(srv_request *r)
             lm_cancel_free(cancel);
             return;
         }
+        if (who.h_protocol != NULL && state.protocol[0] != '\0' &&
+            strcmp(who.h_protocol, state.protocol) != 0) {
+            reply_rpc_error(r, MHD_HTTP_BAD_REQUEST, MCP_INVALID_REQUEST,
+                            "header MCP-Protocol-Version does not match the session's revision");
+            lm_cancel_free(cancel);
+            return;
+        }
         h.slot = inflight_add(cancel, r->tenant, sid, -1);
         who.on_request = on_request;
         who.hook_payload = &h;

@@ -45,9 +45,11 @@ static void *run_search(void *arg)
     return NULL;
 }
 
-/* Backends of this database that wait for a lock. */
+/* Backends of this database that wait for a lock (the view's snapshot is dropped first: it
+   would otherwise stay the same for the rest of @p c's transaction). */
 static int lock_waiters(PGconn *c)
 {
+    PQclear(PQexec(c, "SELECT pg_stat_clear_snapshot()"));
     PGresult *r = PQexec(c, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                             "AND datname = current_database()");
     int n = PQresultStatus(r) == PGRES_TUPLES_OK ? atoi(PQgetvalue(r, 0, 0)) : -1;

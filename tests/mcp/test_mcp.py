@@ -719,6 +719,12 @@ async def raw_http():
         st, h, m = post({"jsonrpc": "2.0", "id": 9, "method": method, "params": params}, session=sid)
         check(st == 200 and "result" in m, f"{method}: {st} {m}")
         validate(m, model)
+    st, h, m = post({"jsonrpc": "2.0", "id": 2, "method": "ping"}, session=sid,
+                    headers={"MCP-Protocol-Version": "2025-06-18"})
+    check(st == 400 and m["error"]["code"] == -32600, f"version header of another revision {st}")
+    st, h, m = post({"jsonrpc": "2.0", "id": 2, "method": "ping"}, session=sid,
+                    headers={"MCP-Protocol-Version": "2025-11-25"})
+    check(st == 200 and "result" in m, f"the session's version header {st}")
     st, h, m = post({"jsonrpc": "2.0", "id": 3, "method": "nope"}, session=sid)
     check(st == 200 and m["error"]["code"] == -32601 and m["id"] == 3, f"unknown method {m}")
     # The session belongs to tenant A: for B it does not exist; A's read key is tenant A.

@@ -36,6 +36,54 @@ struct lm_cancel {
 
 static _Thread_local lm_cancel *bound;
 
+/* Which handle each attached connection belongs to, so that a connection released on any
+   thread (or after its thread unbound the handle) is detached from the right one. */
+#define ATTACHED_MAX 1024
+static pthread_mutex_t attached_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    PGconn *conn;
+    lm_cancel *cancel;
+} attached[ATTACHED_MAX];
+static atomic_int n_attached;
+
+/* Record @p conn as @p c's (0), or -1 when the table is full. */
+static int attached_put(PGconn *conn, lm_cancel *c)
+{
+    int rc = -1;
+
+    pthread_mutex_lock(&attached_mu);
+    for (int i = 0; i < ATTACHED_MAX && rc < 0; i++) {
+        if (attached[i].conn == NULL) {
+            attached[i].conn = conn;
+            attached[i].cancel = c;
+            atomic_fetch_add(&n_attached, 1);
+            rc = 0;
+        }
+    }
+    pthread_mutex_unlock(&attached_mu);
+    return rc;
+}
+
+/* The handle @p conn is attached to (the record is removed), or NULL. */
+static lm_cancel *attached_take(PGconn *conn)
+{
+    lm_cancel *c = NULL;
+
+    if (atomic_load(&n_attached) == 0)
+        return NULL;
+    pthread_mutex_lock(&attached_mu);
+    for (int i = 0; i < ATTACHED_MAX && c == NULL; i++) {
+        if (attached[i].conn == conn) {
+            c = attached[i].cancel;
+            attached[i].conn = NULL;
+            attached[i].cancel = NULL;
+            atomic_fetch_sub(&n_attached, 1);
+        }
+    }
+    pthread_mutex_unlock(&attached_mu);
+    return c;
+}
+
 int lm_cancel_new(lm_cancel **out)
 {
     lm_cancel *c;
@@ -59,11 +107,8 @@ void lm_cancel_free(lm_cancel *c)
     if (bound == c)
         bound = NULL;
     for (int i = 0; i < CANCEL_SLOTS; i++) {
-        if (c->slot[i].conn != NULL) {
-            void **slot = lm__db_conn_cancel_slot(c->slot[i].conn);
-            if (slot != NULL && *slot == c)
-                *slot = NULL;
-        }
+        if (c->slot[i].conn != NULL)
+            (void)attached_take(c->slot[i].conn);
         PQfreeCancel(c->slot[i].pgc);
     }
     pthread_mutex_destroy(&c->mu);
@@ -123,24 +168,24 @@ int lm__cancel_fired_here(void)
 int lm__cancel_attach(PGconn *conn)
 {
     lm_cancel *c = bound;
-    void **slot;
     int rc = 0;
 
     if (c == NULL)
         return 0;
-    slot = lm__db_conn_cancel_slot(conn);
     pthread_mutex_lock(&c->mu);
     if (atomic_load(&c->fired)) {
         rc = -1;
-    } else if (slot != NULL && *slot == NULL) {
+    } else {
         for (int i = 0; i < CANCEL_SLOTS; i++) {
             if (c->slot[i].conn != NULL)
                 continue;
-            /* Without memory for the cancel object the statement is simply not cancellable. */
+            /* Without memory (or room) the statement is simply not cancellable. */
             c->slot[i].pgc = PQgetCancel(conn);
-            if (c->slot[i].pgc != NULL) {
+            if (c->slot[i].pgc != NULL && attached_put(conn, c) == 0) {
                 c->slot[i].conn = conn;
-                *slot = c;
+            } else {
+                PQfreeCancel(c->slot[i].pgc);
+                c->slot[i].pgc = NULL;
             }
             break;
         }
@@ -151,8 +196,7 @@ int lm__cancel_attach(PGconn *conn)
 
 void lm__cancel_detach(PGconn *conn)
 {
-    void **slot = lm__db_conn_cancel_slot(conn);
-    lm_cancel *c = slot != NULL ? *slot : NULL;
+    lm_cancel *c = attached_take(conn);
 
     if (c == NULL)
         return;
@@ -164,6 +208,5 @@ void lm__cancel_detach(PGconn *conn)
             c->slot[i].conn = NULL;
         }
     }
-    *slot = NULL;
     pthread_mutex_unlock(&c->mu);
 }

@@ -89,9 +89,6 @@ int lm__db_conn_setup(PGconn *conn, int no_prepare);
 /* lm__db_exec() of a statement prepared on first use on this connection (then reused). */
 int lm__db_exec_prepared(PGresult **out, PGconn *conn, lm__stmt stmt, const char *sql, int n_params,
                          const char *const *params);
-/* The lm_cancel slot of a pooled connection (its per-connection state), or NULL. */
-void **lm__db_conn_cancel_slot(PGconn *conn);
-
 /* Cancellation (db/cancel.c) of the work of a thread that bound an lm_cancel: the pool attaches
    each connection it hands out on that thread to the handle (lm__cancel_attach) and detaches it
    when the connection comes back; the statement helpers refuse to start once the handle fired

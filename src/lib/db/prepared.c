@@ -17,7 +17,6 @@
 typedef struct conn_state {
     unsigned int prepared; /* bit i: statement i is prepared on this connection */
     int no_prepare;        /* never prepare: execute with lm__db_exec() */
-    void *cancel;          /* the lm_cancel that may cancel this connection's statement (cancel.c) */
 } conn_state;
 
 static int event_proc(PGEventId id, void *info, void *pass_through)
@@ -56,12 +55,6 @@ int lm__db_conn_setup(PGconn *conn, int no_prepare)
         return lm__error_set(LM_ENOMEM, "out of memory");
     s->no_prepare = no_prepare;
     return 0;
-}
-
-void **lm__db_conn_cancel_slot(PGconn *conn)
-{
-    conn_state *s = conn != NULL ? PQinstanceData(conn, event_proc) : NULL;
-    return s != NULL ? &s->cancel : NULL;
 }
 
 int lm__db_exec_prepared(PGresult **out, PGconn *conn, lm__stmt stmt, const char *sql, int n_params,
