@@ -186,9 +186,11 @@ $(B)/tests/fuzz/%-fuzzer: $(B)/tests/fuzz/%.o $(FRONTA) $(LIBA)
 	$(if $(Q),@echo "  LD    $@")
 	$(Q)$(CC) -fsanitize=fuzzer,address,undefined -o $@ $< $(FRONTA) $(LIBA) $(LIBLIBS) $(CLILIBS)
 
-$(B)/tests/mcp-unit-tests: $(HARNESS) $(MCPT_OBJ) $(FRONTA) $(LIBA)
+# src/mcp's protocol tests (tests/mcp/*_test.c), against the test database like integration.
+$(B)/tests/mcp-unit-tests: $(HARNESS) $(MCPT_OBJ) $(B)/tests/integration/support.o $(FRONTA) $(LIBA)
 	$(if $(Q),@echo "  LD    $@")
-	$(Q)$(CC) $(LDSAN) -o $@ $(HARNESS) $(MCPT_OBJ) $(FRONTA) $(LIBA) $(LIBLIBS) $(CLILIBS)
+	$(Q)$(CC) $(LDSAN) -o $@ $(HARNESS) $(MCPT_OBJ) $(B)/tests/integration/support.o $(FRONTA) \
+	    $(LIBA) $(LIBLIBS) $(CLILIBS)
 
 $(B)/tests/unit-tests: $(HARNESS) $(UNIT_OBJ) $(LIBA)
 	$(if $(Q),@echo "  LD    $@")

@@ -65,6 +65,7 @@ for b in "$@"; do
     run_suite "http ($v)" sh tests/http/run.sh "$b/llmemory"
     run_suite "lint ($v)" sh tests/lint/run.sh "$b"
     run_suite "fuzz corpora ($v)" sh tests/fuzz/run.sh "$b"
+    run_suite "mcp protocol ($v)" "$b/tests/mcp-unit-tests"
     run_suite "mcp ($v)" bash tests/mcp/run.sh "$b/llmemory"
     # The Python package runs against the debug build only (an ASan library needs LD_PRELOAD
     # inside CPython; python/tests/run.sh explains).
