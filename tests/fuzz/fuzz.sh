@@ -45,7 +45,8 @@ for t in $targets; do
         grep -E 'ERROR|SUMMARY|runtime error|#[0-9]+ 0x' "$work/$t/log" | head -n 30
     fi
     # Keep what reaches new code (and only that) in the tree's corpus.
-    "$fz" -merge=1 -max_len=65536 -timeout=10 -rss_limit_mb=2048 "$corpus" "$work/$t/new" \
+    "$fz" -merge=1 -max_len=65536 -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$work/$t/" \
+        "$corpus" "$work/$t/new" \
         >"$work/$t/merge.log" 2>&1 || true
     after=$(ls "$corpus" | wc -l)
     echo "fuzz $t: ${execs:-?} executions in $secs s, corpus $before -> $after, findings $findings (exit $status)" |
