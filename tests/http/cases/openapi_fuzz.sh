@@ -4,7 +4,7 @@
 # documented schema. It acts as an admin-scope JWT for one tenant (so that the keys it creates
 # or revokes cannot lock it out) with owner_id fixed to that tenant; DELETE /v1/tenant is left
 # out (it is tested in tenant_erase). A short, seeded run here; a long one is
-#   OPENAPI_FUZZ_EXAMPLES=200 OPENAPI_FUZZ_SEED=N OPENAPI_FUZZ_LOG=FILE \
+#   HTTP_CASE_TIMEOUT=3600 OPENAPI_FUZZ_EXAMPLES=200 OPENAPI_FUZZ_SEED=N OPENAPI_FUZZ_LOG=FILE \
 #       bash tests/http/run.sh build/debug/llmemory openapi_fuzz
 py=$(sh "$HTTP_ROOT/scripts/python-env.sh" openapi 2>"$HTTP_TMP/venv.log") ||
     { cat "$HTTP_TMP/venv.log"; fail "could not create the schemathesis environment"; }

@@ -2,7 +2,8 @@
 # nested (a parent's key has no sub-tenant rights) and sharing id_at_origin values; after every
 # step no tenant sees, counts, changes or deletes another's data, and no tenant's scores move
 # when only others' data changes. A short walk here; a long one is
-#   WALK_STEPS=5000 WALK_SEED=N bash tests/http/run.sh build/debug/llmemory random_walk
+#   HTTP_CASE_TIMEOUT=3600 WALK_STEPS=5000 WALK_SEED=N WALK_LOG=FILE \
+#       bash tests/http/run.sh build/debug/llmemory random_walk
 : >"$HTTP_TMP/keys"
 for t in a a/x a/y b b/x c d e; do
     k=$(new_key "$P-$t") && [ -n "$k" ] || fail "could not create a key for $P-$t"
