@@ -1,13 +1,25 @@
-# llmemory: plain GNU Makefile. Targets: all (default), check, lint, format, clean, install.
-# Variants build out of tree: build/debug (default), build/asan (SAN=1).
+# llmemory: plain GNU Makefile. Targets: all (default), check, lint, format, clean, install, fuzz.
+# Variants build out of tree: build/debug (default), build/asan (SAN=1), build/fuzz (FUZZ=1:
+# clang-14 with libFuzzer, ASan and UBSan; `make fuzz` builds and runs it).
 # V=1 shows full commands; WERROR=0 turns warnings back into warnings.
 
 PREFIX     ?= /usr/local
 PG_CONFIG  ?= /usr/lib/postgresql/15/bin/pg_config
 WERROR     ?= 1
 SAN        ?= 0
+FUZZ       ?= 0
+FUZZ_SECONDS ?= 60
 
-ifeq ($(SAN),1)
+ifeq ($(FUZZ),1)
+# The libFuzzer build: every object carries coverage instrumentation and the sanitizers; the
+# fuzzers link libFuzzer's own main (tests/fuzz/README.md).
+VARIANT    := fuzz
+CC         := clang-14
+SANFLAGS   := -fsanitize=address,undefined
+OPTFLAGS   := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+              -fno-omit-frame-pointer
+LDSAN      := $(SANFLAGS)
+else ifeq ($(SAN),1)
 VARIANT    := asan
 SANFLAGS   := -fsanitize=address,undefined
 OPTFLAGS   := -O1 -g $(SANFLAGS) -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -27,7 +39,9 @@ WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing
         -Wold-style-definition -Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2 \
         -Wundef -Wvla -Wimplicit-fallthrough -Wnull-dereference -Wdouble-promotion \
         -Wjump-misses-init -Wlogical-op -Wduplicated-cond -Wduplicated-branches
-ifeq ($(WERROR),1)
+ifeq ($(FUZZ),1)
+WARN := $(filter-out -Wjump-misses-init -Wlogical-op -Wduplicated-cond -Wduplicated-branches,$(WARN))
+else ifeq ($(WERROR),1)
 WARN += -Werror
 endif
 
@@ -39,6 +53,9 @@ LIBLIBS   := $(shell pkg-config --libs $(PKGS_LIB)) -lpthread -lm
 # The CLI sees only the public headers and core helpers (STYLE.md section 1).
 CLICFLAGS := $(BASEFLAGS) -Iinclude -Isrc/lib/core $(shell pkg-config --cflags $(PKGS_CLI))
 CLILIBS   := $(shell pkg-config --libs $(PKGS_CLI))
+# Fuzz targets call the parsers of every layer, the server's and the CLI's included.
+FUZZCFLAGS:= $(BASEFLAGS) -Iinclude -Isrc/lib -Isrc/lib/core -Isrc/http -Isrc/mcp -Isrc/cli \
+             -I$(B)/gen $(shell pkg-config --cflags $(PKGS_LIB) $(PKGS_CLI)) -Wno-missing-prototypes
 TESTCFLAGS:= $(BASEFLAGS) -Iinclude -Isrc/lib -Isrc/lib/core -Itests/harness -I$(B)/gen \
              $(shell pkg-config --cflags $(PKGS_LIB)) -Wno-missing-prototypes
 
@@ -55,6 +72,9 @@ HTTP_SRC  := $(sort $(wildcard src/http/*.c))
 MCP_SRC   := $(sort $(wildcard src/mcp/*.c))
 UNIT_SRC  := $(sort $(wildcard tests/unit/*/*_test.c))
 INTEG_SRC := $(sort $(wildcard tests/integration/*_test.c))
+MCPT_SRC  := $(sort $(wildcard tests/mcp/*_test.c))
+# One libFuzzer target per file of tests/fuzz (replay.c is the gcc replay driver).
+FUZZ_NAMES:= $(filter-out replay,$(basename $(notdir $(wildcard tests/fuzz/*.c))))
 
 LIB_OBJ   := $(patsubst %.c,$(B)/%.o,$(LIB_SRC)) $(B)/gen/migrations.o $(B)/gen/pgext_build_id.o $(B)/gen/models.o
 PGEXT_SRC := $(wildcard pgext/Makefile pgext/build-id.sh pgext/*.c pgext/*.h pgext/*.sql pgext/*.control)
@@ -65,11 +85,17 @@ HARNESS   := $(B)/tests/harness/runner.o
 UNIT_OBJ  := $(patsubst %.c,$(B)/%.o,$(UNIT_SRC))
 INTEG_OBJ := $(patsubst %.c,$(B)/%.o,$(INTEG_SRC)) $(B)/tests/integration/support.o
 
+MCPT_OBJ  := $(patsubst %.c,$(B)/%.o,$(MCPT_SRC))
+FUZZ_REPLAY := $(patsubst %,$(B)/tests/fuzz/%-replay,$(FUZZ_NAMES))
+FUZZ_BIN  := $(patsubst %,$(B)/tests/fuzz/%-fuzzer,$(FUZZ_NAMES))
+
 LIBA      := $(B)/libllmemory.a
+# The front ends' objects without the CLI's main: what fuzz targets and front-end tests link.
+FRONTA    := $(B)/libllmemory-front.a
 LIBSO     := $(B)/libllmemory.so
 PROG      := $(B)/llmemory
 
-.PHONY: all check check-build check-one lint format clean install pgext
+.PHONY: all check check-build check-one lint format clean install pgext fuzz fuzz-build
 .SECONDARY:
 
 all: $(LIBA) $(LIBSO) $(PROG)
@@ -119,6 +145,16 @@ $(B)/src/mcp/%.o: src/mcp/%.c
 	$(if $(Q),@echo "  CC    $<")
 	$(Q)$(CC) $(CLICFLAGS) -c $< -o $@
 
+$(B)/tests/fuzz/%.o: tests/fuzz/%.c
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  CC    $<")
+	$(Q)$(CC) $(FUZZCFLAGS) -c $< -o $@
+
+$(B)/tests/mcp/%.o: tests/mcp/%.c
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  CC    $<")
+	$(Q)$(CC) $(FUZZCFLAGS) -Itests/harness -c $< -o $@
+
 $(B)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(if $(Q),@echo "  CC    $<")
@@ -136,6 +172,26 @@ $(PROG): $(CLI_OBJ) $(HTTP_OBJ) $(MCP_OBJ) $(LIBA)
 	$(if $(Q),@echo "  LD    $@")
 	$(Q)$(CC) $(LDSAN) -o $@ $(CLI_OBJ) $(HTTP_OBJ) $(MCP_OBJ) $(LIBA) $(LIBLIBS) $(CLILIBS)
 
+$(FRONTA): $(filter-out $(B)/src/cli/main.o,$(CLI_OBJ)) $(HTTP_OBJ) $(MCP_OBJ)
+	$(if $(Q),@echo "  AR    $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# Each fuzz target with the replay driver (gcc builds: make check runs the corpora) ...
+$(B)/tests/fuzz/%-replay: $(B)/tests/fuzz/%.o $(B)/tests/fuzz/replay.o $(FRONTA) $(LIBA)
+	$(if $(Q),@echo "  LD    $@")
+	$(Q)$(CC) $(LDSAN) -o $@ $< $(B)/tests/fuzz/replay.o $(FRONTA) $(LIBA) $(LIBLIBS) $(CLILIBS)
+
+# ... and with libFuzzer (FUZZ=1 only).
+$(B)/tests/fuzz/%-fuzzer: $(B)/tests/fuzz/%.o $(FRONTA) $(LIBA)
+	$(if $(Q),@echo "  LD    $@")
+	$(Q)$(CC) -fsanitize=fuzzer,address,undefined -o $@ $< $(FRONTA) $(LIBA) $(LIBLIBS) $(CLILIBS)
+
+# src/mcp's protocol tests (tests/mcp/*_test.c), against the test database like integration.
+$(B)/tests/mcp-unit-tests: $(HARNESS) $(MCPT_OBJ) $(B)/tests/integration/support.o $(FRONTA) $(LIBA)
+	$(if $(Q),@echo "  LD    $@")
+	$(Q)$(CC) $(LDSAN) -o $@ $(HARNESS) $(MCPT_OBJ) $(B)/tests/integration/support.o $(FRONTA) \
+	    $(LIBA) $(LIBLIBS) $(CLILIBS)
+
 $(B)/tests/unit-tests: $(HARNESS) $(UNIT_OBJ) $(LIBA)
 	$(if $(Q),@echo "  LD    $@")
 	$(Q)$(CC) $(LDSAN) -o $@ $(HARNESS) $(UNIT_OBJ) $(LIBA) $(LIBLIBS)
@@ -151,7 +207,8 @@ $(B)/tests/header-test: tests/headers/header_test.c include/llmemory.h $(wildcar
 	$(Q)if command -v g++ >/dev/null; then g++ -x c++ -std=c++11 -Wall -Wextra -Werror -Iinclude -fsyntax-only $<; fi
 	$(Q)touch $@
 
-check-build: all $(B)/tests/unit-tests $(B)/tests/integration-tests $(B)/tests/header-test
+check-build: all $(B)/tests/unit-tests $(B)/tests/integration-tests $(B)/tests/header-test \
+             $(FUZZ_REPLAY) $(if $(MCPT_SRC),$(B)/tests/mcp-unit-tests)
 
 # Full suite: default build and ASan+UBSan build, against a throwaway PostgreSQL cluster.
 # Dependencies are checked first (scripts/deps.sh is idempotent and quick when nothing is missing).
@@ -167,6 +224,15 @@ check:
 # One variant only (faster while developing): make check-one [SAN=1]
 check-one: check-build
 	$(Q)sh tests/run.sh $(B)
+
+# libFuzzer: build every target with clang-14 (build/fuzz) and run each for FUZZ_SECONDS; new
+# inputs that reach new code are added to tests/fuzz/corpus/<target>/ (tests/fuzz/README.md).
+fuzz:
+	$(Q)bash scripts/deps.sh --fuzz
+	$(Q)$(MAKE) --no-print-directory FUZZ=1 fuzz-build
+	$(Q)sh tests/fuzz/fuzz.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-build: $(FUZZ_BIN)
 
 pgext:
 	$(Q)$(MAKE) -C pgext PG_CONFIG=$(PG_CONFIG)

@@ -7,6 +7,7 @@
 #   scripts/deps.sh --test     also the pinned Python environments of the test suites (build/pyenv,
 #                              build/mcp-venv: scripts/python-env.sh); `make check` passes it
 #   scripts/deps.sh --bench    also what the benchmarks need (a JDK and Lucene for bench/scifact)
+#   scripts/deps.sh --fuzz     also clang-14 with libFuzzer and its sanitizers (`make fuzz`)
 set -euo pipefail
 
 PG_MAJOR=15
@@ -14,17 +15,18 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
 PGVECTOR_SERIES=0.8.
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-bench=0 test_envs=0
+bench=0 test_envs=0 fuzz=0
 for arg in "$@"; do
     case $arg in
     --bench) bench=1 ;;
     --test) test_envs=1 ;;
+    --fuzz) fuzz=1 ;;
     -h | --help)
-        sed -n '2,9s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+        sed -n '2,10s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
         exit 0
         ;;
     *)
-        echo "deps: unknown argument \"$arg\" (usage: scripts/deps.sh [--test] [--bench])" >&2
+        echo "deps: unknown argument \"$arg\" (usage: scripts/deps.sh [--test] [--bench] [--fuzz])" >&2
         exit 2
         ;;
     esac
@@ -41,6 +43,9 @@ packages=(
 # Benchmark-only packages (--bench): bench/scifact compiles its Lucene reference with javac.
 bench_packages=(default-jdk-headless liblucene8-java)
 [ "$bench" -eq 0 ] || packages+=("${bench_packages[@]}")
+# Fuzzing-only packages (--fuzz): `make fuzz` builds with clang-14 -fsanitize=fuzzer.
+fuzz_packages=(clang-14 libclang-rt-14-dev)
+[ "$fuzz" -eq 0 ] || packages+=("${fuzz_packages[@]}")
 
 export DEBIAN_FRONTEND=noninteractive
 # How to run a command as root: directly, through sudo, or not at all (then say what to do).
@@ -160,7 +165,7 @@ fi
 # The test suites' pinned Python environments (--test): created here, so that everything the
 # project installs goes through this script; the test runners only find them.
 if [ "$test_envs" -eq 1 ]; then
-    for e in python mcp; do
+    for e in python mcp openapi; do
         sh "$here/scripts/python-env.sh" "$e" >/dev/null ||
             { echo "deps: could not create the \"$e\" Python environment (scripts/python-env.sh $e)" >&2; exit 1; }
     done

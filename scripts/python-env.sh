@@ -6,8 +6,10 @@
 #                                    benchmark (python/requirements-test.txt, -lock.txt)
 #   scripts/python-env.sh mcp        build/mcp-venv: the MCP tests and benchmark, with the
 #                                    official MCP SDK (tests/mcp/requirements.txt, -lock.txt)
+#   scripts/python-env.sh openapi    build/openapi-venv: the OpenAPI-driven fuzz of the server,
+#                                    schemathesis (tests/openapi/requirements.txt, -lock.txt)
 # The two are separate because the MCP SDK needs newer starlette and uvicorn than the FastAPI
-# release the Python examples pin. scripts/deps.sh --test creates both.
+# release the Python examples pin. scripts/deps.sh --test creates all three.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 case ${1:-python} in
@@ -21,8 +23,13 @@ mcp)
     req=$root/tests/mcp/requirements.txt
     lock=$root/tests/mcp/requirements-lock.txt
     ;;
+openapi)
+    env=$root/build/openapi-venv
+    req=$root/tests/openapi/requirements.txt
+    lock=$root/tests/openapi/requirements-lock.txt
+    ;;
 *)
-    echo "python-env: unknown environment \"$1\" (python or mcp)" >&2
+    echo "python-env: unknown environment \"$1\" (python, mcp or openapi)" >&2
     exit 2
     ;;
 esac

@@ -375,6 +375,10 @@ static void jw_real(lm_buf *b, double v)
     }
     /* The precision of the jansson replies (JSON_REAL_PRECISION(10)) and of the CLI. */
     snprintf(num, sizeof(num), "%.10g", v);
+    /* Within 1e-10 of the largest double, 10 digits round past it: a number no JSON reader
+       takes. All 17 digits then (they read back exactly). */
+    if (isinf(strtod(num, NULL)))
+        snprintf(num, sizeof(num), "%.17g", v);
     lm__buf_puts(b, num);
     if (strpbrk(num, ".eE") == NULL)
         lm__buf_puts(b, ".0");

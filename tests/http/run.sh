@@ -5,6 +5,8 @@
 # the server; the ones that need other settings (rate limits, shutdown) start their own.
 #
 # Usage: tests/http/run.sh PATH/TO/llmemory [CASE_NAME_SUBSTRING]
+# Each case may run for HTTP_CASE_TIMEOUT seconds (default 300; long runs of the random walk and
+# the OpenAPI fuzz raise it).
 #
 # Needs LLMEMORY_TEST_DATABASE_URL (set by tests/run.sh) or LLMEMORY_DATABASE_URL; without one
 # every case is skipped. Prints TAP lines and ends with "http: N passed, N failed, N skipped";
@@ -149,7 +151,7 @@ for c in $cases; do
     dir=$work/cases/$name
     mkdir -p "$dir"
     t0=$(date +%s)
-    (cd "$dir" && HTTP_CASE=$name HTTP_TMP=$dir timeout 300 bash -c 'set -u; . "$HTTP_LIB"; . "$0"' "$c") \
+    (cd "$dir" && HTTP_CASE=$name HTTP_TMP=$dir timeout "${HTTP_CASE_TIMEOUT:-300}" bash -c 'set -u; . "$HTTP_LIB"; . "$0"' "$c") \
         >"$dir/log" 2>&1
     rc=$?
     if [ -f "$dir/pids" ]; then

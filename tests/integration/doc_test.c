@@ -103,6 +103,27 @@ TEST(test_doc__failed_reindex_leaves_old_document)
     lm_memory_close(m);
 }
 
+/* A schema-qualified text search configuration whose schema does not exist is the caller's
+   error (422 over HTTP), like an unknown configuration, not a database failure (found by the
+   OpenAPI fuzz of the server), and nothing is written. */
+TEST(test_doc__text_config_in_a_missing_schema_is_invalid)
+{
+    lm_memory *m = test_memory();
+    lm_doc_add_opts o = LM_DOC_ADD_OPTS_INIT;
+    lm_search_opts so = LM_SEARCH_OPTS_INIT;
+    lm_results *res = NULL;
+    lm_stats st;
+
+    o.text_config = "no_such_schema.english";
+    ASSERT_ERR(lm_doc_add(NULL, m, "acme", "doc", "n", LM_DOC_TEXT, "text", 4, &o), LM_EINVAL);
+    ASSERT(strstr(lm_error_last()->message, "no_such_schema") != NULL);
+    so.text_config = "no_such_schema.english";
+    ASSERT_ERR(lm_search(&res, m, "acme", "text", &so), LM_EINVAL);
+    ASSERT_OK(lm_stats_get(&st, m, "acme"));
+    ASSERT_EQ_INT(st.document_count, 0);
+    lm_memory_close(m);
+}
+
 TEST(test_doc__nul_bytes_stripped)
 {
     lm_memory *m = test_memory();

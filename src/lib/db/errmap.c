@@ -19,8 +19,10 @@ static int map_sqlstate(const char *s)
         return LM_ETIMEOUT;
     if (strncmp(s, "08", 2) == 0 || strcmp(s, "57P01") == 0 || strcmp(s, "57P03") == 0)
         return LM_ECONN;
-    if (strncmp(s, "22", 2) == 0 || strcmp(s, "42704") == 0)
-        return LM_EINVAL; /* data exception / undefined object (e.g. a text search config) */
+    /* Data exception; undefined object (a text search configuration that does not exist);
+       invalid schema name (a schema-qualified one whose schema does not exist). */
+    if (strncmp(s, "22", 2) == 0 || strcmp(s, "42704") == 0 || strcmp(s, "3F000") == 0)
+        return LM_EINVAL;
     if (strncmp(s, "42501", 5) == 0)
         return LM_EPERM;
     if (strcmp(s, "53200") == 0 || strcmp(s, "53100") == 0)
