@@ -372,7 +372,8 @@ static int write_batch(lm_memory *mem, lm__tx *tx, const char *owner_id, prep_do
                    "CREATE TEMP TABLE IF NOT EXISTS lm__ingest_chunks (ord bigint, chunk_id uuid,"
                    " document_id uuid, parent_chunk_id uuid, chunk_index int, chunk_level int,"
                    " searchable bool, content text, content_hash text, token_count int,"
-                   " metadata jsonb, cfg regconfig, embedding text) ON COMMIT DELETE ROWS");
+                   " metadata jsonb, cfg regconfig, embedding text)"
+                   " WITH (toast_tuple_target = 8160) ON COMMIT DELETE ROWS");
     if ((rc = exec_sql(tx, &sql, 0, NULL, NULL)) < 0)
         goto out;
 
