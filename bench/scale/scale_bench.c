@@ -355,6 +355,219 @@ static size_t doc_text(char *buf, size_t cap, const doc *d)
     return o;
 }
 
+typedef struct query {
+    int tenant;
+    char vtext[512];  /* "q:N" (the synthetic embedder's query N), or a sentence */
+    char kw[160];     /* three words of one of the tenant's chunks */
+    char hybrid[700]; /* both */
+    char tsq[160];    /* the words OR-ed for to_tsquery */
+} query;
+
+/* Up to three words of 4+ letters from @p s, lower case, space separated. */
+static void kw_words(char *out, size_t cap, const char *s)
+{
+    size_t o = 0;
+    int n = 0;
+    out[0] = '\0';
+    while (*s && n < 3) {
+        while (*s && !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+            s++;
+        const char *b = s;
+        while ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z'))
+            s++;
+        if (s - b >= 4 && o + (size_t)(s - b) + 2 < cap) {
+            if (n++)
+                out[o++] = ' ';
+            for (const char *c = b; c < s; c++)
+                out[o++] = (char)(*c | 0x20);
+            out[o] = '\0';
+        }
+    }
+    if (n == 0)
+        snprintf(out, cap, "protein");
+}
+
+typedef struct kh_lat {
+    double *ours[NBUCKET], *naive[NBUCKET];
+} kh_lat;
+
+static lm_results *search_or_die(lm_memory *mem, const char *owner, const char *text,
+                                 lm_search_type type, int limit)
+{
+    lm_search_opts so = LM_SEARCH_OPTS_INIT;
+    lm_results *res = NULL;
+    so.type = type;
+    so.limit = limit;
+    so.no_history = 1;
+    if (lm_search(&res, mem, owner, text, &so) < 0) {
+        fprintf(stderr, "lm_search: %s\n", lm_error_last()->message);
+        exit(1);
+    }
+    return res;
+}
+
+static char sql_nkw[512], sql_nvec[512];
+
+/* Keyword, vector and hybrid latencies of every stored query, ours (and naive when
+   @p naive): lat[0] keyword, lat[1] vector, lat[2] hybrid. The naive hybrid runs both naive
+   legs 50 deep and fuses them by reciprocal rank in the client; its time is the two
+   statements'. */
+static void measure(kh_lat lat[3], lm_memory *mem, query **qs, const int *cnt,
+                    char **qvec_lit, int naive)
+{
+    for (int b = 0; b < NBUCKET; b++)
+        for (int k = 0; k < 3; k++) {
+            lat[k].ours[b] = calloc((size_t)opt.queries + 1, sizeof(double));
+            lat[k].naive[b] = calloc((size_t)opt.queries + 1, sizeof(double));
+        }
+    int j = 0;
+    for (int b = 0; b < NBUCKET; b++)
+        for (int i = 0; i < cnt[b]; i++, j++) {
+            const query *Q = &qs[b][i];
+            const char *owner = tenants[Q->tenant].name;
+            const char *texts[3] = {Q->kw, Q->vtext, Q->hybrid};
+            static const lm_search_type types[3] = {LM_SEARCH_TEXT, LM_SEARCH_VECTOR,
+                                                    LM_SEARCH_HYBRID};
+            for (int k = 0; k < 3; k++) {
+                double a0 = now_ms();
+                lm_results_free(search_or_die(mem, owner, texts[k], types[k], TOPK));
+                lat[k].ours[b][i] = now_ms() - a0;
+            }
+            if (!naive || !opt.naive)
+                continue;
+            const char *pk[] = {owner, Q->tsq, "10"}, *pv[] = {owner, qvec_lit[j], "10"};
+            double a0 = now_ms();
+            PQclear(q(sql_nkw, 3, pk));
+            lat[0].naive[b][i] = now_ms() - a0;
+            a0 = now_ms();
+            PQclear(q(sql_nvec, 3, pv));
+            lat[1].naive[b][i] = now_ms() - a0;
+            pk[2] = pv[2] = "50";
+            a0 = now_ms();
+            PGresult *r1 = q(sql_nkw, 3, pk), *r2 = q(sql_nvec, 3, pv);
+            /* Reciprocal rank fusion (k = 60) of the two lists, top 10. */
+            long ids[100];
+            double sc[100];
+            int n = 0;
+            PGresult *rs[2] = {r1, r2};
+            for (int l = 0; l < 2; l++)
+                for (int h = 0; h < PQntuples(rs[l]); h++) {
+                    long id = strtol(PQgetvalue(rs[l], h, 0), NULL, 10);
+                    int f = 0;
+                    while (f < n && ids[f] != id)
+                        f++;
+                    if (f == n) {
+                        ids[n] = id;
+                        sc[n++] = 0;
+                    }
+                    sc[f] += 1.0 / (60 + h + 1);
+                }
+            for (int x = 0; x < n && x < TOPK; x++)
+                for (int y = x + 1; y < n; y++)
+                    if (sc[y] > sc[x]) {
+                        double t = sc[x];
+                        long ti = ids[x];
+                        sc[x] = sc[y], ids[x] = ids[y];
+                        sc[y] = t, ids[y] = ti;
+                    }
+            lat[2].naive[b][i] = now_ms() - a0;
+            PQclear(r1);
+            PQclear(r2);
+        }
+}
+
+/* A steady stream of new documents (1-10 chunks, tenants drawn by size) at opt.write_rate
+   chunks a second through lm_doc_add(), until stop. */
+typedef struct writer {
+    lm_memory *mem;
+    volatile int stop;
+    long chunks, docs;
+} writer;
+
+static void *write_stream(void *arg)
+{
+    writer *w = arg;
+    rng r = {mix64(opt.seed + 99)};
+    char text[10 * 512];
+    double t0 = now_ms();
+    long next = opt.chunks + 1000000;
+    while (!w->stop) {
+        long pick = (long)(rnext(&r) % (uint64_t)opt.chunks);
+        int lo = 0, hi = opt.tenants - 1;
+        while (lo < hi) {
+            int mid = (lo + hi + 1) / 2;
+            if (tenants[mid].first <= pick)
+                lo = mid;
+            else
+                hi = mid - 1;
+        }
+        int c = 1 + (int)(rnext(&r) % 10);
+        size_t o = 0;
+        for (int k = 0; k < c; k++, next++)
+            o += (size_t)snprintf(text + o, sizeof(text) - o, "user: %.400s v:%ld\n",
+                                  sent[mix64(opt.seed ^ (uint64_t)next) % n_sent], next);
+        char origin[32];
+        snprintf(origin, sizeof(origin), "w%ld", next);
+        if (lm_doc_add(NULL, w->mem, tenants[lo].name, origin, origin, LM_DOC_CHAT, text, o,
+                       NULL) < 0) {
+            fprintf(stderr, "writer: %s\n", lm_error_last()->message);
+            exit(1);
+        }
+        w->docs++;
+        w->chunks += c;
+        double due = t0 + 1000.0 * (double)w->chunks / (opt.write_rate ? opt.write_rate : 1);
+        double now = now_ms();
+        if (due > now)
+            usleep((useconds_t)((due - now) * 1000));
+    }
+    return NULL;
+}
+
+typedef struct tp_arg {
+    lm_memory *mem;
+    query **qs;
+    const int *cnt;
+    lm_search_type type;
+    double until;
+    long done;
+    uint64_t seed;
+} tp_arg;
+
+static void *tp_run(void *arg)
+{
+    tp_arg *a = arg;
+    rng r = {mix64(a->seed)};
+    while (now_ms() < a->until) {
+        int b = (int)(rnext(&r) % NBUCKET);
+        if (a->cnt[b] == 0)
+            continue;
+        const query *Q = &a->qs[b][rnext(&r) % (uint64_t)a->cnt[b]];
+        lm_results_free(search_or_die(a->mem, tenants[Q->tenant].name,
+                                      a->type == LM_SEARCH_TEXT ? Q->kw : Q->hybrid, a->type,
+                                      TOPK));
+        a->done++;
+    }
+    return NULL;
+}
+
+static double throughput(lm_memory *mem, query **qs, const int *cnt, int clients,
+                         lm_search_type type, double secs)
+{
+    pthread_t th[8];
+    tp_arg a[8];
+    double t0 = now_ms();
+    long total = 0;
+    for (int c = 0; c < clients; c++) {
+        a[c] = (tp_arg){mem, qs, cnt, type, t0 + secs * 1000, 0, (uint64_t)c * 7919u + 3};
+        pthread_create(&th[c], NULL, tp_run, &a[c]);
+    }
+    for (int c = 0; c < clients; c++) {
+        pthread_join(th[c], NULL);
+        total += a[c].done;
+    }
+    return (double)total / ((now_ms() - t0) / 1000.0);
+}
+
 /* ---- main -------------------------------------------------------------------------------- */
 
 static void usage(void)
@@ -508,6 +721,7 @@ int main(int argc, char **argv)
     mo.schema = SCHEMA;
     mo.embedder = emb;
     mo.disable_history = 1;
+    mo.pool_size = 9;
     find_postmaster();
 
     /* Load: lm_doc_add_batch() per tenant (documents arrive shuffled; a tenant's pending
@@ -702,7 +916,8 @@ int main(int argc, char **argv)
         double b0 = now_ms();
         snprintf(sql, sizeof(sql),
                  "CREATE TABLE " SCHEMA ".naive AS SELECT v.owner_id,"
-                 " substring(c.content from ' v:([0-9]+)')::bigint AS vid, v.embedding"
+                 " substring(c.content from ' v:([0-9]+)')::bigint AS vid, v.embedding,"
+                 " c.search_vector"
                  " FROM %s v JOIN " SCHEMA ".chunks c ON c.owner_id = v.owner_id"
                  " AND c.chunk_id = v.chunk_id",
                  vt);
@@ -712,15 +927,27 @@ int main(int argc, char **argv)
                  "CREATE INDEX ON " SCHEMA ".naive USING hnsw (embedding vector_cosine_ops)"
                  " WITH (m = 16, ef_construction = 64)");
         run(sql);
+        run("CREATE INDEX ON " SCHEMA ".naive USING gin (search_vector)");
         run("RESET maintenance_work_mem");
         run("ANALYZE " SCHEMA ".naive");
-        SAY("naive: one global HNSW over %ld vectors built in %.1f s", opt.chunks,
+        SAY("naive: one global HNSW over %ld vectors and one global GIN over their search"
+            " vectors built in %.1f s", opt.chunks,
             (now_ms() - b0) / 1000.0);
     }
 
     /* Queries: per bucket, opt.queries (tenant, query) pairs; the largest bucket is one
        tenant. */
-    int nq = 0;
+    int nq = 0, nlit = 0;
+    query *qs[NBUCKET];
+    char **qvec_lit = calloc((size_t)NBUCKET * (size_t)opt.queries, sizeof(char *));
+    snprintf(sql_nkw, sizeof(sql_nkw),
+             "SELECT vid FROM " SCHEMA ".naive WHERE owner_id = $1"
+             " AND search_vector @@ to_tsquery('english', $2)"
+             " ORDER BY ts_rank_cd(search_vector, to_tsquery('english', $2)) DESC LIMIT $3::int");
+    snprintf(sql_nvec, sizeof(sql_nvec),
+             "SELECT vid FROM " SCHEMA ".naive WHERE owner_id = $1"
+             " ORDER BY embedding <=> $2::vector(%d) LIMIT $3::int",
+             opt.dim);
     double *rec[2][NBUCKET], *lat[2][NBUCKET];
     int cnt[NBUCKET] = {0};
     for (int k = 0; k < 2; k++)
@@ -730,6 +957,7 @@ int main(int argc, char **argv)
         }
     int *bt[NBUCKET];
     for (int b = 0; b < NBUCKET; b++) {
+        qs[b] = calloc((size_t)opt.queries, sizeof(*qs[b]));
         bt[b] = malloc(sizeof(int) * (size_t)(nb[b] ? nb[b] : 1));
         nb[b] = 0;
     }
@@ -755,6 +983,18 @@ int main(int argc, char **argv)
             } else {
                 snprintf(qtext, sizeof(qtext), "%s", sent[rnext(&r) % n_sent]);
             }
+            {
+                query *Q = &qs[b][cnt[b]];
+                long some = tenants[t].first + (long)(rnext(&r) % (uint64_t)tenants[t].n);
+                Q->tenant = t;
+                snprintf(Q->vtext, sizeof(Q->vtext), "%s", qtext);
+                kw_words(Q->kw, sizeof(Q->kw), sent[mix64(opt.seed ^ (uint64_t)some) % n_sent]);
+                snprintf(Q->hybrid, sizeof(Q->hybrid), "%s %s", Q->kw, qtext);
+                snprintf(Q->tsq, sizeof(Q->tsq), "%s", Q->kw);
+                for (char *c = Q->tsq; *c; c++)
+                    if (*c == ' ')
+                        *c = '|';
+            }
             nq++;
             const char *qp = qtext;
             if (lm_embedder_embed_query(emb, qv, &qp, NULL, 1) < 0) {
@@ -762,6 +1002,7 @@ int main(int argc, char **argv)
                 return 1;
             }
             vec_text(qlit, (size_t)opt.dim * 20 + 4, qv);
+            qvec_lit[nlit++] = strdup(qlit);
             const char *p[] = {tenants[t].name, qlit};
             /* Exact truth. */
             run("BEGIN");
@@ -841,6 +1082,90 @@ int main(int argc, char **argv)
     }
     printf("\n%s: ours recall@10 >= 0.99 mean and >= 0.8 for every query in every bucket\n",
            fails ? "FAIL" : "PASS");
+    /* Keyword and hybrid, ours and naive, quiet; then ours under a steady write stream. */
+    kh_lat L[2][3];
+    memset(L, 0, sizeof(L));
+    measure(&L[0][0], mem, qs, cnt, qvec_lit, 1);
+    {
+        writer w = {mem, 0, 0, 0};
+        pthread_t wt;
+        pthread_create(&wt, NULL, write_stream, &w);
+        sleep(5); /* the stream reaches its rate */
+        double m0 = now_ms();
+        measure(&L[1][0], mem, qs, cnt, qvec_lit, 0);
+        double m_s = (now_ms() - m0) / 1000.0;
+        w.stop = 1;
+        pthread_join(wt, NULL);
+        SAY("writes: %ld chunks in %ld documents added by a steady stream (lm_doc_add, target %d"
+            " chunks/s) while the second round of queries ran (%.0f s)",
+            w.chunks, w.docs, opt.write_rate, m_s);
+    }
+    static const char *kinds[3] = {"keyword", "vector", "hybrid"};
+    printf("\nlatency per search, client wall ms p50 / p95 / p99 (unix socket; the server's time"
+           " plus one round trip); load average before: %.1f\n\n",
+           la[0]);
+    printf("| bucket | search | ours, quiet | naive, quiet | ours, under writes |\n");
+    printf("|---|---|---|---|---|\n");
+    for (int b = 0; b < NBUCKET; b++) {
+        int n = cnt[b];
+        if (n == 0)
+            continue;
+        for (int k = 0; k < 3; k++) {
+            double *o = L[0][k].ours[b], *nv = L[0][k].naive[b], *w = L[1][k].ours[b];
+            printf("| %s | %s | %.2f / %.2f / %.2f | ", bucket_names[b], kinds[k], pct(o, n, .5),
+                   pct(o, n, .95), pct(o, n, .99));
+            if (opt.naive)
+                printf("%.2f / %.2f / %.2f | ", pct(nv, n, .5), pct(nv, n, .95), pct(nv, n, .99));
+            else
+                printf("- | ");
+            printf("%.2f / %.2f / %.2f |\n", pct(w, n, .5), pct(w, n, .95), pct(w, n, .99));
+        }
+    }
+
+    /* A new tenant: its first add against an add to an existing tenant of the same size. */
+    {
+        enum { NT = 40 };
+        double first[NT], second[NT];
+        for (int i = 0; i < NT; i++) {
+            char owner[32], text[600];
+            long id = opt.chunks + 5000000 + i;
+            snprintf(owner, sizeof(owner), "new%04d", i);
+            for (int k = 0; k < 2; k++) {
+                char origin[32];
+                snprintf(origin, sizeof(origin), "n%d", k);
+                int len = snprintf(text, sizeof(text), "user: %.400s v:%ld\n",
+                                   sent[mix64(opt.seed ^ (uint64_t)id) % n_sent], id + k * 1000);
+                double a0 = now_ms();
+                if (lm_doc_add(NULL, mem, owner, origin, origin, LM_DOC_CHAT, text, (size_t)len,
+                               NULL) < 0) {
+                    fprintf(stderr, "lm_doc_add: %s\n", lm_error_last()->message);
+                    return 1;
+                }
+                (k == 0 ? first : second)[i] = now_ms() - a0;
+            }
+        }
+        printf("\nnew tenant: first add (creates the tenant) %.2f ms median, second add %.2f ms"
+               " median: %.2f ms beyond an ordinary insert; no DDL (%d tenants)\n",
+               pct(first, NT, .5), pct(second, NT, .5), pct(first, NT, .5) - pct(second, NT, .5),
+               NT);
+    }
+
+    /* Library throughput: C threads searching (keyword, hybrid) random queries of the set. */
+    printf("\nthroughput through the library, searches/s (%d s per cell; one lm_memory, pool of"
+           " 8)\n\n| clients | keyword | hybrid |\n|---|---|---|\n", 5);
+    for (int c = 1; c <= 8; c *= 2) {
+        double qps[2];
+        for (int k = 0; k < 2; k++)
+            qps[k] = throughput(mem, qs, cnt, c, k ? LM_SEARCH_HYBRID : LM_SEARCH_TEXT, 5.0);
+        printf("| %d | %.0f | %.0f |\n", c, qps[0], qps[1]);
+    }
+    {
+        PGresult *pr = q("SELECT pg_database_size(current_database())", 0, NULL);
+        printf("\ndatabase size after the run: %.2f GB (naive tables included)\n",
+               atof(PQgetvalue(pr, 0, 0)) / 1e9);
+        PQclear(pr);
+    }
+
     lm_memory_close(mem);
     lm_embedder_free(emb);
     if (!getenv("SCALE_BENCH_KEEP"))
