@@ -200,6 +200,43 @@ static void find_postmaster(void)
     }
 }
 
+/* Peak resident memory (VmHWM) of the cluster's processes: the largest one and the sum (the
+   sum counts shared buffers once per process that touched them, so it overstates). */
+static void server_peak_mem(double *max_mb, double *sum_mb)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    *max_mb = *sum_mb = 0;
+    if (d == NULL || postmaster_pid <= 0) {
+        if (d)
+            closedir(d);
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        char path[300], line[256];
+        long pid = strtol(e->d_name, NULL, 10), ppid = -1, kb = -1;
+        if (pid <= 0)
+            continue;
+        snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        while (fgets(line, sizeof(line), f)) {
+            if (strncmp(line, "PPid:", 5) == 0)
+                ppid = strtol(line + 5, NULL, 10);
+            else if (strncmp(line, "VmHWM:", 6) == 0)
+                kb = strtol(line + 6, NULL, 10);
+        }
+        fclose(f);
+        if ((pid == postmaster_pid || ppid == postmaster_pid) && kb > 0) {
+            *sum_mb += kb / 1024.0;
+            if (kb / 1024.0 > *max_mb)
+                *max_mb = kb / 1024.0;
+        }
+    }
+    closedir(d);
+}
+
 static long long schema_bytes(const char *schema, const char *exclude_like)
 {
     const char *p[2] = {schema, exclude_like};
@@ -575,19 +612,21 @@ static void usage(void)
     fprintf(stderr, "usage: scale_bench --data DIR [--small] [--chunks N] [--tenants T]"
                     " [--dim 384|768|1536] [--vectors synthetic|builtin] [--queries Q]"
                     " [--seed S] [--zipf S] [--no-naive] [--batch DOCS | --single]"
-                    " [--write-rate CHUNKS_PER_S]\n");
+                    " [--write-rate CHUNKS_PER_S] [--load-only]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    int small = 0;
+    int small = 0, load_only = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--small") == 0) {
             small = 1;
         } else if (strcmp(a, "--no-naive") == 0) {
             opt.naive = 0;
+        } else if (strcmp(a, "--load-only") == 0) {
+            load_only = 1;
         } else if (strcmp(a, "--single") == 0) {
             opt.single = 1;
         } else if (v == NULL) {
@@ -864,6 +903,12 @@ int main(int argc, char **argv)
     } else {
         SAY("size on disk: ingested %.2f GB (%.2f GB per million chunks)",
             (double)bytes_ours / 1e9, (double)bytes_ours / 1e9 * 1e6 / (double)opt.chunks);
+    }
+
+    if (load_only) {
+        if (!getenv("SCALE_BENCH_KEEP"))
+            run("DROP SCHEMA IF EXISTS " SCHEMA " CASCADE");
+        return 0;
     }
 
     /* Vector indexes: re-add each large tenant's first document (same text) through the
@@ -1158,6 +1203,12 @@ int main(int argc, char **argv)
         for (int k = 0; k < 2; k++)
             qps[k] = throughput(mem, qs, cnt, c, k ? LM_SEARCH_HYBRID : LM_SEARCH_TEXT, 5.0);
         printf("| %d | %.0f | %.0f |\n", c, qps[0], qps[1]);
+    }
+    {
+        double mx, sum;
+        server_peak_mem(&mx, &sum);
+        printf("\nserver peak memory (VmHWM of the PostgreSQL processes now alive): largest"
+               " process %.0f MB, sum %.0f MB (shared buffers counted in each)\n", mx, sum);
     }
     {
         PGresult *pr = q("SELECT pg_database_size(current_database())", 0, NULL);

@@ -12,6 +12,7 @@
  * neither problem, is not WAL-logged, and is emptied at commit.
  */
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,32 +219,88 @@ static int docs_json(char **out, const prep_doc *p, size_t n)
     return 0;
 }
 
-/* @p s (@p len bytes) as a field of COPY's text format. */
-static void copy_field(lm_buf *b, const char *s, size_t len)
+/* Fields of COPY's binary format: a 32-bit length (-1: NULL), then the value, big-endian. */
+static void put_u16(lm_buf *b, unsigned v)
 {
-    size_t run = 0;
-    for (size_t i = 0; i < len; i++) {
-        char esc = 0;
-        switch (s[i]) {
-        case '\\': esc = '\\'; break;
-        case '\n': esc = 'n'; break;
-        case '\r': esc = 'r'; break;
-        case '\t': esc = 't'; break;
-        default: continue;
-        }
-        lm__buf_put(b, s + run, i - run);
-        lm__buf_putc(b, '\\');
-        lm__buf_putc(b, esc);
-        run = i + 1;
-    }
-    lm__buf_put(b, s + run, len - run);
+    char x[2] = {(char)(v >> 8), (char)v};
+    lm__buf_put(b, x, 2);
 }
 
-/* The chunk's metadata: its own (JSON object text or NULL) with its type and position, as
- * lm_doc_add() stores it. 0 or LM_ENOMEM. */
-static int chunk_meta(lm_buf *b, const lm__chunk *c)
+static void put_u32(lm_buf *b, uint32_t v)
+{
+    char x[4] = {(char)(v >> 24), (char)(v >> 16), (char)(v >> 8), (char)v};
+    lm__buf_put(b, x, 4);
+}
+
+static void field_null(lm_buf *b)
+{
+    put_u32(b, UINT32_MAX);
+}
+
+static void field_bytes(lm_buf *b, const char *s, size_t len)
+{
+    put_u32(b, (uint32_t)len);
+    lm__buf_put(b, s, len);
+}
+
+static void field_i64(lm_buf *b, int64_t v)
+{
+    put_u32(b, 8);
+    put_u32(b, (uint32_t)((uint64_t)v >> 32));
+    put_u32(b, (uint32_t)v);
+}
+
+static void field_i32(lm_buf *b, int32_t v)
+{
+    put_u32(b, 4);
+    put_u32(b, (uint32_t)v);
+}
+
+static void field_bool(lm_buf *b, int v)
+{
+    put_u32(b, 1);
+    lm__buf_putc(b, v ? 1 : 0);
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c - 'A' + 10;
+}
+
+/* A uuid from its canonical text (the library's own ids and the server's). */
+static void field_uuid(lm_buf *b, const char *s)
+{
+    char u[16];
+    int n = 0;
+    for (const char *p = s; *p && n < 16; p++) {
+        if (*p == '-')
+            continue;
+        u[n++] = (char)(hexval(p[0]) << 4 | hexval(p[1]));
+        p++;
+    }
+    field_bytes(b, u, 16);
+}
+
+/* pgvector's binary form: dimension and a reserved word (16 bits each), then the floats. */
+static void field_vector(lm_buf *b, const float *v, int dim)
+{
+    put_u32(b, 4 + 4 * (uint32_t)dim);
+    put_u16(b, (unsigned)dim);
+    put_u16(b, 0);
+    for (int i = 0; i < dim; i++) {
+        uint32_t x;
+        memcpy(&x, &v[i], 4);
+        put_u32(b, x);
+    }
+}
+
+/* The chunk's metadata as jsonb's binary form (version 1, then the text): its own (JSON object
+ * text or NULL) with its type and position, as lm_doc_add() stores it. 0 or LM_ENOMEM. */
+static int field_chunk_meta(lm_buf *b, const lm__chunk *c)
 {
     const char *kind = c->kind ? c->kind : "text"; /* the chunker's static names: no escaping */
+    char text[160];
+    int n;
     if (c->meta_json) {
         /* Merge with jansson: the chunker's object may hold other keys. */
         json_t *m = json_loads(c->meta_json, 0, NULL);
@@ -256,14 +313,19 @@ static int chunk_meta(lm_buf *b, const lm__chunk *c)
             json_decref(m);
             if (t == NULL)
                 return lm__error_set_oom(), LM_ENOMEM;
-            copy_field(b, t, strlen(t));
+            put_u32(b, (uint32_t)strlen(t) + 1);
+            lm__buf_putc(b, 1);
+            lm__buf_puts(b, t);
             free(t);
             return 0;
         }
         json_decref(m);
     }
-    lm__buf_printf(b, "{\"chunk_type\": \"%s\", \"start_pos\": %zu, \"end_pos\": %zu}", kind,
-                   c->start, c->end);
+    n = snprintf(text, sizeof(text), "{\"chunk_type\": \"%s\", \"start_pos\": %zu, \"end_pos\": %zu}",
+                 kind, c->start, c->end);
+    put_u32(b, (uint32_t)n + 1);
+    lm__buf_putc(b, 1);
+    lm__buf_put(b, text, (size_t)n);
     return 0;
 }
 
@@ -293,13 +355,15 @@ static int copy_end(PGconn *conn, const char *why)
     return rc;
 }
 
-/* Stream every chunk of the batch (and its vector, when @p vecs) into the staging table. */
+/* Stream every chunk of the batch (and its vector, when @p vecs) into the staging table, in
+ * COPY's binary format: no number formatting in the client and no parsing in the server. */
 static int copy_chunks(PGconn *conn, const prep_doc *p, size_t n, const float *vecs, int dim)
 {
+    static const char header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
     lm_buf b = LM_BUF_INIT;
-    PGresult *res = PQexec(conn, "COPY pg_temp.lm__ingest_chunks FROM STDIN");
+    PGresult *res = PQexec(conn, "COPY pg_temp.lm__ingest_chunks FROM STDIN (FORMAT binary)");
     size_t k = 0;
-    long ord = 0;
+    int64_t ord = 0;
     int rc;
 
     if (PQresultStatus(res) != PGRES_COPY_IN) {
@@ -308,39 +372,39 @@ static int copy_chunks(PGconn *conn, const prep_doc *p, size_t n, const float *v
         return lm__error_set(LM_EDB, "COPY did not start");
     }
     PQclear(res);
+    lm__buf_put(&b, header, sizeof(header));
     for (size_t i = 0; i < n; i++) {
         const prep_doc *d = &p[i];
         for (size_t j = 0; j < d->chunks.count; j++) {
             const lm__chunk *c = &d->chunks.items[j];
-            char hash[65], num[96];
-            int m;
+            char hash[65];
             lm__sha256_hex(hash, c->content, c->len);
-            m = snprintf(num, sizeof(num), "%ld\t%s\t%s\t", ord++, d->ids[j], d->docid);
-            lm__buf_put(&b, num, (size_t)m);
+            put_u16(&b, 13);
+            field_i64(&b, ord++);
+            field_uuid(&b, d->ids[j]);
+            field_uuid(&b, d->docid);
             if (c->parent >= 0 && (size_t)c->parent < j)
-                lm__buf_puts(&b, d->ids[c->parent]);
+                field_uuid(&b, d->ids[c->parent]);
             else
-                lm__buf_puts(&b, "\\N");
-            m = snprintf(num, sizeof(num), "\t%zu\t%d\t%c\t", j, c->level,
-                         c->searchable ? 't' : 'f');
-            lm__buf_put(&b, num, (size_t)m);
-            copy_field(&b, c->content, c->len);
-            m = snprintf(num, sizeof(num), "\t%s\t%d\t", hash, c->token_count);
-            lm__buf_put(&b, num, (size_t)m);
-            if ((rc = chunk_meta(&b, c)) < 0)
+                field_null(&b);
+            field_i32(&b, (int32_t)j);
+            field_i32(&b, c->level);
+            field_bool(&b, c->searchable);
+            field_bytes(&b, c->content, c->len);
+            field_bytes(&b, hash, 64);
+            field_i32(&b, c->token_count);
+            if ((rc = field_chunk_meta(&b, c)) < 0)
                 goto fail;
-            lm__buf_putc(&b, '\t');
-            copy_field(&b, d->cfg, strlen(d->cfg));
-            lm__buf_putc(&b, '\t');
+            field_bytes(&b, d->cfg, strlen(d->cfg));
             if (vecs != NULL && c->searchable)
-                lm__vector_literal(&b, vecs + (size_t)dim * k++, dim);
+                field_vector(&b, vecs + (size_t)dim * k++, dim);
             else
-                lm__buf_puts(&b, "\\N");
-            lm__buf_putc(&b, '\n');
+                field_null(&b);
             if (b.size >= COPY_PIECE && (rc = copy_flush(conn, &b)) < 0)
                 goto fail;
         }
     }
+    put_u16(&b, 0xffff);
     if ((rc = copy_flush(conn, &b)) < 0)
         goto fail;
     lm_buf_dispose(&b);
@@ -372,7 +436,7 @@ static int write_batch(lm_memory *mem, lm__tx *tx, const char *owner_id, prep_do
                    "CREATE TEMP TABLE IF NOT EXISTS lm__ingest_chunks (ord bigint, chunk_id uuid,"
                    " document_id uuid, parent_chunk_id uuid, chunk_index int, chunk_level int,"
                    " searchable bool, content text, content_hash text, token_count int,"
-                   " metadata jsonb, cfg regconfig, embedding text)"
+                   " metadata jsonb, cfg text, embedding vector)"
                    " WITH (toast_tuple_target = 8160) ON COMMIT DELETE ROWS");
     if ((rc = exec_sql(tx, &sql, 0, NULL, NULL)) < 0)
         goto out;
@@ -468,7 +532,7 @@ static int write_batch(lm_memory *mem, lm__tx *tx, const char *owner_id, prep_do
         "        (SELECT coalesce(sum(coalesce(array_length(u.positions, 1), 1)), 0)"
         "           FROM unnest(v.tsv) u)"
         "   FROM pg_temp.lm__ingest_chunks x"
-        "  CROSS JOIN LATERAL (SELECT to_tsvector(x.cfg, x.content) AS tsv) v"
+        "  CROSS JOIN LATERAL (SELECT to_tsvector(x.cfg::regconfig, x.content) AS tsv) v"
         "  ORDER BY x.ord",
         S);
     {
