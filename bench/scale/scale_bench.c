@@ -779,7 +779,11 @@ int main(int argc, char **argv)
     lm_memory_opts lo = mo;
     lo.vector_index_threshold = -1;
     lm_memory *lmem = NULL;
-    if (lm_memory_open(&lmem, &lo) < 0) {
+    /* No automatic packing while loading either (measured separately, below). */
+    setenv("LLMEMORY_AUTO_OPTIMIZE", "off", 1);
+    int lrc = lm_memory_open(&lmem, &lo);
+    unsetenv("LLMEMORY_AUTO_OPTIMIZE");
+    if (lrc < 0) {
         fprintf(stderr, "lm_memory_open: %s\n", lm_error_last()->message);
         return 1;
     }

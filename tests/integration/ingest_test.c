@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "support.h"
 
@@ -297,4 +298,81 @@ TEST(test_ingest__queue_mode_queues_every_searchable_chunk)
                         "acme"), want);
     PQfinish(c);
     lm_memory_close(m);
+}
+
+/* The postings index's identity: it changes when the index is rebuilt. */
+static void postings_index(char *out, size_t cap, PGconn *c)
+{
+    snprintf(out, cap, "%s",
+             value(c, "SELECT '%s.postings_pkey'::regclass::oid || '/'"
+                      " || pg_relation_filenode('%s.postings_pkey') || left($1, 0)", "x"));
+}
+
+static void add_rounds(lm_memory *m, int rounds)
+{
+    char origin[NT][16];
+    lm_doc_add_opts o[NT];
+    lm_doc_input d[NT];
+    for (int r = 0; r < rounds; r++) {
+        fill(d, origin, o, NT, r);
+        for (int i = 0; i < NT; i++)
+            snprintf(origin[i], 16, "r%d-%d", r, i);
+        ASSERT_OK(lm_doc_add_batch(NULL, NULL, m, "acme", d, NT));
+    }
+}
+
+TEST(test_ingest__keyword_index_packed_automatically)
+{
+    char before[64], now[64];
+    lm_memory_opts mo = LM_MEMORY_OPTS_INIT;
+    setenv("LLMEMORY_AUTO_OPTIMIZE", "20", 1);
+    lm_memory *m = test_memory_opts(&mo);
+    unsetenv("LLMEMORY_AUTO_OPTIMIZE");
+    PGconn *c = sql_conn();
+    postings_index(before, sizeof(before), c);
+    /* Over 20 searchable chunks, more than half of the schema's: the memory packs. */
+    add_rounds(m, 4);
+    int changed = 0;
+    for (int i = 0; i < 600 && !changed; i++) {
+        postings_index(now, sizeof(now), c);
+        changed = strcmp(now, before) != 0;
+        if (!changed) {
+            struct timespec ts = {0, 100000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    ASSERT(changed);
+    /* Searches and writes go on over the rebuilt index. */
+    lm_search_opts so = LM_SEARCH_OPTS_INIT;
+    so.type = LM_SEARCH_TEXT;
+    so.no_history = 1;
+    lm_results *res = NULL;
+    ASSERT_OK(lm_search(&res, m, "acme", "vacation badges", &so));
+    ASSERT(lm_results_count(res) > 0);
+    lm_results_free(res);
+    add_rounds(m, 1);
+    lm_memory_close(m);
+    PQfinish(c);
+}
+
+TEST(test_ingest__automatic_packing_off_or_below_threshold)
+{
+    static const char *const env[2] = {"off", NULL};
+    for (int k = 0; k < 2; k++) {
+        char before[64], now[64];
+        lm_memory_opts mo = LM_MEMORY_OPTS_INIT;
+        if (env[k])
+            setenv("LLMEMORY_AUTO_OPTIMIZE", env[k], 1);
+        else
+            unsetenv("LLMEMORY_AUTO_OPTIMIZE"); /* default: 50,000 chunks */
+        lm_memory *m = test_memory_opts(&mo);
+        unsetenv("LLMEMORY_AUTO_OPTIMIZE");
+        PGconn *c = sql_conn();
+        postings_index(before, sizeof(before), c);
+        add_rounds(m, 4);
+        lm_memory_close(m); /* would wait for a packing under way */
+        postings_index(now, sizeof(now), c);
+        ASSERT_EQ_STR(now, before);
+        PQfinish(c);
+    }
 }

@@ -652,6 +652,7 @@ int lm_doc_add_batch(lm_doc_add_result *results,
     }
     if (vecs != NULL)
         lm__vindex_bg_request(&mem->vindex_bg, owner_id); /* off the request path */
+    lm__autopack_note(mem, (int64_t)n_search);
     lm__db_log(&mem->db, LM_LOG_DEBUG, "added a batch of %zu documents (%zu chunks)", n_docs,
                n_chunks);
 out:
