@@ -35,7 +35,9 @@ typedef struct lm_doc_input {
  * sync mode or queueing in queue mode, re-indexing of an existing id at origin); the chunks,
  * their keyword postings and their vectors are loaded with COPY through a staging table of the
  * session. Quotas are checked once for the batch, after the writes: a batch that would pass a
- * limit is refused whole (LM_ELIMIT), also when its first documents alone would fit.
+ * limit is refused whole (LM_ELIMIT), also when its first documents alone would fit. The
+ * staging table is a temporary table of the connection: the role tenant work runs as needs the
+ * TEMPORARY privilege on the database (PostgreSQL grants it to PUBLIC by default).
  *
  * @param results   array of @p n_docs entries filled in document order, or NULL; on error its
  *                  contents are unspecified
