@@ -40,7 +40,7 @@ typedef struct lm_doc_input {
  * TEMPORARY privilege on the database (PostgreSQL grants it to PUBLIC by default).
  *
  * @param results   array of @p n_docs entries filled in document order, or NULL; on error its
- *                  contents are unspecified
+ *                  contents are unspecified; elapsed_ms is the whole batch's
  * @param failed    receives the index of the document the error is about, or @p n_docs when
  *                  the error concerns the batch as a whole (database, quota, rate); may be NULL
  * @param owner_id  tenant, as lm_doc_add()
