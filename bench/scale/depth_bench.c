@@ -216,7 +216,8 @@ int main(int argc, char **argv)
     FILE *qf = fopen(path, "r");
     char *line = NULL;
     size_t cap = 0;
-    double *overlap = calloc((size_t)nd, sizeof(double)), *nd10 = calloc((size_t)nd + 1, sizeof(double));
+    double *overlap = calloc((size_t)nd, sizeof(double));
+    double *nd10 = calloc((size_t)nd + 1, sizeof(double));
     double *minov = malloc(sizeof(double) * (size_t)nd);
     double **ms = malloc(sizeof(double *) * ((size_t)nd + 1));
     for (int d = 0; d <= nd; d++)
@@ -243,7 +244,8 @@ int main(int argc, char **argv)
             int hit = 0, nr = (int)lm_results_count(ref);
             for (size_t i = 0; i < lm_results_count(r); i++)
                 for (int j = 0; j < nr; j++)
-                    hit += strcmp(lm_results_at(r, i)->chunk_id, lm_results_at(ref, j)->chunk_id) == 0;
+                    hit += strcmp(lm_results_at(r, i)->chunk_id,
+                                  lm_results_at(ref, j)->chunk_id) == 0;
             double ov = nr ? (double)hit / nr : 1;
             overlap[d] += ov;
             minov[d] = ov < minov[d] ? ov : minov[d];

@@ -801,8 +801,8 @@ int main(int argc, char **argv)
     long chunks_done = 0;
     for (size_t i = 0; i <= n_docs; i++) {
         int flush_all = i == n_docs;
-        for (int t = flush_all ? 0 : docs[i].tenant; t < (flush_all ? opt.tenants : docs[i].tenant + 1);
-             t++) {
+        int t_end = flush_all ? opt.tenants : docs[i].tenant + 1;
+        for (int t = flush_all ? 0 : docs[i].tenant; t < t_end; t++) {
             if (!flush_all) {
                 if (first_doc[t] < 0)
                     first_doc[t] = (int)i;

@@ -53,8 +53,8 @@ static void fingerprint(char *out, size_t cap, PGconn *c, const char *owner)
         "SELECT chunk_count || '/' || total_len FROM %s.tenant_stats WHERE owner_id = $1",
         "SELECT md5(string_agg(lexeme || ':' || df, ',' ORDER BY lexeme COLLATE \"C\"))"
         " FROM %s.term_stats WHERE owner_id = $1",
-        "SELECT md5(string_agg(p.lexeme || ':' || c.content_hash || ':' || p.tf || ':' || p.doc_len,"
-        " ',' ORDER BY p.lexeme COLLATE \"C\", c.content_hash, p.tf)) FROM %s.postings p"
+        "SELECT md5(string_agg(p.lexeme || ':' || c.content_hash || ':' || p.tf || ':'"
+        " || p.doc_len, ',' ORDER BY p.lexeme COLLATE \"C\", c.content_hash, p.tf)) FROM %s.postings p"
         " JOIN %s.chunks c ON c.owner_id = p.owner_id AND c.chunk_no = p.chunk_no"
         " WHERE p.owner_id = $1",
         "SELECT md5(string_agg(d.id_at_origin || ':' || c.chunk_index || ':' || c.chunk_level"

@@ -321,8 +321,9 @@ static int field_chunk_meta(lm_buf *b, const lm__chunk *c)
         }
         json_decref(m);
     }
-    n = snprintf(text, sizeof(text), "{\"chunk_type\": \"%s\", \"start_pos\": %zu, \"end_pos\": %zu}",
-                 kind, c->start, c->end);
+    n = snprintf(text, sizeof(text),
+                 "{\"chunk_type\": \"%s\", \"start_pos\": %zu, \"end_pos\": %zu}", kind,
+                 c->start, c->end);
     put_u32(b, (uint32_t)n + 1);
     lm__buf_putc(b, 1);
     lm__buf_put(b, text, (size_t)n);
