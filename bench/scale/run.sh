@@ -6,6 +6,9 @@
 #   bench/scale/run.sh --small                        smoke run, under two minutes
 #   bench/scale/run.sh                                1,000,000 chunks over 10,000 tenants
 #   bench/scale/run.sh --dim 1536 --chunks 200000     other shapes (scale_bench.c lists them)
+#   bench/scale/run.sh --load-only                    ingest against raw COPY only (no queries)
+#   bench/scale/run.sh depth                          hybrid candidate depth against recall on
+#                                                     SciFact, default embedder (depth_bench.c)
 set -eu
 cd "$(dirname "$0")/../.."
 b=${LLMEMORY_BUILD:-build/debug}
@@ -15,6 +18,16 @@ mkdir -p build/bench/scale
 cc -std=c11 -O2 -Wall -Wextra -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude \
     $(pkg-config --cflags libpq jansson) bench/scale/scale_bench.c "$b/libllmemory.a" \
     $(pkg-config --libs libpq jansson libsodium libcurl) -lpthread -lm -o build/bench/scale/scale_bench
+prog=scale_bench
+if [ "${1:-}" = depth ]; then
+    shift
+    prog=depth_bench
+    # shellcheck disable=SC2046
+    cc -std=c11 -O2 -Wall -Wextra -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude \
+        $(pkg-config --cflags libpq jansson) bench/scale/depth_bench.c "$b/libllmemory.a" \
+        $(pkg-config --libs libpq jansson libsodium libcurl) -lpthread -lm \
+        -o build/bench/scale/depth_bench
+fi
 data=${SCIFACT_DIR:-../shared/data/scifact}
 case " $* " in *" --data "*) data= ;; esac
 started=
@@ -25,7 +38,7 @@ if [ -z "${LLMEMORY_TEST_DATABASE_URL:-}" ]; then
     trap 'scripts/pg-test-cluster.sh stop "$started"' EXIT INT TERM
 fi
 if [ -n "$data" ]; then
-    build/bench/scale/scale_bench --data "$data" "$@"
+    "build/bench/scale/$prog" --data "$data" "$@"
 else
-    build/bench/scale/scale_bench "$@"
+    "build/bench/scale/$prog" "$@"
 fi

@@ -30,7 +30,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "llmemory.h"
 #include "llmemory/sys/embedder.h"
@@ -46,10 +50,10 @@ static const char *bucket_names[NBUCKET] = {"<=100", "<=10k", "<=100k", "largest
 static struct {
     const char *data;
     long chunks;
-    int tenants, dim, synthetic, queries, naive;
+    int tenants, dim, synthetic, queries, naive, batch, single, write_rate;
     uint64_t seed;
     double zipf;
-} opt = {NULL, 1000000, 10000, 384, 1, 30, 1, 1, 1.0};
+} opt = {NULL, 1000000, 10000, 384, 1, 30, 1, 500, 0, 500, 1, 1.0};
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
@@ -132,6 +136,117 @@ static PGresult *q(const char *sql, int n, const char *const *p)
 static void run(const char *sql)
 {
     PQclear(q(sql, 0, NULL));
+}
+
+/* CPU seconds of this process (all threads, the library's background thread included). */
+static double client_cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static long postmaster_pid;
+static char data_dir[4096];
+
+/* CPU seconds of the database cluster: the postmaster and its children (backends, writers,
+   autovacuum), read from /proc. NAN when the cluster is not on this machine. */
+static double server_cpu_s(void)
+{
+    double sum = 0;
+    long tick = sysconf(_SC_CLK_TCK);
+    DIR *d;
+    struct dirent *e;
+    if (postmaster_pid <= 0 || (d = opendir("/proc")) == NULL)
+        return NAN;
+    while ((e = readdir(d)) != NULL) {
+        char path[300], buf[1024];
+        long pid = strtol(e->d_name, NULL, 10), ppid = 0;
+        unsigned long ut = 0, st = 0;
+        if (pid <= 0)
+            continue;
+        snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        char *rp = strrchr(buf, ')');
+        if (rp == NULL ||
+            sscanf(rp + 1, " %*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ppid, &ut,
+                   &st) != 3)
+            continue;
+        if (pid == postmaster_pid || ppid == postmaster_pid)
+            sum += (double)(ut + st) / (double)tick;
+    }
+    closedir(d);
+    return sum;
+}
+
+static void find_postmaster(void)
+{
+    PGresult *r = q("SHOW data_directory", 0, NULL);
+    char path[4200];
+    snprintf(data_dir, sizeof(data_dir), "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    snprintf(path, sizeof(path), "%s/postmaster.pid", data_dir);
+    FILE *f = fopen(path, "r");
+    if (f != NULL) {
+        if (fscanf(f, "%ld", &postmaster_pid) != 1)
+            postmaster_pid = 0;
+        fclose(f);
+    }
+}
+
+/* Peak resident memory (VmHWM) of the cluster's processes: the largest one and the sum (the
+   sum counts shared buffers once per process that touched them, so it overstates). */
+static void server_peak_mem(double *max_mb, double *sum_mb)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    *max_mb = *sum_mb = 0;
+    if (d == NULL || postmaster_pid <= 0) {
+        if (d)
+            closedir(d);
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        char path[300], line[256];
+        long pid = strtol(e->d_name, NULL, 10), ppid = -1, kb = -1;
+        if (pid <= 0)
+            continue;
+        snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        while (fgets(line, sizeof(line), f)) {
+            if (strncmp(line, "PPid:", 5) == 0)
+                ppid = strtol(line + 5, NULL, 10);
+            else if (strncmp(line, "VmHWM:", 6) == 0)
+                kb = strtol(line + 6, NULL, 10);
+        }
+        fclose(f);
+        if ((pid == postmaster_pid || ppid == postmaster_pid) && kb > 0) {
+            *sum_mb += kb / 1024.0;
+            if (kb / 1024.0 > *max_mb)
+                *max_mb = kb / 1024.0;
+        }
+    }
+    closedir(d);
+}
+
+static long long schema_bytes(const char *schema, const char *exclude_like)
+{
+    const char *p[2] = {schema, exclude_like};
+    PGresult *r = q("SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
+                    " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1"
+                    " AND c.relkind IN ('r', 'm') AND c.relname NOT LIKE $2",
+                    2, p);
+    long long v = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
 }
 
 static long tag_of(const char *t, char tag)
@@ -266,25 +381,262 @@ static void vec_text(char *buf, size_t cap, const float *v)
     buf[o] = '\0';
 }
 
+static size_t doc_text(char *buf, size_t cap, const doc *d)
+{
+    size_t o = 0;
+    for (int k = 0; k < d->count; k++) {
+        long id = d->first + k;
+        const char *sn = sent[mix64(opt.seed ^ (uint64_t)id) % n_sent];
+        o += (size_t)snprintf(buf + o, cap - o, "user: %.400s v:%ld\n", sn, id);
+    }
+    return o;
+}
+
+typedef struct query {
+    int tenant;
+    char vtext[512];  /* "q:N" (the synthetic embedder's query N), or a sentence */
+    char kw[160];     /* three words of one of the tenant's chunks */
+    char hybrid[700]; /* both */
+    char tsq[160];    /* the words OR-ed for to_tsquery */
+} query;
+
+/* Up to three words of 4+ letters from @p s, lower case, space separated. */
+static void kw_words(char *out, size_t cap, const char *s)
+{
+    size_t o = 0;
+    int n = 0;
+    out[0] = '\0';
+    while (*s && n < 3) {
+        while (*s && !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+            s++;
+        const char *b = s;
+        while ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z'))
+            s++;
+        if (s - b >= 4 && o + (size_t)(s - b) + 2 < cap) {
+            if (n++)
+                out[o++] = ' ';
+            for (const char *c = b; c < s; c++)
+                out[o++] = (char)(*c | 0x20);
+            out[o] = '\0';
+        }
+    }
+    if (n == 0)
+        snprintf(out, cap, "protein");
+}
+
+typedef struct kh_lat {
+    double *ours[NBUCKET], *naive[NBUCKET];
+    double cpu_ours[NBUCKET], cpu_naive[NBUCKET]; /* server CPU seconds, summed (quiet round) */
+} kh_lat;
+
+static lm_results *search_or_die(lm_memory *mem, const char *owner, const char *text,
+                                 lm_search_type type, int limit)
+{
+    lm_search_opts so = LM_SEARCH_OPTS_INIT;
+    lm_results *res = NULL;
+    so.type = type;
+    so.limit = limit;
+    so.no_history = 1;
+    if (lm_search(&res, mem, owner, text, &so) < 0) {
+        fprintf(stderr, "lm_search: %s\n", lm_error_last()->message);
+        exit(1);
+    }
+    return res;
+}
+
+static char sql_nkw[512], sql_nvec[512];
+
+/* Keyword, vector and hybrid latencies of every stored query, ours (and naive when
+   @p naive): lat[0] keyword, lat[1] vector, lat[2] hybrid. The naive hybrid runs both naive
+   legs 50 deep and fuses them by reciprocal rank in the client; its time is the two
+   statements'. */
+static void measure(kh_lat lat[3], lm_memory *mem, query **qs, const int *cnt,
+                    char **qvec_lit, int naive)
+{
+    for (int b = 0; b < NBUCKET; b++)
+        for (int k = 0; k < 3; k++) {
+            lat[k].ours[b] = calloc((size_t)opt.queries + 1, sizeof(double));
+            lat[k].naive[b] = calloc((size_t)opt.queries + 1, sizeof(double));
+        }
+    int j = 0;
+    for (int b = 0; b < NBUCKET; b++)
+        for (int i = 0; i < cnt[b]; i++, j++) {
+            const query *Q = &qs[b][i];
+            const char *owner = tenants[Q->tenant].name;
+            const char *texts[3] = {Q->kw, Q->vtext, Q->hybrid};
+            static const lm_search_type types[3] = {LM_SEARCH_TEXT, LM_SEARCH_VECTOR,
+                                                    LM_SEARCH_HYBRID};
+            for (int k = 0; k < 3; k++) {
+                double c0 = naive ? server_cpu_s() : 0, a0 = now_ms();
+                lm_results_free(search_or_die(mem, owner, texts[k], types[k], TOPK));
+                lat[k].ours[b][i] = now_ms() - a0;
+                if (naive)
+                    lat[k].cpu_ours[b] += server_cpu_s() - c0;
+            }
+            if (!naive || !opt.naive)
+                continue;
+            const char *pk[] = {owner, Q->tsq, "10"}, *pv[] = {owner, qvec_lit[j], "10"};
+            double c0 = server_cpu_s(), a0 = now_ms();
+            PQclear(q(sql_nkw, 3, pk));
+            lat[0].naive[b][i] = now_ms() - a0;
+            lat[0].cpu_naive[b] += server_cpu_s() - c0;
+            c0 = server_cpu_s();
+            a0 = now_ms();
+            PQclear(q(sql_nvec, 3, pv));
+            lat[1].naive[b][i] = now_ms() - a0;
+            lat[1].cpu_naive[b] += server_cpu_s() - c0;
+            pk[2] = pv[2] = "50";
+            c0 = server_cpu_s();
+            a0 = now_ms();
+            PGresult *r1 = q(sql_nkw, 3, pk), *r2 = q(sql_nvec, 3, pv);
+            /* Reciprocal rank fusion (k = 60) of the two lists, top 10. */
+            long ids[100];
+            double sc[100];
+            int n = 0;
+            PGresult *rs[2] = {r1, r2};
+            for (int l = 0; l < 2; l++)
+                for (int h = 0; h < PQntuples(rs[l]); h++) {
+                    long id = strtol(PQgetvalue(rs[l], h, 0), NULL, 10);
+                    int f = 0;
+                    while (f < n && ids[f] != id)
+                        f++;
+                    if (f == n) {
+                        ids[n] = id;
+                        sc[n++] = 0;
+                    }
+                    sc[f] += 1.0 / (60 + h + 1);
+                }
+            for (int x = 0; x < n && x < TOPK; x++)
+                for (int y = x + 1; y < n; y++)
+                    if (sc[y] > sc[x]) {
+                        double t = sc[x];
+                        long ti = ids[x];
+                        sc[x] = sc[y], ids[x] = ids[y];
+                        sc[y] = t, ids[y] = ti;
+                    }
+            lat[2].naive[b][i] = now_ms() - a0;
+            lat[2].cpu_naive[b] += server_cpu_s() - c0;
+            PQclear(r1);
+            PQclear(r2);
+        }
+}
+
+/* A steady stream of new documents (1-10 chunks, tenants drawn by size) at opt.write_rate
+   chunks a second through lm_doc_add(), until stop. */
+typedef struct writer {
+    lm_memory *mem;
+    volatile int stop;
+    long chunks, docs;
+} writer;
+
+static void *write_stream(void *arg)
+{
+    writer *w = arg;
+    rng r = {mix64(opt.seed + 99)};
+    char text[10 * 512];
+    double t0 = now_ms();
+    long next = opt.chunks + 1000000;
+    while (!w->stop) {
+        long pick = (long)(rnext(&r) % (uint64_t)opt.chunks);
+        int lo = 0, hi = opt.tenants - 1;
+        while (lo < hi) {
+            int mid = (lo + hi + 1) / 2;
+            if (tenants[mid].first <= pick)
+                lo = mid;
+            else
+                hi = mid - 1;
+        }
+        int c = 1 + (int)(rnext(&r) % 10);
+        size_t o = 0;
+        for (int k = 0; k < c; k++, next++)
+            o += (size_t)snprintf(text + o, sizeof(text) - o, "user: %.400s v:%ld\n",
+                                  sent[mix64(opt.seed ^ (uint64_t)next) % n_sent], next);
+        char origin[32];
+        snprintf(origin, sizeof(origin), "w%ld", next);
+        if (lm_doc_add(NULL, w->mem, tenants[lo].name, origin, origin, LM_DOC_CHAT, text, o,
+                       NULL) < 0) {
+            fprintf(stderr, "writer: %s\n", lm_error_last()->message);
+            exit(1);
+        }
+        w->docs++;
+        w->chunks += c;
+        double due = t0 + 1000.0 * (double)w->chunks / (opt.write_rate ? opt.write_rate : 1);
+        double now = now_ms();
+        if (due > now)
+            usleep((useconds_t)((due - now) * 1000));
+    }
+    return NULL;
+}
+
+typedef struct tp_arg {
+    lm_memory *mem;
+    query **qs;
+    const int *cnt;
+    lm_search_type type;
+    double until;
+    long done;
+    uint64_t seed;
+} tp_arg;
+
+static void *tp_run(void *arg)
+{
+    tp_arg *a = arg;
+    rng r = {mix64(a->seed)};
+    while (now_ms() < a->until) {
+        int b = (int)(rnext(&r) % NBUCKET);
+        if (a->cnt[b] == 0)
+            continue;
+        const query *Q = &a->qs[b][rnext(&r) % (uint64_t)a->cnt[b]];
+        lm_results_free(search_or_die(a->mem, tenants[Q->tenant].name,
+                                      a->type == LM_SEARCH_TEXT ? Q->kw : Q->hybrid, a->type,
+                                      TOPK));
+        a->done++;
+    }
+    return NULL;
+}
+
+static double throughput(lm_memory *mem, query **qs, const int *cnt, int clients,
+                         lm_search_type type, double secs)
+{
+    pthread_t th[8];
+    tp_arg a[8];
+    double t0 = now_ms();
+    long total = 0;
+    for (int c = 0; c < clients; c++) {
+        a[c] = (tp_arg){mem, qs, cnt, type, t0 + secs * 1000, 0, (uint64_t)c * 7919u + 3};
+        pthread_create(&th[c], NULL, tp_run, &a[c]);
+    }
+    for (int c = 0; c < clients; c++) {
+        pthread_join(th[c], NULL);
+        total += a[c].done;
+    }
+    return (double)total / ((now_ms() - t0) / 1000.0);
+}
+
 /* ---- main -------------------------------------------------------------------------------- */
 
 static void usage(void)
 {
     fprintf(stderr, "usage: scale_bench --data DIR [--small] [--chunks N] [--tenants T]"
                     " [--dim 384|768|1536] [--vectors synthetic|builtin] [--queries Q]"
-                    " [--seed S] [--zipf S] [--no-naive]\n");
+                    " [--seed S] [--zipf S] [--no-naive] [--batch DOCS | --single]"
+                    " [--write-rate CHUNKS_PER_S] [--load-only]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    int small = 0;
+    int small = 0, load_only = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--small") == 0) {
             small = 1;
         } else if (strcmp(a, "--no-naive") == 0) {
             opt.naive = 0;
+        } else if (strcmp(a, "--load-only") == 0) {
+            load_only = 1;
+        } else if (strcmp(a, "--single") == 0) {
+            opt.single = 1;
         } else if (v == NULL) {
             usage();
         } else if (strcmp(a, "--data") == 0) {
@@ -297,6 +649,10 @@ int main(int argc, char **argv)
             opt.dim = atoi(v), i++;
         } else if (strcmp(a, "--queries") == 0) {
             opt.queries = atoi(v), i++;
+        } else if (strcmp(a, "--batch") == 0) {
+            opt.batch = atoi(v), i++;
+        } else if (strcmp(a, "--write-rate") == 0) {
+            opt.write_rate = atoi(v), i++;
         } else if (strcmp(a, "--seed") == 0) {
             opt.seed = strtoull(v, NULL, 10), i++;
         } else if (strcmp(a, "--zipf") == 0) {
@@ -314,7 +670,8 @@ int main(int argc, char **argv)
         opt.tenants = 100;
     }
     if (opt.data == NULL || opt.chunks < opt.tenants || opt.tenants < 2 || opt.dim < 2 ||
-        opt.dim > 2000 || opt.queries < 1 || opt.queries > 1000 || opt.zipf <= 0)
+        opt.dim > 2000 || opt.queries < 1 || opt.queries > 1000 || opt.zipf <= 0 ||
+        opt.batch < 1 || opt.batch > LM_DOC_BATCH_MAX || opt.write_rate < 0)
         usage();
     if (!opt.synthetic)
         opt.dim = 384;
@@ -411,45 +768,186 @@ int main(int argc, char **argv)
     mo.schema = SCHEMA;
     mo.embedder = emb;
     mo.disable_history = 1;
+    mo.pool_size = 9;
+    find_postmaster();
+
+    /* Load: lm_doc_add_batch() per tenant (documents arrive shuffled; a tenant's pending
+       documents go as one batch when there are opt.batch of them, and every tenant's rest at
+       the end), or lm_doc_add() per document with --single. The memory used for loading builds
+       no vector index (threshold -1), so the ingest figures and the raw COPY beside them measure
+       the same work; the indexes are built afterwards. */
+    lm_memory_opts lo = mo;
+    lo.vector_index_threshold = -1;
+    lm_memory *lmem = NULL;
+    /* No automatic packing while loading either (measured separately, below). */
+    setenv("LLMEMORY_AUTO_OPTIMIZE", "off", 1);
+    int lrc = lm_memory_open(&lmem, &lo);
+    unsetenv("LLMEMORY_AUTO_OPTIMIZE");
+    if (lrc < 0) {
+        fprintf(stderr, "lm_memory_open: %s\n", lm_error_last()->message);
+        return 1;
+    }
+    double t0 = now_ms(), worst = 0, c0 = client_cpu_s(), s0 = server_cpu_s();
+    int **pend = calloc((size_t)opt.tenants, sizeof(*pend));
+    int *npend = calloc((size_t)opt.tenants, sizeof(*npend));
+    int *first_doc = malloc(sizeof(int) * (size_t)opt.tenants);
+    for (int t = 0; t < opt.tenants; t++)
+        first_doc[t] = -1;
+    lm_doc_input *in = malloc(sizeof(*in) * (size_t)opt.batch);
+    char **texts = calloc((size_t)opt.batch, sizeof(*texts));
+    char (*origins)[32] = malloc(32 * (size_t)opt.batch);
+    size_t done = 0, batches = 0;
+    double last_say = now_ms();
+    long chunks_done = 0;
+    for (size_t i = 0; i <= n_docs; i++) {
+        int flush_all = i == n_docs;
+        int t_end = flush_all ? opt.tenants : docs[i].tenant + 1;
+        for (int t = flush_all ? 0 : docs[i].tenant; t < t_end; t++) {
+            if (!flush_all) {
+                if (first_doc[t] < 0)
+                    first_doc[t] = (int)i;
+                if (pend[t] == NULL)
+                    pend[t] = malloc(sizeof(int) * (size_t)opt.batch);
+                pend[t][npend[t]++] = (int)i;
+                if (opt.single || npend[t] < opt.batch)
+                    continue;
+            }
+            if (npend[t] == 0)
+                continue;
+            for (int k = 0; k < npend[t]; k++) {
+                const doc *d = &docs[pend[t][k]];
+                if (texts[k] == NULL)
+                    texts[k] = malloc(10 * 512);
+                size_t o = doc_text(texts[k], 10 * 512, d);
+                snprintf(origins[k], 32, "c%ld", d->first);
+                in[k] = (lm_doc_input){origins[k], origins[k], LM_DOC_CHAT, texts[k], o, NULL};
+                chunks_done += d->count;
+            }
+            double a0 = now_ms();
+            int rc;
+            if (opt.single) {
+                lm_doc_add_result ar;
+                rc = lm_doc_add(&ar, lmem, tenants[t].name, in[0].id_at_origin, in[0].name,
+                                in[0].type, in[0].content, in[0].content_len, NULL);
+            } else {
+                rc = lm_doc_add_batch(NULL, NULL, lmem, tenants[t].name, in, (size_t)npend[t]);
+            }
+            if (rc < 0) {
+                fprintf(stderr, "%s: %s\n", opt.single ? "lm_doc_add" : "lm_doc_add_batch",
+                        lm_error_last()->message);
+                return 1;
+            }
+            double ms = now_ms() - a0;
+            worst = ms > worst ? ms : worst;
+            done += (size_t)npend[t];
+            batches++;
+            npend[t] = 0;
+            if (now_ms() - last_say > 30000 && (last_say = now_ms()) > 0)
+                SAY("load: %zu/%zu documents, %.0f chunks/s", done, n_docs,
+                    (double)chunks_done / ((now_ms() - t0) / 1000.0));
+        }
+    }
+    double load_s = (now_ms() - t0) / 1000.0, load_cc = client_cpu_s() - c0,
+           load_sc = server_cpu_s() - s0;
+    SAY("load: %ld chunks in %.1f s through %s (%zu calls, slowest %.0f ms): %.0f chunks/s;"
+        " CPU: client %.1f s, server %.1f s (%.0f chunks per CPU-second); %s vectors",
+        opt.chunks, load_s, opt.single ? "lm_doc_add" : "lm_doc_add_batch", batches, worst,
+        (double)opt.chunks / load_s, load_cc, load_sc, (double)opt.chunks / (load_cc + load_sc),
+        opt.synthetic ? "synthetic (embedding excluded)" : "built-in embedder");
+    lm_memory_close(lmem);
+    for (int t = 0; t < opt.tenants; t++)
+        free(pend[t]);
+    free(pend);
+    free(npend);
+
+    /* The physical limit: the same rows COPYed into the same tables (a second schema made by
+       the library, triggers and all), from files on the server, in one transaction. */
+    long long bytes_ours = schema_bytes(SCHEMA, "naive%");
+    if (!getenv("SCALE_BENCH_NO_COPY")) {
+        char vt0[64], sql[5200], files[3][4200];
+        snprintf(vt0, sizeof(vt0), "vectors_%d", opt.dim);
+        run("DROP SCHEMA IF EXISTS sbraw CASCADE");
+        lm_memory_opts ro = mo;
+        ro.schema = "sbraw";
+        lm_memory *rm = NULL;
+        if (lm_memory_open(&rm, &ro) < 0) {
+            fprintf(stderr, "lm_memory_open: %s\n", lm_error_last()->message);
+            return 1;
+        }
+        lm_memory_close(rm);
+        const char *cols = "owner_id, chunk_id, document_id, parent_chunk_id, chunk_index,"
+                           " chunk_level, searchable, content, content_hash, token_count,"
+                           " metadata, search_vector, doc_len, created_at";
+        snprintf(files[0], sizeof(files[0]), "%s/sbraw_documents.copy", data_dir);
+        snprintf(files[1], sizeof(files[1]), "%s/sbraw_chunks.copy", data_dir);
+        snprintf(files[2], sizeof(files[2]), "%s/sbraw_vectors.copy", data_dir);
+        snprintf(sql, sizeof(sql), "COPY " SCHEMA ".documents TO '%s'", files[0]);
+        run(sql);
+        snprintf(sql, sizeof(sql), "COPY " SCHEMA ".chunks (%s) TO '%s'", cols, files[1]);
+        run(sql);
+        snprintf(sql, sizeof(sql), "COPY " SCHEMA ".%s TO '%s'", vt0, files[2]);
+        run(sql);
+        run("CHECKPOINT");
+        double r0 = now_ms(), rs0 = server_cpu_s();
+        run("BEGIN");
+        snprintf(sql, sizeof(sql), "COPY sbraw.documents FROM '%s'", files[0]);
+        run(sql);
+        snprintf(sql, sizeof(sql), "COPY sbraw.chunks (%s) FROM '%s'", cols, files[1]);
+        run(sql);
+        snprintf(sql, sizeof(sql), "COPY sbraw.%s FROM '%s'", vt0, files[2]);
+        run(sql);
+        run("COMMIT");
+        double raw_s = (now_ms() - r0) / 1000.0, raw_sc = server_cpu_s() - rs0;
+        long long bytes_raw = schema_bytes("sbraw", "naive%");
+        SAY("raw COPY: the same %ld chunks (documents, chunks with their search vectors,"
+            " vectors; postings and statistics by the same trigger) in %.1f s: %.0f chunks/s;"
+            " server CPU %.1f s (%.0f chunks per CPU-second)",
+            opt.chunks, raw_s, (double)opt.chunks / raw_s, raw_sc,
+            (double)opt.chunks / raw_sc);
+        SAY("ingest / raw COPY: %.2f by wall time, %.2f by CPU time (client + server)",
+            raw_s / load_s, raw_sc / (load_cc + load_sc));
+        SAY("size on disk: ingested %.2f GB (%.2f GB per million chunks), raw COPY %.2f GB",
+            (double)bytes_ours / 1e9, (double)bytes_ours / 1e9 * 1e6 / (double)opt.chunks,
+            (double)bytes_raw / 1e9);
+        run("DROP SCHEMA sbraw CASCADE");
+        for (int k = 0; k < 3; k++)
+            unlink(files[k]);
+    } else {
+        SAY("size on disk: ingested %.2f GB (%.2f GB per million chunks)",
+            (double)bytes_ours / 1e9, (double)bytes_ours / 1e9 * 1e6 / (double)opt.chunks);
+    }
+
+    if (load_only) {
+        if (!getenv("SCALE_BENCH_KEEP"))
+            run("DROP SCHEMA IF EXISTS " SCHEMA " CASCADE");
+        return 0;
+    }
+
+    /* Vector indexes: re-add each large tenant's first document (same text) through the
+       searching memory, which requests its index build in the background. */
     lm_memory *mem = NULL;
     if (lm_memory_open(&mem, &mo) < 0) {
         fprintf(stderr, "lm_memory_open: %s\n", lm_error_last()->message);
         return 1;
     }
-
-    /* Load. */
-    double t0 = now_ms(), worst = 0;
-    size_t bufcap = 10 * 512;
-    char *content = malloc(bufcap);
-    for (size_t i = 0; i < n_docs; i++) {
-        const doc *d = &docs[i];
-        size_t o = 0;
-        for (int k = 0; k < d->count; k++) {
-            long id = d->first + k;
-            const char *s = sent[mix64(opt.seed ^ (uint64_t)id) % n_sent];
-            o += (size_t)snprintf(content + o, bufcap - o, "user: %.400s v:%ld\n", s, id);
-        }
-        char origin[32];
-        snprintf(origin, sizeof(origin), "c%ld", d->first);
-        lm_doc_add_result ar;
-        double a0 = now_ms();
-        if (lm_doc_add(&ar, mem, tenants[d->tenant].name, origin, origin, LM_DOC_CHAT, content, o,
-                       NULL) < 0) {
-            fprintf(stderr, "lm_doc_add: %s\n", lm_error_last()->message);
+    double w0 = now_ms();
+    int n_built = 0;
+    for (int t = 0; t < opt.tenants; t++) {
+        if (tenants[t].n <= 500 || first_doc[t] < 0)
+            continue;
+        const doc *d = &docs[first_doc[t]];
+        size_t o = doc_text(texts[0], 10 * 512, d);
+        snprintf(origins[0], 32, "c%ld", d->first);
+        in[0] = (lm_doc_input){origins[0], origins[0], LM_DOC_CHAT, texts[0], o, NULL};
+        if (lm_doc_add_batch(NULL, NULL, mem, tenants[t].name, in, 1) < 0) {
+            fprintf(stderr, "lm_doc_add_batch: %s\n", lm_error_last()->message);
             return 1;
         }
-        double ms = now_ms() - a0;
-        worst = ms > worst ? ms : worst;
-        if ((i + 1) % 20000 == 0)
-            SAY("load: %zu/%zu documents, %.0f chunks/s", i + 1, n_docs,
-                (double)(d->first) / ((now_ms() - t0) / 1000.0));
+        n_built++;
     }
-    double load_s = (now_ms() - t0) / 1000.0;
-    SAY("load: %ld chunks in %.1f s through lm_doc_add (%.0f chunks/s, embedding included);"
-        " slowest add %.0f ms", opt.chunks, load_s, (double)opt.chunks / load_s, worst);
-    double w0 = now_ms();
     lm_memory_wait_index_builds(mem);
-    SAY("load: background index builds done %.1f s after the last add", (now_ms() - w0) / 1000.0);
+    SAY("vector indexes: %d tenants over 500 vectors, built in the background in %.1f s",
+        n_built, (now_ms() - w0) / 1000.0);
     run("ANALYZE " SCHEMA ".chunks");
     char vt[64];
     snprintf(vt, sizeof(vt), SCHEMA ".vectors_%d", opt.dim);
@@ -475,7 +973,8 @@ int main(int argc, char **argv)
         double b0 = now_ms();
         snprintf(sql, sizeof(sql),
                  "CREATE TABLE " SCHEMA ".naive AS SELECT v.owner_id,"
-                 " substring(c.content from ' v:([0-9]+)')::bigint AS vid, v.embedding"
+                 " substring(c.content from ' v:([0-9]+)')::bigint AS vid, v.embedding,"
+                 " c.search_vector"
                  " FROM %s v JOIN " SCHEMA ".chunks c ON c.owner_id = v.owner_id"
                  " AND c.chunk_id = v.chunk_id",
                  vt);
@@ -485,15 +984,27 @@ int main(int argc, char **argv)
                  "CREATE INDEX ON " SCHEMA ".naive USING hnsw (embedding vector_cosine_ops)"
                  " WITH (m = 16, ef_construction = 64)");
         run(sql);
+        run("CREATE INDEX ON " SCHEMA ".naive USING gin (search_vector)");
         run("RESET maintenance_work_mem");
         run("ANALYZE " SCHEMA ".naive");
-        SAY("naive: one global HNSW over %ld vectors built in %.1f s", opt.chunks,
+        SAY("naive: one global HNSW over %ld vectors and one global GIN over their search"
+            " vectors built in %.1f s", opt.chunks,
             (now_ms() - b0) / 1000.0);
     }
 
     /* Queries: per bucket, opt.queries (tenant, query) pairs; the largest bucket is one
        tenant. */
-    int nq = 0;
+    int nq = 0, nlit = 0;
+    query *qs[NBUCKET];
+    char **qvec_lit = calloc((size_t)NBUCKET * (size_t)opt.queries, sizeof(char *));
+    snprintf(sql_nkw, sizeof(sql_nkw),
+             "SELECT vid FROM " SCHEMA ".naive WHERE owner_id = $1"
+             " AND search_vector @@ to_tsquery('english', $2)"
+             " ORDER BY ts_rank_cd(search_vector, to_tsquery('english', $2)) DESC LIMIT $3::int");
+    snprintf(sql_nvec, sizeof(sql_nvec),
+             "SELECT vid FROM " SCHEMA ".naive WHERE owner_id = $1"
+             " ORDER BY embedding <=> $2::vector(%d) LIMIT $3::int",
+             opt.dim);
     double *rec[2][NBUCKET], *lat[2][NBUCKET];
     int cnt[NBUCKET] = {0};
     for (int k = 0; k < 2; k++)
@@ -503,6 +1014,7 @@ int main(int argc, char **argv)
         }
     int *bt[NBUCKET];
     for (int b = 0; b < NBUCKET; b++) {
+        qs[b] = calloc((size_t)opt.queries, sizeof(*qs[b]));
         bt[b] = malloc(sizeof(int) * (size_t)(nb[b] ? nb[b] : 1));
         nb[b] = 0;
     }
@@ -528,6 +1040,18 @@ int main(int argc, char **argv)
             } else {
                 snprintf(qtext, sizeof(qtext), "%s", sent[rnext(&r) % n_sent]);
             }
+            {
+                query *Q = &qs[b][cnt[b]];
+                long some = tenants[t].first + (long)(rnext(&r) % (uint64_t)tenants[t].n);
+                Q->tenant = t;
+                snprintf(Q->vtext, sizeof(Q->vtext), "%s", qtext);
+                kw_words(Q->kw, sizeof(Q->kw), sent[mix64(opt.seed ^ (uint64_t)some) % n_sent]);
+                snprintf(Q->hybrid, sizeof(Q->hybrid), "%s %s", Q->kw, qtext);
+                snprintf(Q->tsq, sizeof(Q->tsq), "%s", Q->kw);
+                for (char *c = Q->tsq; *c; c++)
+                    if (*c == ' ')
+                        *c = '|';
+            }
             nq++;
             const char *qp = qtext;
             if (lm_embedder_embed_query(emb, qv, &qp, NULL, 1) < 0) {
@@ -535,6 +1059,7 @@ int main(int argc, char **argv)
                 return 1;
             }
             vec_text(qlit, (size_t)opt.dim * 20 + 4, qv);
+            qvec_lit[nlit++] = strdup(qlit);
             const char *p[] = {tenants[t].name, qlit};
             /* Exact truth. */
             run("BEGIN");
@@ -614,6 +1139,125 @@ int main(int argc, char **argv)
     }
     printf("\n%s: ours recall@10 >= 0.99 mean and >= 0.8 for every query in every bucket\n",
            fails ? "FAIL" : "PASS");
+    /* Keyword and hybrid, ours and naive, quiet; then ours under a steady write stream, as
+       loaded and again after packing the postings index (lm_memory_optimize()) while the
+       stream goes on. */
+    kh_lat L[3][3];
+    memset(L, 0, sizeof(L));
+    measure(&L[0][0], mem, qs, cnt, qvec_lit, 1);
+    {
+        writer w = {mem, 0, 0, 0};
+        pthread_t wt;
+        lm_optimize_report orep;
+        pthread_create(&wt, NULL, write_stream, &w);
+        sleep(small ? 1 : 5); /* the stream reaches its rate */
+        double m0 = now_ms();
+        measure(&L[1][0], mem, qs, cnt, qvec_lit, 0);
+        double m_s = (now_ms() - m0) / 1000.0;
+        if (lm_memory_optimize(mem, &orep) < 0) {
+            fprintf(stderr, "lm_memory_optimize: %s\n", lm_error_last()->message);
+            return 1;
+        }
+        SAY("optimize (under the write stream): postings index %lld -> %lld pages in %.1f s",
+            orep.postings_pages_before, orep.postings_pages_after, orep.elapsed_ms / 1000.0);
+        measure(&L[2][0], mem, qs, cnt, qvec_lit, 0);
+        w.stop = 1;
+        pthread_join(wt, NULL);
+        SAY("writes: %ld chunks in %ld documents added by a steady stream (lm_doc_add, target %d"
+            " chunks/s) from 5 s before the second round of queries (%.0f s) to the end of the"
+            " third", w.chunks, w.docs, opt.write_rate, m_s);
+    }
+    static const char *kinds[3] = {"keyword", "vector", "hybrid"};
+    printf("\nlatency per search, client wall ms p50 / p95 / p99 (unix socket; the server's time"
+           " plus one round trip); load average before: %.1f\n\n",
+           la[0]);
+    printf("| bucket | search | ours, quiet | naive, quiet | ours, under writes |"
+           " ours, under writes, packed |\n");
+    printf("|---|---|---|---|---|---|\n");
+    for (int b = 0; b < NBUCKET; b++) {
+        int n = cnt[b];
+        if (n == 0)
+            continue;
+        for (int k = 0; k < 3; k++) {
+            double *o = L[0][k].ours[b], *nv = L[0][k].naive[b], *w = L[1][k].ours[b],
+                   *pk = L[2][k].ours[b];
+            printf("| %s | %s | %.2f / %.2f / %.2f | ", bucket_names[b], kinds[k], pct(o, n, .5),
+                   pct(o, n, .95), pct(o, n, .99));
+            if (opt.naive)
+                printf("%.2f / %.2f / %.2f | ", pct(nv, n, .5), pct(nv, n, .95), pct(nv, n, .99));
+            else
+                printf("- | ");
+            printf("%.2f / %.2f / %.2f | %.2f / %.2f / %.2f |\n", pct(w, n, .5), pct(w, n, .95),
+                   pct(w, n, .99), pct(pk, n, .5), pct(pk, n, .95), pct(pk, n, .99));
+        }
+    }
+
+    printf("\nserver CPU ms per search, mean over the quiet round (PostgreSQL processes' CPU"
+           " time from /proc, 10 ms ticks summed over all searches; robust to other load)\n\n"
+           "| bucket | keyword ours / naive | vector ours / naive | hybrid ours / naive |\n"
+           "|---|---|---|---|\n");
+    for (int b = 0; b < NBUCKET; b++) {
+        int n = cnt[b];
+        if (n == 0)
+            continue;
+        printf("| %s |", bucket_names[b]);
+        for (int k = 0; k < 3; k++)
+            printf(" %.2f / %.2f |", 1000 * L[0][k].cpu_ours[b] / n,
+                   opt.naive ? 1000 * L[0][k].cpu_naive[b] / n : NAN);
+        printf("\n");
+    }
+
+    /* A new tenant: its first add against an add to an existing tenant of the same size. */
+    {
+        enum { NT = 40 };
+        double first[NT], second[NT];
+        for (int i = 0; i < NT; i++) {
+            char owner[32], text[600];
+            long id = opt.chunks + 5000000 + i;
+            snprintf(owner, sizeof(owner), "new%04d", i);
+            for (int k = 0; k < 2; k++) {
+                char origin[32];
+                snprintf(origin, sizeof(origin), "n%d", k);
+                int len = snprintf(text, sizeof(text), "user: %.400s v:%ld\n",
+                                   sent[mix64(opt.seed ^ (uint64_t)id) % n_sent], id + k * 1000);
+                double a0 = now_ms();
+                if (lm_doc_add(NULL, mem, owner, origin, origin, LM_DOC_CHAT, text, (size_t)len,
+                               NULL) < 0) {
+                    fprintf(stderr, "lm_doc_add: %s\n", lm_error_last()->message);
+                    return 1;
+                }
+                (k == 0 ? first : second)[i] = now_ms() - a0;
+            }
+        }
+        printf("\nnew tenant: first add (creates the tenant) %.2f ms median, second add %.2f ms"
+               " median: %.2f ms beyond an ordinary insert; no DDL (%d tenants)\n",
+               pct(first, NT, .5), pct(second, NT, .5), pct(first, NT, .5) - pct(second, NT, .5),
+               NT);
+    }
+
+    /* Library throughput: C threads searching (keyword, hybrid) random queries of the set. */
+    int tp_s = small ? 1 : 5;
+    printf("\nthroughput through the library, searches/s (%d s per cell; one lm_memory, pool of"
+           " 9)\n\n| clients | keyword | hybrid |\n|---|---|---|\n", tp_s);
+    for (int c = 1; c <= 8; c *= 2) {
+        double qps[2];
+        for (int k = 0; k < 2; k++)
+            qps[k] = throughput(mem, qs, cnt, c, k ? LM_SEARCH_HYBRID : LM_SEARCH_TEXT, tp_s);
+        printf("| %d | %.0f | %.0f |\n", c, qps[0], qps[1]);
+    }
+    {
+        double mx, sum;
+        server_peak_mem(&mx, &sum);
+        printf("\nserver peak memory (VmHWM of the PostgreSQL processes now alive): largest"
+               " process %.0f MB, sum %.0f MB (shared buffers counted in each)\n", mx, sum);
+    }
+    {
+        PGresult *pr = q("SELECT pg_database_size(current_database())", 0, NULL);
+        printf("\ndatabase size after the run: %.2f GB (naive tables included)\n",
+               atof(PQgetvalue(pr, 0, 0)) / 1e9);
+        PQclear(pr);
+    }
+
     lm_memory_close(mem);
     lm_embedder_free(emb);
     if (!getenv("SCALE_BENCH_KEEP"))

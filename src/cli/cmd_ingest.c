@@ -1,8 +1,11 @@
 /*
  * cli/cmd_ingest.c: `llmemory ingest DIR`: add every .txt .md .markdown .html .htm .pdf file
- * under DIR (recursively, in sorted order) for one owner. The id at origin is the path relative
- * to DIR, so ingesting the same directory again re-indexes instead of duplicating. A file that
- * fails is reported and the rest continue; only errors that would fail every file stop early.
+ * under DIR (recursively, in sorted order) for one owner; `llmemory ingest --jsonl FILE`: one
+ * document per line of JSON. The id at origin is the path relative to DIR (or the line's
+ * "id_at_origin"), so ingesting again re-indexes instead of duplicating. Documents go to the
+ * library in batches (lm_doc_add_batch: one transaction, COPY); a batch that fails is retried
+ * one document at a time, so a document that fails is reported and the rest continue; only
+ * errors that would fail every document stop early.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -26,7 +29,11 @@ static const char about[] =
     "name; its metadata holds \"source_path\". A file that cannot be ingested is reported\n"
     "and the others continue; the exit status is then 1. Other files (other extensions,\n"
     "links to directories, devices) are skipped, each with its reason on standard error and\n"
-    "in the summary. A progress bar is drawn on standard error when it is a terminal.\n";
+    "in the summary. A progress bar is drawn on standard error when it is a terminal.\n"
+    "With --jsonl, each line is a JSON object {\"id_at_origin\", \"content\", \"name\",\n"
+    "\"type\", \"metadata\", \"document_date\"} (the first two required; name defaults to\n"
+    "the id, type to text). Documents are added in batches of up to 100 (one transaction\n"
+    "each); a batch that fails is retried one document at a time.\n";
 
 typedef struct file_entry {
     char *rel;          /* path relative to DIR */
@@ -38,6 +45,21 @@ typedef struct file_list {
     file_entry *v;
     size_t n, cap;
 } file_list;
+
+/* A document read and waiting for its batch. */
+typedef struct pending {
+    char *label;  /* path relative to DIR, or "line N" */
+    char *origin; /* id at origin */
+    lm_buf text, name;
+    char *meta_text;
+    char *date;   /* document date, or NULL */
+    lm_doc_type type;
+    lm_doc_add_opts opts;
+} pending;
+
+/* A batch is sent when it holds this many documents or this many bytes of text. */
+#define BATCH_DOCS  100
+#define BATCH_BYTES ((size_t)32 * 1024 * 1024)
 
 typedef struct ingest {
     cli_ctx *ctx;
@@ -52,6 +74,8 @@ typedef struct ingest {
     size_t ok, failed, skipped;
     long long chunks;
     int fatal; /* exit status of an error that stops the run, or 0 */
+    pending batch[BATCH_DOCS];
+    size_t n_batch, batch_bytes;
 } ingest;
 
 /* ==== collecting files ==== */
@@ -328,22 +352,123 @@ static int is_fatal(int rc)
             strcmp(e->field, "strategy") == 0);
 }
 
+static void pending_free(pending *p)
+{
+    free(p->label);
+    free(p->origin);
+    free(p->meta_text);
+    free(p->date);
+    lm_buf_dispose(&p->text);
+    lm_buf_dispose(&p->name);
+    memset(p, 0, sizeof(*p));
+}
+
+static int record_ok(ingest *in, const pending *p, const lm_doc_add_result *res)
+{
+    json_t *r;
+    int bad;
+
+    in->ok++;
+    in->chunks += res->chunk_count;
+    if (in->ctx->verbose > 0)
+        cli_msg("%s \"%s\" (%d chunk%s)", res->created ? "added" : "re-indexed", p->label,
+                res->chunk_count, res->chunk_count == 1 ? "" : "s");
+    if (in->results == NULL)
+        return 0;
+    r = json_object();
+    bad = cli_jset(r, "path", cli_jstr(p->label));
+    bad |= cli_jset(r, "ok", json_true());
+    bad |= cli_jset(r, "document_id", cli_jstr(res->document_id));
+    bad |= cli_jset(r, "id_at_origin", cli_jstr(p->origin));
+    bad |= cli_jset(r, "name", cli_jstr(p->name.ptr));
+    bad |= cli_jset(r, "type", cli_jstr(lm_doc_type_name(p->type)));
+    bad |= cli_jset(r, "created", json_boolean(res->created));
+    bad |= cli_jset(r, "chunk_count", json_integer(res->chunk_count));
+    bad |= json_array_append_new(in->results, r);
+    return bad ? -1 : 0;
+}
+
+/* A library error for document @p p: stop the run when every document would hit it, else
+   report it and go on. */
+static int library_failure(ingest *in, const pending *p, int rc)
+{
+    const lm_error *e = lm_error_last();
+    char prefix[600];
+    snprintf(prefix, sizeof(prefix), "could not ingest \"%s\"", p->label);
+    int status = cli_fail_lm(rc, prefix);
+    if (is_fatal(rc)) {
+        in->fatal = status;
+        in->failed++;
+        return 0;
+    }
+    return record_failure(in, p->label, rc, e->message, e->detail, e->hint);
+}
+
+/* Send the waiting documents as one batch; when the batch fails (and the error is not one that
+   every document would hit), add them one by one so that only the bad ones fail. */
+static int flush(ingest *in)
+{
+    lm_doc_input docs[BATCH_DOCS];
+    lm_doc_add_result res[BATCH_DOCS];
+    size_t n = in->n_batch, bad = 0;
+    int rc = 0;
+
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        pending *p = &in->batch[i];
+        docs[i] = (lm_doc_input){p->origin, p->name.ptr, p->type, p->text.ptr, p->text.size,
+                                 &p->opts};
+    }
+    rc = lm_doc_add_batch(res, &bad, in->mem, in->owner, docs, n);
+    if (rc == 0) {
+        for (size_t i = 0; i < n && rc == 0; i++)
+            rc = record_ok(in, &in->batch[i], &res[i]);
+    } else if (is_fatal(rc) || rc == LM_ENOMEM) {
+        rc = rc == LM_ENOMEM ? -1 : library_failure(in, &in->batch[bad < n ? bad : 0], rc);
+        /* The rest of the batch counts as not attempted. */
+    } else {
+        rc = 0;
+        for (size_t i = 0; i < n && rc == 0 && in->fatal == 0; i++) {
+            int r = lm_doc_add(&res[i], in->mem, in->owner, docs[i].id_at_origin, docs[i].name,
+                               docs[i].type, docs[i].content, docs[i].content_len, docs[i].opts);
+            rc = r == 0 ? record_ok(in, &in->batch[i], &res[i])
+                        : r == LM_ENOMEM ? -1 : library_failure(in, &in->batch[i], r);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        pending_free(&in->batch[i]);
+    in->n_batch = 0;
+    in->batch_bytes = 0;
+    return rc;
+}
+
+/* Queue @p p (taken over) for the next batch. */
+static int enqueue(ingest *in, pending *p)
+{
+    in->batch[in->n_batch++] = *p;
+    in->batch_bytes += p->text.size;
+    memset(p, 0, sizeof(*p));
+    if (in->n_batch == BATCH_DOCS || in->batch_bytes >= BATCH_BYTES)
+        return flush(in);
+    return 0;
+}
+
 static int ingest_one(ingest *in, const file_entry *f)
 {
-    lm_buf path, text, title, name;
-    json_t *meta = NULL, *r = NULL;
-    char *meta_text = NULL;
+    lm_buf path, title;
+    json_t *meta = NULL;
+    pending p;
     char err[1024], prefix[600];
     const char *base = strrchr(f->rel, '/') != NULL ? strrchr(f->rel, '/') + 1 : f->rel;
     cli_format format = cli_format_of_path(f->rel);
-    lm_doc_type type = cli_format_doc_type(format);
-    lm_doc_add_result res;
     int rc, bad;
 
+    memset(&p, 0, sizeof(p));
     lm_buf_init(&path);
-    lm_buf_init(&text);
     lm_buf_init(&title);
-    lm_buf_init(&name);
+    lm_buf_init(&p.text);
+    lm_buf_init(&p.name);
     snprintf(prefix, sizeof(prefix), "could not ingest \"%s\"", f->rel);
 
     if (f->dup_of != NULL) {
@@ -363,7 +488,7 @@ static int ingest_one(ingest *in, const file_entry *f)
         rc = -1;
         goto out;
     }
-    rc = cli_load(&text, &title, path.ptr, format, err, sizeof(err));
+    rc = cli_load(&p.text, &title, path.ptr, format, err, sizeof(err));
     if (rc == LM_ENOMEM) {
         rc = -1;
         goto out;
@@ -373,61 +498,141 @@ static int ingest_one(ingest *in, const file_entry *f)
         rc = record_failure(in, f->rel, rc, err, "", "");
         goto out;
     }
-    cli_put_capped(&name, title.size > 0 ? title.ptr : base, LM_MAX_DOC_NAME_BYTES);
+    cli_put_capped(&p.name, title.size > 0 ? title.ptr : base, LM_MAX_DOC_NAME_BYTES);
 
     meta = json_object();
     bad = cli_jset(meta, "source_path", cli_jstr(f->rel));
     bad |= json_object_update(meta, in->base_meta);
-    if (bad || lm__buf_oom(&name) || (meta_text = cli_json_text(meta)) == NULL) {
+    p.type = cli_format_doc_type(format);
+    p.opts = in->opts;
+    p.label = strdup(f->rel);
+    p.origin = strdup(f->origin);
+    if (bad || lm__buf_oom(&p.name) || p.label == NULL || p.origin == NULL ||
+        (p.meta_text = cli_json_text(meta)) == NULL) {
         rc = -1;
         goto out;
     }
-    in->opts.metadata = meta_text;
+    p.opts.metadata = p.meta_text;
+    rc = enqueue(in, &p);
+out:
+    json_decref(meta);
+    pending_free(&p);
+    lm_buf_dispose(&path);
+    lm_buf_dispose(&title);
+    return rc;
+}
 
-    rc = lm_doc_add(&res, in->mem, in->owner, f->origin, name.ptr, type, text.ptr, text.size,
-                    &in->opts);
-    in->opts.metadata = NULL;
-    if (rc < 0) {
-        const lm_error *e = lm_error_last();
-        int status = cli_fail_lm(rc, prefix);
-        if (is_fatal(rc)) {
-            in->fatal = status;
-            in->failed++;
-            rc = 0;
-            goto out;
-        }
-        rc = record_failure(in, f->rel, rc, e->message, e->detail, e->hint);
+/* ==== JSON Lines ==== */
+
+/* One line of --jsonl input: {"id_at_origin", "content", "name"?, "type"?, "metadata"?,
+   "document_date"?}. A line that is not such an object fails alone. */
+static int ingest_line(ingest *in, const char *line, size_t len, long lineno)
+{
+    json_error_t jerr;
+    json_t *o = json_loadb(line, len, 0, &jerr), *meta = NULL, *v;
+    pending p;
+    char label[64], err[512];
+    const char *origin, *content, *name, *type_name, *date;
+    lm_doc_type type = LM_DOC_TEXT;
+    int rc = 0, bad;
+
+    memset(&p, 0, sizeof(p));
+    lm_buf_init(&p.text);
+    lm_buf_init(&p.name);
+    snprintf(label, sizeof(label), "line %ld", lineno);
+    err[0] = '\0';
+    if (o == NULL)
+        snprintf(err, sizeof(err), "invalid JSON: %s", jerr.text);
+    else if (!json_is_object(o))
+        snprintf(err, sizeof(err), "a line must hold a JSON object");
+    if (err[0] == '\0') {
+        origin = json_string_value(json_object_get(o, "id_at_origin"));
+        content = json_string_value(json_object_get(o, "content"));
+        name = json_string_value(json_object_get(o, "name"));
+        type_name = json_string_value(json_object_get(o, "type"));
+        date = json_string_value(json_object_get(o, "document_date"));
+        v = json_object_get(o, "metadata");
+        if (origin == NULL)
+            snprintf(err, sizeof(err), "\"id_at_origin\" (a string) is missing");
+        else if (content == NULL)
+            snprintf(err, sizeof(err), "\"content\" (a string) is missing");
+        else if (v != NULL && !json_is_object(v))
+            snprintf(err, sizeof(err), "\"metadata\" must be a JSON object");
+        else if (type_name != NULL && lm_doc_type_parse(&type, type_name) < 0)
+            snprintf(err, sizeof(err), "unknown document type \"%.100s\"", type_name);
+    }
+    if (err[0] != '\0') {
+        cli_msg("could not ingest %s: %s", label, err);
+        rc = record_failure(in, label, LM_EINVAL, err, "", "");
         goto out;
     }
-
-    in->ok++;
-    in->chunks += res.chunk_count;
-    if (in->ctx->verbose > 0)
-        cli_msg("%s \"%s\" (%d chunk%s)", res.created ? "added" : "re-indexed", f->rel,
-                res.chunk_count, res.chunk_count == 1 ? "" : "s");
-    rc = 0;
-    if (in->results != NULL) {
-        r = json_object();
-        bad = cli_jset(r, "path", cli_jstr(f->rel));
-        bad |= cli_jset(r, "ok", json_true());
-        bad |= cli_jset(r, "document_id", cli_jstr(res.document_id));
-        bad |= cli_jset(r, "id_at_origin", cli_jstr(f->origin));
-        bad |= cli_jset(r, "name", cli_jstr(name.ptr));
-        bad |= cli_jset(r, "type", cli_jstr(lm_doc_type_name(type)));
-        bad |= cli_jset(r, "created", json_boolean(res.created));
-        bad |= cli_jset(r, "chunk_count", json_integer(res.chunk_count));
-        bad |= json_array_append(in->results, r);
-        rc = bad ? -1 : 0;
+    meta = json_object();
+    bad = meta == NULL || json_object_update(meta, in->base_meta) < 0;
+    if (v != NULL)
+        bad |= json_object_update(meta, v) < 0;
+    lm__buf_put(&p.text, content, json_string_length(json_object_get(o, "content")));
+    cli_put_capped(&p.name, name != NULL ? name : origin, LM_MAX_DOC_NAME_BYTES);
+    p.type = type;
+    p.opts = in->opts;
+    p.label = strdup(label);
+    p.origin = strdup(origin);
+    p.date = date != NULL ? strdup(date) : NULL;
+    if (bad || lm__buf_oom(&p.text) || lm__buf_oom(&p.name) || p.label == NULL ||
+        p.origin == NULL || (date != NULL && p.date == NULL) ||
+        (p.meta_text = cli_json_text(meta)) == NULL) {
+        rc = -1;
+        goto out;
     }
+    p.opts.metadata = p.meta_text;
+    p.opts.document_date = p.date;
+    rc = enqueue(in, &p);
 out:
-    json_decref(r);
+    json_decref(o);
     json_decref(meta);
-    free(meta_text);
-    lm_buf_dispose(&path);
-    lm_buf_dispose(&text);
-    lm_buf_dispose(&title);
-    lm_buf_dispose(&name);
+    pending_free(&p);
     return rc;
+}
+
+/* Every line of @p path ("-": standard input); blank lines are skipped. */
+static int ingest_jsonl(ingest *in, const char *path, size_t *lines)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long lineno = 0;
+    int rc = 0;
+
+    if (f == NULL) {
+        int e = errno;
+        cli_msg("could not open file \"%s\": %s", path, strerror(e));
+        return cli_path_status(e);
+    }
+    while (rc == 0 && in->fatal == 0 && (n = getline(&line, &cap, f)) >= 0) {
+        size_t k = (size_t)n;
+        lineno++;
+        while (k > 0 && (line[k - 1] == '\n' || line[k - 1] == '\r' || line[k - 1] == ' '))
+            k--;
+        if (k == 0)
+            continue;
+        (*lines)++;
+        if (in->progress && *lines % 100 == 0) {
+            char msg[64];
+            snprintf(msg, sizeof(msg), "%zu documents", *lines);
+            cli_status_line(msg);
+        }
+        if (ingest_line(in, line, k, lineno) < 0)
+            rc = -1;
+    }
+    if (rc == 0 && ferror(f)) {
+        int e = errno;
+        cli_msg("could not read file \"%s\": %s", path, strerror(e));
+        rc = CLI_EXIT_ERROR;
+    }
+    free(line);
+    if (f != stdin)
+        fclose(f);
+    return rc < 0 ? cli_oom() : rc;
 }
 
 /* ==== the command ==== */
@@ -435,7 +640,7 @@ out:
 int cli_cmd_ingest(cli_ctx *ctx, int argc, char **argv)
 {
     ingest in;
-    const char *owner_opt = NULL;
+    const char *owner_opt = NULL, *jsonl = NULL;
     int json = 0, no_progress = 0, nargs, bad, status = CLI_EXIT_USAGE;
     const cli_opt table[] = {
         CLI_OWNER(&owner_opt, "owner (tenant) of the documents; default $LLMEMORY_OWNER"),
@@ -445,14 +650,18 @@ int cli_cmd_ingest(cli_ctx *ctx, int argc, char **argv)
                    "text search configuration (default: the memory's, \"english\")"),
         CLI_CALL(0, "strategy", "NAME", &in.opts.strategy, NULL, cli_opt_strategy,
                  "chunking: hierarchical (default) or semantic"),
+        CLI_STRING(0, "jsonl", "FILE", &jsonl,
+                   "read documents from FILE (\"-\": standard input), one JSON\n"
+                   "object a line, instead of a directory"),
         CLI_FLAG(0, "no-progress", &no_progress, "do not draw the progress bar"),
         CLI_JSON(&json, "print a summary with per-file results as JSON"),
         CLI_END};
-    const cli_spec spec = {.usage = "llmemory ingest [OPTION]... DIR",
+    const cli_spec spec = {.usage = "llmemory ingest [OPTION]... DIR\n"
+                                    "   or: llmemory ingest [OPTION]... --jsonl FILE",
                            .about = about,
                            .opts = table,
                            .missing = "no directory given",
-                           .min_args = 1,
+                           .min_args = 0,
                            .max_args = 1};
     file_list files = {NULL, 0, 0};
     lm_buf path;
@@ -470,9 +679,58 @@ int cli_cmd_ingest(cli_ctx *ctx, int argc, char **argv)
         status = cli_oom();
         goto out;
     }
-    in.dir = argv[0];
+    if ((jsonl != NULL) == (nargs == 1)) {
+        cli_msg(jsonl != NULL ? "give either DIR or --jsonl FILE, not both"
+                              : "no directory given");
+        cli_hint("Try \"llmemory ingest --help\".");
+        status = CLI_EXIT_USAGE;
+        goto out;
+    }
     if ((status = cli_owner(ctx, owner_opt, &in.owner)) != 0)
         goto out;
+    if (jsonl != NULL) {
+        size_t lines = 0;
+        if (json && (in.results = json_array()) == NULL) {
+            status = cli_oom();
+            goto out;
+        }
+        if ((status = cli_open(ctx, &in.mem)) != 0)
+            goto out;
+        in.progress = !no_progress && isatty(STDERR_FILENO);
+        status = ingest_jsonl(&in, jsonl, &lines);
+        if (status == 0 && in.fatal == 0 && flush(&in) < 0)
+            status = cli_oom();
+        if (in.progress)
+            cli_status_clear();
+        if (status != 0)
+            goto out;
+        if (in.fatal != 0)
+            cli_msg("stopped after %zu documents", in.ok + in.failed);
+        if (json) {
+            out = json_object();
+            bad = cli_jset(out, "owner_id", cli_jstr(in.owner));
+            bad |= cli_jset(out, "file", cli_jstr(jsonl));
+            bad |= cli_jset(out, "documents", json_integer((json_int_t)lines));
+            bad |= cli_jset(out, "ingested", json_integer((json_int_t)in.ok));
+            bad |= cli_jset(out, "failed", json_integer((json_int_t)in.failed));
+            bad |= cli_jset(out, "chunks", json_integer(in.chunks));
+            bad |= cli_jset(out, "results", json_incref(in.results));
+            if (bad) {
+                status = cli_oom();
+                goto out;
+            }
+            status = cli_json_print(out);
+            out = NULL;
+            if (status != 0)
+                goto out;
+        } else {
+            printf("ingested %zu document%s (%lld chunk%s), %zu failed\n", in.ok,
+                   in.ok == 1 ? "" : "s", in.chunks, in.chunks == 1 ? "" : "s", in.failed);
+        }
+        status = in.fatal != 0 ? in.fatal : in.failed > 0 ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+        goto out;
+    }
+    in.dir = argv[0];
     if (stat(in.dir, &st) != 0) {
         int e = errno;
         cli_msg("could not open directory \"%s\": %s", in.dir, strerror(e));
@@ -521,13 +779,19 @@ int cli_cmd_ingest(cli_ctx *ctx, int argc, char **argv)
             goto out;
         }
     }
+    if (in.fatal == 0 && flush(&in) < 0) {
+        status = cli_oom();
+        goto out;
+    }
     if (in.progress) {
         if (in.fatal == 0 && files.n > 0)
             draw_progress(files.n, files.n, "");
         cli_status_clear();
     }
     if (in.fatal != 0) {
-        size_t left = files.n - attempted;
+        size_t left;
+        attempted = in.ok + in.failed;
+        left = files.n > attempted ? files.n - attempted : 0;
         cli_msg("stopped after %zu of %zu files", attempted, files.n);
         if (left > 0)
             cli_detail("%zu file%s not attempted.", left, left == 1 ? " was" : "s were");
@@ -566,6 +830,8 @@ out:
     json_decref(in.base_meta);
     list_free(&files);
     lm_buf_dispose(&path);
+    for (size_t i = 0; i < in.n_batch; i++)
+        pending_free(&in.batch[i]);
     lm_memory_close(in.mem);
     return status;
 }

@@ -33,6 +33,8 @@ static lm_memory *fixture(void)
         lm_key_created k;
         ASSERT_OK(lm_key_create(&k, m, owners[t], NULL));
     }
+    /* Tenants' vector indexes are built by a background thread: wait for alpha's. */
+    lm_memory_wait_index_builds(m);
     return m;
 }
 

@@ -375,6 +375,7 @@ int lm_doc_add(lm_doc_add_result *out,
     }
     if (vecs != NULL)
         lm__vindex_bg_request(&mem->vindex_bg, owner_id); /* off the request path */
+    lm__autopack_note(mem, (int64_t)n_search);
     lm__db_log(&mem->db, LM_LOG_DEBUG, "%s document %s (%zu chunks)",
                created ? "added" : "re-indexed", docid, chunks.count);
 out:

@@ -22,6 +22,16 @@
 /* SQL text giving a timestamptz column as ISO 8601 UTC ("2024-05-01T10:00:00.000000Z"). */
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
+/* Automatic background packing of the keyword index (api/autopack.c). */
+typedef struct lm__autopack {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    int ready, started, stop;
+    int64_t threshold; /* chunks written before a packing is considered; 0: never */
+    int64_t written;   /* chunks this memory wrote since the last packing */
+} lm__autopack;
+
 struct lm_memory {
     lm__db db;
     size_t max_content_bytes;
@@ -39,6 +49,7 @@ struct lm_memory {
     double rate[2];           /* adds, searches a second; 0: none */
     double rate_burst_s;
     struct lm__buckets *buckets; /* NULL when no rate is set */
+    lm__autopack autopack;
 };
 
 enum { LM__RATE_ADDS = 0, LM__RATE_SEARCHES = 1 };
@@ -48,6 +59,12 @@ int lm__rate_take(lm_memory *mem, int kind, const char *owner_id);
 /* Set up / free the buckets at open / close (api/quota.c). */
 int lm__rate_init(lm_memory *mem);
 void lm__rate_dispose(lm_memory *mem);
+
+/* Automatic packing (api/autopack.c): set up at open (LLMEMORY_AUTO_OPTIMIZE), stopped at
+   close (a packing under way finishes first); writers note the chunks they committed. */
+void lm__autopack_init(lm_memory *mem);
+void lm__autopack_note(lm_memory *mem, int64_t chunks);
+void lm__autopack_dispose(lm_memory *mem);
 
 /* Storage usage of a tenant (api/quota.c): documents, chunks, bytes, vectors. */
 typedef struct lm__usage {
