@@ -356,3 +356,32 @@ TEST(test_sqlfunc__search_function_keeps_partial_index_and_extension)
     PQfinish(c);
     lm_memory_close(m);
 }
+
+/* A library opened with LLMEMORY_RLS=off on a schema whose work role another opener recorded:
+   its tenant work stays on the URL's role (the statement path), and every search type works,
+   the keyword extension included (which refuses tables whose policies bind the caller). */
+TEST(test_sqlfunc__rls_off_opener_uses_the_statements)
+{
+    lm_memory *on = fixture();
+    lm_memory_opts o = LM_MEMORY_OPTS_INIT;
+    o.database_url = getenv("LLMEMORY_TEST_DATABASE_URL");
+    o.schema = test_schema();
+    lm_memory *off = NULL;
+    setenv("LLMEMORY_RLS", "off", 1);
+    ASSERT_OK(lm_memory_open(&off, &o));
+    unsetenv("LLMEMORY_RLS");
+    ASSERT(!off->sql_functions);
+    ASSERT(on->sql_functions);
+    for (int ty = 0; ty < 3; ty++) {
+        lm_search_opts so = LM_SEARCH_OPTS_INIT;
+        so.type = (lm_search_type)ty;
+        so.no_history = 1;
+        same_results(on, off, "alpha", "launch code", &so);
+        lm_results *r = NULL;
+        ASSERT_OK(lm_search(&r, off, "alpha", "launch code", &so));
+        ASSERT(lm_results_count(r) > 0);
+        lm_results_free(r);
+    }
+    lm_memory_close(off);
+    lm_memory_close(on);
+}
