@@ -222,6 +222,10 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
         /* $LLMEMORY_PREPARED_STATEMENTS=off does the same for programs that take no options. */
         const char *ps = env_nonempty("LLMEMORY_PREPARED_STATEMENTS");
         mem->db.pool.no_prepare = o.no_prepared_statements != 0 || (ps && strcmp(ps, "off") == 0);
+        /* $LLMEMORY_SQL_FUNCTIONS=off keeps the statement path of earlier versions (to compare
+           them, bench/sqlfunc/run.sh). */
+        const char *fn = env_nonempty("LLMEMORY_SQL_FUNCTIONS");
+        mem->sql_functions = !(fn && strcmp(fn, "off") == 0);
     }
     {
         /* Row-level security binds tenant work through the work role (docs/operations.md);
@@ -246,6 +250,10 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
         goto out;
     if ((rc = lm__db_setup_role(&mem->db)) < 0)
         goto out;
+    /* The tenant functions switch to the work role that the set-up just recorded; with
+       LLMEMORY_RLS=off tenant work stays on the URL's role, which only the statements do. */
+    if (mem->db.role[0] == '\0')
+        mem->sql_functions = 0;
     if (!o.no_bm25_extension && (rc = lm__bm25_detect(&mem->db, &mem->bm25)) < 0)
         goto out;
     lm__vindex_bg_init(&mem->vindex_bg, &mem->db, &mem->vec);
