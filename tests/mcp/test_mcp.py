@@ -436,10 +436,12 @@ def unlock(p):
 
 
 def waiting_searches():
-    """Statements on the documents table that wait for a lock (the blocked searches)."""
+    """Statements that wait for a lock on the documents table (the blocked searches: a plain
+    statement, or the server-side search function that reads the table)."""
     out = subprocess.run(["psql", DB, "-qAtX", "-c",
                           "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                          "AND query LIKE '%documents%' AND pid <> pg_backend_pid()"],
+                          "AND (query LIKE '%documents%' OR query LIKE '%lm\\_search(%') "
+                          "AND pid <> pg_backend_pid()"],
                          capture_output=True, text=True, timeout=30)
     return int(out.stdout.strip())
 
