@@ -305,7 +305,7 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
     *out = NULL;
     if ((rc = memory_open(&mem, opts, NULL)) < 0)
         return rc;
-    if ((rc = lm__router_init(mem, opts)) < 0) {
+    if ((rc = lm__router_init(mem, opts, lm__memory_open_tenant, lm_memory_close)) < 0) {
         lm_memory_close(mem);
         return rc;
     }

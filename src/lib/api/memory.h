@@ -46,8 +46,12 @@ struct lm_memory {
 /* Tenancy (api/tenancy.c). A routing memory (schema or database mode) hands each call that
  * names an owner to the tenant's memory. */
 /* At open, after the memory itself: the router the options or environment ask for (none in
-   the shared mode). */
-int lm__router_init(lm_memory *mem, const lm_memory_opts *opts);
+   the shared mode). It opens and closes tenant memories with @p open_fn (lm__memory_open_tenant)
+   and @p close_fn (lm_memory_close). */
+typedef int (*lm__tenant_open_fn)(lm_memory **out, lm_memory *base, const char *schema,
+                                  const char *url, const char *migrate_url);
+int lm__router_init(lm_memory *mem, const lm_memory_opts *opts, lm__tenant_open_fn open_fn,
+                    void (*close_fn)(lm_memory *));
 /* At close: closes every tenant memory (none may be in use) and frees the router. */
 void lm__router_dispose(lm_memory *mem);
 /* Call @p fn for each tenant memory open now (none in the shared mode), each kept open meanwhile;

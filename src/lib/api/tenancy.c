@@ -48,6 +48,8 @@ typedef struct lm__router {
     char **map_url;
     size_t map_n;
     char *migrate; /* migration URL, or NULL */
+    lm__tenant_open_fn open_fn; /* api/memory.c's, passed in so no file of api/ needs the */
+    void (*close_fn)(lm_memory *); /* other's symbols both ways (scripts/check-deps.sh) */
 } lm__router;
 
 static const char *env_nonempty(const char *name)
@@ -193,7 +195,8 @@ static void router_free(lm__router *r)
     lm__free(r);
 }
 
-int lm__router_init(lm_memory *mem, const lm_memory_opts *opts)
+int lm__router_init(lm_memory *mem, const lm_memory_opts *opts, lm__tenant_open_fn open_fn,
+                    void (*close_fn)(lm_memory *))
 {
     lm_memory_opts o = LM_MEMORY_OPTS_INIT;
     lm_tenancy mode = LM_TENANCY_SHARED;
@@ -253,6 +256,8 @@ int lm__router_init(lm_memory *mem, const lm_memory_opts *opts)
     pthread_cond_init(&r->opened, NULL);
     r->mode = mode;
     r->base = mem;
+    r->open_fn = open_fn;
+    r->close_fn = close_fn;
     r->cap = (int)cap;
     rc = 0;
     if (mode == LM_TENANCY_DATABASE && url != NULL && (r->url_template = lm__strdup(url)) == NULL)
@@ -324,7 +329,7 @@ static int open_database(lm_memory **out, lm__router *r, const char *name, const
     }
     if (r->migrate != NULL && (rc = lm__conninfo_with_dbname(&mig, r->migrate, dbname)) < 0)
         goto out;
-    rc = lm__memory_open_tenant(out, base, base->db.schema, url.ptr,
+    rc = r->open_fn(out, base, base->db.schema, url.ptr,
                                 r->migrate != NULL ? mig.ptr : NULL);
     if (rc == LM_ECONN) {
         /* Perhaps the database does not exist yet: create it through the owner's URL (else the
@@ -338,7 +343,7 @@ static int open_database(lm_memory **out, lm__router *r, const char *name, const
             lm__error_restore(&first); /* it exists: the tenant URL itself is at fault */
         } else if (made == 0) {
             lm__db_log(&base->db, LM_LOG_INFO, "created database %s for a tenant", dbname);
-            rc = lm__memory_open_tenant(out, base, base->db.schema, url.ptr,
+            rc = r->open_fn(out, base, base->db.schema, url.ptr,
                                         r->migrate != NULL ? mig.ptr : NULL);
         } else {
             rc = made;
@@ -358,18 +363,18 @@ static int open_tenant(lm_memory **out, lm__router *r, const char *name, const c
         return open_database(out, r, name, owner_id);
     /* 25 + 1 + 37 bytes at most: a valid identifier (lm__db_set_schema checks it again). */
     snprintf(schema, sizeof(schema), "%.*s_%s", LM__SCHEMA_PREFIX_CUT, r->base->db.schema, name);
-    return lm__memory_open_tenant(out, r->base, schema, NULL, NULL);
+    return r->open_fn(out, r->base, schema, NULL, NULL);
 }
 
 /* Close @p victims (memories taken out of the cache), keeping the caller's error record. */
-static void close_all(lm_memory **victims, int n)
+static void close_all(lm__router *r, lm_memory **victims, int n)
 {
     lm__error_saved saved;
     if (n == 0)
         return;
     lm__error_save(&saved);
     for (int i = 0; i < n; i++)
-        lm_memory_close(victims[i]);
+        r->close_fn(victims[i]);
     lm__error_restore(&saved);
 }
 
@@ -470,7 +475,7 @@ int lm_memory_tenant(lm_memory **out, lm_memory *mem, const char *owner_id)
     n_victims = evict(r, victims, 4);
     pthread_cond_broadcast(&r->opened);
     pthread_mutex_unlock(&r->mu);
-    close_all(victims, n_victims);
+    close_all(r, victims, n_victims);
     *out = m;
     return 0;
 }
@@ -492,7 +497,7 @@ void lm_memory_tenant_release(lm_memory *mem, lm_memory *tenant_mem)
         }
     n_victims = evict(r, victims, 4);
     pthread_mutex_unlock(&r->mu);
-    close_all(victims, n_victims);
+    close_all(r, victims, n_victims);
 }
 
 int lm__router_each(lm_memory *mem, int (*fn)(lm_memory *tenant, void *arg), void *arg)
@@ -529,7 +534,7 @@ void lm__router_dispose(lm_memory *mem)
     if (r == NULL)
         return;
     for (int i = 0; i < r->n; i++) {
-        lm_memory_close(r->t[i]->mem);
+        r->close_fn(r->t[i]->mem);
         lm__free(r->t[i]);
     }
     mem->router = NULL;
