@@ -378,8 +378,8 @@ static void close_all(lm__router *r, lm_memory **victims, int n)
     lm__error_restore(&saved);
 }
 
-/* Under the mutex: take least recently used idle tenants out until at most cap are open (and
-   @p keep, the one just used, stays). Returns how many went into @p victims. */
+/* Under the mutex: take least recently used idle tenants out until at most cap are open (one
+   in use is never taken). Returns how many went into @p victims, to close after unlocking. */
 static int evict(lm__router *r, lm_memory **victims, int max)
 {
     int n = 0;
