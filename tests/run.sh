@@ -55,10 +55,26 @@ run_suite() { # label, command...
     fi
 }
 
+# The tenant-facing integration tests run again in the schema- and database-per-tenant modes
+# (LLMEMORY_TEST_TENANCY, read by tests/integration/support.c), on the first build only. Left
+# out there: tests that look past the API into the routing memory's own schema (raw SQL, row-level
+# security, index and queue internals, a second plain memory on the same schema) and the
+# cross-tenant maintenance calls, which cover the routing memory and its open tenants only.
+tenancy_tests="test_isolation,test_doc__,test_search__,test_search_api,test_subtenants,test_adversarial"
+tenancy_tests="$tenancy_tests,test_lifecycle__cross_tenant,test_lifecycle__export,test_lifecycle__import"
+tenancy_tests="$tenancy_tests,test_quota__"
+tenancy_skip="prepared_statements_optional,usage_of_every_tenant"
+
 for b in "$@"; do
     v=$(basename "$b")
     run_suite "unit ($v)" "$b/tests/unit-tests"
     run_suite "integration ($v)" "$b/tests/integration-tests"
+    if [ "$b" = "$1" ]; then
+        for mode in schema database; do
+            run_suite "integration, $mode per tenant ($v)" env LLMEMORY_TEST_TENANCY=$mode \
+                "$b/tests/integration-tests" -s "$tenancy_tests" -x "$tenancy_skip"
+        done
+    fi
     if [ -f tests/cli/run.sh ]; then
         run_suite "cli ($v)" sh tests/cli/run.sh "$b/llmemory"
     fi

@@ -32,6 +32,26 @@ typedef int (*lm_rerank_cb)(double *scores_out,
                             size_t n,
                             void *payload);
 
+/**
+ * Tenancy modes (docs/operations.md, "Tenancy modes", says when to choose which). In the schema
+ * and database modes the memory lm_memory_open() returns routes every call that names an owner
+ * (documents, search, history, statistics, export/import, erasure, quotas, audit, reembed) to
+ * the memory of that owner's tenant: the owner id's first segment ("org-1" for "org-1/team"), so
+ * a tenant and its sub-tenants share one schema or database. API keys stay in the routing
+ * memory itself (lm_key_verify() finds the owner before any tenant is known).
+ */
+typedef enum lm_tenancy {
+    LM_TENANCY_DEFAULT = 0,  /* $LLMEMORY_TENANCY (shared, schema or database), else shared */
+    LM_TENANCY_SHARED = 1,   /* every tenant's rows in one schema, scoped by owner_id (and RLS) */
+    LM_TENANCY_SCHEMA = 2,   /* one schema per tenant, all on the memory's connection pool */
+    LM_TENANCY_DATABASE = 3  /* one database per tenant (tenant_url or tenant_map) */
+} lm_tenancy;
+
+/** Name of a tenancy mode ("shared", "schema", "database"); NULL for an unknown one. */
+LM_EXTERN const char *lm_tenancy_name(lm_tenancy mode);
+/** Parse a tenancy mode name. @return 0, or LM_EINVAL (field "tenancy"). */
+LM_EXTERN int lm_tenancy_parse(lm_tenancy *out, const char *name);
+
 /** Log levels for lm_log_cb. */
 enum { LM_LOG_ERROR = 0, LM_LOG_WARN = 1, LM_LOG_INFO = 2, LM_LOG_DEBUG = 3 };
 
@@ -99,12 +119,30 @@ typedef struct lm_memory_opts {
     double rate_adds;
     double rate_searches;
     double rate_burst; /* 0: 10 seconds */
+    /* URL of the tables' owner, used only for migrations, DDL (vector tables and indexes,
+       optimize) and the library's cross-tenant maintenance (lm__db_admin_acquire: key
+       verification, the embedding queue); @c database_url may then be a role that can create
+       nothing. NULL: $LLMEMORY_MIGRATE_URL, else @c database_url. docs/operations.md. */
+    const char *migrate_url;
+    int tenancy; /* lm_tenancy; 0: $LLMEMORY_TENANCY, else LM_TENANCY_SHARED */
+    /* Database mode: the URL of a tenant's database, where "{owner}" stands for the tenant's
+       derived name (lm_tenant_name()), e.g. "postgresql:///tenant_{owner}". NULL:
+       $LLMEMORY_TENANT_URL. A database that does not exist is created through the migration URL
+       (else the tenant URL with dbname "postgres"). */
+    const char *tenant_url;
+    /* Database mode: a file of "owner URL" lines (# comments) naming each tenant's database;
+       used instead of tenant_url. NULL: $LLMEMORY_TENANT_MAP. */
+    const char *tenant_map;
+    /* Schema and database modes: tenant memories kept open at most (least recently used ones
+       are closed beyond, once no call uses them). 0: $LLMEMORY_TENANT_HANDLES, else 64. */
+    int tenant_handles;
 } lm_memory_opts;
 
 #define LM_MEMORY_OPTS_VERSION 1
 #define LM_MEMORY_OPTS_INIT                                                                        \
     {LM_MEMORY_OPTS_VERSION, NULL, NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, LM_LOG_WARN, NULL,  \
-     NULL, 0, LM_EMBED_SYNC, 0, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0.0, 0.0, 0.0}
+     NULL, 0, LM_EMBED_SYNC, 0, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0.0, 0.0, 0.0, NULL,   \
+     0, NULL, NULL, 0}
 /** Initialise @p opts to defaults. @return 0, or LM_EINVAL for an unsupported @p version. */
 LM_EXTERN int lm_memory_opts_init(lm_memory_opts *opts, unsigned int version);
 
@@ -139,6 +177,35 @@ LM_EXTERN void lm_memory_close(lm_memory *mem);
  * complete) until the index is ready. Benchmarks and tests call this to measure the indexed
  * state; applications need not. The log callback may be called from that thread. NULL-safe. */
 LM_EXTERN void lm_memory_wait_index_builds(lm_memory *mem);
+
+/**
+ * The schema and database modes' name for a tenant (the owner id's first segment): its
+ * characters that are not [a-z0-9] become '_' (letters lower-cased), cut to 24, then "_" and 12
+ * hex digits of the SHA-256 of the exact segment, so two tenants never share a name: at most 37
+ * bytes, a valid unquoted identifier. The schema is "t_" followed by it; the database URL puts
+ * it where the template says "{owner}".
+ * @param out  receives the name (64 bytes)
+ * @return 0; LM_EINVAL (invalid owner id).
+ */
+LM_EXTERN int lm_tenant_name(char out[64], const char *owner_id);
+
+/** The tenancy mode of @p mem (its configuration resolved). */
+LM_EXTERN lm_tenancy lm_memory_tenancy(const lm_memory *mem);
+
+/**
+ * The memory that holds @p owner_id's data: @p mem itself in the shared mode, else the tenant's
+ * own memory (its schema or database created and migrated on first use; concurrent first uses
+ * wait for one another). The handle stays valid until lm_memory_tenant_release(); calls with
+ * @p mem do this themselves, so most programs never need it.
+ * @return 0; LM_EINVAL (invalid owner id; a tenant missing from the map file); LM_ECONN; LM_EDB
+ *         (the tenant's database could not be created: the message says what to run); LM_EPERM.
+ */
+LM_EXTERN int lm_memory_tenant(lm_memory **out, lm_memory *mem, const char *owner_id);
+/** Hand back a memory from lm_memory_tenant(). NULL-safe. */
+LM_EXTERN void lm_memory_tenant_release(lm_memory *mem, lm_memory *tenant);
+
+/** Tenant memories currently open (0 in the shared mode). */
+LM_EXTERN int lm_memory_tenant_count(lm_memory *mem);
 
 /** Schema name in use. Borrowed from @p mem. */
 LM_EXTERN const char *lm_memory_schema(const lm_memory *mem);

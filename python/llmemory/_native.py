@@ -110,6 +110,11 @@ class MemoryOpts(Structure):
         ("rate_adds", c_double),
         ("rate_searches", c_double),
         ("rate_burst", c_double),
+        ("migrate_url", c_char_p),
+        ("tenancy", c_int),
+        ("tenant_url", c_char_p),
+        ("tenant_map", c_char_p),
+        ("tenant_handles", c_int),
     ]
 
 

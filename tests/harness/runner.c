@@ -93,9 +93,29 @@ static int by_file_then_name(const void *a, const void *b)
     return c ? c : strcmp(x->name, y->name);
 }
 
+/* 1 when @p name contains one of the comma-separated substrings of @p list. */
+static int matches_any(const char *name, const char *list)
+{
+    while (*list != '\0') {
+        size_t n = strcspn(list, ",");
+        for (const char *p = name; n > 0 && *p != '\0'; p++)
+            if (strncmp(p, list, n) == 0)
+                return 1;
+        list += n;
+        if (*list == ',')
+            list++;
+    }
+    return 0;
+}
+
+static int selected_test(const char *name, const char *filter, const char *exclude)
+{
+    return (!filter || matches_any(name, filter)) && (!exclude || !matches_any(name, exclude));
+}
+
 int main(int argc, char **argv)
 {
-    const char *filter = NULL;
+    const char *filter = NULL, *exclude = NULL;
     int list = 0;
     char *suite = basename(argv[0]);
     for (int i = 1; i < argc; i++) {
@@ -103,8 +123,10 @@ int main(int argc, char **argv)
             list = 1;
         else if (strcmp(argv[i], "-s") == 0 && i + 1 < argc)
             filter = argv[++i];
+        else if (strcmp(argv[i], "-x") == 0 && i + 1 < argc)
+            exclude = argv[++i];
         else {
-            fprintf(stderr, "usage: %s [-l] [-s substring]\n", suite);
+            fprintf(stderr, "usage: %s [-l] [-s substring,...] [-x substring,...]\n", suite);
             return 2;
         }
     }
@@ -116,13 +138,13 @@ int main(int argc, char **argv)
     }
     size_t selected = 0;
     for (size_t i = 0; i < n_tests; i++)
-        if (!filter || strstr(tests[i].name, filter))
+        if (selected_test(tests[i].name, filter, exclude))
             selected++;
     printf("TAP version 13\n1..%zu\n", selected);
     fflush(stdout);
     unsigned passed = 0, failed = 0, skipped = 0, n = 0;
     for (size_t i = 0; i < n_tests; i++) {
-        if (filter && !strstr(tests[i].name, filter))
+        if (!selected_test(tests[i].name, filter, exclude))
             continue;
         n++;
         current = tests[i].name;

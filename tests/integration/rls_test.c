@@ -299,6 +299,7 @@ TEST(test_rls__partial_vector_index_is_used_under_the_policy)
     char index_name[64], order[64];
     int half;
     const char *S = m->db.qschema;
+    lm_memory_wait_index_builds(m); /* alpha's index is built off the request path */
     ASSERT_OK(lm__tx_begin(&tx, &m->db, "alpha", LM__TX_READ));
     lm__buf_printf(&sql, "SELECT i.index_name, i.element_type, v.embedding::text"
                          " FROM %s.vector_indexes i JOIN %s v USING (owner_id, provider_id)"

@@ -4,8 +4,11 @@
 #include "support.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "db/db.h"
 
 static char schema[64];
 
@@ -25,6 +28,22 @@ lm_memory *test_memory_opts(lm_memory_opts *o)
     setenv("LLMEMORY_EMBEDDER", "builtin", 0);
     o->database_url = url;
     o->schema = schema;
+    /* $LLMEMORY_TEST_TENANCY runs the suite in another tenancy mode (tests/run.sh): each test's
+       tenants then get schemas (or databases) named after its schema. */
+    const char *mode = getenv("LLMEMORY_TEST_TENANCY");
+    static char tenant_url[1024];
+    if (o->tenancy == LM_TENANCY_DEFAULT && mode != NULL && mode[0] != '\0') {
+        lm_tenancy t;
+        ASSERT_OK(lm_tenancy_parse(&t, mode));
+        o->tenancy = t;
+        if (t == LM_TENANCY_DATABASE && o->tenant_url == NULL && o->tenant_map == NULL) {
+            lm_buf b = LM_BUF_INIT;
+            ASSERT_OK(lm__conninfo_with_dbname(&b, url, "{schema}_{owner}"));
+            snprintf(tenant_url, sizeof(tenant_url), "%s", b.ptr);
+            lm_buf_dispose(&b);
+            o->tenant_url = tenant_url;
+        }
+    }
     lm_memory *m = NULL;
     ASSERT_OK(lm_memory_open(&m, o));
     return m;

@@ -52,7 +52,10 @@ void lm__audit(lm_memory *mem, const char *owner_id, const char *action, const c
     snprintf(hint, sizeof(hint), "%s", e.hint ? e.hint : "");
     snprintf(field, sizeof(field), "%s", e.field ? e.field : "");
     memcpy(state, e.sqlstate, sizeof(state));
-    if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_READ)) == 0 &&
+    /* A routing memory's own records (API keys) go to the tenant's log like all the others. */
+    lm__routed rt __attribute__((cleanup(lm__route_end))) = {NULL, NULL};
+    if ((rc = lm__route(&rt, &mem, owner_id)) == 0 &&
+        (rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_READ)) == 0 &&
         (rc = lm__audit_in_tx(mem, &tx, owner_id, action, outcome, detail)) == 0)
         rc = lm__tx_commit(&tx);
     lm__tx_end(&tx);
@@ -82,6 +85,7 @@ struct lm_audit_page {
 
 int lm_audit_list(lm_audit_page **out, lm_memory *mem, const char *owner_id, int limit)
 {
+    LM__ROUTE(mem, owner_id); /* schema and database modes: the tenant's memory */
     lm_audit_page *p = NULL;
     lm__tx tx = {0};
     lm_buf sql = LM_BUF_INIT;

@@ -215,6 +215,7 @@ int lm_doc_add(lm_doc_add_result *out,
                size_t content_len,
                const lm_doc_add_opts *opts)
 {
+    LM__ROUTE(mem, owner_id); /* schema and database modes: the tenant's memory */
     lm_doc_add_opts o = LM_DOC_ADD_OPTS_INIT;
     lm__chunk_list chunks = {0};
     lm__tx tx = {0};
@@ -613,6 +614,7 @@ out:
 int lm_doc_get(lm_doc **out, lm_memory *mem, const char *owner_id, const char *document_id,
                int with_chunks)
 {
+    LM__ROUTE(mem, owner_id); /* schema and database modes: the tenant's memory */
     int rc;
 
     LM_ASSERT_ARG(out != NULL);
@@ -627,6 +629,7 @@ int lm_doc_get(lm_doc **out, lm_memory *mem, const char *owner_id, const char *d
 int lm_doc_get_by_origin(lm_doc **out, lm_memory *mem, const char *owner_id,
                          const char *id_at_origin, int with_chunks)
 {
+    LM__ROUTE(mem, owner_id); /* schema and database modes: the tenant's memory */
     int rc;
 
     LM_ASSERT_ARG(out != NULL);
@@ -675,6 +678,7 @@ struct lm_doc_page {
 int lm_doc_list(lm_doc_page **out, lm_memory *mem, const char *owner_id,
                 const lm_doc_list_opts *opts)
 {
+    LM__ROUTE(mem, owner_id); /* schema and database modes: the tenant's memory */
     lm_doc_list_opts o = LM_DOC_LIST_OPTS_INIT;
     lm_doc_page *l = NULL;
     lm__tx tx = {0};
@@ -851,6 +855,7 @@ void lm_id_list_free(lm_id_list *ids)
 int lm_doc_delete(lm_id_list **out, lm_memory *mem, const char *owner_id,
                   const char *const *document_ids, size_t n_ids, const char *metadata_filter)
 {
+    LM__ROUTE(mem, owner_id); /* schema and database modes: the tenant's memory */
     lm_id_list *ids = NULL;
     lm__tx tx = {0};
     lm_buf sql = LM_BUF_INIT, arr = LM_BUF_INIT;
@@ -938,6 +943,7 @@ out:
 
 int lm_stats_get(lm_stats *out, lm_memory *mem, const char *owner_id)
 {
+    LM__ROUTE(mem, owner_id); /* schema and database modes: the tenant's memory */
     lm__tx tx = {0};
     PGresult *tot = NULL, *by = NULL;
     lm_buf sql = LM_BUF_INIT;
@@ -1039,7 +1045,7 @@ static int64_t count_of(const PGresult *res, int col)
     return strtoll(PQgetvalue(res, 0, col), NULL, 10);
 }
 
-int lm_tenant_erase_report(lm_erase_report *out, lm_memory *mem, const char *owner_id)
+static int erase_report(lm_erase_report *out, lm_memory *mem, const char *owner_id)
 {
     lm__tx tx = {0};
     PGresult *res = NULL, *idx = NULL, *tabs = NULL;
@@ -1207,8 +1213,28 @@ out:
     return rc;
 }
 
+int lm_tenant_erase_report(lm_erase_report *out, lm_memory *mem, const char *owner_id)
+{
+    LM__ROUTE(mem, owner_id); /* schema and database modes: the tenant's memory */
+    lm_erase_report keys;
+    int rc;
+
+    if (out)
+        memset(out, 0, sizeof(*out));
+    if (lm__routed_.base == NULL)
+        return erase_report(out, mem, owner_id);
+    /* A routing memory keeps the tenant's API keys (and their audit records) itself: those
+       go first, so no credential of the tenant outlives the erasure of its data. */
+    if ((rc = erase_report(&keys, lm__routed_.base, owner_id)) < 0)
+        return rc;
+    if ((rc = erase_report(out, mem, owner_id)) == 0 && out)
+        out->api_keys += keys.api_keys;
+    return rc;
+}
+
 int lm_tenant_erase(int64_t *documents_out, lm_memory *mem, const char *owner_id)
 {
+    LM__ROUTE(mem, owner_id); /* schema and database modes: the tenant's memory */
     lm_erase_report r;
     int rc = lm_tenant_erase_report(&r, mem, owner_id);
     if (documents_out)

@@ -584,6 +584,7 @@ int lm_doc_add_batch(lm_doc_add_result *results,
 
     if (failed)
         *failed = n_docs;
+    LM__ROUTE(mem, owner_id); /* schema and database modes: the tenant's memory */
     LM_ASSERT_ARG(mem != NULL);
     if ((rc = lm__validate_owner_id(owner_id)) < 0)
         return rc;

@@ -532,7 +532,7 @@ void lm_memory_pool_usage(lm_pool_usage *out, lm_memory *mem)
     memset(out, 0, sizeof(*out));
     if (mem == NULL)
         return;
-    p = &mem->db.pool;
+    p = mem->db.pool.shared ? mem->db.pool.shared : &mem->db.pool;
     pthread_mutex_lock(&p->mu);
     out->size = p->size;
     out->open = p->open;

@@ -191,6 +191,7 @@ out:
 int lm_tenant_export(lm_transfer_counts *out, lm_memory *mem, const char *owner_id,
                      const lm_export_opts *opts, lm_write_cb write, void *payload)
 {
+    LM__ROUTE(mem, owner_id); /* schema and database modes: the tenant's memory */
     lm_export_opts o = LM_EXPORT_OPTS_INIT;
     exporter ex;
     lm__tx tx = {0};
@@ -782,6 +783,7 @@ out:
 int lm_tenant_import(lm_import_result *out, lm_memory *mem, const char *owner_id,
                      const lm_import_opts *opts, lm_read_cb read, void *payload)
 {
+    LM__ROUTE(mem, owner_id); /* schema and database modes: the tenant's memory */
     lm_import_opts o = LM_IMPORT_OPTS_INIT;
     importer im;
     reader rd;

@@ -72,12 +72,14 @@ static int choose_automatic(lm_memory *mem)
     return 0;
 }
 
-int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
+/* Open a memory. @p shared: the routing memory whose pools a schema-per-tenant memory uses
+   (api/tenancy.c), or NULL for a memory with pools of its own. */
+static int memory_open(lm_memory **out, const lm_memory_opts *opts, lm_memory *shared)
 {
     lm_memory_opts o = LM_MEMORY_OPTS_INIT;
     lm_memory *mem = NULL;
     lm_buf conninfo = LM_BUF_INIT;
-    const char *schema = NULL, *cfg = NULL, *url = NULL;
+    const char *schema = NULL, *cfg = NULL, *url = NULL, *mig = NULL;
     int rc, pool_ready = 0, automatic = 0;
 
     LM_ASSERT_ARG(out != NULL);
@@ -188,6 +190,14 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
         url = env_nonempty("LLMEMORY_DATABASE_URL");
     if (url == NULL)
         url = env_nonempty("DATABASE_URL");
+    mig = o.migrate_url ? o.migrate_url : env_nonempty("LLMEMORY_MIGRATE_URL");
+    if (shared != NULL) {
+        /* A tenant schema on the routing memory's pools: its settings apply. */
+        lm__pool_init_shared(&mem->db.pool, &shared->db.pool);
+        mem->db.admin = shared->db.admin;
+        pool_ready = 1;
+        goto pools_ready;
+    }
     if (url != NULL) {
         lm__buf_puts(&conninfo, url);
         if (lm__buf_oom(&conninfo)) {
@@ -200,6 +210,19 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
     if ((rc = lm__pool_init(&mem->db.pool, conninfo.ptr, o.pool_size, o.connect_timeout_s)) < 0)
         goto out;
     pool_ready = 1;
+    if (mig != NULL) {
+        /* Migrations and DDL through the owner's URL; the work URL needs no such rights. */
+        if ((mem->db.admin = lm__calloc(1, sizeof(*mem->db.admin))) == NULL) {
+            rc = LM_ENOMEM;
+            goto out;
+        }
+        if ((rc = lm__pool_init(mem->db.admin, mig, o.pool_size, o.connect_timeout_s)) < 0) {
+            lm__free(mem->db.admin);
+            mem->db.admin = NULL;
+            goto out;
+        }
+        mem->own_admin = 1;
+    }
     if (o.statement_timeout_ms == 0) {
         const char *st = env_nonempty("LLMEMORY_STATEMENT_TIMEOUT_MS");
         char *end = NULL;
@@ -227,7 +250,12 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
         const char *fn = env_nonempty("LLMEMORY_SQL_FUNCTIONS");
         mem->sql_functions = !(fn && strcmp(fn, "off") == 0);
     }
-    {
+    if (mem->own_admin) {
+        /* Migrations and index builds set their own timeouts; the rest is as for the work. */
+        mem->db.admin->statement_timeout_ms = mem->db.pool.statement_timeout_ms;
+        mem->db.admin->no_prepare = mem->db.pool.no_prepare;
+    }
+pools_ready: {
         /* Row-level security binds tenant work through the work role (docs/operations.md);
            $LLMEMORY_RLS=off runs it as the connecting role instead. */
         const char *rls = env_nonempty("LLMEMORY_RLS");
@@ -264,6 +292,10 @@ out:
     if (mem != NULL) {
         if (pool_ready)
             lm__pool_dispose(&mem->db.pool);
+        if (mem->own_admin) {
+            lm__pool_dispose(mem->db.admin);
+            lm__free(mem->db.admin);
+        }
         if (mem->own_embedder)
             lm_embedder_free(mem->vec.embedder);
         lm__rate_dispose(mem);
@@ -273,14 +305,80 @@ out:
     return rc;
 }
 
+int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
+{
+    lm_memory *mem = NULL;
+    int rc;
+
+    LM_ASSERT_ARG(out != NULL);
+    *out = NULL;
+    if ((rc = memory_open(&mem, opts, NULL)) < 0)
+        return rc;
+    if ((rc = lm__router_init(mem, opts, lm__memory_open_tenant, lm_memory_close)) < 0) {
+        lm_memory_close(mem);
+        return rc;
+    }
+    *out = mem;
+    return 0;
+}
+
+int lm__memory_open_tenant(lm_memory **out, lm_memory *base, const char *schema, const char *url,
+                           const char *migrate_url)
+{
+    lm_memory_opts o = LM_MEMORY_OPTS_INIT;
+
+    /* The routing memory's resolved settings, not the environment's: one configuration. */
+    o.database_url = url;
+    o.migrate_url = migrate_url;
+    o.schema = schema;
+    o.pool_size = base->db.pool.size;
+    o.connect_timeout_s = base->db.pool.connect_timeout_s;
+    o.statement_timeout_ms = base->db.pool.statement_timeout_ms > 0
+                                 ? base->db.pool.statement_timeout_ms : -1;
+    o.no_prepared_statements = base->db.pool.no_prepare;
+    o.disable_history = !base->history;
+    o.max_content_bytes = base->max_content_bytes;
+    o.max_limit = base->max_limit;
+    o.text_config = base->text_config;
+    o.bm25_k1 = base->bm25.k1;
+    o.bm25_b = base->bm25.b;
+    o.no_bm25_extension = base->bm25.ext_schema[0] == '\0';
+    o.log_fn = base->db.log_fn;
+    o.log_level = base->db.log_level;
+    o.log_payload = base->db.log_payload;
+    o.embedder = base->vec.embedder;
+    o.no_embedder = base->vec.embedder == NULL;
+    o.embed_mode = base->embed_mode;
+    o.vector_index_threshold = base->vec.index_threshold;
+    o.hnsw_m = base->vec.hnsw_m;
+    o.hnsw_ef_construction = base->vec.hnsw_ef_construction;
+    o.hnsw_ef_search = base->vec.hnsw_ef_search;
+    o.rerank_fn = base->rerank_fn;
+    o.rerank_payload = base->rerank_payload;
+    o.quota_documents = base->quota_default[0] > 0 ? base->quota_default[0] : 0;
+    o.quota_chunks = base->quota_default[1] > 0 ? base->quota_default[1] : 0;
+    o.quota_bytes = base->quota_default[2] > 0 ? base->quota_default[2] : 0;
+    o.quota_vectors = base->quota_default[3] > 0 ? base->quota_default[3] : 0;
+    o.rate_adds = base->rate[LM__RATE_ADDS];
+    o.rate_searches = base->rate[LM__RATE_SEARCHES];
+    o.rate_burst = base->rate_burst_s;
+    o.tenancy = LM_TENANCY_SHARED;
+    return memory_open(out, &o, url == NULL ? base : NULL);
+}
+
 void lm_memory_close(lm_memory *mem)
 {
     if (mem == NULL)
         return;
+    lm__router_dispose(mem); /* the tenants' memories first: they may use mem's pools */
     lm__vindex_bg_dispose(&mem->vindex_bg); /* finishes the pending index builds */
     lm__autopack_dispose(mem);
     lm__rate_dispose(mem);
     lm__pool_dispose(&mem->db.pool);
+    if (mem->own_admin) {
+        lm__pool_dispose(mem->db.admin);
+        lm__free(mem->db.admin);
+    }
     if (mem->own_embedder)
         lm_embedder_free(mem->vec.embedder);
     lm__free(mem);

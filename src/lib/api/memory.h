@@ -53,7 +53,47 @@ struct lm_memory {
     double rate_burst_s;
     struct lm__buckets *buckets; /* NULL when no rate is set */
     lm__autopack autopack;
+    int own_admin;               /* db.admin is this memory's own pool (a migration URL) */
+    struct lm__router *router;   /* schema and database modes: the tenants' memories */
 };
+
+/* Tenancy (api/tenancy.c). A routing memory (schema or database mode) hands each call that
+ * names an owner to the tenant's memory. */
+/* At open, after the memory itself: the router the options or environment ask for (none in
+   the shared mode). It opens and closes tenant memories with @p open_fn (lm__memory_open_tenant)
+   and @p close_fn (lm_memory_close). */
+typedef int (*lm__tenant_open_fn)(lm_memory **out, lm_memory *base, const char *schema,
+                                  const char *url, const char *migrate_url);
+int lm__router_init(lm_memory *mem, const lm_memory_opts *opts, lm__tenant_open_fn open_fn,
+                    void (*close_fn)(lm_memory *));
+/* At close: closes every tenant memory (none may be in use) and frees the router. */
+void lm__router_dispose(lm_memory *mem);
+/* Call @p fn for each tenant memory open now (none in the shared mode), each kept open meanwhile;
+   stops at the first failure and returns it. For the cross-tenant work of a routing memory
+   (the embedding queue): tenants whose memory is not open wait until it is opened again. */
+int lm__router_each(lm_memory *mem, int (*fn)(lm_memory *tenant, void *arg), void *arg);
+/* Open the memory of one tenant with @p base's settings: on @p base's pools in schema
+   @p schema when @p url is NULL, else on its own pools for @p url (and @p migrate_url). */
+int lm__memory_open_tenant(lm_memory **out, lm_memory *base, const char *schema, const char *url,
+                           const char *migrate_url);
+
+typedef struct lm__routed {
+    lm_memory *base;   /* the routing memory, or NULL when nothing was routed */
+    lm_memory *tenant; /* handed back when the call returns */
+} lm__routed;
+int lm__route(lm__routed *r, lm_memory **mem, const char *owner_id);
+void lm__route_end(lm__routed *r);
+/* First statement of a public call that takes (mem, owner_id): in the schema and database
+   modes @p mem becomes the tenant's memory for the rest of the call, and is handed back on
+   every return (cleanup attribute). An invalid owner id leaves @p mem as it is: the call
+   reports it. */
+#define LM__ROUTE(mem, owner_id)                                                                   \
+    lm__routed lm__routed_ __attribute__((cleanup(lm__route_end))) = {NULL, NULL};                \
+    do {                                                                                           \
+        int lm__route_rc_ = lm__route(&lm__routed_, &(mem), (owner_id));                          \
+        if (lm__route_rc_ < 0)                                                                     \
+            return lm__route_rc_;                                                                  \
+    } while (0)
 
 enum { LM__RATE_ADDS = 0, LM__RATE_SEARCHES = 1 };
 /* Take a token of @p kind for the tenant: 0, or LM_ELIMIT (field "rate_adds"/"rate_searches",

@@ -233,7 +233,7 @@ out:
     return rc;
 }
 
-int lm_embed_run(lm_embed_run_result *out, lm_memory *mem, const lm_embed_run_opts *opts)
+static int embed_run(lm_embed_run_result *out, lm_memory *mem, const lm_embed_run_opts *opts)
 {
     lm_embed_run_opts o = LM_EMBED_RUN_OPTS_INIT;
     lm_embed_run_result res = {0, 0, 0, 0};
@@ -289,7 +289,60 @@ out:
     return rc;
 }
 
+typedef struct each_run {
+    lm_embed_run_result sum;
+    const lm_embed_run_opts *opts;
+} each_run;
+
+static int run_tenant(lm_memory *tenant, void *arg)
+{
+    each_run *e = arg;
+    lm_embed_run_result r;
+    int rc = embed_run(&r, tenant, e->opts);
+    e->sum.claimed += r.claimed;
+    e->sum.embedded += r.embedded;
+    e->sum.failed += r.failed;
+    e->sum.dead += r.dead;
+    return rc;
+}
+
+int lm_embed_run(lm_embed_run_result *out, lm_memory *mem, const lm_embed_run_opts *opts)
+{
+    each_run e;
+    int rc;
+
+    memset(&e, 0, sizeof(e));
+    e.opts = opts;
+    /* A routing memory: its own queue, then each open tenant memory's. */
+    if ((rc = run_tenant(mem, &e)) == 0 && mem != NULL)
+        rc = lm__router_each(mem, run_tenant, &e);
+    if (out)
+        *out = e.sum;
+    return rc;
+}
+
+static int queue_stats(lm_embed_queue_stats *out, lm_memory *mem);
+
+static int stats_tenant(lm_memory *tenant, void *arg)
+{
+    lm_embed_queue_stats *sum = arg, q;
+    int rc = queue_stats(&q, tenant);
+    sum->pending += q.pending;
+    sum->processing += q.processing;
+    sum->dead += q.dead;
+    return rc;
+}
+
 int lm_embed_queue_stats_get(lm_embed_queue_stats *out, lm_memory *mem)
+{
+    int rc;
+    LM_ASSERT_ARG(out != NULL);
+    if ((rc = queue_stats(out, mem)) == 0)
+        rc = lm__router_each(mem, stats_tenant, out);
+    return rc;
+}
+
+static int queue_stats(lm_embed_queue_stats *out, lm_memory *mem)
 {
     PGconn *c = NULL;
     PGresult *r = NULL;
@@ -323,6 +376,7 @@ out:
 
 int lm_reembed(lm_memory *mem, const char *owner_id, int64_t *waiting)
 {
+    LM__ROUTE(mem, owner_id); /* schema and database modes: the tenant's memory */
     PGconn *c = NULL;
     PGresult *r = NULL;
     lm_buf sql = LM_BUF_INIT;

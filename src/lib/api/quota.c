@@ -88,6 +88,7 @@ int lm__quota_check(lm_memory *mem, lm__tx *tx, const char *owner_id, const lm__
 
 int lm_quota_get(lm_quota_status *out, lm_memory *mem, const char *owner_id)
 {
+    LM__ROUTE(mem, owner_id); /* schema and database modes: the tenant's memory */
     lm__tx tx = {0};
     PGresult *res = NULL;
     int rc;
@@ -112,6 +113,7 @@ out:
 
 int lm_quota_set(lm_memory *mem, const char *owner_id, const lm_quota *limits)
 {
+    LM__ROUTE(mem, owner_id); /* schema and database modes: the tenant's memory */
     lm__tx tx = {0};
     lm_buf sql = LM_BUF_INIT;
     char val[4][24];

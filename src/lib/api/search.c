@@ -624,6 +624,7 @@ out:
 int lm_search(lm_results **out, lm_memory *mem, const char *owner_id, const char *query,
               const lm_search_opts *opts)
 {
+    LM__ROUTE(mem, owner_id); /* schema and database modes: the tenant's memory */
     lm_search_opts o = LM_SEARCH_OPTS_INIT;
     lm_results *r = NULL;
     lm__tx tx = {0};
@@ -820,6 +821,7 @@ struct lm_history {
 
 int lm_history_list(lm_history **out, lm_memory *mem, const char *owner_id, int limit)
 {
+    LM__ROUTE(mem, owner_id); /* schema and database modes: the tenant's memory */
     lm_history *h = NULL;
     lm__tx tx = {0};
     lm_buf sql = LM_BUF_INIT;

@@ -44,6 +44,26 @@ void lm__error_clear(void)
     reset(LM_OK);
 }
 
+void lm__error_save(lm__error_saved *out)
+{
+    out->code = last.code;
+    snprintf(out->message, sizeof(out->message), "%s", msg_buf);
+    snprintf(out->detail, sizeof(out->detail), "%s", detail_buf);
+    snprintf(out->hint, sizeof(out->hint), "%s", hint_buf);
+    snprintf(out->field, sizeof(out->field), "%s", field_buf);
+    snprintf(out->sqlstate, sizeof(out->sqlstate), "%s", last.sqlstate);
+}
+
+void lm__error_restore(const lm__error_saved *saved)
+{
+    reset(saved->code);
+    snprintf(msg_buf, sizeof(msg_buf), "%s", saved->message);
+    snprintf(detail_buf, sizeof(detail_buf), "%s", saved->detail);
+    snprintf(hint_buf, sizeof(hint_buf), "%s", saved->hint);
+    snprintf(field_buf, sizeof(field_buf), "%s", saved->field);
+    snprintf(last.sqlstate, sizeof(last.sqlstate), "%s", saved->sqlstate);
+}
+
 static void vset(char *dst, size_t cap, const char *fmt, va_list ap)
 {
     if (vsnprintf(dst, cap, fmt, ap) < 0)

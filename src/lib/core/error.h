@@ -21,6 +21,13 @@ void lm__error_sqlstate(const char *sqlstate);
 /* Out of memory; never allocates. */
 void lm__error_set_oom(void);
 void lm__error_clear(void);
+/* A copy of the thread's error record, to put back after cleanup that may set its own. */
+typedef struct lm__error_saved {
+    int code;
+    char message[512], detail[512], hint[256], field[64], sqlstate[6];
+} lm__error_saved;
+void lm__error_save(lm__error_saved *out);
+void lm__error_restore(const lm__error_saved *saved);
 
 /* Public-entry argument check: sets LM_EINVAL and returns it. */
 #define LM_ASSERT_ARG(expr)                                                                        \

@@ -18,6 +18,9 @@
 #include "llmemory/store.h"
 
 typedef struct lm__pool {
+    /* Non-NULL: a pool of another owner that this one stands for (the shared pool of a
+       schema-per-tenant memory, api/tenancy.c): acquire, release and discard go there. */
+    struct lm__pool *shared;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     char *conninfo;
@@ -32,6 +35,9 @@ typedef struct lm__pool {
 
 typedef struct lm__db {
     lm__pool pool;
+    /* Connections of the tables' owner (migrations, DDL, the cross-tenant maintenance of
+       lm__db_admin_acquire) when a separate migration URL is configured; NULL: @c pool. */
+    lm__pool *admin;
     char schema[64];   /* validated identifier */
     char qschema[72];  /* quoted identifier for SQL text */
     char role[64];     /* work role of tenant transactions (validated); "" with LLMEMORY_RLS=off */
@@ -57,6 +63,8 @@ int lm__db_roles_apply(PGconn *conn, const lm__db *db);
 int lm__db_setup_role(lm__db *db);
 
 int lm__pool_init(lm__pool *pool, const char *conninfo, int size, int connect_timeout_s);
+/* A pool that stands for @p shared (which must outlive it): nothing of its own is opened. */
+void lm__pool_init_shared(lm__pool *pool, lm__pool *shared);
 void lm__pool_dispose(lm__pool *pool);
 /* Take a connection (connecting if needed; waits while all are in use). */
 int lm__pool_acquire(PGconn **out, lm__pool *pool);
@@ -142,6 +150,16 @@ int lm__tx_lock(lm__tx *tx, const char *owner_id);
 int lm__tx_commit(lm__tx *tx);
 /* Roll back if still open and release the connection. Safe to call twice. */
 void lm__tx_end(lm__tx *tx);
+
+/* Database-per-tenant helpers (db/tenantdb.c). The database name of a URL or conninfo into
+ * @p out ("" when it names none); LM_EINVAL when it does not parse. */
+int lm__conninfo_dbname(char *out, size_t n, const char *conninfo);
+/* Append @p conninfo with its database name replaced by @p dbname (keyword=value form). */
+int lm__conninfo_with_dbname(lm_buf *out, const char *conninfo, const char *dbname);
+/* Create database @p dbname through @p conninfo (any database of the cluster) unless it exists.
+ * @return 0 (created, or created by someone else meanwhile); 1 (it existed already); LM_ECONN;
+ * LM_EPERM or LM_EDB with a hint naming the statement an operator runs. */
+int lm__db_create_database(const char *conninfo, const char *dbname, int connect_timeout_s);
 
 /* Apply pending migrations (advisory lock, one transaction each, checksums recorded). */
 int lm__migrate(lm__db *db);

@@ -28,8 +28,18 @@ int lm__pool_init(lm__pool *pool, const char *conninfo, int size, int connect_ti
     return 0;
 }
 
+void lm__pool_init_shared(lm__pool *pool, lm__pool *shared)
+{
+    memset(pool, 0, sizeof(*pool));
+    pool->shared = shared;
+}
+
 void lm__pool_dispose(lm__pool *pool)
 {
+    if (pool->shared != NULL) {
+        memset(pool, 0, sizeof(*pool));
+        return;
+    }
     if (pool->idle == NULL)
         return;
     for (int i = 0; i < pool->n_idle; i++)
@@ -95,6 +105,8 @@ static int attach(PGconn **out, lm__pool *pool)
 int lm__pool_acquire(PGconn **out, lm__pool *pool)
 {
     *out = NULL;
+    if (pool->shared != NULL)
+        pool = pool->shared;
     pthread_mutex_lock(&pool->mu);
     for (;;) {
         if (pool->n_idle > 0) {
@@ -132,6 +144,8 @@ void lm__pool_release(lm__pool *pool, PGconn *conn)
     if (conn == NULL)
         return;
     lm__cancel_detach(conn);
+    if (pool->shared != NULL)
+        pool = pool->shared;
     int healthy = PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE;
     pthread_mutex_lock(&pool->mu);
     if (healthy && pool->n_idle < pool->size) {
@@ -151,6 +165,8 @@ void lm__pool_discard(lm__pool *pool, PGconn *conn)
     if (conn == NULL)
         return;
     lm__cancel_detach(conn);
+    if (pool->shared != NULL)
+        pool = pool->shared;
     pthread_mutex_lock(&pool->mu);
     pool->open--;
     pthread_cond_signal(&pool->cv);

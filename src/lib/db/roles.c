@@ -116,6 +116,54 @@ out:
     return rc;
 }
 
+/* With a migration URL, the work URL logs in as another role: it too must be able to switch to
+   the work role (and, inheriting it, read the tables that need no tenant). Granted from the
+   owner's connection @p admin when missing. */
+static int grant_to_work_login(PGconn *admin, lm__db *db)
+{
+    PGconn *w = NULL;
+    PGresult *r = NULL;
+    lm_buf sql = LM_BUF_INIT;
+    char user[128];
+    int rc;
+
+    if ((rc = lm__pool_acquire(&w, &db->pool)) < 0)
+        return rc;
+    rc = lm__db_exec(&r, w, "SELECT current_user", 0, NULL);
+    if (rc == 0)
+        snprintf(user, sizeof(user), "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    r = NULL;
+    lm__pool_release(&db->pool, w);
+    if (rc < 0)
+        return rc;
+    const char *params[2] = {user, db->role};
+    if ((rc = lm__db_exec(&r, admin, "SELECT pg_catalog.pg_has_role($1, $2, 'MEMBER')", 2,
+                          params)) < 0)
+        goto out;
+    if (PQgetvalue(r, 0, 0)[0] != 't') {
+        char *ident = PQescapeIdentifier(admin, user, strlen(user));
+        if (ident == NULL) {
+            rc = lm__error_set(LM_ENOMEM, "out of memory");
+            goto out;
+        }
+        lm__buf_printf(&sql, "GRANT %s TO %s", db->qrole, ident);
+        PQfreemem(ident);
+        if (lm__buf_oom(&sql)) {
+            rc = LM_ENOMEM;
+            goto out;
+        }
+        if ((rc = lm__db_exec(NULL, admin, sql.ptr, 0, NULL)) < 0) {
+            lm__error_hint("GRANT %s TO the role of the database URL.", db->role);
+            goto out;
+        }
+    }
+out:
+    PQclear(r);
+    lm_buf_dispose(&sql);
+    return rc;
+}
+
 int lm__db_setup_role(lm__db *db)
 {
     PGconn *c = NULL;
@@ -133,7 +181,8 @@ int lm__db_setup_role(lm__db *db)
     if ((rc = lm__db_exec(NULL, c, lock_sql, 1, lock_params)) < 0)
         goto out;
     locked = 1;
-    rc = lm__db_roles_apply(c, db);
+    if ((rc = lm__db_roles_apply(c, db)) == 0 && db->admin != NULL)
+        rc = grant_to_work_login(c, db);
 out:
     if (locked && PQstatus(c) == CONNECTION_OK) {
         snprintf(lock_sql, sizeof(lock_sql), "SELECT pg_advisory_unlock(%d, hashtext($1))",

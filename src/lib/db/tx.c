@@ -121,11 +121,12 @@ int lm__db_set_role(lm__db *db, const char *role)
 
 int lm__db_admin_acquire(PGconn **out, lm__db *db)
 {
-    int rc = lm__pool_acquire(out, &db->pool);
+    lm__pool *p = db->admin ? db->admin : &db->pool;
+    int rc = lm__pool_acquire(out, p);
     if (rc < 0)
         return rc;
     if ((rc = lm__db_exec(NULL, *out, "SET llmemory.maintenance = on", 0, NULL)) < 0) {
-        lm__pool_release(&db->pool, *out);
+        lm__pool_release(p, *out);
         *out = NULL;
     }
     return rc;
@@ -133,6 +134,7 @@ int lm__db_admin_acquire(PGconn **out, lm__db *db)
 
 void lm__db_admin_release(lm__db *db, PGconn *conn)
 {
+    lm__pool *p = db->admin ? db->admin : &db->pool;
     if (conn == NULL)
         return;
     if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE) {
@@ -140,11 +142,11 @@ void lm__db_admin_release(lm__db *db, PGconn *conn)
         int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);
         if (ok) {
-            lm__pool_release(&db->pool, conn);
+            lm__pool_release(p, conn);
             return;
         }
     }
-    lm__pool_discard(&db->pool, conn);
+    lm__pool_discard(p, conn);
 }
 
 void lm__db_log(const lm__db *db, int level, const char *fmt, ...)
