@@ -249,6 +249,7 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
     if (!o.no_bm25_extension && (rc = lm__bm25_detect(&mem->db, &mem->bm25)) < 0)
         goto out;
     lm__vindex_bg_init(&mem->vindex_bg, &mem->db, &mem->vec);
+    lm__erase_bg_init(&mem->erase_bg);
     *out = mem;
     mem = NULL;
 out:
@@ -268,6 +269,7 @@ void lm_memory_close(lm_memory *mem)
 {
     if (mem == NULL)
         return;
+    lm__erase_bg_dispose(&mem->erase_bg);   /* stops between batches: resumable */
     lm__vindex_bg_dispose(&mem->vindex_bg); /* finishes the pending index builds */
     lm__rate_dispose(mem);
     lm__pool_dispose(&mem->db.pool);

@@ -4,6 +4,8 @@
 #ifndef LM_API_MEMORY_H
 #define LM_API_MEMORY_H
 
+#include <pthread.h>
+
 #include "db/db.h"
 #include "search/search.h"
 #include "search/vector.h"
@@ -22,6 +24,18 @@
 /* SQL text giving a timestamptz column as ISO 8601 UTC ("2024-05-01T10:00:00.000000Z"). */
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
+/* The erasure cleanup thread of a memory (api/erase.c), started on first use. */
+typedef struct lm__erase_bg {
+    pthread_mutex_t mu;
+    pthread_cond_t wake, idle;
+    pthread_t th;
+    int started, busy, requested;
+    volatile int stop;
+} lm__erase_bg;
+void lm__erase_bg_init(lm__erase_bg *bg);
+/* Stop the thread after its current batch (the cleanup resumes later from the marks). */
+void lm__erase_bg_dispose(lm__erase_bg *bg);
+
 struct lm_memory {
     lm__db db;
     size_t max_content_bytes;
@@ -31,6 +45,7 @@ struct lm_memory {
     lm__bm25_params bm25;
     lm__vec_cfg vec;         /* vec.embedder NULL: no vector search */
     lm__vindex_bg vindex_bg; /* builds tenants' vector indexes off the request path */
+    lm__erase_bg erase_bg;   /* cleans up erased tenants in the background */
     int own_embedder;        /* the memory created vec.embedder and frees it */
     int embed_mode;          /* LM_EMBED_SYNC or LM_EMBED_QUEUE */
     lm_rerank_cb rerank_fn;
