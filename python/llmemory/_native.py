@@ -110,6 +110,8 @@ class MemoryOpts(Structure):
         ("rate_adds", c_double),
         ("rate_searches", c_double),
         ("rate_burst", c_double),
+        ("vector_index_max_per_tenant", c_int),
+        ("vector_index_max_per_tree", c_int),
     ]
 
 
