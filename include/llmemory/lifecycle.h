@@ -168,6 +168,48 @@ LM_EXTERN int lm_quota_get(lm_quota_status *out, lm_memory *mem, const char *own
  */
 LM_EXTERN double lm_rate_retry_after(void);
 
+/** Per-tenant rates, in operations a second: a rate >= 0 (0 refuses every call),
+ *  LM_QUOTA_NONE (no limit even when a default is configured) or LM_QUOTA_DEFAULT (follow the
+ *  configured lm_memory_opts.rate_adds / rate_searches). */
+typedef struct lm_rates {
+    double adds;
+    double searches;
+} lm_rates;
+
+/** A tenant's rates (caller-allocated). */
+typedef struct lm_rate_status {
+    lm_rates limit;    /* in force; LM_QUOTA_NONE for none */
+    lm_rates override; /* the tenant's own, LM_QUOTA_DEFAULT where it has none */
+} lm_rate_status;
+
+/**
+ * Set the tenant's rate overrides (audited as "quota.set"). Other processes follow within about
+ * 5 seconds, this one at once. @return 0; LM_EINVAL; LM_ECONFLICT (tenant being erased);
+ * LM_ECONN, LM_EDB.
+ */
+LM_EXTERN int lm_rate_set(lm_memory *mem, const char *owner_id, const lm_rates *rates);
+/** The tenant's rates in force and its overrides. @return 0; LM_EINVAL; LM_ECONN, LM_EDB. */
+LM_EXTERN int lm_rate_get(lm_rate_status *out, lm_memory *mem, const char *owner_id);
+
+/* ---- usage metering ---------------------------------------------------------------------------- */
+
+/** Calls of one tenant on one UTC day. */
+typedef struct lm_usage_day {
+    char day[11];     /* "YYYY-MM-DD" */
+    int64_t searches; /* searches admitted (lm_search, also over HTTP and MCP) */
+    int64_t adds;     /* document adds admitted */
+} lm_usage_day;
+
+/**
+ * The tenant's searches and adds per day over the last @p max_days days (1..366, today
+ * included), newest first, days without calls left out; @p out holds @p max_days entries.
+ * Calls are counted in memory and written at most about once a second in one statement per
+ * process (this call writes this process's first); a crash loses at most that second.
+ * @return 0; LM_EINVAL; LM_ECONN, LM_EDB.
+ */
+LM_EXTERN int lm_usage_days(lm_usage_day *out, int max_days, int *n_out, lm_memory *mem,
+                            const char *owner_id);
+
 /* ---- usage of every tenant (operators) ----------------------------------------------------------- */
 
 /** Order of lm_usage_list_get(): largest first, ties by owner_id. */
@@ -189,8 +231,8 @@ typedef struct lm_usage_row {
     const char *owner_id;
     lm_quota usage;
     lm_quota limit;         /* in force; LM_QUOTA_NONE for none */
-    int64_t searches_today; /* recorded searches since midnight UTC (search history) */
-    int64_t adds_today;     /* documents added or re-indexed since midnight UTC */
+    int64_t searches_today; /* searches since midnight UTC (lm_usage_days) */
+    int64_t adds_today;     /* document adds since midnight UTC (lm_usage_days) */
     const char *near_limit; /* "documents", ... when a usage is at 90% of its limit or more;
                                the first such kind; NULL when none */
 } lm_usage_row;

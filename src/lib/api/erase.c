@@ -591,6 +591,7 @@ int lm_tenant_erase_start(lm_erase_report *out, lm_memory *mem, const char *owne
         return rc;
     if ((rc = mark(&r, mem, owner_id, &already)) < 0)
         return rc;
+    lm__meter_forget(mem, owner_id);
     if ((rc = erase_bg_request(mem)) < 0)
         return rc;
     if (out)
@@ -610,6 +611,7 @@ int lm_tenant_erase_report(lm_erase_report *out, lm_memory *mem, const char *own
         return rc;
     if ((rc = mark(&r, mem, owner_id, &already)) < 0)
         return rc;
+    lm__meter_forget(mem, owner_id);
     /* Invisible from here; the rows go now, a batch at a time, on this thread (or, when another
        process is cleaning this tenant, when it has finished). */
     memset(&r, 0, sizeof(r));

@@ -290,6 +290,8 @@ void lm_memory_close(lm_memory *mem)
     if (mem == NULL)
         return;
     lm__erase_bg_dispose(&mem->erase_bg);   /* stops between batches: resumable */
+    if (lm__meter_flush(mem) < 0)
+        lm__error_clear();
     lm__vindex_bg_dispose(&mem->vindex_bg); /* finishes the pending index builds */
     lm__rate_dispose(mem);
     lm__pool_dispose(&mem->db.pool);

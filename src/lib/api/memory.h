@@ -60,6 +60,12 @@ enum { LM__RATE_ADDS = 0, LM__RATE_SEARCHES = 1 };
 /* Take a token of @p kind for the tenant: 0, or LM_ELIMIT (field "rate_adds"/"rate_searches",
    lm_rate_retry_after() set). */
 int lm__rate_take(lm_memory *mem, int kind, const char *owner_id);
+/* Usage metering (api/quota.c): every call admitted by lm__rate_take() is counted in memory per
+   tenant and UTC day, and the counts are added to tenant_usage_daily at most about once a second
+   (and before usage is read, and at close). */
+int lm__meter_flush(lm_memory *mem);
+/* Drop the unwritten counts of @p owner_id (its erasure). */
+void lm__meter_forget(lm_memory *mem, const char *owner_id);
 /* Set up / free the buckets at open / close (api/quota.c). */
 int lm__rate_init(lm_memory *mem);
 void lm__rate_dispose(lm_memory *mem);
