@@ -201,8 +201,8 @@ typedef struct lm_usage_day {
 } lm_usage_day;
 
 /**
- * The tenant's searches and adds per day over the last @p max_days days (1..366, today
- * included), newest first, days without calls left out; @p out holds @p max_days entries.
+ * The tenant's searches and adds per day over the last @p max_days days (1..366): one entry
+ * per day, today (UTC) first, zeros for days without calls; @p out holds @p max_days entries.
  * Calls are counted in memory and written at most about once a second in one statement per
  * process (this call writes this process's first); a crash loses at most that second.
  * @return 0; LM_EINVAL; LM_ECONN, LM_EDB.
@@ -244,11 +244,35 @@ typedef struct lm_usage_list lm_usage_list;
  * @return 0; LM_EINVAL; LM_ECONN, LM_EDB.
  */
 LM_EXTERN int lm_usage_list_get(lm_usage_list **out, lm_memory *mem, lm_usage_sort sort, int limit);
+/** lm_usage_list_get() of only the tenants whose usage of some kind is at @p percent % of its
+ *  limit or more (1..1000; near_limit then names the first such kind). @return 0; LM_EINVAL;
+ *  LM_ECONN, LM_EDB. */
+LM_EXTERN int lm_usage_list_near(lm_usage_list **out, lm_memory *mem, lm_usage_sort sort,
+                                 int limit, int percent);
 LM_EXTERN size_t lm_usage_list_count(const lm_usage_list *list);
 /** Row @p i, or NULL when out of range. Borrowed from @p list. */
 LM_EXTERN const lm_usage_row *lm_usage_list_at(const lm_usage_list *list, size_t i);
 /** Release @p list. NULL-safe. */
 LM_EXTERN void lm_usage_list_free(lm_usage_list *list);
+
+/** How many tenants are near their storage quotas, per kind (documents, chunks, bytes,
+ *  vectors, in lm_quota's order): counts only, never names, so a metric built from them has a
+ *  fixed number of series whatever the number of tenants. */
+typedef struct lm_quota_alerts {
+    int64_t tenants;   /* tenants with a usage row */
+    int64_t at_80[4];  /* at 80% of the kind's limit or more */
+    int64_t at_95[4];  /* at 95% or more */
+    int64_t at_100[4]; /* at the limit */
+    double age_s;      /* how old the counts are */
+} lm_quota_alerts;
+
+/**
+ * The near-quota counts (one query over every tenant's usage row, for operators), computed at
+ * most once per @p max_age_s seconds and cached in the memory; @p max_age_s < 0 answers from the
+ * cache only (LM_ENOTFOUND when nothing was computed yet) and never touches the database.
+ * @return 0; LM_ENOTFOUND; LM_ECONN, LM_EDB.
+ */
+LM_EXTERN int lm_quota_alerts_get(lm_quota_alerts *out, lm_memory *mem, int max_age_s);
 
 /* ---- audit log -------------------------------------------------------------------------------- */
 

@@ -287,16 +287,18 @@ TEST(test_quota__usage_metered_per_day)
     lm_results_free(res);
     lm_memory_close(m2); /* its counts are written at close */
     ASSERT_OK(lm_usage_days(d, 3, &n, m, "a"));
-    ASSERT_EQ_INT(n, 1);
+    ASSERT_EQ_INT(n, 3); /* one entry a day, today first */
     ASSERT_EQ_INT(d[0].searches, 5);
+    ASSERT_EQ_INT(d[1].searches + d[1].adds + d[2].searches + d[2].adds, 0);
+    ASSERT(strcmp(d[0].day, d[1].day) > 0);
     ASSERT_EQ_INT(d[0].adds, 3);
     ASSERT_EQ_INT(strlen(d[0].day), 10);
     ASSERT_OK(lm_usage_days(d, 3, &n, m, "b"));
-    ASSERT_EQ_INT(n, 1);
+    ASSERT_EQ_INT(n, 3);
     ASSERT_EQ_INT(d[0].searches, 1);
     ASSERT_EQ_INT(d[0].adds, 0);
     ASSERT_OK(lm_usage_days(d, 3, &n, m, "nobody"));
-    ASSERT_EQ_INT(n, 0);
+    ASSERT_EQ_INT(d[0].searches + d[0].adds, 0);
     ASSERT_OK(lm_usage_list_get(&l, m, LM_USAGE_SORT_SEARCHES_TODAY, 10));
     ASSERT_EQ_STR(lm_usage_list_at(l, 0)->owner_id, "a");
     ASSERT_EQ_INT(lm_usage_list_at(l, 0)->searches_today, 5);
@@ -306,9 +308,9 @@ TEST(test_quota__usage_metered_per_day)
     ASSERT_ERR(lm_usage_days(d, 3, &n, m, "../x"), LM_EINVAL);
     ASSERT_OK(lm_tenant_erase(NULL, m, "a"));
     ASSERT_OK(lm_usage_days(d, 3, &n, m, "a"));
-    ASSERT_EQ_INT(n, 0);
+    ASSERT_EQ_INT(d[0].searches + d[0].adds, 0);
     ASSERT_OK(lm_usage_days(d, 3, &n, m, "b"));
-    ASSERT_EQ_INT(n, 1);
+    ASSERT_EQ_INT(d[0].searches, 1);
     lm_memory_close(m);
 }
 
@@ -354,5 +356,59 @@ TEST(test_quota__rate_overrides_per_tenant)
     ASSERT_ERR(lm_doc_add(&ar, m, "c", "2", "2", LM_DOC_TEXT, "two", 3, NULL), LM_ELIMIT);
     ASSERT_OK(lm_rate_get(&st, m, "c"));
     ASSERT(st.limit.adds == 0.01 && st.override.adds == LM_QUOTA_DEFAULT);
+    lm_memory_close(m);
+}
+
+/* Near-quota alerts: counts of tenants per kind and threshold (no names), cached; the operator's
+ * list of the tenants near a limit, by a threshold of its choice. */
+TEST(test_quota__near_quota_alerts)
+{
+    lm_memory_opts mo = LM_MEMORY_OPTS_INIT;
+    lm_quota none = {LM_QUOTA_NONE, LM_QUOTA_DEFAULT, LM_QUOTA_DEFAULT, LM_QUOTA_DEFAULT};
+    lm_quota_alerts qa;
+    lm_usage_list *l = NULL;
+    mo.quota_documents = 10;
+    lm_memory *m = test_memory_opts(&mo);
+    ASSERT_ERR(lm_quota_alerts_get(&qa, m, -1), LM_ENOTFOUND); /* nothing cached yet */
+    struct {
+        const char *owner;
+        int docs;
+    } t[] = {{"a", 8}, {"b", 10}, {"c", 1}, {"d", 12}};
+    ASSERT_OK(lm_quota_set(m, "d", &none));
+    for (size_t i = 0; i < 4; i++)
+        for (int k = 0; k < t[i].docs; k++) {
+            char origin[16];
+            snprintf(origin, sizeof(origin), "o%d", k);
+            test_add(m, t[i].owner, origin, "some words here", NULL);
+        }
+    ASSERT_OK(lm_quota_alerts_get(&qa, m, 0));
+    ASSERT_EQ_INT(qa.tenants, 4);
+    ASSERT_EQ_INT(qa.at_80[0], 2);
+    ASSERT_EQ_INT(qa.at_95[0], 1);
+    ASSERT_EQ_INT(qa.at_100[0], 1);
+    ASSERT_EQ_INT(qa.at_80[1] + qa.at_80[2] + qa.at_80[3], 0); /* no other limit configured */
+    /* Cached: a new full tenant is not seen until the counts are older than asked. */
+    for (int k = 0; k < 10; k++) {
+        char origin[16];
+        snprintf(origin, sizeof(origin), "o%d", k);
+        test_add(m, "e", origin, "more words", NULL);
+    }
+    ASSERT_OK(lm_quota_alerts_get(&qa, m, 3600));
+    ASSERT_EQ_INT(qa.at_100[0], 1);
+    ASSERT(qa.age_s >= 0 && qa.age_s < 3600);
+    ASSERT_OK(lm_quota_alerts_get(&qa, m, 0));
+    ASSERT_EQ_INT(qa.at_100[0], 2);
+    ASSERT_OK(lm_usage_list_near(&l, m, LM_USAGE_SORT_DOCUMENTS, 100, 80));
+    ASSERT_EQ_INT(lm_usage_list_count(l), 3);
+    ASSERT_EQ_STR(lm_usage_list_at(l, 0)->owner_id, "b");
+    ASSERT_EQ_STR(lm_usage_list_at(l, 1)->owner_id, "e");
+    ASSERT_EQ_STR(lm_usage_list_at(l, 2)->owner_id, "a");
+    ASSERT_EQ_STR(lm_usage_list_at(l, 2)->near_limit, "documents");
+    lm_usage_list_free(l);
+    ASSERT_OK(lm_usage_list_near(&l, m, LM_USAGE_SORT_OWNER, 100, 95));
+    ASSERT_EQ_INT(lm_usage_list_count(l), 2);
+    ASSERT_EQ_STR(lm_usage_list_at(l, 0)->owner_id, "b");
+    lm_usage_list_free(l);
+    ASSERT_ERR(lm_usage_list_near(&l, m, LM_USAGE_SORT_OWNER, 100, 0), LM_EINVAL);
     lm_memory_close(m);
 }

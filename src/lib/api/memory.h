@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #include "db/db.h"
+#include "llmemory/lifecycle.h"
 #include "search/search.h"
 #include "search/vector.h"
 
@@ -53,7 +54,9 @@ struct lm_memory {
     int64_t quota_default[4]; /* documents, chunks, bytes, vectors; -1: none */
     double rate[2];           /* adds, searches a second; 0: none */
     double rate_burst_s;
-    struct lm__buckets *buckets; /* NULL when no rate is set */
+    struct lm__buckets *buckets; /* rates, rate overrides, the usage meter */
+    lm_quota_alerts alerts;      /* last lm_quota_alerts_get() (under buckets->meter_mu) */
+    double alerts_at_ms;         /* when; 0: never */
 };
 
 enum { LM__RATE_ADDS = 0, LM__RATE_SEARCHES = 1 };

@@ -189,15 +189,23 @@ int lm_usage_sort_parse(lm_usage_sort *out, const char *name)
     return LM_EINVAL;
 }
 
-int lm_usage_list_get(lm_usage_list **out, lm_memory *mem, lm_usage_sort sort, int limit)
+/* The limit of kind k in force, as SQL over q (the overrides) and $2..$5 (the defaults, -1 for
+   none). */
+static const char *const limit_sql[4] = {
+    "coalesce(q.max_documents, $2::bigint)", "coalesce(q.max_chunks, $3::bigint)",
+    "coalesce(q.max_bytes, $4::bigint)", "coalesce(q.max_vectors, $5::bigint)"};
+
+/* Every tenant's usage; @p percent > 0: only tenants at @p percent % of a limit or more. */
+static int usage_list(lm_usage_list **out, lm_memory *mem, lm_usage_sort sort, int limit,
+                      int percent)
 {
     lm_usage_list *l = NULL;
     lm_buf sql = LM_BUF_INIT;
     PGconn *conn = NULL;
-    char lim[16];
-    const char *params[1] = {lim};
+    char lim[16], def[4][24], pct[16];
+    const char *params[6] = {lim, def[0], def[1], def[2], def[3], pct};
     const char *S;
-    int rc;
+    int rc, near = percent > 0 ? percent : 90;
 
     LM_ASSERT_ARG(out != NULL);
     *out = NULL;
@@ -207,17 +215,24 @@ int lm_usage_list_get(lm_usage_list **out, lm_memory *mem, lm_usage_sort sort, i
     if (limit < 1 || limit > 100000)
         return lm__error_set_field(LM_EINVAL, "limit", "limit must be between 1 and 100000");
     snprintf(lim, sizeof(lim), "%d", limit);
+    snprintf(pct, sizeof(pct), "%d", percent);
+    for (int k = 0; k < 4; k++)
+        snprintf(def[k], sizeof(def[k]), "%lld", (long long)mem->quota_default[k]);
     S = mem->db.qschema;
     lm__buf_printf(&sql,
         "SELECT * FROM (SELECT u.owner_id, u.documents, u.chunks, u.bytes, %s AS vectors,"
-        " q.max_documents, q.max_chunks, q.max_bytes, q.max_vectors,"
+        " %s AS l0, %s AS l1, %s AS l2, %s AS l3,"
         " coalesce(m.searches, 0) AS searches_today, coalesce(m.adds, 0) AS adds_today"
         " FROM %s.tenant_usage u LEFT JOIN %s.tenant_stats s ON s.owner_id = u.owner_id"
         " LEFT JOIN %s.tenant_quotas q ON q.owner_id = u.owner_id"
         " LEFT JOIN %s.tenant_usage_daily m ON m.owner_id = u.owner_id"
         "   AND m.day = (now() AT TIME ZONE 'UTC')::date) t"
+        " WHERE $6::int <= 0 OR (l0 >= 0 AND documents * 100 >= $6::int * l0)"
+        "    OR (l1 >= 0 AND chunks * 100 >= $6::int * l1) OR (l2 >= 0 AND bytes * 100 >= $6::int * l2)"
+        "    OR (l3 >= 0 AND vectors * 100 >= $6::int * l3)"
         " ORDER BY %s%s, owner_id LIMIT $1",
-        mem->vec.embedder ? "coalesce(s.chunk_count, 0)" : "0::bigint", S, S, S, S,
+        mem->vec.embedder ? "coalesce(s.chunk_count, 0)" : "0::bigint", limit_sql[0],
+        limit_sql[1], limit_sql[2], limit_sql[3], S, S, S, S,
         sort_cols[sort], sort == LM_USAGE_SORT_OWNER ? "" : " DESC");
     if (lm__buf_oom(&sql)) {
         rc = LM_ENOMEM;
@@ -233,7 +248,7 @@ int lm_usage_list_get(lm_usage_list **out, lm_memory *mem, lm_usage_sort sort, i
        maintenance policy; a tenant transaction would see one tenant only). */
     if ((rc = lm__db_admin_acquire(&conn, &mem->db)) < 0)
         goto out;
-    rc = lm__db_exec(&l->res, conn, sql.ptr, 1, params);
+    rc = lm__db_exec(&l->res, conn, sql.ptr, 6, params);
     lm__db_admin_release(&mem->db, conn);
     if (rc < 0)
         goto out;
@@ -248,11 +263,11 @@ int lm_usage_list_get(lm_usage_list **out, lm_memory *mem, lm_usage_sort sort, i
         r->owner_id = PQgetvalue(l->res, (int)i, 0);
         for (int k = 0; k < 4; k++) {
             u[k] = strtoll(PQgetvalue(l->res, (int)i, 1 + k), NULL, 10);
-            lm[k] = PQgetisnull(l->res, (int)i, 5 + k)
-                        ? mem->quota_default[k]
-                        : strtoll(PQgetvalue(l->res, (int)i, 5 + k), NULL, 10);
-            /* 90% or more of a limit (10 * usage >= 9 * limit, in integers). */
-            if (r->near_limit == NULL && lm[k] >= 0 && 10 * u[k] >= 9 * lm[k])
+            lm[k] = strtoll(PQgetvalue(l->res, (int)i, 5 + k), NULL, 10);
+            if (lm[k] < 0)
+                lm[k] = LM_QUOTA_NONE;
+            /* At the threshold or more (100 * usage >= percent * limit, in integers). */
+            if (r->near_limit == NULL && lm[k] >= 0 && 100 * u[k] >= near * lm[k])
                 r->near_limit = kinds[k];
         }
         r->searches_today = strtoll(PQgetvalue(l->res, (int)i, 9), NULL, 10);
@@ -265,6 +280,22 @@ out:
     else
         *out = l;
     return rc;
+}
+
+int lm_usage_list_get(lm_usage_list **out, lm_memory *mem, lm_usage_sort sort, int limit)
+{
+    return usage_list(out, mem, sort, limit, 0);
+}
+
+int lm_usage_list_near(lm_usage_list **out, lm_memory *mem, lm_usage_sort sort, int limit,
+                       int percent)
+{
+    LM_ASSERT_ARG(out != NULL);
+    *out = NULL;
+    if (percent < 1 || percent > 1000)
+        return lm__error_set_field(LM_EINVAL, "percent",
+                                   "percent must be between 1 and 1000, not %d", percent);
+    return usage_list(out, mem, sort, limit, percent);
 }
 
 size_t lm_usage_list_count(const lm_usage_list *list)
@@ -727,9 +758,10 @@ int lm_usage_days(lm_usage_day *out, int max_days, int *n_out, lm_memory *mem,
     if (lm__meter_flush(mem) < 0)
         lm__error_clear();
     lm__buf_printf(&sql,
-                   "SELECT to_char(day, 'YYYY-MM-DD'), searches, adds FROM %s.tenant_usage_daily"
-                   " WHERE owner_id = $1 AND day > (now() AT TIME ZONE 'UTC')::date - $2::int"
-                   " ORDER BY day DESC",
+                   "SELECT to_char(g.day, 'YYYY-MM-DD'), coalesce(u.searches, 0),"
+                   " coalesce(u.adds, 0) FROM (SELECT ((now() AT TIME ZONE 'UTC')::date - i) AS day"
+                   " FROM generate_series(0, $2::int - 1) i) g LEFT JOIN %s.tenant_usage_daily u"
+                   " ON u.owner_id = $1 AND u.day = g.day ORDER BY g.day DESC",
                    mem->db.qschema);
     if (lm__buf_oom(&sql)) {
         rc = LM_ENOMEM;
@@ -747,6 +779,75 @@ int lm_usage_days(lm_usage_day *out, int max_days, int *n_out, lm_memory *mem,
     }
 out:
     lm__tx_end(&tx);
+    PQclear(res);
+    lm_buf_dispose(&sql);
+    return rc;
+}
+
+/* ---- near-quota alerts (bounded: counts of tenants, never names) -------------------------------- */
+
+int lm_quota_alerts_get(lm_quota_alerts *out, lm_memory *mem, int max_age_s)
+{
+    lm_buf sql = LM_BUF_INIT;
+    PGconn *conn = NULL;
+    PGresult *res = NULL;
+    char def[4][24];
+    const char *params[5] = {"0", def[0], def[1], def[2], def[3]};
+    double now;
+    int rc;
+
+    LM_ASSERT_ARG(out != NULL);
+    memset(out, 0, sizeof(*out));
+    LM_ASSERT_ARG(mem != NULL);
+    now = lm__now_ms();
+    pthread_mutex_lock(&mem->buckets->meter_mu);
+    if (mem->alerts_at_ms > 0 && (max_age_s < 0 || now - mem->alerts_at_ms <= max_age_s * 1000.0)) {
+        *out = mem->alerts;
+        out->age_s = (now - mem->alerts_at_ms) / 1000.0;
+        pthread_mutex_unlock(&mem->buckets->meter_mu);
+        return 0;
+    }
+    pthread_mutex_unlock(&mem->buckets->meter_mu);
+    if (max_age_s < 0)
+        return lm__error_set(LM_ENOTFOUND, "no quota alert counts computed yet");
+    for (int k = 0; k < 4; k++)
+        snprintf(def[k], sizeof(def[k]), "%lld", (long long)mem->quota_default[k]);
+    /* One pass over the per-tenant usage rows (one row per tenant, kept by triggers). */
+    lm__buf_printf(&sql, "SELECT count(*)");
+    for (int t = 0; t < 3; t++) {
+        static const int pct[3] = {80, 95, 100};
+        static const char *const u[4] = {"u.documents", "u.chunks", "u.bytes",
+                                         "coalesce(s.chunk_count, 0)"};
+        for (int k = 0; k < 4; k++)
+            lm__buf_printf(&sql, ", count(*) FILTER (WHERE %s >= 0 AND %s * 100 >= %d * %s)",
+                           limit_sql[k], k == 3 && !mem->vec.embedder ? "0" : u[k], pct[t],
+                           limit_sql[k]);
+    }
+    lm__buf_printf(&sql,
+                   " FROM %s.tenant_usage u LEFT JOIN %s.tenant_stats s ON s.owner_id = u.owner_id"
+                   " LEFT JOIN %s.tenant_quotas q ON q.owner_id = u.owner_id WHERE $1::int = 0",
+                   mem->db.qschema, mem->db.qschema, mem->db.qschema);
+    if (lm__buf_oom(&sql)) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    if ((rc = lm__db_admin_acquire(&conn, &mem->db)) < 0)
+        goto out;
+    rc = lm__db_exec(&res, conn, sql.ptr, 5, params);
+    lm__db_admin_release(&mem->db, conn);
+    if (rc < 0)
+        goto out;
+    out->tenants = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    for (int k = 0; k < 4; k++) {
+        out->at_80[k] = strtoll(PQgetvalue(res, 0, 1 + k), NULL, 10);
+        out->at_95[k] = strtoll(PQgetvalue(res, 0, 5 + k), NULL, 10);
+        out->at_100[k] = strtoll(PQgetvalue(res, 0, 9 + k), NULL, 10);
+    }
+    pthread_mutex_lock(&mem->buckets->meter_mu);
+    mem->alerts = *out;
+    mem->alerts_at_ms = lm__now_ms();
+    pthread_mutex_unlock(&mem->buckets->meter_mu);
+out:
     PQclear(res);
     lm_buf_dispose(&sql);
     return rc;
