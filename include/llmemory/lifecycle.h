@@ -290,7 +290,7 @@ typedef struct lm_audit_entry {
     const char *at;      /* ISO 8601 UTC */
     const char *actor;
     const char *action;  /* "key.create", "key.revoke", "tenant.erase", "tenant.export",
-                            "tenant.import", "quota.set" */
+                            "tenant.import", "quota.set", "auth.failure" */
     const char *source;  /* or NULL */
     const char *outcome; /* "success" or "failure" */
     const char *detail;  /* JSON object text */
@@ -304,6 +304,27 @@ typedef struct lm_audit_page lm_audit_page;
  * @return 0; LM_EINVAL; LM_ECONN, LM_EDB.
  */
 LM_EXTERN int lm_audit_list(lm_audit_page **out, lm_memory *mem, const char *owner_id, int limit);
+/** The server's own records (authentication failures no tenant can be named for: no credential,
+ *  an unknown key, a bad token), newest first; for operators. @return 0; LM_EINVAL; LM_ECONN,
+ *  LM_EDB. */
+LM_EXTERN int lm_audit_list_server(lm_audit_page **out, lm_memory *mem, int limit);
+
+/**
+ * Record a refused authentication ("auth.failure", outcome "failure"): who (@p key_id, the 16
+ * hex digits of the presented key when it has them, else NULL), what (@p credential "key",
+ * "jwt" or NULL for none; @p reason, e.g. "invalid", "revoked", "expired", "missing"), when, and
+ * from where (@p source, a client address). The record goes to the audit log of the key's tenant
+ * when the key id is known, else to the server's (lm_audit_list_server()). Never pass the
+ * credential itself.
+ *
+ * Bounded: the first failure of a kind (key id, reason, source) is written at once and the
+ * rest of that minute only counted and reported by the kind's next record (or when the memory
+ * closes): "failures" in a record's detail says how many failures it stands for. Past 128 kinds
+ * a minute, failures are counted into one "flood" record a minute. A flood therefore writes a bounded number of records per minute. Errors are logged,
+ * never returned.
+ */
+LM_EXTERN void lm_audit_auth_failure(lm_memory *mem, const char *credential, const char *key_id,
+                                     const char *reason, const char *source);
 LM_EXTERN size_t lm_audit_page_count(const lm_audit_page *page);
 /** Record @p i, or NULL when out of range. Borrowed from @p page. */
 LM_EXTERN const lm_audit_entry *lm_audit_page_at(const lm_audit_page *page, size_t i);

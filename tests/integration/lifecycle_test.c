@@ -709,3 +709,81 @@ TEST(test_lifecycle__audit_log)
     free(s.p);
     lm_memory_close(m);
 }
+
+/* Authentication failures: recorded with who (key id), what (reason), when, from where, in the
+ * key's tenant's log (never another's) or the server's; a flood writes a bounded number of
+ * records that still account for every failure ("failures"). */
+static long long audit_sum(lm_audit_page *p, long long *records)
+{
+    long long total = 0;
+    *records = 0;
+    for (size_t i = 0; i < lm_audit_page_count(p); i++) {
+        const lm_audit_entry *e = lm_audit_page_at(p, i);
+        const char *r = strstr(e->detail, "\"failures\": ");
+        if (strcmp(e->action, "auth.failure") != 0 || r == NULL)
+            continue;
+        (*records)++;
+        total += strtoll(r + 12, NULL, 10);
+    }
+    return total;
+}
+
+TEST(test_lifecycle__auth_failures_audited_and_bounded)
+{
+    lm_memory_opts mo = LM_MEMORY_OPTS_INIT;
+    lm_memory *m = test_memory_opts(&mo);
+    lm_key_created key;
+    lm_audit_page *p = NULL;
+    long long recs = 0;
+    ASSERT_OK(lm_key_create(&key, m, "acme", NULL));
+    test_add(m, "globex", "g", "Globex keeps its own log.", NULL);
+    for (int i = 0; i < 100; i++)
+        lm_audit_auth_failure(m, "key", key.key_id, "invalid", "10.0.0.1");
+    ASSERT_OK(lm_audit_list(&p, m, "acme", 100));
+    ASSERT_EQ_INT(audit_sum(p, &recs), 1); /* the first at once, the rest counted */
+    ASSERT_EQ_INT(recs, 1);
+    {
+        const lm_audit_entry *e = lm_audit_page_at(p, 0);
+        char want[64];
+        snprintf(want, sizeof(want), "\"key_id\": \"%s\"", key.key_id);
+        ASSERT_EQ_STR(e->action, "auth.failure");
+        ASSERT_EQ_STR(e->outcome, "failure");
+        ASSERT_EQ_STR(e->source, "10.0.0.1");
+        ASSERT(strstr(e->actor, key.key_id) != NULL);
+        ASSERT(strstr(e->detail, want) != NULL);
+        ASSERT(strstr(e->detail, "\"reason\": \"invalid\"") != NULL);
+        ASSERT(strstr(e->detail, key.key) == NULL || strlen(key.key) == 0);
+    }
+    lm_audit_page_free(p);
+    /* Another tenant sees none of it. */
+    ASSERT_OK(lm_audit_list(&p, m, "globex", 100));
+    ASSERT_EQ_INT(audit_sum(p, &recs), 0);
+    lm_audit_page_free(p);
+    /* A flood from 200 addresses with unknown keys and no credential: bounded records. */
+    for (int a = 0; a < 200; a++) {
+        char src[32];
+        snprintf(src, sizeof(src), "192.0.2.%d", a);
+        for (int i = 0; i < 5; i++)
+            lm_audit_auth_failure(m, i % 2 ? "key" : NULL, i % 2 ? "00000000000000ff" : NULL,
+                                  i % 2 ? "invalid" : "missing", src);
+    }
+    ASSERT_OK(lm_audit_list_server(&p, m, 10000));
+    audit_sum(p, &recs);
+    ASSERT(recs > 0 && recs <= 130);
+    lm_audit_page_free(p);
+    /* At close every count not yet reported gets its record: nothing is lost. */
+    lm_memory_close(m);
+    mo.schema = test_schema();
+    ASSERT_OK(lm_memory_open(&m, &mo));
+    ASSERT_OK(lm_audit_list_server(&p, m, 10000));
+    ASSERT_EQ_INT(audit_sum(p, &recs), 1000);
+    ASSERT(recs <= 300);
+    lm_audit_page_free(p);
+    ASSERT_OK(lm_audit_list(&p, m, "acme", 100));
+    ASSERT_EQ_INT(audit_sum(p, &recs), 100);
+    ASSERT_EQ_INT(recs, 2);
+    lm_audit_page_free(p);
+    ASSERT_ERR(lm_audit_list(&p, m, NULL, 10), LM_EINVAL);
+    lm_key_created_dispose(&key);
+    lm_memory_close(m);
+}

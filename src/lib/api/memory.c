@@ -270,6 +270,11 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
         goto out;
     lm__vindex_bg_init(&mem->vindex_bg, &mem->db, &mem->vec);
     lm__erase_bg_init(&mem->erase_bg);
+    if ((rc = lm__authfail_init(mem)) < 0) {
+        lm__erase_bg_dispose(&mem->erase_bg);
+        lm__vindex_bg_dispose(&mem->vindex_bg);
+        goto out;
+    }
     *out = mem;
     mem = NULL;
 out:
@@ -292,6 +297,7 @@ void lm_memory_close(lm_memory *mem)
     lm__erase_bg_dispose(&mem->erase_bg);   /* stops between batches: resumable */
     if (lm__meter_flush(mem) < 0)
         lm__error_clear();
+    lm__authfail_dispose(mem);
     lm__vindex_bg_dispose(&mem->vindex_bg); /* finishes the pending index builds */
     lm__rate_dispose(mem);
     lm__pool_dispose(&mem->db.pool);

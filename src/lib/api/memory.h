@@ -55,6 +55,7 @@ struct lm_memory {
     double rate[2];           /* adds, searches a second; 0: none */
     double rate_burst_s;
     struct lm__buckets *buckets; /* rates, rate overrides, the usage meter */
+    struct lm__authfails *authfails; /* authentication failures being aggregated (api/audit.c) */
     lm_quota_alerts alerts;      /* last lm_quota_alerts_get() (under buckets->meter_mu) */
     double alerts_at_ms;         /* when; 0: never */
 };
@@ -91,5 +92,10 @@ int lm__audit_in_tx(lm_memory *mem, lm__tx *tx, const char *owner_id, const char
  * lm_error_last() as it was (a failed action's error is what the caller reports). */
 void lm__audit(lm_memory *mem, const char *owner_id, const char *action, const char *outcome,
                const char *detail);
+
+/* Authentication-failure records (api/audit.c): set up at open; at close the counts not yet
+   reported are written. */
+int lm__authfail_init(lm_memory *mem);
+void lm__authfail_dispose(lm_memory *mem);
 
 #endif
