@@ -180,7 +180,10 @@ static int erasing_exec(PGresult **out, PGconn *c, const char *sql, int n, const
     int rc = lm__db_exec(NULL, c, "BEGIN", 0, NULL);
     if (rc < 0)
         return rc;
-    if ((rc = lm__db_exec(NULL, c, "SELECT set_config('llmemory.erasing', $1, true)", 1, p)) < 0 ||
+    /* Each batch finds its rows through the table's owner_id index, never by reading the whole
+       table (which stale statistics after a bulk load can make the planner prefer). */
+    if ((rc = lm__db_exec(NULL, c, "SELECT set_config('llmemory.erasing', $1, true),"
+                                   " set_config('enable_seqscan', 'off', true)", 1, p)) < 0 ||
         (rc = lm__db_exec(out, c, sql, n, p)) < 0) {
         PQclear(PQexec(c, "ROLLBACK"));
         return rc;
@@ -204,18 +207,21 @@ static int clean_table(cleaner *cl, const char *t, int k, const char *extra)
     PGresult *res = NULL;
     const char *S = cl->mem->db.qschema;
     const char *params[1] = {cl->owner};
+    double start = lm__now_ms();
+    int64_t total = 0;
     int rc = 0;
 
-    /* ctid batches: the rows are found through the table's owner_id index, and deleted by
-       their addresses (owner_id is checked again: partitions share ctids). */
+    /* ctid batches: the rows are found through the table's owner_id index and deleted by their
+       addresses (a TID scan; owner_id is checked again, as partitions share ctids). */
     lm__buf_printf(&sql,
-                   "WITH d AS (DELETE FROM %s.%s WHERE owner_id = $1%s AND ctid = ANY (ARRAY("
-                   "SELECT ctid FROM %s.%s WHERE owner_id = $1%s LIMIT %d)) RETURNING 1),"
+                   "WITH d AS (DELETE FROM %s.%s WHERE ctid = ANY (ARRAY("
+                   "SELECT ctid FROM %s.%s WHERE owner_id = $1%s LIMIT %d)) AND owner_id = $1%s"
+                   " RETURNING 1),"
                    " n AS (SELECT count(*) AS n FROM d)"
                    " UPDATE %s.tenant_erasures e SET report = e.report || jsonb_build_object('%s',"
                    " coalesce((e.report->>'%s')::bigint, 0) + n.n) FROM n WHERE e.owner_id = $1"
                    " RETURNING n.n",
-                   S, t, extra, S, t, extra, LM__ERASE_BATCH, S, kind_names[k], kind_names[k]);
+                   S, t, S, t, extra, LM__ERASE_BATCH, extra, S, kind_names[k], kind_names[k]);
     if (lm__buf_oom(&sql)) {
         rc = LM_ENOMEM;
         goto out;
@@ -229,12 +235,15 @@ static int clean_table(cleaner *cl, const char *t, int k, const char *extra)
         int64_t n = PQntuples(res) > 0 ? num(res, 0, 0) : 0;
         PQclear(res);
         res = NULL;
+        total += n;
         if (n < LM__ERASE_BATCH)
             break;
         if (cl->throttle)
             sleep_ms(lm__now_ms() - t0);
     }
 out:
+    lm__db_log(&cl->mem->db, LM_LOG_DEBUG, "erasure of \"%s\": %lld rows of %s in %.0f ms",
+               cl->owner, (long long)total, t, lm__now_ms() - start);
     PQclear(res);
     lm_buf_dispose(&sql);
     return rc;
