@@ -6,6 +6,8 @@
  * credential covers it (the same owner, or a sub-tenant "<owner>/..." of a key that allows them)
  * and refused with 403 otherwise. Never log or echo a credential.
  */
+#include <netdb.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <strings.h>
 
@@ -19,8 +21,15 @@ static void audit_refusal(srv_request *r, const char *credential, const char *ke
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     char addr[64] = "";
-    if (ci != NULL && ci->client_addr != NULL)
-        srv_addr_text(addr, sizeof(addr), ci->client_addr);
+    if (ci != NULL && ci->client_addr != NULL) {
+        const struct sockaddr *sa = ci->client_addr;
+        socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                  : sizeof(struct sockaddr_in);
+        if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
+            snprintf(addr, sizeof(addr), "unix");
+        else if (getnameinfo(sa, len, addr, sizeof(addr), NULL, 0, NI_NUMERICHOST) != 0)
+            addr[0] = '\0';
+    }
     lm_audit_auth_failure(r->srv->mem, credential, key_id, reason, addr[0] ? addr : NULL);
 }
 
