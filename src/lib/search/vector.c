@@ -103,11 +103,25 @@ int lm__vector_register(lm__db *db, lm__vec_cfg *cfg)
         goto out;
     /* The foreign key's own index: deleting a chunk looks its vectors up by (owner_id,
        chunk_id), which the primary key (provider_id in between) answers only by reading every
-       vector of the tenant; erasing a tenant of n chunks was then n^2. */
-    rc = exec_fmt(c, NULL, 0, NULL, "CREATE INDEX IF NOT EXISTS %s_chunk_idx ON %s (owner_id, chunk_id)",
-                  cfg->table_name, cfg->table);
-    if (rc < 0)
-        goto out;
+       vector of the tenant; erasing a tenant of n chunks was then n^2. Looked up in the catalog
+       first: CREATE INDEX IF NOT EXISTS locks the table before it finds the index, which would
+       block every writer and deadlock with a tenant's CREATE INDEX CONCURRENTLY at each open.
+       (A database from before this index builds it once, at the first open.) */
+    {
+        const char *p1[1] = {cfg->table_name};
+        rc = exec_fmt(c, &res, 1, p1, "SELECT to_regclass('%s.' || quote_ident($1 || '_chunk_idx'))"
+                                      " IS NULL", S);
+        if (rc < 0)
+            goto out;
+        int missing = PQgetvalue(res, 0, 0)[0] == 't';
+        PQclear(res);
+        res = NULL;
+        if (missing &&
+            (rc = exec_fmt(c, NULL, 0, NULL,
+                           "CREATE INDEX IF NOT EXISTS %s_chunk_idx ON %s (owner_id, chunk_id)",
+                           cfg->table_name, cfg->table)) < 0)
+            goto out;
+    }
     /* Row-level security like every tenant table (020_row_level_security.sql), once. */
     rc = exec_fmt(c, NULL, 0, NULL,
                   "SELECT %s.llmemory_protect_table(c.oid) FROM pg_catalog.pg_class c"
