@@ -6,9 +6,16 @@
  *   2. export "big" (with and without vectors) into a counting sink, against a baseline in the
  *      same run: one plain SELECT of the same chunk rows over libpq;
  *   3. import that export into "big2", against the load rate through lm_doc_add;
- *   4. erase "big2" while a thread searches "small" continuously: the other tenant's p50/p99
- *      before and during, the time until "big2" is invisible (a poller searching it), and the
- *      erase call's duration (commit plus index drops).
+ *   4. erase "big2" while a thread searches "small" continuously (lm_tenant_erase_start: the
+ *      mark, then the memory's background cleanup): the time until "big2" is invisible, the time
+ *      until its cleanup has finished, and the other tenant's p50/p99 before and during.
+ * LIFECYCLE_BENCH_ERASE_ONLY=1 measures step 4 alone, on tenants built quickly: a seed tenant of
+ * LIFECYCLE_BENCH_SEED chunks (default 4,000) loaded through lm_doc_add and copied with SQL
+ * (new ids, the same rows, postings and vectors built by the triggers and an INSERT ... SELECT)
+ * until "big2" and "big3" hold the target; "big3" is then erased by the synchronous call
+ * (lm_tenant_erase_report, the same batches on the calling thread, no pauses) for comparison.
+ * These copies get no HNSW index of their own (vector_index_threshold -1): a real tenant that
+ * large has one, which the cleanup drops first.
  * Each step reports wall seconds, CPU seconds of this process and of the PostgreSQL server
  * processes (from /proc), and chunks per second of each.
  *   lifecycle_bench DB_URL SCHEMA
@@ -220,6 +227,172 @@ static void pct(const searcher *s, double from, double to, const char *label)
     free(v);
 }
 
+/* ---- erase: invisibility, cleanup, and the other tenant's latency ---- */
+
+static void erase_measure(lm_memory *m, const char *owner, int background)
+{
+    searcher *se = calloc(1, sizeof(*se));
+    pthread_t th;
+    lm_erase_report rep;
+    step s;
+    int rc;
+    se->m = m;
+    pthread_create(&th, NULL, search_loop, se);
+    sleep(5);
+    double t_erase = now_s(), t_invisible, t_done;
+    step_begin(&s);
+    rc = background ? lm_tenant_erase_start(&rep, m, owner) : lm_tenant_erase_report(&rep, m, owner);
+    if (rc != 0)
+        die("erase", rc);
+    {
+        /* Every call now sees nothing of the tenant. */
+        lm_results *r = NULL;
+        lm_search_opts o = LM_SEARCH_OPTS_INIT;
+        lm_stats st;
+        o.no_history = 1;
+        if (lm_search(&r, m, owner, "vacation policy", &o) != 0 || lm_results_count(r) != 0)
+            die("erased tenant still visible", -1);
+        lm_results_free(r);
+        if (lm_stats_get(&st, m, owner) != 0 || st.document_count != 0)
+            die("erased tenant still counted", -1);
+        t_invisible = now_s();
+    }
+    if (background)
+        lm_erasure_wait(m);
+    t_done = now_s();
+    {
+        int64_t pending = -1;
+        if (lm_erasure_pending(&pending, m) != 0 || pending != 0)
+            die("cleanup not finished", -1);
+    }
+    step_end(&s, background ? "erase (mark + background)" : "erase (synchronous)",
+             (double)rep.chunks, "chunks");
+    sleep(2);
+    atomic_store(&se->stop, 1);
+    pthread_join(th, NULL);
+    printf("erase %s: %lld documents, %lld chunks%s\n", owner, (long long)rep.documents,
+           (long long)rep.chunks, background ? " (counted at the mark)" : "");
+    printf("time to invisibility %.3f s; time to full cleanup %.2f s\n", t_invisible - t_erase,
+           t_done - t_erase);
+    pct(se, t_erase - 5, t_erase, "before erase");
+    pct(se, t_erase, t_done, "during erase");
+    free(se);
+}
+
+/* A tenant of @p target chunks: copies of "seed" (new ids), with SQL. */
+static void replicate(PGconn *pg, const char *schema, const char *owner, int64_t seed_chunks,
+                      int64_t target)
+{
+    for (int k = 0; (int64_t)k * seed_chunks < target; k++) {
+        const char *p[2] = {owner, NULL};
+        char ks[16];
+        snprintf(ks, sizeof(ks), "%d", k);
+        p[1] = ks;
+        PGresult *r;
+        const char *stmts[3];
+        char a[1024], b2[2048], c[1024];
+        snprintf(a, sizeof(a),
+                 "INSERT INTO \"%s\".documents (owner_id, document_id, id_at_origin, document_type,"
+                 " document_name, metadata, content_bytes, chunk_count)"
+                 " SELECT $1, md5($2 || document_id::text)::uuid, id_at_origin || '-' || $2,"
+                 " document_type, document_name, metadata, content_bytes, chunk_count"
+                 " FROM \"%s\".documents WHERE owner_id = 'seed'",
+                 schema, schema);
+        snprintf(b2, sizeof(b2),
+                 "INSERT INTO \"%s\".chunks (owner_id, chunk_id, document_id, parent_chunk_id,"
+                 " chunk_index, chunk_level, searchable, content, content_hash, token_count,"
+                 " metadata, search_vector, doc_len)"
+                 " SELECT $1, md5($2 || chunk_id::text)::uuid, md5($2 || document_id::text)::uuid,"
+                 " CASE WHEN parent_chunk_id IS NULL THEN NULL"
+                 " ELSE md5($2 || parent_chunk_id::text)::uuid END,"
+                 " chunk_index, chunk_level, searchable, content, content_hash, token_count,"
+                 " metadata, search_vector, doc_len"
+                 " FROM \"%s\".chunks WHERE owner_id = 'seed' ORDER BY chunk_level, chunk_no",
+                 schema, schema);
+        snprintf(c, sizeof(c),
+                 "INSERT INTO \"%s\".vectors_384 (owner_id, provider_id, chunk_id, embedding)"
+                 " SELECT $1, provider_id, md5($2 || chunk_id::text)::uuid, embedding"
+                 " FROM \"%s\".vectors_384 WHERE owner_id = 'seed'",
+                 schema, schema);
+        stmts[0] = a;
+        stmts[1] = b2;
+        stmts[2] = c;
+        for (int i = 0; i < 3; i++) {
+            r = PQexecParams(pg, stmts[i], 2, NULL, p, NULL, NULL, 0);
+            if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+                fprintf(stderr, "replicate: %s", PQerrorMessage(pg));
+                exit(1);
+            }
+            PQclear(r);
+        }
+    }
+}
+
+static int erase_only(lm_memory *m, PGconn *pg, const char *schema, long target)
+{
+    long seed_target = getenv("LIFECYCLE_BENCH_SEED") ? atol(getenv("LIFECYCLE_BENCH_SEED")) : 4000;
+    char text[4096];
+    int64_t chunks = 0;
+    step s;
+    int rc;
+    step_begin(&s);
+    for (int i = 0; chunks < seed_target; i++) {
+        char origin[32];
+        lm_doc_add_result r;
+        snprintf(origin, sizeof(origin), "doc-%d", i);
+        doc_text(text, sizeof(text), (unsigned)i, 300);
+        if ((rc = lm_doc_add(&r, m, "seed", origin, origin, LM_DOC_TEXT, text, strlen(text),
+                             NULL)) != 0)
+            die("add", rc);
+        chunks += r.chunk_count;
+    }
+    step_end(&s, "load seed (lm_doc_add)", (double)chunks, "chunks");
+    for (int i = 0; i < 300; i++) {
+        char origin[32];
+        lm_doc_add_result r;
+        snprintf(origin, sizeof(origin), "s-%d", i);
+        doc_text(text, sizeof(text), (unsigned)(i + 99991), 120);
+        if ((rc = lm_doc_add(&r, m, "small", origin, origin, LM_DOC_TEXT, text, strlen(text),
+                             NULL)) != 0)
+            die("add small", rc);
+    }
+    const char *big[2] = {"big2", "big3"};
+    for (int t = 0; t < 2; t++) {
+        step_begin(&s);
+        replicate(pg, schema, big[t], chunks, target);
+        lm_stats st;
+        if ((rc = lm_stats_get(&st, m, big[t])) != 0)
+            die("stats", rc);
+        step_end(&s, "copy seed (SQL)", (double)st.chunk_count, "chunks");
+        printf("%s: %lld documents, %lld chunks\n", big[t], (long long)st.document_count,
+               (long long)st.chunk_count);
+    }
+    PQclear(PQexec(pg, "CHECKPOINT"));
+    {
+        char sql[256];
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\".postings WHERE owner_id = 'big2'",
+                 schema);
+        PGresult *r = PQexec(pg, sql);
+        printf("big2 postings: %s\n", PQresultStatus(r) == PGRES_TUPLES_OK ? PQgetvalue(r, 0, 0) : "?");
+        PQclear(r);
+    }
+    if (getenv("LIFECYCLE_BENCH_SYNC_FIRST") != NULL) {
+        erase_measure(m, "big3", 0);
+        erase_measure(m, "big2", 1);
+    } else {
+        erase_measure(m, "big2", 1);
+        erase_measure(m, "big3", 0);
+    }
+    return 0;
+}
+
+static void bench_log(int level, const char *msg, void *payload)
+{
+    (void)level;
+    (void)payload;
+    fprintf(stderr, "  [log] %s\n", msg);
+}
+
 int main(int argc, char **argv)
 {
     lm_memory_opts mo = LM_MEMORY_OPTS_INIT;
@@ -237,9 +410,21 @@ int main(int argc, char **argv)
     mo.database_url = argv[1];
     mo.schema = argv[2];
     mo.pool_size = 8;
+    if (getenv("LIFECYCLE_BENCH_ERASE_ONLY") != NULL)
+        mo.vector_index_threshold = -1;
+    if (getenv("LIFECYCLE_BENCH_VERBOSE") != NULL) {
+        mo.log_fn = bench_log;
+        mo.log_level = LM_LOG_DEBUG;
+    }
     if ((rc = lm_memory_open(&m, &mo)) != 0)
         die("open", rc);
     PGconn *pg = PQconnectdb(argv[1]);
+    if (getenv("LIFECYCLE_BENCH_ERASE_ONLY") != NULL) {
+        rc = erase_only(m, pg, argv[2], target);
+        PQfinish(pg);
+        lm_memory_close(m);
+        return rc;
+    }
 
     /* 1. load */
     step_begin(&s);
@@ -311,43 +496,10 @@ int main(int argc, char **argv)
     free(mb.p);
 
     /* 4. erase big2 while "small" is searched */
-    searcher *se = calloc(1, sizeof(*se));
-    se->m = m;
-    pthread_t th;
-    pthread_create(&th, NULL, search_loop, se);
-    sleep(5);
-    double t_erase = now_s();
-    lm_erase_report rep;
-    double t_invisible = 0;
-    step_begin(&s);
-    if ((rc = lm_tenant_erase_report(&rep, m, "big2")) != 0)
-        die("erase", rc);
-    double t_done = now_s();
-    step_end(&s, "erase big2", (double)rep.chunks, "chunks");
-    {
-        lm_results *r = NULL;
-        lm_search_opts o = LM_SEARCH_OPTS_INIT;
-        o.no_history = 1;
-        if (lm_search(&r, m, "big2", "vacation policy", &o) != 0 || lm_results_count(r) != 0)
-            die("big2 still visible", -1);
-        lm_results_free(r);
-        t_invisible = now_s();
-    }
-    sleep(2);
-    atomic_store(&se->stop, 1);
-    pthread_join(th, NULL);
-    printf("erase: %lld documents, %lld chunks, %lld vectors, %lld postings, %lld terms\n",
-           (long long)rep.documents, (long long)rep.chunks, (long long)rep.vectors,
-           (long long)rep.postings, (long long)rep.terms);
-    printf("time to invisibility %.2f s (one transaction: invisible at its commit); erase call "
-           "%.2f s\n",
-           t_invisible - t_erase, t_done - t_erase);
-    pct(se, t_erase - 5, t_erase, "before erase");
-    pct(se, t_erase, t_done, "during erase");
+    erase_measure(m, "big2", 1);
     struct rusage u;
     getrusage(RUSAGE_SELF, &u);
     printf("client peak RSS %ld MB\n", u.ru_maxrss / 1024);
-    free(se);
     PQfinish(pg);
     lm_memory_close(m);
     return 0;

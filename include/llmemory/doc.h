@@ -266,10 +266,17 @@ typedef struct lm_erase_report {
 
 /**
  * Erase every trace of the tenant: documents, chunks, vectors, embedding queue entries, keyword
- * statistics and postings, search history, its own vector indexes, its API keys, and the rows
- * of every other table of the schema that has an owner_id column (found in the catalog, so a
- * table added later is erased too). One transaction under the tenant's writer lock: readers
- * see all of it or none of it. Sub-tenants ("acme/x" of "acme") are separate tenants and stay.
+ * statistics and postings, search history, its own vector indexes, its API keys, quota and usage
+ * rows, and the rows of every other table of the schema that has an owner_id column (found in
+ * the catalog, so a table added later is erased too). Sub-tenants ("acme/x" of "acme") are
+ * separate tenants and stay. The audit log keeps one record of the tenant: this erasure's, with
+ * the counts.
+ *
+ * First the tenant is marked erased (one small transaction): from then on it is invisible to
+ * every call (reads find nothing, writes fail with LM_ECONFLICT, its keys no longer
+ * authenticate). Then its rows are deleted in small transactions, here on the calling thread;
+ * the call returns when nothing is left and the owner id may be used again. A cleanup cut short
+ * (a crash) resumes from the mark: lm_erasure_resume(), lm_erasure_run().
  *
  * @param out receives the counts per kind; may be NULL
  * @return 0; LM_EINVAL; LM_ECONN, LM_EDB.
@@ -282,6 +289,30 @@ LM_EXTERN int lm_tenant_erase_report(lm_erase_report *out, lm_memory *mem, const
  * @return 0; LM_EINVAL; LM_ECONN, LM_EDB.
  */
 LM_EXTERN int lm_tenant_erase(int64_t *documents_out, lm_memory *mem, const char *owner_id);
+
+/**
+ * Mark the tenant erased and return: it is invisible to every call when this returns, and its
+ * rows are deleted by a background thread of @p mem in small batches, pausing between them so
+ * other tenants are not slowed. Until that cleanup has finished, writes to the tenant fail with
+ * LM_ECONFLICT. Erasing a tenant already marked does nothing more.
+ *
+ * @param out receives documents, chunks (from the tenant's usage) and api_keys (removed at
+ *            once); the other counts are 0 (the erasure record gets them all at the end).
+ * @return 0; LM_EINVAL; LM_ECONN, LM_EDB; LM_ERROR when no thread could be started (the mark
+ *         stands: lm_erasure_run() finishes it).
+ */
+LM_EXTERN int lm_tenant_erase_start(lm_erase_report *out, lm_memory *mem, const char *owner_id);
+/** Number of tenants marked erased whose cleanup has not finished (of every tenant: for
+ *  operators). @return 0; LM_ECONN, LM_EDB. */
+LM_EXTERN int lm_erasure_pending(int64_t *out, lm_memory *mem);
+/** Start the background cleanup of every pending erasure (after a crash or in a server at
+ *  start). @p pending_out: how many there are; may be NULL. @return 0; LM_ECONN, LM_EDB. */
+LM_EXTERN int lm_erasure_resume(int64_t *pending_out, lm_memory *mem);
+/** Finish every pending erasure on the calling thread, without pauses. @p cleaned_out: how many
+ *  finished; may be NULL. @return 0; LM_ECONN, LM_EDB. */
+LM_EXTERN int lm_erasure_run(int64_t *cleaned_out, lm_memory *mem);
+/** Wait until the memory's background cleanup has nothing left to do. NULL-safe. */
+LM_EXTERN void lm_erasure_wait(lm_memory *mem);
 
 LM_END_DECL
 

@@ -168,6 +168,48 @@ LM_EXTERN int lm_quota_get(lm_quota_status *out, lm_memory *mem, const char *own
  */
 LM_EXTERN double lm_rate_retry_after(void);
 
+/** Per-tenant rates, in operations a second: a rate >= 0 (0 refuses every call),
+ *  LM_QUOTA_NONE (no limit even when a default is configured) or LM_QUOTA_DEFAULT (follow the
+ *  configured lm_memory_opts.rate_adds / rate_searches). */
+typedef struct lm_rates {
+    double adds;
+    double searches;
+} lm_rates;
+
+/** A tenant's rates (caller-allocated). */
+typedef struct lm_rate_status {
+    lm_rates limit;    /* in force; LM_QUOTA_NONE for none */
+    lm_rates override; /* the tenant's own, LM_QUOTA_DEFAULT where it has none */
+} lm_rate_status;
+
+/**
+ * Set the tenant's rate overrides (audited as "quota.set"). Other processes follow within about
+ * 5 seconds, this one at once. @return 0; LM_EINVAL; LM_ECONFLICT (tenant being erased);
+ * LM_ECONN, LM_EDB.
+ */
+LM_EXTERN int lm_rate_set(lm_memory *mem, const char *owner_id, const lm_rates *rates);
+/** The tenant's rates in force and its overrides. @return 0; LM_EINVAL; LM_ECONN, LM_EDB. */
+LM_EXTERN int lm_rate_get(lm_rate_status *out, lm_memory *mem, const char *owner_id);
+
+/* ---- usage metering ---------------------------------------------------------------------------- */
+
+/** Calls of one tenant on one UTC day. */
+typedef struct lm_usage_day {
+    char day[11];     /* "YYYY-MM-DD" */
+    int64_t searches; /* searches admitted (lm_search, also over HTTP and MCP) */
+    int64_t adds;     /* document adds admitted */
+} lm_usage_day;
+
+/**
+ * The tenant's searches and adds per day over the last @p max_days days (1..366): one entry
+ * per day, today (UTC) first, zeros for days without calls; @p out holds @p max_days entries.
+ * Calls are counted in memory and written at most about once a second in one statement per
+ * process (this call writes this process's first); a crash loses at most that second.
+ * @return 0; LM_EINVAL; LM_ECONN, LM_EDB.
+ */
+LM_EXTERN int lm_usage_days(lm_usage_day *out, int max_days, int *n_out, lm_memory *mem,
+                            const char *owner_id);
+
 /* ---- usage of every tenant (operators) ----------------------------------------------------------- */
 
 /** Order of lm_usage_list_get(): largest first, ties by owner_id. */
@@ -189,8 +231,8 @@ typedef struct lm_usage_row {
     const char *owner_id;
     lm_quota usage;
     lm_quota limit;         /* in force; LM_QUOTA_NONE for none */
-    int64_t searches_today; /* recorded searches since midnight UTC (search history) */
-    int64_t adds_today;     /* documents added or re-indexed since midnight UTC */
+    int64_t searches_today; /* searches since midnight UTC (lm_usage_days) */
+    int64_t adds_today;     /* document adds since midnight UTC (lm_usage_days) */
     const char *near_limit; /* "documents", ... when a usage is at 90% of its limit or more;
                                the first such kind; NULL when none */
 } lm_usage_row;
@@ -202,11 +244,35 @@ typedef struct lm_usage_list lm_usage_list;
  * @return 0; LM_EINVAL; LM_ECONN, LM_EDB.
  */
 LM_EXTERN int lm_usage_list_get(lm_usage_list **out, lm_memory *mem, lm_usage_sort sort, int limit);
+/** lm_usage_list_get() of only the tenants whose usage of some kind is at @p percent % of its
+ *  limit or more (1..1000; near_limit then names the first such kind). @return 0; LM_EINVAL;
+ *  LM_ECONN, LM_EDB. */
+LM_EXTERN int lm_usage_list_near(lm_usage_list **out, lm_memory *mem, lm_usage_sort sort,
+                                 int limit, int percent);
 LM_EXTERN size_t lm_usage_list_count(const lm_usage_list *list);
 /** Row @p i, or NULL when out of range. Borrowed from @p list. */
 LM_EXTERN const lm_usage_row *lm_usage_list_at(const lm_usage_list *list, size_t i);
 /** Release @p list. NULL-safe. */
 LM_EXTERN void lm_usage_list_free(lm_usage_list *list);
+
+/** How many tenants are near their storage quotas, per kind (documents, chunks, bytes,
+ *  vectors, in lm_quota's order): counts only, never names, so a metric built from them has a
+ *  fixed number of series whatever the number of tenants. */
+typedef struct lm_quota_alerts {
+    int64_t tenants;   /* tenants with a usage row */
+    int64_t at_80[4];  /* at 80% of the kind's limit or more */
+    int64_t at_95[4];  /* at 95% or more */
+    int64_t at_100[4]; /* at the limit */
+    double age_s;      /* how old the counts are */
+} lm_quota_alerts;
+
+/**
+ * The near-quota counts (one query over every tenant's usage row, for operators), computed at
+ * most once per @p max_age_s seconds and cached in the memory; @p max_age_s < 0 answers from the
+ * cache only (LM_ENOTFOUND when nothing was computed yet) and never touches the database.
+ * @return 0; LM_ENOTFOUND; LM_ECONN, LM_EDB.
+ */
+LM_EXTERN int lm_quota_alerts_get(lm_quota_alerts *out, lm_memory *mem, int max_age_s);
 
 /* ---- audit log -------------------------------------------------------------------------------- */
 
@@ -224,7 +290,7 @@ typedef struct lm_audit_entry {
     const char *at;      /* ISO 8601 UTC */
     const char *actor;
     const char *action;  /* "key.create", "key.revoke", "tenant.erase", "tenant.export",
-                            "tenant.import", "quota.set" */
+                            "tenant.import", "quota.set", "auth.failure" */
     const char *source;  /* or NULL */
     const char *outcome; /* "success" or "failure" */
     const char *detail;  /* JSON object text */
@@ -238,6 +304,27 @@ typedef struct lm_audit_page lm_audit_page;
  * @return 0; LM_EINVAL; LM_ECONN, LM_EDB.
  */
 LM_EXTERN int lm_audit_list(lm_audit_page **out, lm_memory *mem, const char *owner_id, int limit);
+/** The server's own records (authentication failures no tenant can be named for: no credential,
+ *  an unknown key, a bad token), newest first; for operators. @return 0; LM_EINVAL; LM_ECONN,
+ *  LM_EDB. */
+LM_EXTERN int lm_audit_list_server(lm_audit_page **out, lm_memory *mem, int limit);
+
+/**
+ * Record a refused authentication ("auth.failure", outcome "failure"): who (@p key_id, the 16
+ * hex digits of the presented key when it has them, else NULL), what (@p credential "key",
+ * "jwt" or NULL for none; @p reason, e.g. "invalid", "revoked", "expired", "missing"), when, and
+ * from where (@p source, a client address). The record goes to the audit log of the key's tenant
+ * when the key id is known, else to the server's (lm_audit_list_server()). Never pass the
+ * credential itself.
+ *
+ * Bounded: the first failure of a kind (key id, reason, source) is written at once and the
+ * rest of that minute only counted and reported by the kind's next record (or when the memory
+ * closes): "failures" in a record's detail says how many failures it stands for. Past 128 kinds
+ * a minute, failures are counted into one "flood" record a minute. A flood therefore writes a bounded number of records per minute. Errors are logged,
+ * never returned.
+ */
+LM_EXTERN void lm_audit_auth_failure(lm_memory *mem, const char *credential, const char *key_id,
+                                     const char *reason, const char *source);
 LM_EXTERN size_t lm_audit_page_count(const lm_audit_page *page);
 /** Record @p i, or NULL when out of range. Borrowed from @p page. */
 LM_EXTERN const lm_audit_entry *lm_audit_page_at(const lm_audit_page *page, size_t i);

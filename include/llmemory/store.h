@@ -136,13 +136,20 @@ typedef struct lm_memory_opts {
     /* Schema and database modes: tenant memories kept open at most (least recently used ones
        are closed beyond, once no call uses them). 0: $LLMEMORY_TENANT_HANDLES, else 64. */
     int tenant_handles;
+    /* Caps on the per-tenant vector indexes (all on one shared table, where each one costs
+       every vector query's planning time): indexes of one tenant (one per provider), and of one
+       tree (a tenant and its sub-tenants "<tenant>/..."). A tenant past a cap is searched
+       exactly. 0: $LLMEMORY_VECTOR_INDEX_MAX_PER_TENANT / ..._PER_TREE, else 2 and 16;
+       < 0: no cap. */
+    int vector_index_max_per_tenant;
+    int vector_index_max_per_tree;
 } lm_memory_opts;
 
 #define LM_MEMORY_OPTS_VERSION 1
 #define LM_MEMORY_OPTS_INIT                                                                        \
     {LM_MEMORY_OPTS_VERSION, NULL, NULL, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, LM_LOG_WARN, NULL,  \
      NULL, 0, LM_EMBED_SYNC, 0, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0.0, 0.0, 0.0, NULL,   \
-     0, NULL, NULL, 0}
+     0, NULL, NULL, 0, 0, 0}
 /** Initialise @p opts to defaults. @return 0, or LM_EINVAL for an unsupported @p version. */
 LM_EXTERN int lm_memory_opts_init(lm_memory_opts *opts, unsigned int version);
 

@@ -115,6 +115,8 @@ class MemoryOpts(Structure):
         ("tenant_url", c_char_p),
         ("tenant_map", c_char_p),
         ("tenant_handles", c_int),
+        ("vector_index_max_per_tenant", c_int),
+        ("vector_index_max_per_tree", c_int),
     ]
 
 
@@ -464,6 +466,23 @@ class AuditEntry(Structure):
     ]
 
 
+class UsageDay(Structure):
+    _fields_ = [("day", c_char * 11), ("searches", c_int64), ("adds", c_int64)]
+
+
+class Rates(Structure):
+    _fields_ = [("adds", c_double), ("searches", c_double)]
+
+
+class RateStatus(Structure):
+    _fields_ = [("limit", Rates), ("override", Rates)]
+
+
+class QuotaAlerts(Structure):
+    _fields_ = [("tenants", c_int64), ("at_80", c_int64 * 4), ("at_95", c_int64 * 4),
+                ("at_100", c_int64 * 4), ("age_s", c_double)]
+
+
 # Every structure whose layout tests/test_abi.py checks against the C compiler.
 STRUCTS = {
     "lm_error": Error,
@@ -498,6 +517,10 @@ STRUCTS = {
     "lm_quota_status": QuotaStatus,
     "lm_usage_row": UsageRow,
     "lm_audit_entry": AuditEntry,
+    "lm_usage_day": UsageDay,
+    "lm_rates": Rates,
+    "lm_rate_status": RateStatus,
+    "lm_quota_alerts": QuotaAlerts,
 }
 
 P = c_void_p
@@ -612,6 +635,18 @@ _OPTIONAL = {
     "lm_audit_page_count": (c_size_t, [P]),
     "lm_audit_page_at": (POINTER(AuditEntry), [P, c_size_t]),
     "lm_audit_page_free": (None, [P]),
+    # Erasure in two steps, usage metering, rates, near-quota alerts, the server's audit log.
+    "lm_tenant_erase_start": (c_int, [POINTER(EraseReport), P, c_char_p]),
+    "lm_erasure_pending": (c_int, [POINTER(c_int64), P]),
+    "lm_erasure_resume": (c_int, [POINTER(c_int64), P]),
+    "lm_erasure_run": (c_int, [POINTER(c_int64), P]),
+    "lm_erasure_wait": (None, [P]),
+    "lm_usage_days": (c_int, [POINTER(UsageDay), c_int, POINTER(c_int), P, c_char_p]),
+    "lm_rate_set": (c_int, [P, c_char_p, POINTER(Rates)]),
+    "lm_rate_get": (c_int, [POINTER(RateStatus), P, c_char_p]),
+    "lm_usage_list_near": (c_int, [PP, P, c_int, c_int, c_int]),
+    "lm_quota_alerts_get": (c_int, [POINTER(QuotaAlerts), P, c_int]),
+    "lm_audit_list_server": (c_int, [PP, P, c_int]),
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from typing import Any, Optional, Union
 from uuid import UUID
@@ -405,6 +405,44 @@ class TenantUsage:
     searches_today: int
     adds_today: int
     near_limit: Optional[str]  # the first kind at 90% of its limit or more
+
+
+@dataclass
+class UsageDay:
+    """A tenant's searches and adds on one UTC day (get_usage_days)."""
+
+    day: date
+    searches: int
+    adds: int
+
+
+@dataclass
+class RateLimits:
+    """Rates in operations a second: a number, None (no limit) or "default" (the configured
+    one; only in an override)."""
+
+    adds: Any
+    searches: Any
+
+
+@dataclass
+class RateStatus:
+    """A tenant's rates in force (None: no limit) and its own overrides (get_rates)."""
+
+    limit: RateLimits
+    override: RateLimits
+
+
+@dataclass
+class QuotaAlerts:
+    """How many tenants are near their storage quotas (counts only, never names), per kind
+    ("documents", "chunks", "bytes", "vectors") and threshold (get_quota_alerts)."""
+
+    tenants: int
+    at_80: dict[str, int]
+    at_95: dict[str, int]
+    at_100: dict[str, int]
+    age_s: float
 
 
 @dataclass

@@ -47,8 +47,12 @@ from .models import (
     KeyScope,
     AuditEntry,
     QuotaLimits,
+    QuotaAlerts,
     QuotaStatus,
+    RateLimits,
+    RateStatus,
     TenantUsage,
+    UsageDay,
     TransferCounts,
     OptimizeReport,
     OwnerStatistics,
@@ -160,6 +164,22 @@ def _quota_out(q: "N.Quota") -> QuotaLimits:
     def one(v: int) -> Any:
         return None if v == N.QUOTA_NONE else "default" if v == N.QUOTA_DEFAULT else int(v)
     return QuotaLimits(one(q.documents), one(q.chunks), one(q.bytes), one(q.vectors))
+
+
+def _rate_in(v: Any, field: str) -> float:
+    if v is None:
+        return float(N.QUOTA_NONE)
+    if v == "default":
+        return float(N.QUOTA_DEFAULT)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ValidationError(field, f'{field} must be a number, None or "default"', v)
+    return float(v)  # negative values: the library rejects them
+
+
+def _rates_out(r: "N.Rates") -> RateLimits:
+    def one(v: float) -> Any:
+        return None if v == N.QUOTA_NONE else "default" if v == N.QUOTA_DEFAULT else float(v)
+    return RateLimits(one(r.adds), one(r.searches))
 
 
 def _counts(c: "N.TransferCounts") -> TransferCounts:
@@ -740,6 +760,45 @@ class LLMemorySync:
         self._call(lambda m: check(N.lib.lm_tenant_erase_report(ctypes.byref(r), m, owner)))
         return EraseReport(*(int(getattr(r, f)) for f, _ in N.EraseReport._fields_))
 
+    def erase_tenant_start(self, owner_id: str) -> EraseReport:
+        """Mark the tenant erased and return at once: it is invisible to every call from now on
+        (reads find nothing, writes raise, its keys no longer authenticate) while a background
+        thread of this memory deletes its rows in small batches. The report has documents,
+        chunks and api_keys; the owner id can be used again once the cleanup has finished
+        (wait_erasures, run_erasures)."""
+        _need("lm_tenant_erase_start")
+        owner = b(owner_id, "owner_id")
+        r = N.EraseReport()
+        self._call(lambda m: check(N.lib.lm_tenant_erase_start(ctypes.byref(r), m, owner)))
+        return EraseReport(*(int(getattr(r, f)) for f, _ in N.EraseReport._fields_))
+
+    def pending_erasures(self) -> int:
+        """Tenants marked erased whose cleanup has not finished (all tenants: operators)."""
+        _need("lm_erasure_pending")
+        n = ctypes.c_int64()
+        self._call(lambda m: check(N.lib.lm_erasure_pending(ctypes.byref(n), m)))
+        return int(n.value)
+
+    def resume_erasures(self) -> int:
+        """Start the background cleanup of every pending erasure (after a crash); returns how
+        many are pending."""
+        _need("lm_erasure_resume")
+        n = ctypes.c_int64()
+        self._call(lambda m: check(N.lib.lm_erasure_resume(ctypes.byref(n), m)))
+        return int(n.value)
+
+    def run_erasures(self) -> int:
+        """Finish every pending erasure now, on this thread; returns how many finished."""
+        _need("lm_erasure_run")
+        n = ctypes.c_int64()
+        self._call(lambda m: check(N.lib.lm_erasure_run(ctypes.byref(n), m)))
+        return int(n.value)
+
+    def wait_erasures(self) -> None:
+        """Wait until this memory's background cleanup has nothing left to do."""
+        _need("lm_erasure_wait")
+        self._call(lambda m: N.lib.lm_erasure_wait(m))
+
     # -- tenant lifecycle ----------------------------------------------------------------------
     def export_tenant(self, owner_id: str, dest: Any, *, vectors: bool = False,
                       batch: int = 0,
@@ -826,18 +885,69 @@ class LLMemorySync:
         self._call(lambda m: check(N.lib.lm_quota_get(ctypes.byref(st), m, owner)))
         return QuotaStatus(_quota_out(st.limit), _quota_out(st.override), _quota_out(st.usage))
 
-    def list_usage(self, sort: str = "owner", limit: int = 100) -> list[TenantUsage]:
+    def set_rates(self, owner_id: str, *, adds: Any = "default",
+                  searches: Any = "default") -> None:
+        """Set the tenant's rates in operations a second: a number >= 0, None (no limit even
+        when a default is configured) or "default" (follow the configured rate). A call past
+        its rate raises ValidationError with field "rate_adds" or "rate_searches" (code
+        "limit_exceeded")."""
+        _need("lm_rate_set")
+        owner = b(owner_id, "owner_id")
+        r = N.Rates(_rate_in(adds, "adds"), _rate_in(searches, "searches"))
+        self._call(lambda m: check(N.lib.lm_rate_set(m, owner, ctypes.byref(r))))
+
+    def get_rates(self, owner_id: str) -> RateStatus:
+        """The tenant's rates in force (None: no limit) and its overrides."""
+        _need("lm_rate_get")
+        owner = b(owner_id, "owner_id")
+        st = N.RateStatus()
+        self._call(lambda m: check(N.lib.lm_rate_get(ctypes.byref(st), m, owner)))
+        return RateStatus(_rates_out(st.limit), _rates_out(st.override))
+
+    def get_usage_days(self, owner_id: str, days: int = 7) -> list[UsageDay]:
+        """The tenant's searches and adds per UTC day over the last ``days`` days (1..366),
+        today first, zeros for days without calls."""
+        _need("lm_usage_days")
+        owner = b(owner_id, "owner_id")
+        k = _int(days, "days")
+        arr = (N.UsageDay * max(k, 1))()
+        n = ctypes.c_int()
+        self._call(lambda m: check(N.lib.lm_usage_days(arr, k, ctypes.byref(n), m, owner)))
+        return [UsageDay(date.fromisoformat(arr[i].day.decode()), int(arr[i].searches),
+                         int(arr[i].adds)) for i in range(n.value)]
+
+    def get_quota_alerts(self, max_age_s: int = 30) -> QuotaAlerts:
+        """How many tenants are at 80%, 95% and 100% of each storage limit (operators; counts
+        only), computed at most once per ``max_age_s`` seconds (cached in the memory)."""
+        _need("lm_quota_alerts_get")
+        a = N.QuotaAlerts()
+        age = _int(max_age_s, "max_age_s")
+        self._call(lambda m: check(N.lib.lm_quota_alerts_get(ctypes.byref(a), m, age)))
+        kinds = ("documents", "chunks", "bytes", "vectors")
+        return QuotaAlerts(int(a.tenants), {k: int(a.at_80[i]) for i, k in enumerate(kinds)},
+                           {k: int(a.at_95[i]) for i, k in enumerate(kinds)},
+                           {k: int(a.at_100[i]) for i, k in enumerate(kinds)}, float(a.age_s))
+
+    def list_usage(self, sort: str = "owner", limit: int = 100,
+                   near_quota: Optional[int] = None) -> list[TenantUsage]:
         """Usage of every tenant that has stored anything (reads across tenants: for operators,
         never expose it to a tenant). ``sort``: "owner", "documents", "chunks", "bytes",
-        "vectors", "searches" or "adds" (largest first); ``limit``: 1..100000 rows."""
+        "vectors", "searches" or "adds" (largest first); ``limit``: 1..100000 rows;
+        ``near_quota``: only tenants at that percentage of some limit or more (1..1000)."""
         _need("lm_usage_list_get")
         how = ctypes.c_int()
         check(N.lib.lm_usage_sort_parse(ctypes.byref(how), b(sort, "sort")))
         n = _int(limit, "limit")
+        near = None if near_quota is None else _int(near_quota, "near_quota")
+        if near is not None:
+            _need("lm_usage_list_near")
 
         def call(m: int) -> list[TenantUsage]:
             out = ctypes.c_void_p()
-            check(N.lib.lm_usage_list_get(ctypes.byref(out), m, how.value, n))
+            if near is None:
+                check(N.lib.lm_usage_list_get(ctypes.byref(out), m, how.value, n))
+            else:
+                check(N.lib.lm_usage_list_near(ctypes.byref(out), m, how.value, n, near))
             try:
                 res = []
                 for i in range(N.lib.lm_usage_list_count(out)):
@@ -848,6 +958,27 @@ class LLMemorySync:
                 return res
             finally:
                 N.lib.lm_usage_list_free(out)
+
+        return self._call(call)
+
+    def get_server_audit_log(self, limit: int = 100) -> list[AuditEntry]:
+        """The server's own audit records (refused credentials no tenant can be named for),
+        newest first: for operators."""
+        _need("lm_audit_list_server")
+        n = _int(limit, "limit")
+
+        def call(m: int) -> list[AuditEntry]:
+            out = ctypes.c_void_p()
+            check(N.lib.lm_audit_list_server(ctypes.byref(out), m, n))
+            try:
+                res = []
+                for i in range(N.lib.lm_audit_page_count(out)):
+                    e = N.lib.lm_audit_page_at(out, i).contents
+                    res.append(AuditEntry(int(e.audit_id), ts(e.at), s(e.actor), s(e.action),
+                                          opt_s(e.source), s(e.outcome), _json(e.detail)))
+                return res
+            finally:
+                N.lib.lm_audit_page_free(out)
 
         return self._call(call)
 

@@ -160,6 +160,58 @@ def test_erase_tenant_report(mem, tenant, other):
     assert mem.erase_tenant(other) == 2  # the old call keeps its int
 
 
+def test_erase_tenant_start_is_invisible_at_once_then_cleaned(mem, tenant, other):
+    _fill(mem, tenant)
+    _fill(mem, other)
+    r = mem.erase_tenant_start(tenant)
+    assert r.documents == 2
+    # Invisible at once (the cleanup may still be running).
+    assert mem.get_statistics(tenant).document_count == 0
+    assert mem.search(tenant, "vacation", search_type="text") == []
+    mem.wait_erasures()
+    assert mem.pending_erasures() == 0
+    assert mem.run_erasures() == 0
+    # The owner id is free again; the other tenant kept everything.
+    mem.add_document(tenant, "new", "New", "text", "A fresh start.")
+    assert mem.get_statistics(tenant).document_count == 1
+    assert mem.get_statistics(other).document_count == 2
+    assert [e.action for e in mem.get_audit_log(tenant)].count("tenant.erase") == 1
+
+
+def test_usage_days_rates_and_alerts(mem, tenant, other):
+    mem.add_document(tenant, "a", "A", "text", "first document")
+    mem.search(tenant, "first", search_type="text")
+    mem.search(tenant, "first", search_type="text")
+    days = mem.get_usage_days(tenant, days=3)
+    assert len(days) == 3 and days[0].day > days[1].day
+    assert (days[0].searches, days[0].adds) == (2, 1)
+    assert mem.get_usage_days(other)[0].searches == 0  # never another tenant's
+    with pytest.raises(ValidationError):
+        mem.get_usage_days(tenant, days=0)
+    # Rates: one add in 100 s for this tenant only.
+    mem.set_rates(tenant, adds=0.01)
+    st = mem.get_rates(tenant)
+    assert st.limit.adds == 0.01 and st.override.adds == 0.01 and st.override.searches == "default"
+    assert st.limit.searches is None
+    mem.add_document(tenant, "b", "B", "text", "second")  # the burst of one
+    with pytest.raises(ValidationError) as e:
+        mem.add_document(tenant, "c", "C", "text", "third")
+    assert e.value.field == "rate_adds" and e.value.code == "limit_exceeded"
+    for i in range(3):
+        mem.add_document(other, f"x{i}", "X", "text", "not limited")
+    mem.set_rates(tenant)
+    mem.add_document(tenant, "c", "C", "text", "third")
+    with pytest.raises(ValidationError):
+        mem.set_rates(tenant, adds="fast")
+    # Near-quota alerts and the operator's list.
+    mem.set_quota(tenant, documents=3)
+    a = mem.get_quota_alerts(max_age_s=0)
+    assert a.at_100["documents"] >= 1 and a.tenants >= 2 and set(a.at_80) == {
+        "documents", "chunks", "bytes", "vectors"}
+    near = [r.owner_id for r in mem.list_usage(near_quota=80, limit=100000)]
+    assert tenant in near and other not in near
+
+
 def test_quota_exceeded_raises_and_writes_nothing(mem, tenant, other):
     mem.set_quota(tenant, documents=1)
     q = mem.get_quota(tenant)

@@ -1,6 +1,8 @@
 /*
  * cli/cmd_audit.c: `llmemory audit`: an owner's audit log, newest first: keys created and
- * revoked, erasure, export, import and quota changes, with who, from where and the outcome.
+ * revoked, erasure, export, import, quota changes and refused credentials, with who, from
+ * where and the outcome; --server: the server's own log (refused credentials no owner can be
+ * named for).
  */
 #include <stdio.h>
 
@@ -9,10 +11,13 @@
 int cli_cmd_audit(cli_ctx *ctx, int argc, char **argv)
 {
     const char *owner_opt = NULL, *owner = NULL;
-    int json = 0, limit = 50, nargs, rc, status, bad = 0;
+    int json = 0, limit = 50, server = 0, nargs, rc, status, bad = 0;
     const cli_opt opts[] = {CLI_OWNER(&owner_opt, "owner (tenant); default $LLMEMORY_OWNER"),
                             CLI_INT(0, "limit", "N", &limit, 1, 10000,
                                     "the N most recent records (default 50)"),
+                            CLI_FLAG(0, "server", &server,
+                                     "the server's own log: refused credentials of no known "
+                                     "owner (operators)"),
                             CLI_JSON(&json, "print the records as JSON"), CLI_END};
     const cli_spec spec = {.usage = "llmemory audit [OPTION]...",
                            .about = "Show one owner's audit log, newest first. The log is "
@@ -26,13 +31,15 @@ int cli_cmd_audit(cli_ctx *ctx, int argc, char **argv)
 
     if ((status = cli_parse(ctx, &spec, argc, argv, &nargs)) != CLI_PARSED)
         return status;
-    if ((status = cli_owner(ctx, owner_opt, &owner)) != 0)
+    if (server && owner_opt != NULL)
+        return cli_usage(ctx, "--server and --owner cannot be combined");
+    if (!server && (status = cli_owner(ctx, owner_opt, &owner)) != 0)
         return status;
     if (cli_remote_on(ctx))
         return cli_usage(ctx, "\"audit\" works on the database, not with --url");
     if ((status = cli_open(ctx, &mem)) != 0)
         goto out;
-    if ((rc = lm_audit_list(&p, mem, owner, limit)) < 0) {
+    if ((rc = server ? lm_audit_list_server(&p, mem, limit) : lm_audit_list(&p, mem, owner, limit)) < 0) {
         status = cli_fail_lm(rc, NULL);
         goto out;
     }
@@ -51,7 +58,7 @@ int cli_cmd_audit(cli_ctx *ctx, int argc, char **argv)
             bad |= cli_jset(o, "detail", json_loads(e->detail, 0, NULL));
             bad |= json_array_append_new(arr, o) < 0;
         }
-        bad |= cli_jset(out, "owner_id", cli_jstr(owner));
+        bad |= cli_jset(out, "owner_id", server ? json_null() : cli_jstr(owner));
         bad |= cli_jset(out, "count", json_integer((json_int_t)lm_audit_page_count(p)));
         bad |= cli_jset(out, "records", arr);
         arr = NULL;

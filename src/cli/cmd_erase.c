@@ -1,7 +1,9 @@
 /*
  * cli/cmd_erase.c: `llmemory erase --yes`: erase every trace of an owner (documents, chunks,
  * vectors, queue entries, keyword statistics, history, vector indexes, API keys) and say how
- * much of each went. Refuses to run without --yes.
+ * much of each went. Refuses to run without --yes. The owner is invisible at once; --no-wait
+ * returns then and leaves the cleanup to a server or to `llmemory erase --resume`, which finishes
+ * every pending one.
  */
 #include <stdio.h>
 
@@ -10,14 +12,22 @@
 static const char about[] =
     "Erase every trace of one owner: documents, chunks, vectors, embedding queue entries,\n"
     "keyword statistics and postings, search history, the owner's vector indexes and API keys.\n"
-    "Sub-owners (\"acme/x\" of \"acme\") are kept. This cannot be undone; --yes confirms it.\n";
+    "Sub-owners (\"acme/x\" of \"acme\") are kept. This cannot be undone; --yes confirms it.\n"
+    "The owner is invisible to every call at once; its rows then go in small batches.\n"
+    "--no-wait returns as soon as it is invisible (a running `llmemory serve`, or\n"
+    "`llmemory erase --resume`, finishes the cleanup); the owner id can be used again only\n"
+    "when the cleanup has finished. --resume finishes every pending cleanup.\n";
 
 int cli_cmd_erase(cli_ctx *ctx, int argc, char **argv)
 {
     const char *owner_opt = NULL, *owner = NULL;
-    int yes = 0, json = 0, nargs, rc, bad, status;
+    int yes = 0, json = 0, no_wait = 0, resume = 0, nargs, rc, bad, status;
     const cli_opt opts[] = {CLI_OWNER(&owner_opt, "owner (tenant); default $LLMEMORY_OWNER"),
                             CLI_FLAG(0, "yes", &yes, "really erase"),
+                            CLI_FLAG(0, "no-wait", &no_wait,
+                                     "return once the owner is invisible; clean up later"),
+                            CLI_FLAG(0, "resume", &resume,
+                                     "finish every pending erasure cleanup (no owner needed)"),
                             CLI_JSON(&json, "print the result as JSON"), CLI_END};
     const cli_spec spec = {
         .usage = "llmemory erase --yes [OPTION]...",
@@ -37,6 +47,24 @@ int cli_cmd_erase(cli_ctx *ctx, int argc, char **argv)
 
     if ((status = cli_parse(ctx, &spec, argc, argv, &nargs)) != CLI_PARSED)
         return status;
+    if (resume) {
+        int64_t done = 0;
+        if ((status = cli_open(ctx, &mem)) != 0)
+            goto out;
+        if ((rc = lm_erasure_run(&done, mem)) < 0) {
+            status = cli_fail_lm(rc, NULL);
+            goto out;
+        }
+        if (json) {
+            out = json_pack("{s:I}", "erasures_finished", (json_int_t)done);
+            status = out ? cli_json_print(out) : cli_oom();
+            out = NULL;
+            goto out;
+        }
+        printf("%lld pending erasure%s finished\n", (long long)done, done == 1 ? "" : "s");
+        status = CLI_EXIT_OK;
+        goto out;
+    }
     if ((status = cli_owner(ctx, owner_opt, &owner)) != 0)
         return status;
     if (!yes) {
@@ -47,7 +75,7 @@ int cli_cmd_erase(cli_ctx *ctx, int argc, char **argv)
     }
     if ((status = cli_open(ctx, &mem)) != 0)
         goto out;
-    rc = lm_tenant_erase_report(&rep, mem, owner);
+    rc = no_wait ? lm_tenant_erase_start(&rep, mem, owner) : lm_tenant_erase_report(&rep, mem, owner);
     if (rc < 0) {
         status = cli_fail_lm(rc, NULL);
         goto out;
@@ -71,12 +99,21 @@ int cli_cmd_erase(cli_ctx *ctx, int argc, char **argv)
         for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
             bad |= cli_jset(del, kinds[i].name, json_integer((json_int_t)kinds[i].v));
         bad |= cli_jset(out, "deleted", del);
+        bad |= cli_jset(out, "cleanup", cli_jstr(no_wait ? "pending" : "finished"));
         if (bad) {
             status = cli_oom();
             goto out;
         }
         status = cli_json_print(out);
         out = NULL;
+        goto out;
+    }
+    if (no_wait) {
+        printf("erased owner \"%s\": invisible now, %lld document%s and %lld chunk%s left to the "
+               "cleanup\n", owner, (long long)n, n == 1 ? "" : "s", (long long)rep.chunks,
+               rep.chunks == 1 ? "" : "s");
+        printf("  %-15s %lld\n", "api_keys", (long long)rep.api_keys);
+        status = CLI_EXIT_OK;
         goto out;
     }
     printf("erased owner \"%s\": %lld document%s deleted\n", owner, (long long)n,

@@ -1,7 +1,9 @@
 /*
  * cli/cmd_stats.c: `llmemory stats`: an owner's document and chunk counts, bytes, documents per
  * type, and when the first and last documents were added; with --all, every owner's usage for
- * an operator, sorted by any column, with the owners near a quota flagged.
+ * an operator, sorted by any column, with the owners near a quota flagged (--near-quota PCT:
+ * only those at PCT % of a limit or more). One owner's statistics include its searches and adds
+ * per day (the usage meter, last 7 days).
  */
 #include <stdio.h>
 
@@ -12,7 +14,7 @@ static json_t *limit_json(int64_t v)
     return v < 0 ? json_null() : json_integer((json_int_t)v);
 }
 
-static int stats_all(cli_ctx *ctx, const char *sort_name, int limit, int json)
+static int stats_all(cli_ctx *ctx, const char *sort_name, int limit, int near, int json)
 {
     lm_usage_sort sort = LM_USAGE_SORT_OWNER;
     lm_usage_list *l = NULL;
@@ -26,7 +28,8 @@ static int stats_all(cli_ctx *ctx, const char *sort_name, int limit, int json)
     }
     if ((status = cli_open(ctx, &mem)) != 0)
         goto out;
-    if ((rc = lm_usage_list_get(&l, mem, sort, limit)) < 0) {
+    if ((rc = near > 0 ? lm_usage_list_near(&l, mem, sort, limit, near)
+                       : lm_usage_list_get(&l, mem, sort, limit)) < 0) {
         status = cli_fail_lm(rc, NULL);
         goto out;
     }
@@ -86,7 +89,7 @@ int cli_cmd_stats(cli_ctx *ctx, int argc, char **argv)
 {
     const char *owner_opt = NULL, *owner = NULL;
     const char *sort = NULL;
-    int json = 0, nargs, all = 0, limit = 100;
+    int json = 0, nargs, all = 0, limit = 100, near = 0;
     const cli_opt opts[] = {
         CLI_OWNER(&owner_opt, "owner (tenant); default $LLMEMORY_OWNER"),
         CLI_JSON(&json, "print the statistics as JSON"),
@@ -96,6 +99,8 @@ int cli_cmd_stats(cli_ctx *ctx, int argc, char **argv)
                    "owner, documents, chunks, bytes, vectors, searches or adds\n"
                    "(largest first; default owner)"),
         CLI_INT(0, "limit", "N", &limit, 1, 100000, "at most N owners (default 100)"),
+        CLI_INT(0, "near-quota", "PCT", &near, 1, 1000,
+                "only owners at PCT % of some quota or more (e.g. 80)"),
         CLI_END};
     const cli_spec spec = {.usage = "llmemory stats [OPTION]...\nllmemory stats --all [--sort COLUMN] [--limit N]",
                            .about = "Show one owner's statistics.\n",
@@ -104,7 +109,8 @@ int cli_cmd_stats(cli_ctx *ctx, int argc, char **argv)
     lm_memory *mem = NULL;
     json_t *out = NULL, *by_type = NULL;
     lm_stats st;
-    int c, rc, bad, status;
+    lm_usage_day days[7];
+    int c, rc, bad, status, ndays = 0;
 
     if ((status = cli_parse(ctx, &spec, argc, argv, &nargs)) != CLI_PARSED)
         return status;
@@ -113,10 +119,10 @@ int cli_cmd_stats(cli_ctx *ctx, int argc, char **argv)
             return cli_usage(ctx, "--all and --owner cannot be combined");
         if (cli_remote_on(ctx))
             return cli_usage(ctx, "--all works on the database, not with --url");
-        return stats_all(ctx, sort, limit, json);
+        return stats_all(ctx, sort, limit, near, json);
     }
-    if (sort != NULL)
-        return cli_usage(ctx, "--sort needs --all");
+    if (sort != NULL || near > 0)
+        return cli_usage(ctx, "--sort and --near-quota need --all");
     if ((status = cli_target_owner(ctx, owner_opt, &owner)) != 0)
         return status;
     if (cli_remote_on(ctx))
@@ -124,6 +130,8 @@ int cli_cmd_stats(cli_ctx *ctx, int argc, char **argv)
     if ((status = cli_open(ctx, &mem)) != 0)
         goto out;
     rc = lm_stats_get(&st, mem, owner);
+    if (rc == 0)
+        rc = lm_usage_days(days, 7, &ndays, mem, owner);
     if (rc < 0) {
         status = cli_fail_lm(rc, NULL);
         goto out;
@@ -143,6 +151,18 @@ int cli_cmd_stats(cli_ctx *ctx, int argc, char **argv)
         by_type = NULL;
         bad |= cli_jset(out, "first_created", cli_jstr_or_null(st.first_created));
         bad |= cli_jset(out, "last_created", cli_jstr_or_null(st.last_created));
+        {
+            json_t *u = json_object(), *arr = json_array();
+            bad |= u == NULL || arr == NULL;
+            bad |= cli_jset(u, "searches_today", json_integer(ndays ? (json_int_t)days[0].searches : 0));
+            bad |= cli_jset(u, "adds_today", json_integer(ndays ? (json_int_t)days[0].adds : 0));
+            for (int i = 0; i < ndays; i++)
+                bad |= json_array_append_new(arr, json_pack("{s:s,s:I,s:I}", "day", days[i].day,
+                                                             "searches", (json_int_t)days[i].searches,
+                                                             "adds", (json_int_t)days[i].adds)) < 0;
+            bad |= cli_jset(u, "days", arr);
+            bad |= cli_jset(out, "usage", u);
+        }
         if (bad) {
             status = cli_oom();
             goto out;
@@ -167,6 +187,13 @@ int cli_cmd_stats(cli_ctx *ctx, int argc, char **argv)
     if (st.first_created[0] != '\0') {
         printf("first added    %s\n", st.first_created);
         printf("last added     %s\n", st.last_created);
+    }
+    {
+        printf("searches today %lld\n", ndays ? (long long)days[0].searches : 0LL);
+        printf("adds today     %lld\n", ndays ? (long long)days[0].adds : 0LL);
+        for (int i = 1; i < ndays; i++)
+            printf("  %s   %lld searches, %lld adds\n", days[i].day, (long long)days[i].searches,
+                   (long long)days[i].adds);
     }
     status = CLI_EXIT_OK;
 out:

@@ -675,6 +675,16 @@ int cli_remote_stats(cli_ctx *ctx, const char *owner, int json)
         printf("first added    %s\n", jstr(res, "first_created"));
         printf("last added     %s\n", jstr(res, "last_created"));
     }
+    {
+        json_t *u = json_object_get(res, "usage"), *days = json_object_get(u, "days");
+        printf("searches today %lld\n", jint(u, "searches_today"));
+        printf("adds today     %lld\n", jint(u, "adds_today"));
+        for (size_t i = 1; i < json_array_size(days); i++) {
+            json_t *d = json_array_get(days, i);
+            printf("  %s   %lld searches, %lld adds\n", jstr(d, "day"), jint(d, "searches"),
+                   jint(d, "adds"));
+        }
+    }
     status = CLI_EXIT_OK;
 out:
     lm_buf_dispose(&path);

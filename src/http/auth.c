@@ -6,14 +6,40 @@
  * credential covers it (the same owner, or a sub-tenant "<owner>/..." of a key that allows them)
  * and refused with 403 otherwise. Never log or echo a credential.
  */
+#include <netdb.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <strings.h>
 
 #include "internal.h"
 
+/* The audit record of a refused credential (aggregated by the library, so a flood stays small):
+   @p key_id the presented key's id digits when it has them, never the credential. */
+static void audit_refusal(srv_request *r, const char *credential, const char *key_id,
+                          const char *reason)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char addr[64] = "";
+    if (ci != NULL && ci->client_addr != NULL) {
+        const struct sockaddr *sa = ci->client_addr;
+        socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                  : sizeof(struct sockaddr_in);
+        if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
+            snprintf(addr, sizeof(addr), "unix");
+        else if (getnameinfo(sa, len, addr, sizeof(addr), NULL, 0, NI_NUMERICHOST) != 0)
+            addr[0] = '\0';
+    }
+    lm_audit_auth_failure(r->srv->mem, credential, key_id, reason, addr[0] ? addr : NULL);
+}
+
+static _Thread_local const char *refused_credential; /* set by srv_authenticate() as it reads */
+static _Thread_local char refused_key_id[LM_KEY_ID_LEN + 1];
+
 static int unauthorized(srv_request *r, const char *reason, const char *message, const char *detail)
 {
     srv_metrics_auth_failure(reason);
+    audit_refusal(r, refused_credential, refused_key_id[0] ? refused_key_id : NULL, reason);
     srv_log(SRV_LOG_INFO, r->id, "authentication failed", "reason", reason, (const char *)NULL);
     srv_reply_error(r, MHD_HTTP_UNAUTHORIZED, "unauthenticated", message, detail,
                     "Send \"Authorization: Bearer <API key or token>\".", NULL);
@@ -40,6 +66,8 @@ int srv_authenticate(srv_request *r)
     size_t n;
     int rc;
 
+    refused_credential = NULL;
+    refused_key_id[0] = '\0';
     if (auth == NULL && xkey == NULL)
         return unauthorized(r, "missing", "no credentials",
                             "This endpoint needs an API key or a bearer token.");
@@ -65,6 +93,10 @@ int srv_authenticate(srv_request *r)
     }
 
     if (strncmp(copy, LM_KEY_PREFIX, strlen(LM_KEY_PREFIX)) == 0) {
+        size_t p = strlen(LM_KEY_PREFIX);
+        refused_credential = "key";
+        if (n > p + LM_KEY_ID_LEN && copy[p + LM_KEY_ID_LEN] == '_')
+            snprintf(refused_key_id, sizeof(refused_key_id), "%.*s", LM_KEY_ID_LEN, copy + p);
         rc = lm_key_verify(&r->who, r->srv->mem, copy);
         if (rc == LM_EPERM) {
             const char *msg = lm_error_last()->message;
@@ -82,6 +114,7 @@ int srv_authenticate(srv_request *r)
         r->auth_kind = "key";
     } else if (strchr(copy, '.') != NULL) {
         char why[160];
+        refused_credential = "jwt";
         if (r->srv->jwt == NULL)
             return unauthorized(r, "jwt_disabled", "bearer tokens are not accepted",
                                 "This server accepts API keys only.");

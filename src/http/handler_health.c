@@ -46,6 +46,12 @@ static void check(srv_server *s)
     qok = rc == 0 && lm_embed_queue_stats_get(&q, s->mem) == 0;
     if (!qok)
         lm_error_clear();
+    {
+        /* Near-quota counts for /metrics: recomputed at most every 5 s, cached in the memory. */
+        lm_quota_alerts qa;
+        if (rc < 0 || lm_quota_alerts_get(&qa, s->mem, 5) < 0)
+            lm_error_clear();
+    }
     pthread_mutex_lock(&s->health->mu);
     s->health->ready_rc = rc;
     s->health->queue_ok = qok;

@@ -1,6 +1,6 @@
 /*
- * http/handler_stats.c: GET /v1/statistics (the tenant's counts, bytes, documents per type and
- * first/last additions; the CLI's `stats --json` shape) and GET /v1/whoami (what the server made
+ * http/handler_stats.c: GET /v1/statistics (the tenant's counts, bytes, documents per type,
+ * first/last additions and its searches and adds per day; the CLI's `stats --json` shape) and GET /v1/whoami (what the server made
  * of the credential: tenant, scope, origin; never the credential itself).
  */
 #include "internal.h"
@@ -8,8 +8,9 @@
 void srv_h_statistics(srv_request *r)
 {
     lm_stats st;
-    json_t *out = NULL, *by_type = NULL;
-    int rc, bad;
+    lm_usage_day days[7];
+    json_t *out = NULL, *by_type = NULL, *usage = NULL, *arr = NULL;
+    int rc, bad, ndays = 0;
 
     if (srv_origin_bound(r)) {
         srv_reply_error(
@@ -18,6 +19,8 @@ void srv_h_statistics(srv_request *r)
         return;
     }
     rc = lm_stats_get(&st, r->srv->mem, r->tenant);
+    if (rc == 0)
+        rc = lm_usage_days(days, 7, &ndays, r->srv->mem, r->tenant);
     if (rc < 0) {
         srv_reply_lm(r, rc);
         return;
@@ -34,6 +37,17 @@ void srv_h_statistics(srv_request *r)
     bad |= srv_jset(out, "by_type", by_type);
     bad |= srv_jset(out, "first_created", srv_jstr_or_null(st.first_created));
     bad |= srv_jset(out, "last_created", srv_jstr_or_null(st.last_created));
+    usage = json_object();
+    arr = json_array();
+    bad |= usage == NULL || arr == NULL;
+    bad |= srv_jset(usage, "searches_today", json_integer(ndays ? (json_int_t)days[0].searches : 0));
+    bad |= srv_jset(usage, "adds_today", json_integer(ndays ? (json_int_t)days[0].adds : 0));
+    for (int i = 0; i < ndays; i++)
+        bad |= json_array_append_new(arr, json_pack("{s:s,s:I,s:I}", "day", days[i].day, "searches",
+                                                    (json_int_t)days[i].searches, "adds",
+                                                    (json_int_t)days[i].adds)) < 0;
+    bad |= srv_jset(usage, "days", arr);
+    bad |= srv_jset(out, "usage", usage);
     if (bad) {
         json_decref(out);
         srv_reply_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", NULL, 0);

@@ -1,7 +1,9 @@
 /*
  * http/handler_tenant.c: DELETE /v1/tenant (admin scope) erases every trace of the tenant
  * (lm_tenant_erase_report) and answers the counts per kind. The tenant's API keys go too, the
- * one used for the request included.
+ * one used for the request included. The tenant is invisible at once; with ?wait=false the answer
+ * (202) comes then, with the documents, chunks and keys known at that point, and the server
+ * deletes the rows in the background; otherwise (200) once every row is gone.
  */
 #include "internal.h"
 
@@ -9,7 +11,7 @@ void srv_h_tenant_erase(srv_request *r)
 {
     lm_erase_report rep;
     json_t *out = NULL, *del = NULL;
-    int rc, bad;
+    int rc, bad, wait = 1, present = 0;
 
     if (srv_origin_bound(r)) {
         srv_reply_error(r, MHD_HTTP_FORBIDDEN, "permission_denied",
@@ -18,7 +20,10 @@ void srv_h_tenant_erase(srv_request *r)
                         NULL);
         return;
     }
-    rc = lm_tenant_erase_report(&rep, r->srv->mem, r->tenant);
+    if (srv_query_bool(r, "wait", &wait, &present) < 0)
+        return;
+    rc = wait ? lm_tenant_erase_report(&rep, r->srv->mem, r->tenant)
+              : lm_tenant_erase_start(&rep, r->srv->mem, r->tenant);
     if (rc < 0) {
         srv_reply_lm(r, rc);
         return;
@@ -37,10 +42,11 @@ void srv_h_tenant_erase(srv_request *r)
     bad |= srv_jset(del, "api_keys", json_integer((json_int_t)rep.api_keys));
     bad |= srv_jset(del, "other_rows", json_integer((json_int_t)rep.other_rows));
     bad |= srv_jset(out, "deleted", del);
+    bad |= srv_jset(out, "cleanup", srv_jstr(wait ? "finished" : "pending"));
     if (bad) {
         json_decref(out);
         srv_reply_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", NULL, 0);
         return;
     }
-    srv_reply_json(r, MHD_HTTP_OK, out);
+    srv_reply_json(r, wait ? MHD_HTTP_OK : MHD_HTTP_ACCEPTED, out);
 }

@@ -258,6 +258,16 @@ int srv_run(const srv_config *config)
         srv_log(SRV_LOG_ERROR, NULL, "could not start the embedding worker", (const char *)NULL);
         goto out;
     }
+    {
+        /* Erasures whose cleanup a crash or a `llmemory erase --no-wait` left: finished in the
+           background, a batch at a time. */
+        int64_t pending = 0;
+        if (lm_erasure_resume(&pending, s->mem) < 0)
+            srv_log(SRV_LOG_WARN, NULL, "could not resume pending erasures", "error",
+                    lm_error_last()->message, (const char *)NULL);
+        else if (pending > 0)
+            srv_log(SRV_LOG_INFO, NULL, "resuming the cleanup of erased tenants", (const char *)NULL);
+    }
     if (srv_health_start(s) < 0) {
         srv_log(SRV_LOG_ERROR, NULL, "could not start the health thread", (const char *)NULL);
         goto out;

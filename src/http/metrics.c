@@ -263,6 +263,32 @@ char *srv_metrics_render(srv_server *s, size_t *len)
                        (long long)queue.dead);
     }
 
+    /* Tenants near their storage quotas, per kind and threshold: counts only, never a label
+       per tenant (bounded cardinality). From the library's cache, which the health thread
+       refreshes at most every 5 s; absent until it has been computed once. */
+    {
+        lm_quota_alerts qa;
+        static const char *const qk[4] = {"documents", "chunks", "bytes", "vectors"};
+        if (lm_quota_alerts_get(&qa, s->mem, -1) == 0) {
+            lm__buf_puts(&b, "# HELP llmemory_tenants Tenants that store anything.\n"
+                             "# TYPE llmemory_tenants gauge\n");
+            lm__buf_printf(&b, "llmemory_tenants %lld\n", (long long)qa.tenants);
+            lm__buf_puts(&b, "# HELP llmemory_tenants_near_quota Tenants whose usage of a kind is "
+                             "at the threshold share of their limit or more.\n"
+                             "# TYPE llmemory_tenants_near_quota gauge\n");
+            for (int k = 0; k < 4; k++) {
+                lm__buf_printf(&b, "llmemory_tenants_near_quota{kind=\"%s\",threshold=\"0.8\"} %lld\n",
+                               qk[k], (long long)qa.at_80[k]);
+                lm__buf_printf(&b, "llmemory_tenants_near_quota{kind=\"%s\",threshold=\"0.95\"} %lld\n",
+                               qk[k], (long long)qa.at_95[k]);
+                lm__buf_printf(&b, "llmemory_tenants_near_quota{kind=\"%s\",threshold=\"1\"} %lld\n",
+                               qk[k], (long long)qa.at_100[k]);
+            }
+        } else {
+            lm_error_clear();
+        }
+    }
+
     if (lm__buf_oom(&b)) {
         lm_buf_dispose(&b);
         return NULL;

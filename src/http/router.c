@@ -18,6 +18,7 @@ static const char *const p_list[] = {"owner_id", "limit", "offset",   "order_by"
                                      NULL};
 static const char *const p_export[] = {"owner_id", "vectors", NULL};
 static const char *const p_audit[] = {"owner_id", "limit", NULL};
+static const char *const p_erase[] = {"owner_id", "wait", NULL};
 static const char *const p_get[] = {"owner_id", "chunks", NULL};
 static const char *const p_search[] = {
     "owner_id",       "q",          "type",         "limit",          "alpha",
@@ -48,7 +49,7 @@ static const srv_route routes[] = {
     {16, "DELETE", "/mcp", srv_h_mcp_delete, LM_SCOPE_READ, 0, 0, p_none},
     {17, "GET", "/v1/export", srv_h_export, LM_SCOPE_READ, 0, 0, p_export},
     {18, "POST", "/v1/import", srv_h_import, LM_SCOPE_WRITE, 0, SRV_BODY_RAW, p_owner},
-    {19, "DELETE", "/v1/tenant", srv_h_tenant_erase, LM_SCOPE_ADMIN, 0, 0, p_owner},
+    {19, "DELETE", "/v1/tenant", srv_h_tenant_erase, LM_SCOPE_ADMIN, 0, 0, p_erase},
     {20, "GET", "/v1/audit", srv_h_audit, LM_SCOPE_ADMIN, 0, 0, p_audit},
 };
 

@@ -536,6 +536,111 @@ TEST(test_lifecycle__erase_leaves_nothing)
     lm_memory_close(m);
 }
 
+/* Background erasure: the mark makes the tenant invisible to every call at once (reads find
+ * nothing, writes and its keys are refused) while its rows are still there; a cleanup cut short
+ * (the memory closed, as by a crash) resumes in another memory from the mark, and only then is
+ * the owner id free again. The cleanup is held back by taking its per-tenant lock. */
+TEST(test_lifecycle__erase_start_invisible_at_once_then_resumes)
+{
+    lm_memory_opts mo = LM_MEMORY_OPTS_INIT;
+    lm_memory *m, *m2;
+    lm_erase_report rep;
+    lm_key_created key;
+    lm_principal who;
+    lm_results *res = NULL;
+    lm_stats st;
+    lm_doc_add_result ar;
+    int64_t n = -1;
+    char before[4096], after[4096];
+    mo.vector_index_threshold = 4;
+    m = test_memory_opts(&mo);
+    fill(m, "victim");
+    fill(m, "bystander");
+    ASSERT_OK(lm_key_create(&key, m, "victim", NULL));
+    lm_memory_wait_index_builds(m);
+    results_text(before, sizeof(before), m, "bystander", LM_SEARCH_HYBRID, "reef tides bread");
+    long long rows = owner_rows("victim");
+    ASSERT(rows > 20);
+
+    PGconn *hold = db();
+    const char *hp[1] = {"victim"};
+    PGresult *x = PQexecParams(hold, "SELECT pg_advisory_lock(hashtextextended($1, 1280114693))",
+                               1, NULL, hp, NULL, NULL, 0);
+    ASSERT(PQresultStatus(x) == PGRES_TUPLES_OK);
+    PQclear(x);
+
+    ASSERT_OK(lm_tenant_erase_start(&rep, m, "victim"));
+    ASSERT_EQ_INT(rep.documents, 5);
+    ASSERT_EQ_INT(rep.api_keys, 1);
+    ASSERT_OK(lm_erasure_pending(&n, m));
+    ASSERT_EQ_INT(n, 1);
+    /* Still stored, invisible to every call: */
+    ASSERT(owner_rows("victim") >= rows - 1);
+    for (int t = 0; t < 3; t++) {
+        lm_search_opts so = LM_SEARCH_OPTS_INIT;
+        so.type = t == 0 ? LM_SEARCH_TEXT : t == 1 ? LM_SEARCH_VECTOR : LM_SEARCH_HYBRID;
+        ASSERT_OK(lm_search(&res, m, "victim", "reef tides bread", &so));
+        ASSERT_EQ_INT(lm_results_count(res), 0);
+        lm_results_free(res);
+    }
+    ASSERT_OK(lm_stats_get(&st, m, "victim"));
+    ASSERT_EQ_INT(st.document_count, 0);
+    ASSERT_EQ_INT(st.chunk_count, 0);
+    {
+        lm_doc *d = NULL;
+        ASSERT_ERR(lm_doc_get_by_origin(&d, m, "victim", "doc-1", 0), LM_ENOTFOUND);
+    }
+    {
+        sink s;
+        export_to(&s, m, "victim", 1);
+        ASSERT(strstr(s.p, "\"type\":\"document\"") == NULL);
+        free(s.p);
+    }
+    ASSERT_ERR(lm_key_verify(&who, m, key.key), LM_EPERM);
+    ASSERT_ERR(lm_doc_add(&ar, m, "victim", "late", "late", LM_DOC_TEXT, "Late write.", 11, NULL),
+               LM_ECONFLICT);
+    /* A sub-tenant and another tenant go on as before. */
+    test_add(m, "victim/sub", "s1", "A sub-tenant keeps working.", NULL);
+    results_text(after, sizeof(after), m, "bystander", LM_SEARCH_HYBRID, "reef tides bread");
+    ASSERT_EQ_STR(after, before);
+
+    /* "Crash": the memory goes before any cleanup; another one resumes it. */
+    lm_memory_close(m);
+    ASSERT(owner_rows("victim") >= rows - 1);
+    x = PQexecParams(hold, "SELECT pg_advisory_unlock(hashtextextended($1, 1280114693))", 1, NULL,
+                     hp, NULL, NULL, 0);
+    PQclear(x);
+    PQfinish(hold);
+    mo.schema = test_schema();
+    ASSERT_OK(lm_memory_open(&m2, &mo));
+    ASSERT_OK(lm_erasure_resume(&n, m2));
+    ASSERT_EQ_INT(n, 1);
+    lm_erasure_wait(m2);
+    ASSERT_OK(lm_erasure_pending(&n, m2));
+    ASSERT_EQ_INT(n, 0);
+    ASSERT_EQ_INT(owner_rows("victim"), 0);
+    ASSERT_EQ_INT(audit_rows("victim", NULL), 1);
+    {
+        lm_audit_page *p = NULL;
+        ASSERT_OK(lm_audit_list(&p, m2, "victim", 10));
+        ASSERT_EQ_INT(lm_audit_page_count(p), 1);
+        const lm_audit_entry *e = lm_audit_page_at(p, 0);
+        ASSERT_EQ_STR(e->action, "tenant.erase");
+        ASSERT(strstr(e->detail, "\"state\": \"finished\"") != NULL);
+        ASSERT(strstr(e->detail, "\"documents\": 5") != NULL);
+        ASSERT(strstr(e->detail, "\"postings\": ") != NULL);
+        lm_audit_page_free(p);
+    }
+    results_text(after, sizeof(after), m2, "bystander", LM_SEARCH_HYBRID, "reef tides bread");
+    ASSERT_EQ_STR(after, before);
+    /* Free again: the owner id starts afresh. */
+    test_add(m2, "victim", "new", "A new life about reefs.", NULL);
+    ASSERT_OK(lm_stats_get(&st, m2, "victim"));
+    ASSERT_EQ_INT(st.document_count, 1);
+    lm_key_created_dispose(&key);
+    lm_memory_close(m2);
+}
+
 /* ---- audit log ------------------------------------------------------------------------------- */
 
 TEST(test_lifecycle__audit_log)
@@ -602,5 +707,83 @@ TEST(test_lifecycle__audit_log)
         PQfinish(c);
     }
     free(s.p);
+    lm_memory_close(m);
+}
+
+/* Authentication failures: recorded with who (key id), what (reason), when, from where, in the
+ * key's tenant's log (never another's) or the server's; a flood writes a bounded number of
+ * records that still account for every failure ("failures"). */
+static long long audit_sum(lm_audit_page *p, long long *records)
+{
+    long long total = 0;
+    *records = 0;
+    for (size_t i = 0; i < lm_audit_page_count(p); i++) {
+        const lm_audit_entry *e = lm_audit_page_at(p, i);
+        const char *r = strstr(e->detail, "\"failures\": ");
+        if (strcmp(e->action, "auth.failure") != 0 || r == NULL)
+            continue;
+        (*records)++;
+        total += strtoll(r + 12, NULL, 10);
+    }
+    return total;
+}
+
+TEST(test_lifecycle__auth_failures_audited_and_bounded)
+{
+    lm_memory_opts mo = LM_MEMORY_OPTS_INIT;
+    lm_memory *m = test_memory_opts(&mo);
+    lm_key_created key;
+    lm_audit_page *p = NULL;
+    long long recs = 0;
+    ASSERT_OK(lm_key_create(&key, m, "acme", NULL));
+    test_add(m, "globex", "g", "Globex keeps its own log.", NULL);
+    for (int i = 0; i < 100; i++)
+        lm_audit_auth_failure(m, "key", key.key_id, "invalid", "10.0.0.1");
+    ASSERT_OK(lm_audit_list(&p, m, "acme", 100));
+    ASSERT_EQ_INT(audit_sum(p, &recs), 1); /* the first at once, the rest counted */
+    ASSERT_EQ_INT(recs, 1);
+    {
+        const lm_audit_entry *e = lm_audit_page_at(p, 0);
+        char want[64];
+        snprintf(want, sizeof(want), "\"key_id\": \"%s\"", key.key_id);
+        ASSERT_EQ_STR(e->action, "auth.failure");
+        ASSERT_EQ_STR(e->outcome, "failure");
+        ASSERT_EQ_STR(e->source, "10.0.0.1");
+        ASSERT(strstr(e->actor, key.key_id) != NULL);
+        ASSERT(strstr(e->detail, want) != NULL);
+        ASSERT(strstr(e->detail, "\"reason\": \"invalid\"") != NULL);
+        ASSERT(strstr(e->detail, key.key) == NULL || strlen(key.key) == 0);
+    }
+    lm_audit_page_free(p);
+    /* Another tenant sees none of it. */
+    ASSERT_OK(lm_audit_list(&p, m, "globex", 100));
+    ASSERT_EQ_INT(audit_sum(p, &recs), 0);
+    lm_audit_page_free(p);
+    /* A flood from 200 addresses with unknown keys and no credential: bounded records. */
+    for (int a = 0; a < 200; a++) {
+        char src[32];
+        snprintf(src, sizeof(src), "192.0.2.%d", a);
+        for (int i = 0; i < 5; i++)
+            lm_audit_auth_failure(m, i % 2 ? "key" : NULL, i % 2 ? "00000000000000ff" : NULL,
+                                  i % 2 ? "invalid" : "missing", src);
+    }
+    ASSERT_OK(lm_audit_list_server(&p, m, 10000));
+    audit_sum(p, &recs);
+    ASSERT(recs > 0 && recs <= 130);
+    lm_audit_page_free(p);
+    /* At close every count not yet reported gets its record: nothing is lost. */
+    lm_memory_close(m);
+    mo.schema = test_schema();
+    ASSERT_OK(lm_memory_open(&m, &mo));
+    ASSERT_OK(lm_audit_list_server(&p, m, 10000));
+    ASSERT_EQ_INT(audit_sum(p, &recs), 1000);
+    ASSERT(recs <= 300);
+    lm_audit_page_free(p);
+    ASSERT_OK(lm_audit_list(&p, m, "acme", 100));
+    ASSERT_EQ_INT(audit_sum(p, &recs), 100);
+    ASSERT_EQ_INT(recs, 2);
+    lm_audit_page_free(p);
+    ASSERT_ERR(lm_audit_list(&p, m, NULL, 10), LM_EINVAL);
+    lm_key_created_dispose(&key);
     lm_memory_close(m);
 }

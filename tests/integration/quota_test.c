@@ -256,3 +256,159 @@ TEST(test_quota__rates_per_tenant)
     mo.database_url = getenv("LLMEMORY_TEST_DATABASE_URL");
     ASSERT_ERR(lm_memory_open(&bad, &mo), LM_EINVAL);
 }
+
+/* Searches and adds per tenant and day: counted in memory, written about once a second per
+ * process (and at close, and before usage is read), summed over processes; history switched off
+ * changes nothing; another tenant's counts are never seen; erasure removes them. */
+TEST(test_quota__usage_metered_per_day)
+{
+    lm_memory_opts mo = LM_MEMORY_OPTS_INIT;
+    lm_memory *m = test_memory_opts(&mo), *m2 = NULL;
+    lm_search_opts so = LM_SEARCH_OPTS_INIT;
+    lm_results *res = NULL;
+    lm_usage_day d[3];
+    lm_usage_list *l = NULL;
+    int n = -1;
+    so.no_history = 1;
+    mo.schema = test_schema();
+    ASSERT_OK(lm_memory_open(&m2, &mo));
+    test_add(m, "a", "1", "one doc", NULL);
+    test_add(m2, "a", "2", "two doc", NULL);
+    test_add(m2, "a", "2", "two doc again", NULL);
+    for (int i = 0; i < 3; i++) {
+        ASSERT_OK(lm_search(&res, m, "a", "doc", &so));
+        lm_results_free(res);
+    }
+    for (int i = 0; i < 2; i++) {
+        ASSERT_OK(lm_search(&res, m2, "a", "doc", NULL));
+        lm_results_free(res);
+    }
+    ASSERT_OK(lm_search(&res, m, "b", "doc", NULL));
+    lm_results_free(res);
+    lm_memory_close(m2); /* its counts are written at close */
+    ASSERT_OK(lm_usage_days(d, 3, &n, m, "a"));
+    ASSERT_EQ_INT(n, 3); /* one entry a day, today first */
+    ASSERT_EQ_INT(d[0].searches, 5);
+    ASSERT_EQ_INT(d[1].searches + d[1].adds + d[2].searches + d[2].adds, 0);
+    ASSERT(strcmp(d[0].day, d[1].day) > 0);
+    ASSERT_EQ_INT(d[0].adds, 3);
+    ASSERT_EQ_INT(strlen(d[0].day), 10);
+    ASSERT_OK(lm_usage_days(d, 3, &n, m, "b"));
+    ASSERT_EQ_INT(n, 3);
+    ASSERT_EQ_INT(d[0].searches, 1);
+    ASSERT_EQ_INT(d[0].adds, 0);
+    ASSERT_OK(lm_usage_days(d, 3, &n, m, "nobody"));
+    ASSERT_EQ_INT(d[0].searches + d[0].adds, 0);
+    ASSERT_OK(lm_usage_list_get(&l, m, LM_USAGE_SORT_SEARCHES_TODAY, 10));
+    ASSERT_EQ_STR(lm_usage_list_at(l, 0)->owner_id, "a");
+    ASSERT_EQ_INT(lm_usage_list_at(l, 0)->searches_today, 5);
+    ASSERT_EQ_INT(lm_usage_list_at(l, 0)->adds_today, 3);
+    lm_usage_list_free(l);
+    ASSERT_ERR(lm_usage_days(d, 0, &n, m, "a"), LM_EINVAL);
+    ASSERT_ERR(lm_usage_days(d, 3, &n, m, "../x"), LM_EINVAL);
+    ASSERT_OK(lm_tenant_erase(NULL, m, "a"));
+    ASSERT_OK(lm_usage_days(d, 3, &n, m, "a"));
+    ASSERT_EQ_INT(d[0].searches + d[0].adds, 0);
+    ASSERT_OK(lm_usage_days(d, 3, &n, m, "b"));
+    ASSERT_EQ_INT(d[0].searches, 1);
+    lm_memory_close(m);
+}
+
+/* Per-tenant rate overrides: in force at once in this process and on the first call of another,
+ * for that tenant only; back to the default; "none" lifts a configured default. */
+TEST(test_quota__rate_overrides_per_tenant)
+{
+    lm_memory_opts mo = LM_MEMORY_OPTS_INIT;
+    lm_memory *m = test_memory_opts(&mo), *m2 = NULL;
+    lm_doc_add_result ar;
+    lm_rate_status st;
+    lm_rates slow = {0.01, LM_QUOTA_DEFAULT}, def = {LM_QUOTA_DEFAULT, LM_QUOTA_DEFAULT};
+    lm_rates none = {LM_QUOTA_NONE, LM_QUOTA_NONE}, bad = {-5, 0};
+    ASSERT_OK(lm_rate_get(&st, m, "a"));
+    ASSERT(st.limit.adds == LM_QUOTA_NONE && st.override.adds == LM_QUOTA_DEFAULT);
+    ASSERT_OK(lm_rate_set(m, "a", &slow));
+    ASSERT_OK(lm_rate_get(&st, m, "a"));
+    ASSERT(st.limit.adds == 0.01 && st.override.adds == 0.01);
+    ASSERT(st.limit.searches == LM_QUOTA_NONE && st.override.searches == LM_QUOTA_DEFAULT);
+    ASSERT_OK(lm_doc_add(&ar, m, "a", "1", "1", LM_DOC_TEXT, "one", 3, NULL)); /* burst of 1 */
+    ASSERT_ERR(lm_doc_add(&ar, m, "a", "2", "2", LM_DOC_TEXT, "two", 3, NULL), LM_ELIMIT);
+    ASSERT_EQ_STR(lm_error_last()->field, "rate_adds");
+    for (int i = 0; i < 5; i++) /* another tenant: no limit */
+        ASSERT_OK(lm_doc_add(&ar, m, "b", "1", "1", LM_DOC_TEXT, "one", 3, NULL));
+    mo.schema = test_schema();
+    ASSERT_OK(lm_memory_open(&m2, &mo));
+    ASSERT_OK(lm_doc_add(&ar, m2, "a", "3", "3", LM_DOC_TEXT, "three", 5, NULL));
+    ASSERT_ERR(lm_doc_add(&ar, m2, "a", "4", "4", LM_DOC_TEXT, "four", 4, NULL), LM_ELIMIT);
+    lm_memory_close(m2);
+    ASSERT_OK(lm_rate_set(m, "a", &def));
+    for (int i = 0; i < 3; i++)
+        ASSERT_OK(lm_doc_add(&ar, m, "a", "5", "5", LM_DOC_TEXT, "five", 4, NULL));
+    ASSERT_ERR(lm_rate_set(m, "a", &bad), LM_EINVAL);
+    lm_memory_close(m);
+    /* A configured default of one add in 100 s, lifted for one tenant. */
+    mo.rate_adds = 0.01;
+    mo.rate_burst = 100;
+    ASSERT_OK(lm_memory_open(&m, &mo));
+    ASSERT_OK(lm_rate_set(m, "vip", &none));
+    for (int i = 0; i < 3; i++)
+        ASSERT_OK(lm_doc_add(&ar, m, "vip", "1", "1", LM_DOC_TEXT, "one", 3, NULL));
+    ASSERT_OK(lm_doc_add(&ar, m, "c", "1", "1", LM_DOC_TEXT, "one", 3, NULL));
+    ASSERT_ERR(lm_doc_add(&ar, m, "c", "2", "2", LM_DOC_TEXT, "two", 3, NULL), LM_ELIMIT);
+    ASSERT_OK(lm_rate_get(&st, m, "c"));
+    ASSERT(st.limit.adds == 0.01 && st.override.adds == LM_QUOTA_DEFAULT);
+    lm_memory_close(m);
+}
+
+/* Near-quota alerts: counts of tenants per kind and threshold (no names), cached; the operator's
+ * list of the tenants near a limit, by a threshold of its choice. */
+TEST(test_quota__near_quota_alerts)
+{
+    lm_memory_opts mo = LM_MEMORY_OPTS_INIT;
+    lm_quota none = {LM_QUOTA_NONE, LM_QUOTA_DEFAULT, LM_QUOTA_DEFAULT, LM_QUOTA_DEFAULT};
+    lm_quota_alerts qa;
+    lm_usage_list *l = NULL;
+    mo.quota_documents = 10;
+    lm_memory *m = test_memory_opts(&mo);
+    ASSERT_ERR(lm_quota_alerts_get(&qa, m, -1), LM_ENOTFOUND); /* nothing cached yet */
+    struct {
+        const char *owner;
+        int docs;
+    } t[] = {{"a", 8}, {"b", 10}, {"c", 1}, {"d", 12}};
+    ASSERT_OK(lm_quota_set(m, "d", &none));
+    for (size_t i = 0; i < 4; i++)
+        for (int k = 0; k < t[i].docs; k++) {
+            char origin[16];
+            snprintf(origin, sizeof(origin), "o%d", k);
+            test_add(m, t[i].owner, origin, "some words here", NULL);
+        }
+    ASSERT_OK(lm_quota_alerts_get(&qa, m, 0));
+    ASSERT_EQ_INT(qa.tenants, 4);
+    ASSERT_EQ_INT(qa.at_80[0], 2);
+    ASSERT_EQ_INT(qa.at_95[0], 1);
+    ASSERT_EQ_INT(qa.at_100[0], 1);
+    ASSERT_EQ_INT(qa.at_80[1] + qa.at_80[2] + qa.at_80[3], 0); /* no other limit configured */
+    /* Cached: a new full tenant is not seen until the counts are older than asked. */
+    for (int k = 0; k < 10; k++) {
+        char origin[16];
+        snprintf(origin, sizeof(origin), "o%d", k);
+        test_add(m, "e", origin, "more words", NULL);
+    }
+    ASSERT_OK(lm_quota_alerts_get(&qa, m, 3600));
+    ASSERT_EQ_INT(qa.at_100[0], 1);
+    ASSERT(qa.age_s >= 0 && qa.age_s < 3600);
+    ASSERT_OK(lm_quota_alerts_get(&qa, m, 0));
+    ASSERT_EQ_INT(qa.at_100[0], 2);
+    ASSERT_OK(lm_usage_list_near(&l, m, LM_USAGE_SORT_DOCUMENTS, 100, 80));
+    ASSERT_EQ_INT(lm_usage_list_count(l), 3);
+    ASSERT_EQ_STR(lm_usage_list_at(l, 0)->owner_id, "b");
+    ASSERT_EQ_STR(lm_usage_list_at(l, 1)->owner_id, "e");
+    ASSERT_EQ_STR(lm_usage_list_at(l, 2)->owner_id, "a");
+    ASSERT_EQ_STR(lm_usage_list_at(l, 2)->near_limit, "documents");
+    lm_usage_list_free(l);
+    ASSERT_OK(lm_usage_list_near(&l, m, LM_USAGE_SORT_OWNER, 100, 95));
+    ASSERT_EQ_INT(lm_usage_list_count(l), 2);
+    ASSERT_EQ_STR(lm_usage_list_at(l, 0)->owner_id, "b");
+    lm_usage_list_free(l);
+    ASSERT_ERR(lm_usage_list_near(&l, m, LM_USAGE_SORT_OWNER, 100, 0), LM_EINVAL);
+    lm_memory_close(m);
+}

@@ -6,6 +6,7 @@
  */
 #include <libpq-fe.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -322,6 +323,119 @@ TEST(test_vector__index_built_off_the_request_path)
     ASSERT_EQ_INT(scalar(c, sql), 1);
     lm_embedder_free(e);
     PQfinish(blocker);
+    PQfinish(c);
+    lm_memory_close(m);
+}
+
+/* ---- index builds: serialised, retried, capped ------------------------------------------------ */
+
+typedef struct builder {
+    char owner[64];
+    char schema[64];
+    int failed;
+} builder;
+
+static pthread_mutex_t build_log_mu = PTHREAD_MUTEX_INITIALIZER;
+static int build_log_bad;
+
+static void build_log(int level, const char *msg, void *payload)
+{
+    (void)payload;
+    if (level <= LM_LOG_WARN || strstr(msg, "deadlock") != NULL) {
+        pthread_mutex_lock(&build_log_mu);
+        build_log_bad++;
+        fprintf(stderr, "# builder log: %s\n", msg);
+        pthread_mutex_unlock(&build_log_mu);
+    }
+}
+
+/* One "process": its own memory (pool, builder thread), one tenant grown past the threshold. */
+static void *build_one(void *arg)
+{
+    builder *b = arg;
+    lm_memory_opts mo = LM_MEMORY_OPTS_INIT;
+    lm_memory *m = NULL;
+    mo.database_url = getenv("LLMEMORY_TEST_DATABASE_URL");
+    mo.schema = b->schema;
+    mo.pool_size = 2;
+    mo.vector_index_threshold = 4;
+    mo.vector_index_max_per_tree = 4;
+    mo.log_fn = build_log;
+    mo.log_level = LM_LOG_INFO;
+    if (lm_memory_open(&m, &mo) < 0) {
+        b->failed = 1;
+        return NULL;
+    }
+    for (int i = 0; i < 6 && !b->failed; i++) {
+        char origin[16], text[128];
+        lm_doc_add_result r;
+        snprintf(origin, sizeof(origin), "d%d", i);
+        snprintf(text, sizeof(text), "%s item %d", topics[i % 8], i);
+        b->failed = lm_doc_add(&r, m, b->owner, origin, origin, LM_DOC_TEXT, text, strlen(text),
+                               NULL) < 0;
+    }
+    lm_memory_wait_index_builds(m);
+    lm_memory_close(m);
+    return NULL;
+}
+
+/* 40 memories (as 40 processes would) build tenants' indexes at once on one table: no deadlock
+ * and no invalid index is left (builds are serialised across processes), every tenant that may
+ * have one gets it, and a tree of sub-tenants stops at its cap while its capped members are
+ * still searched (exactly). */
+TEST(test_vector__concurrent_builds_serialised_and_capped)
+{
+    lm_test_timeout(600);
+    enum { N = 40, TREE = 10 };
+    lm_memory_opts mo = LM_MEMORY_OPTS_INIT;
+    mo.vector_index_threshold = 4;
+    mo.vector_index_max_per_tree = 4;
+    lm_memory *m = test_memory_opts(&mo);
+    lm_doc_add_result r;
+    builder b[N];
+    pthread_t t[N];
+    char sql[512];
+    add_doc(m, "seed", 0, &r); /* creates the tables */
+    build_log_bad = 0;
+    for (int i = 0; i < N; i++) {
+        memset(&b[i], 0, sizeof(b[i]));
+        snprintf(b[i].schema, sizeof(b[i].schema), "%s", test_schema());
+        if (i < TREE)
+            snprintf(b[i].owner, sizeof(b[i].owner), "tree/sub-%d", i);
+        else
+            snprintf(b[i].owner, sizeof(b[i].owner), "solo-%d", i);
+        ASSERT_EQ_INT(pthread_create(&t[i], NULL, build_one, &b[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        ASSERT_EQ_INT(b[i].failed, 0);
+    }
+    ASSERT_EQ_INT(build_log_bad, 0);
+    PGconn *c = db();
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\".vector_indexes WHERE owner_id LIKE 'solo-%%'",
+             test_schema());
+    ASSERT_EQ_INT(scalar(c, sql), N - TREE);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM \"%s\".vector_indexes WHERE owner_id LIKE 'tree/%%'",
+             test_schema());
+    ASSERT_EQ_INT(scalar(c, sql), 4);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid"
+             " WHERE x.relnamespace = '\"%s\"'::regnamespace AND NOT i.indisvalid", test_schema());
+    ASSERT_EQ_INT(scalar(c, sql), 0);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_indexes WHERE schemaname = '%s'"
+                               " AND indexname LIKE 'vidx_%%'", test_schema());
+    ASSERT_EQ_INT(scalar(c, sql), N - TREE + 4);
+    /* Every member of the capped tree still finds its own documents. */
+    for (int i = 0; i < TREE; i++) {
+        lm_search_opts o = LM_SEARCH_OPTS_INIT;
+        lm_results *res = NULL;
+        o.type = LM_SEARCH_VECTOR;
+        o.no_history = 1;
+        ASSERT_OK(lm_search(&res, m, b[i].owner, "coral reef fish", &o));
+        ASSERT_EQ_INT(lm_results_count(res), 6);
+        ASSERT_EQ_STR(lm_results_at(res, 0)->id_at_origin, "d0");
+        lm_results_free(res);
+    }
     PQfinish(c);
     lm_memory_close(m);
 }

@@ -165,6 +165,26 @@ static int memory_open(lm_memory **out, const lm_memory_opts *opts, lm_memory *s
     mem->rerank_fn = o.rerank_fn;
     mem->rerank_payload = o.rerank_payload;
     mem->vec.index_threshold = o.vector_index_threshold ? o.vector_index_threshold : 500;
+    {
+        static const char *const cenv[2] = {"LLMEMORY_VECTOR_INDEX_MAX_PER_TENANT",
+                                            "LLMEMORY_VECTOR_INDEX_MAX_PER_TREE"};
+        const int cgiven[2] = {o.vector_index_max_per_tenant, o.vector_index_max_per_tree};
+        const int cdef[2] = {2, 16};
+        int cap[2];
+        for (int i = 0; i < 2; i++) {
+            const char *e = env_nonempty(cenv[i]);
+            char *end = NULL;
+            long v = e ? strtol(e, &end, 10) : 0;
+            if (e != NULL && (*end != '\0' || v < -1 || v > 1000000)) {
+                rc = lm__error_set(LM_EINVAL, "invalid $%s \"%.40s\"", cenv[i], e);
+                lm__error_hint("Give a number of indexes (-1: no cap).");
+                goto out;
+            }
+            cap[i] = cgiven[i] != 0 ? cgiven[i] : e != NULL && v != 0 ? (int)v : cdef[i];
+        }
+        mem->vec.max_per_tenant = cap[0] < 0 ? -1 : cap[0];
+        mem->vec.max_per_tree = cap[1] < 0 ? -1 : cap[1];
+    }
     mem->vec.hnsw_m = o.hnsw_m > 0 ? o.hnsw_m : 16;
     mem->vec.hnsw_ef_construction = o.hnsw_ef_construction > 0 ? o.hnsw_ef_construction : 64;
     mem->vec.hnsw_ef_search = o.hnsw_ef_search > 0 ? o.hnsw_ef_search : 0; /* 0: per graph */
@@ -286,6 +306,13 @@ pools_ready: {
         goto out;
     lm__vindex_bg_init(&mem->vindex_bg, &mem->db, &mem->vec);
     lm__autopack_init(mem);
+    lm__erase_bg_init(&mem->erase_bg);
+    if ((rc = lm__authfail_init(mem)) < 0) {
+        lm__erase_bg_dispose(&mem->erase_bg);
+        lm__autopack_dispose(mem);
+        lm__vindex_bg_dispose(&mem->vindex_bg);
+        goto out;
+    }
     *out = mem;
     mem = NULL;
 out:
@@ -371,6 +398,10 @@ void lm_memory_close(lm_memory *mem)
     if (mem == NULL)
         return;
     lm__router_dispose(mem); /* the tenants' memories first: they may use mem's pools */
+    lm__erase_bg_dispose(&mem->erase_bg);   /* stops between batches: resumable */
+    if (lm__meter_flush(mem) < 0)
+        lm__error_clear();
+    lm__authfail_dispose(mem);
     lm__vindex_bg_dispose(&mem->vindex_bg); /* finishes the pending index builds */
     lm__autopack_dispose(mem);
     lm__rate_dispose(mem);

@@ -4,7 +4,10 @@
 #ifndef LM_API_MEMORY_H
 #define LM_API_MEMORY_H
 
+#include <pthread.h>
+
 #include "db/db.h"
+#include "llmemory/lifecycle.h"
 #include "search/search.h"
 #include "search/vector.h"
 
@@ -32,6 +35,18 @@ typedef struct lm__autopack {
     int64_t written;   /* chunks this memory wrote since the last packing */
 } lm__autopack;
 
+/* The erasure cleanup thread of a memory (api/erase.c), started on first use. */
+typedef struct lm__erase_bg {
+    pthread_mutex_t mu;
+    pthread_cond_t wake, idle;
+    pthread_t th;
+    int started, busy, requested;
+    volatile int stop;
+} lm__erase_bg;
+void lm__erase_bg_init(lm__erase_bg *bg);
+/* Stop the thread after its current batch (the cleanup resumes later from the marks). */
+void lm__erase_bg_dispose(lm__erase_bg *bg);
+
 struct lm_memory {
     lm__db db;
     size_t max_content_bytes;
@@ -44,6 +59,7 @@ struct lm_memory {
     lm__bm25_params bm25;
     lm__vec_cfg vec;         /* vec.embedder NULL: no vector search */
     lm__vindex_bg vindex_bg; /* builds tenants' vector indexes off the request path */
+    lm__erase_bg erase_bg;   /* cleans up erased tenants in the background */
     int own_embedder;        /* the memory created vec.embedder and frees it */
     int embed_mode;          /* LM_EMBED_SYNC or LM_EMBED_QUEUE */
     lm_rerank_cb rerank_fn;
@@ -51,10 +67,13 @@ struct lm_memory {
     int64_t quota_default[4]; /* documents, chunks, bytes, vectors; -1: none */
     double rate[2];           /* adds, searches a second; 0: none */
     double rate_burst_s;
-    struct lm__buckets *buckets; /* NULL when no rate is set */
+    struct lm__buckets *buckets; /* rates, rate overrides, the usage meter */
     lm__autopack autopack;
     int own_admin;               /* db.admin is this memory's own pool (a migration URL) */
     struct lm__router *router;   /* schema and database modes: the tenants' memories */
+    struct lm__authfails *authfails; /* authentication failures being aggregated (api/audit.c) */
+    lm_quota_alerts alerts;      /* last lm_quota_alerts_get() (under buckets->meter_mu) */
+    double alerts_at_ms;         /* when; 0: never */
 };
 
 /* Tenancy (api/tenancy.c). A routing memory (schema or database mode) hands each call that
@@ -99,6 +118,12 @@ enum { LM__RATE_ADDS = 0, LM__RATE_SEARCHES = 1 };
 /* Take a token of @p kind for the tenant: 0, or LM_ELIMIT (field "rate_adds"/"rate_searches",
    lm_rate_retry_after() set). */
 int lm__rate_take(lm_memory *mem, int kind, const char *owner_id);
+/* Usage metering (api/quota.c): every call admitted by lm__rate_take() is counted in memory per
+   tenant and UTC day, and the counts are added to tenant_usage_daily at most about once a second
+   (and before usage is read, and at close). */
+int lm__meter_flush(lm_memory *mem);
+/* Drop the unwritten counts of @p owner_id (its erasure). */
+void lm__meter_forget(lm_memory *mem, const char *owner_id);
 /* Set up / free the buckets at open / close (api/quota.c). */
 int lm__rate_init(lm_memory *mem);
 void lm__rate_dispose(lm_memory *mem);
@@ -127,5 +152,10 @@ int lm__audit_in_tx(lm_memory *mem, lm__tx *tx, const char *owner_id, const char
  * lm_error_last() as it was (a failed action's error is what the caller reports). */
 void lm__audit(lm_memory *mem, const char *owner_id, const char *action, const char *outcome,
                const char *detail);
+
+/* Authentication-failure records (api/audit.c): set up at open; at close the counts not yet
+   reported are written. */
+int lm__authfail_init(lm_memory *mem);
+void lm__authfail_dispose(lm_memory *mem);
 
 #endif

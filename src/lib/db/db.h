@@ -125,10 +125,16 @@ typedef struct lm__tx {
     lm__db *db;
     PGconn *conn;
     int open;
+    int erased; /* the tenant is marked erased (only with LM__TX_ERASED) */
 } lm__tx;
 
-/* SNAPSHOT: a REPEATABLE READ, READ ONLY transaction (one consistent view for an export). */
-enum { LM__TX_READ = 0, LM__TX_WRITE = 1, LM__TX_SNAPSHOT = 2 };
+/* SNAPSHOT: a REPEATABLE READ, READ ONLY transaction (one consistent view for an export).
+ * A tenant marked erased (api/erase.c) is invisible: its READ and SNAPSHOT transactions run as
+ * no tenant (row-level security shows no row; without a work role they fail with
+ * LM_ECONFLICT), and its WRITE transactions fail with LM_ECONFLICT until the cleanup has
+ * finished. LM__TX_ERASED (or'ed into WRITE) is the erasure's own: it proceeds as the tenant
+ * and reports the mark in tx->erased. */
+enum { LM__TX_READ = 0, LM__TX_WRITE = 1, LM__TX_SNAPSHOT = 2, LM__TX_ERASED = 8 };
 
 /* The tenant writer lock of owner $1: one 64-bit key, a seeded 64-bit hash of the owner_id
    (seed 0x4c4d0001, the lock class of earlier versions). With hashtext()'s 32 bits two tenants

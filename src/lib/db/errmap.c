@@ -15,6 +15,9 @@ static int map_sqlstate(const char *s)
         return LM_EEXISTS;
     if (strcmp(s, "40001") == 0 || strcmp(s, "40P01") == 0 || strcmp(s, "55P03") == 0)
         return LM_ERETRY;
+    /* Raised by the tenant functions' lm__enter for a tenant marked erased (060). */
+    if (strcmp(s, "LME09") == 0)
+        return LM_ECONFLICT;
     if (strcmp(s, "57014") == 0)
         return LM_ETIMEOUT;
     if (strncmp(s, "08", 2) == 0 || strcmp(s, "57P01") == 0 || strcmp(s, "57P03") == 0)

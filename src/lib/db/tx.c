@@ -11,10 +11,24 @@
 #include "db/db.h"
 #include "error.h"
 
+/* The tenant is marked erased: the error of a call that would write (or, without a work role
+   to bind row-level security, read) it. */
+static int erased_error(const char *owner_id)
+{
+    lm__error_set(LM_ECONFLICT, "tenant \"%.80s\" is being erased", owner_id);
+    lm__error_detail("Its data is invisible already; the owner id can be used again once the "
+                     "erasure's cleanup has finished.");
+    lm__error_hint("Retry later; llmemory erase --resume finishes a cleanup at once.");
+    return LM_ECONFLICT;
+}
+
 int lm__tx_begin(lm__tx *tx, lm__db *db, const char *owner_id, int mode)
 {
     const char *params[2] = {owner_id, db->role};
-    char sql[200], lock[64] = "";
+    char sql[400], lock[64] = "";
+    PGresult *res = NULL;
+    int own = (mode & LM__TX_ERASED) != 0;
+    mode &= ~LM__TX_ERASED;
     memset(tx, 0, sizeof(*tx));
     tx->db = db;
     int rc = lm__pool_acquire(&tx->conn, &db->pool);
@@ -27,15 +41,35 @@ int lm__tx_begin(lm__tx *tx, lm__db *db, const char *owner_id, int mode)
     if (rc < 0)
         goto fail;
     tx->open = 1;
-    /* One round trip: the work role (SET LOCAL ROLE: row-level security applies to it, it
-       ends with the transaction), the tenant (SET LOCAL), and for writers the tenant's lock. */
+    /* One round trip: for writers the tenant's lock first (so the erasure mark is read after
+       any erasure holding it has committed), the work role (SET LOCAL ROLE: row-level security
+       applies to it, it ends with the transaction), and the tenant (SET LOCAL), or no tenant
+       when it is marked erased. */
     if (mode == LM__TX_WRITE)
-        snprintf(lock, sizeof(lock), ", %s", LM__TENANT_LOCK_SQL);
-    snprintf(sql, sizeof(sql), "SELECT %sset_config('llmemory.owner_id', $1, true)%s",
-             db->role[0] ? "set_config('role', $2, true), " : "", lock);
-    rc = lm__db_exec(NULL, tx->conn, sql, db->role[0] ? 2 : 1, params);
+        snprintf(lock, sizeof(lock), "%s, ", LM__TENANT_LOCK_SQL);
+    if (own)
+        snprintf(sql, sizeof(sql),
+                 "SELECT %s%s%s.llmemory_tenant_erased($1)::text,"
+                 " set_config('llmemory.owner_id', $1, true)",
+                 lock, db->role[0] ? "set_config('role', $2, true), " : "", db->qschema);
+    else
+        snprintf(sql, sizeof(sql),
+                 "SELECT %s%sset_config('llmemory.owner_id',"
+                 " CASE WHEN %s.llmemory_tenant_erased($1) THEN '' ELSE $1 END, true)",
+                 lock, db->role[0] ? "set_config('role', $2, true), " : "", db->qschema);
+    rc = lm__db_exec(&res, tx->conn, sql, db->role[0] ? 2 : 1, params);
     if (rc < 0)
         goto fail;
+    {
+        /* Own: the mark's column says it; otherwise no tenant set means the mark. */
+        const char *v = PQgetvalue(res, 0, own ? PQnfields(res) - 2 : PQnfields(res) - 1);
+        tx->erased = own ? v[0] == 't' : v[0] == '\0';
+    }
+    PQclear(res);
+    if (tx->erased && !own && (mode == LM__TX_WRITE || db->role[0] == '\0')) {
+        rc = erased_error(owner_id);
+        goto fail;
+    }
     return 0;
 fail:
     lm__tx_end(tx);
@@ -57,6 +91,8 @@ int lm__db_call(PGresult **out, lm__db *db, lm__stmt stmt, const char *sql, int 
 int lm__tx_lock(lm__tx *tx, const char *owner_id)
 {
     const char *params[1] = {owner_id};
+    if (tx->erased)
+        return erased_error(owner_id);
     /* The same key as a writer's lm__tx_begin(): the tenant's one write lock. */
     return lm__db_exec(NULL, tx->conn, "SELECT " LM__TENANT_LOCK_SQL, 1, params);
 }

@@ -4,10 +4,12 @@
  * (built automatically past a threshold, CREATE INDEX CONCURRENTLY) once it is not. There is no
  * index over all tenants, so no tenant's results depend on another tenant's vectors.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "alloc.h"
 #include "error.h"
@@ -99,6 +101,27 @@ int lm__vector_register(lm__db *db, lm__vec_cfg *cfg)
                   cfg->table, cfg->dim, S, S);
     if (rc < 0)
         goto out;
+    /* The foreign key's own index: deleting a chunk looks its vectors up by (owner_id,
+       chunk_id), which the primary key (provider_id in between) answers only by reading every
+       vector of the tenant; erasing a tenant of n chunks was then n^2. Looked up in the catalog
+       first: CREATE INDEX IF NOT EXISTS locks the table before it finds the index, which would
+       block every writer and deadlock with a tenant's CREATE INDEX CONCURRENTLY at each open.
+       (A database from before this index builds it once, at the first open.) */
+    {
+        const char *p1[1] = {cfg->table_name};
+        rc = exec_fmt(c, &res, 1, p1, "SELECT to_regclass('%s.' || quote_ident($1 || '_chunk_idx'))"
+                                      " IS NULL", S);
+        if (rc < 0)
+            goto out;
+        int missing = PQgetvalue(res, 0, 0)[0] == 't';
+        PQclear(res);
+        res = NULL;
+        if (missing &&
+            (rc = exec_fmt(c, NULL, 0, NULL,
+                           "CREATE INDEX IF NOT EXISTS %s_chunk_idx ON %s (owner_id, chunk_id)",
+                           cfg->table_name, cfg->table)) < 0)
+            goto out;
+    }
     /* Row-level security like every tenant table (020_row_level_security.sql), once. */
     rc = exec_fmt(c, NULL, 0, NULL,
                   "SELECT %s.llmemory_protect_table(c.oid) FROM pg_catalog.pg_class c"
@@ -305,13 +328,46 @@ out:
     return rc;
 }
 
+static void nap_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* The schema's one index builder: a session lock taken with retries and a growing pause
+   (20 ms doubling to 1 s, for up to about 2 minutes). 1 when held, 0 when not, < 0 on error. */
+static int build_lock(PGconn *c, lm__db *db)
+{
+    char sql[128];
+    const char *p[1] = {db->schema};
+    long pause = 20, waited = 0;
+    snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_lock(hashtextextended($1, %d))",
+             LM__LOCK_CLASS_VINDEX);
+    for (;;) {
+        PGresult *res = NULL;
+        int rc = lm__db_exec(&res, c, sql, 1, p);
+        if (rc < 0)
+            return rc;
+        int got = PQgetvalue(res, 0, 0)[0] == 't';
+        PQclear(res);
+        if (got)
+            return 1;
+        if (waited >= 120000)
+            return 0;
+        nap_ms(pause);
+        waited += pause;
+        pause = pause * 2 > 1000 ? 1000 : pause * 2;
+    }
+}
+
 void lm__vector_maybe_index(lm__db *db, const lm__vec_cfg *cfg, const char *owner_id)
 {
     PGconn *c = NULL;
     PGresult *res = NULL;
     lm_buf sql = LM_BUF_INIT;
     char *lit_owner = NULL, *lit_prov = NULL;
-    char limit[24], name[40], sum[65], lock_sql[160];
+    char limit[24], name[40], sum[65], lock_sql[160], root[LM_MAX_OWNER_ID_BYTES + 1];
     int locked = 0;
     const char *S = db->qschema;
     const char *p2[] = {owner_id, cfg->provider_id};
@@ -324,8 +380,10 @@ void lm__vector_maybe_index(lm__db *db, const lm__vec_cfg *cfg, const char *owne
         return;
     if (lm__db_admin_acquire(&c, db) < 0)
         goto fail;
+    /* An erased tenant (its rows going) gets none. */
     if (exec_fmt(c, &res, 2, p2, "SELECT 1 FROM %s.vector_indexes WHERE owner_id = $1"
-                                  " AND provider_id = $2", S) < 0)
+                                  " AND provider_id = $2 UNION ALL"
+                                  " SELECT 1 WHERE %s.llmemory_tenant_erased($1)", S, S) < 0)
         goto fail;
     if (PQntuples(res) > 0)
         goto out;
@@ -341,17 +399,47 @@ void lm__vector_maybe_index(lm__db *db, const lm__vec_cfg *cfg, const char *owne
         goto out;
     PQclear(res);
     res = NULL;
-    /* One builder per tenant and provider; others skip (the index comes soon enough). */
-    snprintf(lock_sql, sizeof(lock_sql),
-             "SELECT pg_try_advisory_lock(hashtextextended($1 || '/' || $2, %d))",
-             LM__LOCK_CLASS_VINDEX);
-    if (lm__db_exec(&res, c, lock_sql, 2, p2) < 0)
+    /* One builder at a time in the schema, across processes: concurrent CREATE INDEX
+       CONCURRENTLY on one table wait for each other's transactions and deadlock. */
+    if ((locked = build_lock(c, db)) < 0)
         goto fail;
-    locked = PQgetvalue(res, 0, 0)[0] == 't';
+    if (!locked) {
+        lm__db_log(db, LM_LOG_WARN, "vector index of tenant \"%s\" not built: another build "
+                   "held the lock for 2 minutes; it is tried again after the next add", owner_id);
+        goto out;
+    }
+    /* Under the lock: built meanwhile? And the caps, per tenant and per tree (the tenant and
+       its sub-tenants), which sub-tenants could otherwise multiply without bound. */
+    {
+        const char *sl = strchr(owner_id, '/');
+        size_t rl = sl ? (size_t)(sl - owner_id) : strlen(owner_id);
+        snprintf(root, sizeof(root), "%.*s", (int)rl, owner_id);
+    }
+    {
+        const char *p3[] = {owner_id, cfg->provider_id, root};
+        if (exec_fmt(c, &res, 3, p3,
+                     "SELECT count(*) FILTER (WHERE owner_id = $1 AND provider_id = $2),"
+                     " count(*) FILTER (WHERE owner_id = $1),"
+                     " count(*) FILTER (WHERE owner_id = $3 OR starts_with(owner_id, $3 || '/'))"
+                     " FROM %s.vector_indexes", S) < 0)
+            goto fail;
+    }
+    if (strtol(PQgetvalue(res, 0, 0), NULL, 10) > 0)
+        goto out;
+    {
+        long mine = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+        long tree = strtol(PQgetvalue(res, 0, 2), NULL, 10);
+        int by_tenant = cfg->max_per_tenant >= 0 && mine >= cfg->max_per_tenant;
+        if (by_tenant || (cfg->max_per_tree >= 0 && tree >= cfg->max_per_tree)) {
+            lm__db_log(db, LM_LOG_INFO,
+                       "tenant \"%s\" stays on exact vector search: its %s has %ld of at most %d "
+                       "vector indexes", owner_id, by_tenant ? "tenant" : "tree",
+                       by_tenant ? mine : tree, by_tenant ? cfg->max_per_tenant : cfg->max_per_tree);
+            goto out;
+        }
+    }
     PQclear(res);
     res = NULL;
-    if (!locked)
-        goto out;
     lm__buf_printf(&sql, "%s/%s/%s/%s", db->schema, cfg->table_name, owner_id, cfg->provider_id);
     if (lm__buf_oom(&sql))
         goto fail;
@@ -368,24 +456,33 @@ void lm__vector_maybe_index(lm__db *db, const lm__vec_cfg *cfg, const char *owne
         lm__db_exec(NULL, c, "SET max_parallel_maintenance_workers = 0", 0, NULL) < 0)
         goto fail;
     /* Half precision: half the bytes per node a search visits, the same neighbours (the
-       candidates are re-ranked exactly, see lm__vector_search()). */
-    if ((half ? exec_fmt(c, NULL, 0, NULL,
-                         "CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s USING hnsw"
-                         " ((embedding::halfvec(%d)) halfvec_cosine_ops)"
-                         " WITH (m = %d, ef_construction = %d)"
-                         " WHERE owner_id = %s AND provider_id = %s",
-                         name, cfg->table, cfg->dim, cfg->hnsw_m, cfg->hnsw_ef_construction,
-                         lit_owner, lit_prov)
-              : exec_fmt(c, NULL, 0, NULL,
-                         "CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s USING hnsw"
-                         " (embedding vector_cosine_ops) WITH (m = %d, ef_construction = %d)"
-                         " WHERE owner_id = %s AND provider_id = %s",
-                         name, cfg->table, cfg->hnsw_m, cfg->hnsw_ef_construction, lit_owner,
-                         lit_prov)) < 0) {
-        lm__db_log(db, LM_LOG_WARN, "could not build the vector index of tenant \"%s\": %s",
-                   owner_id, lm_error_last()->message);
+       candidates are re-ranked exactly, see lm__vector_search()). A deadlock or lock timeout
+       (with another CONCURRENTLY statement on the table, e.g. optimize's) is retried after a
+       growing pause, the half-built index dropped first. */
+    for (int attempt = 0;; attempt++) {
+        int brc = half ? exec_fmt(c, NULL, 0, NULL,
+                                  "CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s USING hnsw"
+                                  " ((embedding::halfvec(%d)) halfvec_cosine_ops)"
+                                  " WITH (m = %d, ef_construction = %d)"
+                                  " WHERE owner_id = %s AND provider_id = %s",
+                                  name, cfg->table, cfg->dim, cfg->hnsw_m,
+                                  cfg->hnsw_ef_construction, lit_owner, lit_prov)
+                       : exec_fmt(c, NULL, 0, NULL,
+                                  "CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s USING hnsw"
+                                  " (embedding vector_cosine_ops) WITH (m = %d, ef_construction = %d)"
+                                  " WHERE owner_id = %s AND provider_id = %s",
+                                  name, cfg->table, cfg->hnsw_m, cfg->hnsw_ef_construction,
+                                  lit_owner, lit_prov);
+        if (brc == 0)
+            break;
+        int retry = brc == LM_ERETRY && attempt < 4;
+        lm__db_log(db, retry ? LM_LOG_INFO : LM_LOG_WARN,
+                   "could not build the vector index of tenant \"%s\"%s: %s", owner_id,
+                   retry ? " (retrying)" : "", lm_error_last()->message);
         exec_fmt(c, NULL, 0, NULL, "DROP INDEX CONCURRENTLY IF EXISTS %s.%s", S, name);
-        goto fail;
+        if (!retry)
+            goto fail;
+        nap_ms(100L << attempt);
     }
     {
         const char *p5[] = {owner_id, cfg->provider_id, name, limit, half ? "halfvec" : "vector"};
@@ -405,11 +502,11 @@ out:
         PQclear(PQexec(c, "RESET maintenance_work_mem"));
         PQclear(PQexec(c, "RESET statement_timeout"));
         PQclear(PQexec(c, "RESET max_parallel_maintenance_workers"));
-        if (locked) {
+        if (locked > 0) {
+            const char *p1[] = {db->schema};
             snprintf(lock_sql, sizeof(lock_sql),
-                     "SELECT pg_advisory_unlock(hashtextextended($1 || '/' || $2, %d))",
-                     LM__LOCK_CLASS_VINDEX);
-            PQclear(PQexecParams(c, lock_sql, 2, NULL, p2, NULL, NULL, 0));
+                     "SELECT pg_advisory_unlock(hashtextextended($1, %d))", LM__LOCK_CLASS_VINDEX);
+            PQclear(PQexecParams(c, lock_sql, 1, NULL, p1, NULL, NULL, 0));
         }
     }
     if (lit_owner)

@@ -25,6 +25,8 @@ typedef struct lm__vec_cfg {
     char table[112];       /* quoted "schema".vectors_<dim> */
     char table_name[32];   /* vectors_<dim> */
     int index_threshold;   /* < 0: never build per-tenant indexes */
+    int max_per_tenant;    /* indexes of one tenant; < 0: no cap */
+    int max_per_tree;      /* indexes of a tenant and its sub-tenants; < 0: no cap */
     int hnsw_m, hnsw_ef_construction, hnsw_ef_search;
     int halfvec;           /* the server's pgvector has halfvec: indexes are built over it */
 } lm__vec_cfg;

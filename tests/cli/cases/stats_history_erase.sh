@@ -33,3 +33,21 @@ expect_out "no searches"
 run stats --owner "$b" --json
 expect_status 0
 [ "$(json document_count)" = "5" ] || fail "erase touched another owner"
+# --no-wait: invisible at once, the cleanup left for later; --resume finishes it, after which the
+# owner id is free again.
+run erase --owner "$b" --yes --no-wait
+expect_status 0
+expect_out "invisible now, 5 documents"
+run stats --owner "$b" --json
+expect_status 0
+[ "$(json document_count)" = "0" ] || fail "erased owner still visible"
+run erase --resume
+expect_status 0
+expect_out "pending erasure"
+run erase --resume --json
+expect_status 0
+[ "$(json erasures_finished)" = "0" ] || fail "a second resume found work"
+ingest_samples "$b" globex
+run stats --owner "$b" --json
+expect_status 0
+[ "$(json document_count)" = "5" ] || fail "owner id not usable after the cleanup"

@@ -44,3 +44,30 @@ expect_no_body "$k"
 printf '%s\n' "$BODY" | grep -v '^#' | grep -vE '^[a-z_]+(\{.*\})? [0-9.e+-]+$' | head -n 3 |
     grep -q . && fail "malformed metric lines"
 true
+
+# Tenants near their quotas: 12 series (kind x threshold) whatever the number of tenants, no
+# tenant named; a tenant at its document limit is counted within a few seconds (the counts are
+# cached for 5 s off the request path).
+near() {
+    req GET /metrics
+    printf '%s\n' "$BODY" | sed -n "s/^llmemory_tenants_near_quota{kind=\"documents\",threshold=\"1\"} //p"
+}
+before=$(near)
+[ -n "$before" ] || fail "no near-quota gauge"
+req GET /metrics
+[ "$(printf '%s\n' "$BODY" | grep -c '^llmemory_tenants_near_quota{')" -eq 12 ] || fail "12 series expected"
+expect_body 'llmemory_tenants_near_quota{kind="bytes",threshold="0.8"}'
+expect_body '# TYPE llmemory_tenants_near_quota gauge'
+"$HTTP_BIN" --database-url "$HTTP_DB" --schema "$HTTP_SCHEMA" quota set --owner "$P-full" \
+    --documents 1 >/dev/null 2>&1 </dev/null || fail "quota set"
+kf=$(new_key "$P-full")
+add_doc "$kf" one "The only document allowed." >/dev/null
+after=$before
+for _ in $(seq 60); do
+    after=$(near)
+    [ "$after" -gt "$before" ] && break
+    sleep 0.25
+done
+[ "$after" -gt "$before" ] || fail "near-quota gauge did not count the full tenant ($before -> $after)"
+req GET /metrics
+expect_no_body "$P-full"

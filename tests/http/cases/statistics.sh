@@ -27,3 +27,18 @@ expect_json allow_subtenants false
 expect_no_body "$k"
 get "$k" "/v1/statistics?since=yesterday"
 expect_status 422
+# Usage per day (the meter): this tenant's adds and searches, today first; another tenant's are
+# its own.
+get "$k" "/v1/search?q=alpha"
+expect_status 200
+get "$k" /v1/statistics
+expect_status 200
+expect_json usage.adds_today 2
+expect_json usage.searches_today 1
+expect_json usage.days.0.day "$(date -u +%F)"
+expect_json usage.days.0.adds 2
+[ "$(json 'usage.days.*.day' | wc -l)" -eq 7 ] || fail "seven days expected"
+k2=$(new_key "$P-initech")
+get "$k2" /v1/statistics
+expect_json usage.adds_today 0
+expect_json usage.searches_today 0

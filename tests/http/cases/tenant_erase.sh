@@ -35,3 +35,25 @@ expect_json document_count 1
 ks=$(new_key "$P-acme/sub")
 get "$ks" /v1/statistics
 expect_json document_count 1
+# ?wait=false: 202 as soon as the tenant is invisible; the server deletes the rows in the
+# background, and only then may the owner id be used again (a key for it is refused until then).
+kx=$(new_key "$P-initech" --scope admin)
+add_doc "$kx" i "Initech memo about staplers." >/dev/null
+del "$kx" "/v1/tenant?wait=false"
+expect_status 202
+expect_json cleanup pending
+expect_json deleted.documents 1
+expect_json deleted.api_keys 1
+get "$kx" /v1/statistics
+expect_status 401
+ky=""
+for _ in $(seq 100); do
+    ky=$(new_key "$P-initech") && break
+    sleep 0.1
+done
+[ -n "$ky" ] || fail "owner id not free after the background cleanup"
+get "$ky" /v1/statistics
+expect_status 200
+expect_json document_count 0
+get "$kb" /v1/statistics
+expect_json document_count 1

@@ -39,13 +39,28 @@ BEGIN
     IF p_owner IS NULL OR p_owner = '' THEN
         RAISE EXCEPTION 'owner_id must not be empty' USING ERRCODE = '22023';
     END IF;
-    PERFORM pg_catalog.set_config('llmemory.owner_id', p_owner, true);
-    SELECT w.role_name INTO r FROM {{schema}}.work_role w;
-    IF r IS NOT NULL AND r <> current_user THEN
-        PERFORM pg_catalog.set_config('role', r, true);
-    END IF;
+    -- Writers take the tenant's lock first, so the erasure mark is read after any erasure
+    -- holding it has committed (as lm__tx_begin does).
     IF p_write THEN
         PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(p_owner, 1280114689));
+    END IF;
+    SELECT w.role_name INTO r FROM {{schema}}.work_role w;
+    -- A tenant marked erased (032_erasure.sql) is no tenant at all: reads find nothing under
+    -- row-level security; writes, and reads with no work role to bind the policies, are refused
+    -- (SQLSTATE LME09, the library's LM_ECONFLICT).
+    IF {{schema}}.llmemory_tenant_erased(p_owner) THEN
+        IF p_write OR r IS NULL THEN
+            RAISE EXCEPTION 'tenant "%" is being erased', left(p_owner, 80)
+                USING ERRCODE = 'LME09',
+                      DETAIL = 'Its data is invisible already; the owner id can be used again once the erasure''s cleanup has finished.',
+                      HINT = 'Retry later; llmemory erase --resume finishes a cleanup at once.';
+        END IF;
+        PERFORM pg_catalog.set_config('llmemory.owner_id', '', true);
+    ELSE
+        PERFORM pg_catalog.set_config('llmemory.owner_id', p_owner, true);
+    END IF;
+    IF r IS NOT NULL AND r <> current_user THEN
+        PERFORM pg_catalog.set_config('role', r, true);
     END IF;
 END
 $fn$;
@@ -279,7 +294,8 @@ BEGIN
               JOIN {{schema}}.documents d ON d.owner_id = p_owner AND d.document_id = c.document_id
              ORDER BY f.score DESC, f.chunk_no;
     END IF;
-    IF p_history IS NOT NULL THEN
+    -- No history for a tenant being erased (lm__enter set no tenant): nothing of it is kept.
+    IF p_history IS NOT NULL AND pg_catalog.current_setting('llmemory.owner_id') <> '' THEN
         GET DIAGNOSTICS n = ROW_COUNT;
         INSERT INTO {{schema}}.search_history (owner_id, query_text, search_type, filters,
                                                result_count, latency_ms)
