@@ -337,8 +337,8 @@ def sc_unauth_upload(a, t, victim):
 
 
 def sc_metrics_flood(a, t, victim):
-    """Many clients polling /metrics and /readyz."""
-    n = max(4, int(64 * a.scale))
+    """Many clients polling /metrics and /readyz (200 connections at scale 1)."""
+    n = max(4, int(200 * a.scale))
     count = [0]
 
     def poller(stop, i):
