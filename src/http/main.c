@@ -341,11 +341,14 @@ int srv_run(const srv_config *config)
     s->listen_fd = listen_fd;
 
     /* MHD serves the connections the accept thread hands it (conns.c); its own limit leaves
-       room for the reserve, since the accept thread enforces --max-connections. */
+       room for the reserve, since the accept thread enforces --max-connections. The accept
+       thread also checks each connection's first request head against --max-header; MHD's
+       memory per connection (head, its parsed form, the reply's head) is twice that, so that a
+       head we let through never meets MHD's own (HTML) 414 or 431. */
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, srv_access_cb, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->cfg.timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->cfg.max_header, MHD_OPTION_CONNECTION_LIMIT,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, 2 * s->cfg.max_header + 8192, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)(2 * (s->cfg.max_connections + srv_conn_reserve(s->cfg.max_connections))),
         MHD_OPTION_NOTIFY_COMPLETED, srv_completed_cb, s, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned int)s->cfg.max_per_address, MHD_OPTION_NOTIFY_CONNECTION, srv_connection_cb, s,

@@ -15,7 +15,7 @@ grep -q __asan_init "$HTTP_BIN" && mem=--no-memory-target
 # shellcheck disable=SC2086
 python3 "$HTTP_ROOT/bench/abuse/abuse.py" --url "$SURL" --pid "$SPID" --victim-key "$kv" \
     --attacker-key "$ka" --seconds 3 --scale 0.1 --max-connections 256 --head-timeout 2 \
-    --only conn_limit,slowloris,unauth_upload --check $mem >"$HTTP_TMP/abuse.txt" 2>&1 ||
+    --only conn_limit,slowloris,unauth_upload,metrics_flood --check $mem >"$HTTP_TMP/abuse.txt" 2>&1 ||
     { cat "$HTTP_TMP/abuse.txt"; fail "abuse scenarios missed a target"; }
 cat "$HTTP_TMP/abuse.txt"
 
