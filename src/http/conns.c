@@ -1,41 +1,29 @@
 /*
- * http/conns.c: accepting connections, the open connections and their deadlines.
- *
- * Accepting. libmicrohttpd accepts at most one connection per round of its poll loop, and not at
- * all while it is at its connection limit. Under a reconnect storm (many clients closing and
- * reconnecting) connections closed faster than they were accepted, the listen queue filled up,
- * the kernel dropped new SYNs, and a new client waited for TCP's retransmissions (1 s, 3 s...).
- * So the server accepts on a thread of its own (srv_acceptor_*) and hands each socket to MHD
- * (MHD_add_connection), which never listens itself. At --max-connections, each new connection
- * makes room for itself: the connection that has waited longest for its next request head (an
- * idle kept-alive one, or one that trickles its head) is closed; when none is idle, a connection
- * of the client address that holds the most is told to close after its reply in progress, and
- * the new one takes a reserve slot (max / 8, at least 16) meanwhile. Past the reserve, a new
- * connection gets an immediate 503 and is closed. The listen queue never builds up, and a new
- * client is served at once whatever the count; a client holding many connections pays for it.
+ * http/conns.c: the open connections and their deadlines, and making room at the connection
+ * limit (the accept thread, accept.c, asks for it).
  *
  * Deadlines. libmicrohttpd's idle timeout restarts with every byte, so a client that trickles a
  * header line every few seconds would hold its connection for ever (slowloris). Each connection
- * is tracked from the moment it is accepted: its request head must be complete within
+ * is tracked from the moment MHD gets it: its request head must be complete within
  * --head-timeout of the connection opening (or, on a kept-alive connection, within the idle
  * timeout of the previous reply), and its body within --body-timeout of the end of the head. The
  * main thread sweeps every quarter second and shuts down the socket of a connection past its
  * deadline; MHD then sees the end of the stream and closes it the ordinary way. A request that
  * is being handled (a worker holds it, or its reply is being sent) has no deadline here.
+ *
+ * Room. At --max-connections, each new connection makes room for itself: the connection that has
+ * waited longest for its next request head (an idle kept-alive one, or one that trickles its
+ * head) is closed; when none is idle, a connection of the client address that holds the most is
+ * told to close after its reply in progress. A client holding many connections pays for it.
+ *
+ * Delayed replies. A reply can be held back (srv_conn_delay: the connection is suspended and
+ * costs nothing) and is sent when the sweep finds it due.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <strings.h>
-#include <sys/epoll.h>
-#include <pthread.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "internal.h"
 
@@ -55,10 +43,15 @@ static srv_conn *head;
    counts: this picks whom to shed, MHD enforces the exact per-address limit). */
 #define N_SLOTS 4096
 static int per_address[N_SLOTS];
+/* Connections cut (shut down) that MHD has not closed yet: gone within a round of its loop. */
+static int leaving;
 
-/* A connection idle for less than this is never closed to make room: a new client is idle from
-   accept until its head has been read. */
-#define EVICT_MIN_IDLE_MS 250.0
+/* Count @p c as on its way out (once), with the mutex held. */
+static void mark_leaving(srv_conn *c)
+{
+    if (!c->cut)
+        leaving++;
+}
 
 static unsigned address_slot(const struct sockaddr *sa)
 {
@@ -120,6 +113,8 @@ void srv_connection_cb(void *cls,
         return;
     pthread_mutex_lock(&mu);
     per_address[c->slot]--;
+    if (c->cut)
+        leaving--;
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
@@ -207,9 +202,20 @@ int srv_conns_sweep(srv_server *s)
         if (c->cut || c->deadline == 0 || now < c->deadline)
             continue;
         shutdown(c->fd, SHUT_RDWR);
+        mark_leaving(c);
         c->cut = 1;
         n++;
     }
+    pthread_mutex_unlock(&mu);
+    return n;
+}
+
+int srv_conns_leaving(void)
+{
+    int n;
+
+    pthread_mutex_lock(&mu);
+    n = leaving;
     pthread_mutex_unlock(&mu);
     return n;
 }
@@ -227,10 +233,10 @@ int srv_conn_shed(srv_conn *c)
 }
 
 /* Make room for one new connection: shut down the connection that has waited longest (at least
-   EVICT_MIN_IDLE_MS) for a request head; failing that, mark a connection of the client address
+   SRV_EVICT_MIN_IDLE_MS) for a request head; failing that, mark a connection of the client address
    that holds the most to close after its reply in progress (an idle one closes at once).
    Returns 2 when a connection was closed, 1 when one was marked, 0 when there was none. */
-static int make_room(void)
+int srv_conns_make_room(void)
 {
     srv_conn *oldest = NULL, *heavy = NULL;
     double now = srv_now_ms();
@@ -239,418 +245,22 @@ static int make_room(void)
     for (srv_conn *c = head; c != NULL; c = c->next) {
         if (c->cut)
             continue;
-        if (c->idle_since > 0 && now - c->idle_since >= EVICT_MIN_IDLE_MS &&
+        if (c->idle_since > 0 && now - c->idle_since >= SRV_EVICT_MIN_IDLE_MS &&
             (oldest == NULL || c->idle_since < oldest->idle_since))
             oldest = c;
         if (!c->shed && (heavy == NULL || per_address[c->slot] > per_address[heavy->slot]))
             heavy = c;
     }
     if (oldest == NULL && heavy != NULL && heavy->idle_since > 0 &&
-        now - heavy->idle_since >= EVICT_MIN_IDLE_MS)
+        now - heavy->idle_since >= SRV_EVICT_MIN_IDLE_MS)
         oldest = heavy;
     if (oldest != NULL) {
         shutdown(oldest->fd, SHUT_RDWR);
+        mark_leaving(oldest);
         oldest->cut = 1;
     } else if (heavy != NULL) {
         heavy->shed = 1;
     }
     pthread_mutex_unlock(&mu);
     return oldest != NULL ? 2 : heavy != NULL;
-}
-
-/* ---- the accept thread ----------------------------------------------------------------------- */
-
-/* A connection accepted but not yet handed to MHD: its first request head is read (peeked:
-   the bytes stay in the socket for MHD) and checked here, so that a malformed or oversized head
-   gets the JSON error shape instead of libmicrohttpd's own HTML page. Only the accept thread
-   touches these. */
-typedef struct pending {
-    int fd;
-    socklen_t len;
-    struct sockaddr_storage ss;
-    double since; /* accepted at (srv_now_ms()) */
-    size_t index; /* in acceptor.list */
-} pending;
-
-static struct {
-    pending **list;
-    size_t n, cap;
-    char *peek; /* max_header + 1 bytes */
-    int epfd;
-} acc = {NULL, 0, 0, NULL, -1};
-
-/* Answer with a complete JSON error and close. What the client already sent is read first, so
-   that closing does not reset the connection before the answer arrives. */
-static void reply_close(int fd, const char *status, const char *code, const char *message,
-                        const char *detail, int retry_after)
-{
-    char body[512], top[256], buf[8192];
-    int nb = snprintf(body, sizeof(body),
-                      "{\"error\":{\"code\":\"%s\",\"message\":\"%s\",\"detail\":\"%s\","
-                      "\"request_id\":null}}\n",
-                      code, message, detail);
-    int nh = snprintf(top, sizeof(top),
-                      "HTTP/1.1 %s\r\nContent-Type: application/json\r\n%sConnection: close\r\n"
-                      "Content-Length: %d\r\n\r\n",
-                      status, retry_after ? "Retry-After: 1\r\n" : "", nb);
-
-    for (int i = 0; i < 8 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
-        ;
-    if (send(fd, top, (size_t)nh, MSG_NOSIGNAL | MSG_DONTWAIT) == nh)
-        (void)!send(fd, body, (size_t)nb, MSG_NOSIGNAL | MSG_DONTWAIT);
-    shutdown(fd, SHUT_WR);
-    close(fd);
-}
-
-static void pending_drop(srv_server *s, pending *p, int close_fd)
-{
-    acc.list[p->index] = acc.list[--acc.n];
-    acc.list[p->index]->index = p->index;
-    epoll_ctl(acc.epfd, EPOLL_CTL_DEL, p->fd, NULL);
-    if (close_fd >= 0)
-        close(p->fd);
-    atomic_fetch_sub(&s->admitted, 1);
-    free(p);
-}
-
-#define MAX_HEADER_LINES(limit) ((limit) / 128 < 32 ? 32 : (int)((limit) / 128))
-
-static int token_char(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
-/* What is wrong with the request head in buf[0..n) (a complete head ends with an empty line):
-   NULL when it is complete and well-formed, "" when it is incomplete so far; else the status
-   line, with *code, *message and *detail set. */
-static const char *head_problem(const char *buf, size_t n, size_t limit, int eof,
-                                const char **code, const char **message, const char **detail)
-{
-    const char *p = buf, *end = buf + n, *line, *eol, *sp1, *sp2, *head_end = NULL;
-    int http11, host = 0, lines = 0;
-
-    *code = "parse_error";
-    while (p < end && (*p == '\r' || *p == '\n')) /* empty lines before a request are allowed */
-        p++;
-    for (const char *q = p; q < end; q++) {
-        if (*q == '\n' && ((q + 1 < end && q[1] == '\n') ||
-                           (q + 2 < end && q[1] == '\r' && q[2] == '\n'))) {
-            head_end = q + 1;
-            break;
-        }
-    }
-    eol = memchr(p, '\n', (size_t)(end - p));
-    if (head_end == NULL) {
-        if (n < limit && !eof)
-            return "";
-        if (n < limit)
-            return NULL; /* the client stopped sending: MHD sees that too and just closes */
-        *code = "payload_too_large";
-        if (eol == NULL) {
-            *message = "request line is too long";
-            *detail = "The request line (method, path and query string) must fit in --max-header.";
-            return "414 URI Too Long";
-        }
-        *message = "request headers are too large";
-        *detail = "The request line and headers must fit in --max-header.";
-        return "431 Request Header Fields Too Large";
-    }
-    if ((size_t)(head_end - buf) > limit) {
-        *code = "payload_too_large";
-        *message = "request headers are too large";
-        *detail = "The request line and headers must fit in --max-header.";
-        return "431 Request Header Fields Too Large";
-    }
-    /* The request line: METHOD SP TARGET SP HTTP/x.y */
-    *message = "malformed request line";
-    *detail = "Expected \\\"METHOD /path HTTP/1.1\\\".";
-    line = p;
-    sp1 = memchr(line, ' ', (size_t)(eol - line));
-    sp2 = sp1 != NULL ? memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1)) : NULL;
-    if (sp1 == NULL || sp2 == NULL || sp1 == line || sp2 == sp1 + 1)
-        return "400 Bad Request";
-    for (const char *q = line; q < sp1; q++)
-        if (!token_char((unsigned char)*q))
-            return "400 Bad Request";
-    for (const char *q = sp1 + 1; q < sp2; q++)
-        if ((unsigned char)*q <= ' ' || *q == 0x7f)
-            return "400 Bad Request";
-    {
-        size_t vl = (size_t)(eol - sp2 - 1);
-        const char *v = sp2 + 1;
-        if (vl > 0 && v[vl - 1] == '\r')
-            vl--;
-        if (vl != 8 || memcmp(v, "HTTP/", 5) != 0 || v[6] != '.' || v[5] < '0' || v[5] > '9' ||
-            v[7] < '0' || v[7] > '9')
-            return "400 Bad Request";
-        if (v[5] != '1') {
-            *message = "HTTP version not supported";
-            *detail = "This server speaks HTTP/1.0 and HTTP/1.1.";
-            return "505 HTTP Version Not Supported";
-        }
-        http11 = v[7] != '0';
-    }
-    /* Header lines: NAME ":" VALUE, or a continuation (folded) line. */
-    *message = "malformed header line";
-    *detail = "Each header line must be \\\"Name: value\\\".";
-    for (line = eol + 1; line < head_end; line = eol + 1) {
-        const char *colon;
-        eol = memchr(line, '\n', (size_t)(head_end - line));
-        if (eol == NULL || eol == line || (eol == line + 1 && *line == '\r'))
-            break;
-        if (*line == ' ' || *line == '\t') {
-            if (lines == 0)
-                return "400 Bad Request";
-            continue;
-        }
-        colon = memchr(line, ':', (size_t)(eol - line));
-        if (colon == NULL || colon == line)
-            return "400 Bad Request";
-        for (const char *q = line; q < colon; q++)
-            if (!token_char((unsigned char)*q))
-                return "400 Bad Request";
-        if (colon - line == 4 && strncasecmp(line, "host", 4) == 0)
-            host = 1;
-        /* MHD keeps a record per header in the same memory as the head. */
-        if (++lines > MAX_HEADER_LINES(limit)) {
-            *code = "payload_too_large";
-            *message = "too many request header lines";
-            *detail = "At most --max-header / 128 header lines (at least 32) are accepted.";
-            return "431 Request Header Fields Too Large";
-        }
-    }
-    if (http11 && !host) {
-        *message = "missing Host header";
-        *detail = "HTTP/1.1 requests must carry a Host header.";
-        return "400 Bad Request";
-    }
-    return NULL;
-}
-
-/* Data (or the end of the stream) arrived on a pending connection: hand it to MHD once its head
-   is complete and well-formed, answer in JSON when it is not. */
-static void pending_read(srv_server *s, pending *p, int hangup)
-{
-    size_t limit = s->cfg.max_header;
-    ssize_t got = recv(p->fd, acc.peek, limit + 1, MSG_PEEK | MSG_DONTWAIT);
-    const char *status, *code = NULL, *message = NULL, *detail = NULL;
-    int eof = got == 0;
-
-    if (got < 0) {
-        if (errno == EAGAIN || errno == EINTR)
-            return;
-        pending_drop(s, p, 1);
-        return;
-    }
-    if (eof) {
-        pending_drop(s, p, 1); /* closed before a request: nothing to answer */
-        return;
-    }
-    status = head_problem(acc.peek, (size_t)got, limit, 0, &code, &message, &detail);
-    if (status != NULL && status[0] == '\0') {
-        if (hangup)
-            pending_drop(s, p, 1); /* the client gave up on its head */
-        return;                    /* more to come */
-    }
-    if (status != NULL) {
-        int fd = p->fd;
-        pending_drop(s, p, -1);
-        reply_close(fd, status, code, message, detail, 0);
-        return;
-    }
-    {
-        int fd = p->fd;
-        struct sockaddr_storage ss = p->ss;
-        socklen_t len = p->len;
-        pending_drop(s, p, -1);
-        atomic_fetch_add(&s->admitted, 1);
-        /* MHD closes the socket itself when it cannot take it (per-address limit, memory). */
-        if (MHD_add_connection(s->daemon, fd, (struct sockaddr *)&ss, len) != MHD_YES)
-            atomic_fetch_sub(&s->admitted, 1);
-    }
-}
-
-/* The pending connection accepted longest ago, if at least EVICT_MIN_IDLE_MS ago. */
-static pending *oldest_pending(void)
-{
-    pending *o = NULL;
-    double now = srv_now_ms();
-
-    for (size_t i = 0; i < acc.n; i++)
-        if (now - acc.list[i]->since >= EVICT_MIN_IDLE_MS &&
-            (o == NULL || acc.list[i]->since < o->since))
-            o = acc.list[i];
-    return o;
-}
-
-static void admit(srv_server *s, int fd, const struct sockaddr *sa, socklen_t len)
-{
-    int max = s->cfg.max_connections, reserve = srv_conn_reserve(max);
-    int n = atomic_load(&s->admitted), room = 0;
-    struct epoll_event ev;
-    pending *p;
-
-    if (n >= max) {
-        /* A client still sending its first head for a quarter second or more goes first. */
-        pending *o = oldest_pending();
-        if (o != NULL) {
-            pending_drop(s, o, 1);
-            room = 2;
-        } else {
-            room = make_room();
-        }
-    }
-    /* A closed connection leaves within a round of MHD's loop: its slot is taken now (MHD's own
-       limit is twice ours, so the overlap always fits). */
-    if (n >= max + reserve && !(room == 2 && n < 2 * (max + reserve) - 16)) {
-        atomic_fetch_add(&s->refused, 1);
-        reply_close(fd, "503 Service Unavailable", "unavailable",
-                    "server is at its connection limit",
-                    "Every connection slot is serving a request.", 1);
-        return;
-    }
-    if (acc.n == acc.cap) {
-        size_t cap = acc.cap ? acc.cap * 2 : 256;
-        pending **l = realloc(acc.list, cap * sizeof(*l));
-        if (l == NULL) {
-            close(fd);
-            return;
-        }
-        acc.list = l;
-        acc.cap = cap;
-    }
-    p = calloc(1, sizeof(*p));
-    if (p == NULL) {
-        close(fd);
-        return;
-    }
-    p->fd = fd;
-    p->len = len <= sizeof(p->ss) ? len : sizeof(p->ss);
-    memcpy(&p->ss, sa, p->len);
-    p->since = srv_now_ms();
-    memset(&ev, 0, sizeof(ev));
-    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
-    ev.data.ptr = p;
-    if (epoll_ctl(acc.epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-        free(p);
-        close(fd);
-        return;
-    }
-    p->index = acc.n;
-    acc.list[acc.n++] = p;
-    atomic_fetch_add(&s->admitted, 1);
-    pending_read(s, p, 0); /* the head may be there already */
-}
-
-static void accept_all(srv_server *s)
-{
-    /* Everything queued, then back to waiting. */
-    for (int i = 0; i < 256 && !atomic_load(&s->accept_stop); i++) {
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof(ss);
-        int fd = accept(s->listen_fd, (struct sockaddr *)&ss, &len), fl;
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                /* Out of descriptors: leave the queue to the kernel for a moment. */
-                srv_log(SRV_LOG_WARN, NULL, "accept failed", "error", strerror(errno),
-                        (const char *)NULL);
-                poll(NULL, 0, 50);
-            }
-            return;
-        }
-        fcntl(fd, F_SETFD, FD_CLOEXEC);
-        fl = fcntl(fd, F_GETFL);
-        if (fl >= 0)
-            fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-        admit(s, fd, (struct sockaddr *)&ss, len);
-    }
-}
-
-static void *acceptor_main(void *arg)
-{
-    srv_server *s = arg;
-    struct epoll_event evs[64];
-    double last_sweep = srv_now_ms();
-
-    while (!atomic_load(&s->accept_stop)) {
-        int n = epoll_wait(acc.epfd, evs, 64, 250);
-        double now;
-        if (n < 0 && errno != EINTR)
-            break;
-        for (int i = 0; i < n; i++) {
-            if (evs[i].data.ptr == NULL)
-                accept_all(s);
-            else
-                pending_read(s, evs[i].data.ptr,
-                             (evs[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
-        }
-        /* The head deadline holds here too. */
-        now = srv_now_ms();
-        if (now - last_sweep >= 250) {
-            last_sweep = now;
-            for (size_t i = 0; i < acc.n;) {
-                if (now - acc.list[i]->since >= s->cfg.head_timeout_s * 1000.0)
-                    pending_drop(s, acc.list[i], 1);
-                else
-                    i++;
-            }
-        }
-    }
-    while (acc.n > 0)
-        pending_drop(s, acc.list[0], 1);
-    return NULL;
-}
-
-int srv_acceptor_start(srv_server *s)
-{
-    int fl = fcntl(s->listen_fd, F_GETFL);
-    struct epoll_event ev;
-
-    if (fl < 0 || fcntl(s->listen_fd, F_SETFL, fl | O_NONBLOCK) < 0)
-        return -1;
-    acc.peek = malloc(s->cfg.max_header + 1);
-    acc.epfd = epoll_create1(EPOLL_CLOEXEC);
-    memset(&ev, 0, sizeof(ev));
-    ev.events = EPOLLIN;
-    ev.data.ptr = NULL; /* the listening socket */
-    if (acc.peek == NULL || acc.epfd < 0 || epoll_ctl(acc.epfd, EPOLL_CTL_ADD, s->listen_fd, &ev) < 0)
-        goto fail;
-    atomic_store(&s->accept_stop, 0);
-    if (pthread_create(&s->acceptor, NULL, acceptor_main, s) != 0)
-        goto fail;
-    s->acceptor_running = 1;
-    return 0;
-fail:
-    if (acc.epfd >= 0)
-        close(acc.epfd);
-    acc.epfd = -1;
-    free(acc.peek);
-    acc.peek = NULL;
-    return -1;
-}
-
-void srv_acceptor_stop(srv_server *s)
-{
-    if (!s->acceptor_running)
-        return;
-    atomic_store(&s->accept_stop, 1);
-    /* New clients are refused by the kernel from now on, and poll() returns. */
-    shutdown(s->listen_fd, SHUT_RDWR);
-    pthread_join(s->acceptor, NULL);
-    s->acceptor_running = 0;
-    close(acc.epfd);
-    acc.epfd = -1;
-    free(acc.peek);
-    acc.peek = NULL;
-    free(acc.list);
-    acc.list = NULL;
-    acc.n = acc.cap = 0;
-}
-
-int srv_conn_reserve(int max_connections)
-{
-    return max_connections / 8 < 16 ? 16 : max_connections / 8;
 }

@@ -138,9 +138,8 @@ typedef struct srv_server {
     srv_embedder *embedder; /* background embedding worker, or NULL */
     atomic_int in_flight; /* requests between their first callback and completion */
     atomic_int open_connections;
-    atomic_int admitted;    /* handed to MHD and not closed yet (conns.c) */
-    atomic_ulong refused;   /* connections answered 503 at the limit */
-    int listen_fd;          /* the listening socket; MHD does not listen (conns.c) */
+    atomic_int admitted;    /* accepted and not closed yet (accept.c) */
+    int listen_fd;          /* the listening socket; MHD does not listen (accept.c) */
     pthread_t acceptor;
     int acceptor_running;
     atomic_int accept_stop;
@@ -417,6 +416,18 @@ void srv_conn_delay(srv_request *r, double ms);
 /* Shut down the sockets of connections past their deadline and resume delayed replies that
    are due (all of them while the server drains); returns how many connections were cut. */
 int srv_conns_sweep(srv_server *s);
+/* A connection idle for less than this (ms) is never closed to make room: a new client is idle
+   from accept until its head has been read. */
+#define SRV_EVICT_MIN_IDLE_MS 250.0
+/* At the connection limit: close the connection idle longest (at least SRV_EVICT_MIN_IDLE_MS),
+   or mark one of the client address holding the most to close after its reply. 2: one was
+   closed, 1: one was marked, 0: none. */
+int srv_conns_make_room(void);
+/* Open connections already cut (shut down): their slots are as good as free. */
+int srv_conns_leaving(void);
+
+/* ==== accepting (accept.c) =================================================================== */
+
 /* Accept on s->listen_fd in a thread of its own and hand the sockets to MHD. 0 or -1. */
 int srv_acceptor_start(srv_server *s);
 /* Stop accepting: the listening socket is shut down (new clients are refused), the thread

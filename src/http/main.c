@@ -1,9 +1,9 @@
 /*
  * http/main.c: srv_run(), the life of the server: fill in defaults, open the memory (one lm_memory
  * and its connection pool shared by all workers), load JWT settings, start the worker threads and
- * libmicrohttpd with its accept thread (conns.c), wait for SIGTERM/SIGINT, then shut down
- * gracefully: stop accepting, answer 503 to new requests on open connections, wait for the requests in
- * flight (up to the drain timeout), stop the daemon and close the memory.
+ * libmicrohttpd with its accept thread (accept.c), wait for SIGTERM/SIGINT, then shut down
+ * gracefully: stop accepting, answer 503 to new requests on open connections, wait for the
+ * requests in flight (up to the drain timeout), stop the daemon and close the memory.
  */
 #include <arpa/inet.h>
 #ifdef __GLIBC__
@@ -340,7 +340,7 @@ int srv_run(const srv_config *config)
     }
     s->listen_fd = listen_fd;
 
-    /* MHD serves the connections the accept thread hands it (conns.c); its own limit leaves
+    /* MHD serves the connections the accept thread hands it (accept.c); its own limit leaves
        room for the reserve, since the accept thread enforces --max-connections. The accept
        thread also checks each connection's first request head against --max-header; MHD's
        memory per connection (head, its parsed form, the reply's head) is twice that, so that a
@@ -348,7 +348,8 @@ int srv_run(const srv_config *config)
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, srv_access_cb, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->cfg.timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, 2 * s->cfg.max_header + 8192, MHD_OPTION_CONNECTION_LIMIT,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, 2 * s->cfg.max_header + 8192,
+        MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)(2 * (s->cfg.max_connections + srv_conn_reserve(s->cfg.max_connections))),
         MHD_OPTION_NOTIFY_COMPLETED, srv_completed_cb, s, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned int)s->cfg.max_per_address, MHD_OPTION_NOTIFY_CONNECTION, srv_connection_cb, s,
