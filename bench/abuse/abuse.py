@@ -234,16 +234,19 @@ def sc_conn_limit(a, t, victim):
     vt = threading.Thread(target=lambda: vres.update(r=victim_run(victim, a.seconds)),
                           daemon=True)
     vt.start()
+    statuses = []
     for _ in range(5):
         st, dt, _ = request(t, "GET", "/v1/whoami", a.victim_key, timeout=5)
         probes.append(dt if st == 200 else float("inf"))
+        statuses.append(st)
         time.sleep(0.2)
     vt.join(a.seconds + 60)
     stop.set()
     th.join(60)
     worst = max(probes)
-    extra = "conns=%d flood_answers=%d new_request_max=%.3fs" % (
-        info.get("opened", 0), info.get("answered", 0), worst)
+    extra = "conns=%d flood_answers=%d new_request_max=%.3fs probes=%s" % (
+        info.get("opened", 0), info.get("answered", 0), worst,
+        ",".join("%d:%.3f" % (st, dt) for st, dt in zip(statuses, probes)))
     ok = worst <= 1.0 and info.get("answered", 0) > info.get("opened", 0)
     return vres.get("r", ([], 0)), extra, ok
 
@@ -337,8 +340,8 @@ def sc_unauth_upload(a, t, victim):
 
 
 def sc_metrics_flood(a, t, victim):
-    """Many clients polling /metrics and /readyz."""
-    n = max(4, int(64 * a.scale))
+    """Many clients polling /metrics and /readyz (200 connections at scale 1)."""
+    n = max(4, int(200 * a.scale))
     count = [0]
 
     def poller(stop, i):

@@ -237,6 +237,19 @@ LM_EXTERN int lm_doc_delete(lm_id_list **out,
                             size_t n_ids,
                             const char *metadata_filter);
 
+/**
+ * lm_doc_delete by ids, restricted to the documents whose id_at_origin is @p id_at_origin (what
+ * a credential bound to one origin may delete). Ids of other origins are skipped exactly like
+ * missing ones. One statement in one transaction, however many ids.
+ * @return 0; LM_EINVAL (no ids, more than 10000, a malformed id or origin); LM_ECONN, LM_EDB.
+ */
+LM_EXTERN int lm_doc_delete_at_origin(lm_id_list **out,
+                                      lm_memory *mem,
+                                      const char *owner_id,
+                                      const char *id_at_origin,
+                                      const char *const *document_ids,
+                                      size_t n_ids);
+
 /** Per-tenant statistics (caller-allocated). */
 typedef struct lm_stats {
     int64_t document_count;

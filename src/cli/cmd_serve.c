@@ -98,7 +98,7 @@ static const char about[] =
 int cli_cmd_serve(cli_ctx *ctx, int argc, char **argv)
 {
     srv_config cfg;
-    const char *secret_file = NULL, *env;
+    const char *secret_file = NULL, *operator_file = NULL, *env;
     int nargs, status = CLI_EXIT_USAGE;
     const cli_opt opts[] = {
         CLI_GROUP("Listening:"),
@@ -142,6 +142,14 @@ int cli_cmd_serve(cli_ctx *ctx, int argc, char **argv)
                  "requests per second per tenant (default: no limit)"),
         CLI_CALL(0, "rate-burst", "N", &cfg.rate_burst, NULL, opt_rate,
                  "requests a tenant may send at once (default 2 x rate)"),
+        CLI_CALL(0, "public-rate-limit", "N", &cfg.public_rate, NULL, opt_rate,
+                 "requests per second per client address to /healthz,\n"
+                 "/readyz and /metrics (default 20; beyond, a late 429)"),
+        CLI_GROUP("Operator:"),
+        CLI_STRING(0, "operator-token-file", "F", &operator_file,
+                   "the token in F (\"Authorization: Bearer TOKEN\") gives the\n"
+                   "full /metrics; or set LLMEMORY_OPERATOR_TOKEN. Without it,\n"
+                   "/metrics shows nothing about tenants' activity"),
         CLI_GROUP("Embedding:"),
         CLI_FLAG(0, "sync-embed", &cfg.sync_embed,
                  "embed a document's chunks before its add returns; by default\n"
@@ -178,7 +186,7 @@ int cli_cmd_serve(cli_ctx *ctx, int argc, char **argv)
         .footer =
             "The database is chosen by the global options (--database-url, --home, --schema).\n",
         .max_args = 0};
-    lm_buf secret = LM_BUF_INIT;
+    lm_buf secret = LM_BUF_INIT, operator_token = LM_BUF_INIT;
 
     memset(&cfg, 0, sizeof(cfg));
     cfg.port = SRV_DEFAULT_PORT;
@@ -196,6 +204,17 @@ int cli_cmd_serve(cli_ctx *ctx, int argc, char **argv)
     } else if ((env = getenv("LLMEMORY_JWT_SECRET")) != NULL && env[0] != '\0') {
         cfg.jwt_secret = env;
     }
+    if (operator_file != NULL) {
+        if ((status = read_secret(operator_file, &operator_token)) != 0)
+            goto out;
+        cfg.operator_token = operator_token.ptr;
+    } else if ((env = getenv("LLMEMORY_OPERATOR_TOKEN")) != NULL && env[0] != '\0') {
+        cfg.operator_token = env;
+    }
+    if (cfg.operator_token != NULL && strlen(cfg.operator_token) < 16) {
+        status = cli_usage(ctx, "the operator token must have at least 16 characters");
+        goto out;
+    }
     cfg.database_url = ctx->database_url;
     cfg.home = ctx->home;
     cfg.schema = ctx->schema;
@@ -205,5 +224,8 @@ out:
     if (secret.size > 0)
         memset(secret.ptr, 0, secret.size);
     lm_buf_dispose(&secret);
+    if (operator_token.size > 0)
+        memset(operator_token.ptr, 0, operator_token.size);
+    lm_buf_dispose(&operator_token);
     return status;
 }

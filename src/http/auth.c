@@ -8,6 +8,7 @@
  */
 #include <netdb.h>
 #include <netinet/in.h>
+#include <sodium.h>
 #include <string.h>
 #include <strings.h>
 
@@ -128,6 +129,22 @@ int srv_authenticate(srv_request *r)
     r->authenticated = 1;
     r->tenant = r->who.owner_id;
     return 0;
+}
+
+int srv_operator(srv_request *r)
+{
+    const char *want = r->srv->cfg.operator_token;
+    const char *auth = srv_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    size_t n;
+
+    if (want == NULL || want[0] == '\0' || auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0)
+        return 0;
+    auth += 7;
+    while (*auth == ' ' || *auth == '\t')
+        auth++;
+    n = strlen(want);
+    /* The length is not secret; the bytes are compared in constant time. */
+    return strlen(auth) == n && sodium_memcmp(auth, want, n) == 0;
 }
 
 int srv_credential_is_key(srv_request *r)

@@ -444,17 +444,15 @@ void srv_h_doc_delete_many(srv_request *r)
            instead of failing the whole batch. */
         if (!lm__uuid_valid(given[i]))
             continue;
-        if (srv_origin_bound(r)) {
-            int vis = visible(r, given[i]);
-            if (vis < 0)
-                return;
-            if (vis == 0)
-                continue;
-        }
         allowed[n_allowed++] = given[i];
     }
     if (n_allowed > 0) {
-        rc = lm_doc_delete(&deleted, r->srv->mem, r->tenant, allowed, n_allowed, NULL);
+        /* An origin-bound key deletes only its origin's documents: the others are skipped in
+           the same statement, like missing ones. */
+        rc = srv_origin_bound(r) ? lm_doc_delete_at_origin(&deleted, r->srv->mem, r->tenant,
+                                                           r->who.origin, allowed, n_allowed)
+                                 : lm_doc_delete(&deleted, r->srv->mem, r->tenant, allowed,
+                                                 n_allowed, NULL);
         if (rc < 0) {
             srv_reply_lm(r, rc);
             return;

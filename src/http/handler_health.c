@@ -1,7 +1,8 @@
 /*
  * http/handler_health.c: the public operational endpoints: GET /healthz (the process answers),
  * GET /readyz (the database answers and every migration is applied) and GET /metrics
- * (Prometheus text). None of them needs credentials or says anything about a tenant. They run
+ * (Prometheus text). None of them needs credentials or says anything about a tenant: the full
+ * metrics need the operator token, and all three are limited per client address. They run
  * on MHD's thread and never wait for the database: a background thread checks it once a second
  * and they report its last answer, so a flood of probes costs neither workers nor connections.
  */
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "internal.h"
 
 void srv_h_healthz(srv_request *r)
@@ -167,10 +169,48 @@ static struct {
     double at;
 } last_metrics;
 
+/* /metrics without the operator token: only what says nothing about any tenant's activity
+   (request counters move when any tenant adds a document, so they are the operator's). */
+static void public_metrics(srv_request *r)
+{
+    lm_buf b = LM_BUF_INIT;
+    char *text;
+    int ready = 0;
+
+    if (r->srv->health != NULL) {
+        pthread_mutex_lock(&r->srv->health->mu);
+        ready = r->srv->health->ready_rc == 0;
+        pthread_mutex_unlock(&r->srv->health->mu);
+    }
+    lm__buf_puts(&b, "# The request, latency, pool and queue metrics need the operator token "
+                     "(serve --operator-token-file).\n"
+                     "# HELP llmemory_build_info Version of the running server.\n"
+                     "# TYPE llmemory_build_info gauge\n");
+    lm__buf_printf(&b, "llmemory_build_info{version=\"%s\"} 1\n", lm_version());
+    lm__buf_puts(&b, "# HELP llmemory_process_start_time_seconds Start time of the server since "
+                     "the Unix epoch.\n# TYPE llmemory_process_start_time_seconds gauge\n");
+    lm__buf_printf(&b, "llmemory_process_start_time_seconds %.3f\n", r->srv->started_at);
+    lm__buf_puts(&b, "# HELP llmemory_ready 1 when the database answers and is migrated.\n"
+                     "# TYPE llmemory_ready gauge\n");
+    lm__buf_printf(&b, "llmemory_ready %d\n", ready);
+    /* lm_buf memory comes from the library's allocator: MHD gets a malloc'd copy to free(). */
+    text = lm__buf_oom(&b) ? NULL : malloc(b.size + 1);
+    if (text != NULL)
+        memcpy(text, b.ptr, b.size + 1);
+    srv_reply_text(r, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text,
+                   text != NULL ? b.size : 0);
+    lm_buf_dispose(&b);
+}
+
 void srv_h_metrics(srv_request *r)
 {
     double now = srv_now_ms();
     char *text;
+
+    if (!srv_operator(r)) {
+        public_metrics(r);
+        return;
+    }
 
     if (last_metrics.text == NULL || now - last_metrics.at >= METRICS_REUSE_MS) {
         size_t len = 0;

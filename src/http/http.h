@@ -21,6 +21,7 @@
 #define SRV_DEFAULT_DRAIN_S         30
 #define SRV_DEFAULT_JWT_LEEWAY_S    60
 #define SRV_MAX_TOKEN_BYTES         8192 /* Authorization header value */
+#define SRV_DEFAULT_PUBLIC_RATE     20.0 /* public endpoints: requests/s per client address */
 
 typedef struct srv_config {
     /* Database (as the CLI's global options; NULL: the library's defaults). */
@@ -49,7 +50,13 @@ typedef struct srv_config {
     int tenant_queue;    /* more of its requests that wait (then 429); 0: 64 */
     int drain_s;         /* graceful shutdown waits this long for requests; 0: default */
     double rate_limit;   /* requests per second per tenant; 0: off */
+    double public_rate;  /* /healthz, /readyz, /metrics per client address and second; 0: default */
     double rate_burst;   /* bucket size; 0: 2 x rate_limit (at least 1) */
+
+    /* Operator token: "Authorization: Bearer TOKEN" on /metrics gives the full metrics (request
+       counts, latencies, pool, queue); without it /metrics shows only what says nothing about
+       any tenant's activity. NULL: nobody gets the full metrics. */
+    const char *operator_token;
 
     /* JWT bearer tokens (optional; API keys always work). */
     const char *jwt_secret;        /* HS256 shared secret (at least 32 bytes), or NULL */

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -132,10 +133,16 @@ typedef struct srv_server {
     struct MHD_Daemon *daemon;
     srv_jwt *jwt;
     srv_ratelimit *rl;
+    srv_ratelimit *public_rl; /* per client address, for the public endpoints */
     srv_workers *workers;
     srv_embedder *embedder; /* background embedding worker, or NULL */
     atomic_int in_flight; /* requests between their first callback and completion */
     atomic_int open_connections;
+    atomic_int admitted;    /* accepted and not closed yet (accept.c) */
+    int listen_fd;          /* the listening socket; MHD does not listen (accept.c) */
+    pthread_t acceptor;
+    int acceptor_running;
+    atomic_int accept_stop;
     atomic_int trim_wanted; /* a large body was freed: return memory to the system */
     atomic_int draining;  /* shutting down: refuse new requests */
     atomic_ulong next_id;
@@ -158,7 +165,9 @@ typedef struct srv_request {
     double t0; /* srv_now_ms() at the first callback */
 
     struct srv_conn *sc; /* the connection's deadlines (conns.c), or NULL */
-    int close_after;     /* reply with "Connection: close" (server crowded, or body unread) */
+    struct srv_request *delayed_next; /* in the list of delayed replies (conns.c) */
+    double delayed_until;
+    int close_after;     /* reply with "Connection: close" (body unread, or shutting down) */
     int auth_early;      /* authenticated by a worker before the body was read (1: pending) */
     struct srv_tenant *gate; /* the tenant slot the request holds (workers.c), or NULL */
 
@@ -303,6 +312,8 @@ void srv_reply_buf(srv_request *r, int status, lm_buf *b);
 /* Authenticate from "Authorization: Bearer ..." or "X-API-Key"; 0, or -1 after replying 401
    (503/500 when the key store fails). */
 int srv_authenticate(srv_request *r);
+/* 1 when the request carries the configured operator token ("Authorization: Bearer TOKEN"). */
+int srv_operator(srv_request *r);
 /* 1 when the request's credential looks like an API key (checking it needs the database). */
 int srv_credential_is_key(srv_request *r);
 /* Choose the tenant: the credential's owner, or the owner_id of the query string / body when
@@ -392,11 +403,37 @@ void srv_connection_cb(void *cls,
                        enum MHD_ConnectionNotificationCode toe);
 /* The tracking record of @p conn, or NULL. */
 srv_conn *srv_conn_of(struct MHD_Connection *conn);
-/* The connection must reach its next step within @p ms_from_now ms (<= 0: no deadline). */
+/* In a request: it must reach its next step within @p ms_from_now ms (<= 0: no deadline). */
 void srv_conn_deadline(srv_conn *c, double ms_from_now);
-/* Shut down the sockets of connections past their deadline; returns how many. */
-int srv_conns_sweep(void);
-/* 1 when the server is nearly at its connection limit. */
-int srv_server_crowded(srv_server *s);
+/* Between requests: the next head must come within @p ms_from_now ms. Idle connections are the
+   ones closed first to make room at the connection limit. */
+void srv_conn_idle(srv_conn *c, double ms_from_now);
+/* 1 when @p c was asked to close after its reply in progress (room for a new connection). */
+int srv_conn_shed(srv_conn *c);
+/* Answer @p r (its reply prepared) only after @p ms: the connection is suspended meanwhile and
+   costs nothing. Flooding clients get their 429 late, so they cannot keep MHD's thread busy. */
+void srv_conn_delay(srv_request *r, double ms);
+/* Shut down the sockets of connections past their deadline and resume delayed replies that
+   are due (all of them while the server drains); returns how many connections were cut. */
+int srv_conns_sweep(srv_server *s);
+/* A connection idle for less than this (ms) is never closed to make room: a new client is idle
+   from accept until its head has been read. */
+#define SRV_EVICT_MIN_IDLE_MS 250.0
+/* At the connection limit: close the connection idle longest (at least SRV_EVICT_MIN_IDLE_MS),
+   or mark one of the client address holding the most to close after its reply. 2: one was
+   closed, 1: one was marked, 0: none. */
+int srv_conns_make_room(void);
+/* Open connections already cut (shut down): their slots are as good as free. */
+int srv_conns_leaving(void);
+
+/* ==== accepting (accept.c) =================================================================== */
+
+/* Accept on s->listen_fd in a thread of its own and hand the sockets to MHD. 0 or -1. */
+int srv_acceptor_start(srv_server *s);
+/* Stop accepting: the listening socket is shut down (new clients are refused), the thread
+   joined. The socket itself stays open for the caller to close. Safe when not started. */
+void srv_acceptor_stop(srv_server *s);
+/* Connections accepted beyond max_connections while none is idle. */
+int srv_conn_reserve(int max_connections);
 
 #endif

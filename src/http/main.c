@@ -1,9 +1,9 @@
 /*
  * http/main.c: srv_run(), the life of the server: fill in defaults, open the memory (one lm_memory
  * and its connection pool shared by all workers), load JWT settings, start the worker threads and
- * libmicrohttpd, wait for SIGTERM/SIGINT, then shut down gracefully: stop accepting
- * (MHD_quiesce_daemon), answer 503 to new requests on open connections, wait for the requests in
- * flight (up to the drain timeout), stop the daemon and close the memory.
+ * libmicrohttpd with its accept thread (accept.c), wait for SIGTERM/SIGINT, then shut down
+ * gracefully: stop accepting, answer 503 to new requests on open connections, wait for the
+ * requests in flight (up to the drain timeout), stop the daemon and close the memory.
  */
 #include <arpa/inet.h>
 #ifdef __GLIBC__
@@ -66,6 +66,8 @@ static void fill_defaults(srv_config *c)
         c->head_timeout_s = SRV_DEFAULT_HEAD_TIMEOUT_S;
     if (c->body_timeout_s <= 0)
         c->body_timeout_s = SRV_DEFAULT_BODY_TIMEOUT_S;
+    if (c->public_rate <= 0)
+        c->public_rate = SRV_DEFAULT_PUBLIC_RATE;
     if (c->drain_s <= 0)
         c->drain_s = SRV_DEFAULT_DRAIN_S;
 }
@@ -121,6 +123,44 @@ fail:
     return -1;
 }
 
+/* A TCP socket bound to @p sa and listening; -1 (logged) on failure. */
+static int tcp_listen(const struct sockaddr *sa, socklen_t len, const char *addr, int port)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    char pbuf[16];
+
+    if (fd < 0)
+        goto fail;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (sa->sa_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    /* The accept thread empties the queue as fast as it fills; the backlog only absorbs bursts. */
+    if (bind(fd, sa, len) < 0 || listen(fd, 4096) < 0)
+        goto fail;
+    return fd;
+fail:
+    snprintf(pbuf, sizeof(pbuf), "%d", port);
+    srv_log(SRV_LOG_ERROR, NULL, "could not start the HTTP server", "addr", addr, "port", pbuf,
+            "error", strerror(errno), "hint", "Is the port in use? Pass --port or --listen.",
+            (const char *)NULL);
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+/* The port @p fd is bound to, or -1. */
+static int bound_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        return -1;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
 static int write_port_file(const char *path, int port)
 {
     char tmp[4096];
@@ -171,9 +211,8 @@ int srv_run(const srv_config *config)
     sigset_t sigs, old;
     struct sockaddr_in sa4;
     struct sockaddr_in6 sa6;
-    const union MHD_DaemonInfo *info;
     unsigned int flags;
-    int listen_fd = -1, quiesced_fd = -1, status = EXIT_ERR, port = 0, rc, sig;
+    int listen_fd = -1, status = EXIT_ERR, port = 0, rc, sig;
     unsigned char prefix[4];
     char err[300], nbuf[5][32];
     double t_drain;
@@ -213,7 +252,8 @@ int srv_run(const srv_config *config)
         status = EXIT_USAGE;
         goto out;
     }
-    if (srv_ratelimit_new(&s->rl, s->cfg.rate_limit, s->cfg.rate_burst) < 0) {
+    if (srv_ratelimit_new(&s->public_rl, s->cfg.public_rate, 2 * s->cfg.public_rate) < 0 ||
+        srv_ratelimit_new(&s->rl, s->cfg.rate_limit, s->cfg.rate_burst) < 0) {
         srv_log(SRV_LOG_ERROR, NULL, "out of memory", (const char *)NULL);
         goto out;
     }
@@ -281,7 +321,7 @@ int srv_run(const srv_config *config)
        default limit, whose listening socket is out of the set), every connection waited for the
        idle timeout. poll() handles all ready connections after one call. */
     flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
-            MHD_USE_ERROR_LOG;
+            MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
     if (s->cfg.unix_path != NULL) {
         if ((listen_fd = unix_listen(s->cfg.unix_path)) < 0)
             goto out;
@@ -291,44 +331,49 @@ int srv_run(const srv_config *config)
         sa6.sin6_port = htons((uint16_t)s->cfg.port);
         if (inet_pton(AF_INET6, s->cfg.address, &sa6.sin6_addr) != 1)
             goto bad_address;
-        flags |= MHD_USE_IPv6;
+        if ((listen_fd = tcp_listen((struct sockaddr *)&sa6, sizeof(sa6), s->cfg.address,
+                                    s->cfg.port)) < 0) {
+            status = EXIT_UNAVAILABLE;
+            goto out;
+        }
     } else {
         memset(&sa4, 0, sizeof(sa4));
         sa4.sin_family = AF_INET;
         sa4.sin_port = htons((uint16_t)s->cfg.port);
         if (inet_pton(AF_INET, s->cfg.address, &sa4.sin_addr) != 1)
             goto bad_address;
+        if ((listen_fd = tcp_listen((struct sockaddr *)&sa4, sizeof(sa4), s->cfg.address,
+                                    s->cfg.port)) < 0) {
+            status = EXIT_UNAVAILABLE;
+            goto out;
+        }
     }
+    s->listen_fd = listen_fd;
 
-/* Options common to both ways of listening. */
-#define COMMON_OPTIONS                                                                         \
-    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_CONNECTION_TIMEOUT,                  \
-        (unsigned int)s->cfg.timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->cfg.max_header, \
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->cfg.max_connections,                     \
-        MHD_OPTION_NOTIFY_COMPLETED, srv_completed_cb, s, MHD_OPTION_LISTEN_BACKLOG_SIZE, 512U,  \
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)s->cfg.max_per_address,              \
-        MHD_OPTION_NOTIFY_CONNECTION, srv_connection_cb, s
-    if (listen_fd >= 0)
-        s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, srv_access_cb, s, COMMON_OPTIONS,
-                                     MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_END);
-    else
-        s->daemon = MHD_start_daemon(flags, (uint16_t)s->cfg.port, NULL, NULL, srv_access_cb, s,
-                                     COMMON_OPTIONS, MHD_OPTION_SOCK_ADDR,
-                                     (flags & MHD_USE_IPv6) ? (struct sockaddr *)&sa6
-                                                            : (struct sockaddr *)&sa4,
-                                     MHD_OPTION_END);
-#undef COMMON_OPTIONS
+    /* MHD serves the connections the accept thread hands it (accept.c); its own limit leaves
+       room for the reserve, since the accept thread enforces --max-connections. The accept
+       thread also checks each connection's first request head against --max-header; MHD's
+       memory per connection (head, its parsed form, the reply's head) is twice that, so that a
+       head we let through never meets MHD's own (HTML) 414 or 431. */
+    s->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, srv_access_cb, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)s->cfg.timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, 2 * s->cfg.max_header + 8192,
+        MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)(2 * (s->cfg.max_connections + srv_conn_reserve(s->cfg.max_connections))),
+        MHD_OPTION_NOTIFY_COMPLETED, srv_completed_cb, s, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned int)s->cfg.max_per_address, MHD_OPTION_NOTIFY_CONNECTION, srv_connection_cb, s,
+        MHD_OPTION_END);
     if (s->daemon == NULL) {
-        snprintf(nbuf[0], sizeof(nbuf[0]), "%d", s->cfg.port);
-        srv_log(SRV_LOG_ERROR, NULL, "could not start the HTTP server", "addr",
-                s->cfg.unix_path ? s->cfg.unix_path : s->cfg.address, "port",
-                s->cfg.unix_path ? NULL : nbuf[0], "hint",
-                "Is the port in use? Pass --port or --listen.", (const char *)NULL);
+        srv_log(SRV_LOG_ERROR, NULL, "could not start the HTTP server", (const char *)NULL);
         status = EXIT_UNAVAILABLE;
         goto out;
     }
-    info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    port = info != NULL ? info->port : s->cfg.port;
+    if (srv_acceptor_start(s) < 0) {
+        srv_log(SRV_LOG_ERROR, NULL, "could not start the accept thread", (const char *)NULL);
+        goto out;
+    }
+    port = s->cfg.unix_path != NULL ? 0 : bound_port(listen_fd);
     if (s->cfg.port_file != NULL && s->cfg.unix_path == NULL &&
         write_port_file(s->cfg.port_file, port) < 0)
         srv_log(SRV_LOG_WARN, NULL, "could not write the port file", "path", s->cfg.port_file,
@@ -351,7 +396,7 @@ int srv_run(const srv_config *config)
     sig = 0;
     while (sig == 0) {
         sig = wait_signal(&sigs, 250);
-        if (srv_conns_sweep() > 0)
+        if (srv_conns_sweep(s) > 0)
             srv_log(SRV_LOG_DEBUG, NULL, "closed connections past their deadline",
                     (const char *)NULL);
         if (atomic_exchange(&s->trim_wanted, 0))
@@ -360,12 +405,8 @@ int srv_run(const srv_config *config)
 
     /* Graceful shutdown: no new connections, 503 on kept-alive ones, in-flight requests end. */
     atomic_store(&s->draining, 1);
-    quiesced_fd = (int)MHD_quiesce_daemon(s->daemon);
-    /* MHD no longer accepts, but the kernel would still queue new connections on the listening
-       socket until it is closed (only after MHD_stop_daemon). Shut it down now so new clients
-       are refused at once instead of hanging. */
-    if (quiesced_fd >= 0)
-        shutdown(quiesced_fd, SHUT_RDWR);
+    /* The listening socket is shut down: new clients are refused at once instead of hanging. */
+    srv_acceptor_stop(s);
     if (s->cfg.unix_path != NULL)
         unlink(s->cfg.unix_path);
     snprintf(nbuf[0], sizeof(nbuf[0]), "%d", atomic_load(&s->in_flight));
@@ -379,6 +420,7 @@ int srv_run(const srv_config *config)
                     "in_flight", nbuf[0], (const char *)NULL);
             break;
         }
+        srv_conns_sweep(s); /* delayed replies go out at once now */
         /* A second signal means "now". */
         if (wait_signal(&sigs, 10) != 0) {
             srv_log(SRV_LOG_WARN, NULL, "second signal: stopping now", (const char *)NULL);
@@ -391,9 +433,6 @@ int srv_run(const srv_config *config)
     srv_workers_wait_idle(s->workers);
     MHD_stop_daemon(s->daemon);
     s->daemon = NULL;
-    if (quiesced_fd >= 0)
-        close(quiesced_fd);
-    listen_fd = -1; /* MHD owned it, and it is closed now */
     if (s->cfg.unix_path != NULL)
         unlink(s->cfg.unix_path);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -406,6 +445,7 @@ bad_address:
             "Give an IPv4 or IPv6 address, such as 127.0.0.1 or ::1.", (const char *)NULL);
     status = EXIT_USAGE;
 out:
+    srv_acceptor_stop(s);
     if (s->daemon != NULL)
         MHD_stop_daemon(s->daemon);
     srv_workers_stop(s->workers);
@@ -420,6 +460,7 @@ out:
     lm_memory_close(s->mem);
     srv_jwt_free(s->jwt);
     srv_ratelimit_free(s->rl);
+    srv_ratelimit_free(s->public_rl);
     if (access != NULL && access != stderr)
         fclose(access);
     srv_log_init(SRV_LOG_INFO, NULL);

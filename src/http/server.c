@@ -64,7 +64,7 @@ static enum MHD_Result queue(srv_request *r)
             r->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
         return MHD_NO;
     }
-    if (r->close_after)
+    if (r->close_after || srv_conn_shed(r->sc))
         MHD_add_response_header(r->resp, MHD_HTTP_HEADER_CONNECTION, "close");
     ret = MHD_queue_response(r->conn, (unsigned int)r->status, r->resp);
     MHD_destroy_response(r->resp);
@@ -119,6 +119,40 @@ static int append_body(srv_request *r, const char *data, size_t n)
     return 0;
 }
 
+/* The public endpoints (/healthz, /readyz, /metrics) need no credential, so they are limited
+   per client address (--public-rate-limit; the operator token is exempt). A client over its
+   rate gets 429, and gets it late: its connection is suspended until a token would be there
+   (at least a quarter second, at most two), so a flood of probes costs MHD's thread about one
+   request per connection and interval instead of all it can send. 1: limited (the delayed
+   reply is prepared). */
+static int public_limited(srv_request *r)
+{
+    const union MHD_ConnectionInfo *ci;
+    char addr[64], secs[16];
+    double wait;
+
+    if (r->route->scope != 0 || r->srv->public_rl == NULL || srv_operator(r))
+        return 0;
+    ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    addr[0] = '\0';
+    if (ci != NULL && ci->client_addr != NULL)
+        srv_addr_text(addr, sizeof(addr), ci->client_addr);
+    wait = srv_ratelimit_take(r->srv->public_rl, addr);
+    if (wait <= 0)
+        return 0;
+    srv_metrics_rate_limited();
+    srv_reply_error(r, MHD_HTTP_TOO_MANY_REQUESTS, "rate_limited",
+                    "too many requests from this address",
+                    "The public endpoints are limited per client address; retry after the time in "
+                    "Retry-After.",
+                    NULL, NULL);
+    snprintf(secs, sizeof(secs), "%d", (int)(wait + 0.999) > 0 ? (int)(wait + 0.999) : 1);
+    srv_reply_header(r, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+    wait *= 1000.0;
+    srv_conn_delay(r, wait < 250 ? 250 : wait > 2000 ? 2000 : wait);
+    return 1;
+}
+
 enum MHD_Result srv_access_cb(void *cls,
                               struct MHD_Connection *conn,
                               const char *url,
@@ -151,9 +185,6 @@ enum MHD_Result srv_access_cb(void *cls,
         /* The head is complete: the body (if any) has its own deadline. */
         r->sc = srv_conn_of(conn);
         srv_conn_deadline(r->sc, s->cfg.body_timeout_s * 1000.0);
-        /* Nearly full: no keep-alive, so idle clients cannot hold every slot. */
-        if (srv_server_crowded(s))
-            r->close_after = 1;
         if (atomic_load(&s->draining)) {
             srv_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
                             "server is shutting down", "Retry on a new connection.", NULL, NULL);
@@ -239,6 +270,11 @@ enum MHD_Result srv_access_cb(void *cls,
     }
     if (r->route == NULL || r->route->inline_run) {
         /* 404/405 and the database-free endpoints need no worker. */
+        if (r->route != NULL && public_limited(r)) {
+            r->submitted = 1;
+            r->handled = 1;
+            return MHD_YES;
+        }
         srv_dispatch(r);
         return queue(r);
     }
@@ -320,7 +356,7 @@ void srv_completed_cb(void *cls,
     if (r->resp != NULL)
         MHD_destroy_response(r->resp);
     /* A kept-alive connection must bring its next request head within the idle timeout. */
-    srv_conn_deadline(r->sc, s->cfg.timeout_s * 1000.0);
+    srv_conn_idle(r->sc, s->cfg.timeout_s * 1000.0);
     if (r->body_cap >= TRIM_AFTER)
         atomic_store(&s->trim_wanted, 1);
     free(r->body);

@@ -104,6 +104,8 @@ openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$work/rsa.pem
     exit 1
 }
 
+# The operator token (full /metrics): every server the cases start gets it from the environment.
+export LLMEMORY_OPERATOR_TOKEN=op-$(openssl rand -hex 16)
 # The shared server: small limits so the limit cases stay quick.
 "$bin" --database-url "$db" --schema "$schema" serve --port 0 --port-file "$work/port" \
     --max-body 2M --max-content 1M --threads 4 --access-log "$work/access.log" \

@@ -310,6 +310,81 @@ TEST(test_doc__delete_by_ids_and_filter)
     lm_memory_close(m);
 }
 
+TEST(test_doc__delete_at_origin_skips_other_origins)
+{
+    lm_memory *m = test_memory();
+    char a[37], b[37], other[37];
+    lm_doc_add_result r;
+    test_add(m, "acme", "mail", "alpha text", a);
+    test_add(m, "acme", "wiki", "bravo text", b);
+    test_add(m, "globex", "mail", "alpha text", other);
+    lm_id_list *ids = NULL;
+    /* b is another origin's, other is another tenant's: both skipped like a missing id. */
+    const char *del[] = {a, b, other, "00000000-0000-4000-8000-000000000000"};
+    ASSERT_OK(lm_doc_delete_at_origin(&ids, m, "acme", "mail", del, 4));
+    ASSERT_EQ_INT(lm_id_list_count(ids), 1);
+    ASSERT_EQ_STR(lm_id_list_at(ids, 0), a);
+    lm_id_list_free(ids);
+    lm_doc *d = NULL;
+    ASSERT_OK(lm_doc_get(&d, m, "acme", b, 0));
+    lm_doc_free(d);
+    ASSERT_OK(lm_doc_get(&d, m, "globex", other, 0));
+    lm_doc_free(d);
+    ASSERT_ERR(lm_doc_delete_at_origin(&ids, m, "acme", "mail", NULL, 0), LM_EINVAL);
+    ASSERT_ERR(lm_doc_delete_at_origin(&ids, m, "acme", "", del, 1), LM_EINVAL);
+    const char *bad[] = {"not-a-uuid"};
+    ASSERT_ERR(lm_doc_delete_at_origin(&ids, m, "acme", "mail", bad, 1), LM_EINVAL);
+
+    /* 10,000 ids in one statement: 20 documents of the origin and 20 of another among them. */
+    static char many[10000][37];
+    const char *mp[10000];
+    for (int i = 0; i < 10000; i++) {
+        snprintf(many[i], sizeof(many[i]), "00000000-0000-4000-8000-%012d", i);
+        mp[i] = many[i];
+    }
+    for (int i = 0; i < 40; i++) {
+        char origin[16];
+        snprintf(origin, sizeof(origin), "o%d-%d", i % 2, i);
+        ASSERT_OK(lm_doc_add(&r, m, "acme", origin, "n", LM_DOC_TEXT, "x y", 3, NULL));
+        memcpy(many[i * 250], r.document_id, 37);
+    }
+    ASSERT_OK(lm_doc_delete_at_origin(&ids, m, "acme", "o0-0", mp, 10000));
+    ASSERT_EQ_INT(lm_id_list_count(ids), 1);
+    ASSERT_EQ_STR(lm_id_list_at(ids, 0), many[0]);
+    lm_id_list_free(ids);
+    ASSERT_OK(lm_doc_delete_at_origin(&ids, m, "acme", "o1-1", mp, 10000));
+    ASSERT_EQ_INT(lm_id_list_count(ids), 1);
+    ASSERT_EQ_STR(lm_id_list_at(ids, 0), many[250]);
+    lm_id_list_free(ids);
+    lm_memory_close(m);
+}
+
+/* BC instants are refused (they would come back with no sign and the wrong year); year 1 and
+   year 9999 round-trip with their own year. */
+TEST(test_doc__dates_stay_within_years_1_to_9999)
+{
+    lm_memory *m = test_memory();
+    lm_doc_add_opts o = LM_DOC_ADD_OPTS_INIT;
+    lm_doc_add_result r;
+    lm_doc *d = NULL;
+    o.document_date = "0001-01-01T00:30:00+01:00";
+    ASSERT_ERR(lm_doc_add(&r, m, "acme", "bc", "n", LM_DOC_TEXT, "x", 1, &o), LM_EINVAL);
+    ASSERT_EQ_STR(lm_error_last()->field, "document_date");
+    o.document_date = "9999-12-31T23:30:00-01:00";
+    ASSERT_ERR(lm_doc_add(&r, m, "acme", "ad10000", "n", LM_DOC_TEXT, "x", 1, &o), LM_EINVAL);
+    o.document_date = "0001-01-01T01:30:00+01:00";
+    ASSERT_OK(lm_doc_add(&r, m, "acme", "y1", "n", LM_DOC_TEXT, "x", 1, &o));
+    ASSERT_OK(lm_doc_get(&d, m, "acme", r.document_id, 0));
+    ASSERT_EQ_STR(lm_doc_document(d)->document_date, "0001-01-01T00:30:00.000000Z");
+    lm_doc_free(d);
+    o.document_date = "9999-12-31T23:59:59Z";
+    ASSERT_OK(lm_doc_add(&r, m, "acme", "y9999", "n", LM_DOC_TEXT, "x", 1, &o));
+    ASSERT_OK(lm_doc_get(&d, m, "acme", r.document_id, 0));
+    ASSERT_EQ_STR(lm_doc_document(d)->document_date, "9999-12-31T23:59:59.000000Z");
+    lm_doc_free(d);
+    lm_memory_close(m);
+}
+
 TEST(test_doc__stats)
 {
     lm_memory *m = test_memory();

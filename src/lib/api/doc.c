@@ -852,14 +852,17 @@ void lm_id_list_free(lm_id_list *ids)
     lm__free(ids);
 }
 
-int lm_doc_delete(lm_id_list **out, lm_memory *mem, const char *owner_id,
-                  const char *const *document_ids, size_t n_ids, const char *metadata_filter)
+/* lm_doc_delete, and (with @p id_at_origin) lm_doc_delete_at_origin: one statement, one
+   transaction, whatever the number of ids. */
+static int doc_delete(lm_id_list **out, lm_memory *mem, const char *owner_id,
+                      const char *id_at_origin, const char *const *document_ids, size_t n_ids,
+                      const char *metadata_filter)
 {
     LM__ROUTE(mem, owner_id); /* schema and database modes: the tenant's memory */
     lm_id_list *ids = NULL;
     lm__tx tx = {0};
     lm_buf sql = LM_BUF_INIT, arr = LM_BUF_INIT;
-    const char *params[2] = {owner_id, NULL};
+    const char *params[3] = {owner_id, NULL, id_at_origin};
     const char *p = NULL;
     int rc;
 
@@ -867,6 +870,9 @@ int lm_doc_delete(lm_id_list **out, lm_memory *mem, const char *owner_id,
         *out = NULL;
     LM_ASSERT_ARG(mem != NULL);
     if ((rc = lm__validate_owner_id(owner_id)) < 0)
+        return rc;
+    if (id_at_origin != NULL &&
+        (rc = lm__validate_id_at_origin(id_at_origin, "id_at_origin")) < 0)
         return rc;
     if (n_ids == 0 && metadata_filter == NULL)
         return lm__error_set_field(LM_EINVAL, "document_ids",
@@ -884,8 +890,8 @@ int lm_doc_delete(lm_id_list **out, lm_memory *mem, const char *owner_id,
         }
         lm__buf_putc(&arr, '}');
         lm__buf_printf(&sql, "DELETE FROM %s.documents WHERE owner_id = $1"
-                             " AND document_id = ANY($2::uuid[]) RETURNING document_id",
-                       mem->db.qschema);
+                             " AND document_id = ANY($2::uuid[])%s RETURNING document_id",
+                       mem->db.qschema, id_at_origin != NULL ? " AND id_at_origin = $3" : "");
     } else {
         if ((rc = lm__validate_metadata(metadata_filter, "metadata_filter", 0)) < 0)
             goto out;
@@ -913,7 +919,7 @@ int lm_doc_delete(lm_id_list **out, lm_memory *mem, const char *owner_id,
         goto out;
     }
     params[1] = arr.ptr;
-    if (mem->sql_functions) {
+    if (mem->sql_functions && id_at_origin == NULL) {
         /* One call of <schema>.lm_delete (061_tenant_writes.sql). */
         const char *fp[3] = {owner_id, n_ids > 0 ? arr.ptr : NULL, n_ids > 0 ? NULL : arr.ptr};
         lm__buf_clear(&sql);
@@ -925,7 +931,8 @@ int lm_doc_delete(lm_id_list **out, lm_memory *mem, const char *owner_id,
     }
     if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_WRITE)) < 0)
         goto out;
-    if ((rc = lm__db_exec(&ids->res, tx.conn, sql.ptr, 2, params)) < 0)
+    if ((rc = lm__db_exec(&ids->res, tx.conn, sql.ptr, id_at_origin != NULL ? 3 : 2, params)) <
+        0)
         goto out;
     rc = lm__tx_commit(&tx);
 out:
@@ -937,6 +944,23 @@ out:
     else
         *out = ids;
     return rc;
+}
+
+int lm_doc_delete(lm_id_list **out, lm_memory *mem, const char *owner_id,
+                  const char *const *document_ids, size_t n_ids, const char *metadata_filter)
+{
+    return doc_delete(out, mem, owner_id, NULL, document_ids, n_ids, metadata_filter);
+}
+
+int lm_doc_delete_at_origin(lm_id_list **out, lm_memory *mem, const char *owner_id,
+                            const char *id_at_origin, const char *const *document_ids,
+                            size_t n_ids)
+{
+    if (out)
+        *out = NULL;
+    if (n_ids == 0)
+        return lm__error_set_field(LM_EINVAL, "document_ids", "no document ids given");
+    return doc_delete(out, mem, owner_id, id_at_origin, document_ids, n_ids, NULL);
 }
 
 /* ---- statistics -------------------------------------------------------------------- */

@@ -222,7 +222,7 @@ int lm__validate_timestamp(const char *ts, const char *field)
 {
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     const char *s = ts;
-    int y, mo, d;
+    int y, mo, d, minutes = 0, offset = 0;
     if (s == NULL || strlen(s) < 10 || strlen(s) > 40)
         goto bad;
     if (!digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' || !digits(s + 8, 2))
@@ -239,6 +239,7 @@ int lm__validate_timestamp(const char *ts, const char *field)
         s++;
         if (!digits(s, 2) || s[2] != ':' || !digits(s + 3, 2) || num(s, 2) > 23 || num(s + 3, 2) > 59)
             goto bad;
+        minutes = num(s, 2) * 60 + num(s + 3, 2);
         s += 5;
         if (*s == ':') {
             if (!digits(s + 1, 2) || num(s + 1, 2) > 60)
@@ -255,21 +256,35 @@ int lm__validate_timestamp(const char *ts, const char *field)
         if (*s == 'Z') {
             s++;
         } else if (*s == '+' || *s == '-') {
+            int sign = *s == '-' ? -1 : 1;
             s++;
             if (!digits(s, 2) || num(s, 2) > 14)
                 goto bad;
+            offset = num(s, 2) * 60;
             s += 2;
             if (*s == ':')
                 s++;
             if (*s) {
                 if (!digits(s, 2) || num(s, 2) > 59)
                     goto bad;
+                offset += num(s, 2);
                 s += 2;
             }
+            offset *= sign;
         }
     }
     if (*s != '\0')
         goto bad;
+    /* Stored as UTC (sessions run in UTC): an instant before year 1 would be a BC date, which
+       comes back as ISO 8601 with no sign and the wrong year; one after 9999 has five digits. */
+    if ((y == 1 && mo == 1 && d == 1 && minutes - offset < 0) ||
+        (y == 9999 && mo == 12 && d == 31 && minutes - offset >= 24 * 60)) {
+        lm__error_set_field(LM_EINVAL, field, "%s \"%.60s\" is out of range", field, ts);
+        lm__error_detail("In UTC it falls %s.",
+                         y == 1 ? "before 0001-01-01 (a BC date)" : "after 9999-12-31");
+        lm__error_hint("Dates from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z are accepted.");
+        return LM_EINVAL;
+    }
     return 0;
 bad:
     lm__error_set_field(LM_EINVAL, field, "invalid %s \"%.60s\"", field, ts ? ts : "");

@@ -15,7 +15,7 @@ grep -q __asan_init "$HTTP_BIN" && mem=--no-memory-target
 # shellcheck disable=SC2086
 python3 "$HTTP_ROOT/bench/abuse/abuse.py" --url "$SURL" --pid "$SPID" --victim-key "$kv" \
     --attacker-key "$ka" --seconds 3 --scale 0.1 --max-connections 256 --head-timeout 2 \
-    --only conn_limit,slowloris,unauth_upload --check $mem >"$HTTP_TMP/abuse.txt" 2>&1 ||
+    --only conn_limit,slowloris,unauth_upload,metrics_flood --check $mem >"$HTTP_TMP/abuse.txt" 2>&1 ||
     { cat "$HTTP_TMP/abuse.txt"; fail "abuse scenarios missed a target"; }
 cat "$HTTP_TMP/abuse.txt"
 
@@ -65,4 +65,108 @@ c=$(chunked 1048576)
 [ "$c" = 201 ] || [ "$c" = 422 ] || fail "chunked body of exactly --max-body got $c"
 c=$(chunked 1048577)
 [ "$c" = 413 ] || fail "chunked body one byte over --max-body got $c"
+stop_server "$SPID"
+
+# At the connection limit (16 here, with 16 reserve slots): a new client is served at once.
+# Idle connections make room (the one idle longest is closed); when every slot, reserve
+# included, is busy with a request, a new client gets an immediate 503 in the JSON error shape.
+start_server "$HTTP_TMP/srv2" --max-connections 16 --max-connections-per-address 1000 \
+    --head-timeout 30 --access-log off
+python3 - "$SURL" "$ka" <<'PY' || fail "connection limit"
+import http.client, json, socket, sys, time, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+key = sys.argv[2]
+def conn():
+    return socket.create_connection((u.hostname, u.port), timeout=5)
+def whoami():
+    t0 = time.monotonic()
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=5)
+    c.request("GET", "/v1/whoami", headers={"Authorization": "Bearer " + key})
+    r = c.getresponse()
+    r.read()
+    c.close()
+    return r.status, time.monotonic() - t0
+# 16 idle connections fill every slot; 8 new clients are served at once, and each closes the
+# connection that was idle longest.
+idle = [conn() for _ in range(16)]
+time.sleep(0.5)
+kept = []
+for _ in range(8):
+    t0 = time.monotonic()
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=5)
+    c.request("GET", "/v1/whoami", headers={"Authorization": "Bearer " + key})
+    r = c.getresponse()
+    r.read()
+    assert r.status == 200 and time.monotonic() - t0 < 1.0, (r.status, time.monotonic() - t0)
+    kept.append(c)
+closed = 0
+for s in idle:
+    s.settimeout(0.2)
+    try:
+        closed += s.recv(1) == b""
+    except ConnectionResetError:
+        closed += 1
+    except socket.timeout:
+        pass
+assert closed == 8, closed
+for s in idle + kept:
+    s.close()
+time.sleep(0.5)
+# 32 connections busy with a request (authenticated head, body still to come).
+busy = []
+for _ in range(32):
+    s = conn()
+    s.sendall(b"POST /v1/documents HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Authorization: Bearer " + key.encode() + b"\r\nContent-Length: 100\r\n\r\n{")
+    busy.append(s)
+    time.sleep(0.01)
+time.sleep(0.5)
+s = conn()
+s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+data = b""
+t0 = time.monotonic()
+while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+    d = s.recv(4096)
+    if not d:
+        break
+    data += d
+assert time.monotonic() - t0 < 1.0
+assert data.startswith(b"HTTP/1.1 503"), data[:200]
+assert b"retry-after: 1" in data.lower(), data
+body = json.loads(data.split(b"\r\n\r\n", 1)[1])
+assert body["error"]["code"] == "unavailable", body
+for s in busy:
+    s.close()
+time.sleep(0.5)
+st, dt = whoami()
+assert st == 200, st
+PY
+stop_server "$SPID"
+
+# The public endpoints are limited per client address (here 1 a second, a burst of 2): beyond,
+# 429 with Retry-After, answered late (the connection waits); the operator token is exempt, and
+# the API is not affected.
+start_server "$HTTP_TMP/srv3" --public-rate-limit 1 --access-log off
+python3 - "$SURL" "$kv" "$LLMEMORY_OPERATOR_TOKEN" <<'PY' || fail "public rate limit"
+import http.client, json, sys, time, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+def get(path, auth=None):
+    t0 = time.monotonic()
+    c.request("GET", path, headers={"Authorization": "Bearer " + auth} if auth else {})
+    r = c.getresponse()
+    body = r.read()
+    return r.status, time.monotonic() - t0, r.getheader("Retry-After"), body
+statuses = [get(p)[0] for p in ("/healthz", "/readyz")]
+assert statuses == [200, 200], statuses
+st, dt, ra, body = get("/metrics")
+assert st == 429 and ra is not None and int(ra) >= 1, (st, ra)
+assert json.loads(body)["error"]["code"] == "rate_limited", body
+assert dt >= 0.2, dt
+for _ in range(3):
+    st, dt, _, body = get("/metrics", sys.argv[3])
+    assert st == 200 and b"llmemory_http_requests_total" in body, st
+st, _, _, _ = get("/v1/whoami", sys.argv[2])
+assert st == 200, st
+PY
 stop_server "$SPID"

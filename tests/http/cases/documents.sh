@@ -139,6 +139,19 @@ expect_json error.field metadata
 post "$k" /v1/documents '{"id_at_origin":"x","content":"x","document_date":"yesterday"}'
 expect_status 422
 expect_json error.field document_date
+# A BC instant (year 1 with a positive offset) is refused rather than stored with the wrong
+# year; year 1 itself comes back as year 1.
+post "$k" /v1/documents '{"id_at_origin":"bc","content":"x","document_date":"0001-01-01T00:30:00+01:00"}'
+expect_status 422
+expect_json error.field document_date
+json error.message | grep -q "out of range" || fail "BC date: $(cat "$HTTP_TMP/body")"
+post "$k" /v1/documents '{"id_at_origin":"year-1","content":"x","document_date":"0001-01-01T01:00:00+01:00"}'
+expect_status 201
+y1=$(json document_id)
+get "$k" "/v1/documents/$y1"
+expect_json document_date "0001-01-01T00:00:00.000000Z"
+del "$k" "/v1/documents/$y1"
+expect_status 200
 post "$k" /v1/documents '{"id_at_origin":"x","content":"x","chunking_strategy":"random"}'
 expect_status 422
 post "$k" /v1/documents '{"id_at_origin":"x","content":"x","user_id":"u"}'

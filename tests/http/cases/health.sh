@@ -21,7 +21,7 @@ printf '%s\n' "$HDRS" | grep -qi "x-request-id: bad" && fail "kept an unusable r
 k=$(new_key "$P-m")
 get "$k" "/v1/search?q=metrics"
 expect_status 200
-req GET /metrics
+req GET /metrics -H "Authorization: Bearer $LLMEMORY_OPERATOR_TOKEN"
 expect_status 200
 expect_header "content-type: text/plain; version=0.0.4"
 for m in 'llmemory_http_requests_total{method="GET",route="/healthz",status="200"}' \
@@ -43,18 +43,35 @@ expect_no_body "$k"
 # Every sample line is "name{labels} value" or "name value".
 printf '%s\n' "$BODY" | grep -v '^#' | grep -vE '^[a-z_]+(\{.*\})? [0-9.e+-]+$' | head -n 3 |
     grep -q . && fail "malformed metric lines"
+
+# Without the operator token (none, a tenant's key, a wrong token): nothing that moves with
+# any tenant's activity, only the build, the start time and readiness.
+for auth in "" "Authorization: Bearer $k" "Authorization: Bearer ${LLMEMORY_OPERATOR_TOKEN}x" \
+    "Authorization: Bearer ${LLMEMORY_OPERATOR_TOKEN%?}"; do
+    req GET /metrics ${auth:+-H "$auth"}
+    expect_status 200
+    expect_body 'llmemory_build_info{version="'
+    expect_body 'llmemory_ready 1'
+    expect_body 'llmemory_process_start_time_seconds'
+    for m in llmemory_http_requests_total llmemory_search_duration llmemory_http_errors_total \
+        llmemory_db_pool_connections llmemory_embedding_queue_depth llmemory_http_in_flight; do
+        expect_no_body "$m"
+    done
+    printf '%s\n' "$BODY" | grep -v '^#' | grep -vE '^[a-z_]+(\{.*\})? [0-9.e+-]+$' | head -n 3 |
+        grep -q . && fail "malformed metric lines"
+done
 true
 
 # Tenants near their quotas: 12 series (kind x threshold) whatever the number of tenants, no
 # tenant named; a tenant at its document limit is counted within a few seconds (the counts are
-# cached for 5 s off the request path).
+# cached for 5 s off the request path). Operator information: only with the operator token.
 near() {
-    req GET /metrics
+    req GET /metrics -H "Authorization: Bearer $LLMEMORY_OPERATOR_TOKEN"
     printf '%s\n' "$BODY" | sed -n "s/^llmemory_tenants_near_quota{kind=\"documents\",threshold=\"1\"} //p"
 }
 before=$(near)
 [ -n "$before" ] || fail "no near-quota gauge"
-req GET /metrics
+req GET /metrics -H "Authorization: Bearer $LLMEMORY_OPERATOR_TOKEN"
 [ "$(printf '%s\n' "$BODY" | grep -c '^llmemory_tenants_near_quota{')" -eq 12 ] || fail "12 series expected"
 expect_body 'llmemory_tenants_near_quota{kind="bytes",threshold="0.8"}'
 expect_body '# TYPE llmemory_tenants_near_quota gauge'
@@ -69,5 +86,5 @@ for _ in $(seq 60); do
     sleep 0.25
 done
 [ "$after" -gt "$before" ] || fail "near-quota gauge did not count the full tenant ($before -> $after)"
-req GET /metrics
+req GET /metrics -H "Authorization: Bearer $LLMEMORY_OPERATOR_TOKEN"
 expect_no_body "$P-full"

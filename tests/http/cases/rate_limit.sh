@@ -20,7 +20,8 @@ for i in 1 2 3 4 5; do
     c=$(curl -s -o /dev/null -w '%{http_code}' "$SURL/healthz")
     [ "$c" = 200 ] || fail "healthz got $c"
 done
-curl -s "$SURL/metrics" | grep -q '^llmemory_rate_limited_total 1$' || fail "metric"
+curl -s -H "Authorization: Bearer $LLMEMORY_OPERATOR_TOKEN" "$SURL/metrics" |
+    grep -q '^llmemory_rate_limited_total 1$' || fail "metric"
 stop_server "$SPID"
 # The shared server has no limit.
 k=$(new_key "$P-c")

@@ -88,9 +88,20 @@ TEST(test_core_validate__timestamps)
     for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++)
         ASSERT_OK(lm__validate_timestamp(good[i], "date"));
     const char *bad[] = {"", "2024", "2024-13-01", "2023-02-29", "2024-05-01T25:00", "yesterday",
-                         "2024-05-01T10:00:00Zjunk", "2024-5-1"};
+                         "2024-05-01T10:00:00Zjunk", "2024-5-1", "0000-12-31",
+                         "0001-01-01T00:00:00+01:00", "0001-01-01T05:00+05:01",
+                         "9999-12-31T23:00-01:00", "9999-12-31T20:00:00-0400"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
         ASSERT_ERR(lm__validate_timestamp(bad[i], "date"), LM_EINVAL);
+    /* The UTC bounds themselves, and instants that stay inside them. */
+    const char *edge[] = {"0001-01-01", "0001-01-01T00:00:00Z", "0001-01-01T05:00+05:00",
+                          "0001-01-01T00:00-01:00", "9999-12-31T23:59:59.999999Z",
+                          "9999-12-31T20:00:00-03:59", "9999-12-31T23:00+14:00"};
+    for (size_t i = 0; i < sizeof(edge) / sizeof(*edge); i++)
+        ASSERT_OK(lm__validate_timestamp(edge[i], "date"));
+    ASSERT_ERR(lm__validate_timestamp("0001-01-01T00:30+01:00", "document_date"), LM_EINVAL);
+    ASSERT(strstr(lm_error_last()->message, "out of range") != NULL);
+    ASSERT(strstr(lm_error_last()->detail, "BC") != NULL);
 }
 
 TEST(test_core_validate__text_config_and_uuid)
