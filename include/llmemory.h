@@ -47,5 +47,6 @@
 #include "llmemory/queue.h"
 #include "llmemory/eval.h"
 #include "llmemory/lifecycle.h"
+#include "llmemory/cluster.h"
 
 #endif

@@ -240,14 +240,21 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
     }
     if ((rc = lm__migrate(&mem->db)) < 0)
         goto out;
-    if (automatic && (rc = choose_automatic(mem)) < 0)
-        goto out;
-    if ((rc = lm__vector_register(&mem->db, &mem->vec)) < 0)
-        goto out;
-    if ((rc = lm__db_setup_role(&mem->db)) < 0)
-        goto out;
-    if (!o.no_bm25_extension && (rc = lm__bm25_detect(&mem->db, &mem->bm25)) < 0)
-        goto out;
+    if (mem->db.proxy) {
+        /* A cluster proxy (src/lib/cluster): tenant operations run as its routing functions on
+           the shards, which are migrated, registered and role-checked each on its own; the
+           proxy has no tables for the work role to be confined on. */
+        (void)lm__db_set_role(&mem->db, NULL);
+    } else {
+        if (automatic && (rc = choose_automatic(mem)) < 0)
+            goto out;
+        if ((rc = lm__vector_register(&mem->db, &mem->vec)) < 0)
+            goto out;
+        if ((rc = lm__db_setup_role(&mem->db)) < 0)
+            goto out;
+        if (!o.no_bm25_extension && (rc = lm__bm25_detect(&mem->db, &mem->bm25)) < 0)
+            goto out;
+    }
     lm__vindex_bg_init(&mem->vindex_bg, &mem->db, &mem->vec);
     *out = mem;
     mem = NULL;

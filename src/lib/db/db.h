@@ -36,6 +36,8 @@ typedef struct lm__db {
     char qschema[72];  /* quoted identifier for SQL text */
     char role[64];     /* work role of tenant transactions (validated); "" with LLMEMORY_RLS=off */
     char qrole[72];    /* quoted role for SQL text */
+    int proxy;         /* 1: the database is a cluster proxy (src/lib/cluster): lm__migrate()
+                          leaves it alone, and tenant work runs as the connecting role */
     lm_log_cb log_fn;
     int log_level;
     void *log_payload;
@@ -122,6 +124,8 @@ int lm__tx_commit(lm__tx *tx);
 void lm__tx_end(lm__tx *tx);
 
 /* Apply pending migrations (advisory lock, one transaction each, checksums recorded). */
+/* Apply the migrations, unless the schema is a cluster proxy's (its cluster_shards table):
+ * then db->proxy becomes 1 and nothing is written (the shards are migrated each on its own). */
 int lm__migrate(lm__db *db);
 
 /* Library log helper: the level is checked before formatting. */
