@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs every test suite (unit, integration, CLI, HTTP, MCP) of each build directory given, against one
+# Runs every test suite (unit, integration, CLI, HTTP, MCP, cluster) of each build directory given, against one
 # throwaway PostgreSQL cluster, then the checks of the shell scripts (tests/scripts), and ends
 # with the plain line "N passed, N failed, N skipped".
 #   tests/run.sh build/debug [build/asan ...]
@@ -65,6 +65,8 @@ for b in "$@"; do
     run_suite "http ($v)" sh tests/http/run.sh "$b/llmemory"
     run_suite "lint ($v)" sh tests/lint/run.sh "$b"
     run_suite "mcp ($v)" bash tests/mcp/run.sh "$b/llmemory"
+    # Sharded mode starts three clusters of its own (a proxy and two shards).
+    run_suite "cluster ($v)" bash tests/cluster/run.sh "$b/llmemory"
     # The Python package runs against the debug build only (an ASan library needs LD_PRELOAD
     # inside CPython; python/tests/run.sh explains).
     if [ "$v" = debug ]; then

@@ -122,6 +122,12 @@ static void expand(lm_buf *out, const char *sql, const lm__db *db)
     }
 }
 
+static void quiet(void *payload, const char *message)
+{
+    (void)payload;
+    (void)message;
+}
+
 int lm__cluster_connect(PGconn **out, const char *url, const char *what)
 {
     const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
@@ -141,6 +147,7 @@ int lm__cluster_connect(PGconn **out, const char *url, const char *what)
         lm__error_detail("%s", msg);
         return LM_ECONN;
     }
+    PQsetNoticeProcessor(c, quiet, NULL);
     /* The tables force row-level security on their owner too: this session reads and writes
        every tenant's rows under the maintenance policy. */
     PGresult *r = PQexec(c, "SELECT set_config('llmemory.maintenance', 'on', false)");
@@ -584,16 +591,20 @@ LM_EXTERN int lm_cluster_add_shard(const char *proxy_url, const char *shard_url,
     if ((rc = prepare_shard(&db, shard_url, (int)n)) < 0)
         goto out;
     snprintf(no, sizeof(no), "%zu", n);
-    rc = lm__cluster_exec_fmt(proxy, NULL, 2, p,
-                              "BEGIN; LOCK %s.cluster_shards IN EXCLUSIVE MODE", db.qschema);
+    rc = lm__db_exec(NULL, proxy, "BEGIN", 0, NULL);
+    if (rc == 0)
+        rc = lm__cluster_exec_fmt(proxy, NULL, 0, NULL,
+                                  "LOCK %s.cluster_shards IN EXCLUSIVE MODE", db.qschema);
     if (rc == 0)
         rc = lm__cluster_exec_fmt(proxy, NULL, 2, p,
                                   "INSERT INTO %s.cluster_shards (shard_no, conninfo, in_hash)"
                                   " VALUES ($1::integer, $2, false)", db.qschema);
     if (rc == 0)
         rc = lm__cluster_exec_fmt(proxy, NULL, 0, NULL,
-                                  "UPDATE %s.cluster_meta SET version = version + 1; COMMIT",
+                                  "UPDATE %s.cluster_meta SET version = version + 1",
                                   db.qschema);
+    if (rc == 0)
+        rc = lm__db_exec(NULL, proxy, "COMMIT", 0, NULL);
     if (rc < 0) {
         PQclear(PQexec(proxy, "ROLLBACK"));
         goto out;

@@ -65,8 +65,9 @@ static int delete_tenant(PGconn *c, const lm__db *db, const char *owner)
     PQclear(r);
     r = NULL;
     if (rc == 0)
-        rc = lm__cluster_exec_fmt(c, NULL, 1, p,
-                                  "BEGIN; SELECT set_config('llmemory.erasing', $1, true)");
+        rc = lm__db_exec(NULL, c, "BEGIN", 0, NULL);
+    if (rc == 0)
+        rc = lm__db_exec(NULL, c, "SELECT set_config('llmemory.erasing', $1, true)", 1, p);
     if (rc == 0)
         rc = lm__cluster_exec_fmt(c, NULL, 1, p,
                                   "DELETE FROM %s.documents WHERE owner_id = $1", db->qschema);
