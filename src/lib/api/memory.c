@@ -222,6 +222,10 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
         /* $LLMEMORY_PREPARED_STATEMENTS=off does the same for programs that take no options. */
         const char *ps = env_nonempty("LLMEMORY_PREPARED_STATEMENTS");
         mem->db.pool.no_prepare = o.no_prepared_statements != 0 || (ps && strcmp(ps, "off") == 0);
+        /* $LLMEMORY_SQL_FUNCTIONS=off keeps the statement path of earlier versions (to compare
+           them, bench/sqlfunc.sh). */
+        const char *fn = env_nonempty("LLMEMORY_SQL_FUNCTIONS");
+        mem->sql_functions = !(fn && strcmp(fn, "off") == 0);
     }
     {
         /* Row-level security binds tenant work through the work role (docs/operations.md);

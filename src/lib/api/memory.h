@@ -27,6 +27,9 @@ struct lm_memory {
     size_t max_content_bytes;
     int max_limit;
     int history;             /* record searches */
+    int sql_functions;       /* call the tenant functions of 060_tenant_functions.sql (one round
+                                trip an operation); 0 with $LLMEMORY_SQL_FUNCTIONS=off: the
+                                statements of earlier versions, in a tenant transaction */
     char text_config[128];   /* default text search configuration */
     lm__bm25_params bm25;
     lm__vec_cfg vec;         /* vec.embedder NULL: no vector search */

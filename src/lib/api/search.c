@@ -526,6 +526,101 @@ out:
     return rc;
 }
 
+/* The search as one call of <schema>.lm_search (060_tenant_functions.sql): both legs, the fusion,
+   the hydration and the history in one round trip. For one query variant without rerank or
+   parent context (those keep the statement path below). */
+static int search_call(lm_results *r, lm_memory *mem, const char *owner_id, const char *query,
+                       const lm_search_opts *o, const float *qvec, int depth, double alpha,
+                       double t0)
+{
+    lm__query q;
+    lm_buf sql = LM_BUF_INIT, vec = LM_BUF_INIT, origins = LM_BUF_INIT;
+    char *filters = NULL;
+    char lim[16], dep[16], k1[32], b[32], dim[16], ef[16], al[32], rrf[16], pre[32];
+    int rc;
+
+    lm__query_init(&q);
+    if ((rc = lm__query_parse(&q, query, o->syntax)) < 0)
+        goto out;
+    snprintf(lim, sizeof(lim), "%d", o->limit);
+    snprintf(dep, sizeof(dep), "%d", depth);
+    snprintf(k1, sizeof(k1), "%.17g", mem->bm25.k1);
+    snprintf(b, sizeof(b), "%.17g", mem->bm25.b);
+    snprintf(dim, sizeof(dim), "%d", mem->vec.dim);
+    snprintf(ef, sizeof(ef), "%d", mem->vec.hnsw_ef_search);
+    snprintf(al, sizeof(al), "%.17g", alpha);
+    snprintf(rrf, sizeof(rrf), "%d", o->rrf_k ? o->rrf_k : LM__RRF_K_DEFAULT);
+    if (qvec != NULL)
+        lm__vector_literal(&vec, qvec, mem->vec.dim);
+    if (o->n_id_at_origins > 0)
+        lm__text_array_literal(&origins, o->id_at_origins, o->n_id_at_origins);
+    if (mem->history && !o->no_history && (filters = filters_json(o)) == NULL) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    lm__buf_printf(&sql, "SELECT * FROM %s.lm_search($1, $2, $3::int, $4::int, $5, $6, $7,"
+                         " $8::float8, $9::float8, $10, $11::boolean, $12, $13, $14::int,"
+                         " $15::int, $16::float8, $17::int, $18, $19::text[], $20::jsonb, $21,"
+                         " $22::timestamptz, $23::timestamptz, $24::jsonb, $25, $26::float8)",
+                   mem->db.qschema);
+    if (lm__buf_oom(&sql) || lm__buf_oom(&vec) || lm__buf_oom(&origins)) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    snprintf(pre, sizeof(pre), "%.3f", lm__now_ms() - t0);
+    {
+        const char *p[26] = {
+            owner_id, lm_search_type_name(o->type), lim, dep, q.terms.ptr ? q.terms.ptr : "",
+            q.filter.ptr ? q.filter.ptr : "", o->text_config ? o->text_config : mem->text_config,
+            k1, b, mem->bm25.ext_schema[0] ? mem->bm25.ext_schema : NULL,
+            mem->bm25.ext_tenant ? "true" : "false", qvec ? vec.ptr : NULL,
+            qvec ? mem->vec.provider_id : NULL, dim, ef, al, rrf, o->id_at_origin,
+            o->n_id_at_origins ? origins.ptr : NULL, o->metadata_filter,
+            o->has_type ? lm_doc_type_name(o->doc_type) : NULL, o->date_from, o->date_to,
+            filters, query, pre};
+        if ((rc = lm__db_call(&r->res, &mem->db, LM__STMT_FN_SEARCH, sql.ptr, 26, p)) < 0)
+            goto out;
+    }
+    r->n = (size_t)PQntuples(r->res);
+    if ((r->hits = lm__calloc(r->n ? r->n : 1, sizeof(lm_hit))) == NULL) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        const PGresult *res = r->res;
+        int row = (int)i;
+        lm_hit *h = &r->hits[i];
+        snprintf(h->chunk_id, sizeof(h->chunk_id), "%s", PQgetvalue(res, row, 1));
+        snprintf(h->document_id, sizeof(h->document_id), "%s", PQgetvalue(res, row, 2));
+        h->id_at_origin = PQgetvalue(res, row, 3);
+        h->document_name = PQgetvalue(res, row, 4);
+        lm_doc_type t = LM_DOC_UNKNOWN;
+        if (lm_doc_type_parse(&t, PQgetvalue(res, row, 5)) < 0)
+            lm__error_clear();
+        h->document_type = t;
+        h->content = PQgetvalue(res, row, 6);
+        h->metadata = PQgetvalue(res, row, 7);
+        h->document_metadata = o->with_documents ? PQgetvalue(res, row, 8) : NULL;
+        h->chunk_level = (int)strtol(PQgetvalue(res, row, 9), NULL, 10);
+        h->chunk_index = (int)strtol(PQgetvalue(res, row, 10), NULL, 10);
+        h->rank = row + 1;
+        h->score = strtod(PQgetvalue(res, row, 11), NULL);
+        h->text_score = strtod(PQgetvalue(res, row, 12), NULL);
+        h->text_rank = (int)strtol(PQgetvalue(res, row, 13), NULL, 10);
+        h->vector_score = strtod(PQgetvalue(res, row, 14), NULL);
+        h->vector_rank = (int)strtol(PQgetvalue(res, row, 15), NULL, 10);
+        h->owner_id = r->owner;
+    }
+    r->elapsed_ms = lm__now_ms() - t0;
+out:
+    lm__query_dispose(&q);
+    lm_buf_dispose(&sql);
+    lm_buf_dispose(&vec);
+    lm_buf_dispose(&origins);
+    free(filters);
+    return rc;
+}
+
 int lm_search(lm_results **out, lm_memory *mem, const char *owner_id, const char *query,
               const lm_search_opts *opts)
 {
@@ -599,6 +694,10 @@ int lm_search(lm_results **out, lm_memory *mem, const char *owner_id, const char
         if ((rc = lm__vector_embed_query(&mem->vec, qvecs, (const char *const *)variants, NULL,
                                          n_variants)) < 0)
             goto out;
+    }
+    if (mem->sql_functions && n_variants == 1 && !o.rerank && !o.include_parent_context) {
+        rc = search_call(r, mem, owner_id, query, &o, qvecs, depth, alpha, t0);
+        goto out;
     }
     if ((lists = lm__calloc(n_variants, sizeof(*lists))) == NULL) {
         rc = LM_ENOMEM;

@@ -84,6 +84,10 @@ int lm__db_exec(PGresult **out, PGconn *conn, const char *sql, int n_params, con
 typedef enum lm__stmt {
     LM__STMT_BM25_EXT = 0, /* the keyword leg on the llmemory_bm25 extension (search/bm25.c) */
     LM__STMT_HYDRATE,      /* chunk and document fields of a page of results (api/search.c) */
+    LM__STMT_FN_SEARCH,    /* calls of the tenant functions of 060_tenant_functions.sql */
+    LM__STMT_FN_GET,
+    LM__STMT_FN_LIST,
+    LM__STMT_FN_HISTORY,
 } lm__stmt;
 /* Called once per new connection (pool.c): attaches the per-connection statement set; with
  * @p no_prepare, statements are never prepared on it. */
@@ -113,6 +117,12 @@ enum { LM__TX_READ = 0, LM__TX_WRITE = 1, LM__TX_SNAPSHOT = 2 };
    could share a lock (a sub-tenant name that collides is found in minutes; around 10^5 tenants
    it happens by chance), and one then waited for the other's writes. */
 #define LM__TENANT_LOCK_SQL "pg_advisory_xact_lock(hashtextextended($1, 1280114689))"
+
+/* One call of a tenant function (060_tenant_functions.sql: SELECT * FROM <schema>.lm_<op>(...)),
+ * a transaction of its own on a pooled connection: the function sets the tenant, the work role
+ * and the writer lock itself, so the operation is one round trip. Prepared once per connection. */
+int lm__db_call(PGresult **out, lm__db *db, lm__stmt stmt, const char *sql, int n_params,
+                const char *const *params);
 
 /* Begin a transaction for @p owner_id (already validated). */
 int lm__tx_begin(lm__tx *tx, lm__db *db, const char *owner_id, int mode);

@@ -34,8 +34,18 @@ int lm__db_roles_sql(lm_buf *out, const lm__db *db)
         "GRANT USAGE ON SCHEMA %s TO %s;\n"
         "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %s TO %s;\n"
         "REVOKE ALL ON TABLE %s.schema_migrations FROM %s;\n"
-        "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %s TO %s;\n",
-        S, db->role, R, db->role, db->role, S, R, S, R, S, R, S, R);
+        "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %s TO %s;\n"
+        "-- The tenant functions (060_tenant_functions.sql) switch to the role recorded here.\n"
+        "DO $work_role$\n"
+        "BEGIN\n"
+        "    IF pg_catalog.to_regclass('%s.work_role') IS NOT NULL THEN\n"
+        "        INSERT INTO %s.work_role (role_name) VALUES ('%s') ON CONFLICT (singleton)\n"
+        "            DO UPDATE SET role_name = EXCLUDED.role_name;\n"
+        "        REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON TABLE %s.work_role FROM %s;\n"
+        "    END IF;\n"
+        "END\n"
+        "$work_role$;\n",
+        S, db->role, R, db->role, db->role, S, R, S, R, S, R, S, R, S, S, db->role, S, R);
     return lm__buf_oom(out) ? LM_ENOMEM : 0;
 }
 
@@ -50,15 +60,18 @@ int lm__db_roles_apply(PGconn *conn, const lm__db *db)
 
     /* Usually everything is in place already: then nothing is written (GRANT rewrites catalog
        rows, which concurrent openers would otherwise do at every start). */
-    rc = lm__db_exec(&r, conn,
-                     "SELECT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = $1)"
-                     " AND pg_catalog.pg_has_role(session_user, $1, 'MEMBER')"
-                     " AND NOT EXISTS (SELECT FROM pg_catalog.pg_class c"
-                     "  WHERE c.relnamespace = $2::regnamespace AND c.relkind IN ('r', 'p')"
-                     "    AND c.relname <> 'schema_migrations'"
-                     "    AND NOT pg_catalog.has_table_privilege($1, c.oid,"
-                     "                                            'SELECT,INSERT,UPDATE,DELETE'))",
-                     2, params);
+    lm__buf_printf(&sql,
+                   "SELECT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = $1)"
+                   " AND pg_catalog.pg_has_role(session_user, $1, 'MEMBER')"
+                   " AND NOT EXISTS (SELECT FROM pg_catalog.pg_class c"
+                   "  WHERE c.relnamespace = $2::regnamespace AND c.relkind IN ('r', 'p')"
+                   "    AND c.relname NOT IN ('schema_migrations', 'work_role')"
+                   "    AND NOT pg_catalog.has_table_privilege($1, c.oid,"
+                   "                                            'SELECT,INSERT,UPDATE,DELETE'))"
+                   " AND EXISTS (SELECT FROM %s.work_role WHERE role_name = $1)",
+                   db->qschema);
+    rc = lm__buf_oom(&sql) ? LM_ENOMEM : lm__db_exec(&r, conn, sql.ptr, 2, params);
+    lm__buf_clear(&sql);
     if (rc < 0)
         goto out;
     done = PQgetvalue(r, 0, 0)[0] == 't';

@@ -42,6 +42,18 @@ fail:
     return rc;
 }
 
+int lm__db_call(PGresult **out, lm__db *db, lm__stmt stmt, const char *sql, int n_params,
+                const char *const *params)
+{
+    PGconn *conn = NULL;
+    int rc = lm__pool_acquire(&conn, &db->pool);
+    if (rc < 0)
+        return rc;
+    rc = lm__db_exec_prepared(out, conn, stmt, sql, n_params, params);
+    lm__pool_release(&db->pool, conn);
+    return rc;
+}
+
 int lm__tx_lock(lm__tx *tx, const char *owner_id)
 {
     const char *params[1] = {owner_id};

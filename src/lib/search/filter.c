@@ -31,7 +31,7 @@ void lm__params_dispose(lm__params *p)
 }
 
 /* A PostgreSQL text[] literal: {"a","b"} with " and \ escaped. */
-static void array_literal(lm_buf *b, const char *const *items, size_t n)
+void lm__text_array_literal(lm_buf *b, const char *const *items, size_t n)
 {
     lm__buf_putc(b, '{');
     for (size_t i = 0; i < n; i++) {
@@ -60,7 +60,7 @@ int lm__filter_sql(lm_buf *sql, lm__params *p, const lm_search_opts *o)
     }
     if (o->n_id_at_origins > 0) {
         lm_buf arr = LM_BUF_INIT;
-        array_literal(&arr, o->id_at_origins, o->n_id_at_origins);
+        lm__text_array_literal(&arr, o->id_at_origins, o->n_id_at_origins);
         if (lm__buf_oom(&arr))
             return LM_ENOMEM;
         n = lm__params_add(p, arr.ptr, 1);

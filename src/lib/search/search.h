@@ -72,6 +72,9 @@ typedef struct lm__params {
 int lm__params_add(lm__params *p, const char *value, int copy);
 void lm__params_dispose(lm__params *p);
 
+/* A PostgreSQL text[] literal of @p items ({"a","b"}, quotes and backslashes escaped). */
+void lm__text_array_literal(lm_buf *b, const char *const *items, size_t n);
+
 /* Append " AND ..." clauses for the request's filters, on aliases d (documents) and c (chunks). */
 int lm__filter_sql(lm_buf *sql, lm__params *p, const lm_search_opts *opts);
 
