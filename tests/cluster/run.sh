@@ -114,6 +114,17 @@ check "shard 0 numbers chunks from 1" test "$(q "$s0_url" "SELECT min(chunk_no) 
 check "shard 1 numbers chunks from 2^40 + 1" \
     test "$(q "$s1_url" "SELECT min(chunk_no) >= 1099511627777 FROM llmemory.chunks")" = t
 
+# The library against the proxy: the operations the shards define as functions run through it.
+for t in $tenants; do
+    s=$(shard_of "$t")
+    for kind in text vector hybrid; do
+        a=$(L --database-url "$proxy_url" search -o "$t" "quick brown fox" -t $kind --json | grep -Ev "latency|elapsed_ms|search_id")
+        b=$(L --database-url "${shard_url[$s]}" search -o "$t" "quick brown fox" -t $kind --json | grep -Ev "latency|elapsed_ms|search_id")
+        [ -n "$a" ] && [ "$a" = "$b" ] || { same=0; echo "# $t $kind: proxy and shard differ"; diff <(echo "$a") <(echo "$b") | head -5 | sed 's/^/# /'; }
+    done
+done
+check "search of every type through the proxy equals search on the owning shard" test "$same" -eq 1
+
 # ---- move under concurrent writes -----------------------------------------------------------
 stats_exact() { # url, owner: stored BM25 statistics and postings equal a recount
     q "$1" "SELECT (SELECT row(chunk_count, total_len)::text FROM llmemory.tenant_stats WHERE owner_id = '$2')

@@ -298,6 +298,7 @@ static const char types_sql[] =
     "                           || p.prorettype) u(oid)"
     "  JOIN pg_type t ON t.oid = u.oid OR t.typarray = u.oid"
     " WHERE p.pronamespace = %s::regnamespace AND p.proname LIKE 'lm\\_%%' AND p.prokind = 'f'"
+    "   AND p.proname NOT LIKE 'lm\\_\\_%%'"
     "   AND t.typnamespace = %s::regnamespace AND t.typtype IN ('c', 'e')"
     " ORDER BY 1";
 
@@ -310,6 +311,7 @@ static const char funcs_sql[] =
     "       format_type(p.prorettype, NULL), p.prorettype::regtype::text"
     "  FROM pg_proc p"
     " WHERE p.pronamespace = %s::regnamespace AND p.proname LIKE 'lm\\_%%' AND p.prokind = 'f'"
+    "   AND p.proname NOT LIKE 'lm\\_\\_%%'"
     " ORDER BY 1, 2";
 
 /* The outer SQL of an lm_all_ function that returns one value: how the shards' values
