@@ -213,5 +213,11 @@ err=$(q "$proxy_url" "SELECT count(*) FROM llmemory.lm_tenant_digest('carol')" 2
 check "a tenant of the stopped shard fails" sh -c "echo '$err' | grep -q 'PL/Proxy'"
 check "a tenant of the other shard ($other) works" \
     test "$(q "$proxy_url" "SELECT count(*) FROM llmemory.lm_tenant_digest('$other')")" -gt 0
+L --database-url "$proxy_url" search -o carol "quick brown fox" >/dev/null 2>"$proxy_dir/err"
+st=$?
+check "the library's search for carol fails as unavailable (exit 4; HTTP 503), saying so" \
+    sh -c "[ $st -eq 4 ] && grep -q \"shard cannot be reached\" '$proxy_dir/err'"
+check "the library's search for $other works" \
+    sh -c "'$bin' --database-url '$proxy_url' search -o '$other' 'quick brown fox' | grep -q '^1\\.'"
 check "status marks the stopped shard unreachable" sh -c "'$bin' cluster status --proxy '$proxy_url' | grep -q '^$down .*NO'"
 finish

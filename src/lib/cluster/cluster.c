@@ -28,10 +28,13 @@ static const char proxy_sql[] =
     "CREATE SCHEMA IF NOT EXISTS plproxy;\n"
     /* The routing state: a version PL/Proxy compares to reload the partitions. */
     "CREATE SCHEMA IF NOT EXISTS {{schema}};\n"
-    "CREATE TABLE {{schema}}.cluster_meta (\n"
-    "    one     boolean NOT NULL PRIMARY KEY DEFAULT true CHECK (one),\n"
-    "    version integer NOT NULL);\n"
-    "INSERT INTO {{schema}}.cluster_meta (version) VALUES (1);\n"
+    /* The version of each cluster's shard list, which PL/Proxy reads on every call (a plain
+       lookup: no dynamic SQL on that path). */
+    "CREATE TABLE IF NOT EXISTS plproxy.llmemory_clusters (\n"
+    "    cluster_name text    NOT NULL PRIMARY KEY,\n"
+    "    version      integer NOT NULL);\n"
+    "INSERT INTO plproxy.llmemory_clusters (cluster_name, version) VALUES ({{name}}, 1)\n"
+    "    ON CONFLICT (cluster_name) DO UPDATE SET version = plproxy.llmemory_clusters.version + 1;\n"
     "CREATE TABLE {{schema}}.cluster_shards (\n"
     "    shard_no integer     NOT NULL PRIMARY KEY CHECK (shard_no >= 0),\n"
     "    conninfo text        NOT NULL,\n"
@@ -57,14 +60,9 @@ static const char proxy_sql[] =
     /* PL/Proxy's configuration: cluster = schema name. A shard connection gives up after 5 s
        (the operation then fails as unavailable) unless its conninfo says otherwise. */
     "CREATE OR REPLACE FUNCTION plproxy.get_cluster_version(cluster_name text) RETURNS integer\n"
-    "LANGUAGE plpgsql STABLE AS $fn$\n"
-    "DECLARE v integer;\n"
-    "BEGIN\n"
-    "    EXECUTE format('SELECT version FROM %I.cluster_meta', cluster_name) INTO v;\n"
-    "    RETURN v;\n"
-    "END\n"
-    "$fn$;\n"
-    "CREATE OR REPLACE FUNCTION plproxy.get_cluster_partitions(cluster_name text)\n"
+    "LANGUAGE sql STABLE AS $fn$\n"
+    "    SELECT c.version FROM plproxy.llmemory_clusters c WHERE c.cluster_name = $1\n"
+    "$fn$;\n"    "CREATE OR REPLACE FUNCTION plproxy.get_cluster_partitions(cluster_name text)\n"
     "RETURNS SETOF text LANGUAGE plpgsql STABLE AS $fn$\n"
     "BEGIN\n"
     "    RETURN QUERY EXECUTE format(\n"
@@ -423,7 +421,8 @@ static int sync_routing(PGconn *proxy, PGconn *shard, const lm__db *db, int *n_r
         rc = route_one(proxy, db, funcs, i, &routed);
     if (rc == 0)
         rc = lm__cluster_exec_fmt(proxy, NULL, 0, NULL,
-                                  "UPDATE %s.cluster_meta SET version = version + 1", db->qschema);
+                                  "UPDATE plproxy.llmemory_clusters SET version = version + 1"
+                                  " WHERE cluster_name = '%s'", db->schema);
     if (rc == 0 && n_routed)
         *n_routed = routed;
 out:
@@ -603,8 +602,8 @@ LM_EXTERN int lm_cluster_add_shard(const char *proxy_url, const char *shard_url,
                                   " VALUES ($1::integer, $2, false)", db.qschema);
     if (rc == 0)
         rc = lm__cluster_exec_fmt(proxy, NULL, 0, NULL,
-                                  "UPDATE %s.cluster_meta SET version = version + 1",
-                                  db.qschema);
+                                  "UPDATE plproxy.llmemory_clusters SET version = version + 1"
+                                  " WHERE cluster_name = '%s'", db.schema);
     if (rc == 0)
         rc = lm__db_exec(NULL, proxy, "COMMIT", 0, NULL);
     if (rc < 0) {
