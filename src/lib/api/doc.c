@@ -145,6 +145,66 @@ out:
     return rc;
 }
 
+/* The write of lm_doc_add() as one call of <schema>.lm_add (061_tenant_writes.sql): upsert,
+   chunks, vectors or queue entries, and the quota check, in one round trip. A quota refusal
+   comes back as SQLSTATE 53400 with the kind as its column: LM_ELIMIT with that field, as
+   lm__quota_check() says it. */
+static int doc_add_call(PGresult **out, lm_memory *mem, const char *owner_id, const char *docid,
+                        const char *id_at_origin, lm_doc_type type, const char *name,
+                        const lm_doc_add_opts *o, const char *cfg, const char *bytes,
+                        const char *nchunks, const char *json, int vectors, int queue)
+{
+    lm_buf sql = LM_BUF_INIT;
+    char dim[16], limits[128];
+    int rc;
+    snprintf(dim, sizeof(dim), "%d", mem->vec.dim);
+    snprintf(limits, sizeof(limits), "{%lld,%lld,%lld,%lld}", (long long)mem->quota_default[0],
+             (long long)mem->quota_default[1], (long long)mem->quota_default[2],
+             (long long)mem->quota_default[3]);
+    lm__buf_printf(&sql, "SELECT * FROM %s.lm_add($1, $2::uuid, $3, $4, $5, $6::timestamptz,"
+                         " $7::jsonb, $8, $9::bigint, $10::int, $11::jsonb, $12, $13::int,"
+                         " $14::boolean, $15::boolean, $16::bigint[], $17::boolean)",
+                   mem->db.qschema);
+    if (lm__buf_oom(&sql))
+        return LM_ENOMEM;
+    const char *p[17] = {owner_id, docid, id_at_origin, lm_doc_type_name(type), name,
+                         o->document_date, o->metadata, cfg, bytes, nchunks, json,
+                         mem->vec.embedder ? mem->vec.provider_id : NULL, dim,
+                         vectors ? "true" : "false", queue ? "true" : "false", limits,
+                         mem->vec.embedder ? "true" : "false"};
+    /* Not prepared: a document's chunks make a parameter of any size, and the call plans in
+       no time. */
+    PGconn *conn = NULL;
+    PGresult *res = NULL;
+    const char *kind = NULL, *state = NULL;
+    char field[16] = "";
+    int quota = 0;
+    if ((rc = lm__pool_acquire(&conn, &mem->db.pool)) < 0)
+        goto out;
+    res = PQexecParams(conn, sql.ptr, 17, NULL, p, NULL, NULL, 0);
+    if (res != NULL && PQresultStatus(res) == PGRES_FATAL_ERROR) {
+        kind = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
+        state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        quota = kind != NULL && state != NULL && strcmp(state, "53400") == 0;
+    }
+    if (quota)
+        snprintf(field, sizeof(field), "%s", kind);
+    rc = lm__db_result(out, conn, res);
+    lm__pool_release(&mem->db.pool, conn);
+    if (quota) {
+        char msg[200], detail[400], hint[200];
+        snprintf(msg, sizeof(msg), "%s", lm_error_last()->message);
+        snprintf(detail, sizeof(detail), "%s", lm_error_last()->detail);
+        snprintf(hint, sizeof(hint), "%s", lm_error_last()->hint);
+        rc = lm__error_set_field(LM_ELIMIT, field, "%s", msg);
+        lm__error_detail("%s", detail);
+        lm__error_hint("%s", hint);
+    }
+out:
+    lm_buf_dispose(&sql);
+    return rc;
+}
+
 int lm_doc_add(lm_doc_add_result *out,
                lm_memory *mem,
                const char *owner_id,
@@ -270,6 +330,14 @@ int lm_doc_add(lm_doc_add_result *out,
     snprintf(bytes, sizeof(bytes), "%zu", len);
     snprintf(nchunks, sizeof(nchunks), "%zu", chunks.count);
 
+    if (mem->sql_functions) {
+        if ((rc = doc_add_call(&res, mem, owner_id, docid, id_at_origin, type, name, &o, cfg, bytes,
+                               nchunks, json, vecs != NULL, queue)) < 0)
+            goto out;
+        snprintf(docid, sizeof(docid), "%s", PQgetvalue(res, 0, 0));
+        created = PQgetvalue(res, 0, 1)[0] == 't';
+        goto done;
+    }
     if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_WRITE)) < 0)
         goto out;
     if ((rc = lm__usage_read(&before, mem, &tx, owner_id)) < 0)
@@ -365,6 +433,7 @@ int lm_doc_add(lm_doc_add_result *out,
         goto out;
     if ((rc = lm__tx_commit(&tx)) < 0)
         goto out;
+done:
     if (out) {
         snprintf(out->document_id, sizeof(out->document_id), "%s", docid);
         out->created = created;
@@ -421,6 +490,54 @@ struct lm_doc {
     size_t n_chunks;
 };
 
+/* The chunk columns of row @p r from column @p c0 on (chunk_id, parent, index, level,
+   searchable, tokens, content, hash, metadata); strings point into @p res. */
+static void chunk_from_row(lm_chunk *c, const PGresult *res, int r, int c0)
+{
+    snprintf(c->chunk_id, sizeof(c->chunk_id), "%s", PQgetvalue(res, r, c0));
+    snprintf(c->parent_chunk_id, sizeof(c->parent_chunk_id), "%s", PQgetvalue(res, r, c0 + 1));
+    c->chunk_index = (int)strtol(PQgetvalue(res, r, c0 + 2), NULL, 10);
+    c->chunk_level = (int)strtol(PQgetvalue(res, r, c0 + 3), NULL, 10);
+    c->searchable = PQgetvalue(res, r, c0 + 4)[0] == 't';
+    c->token_count = (int)strtol(PQgetvalue(res, r, c0 + 5), NULL, 10);
+    c->content = PQgetvalue(res, r, c0 + 6);
+    c->content_hash = PQgetvalue(res, r, c0 + 7);
+    c->metadata = PQgetvalue(res, r, c0 + 8);
+}
+
+/* doc_get() as one call of <schema>.lm_get (060_tenant_functions.sql): the document's row
+   first, then its chunks. */
+static int doc_get_call(lm_doc *d, lm_memory *mem, const char *owner_id, int by_origin,
+                        const char *key, int with_chunks)
+{
+    lm_buf sql = LM_BUF_INIT;
+    int rc;
+    lm__buf_printf(&sql, "SELECT * FROM %s.lm_get($1, $2::uuid, $3, $4::boolean)",
+                   mem->db.qschema);
+    if (lm__buf_oom(&sql))
+        return LM_ENOMEM;
+    const char *p[4] = {owner_id, by_origin ? NULL : key, by_origin ? key : NULL,
+                        with_chunks ? "true" : "false"};
+    rc = lm__db_call(&d->doc_res, &mem->db, LM__STMT_FN_GET, sql.ptr, 4, p);
+    lm_buf_dispose(&sql);
+    if (rc < 0)
+        return rc;
+    int n = PQntuples(d->doc_res);
+    if (n == 0)
+        return by_origin ? lm__error_set(LM_ENOTFOUND,
+                                         "document with id at origin \"%s\" does not exist", key)
+                         : lm__error_set(LM_ENOTFOUND, "document \"%s\" does not exist", key);
+    doc_from_row(&d->doc, d->doc_res, 0);
+    if (with_chunks) {
+        if ((d->chunks = lm__calloc((size_t)n, sizeof(lm_chunk))) == NULL)
+            return LM_ENOMEM;
+        for (int r = 1; r < n; r++)
+            chunk_from_row(&d->chunks[r - 1], d->doc_res, r, 12);
+        d->n_chunks = (size_t)n - 1;
+    }
+    return 0;
+}
+
 /* lm_doc_get() and lm_doc_get_by_origin(): the tenant's document whose @p key_column (a trusted
    column name) is @p key. */
 static int doc_get(lm_doc **out, lm_memory *mem, const char *owner_id, const char *key_column,
@@ -435,6 +552,10 @@ static int doc_get(lm_doc **out, lm_memory *mem, const char *owner_id, const cha
 
     if ((d = lm__calloc(1, sizeof(*d))) == NULL)
         return LM_ENOMEM;
+    if (mem->sql_functions) {
+        rc = doc_get_call(d, mem, owner_id, by_origin, key, with_chunks);
+        goto out;
+    }
     if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_READ)) < 0)
         goto out;
     lm__buf_printf(&sql, "SELECT " DOC_COLUMNS " FROM %s.documents"
@@ -473,19 +594,8 @@ static int doc_get(lm_doc **out, lm_memory *mem, const char *owner_id, const cha
             rc = LM_ENOMEM;
             goto out;
         }
-        for (int r = 0; r < n; r++) {
-            lm_chunk *c = &d->chunks[r];
-            const PGresult *cr = d->chunk_res;
-            snprintf(c->chunk_id, sizeof(c->chunk_id), "%s", PQgetvalue(cr, r, 0));
-            snprintf(c->parent_chunk_id, sizeof(c->parent_chunk_id), "%s", PQgetvalue(cr, r, 1));
-            c->chunk_index = (int)strtol(PQgetvalue(cr, r, 2), NULL, 10);
-            c->chunk_level = (int)strtol(PQgetvalue(cr, r, 3), NULL, 10);
-            c->searchable = PQgetvalue(cr, r, 4)[0] == 't';
-            c->token_count = (int)strtol(PQgetvalue(cr, r, 5), NULL, 10);
-            c->content = PQgetvalue(cr, r, 6);
-            c->content_hash = PQgetvalue(cr, r, 7);
-            c->metadata = PQgetvalue(cr, r, 8);
-        }
+        for (int r = 0; r < n; r++)
+            chunk_from_row(&d->chunks[r], d->chunk_res, r, 0);
         d->n_chunks = (size_t)n;
     }
     rc = lm__tx_commit(&tx);
@@ -629,26 +739,48 @@ int lm_doc_list(lm_doc_page **out, lm_memory *mem, const char *owner_id,
         rc = LM_ENOMEM;
         goto out;
     }
-    if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_READ)) < 0)
-        goto out;
-    if (o.include_subtenants &&
-        (rc = lm__db_exec(NULL, tx.conn, "SELECT set_config('llmemory.owner_scope', $1, true)", 1,
-                          params)) < 0)
-        goto out;
-    if ((rc = lm__db_exec(&l->res, tx.conn, sql.ptr, n + 2, params)) < 0)
-        goto out;
-    lm__buf_clear(&sql);
-    lm__buf_printf(&sql, "SELECT count(*)%s", where.ptr);
-    if (lm__buf_oom(&sql)) {
-        rc = LM_ENOMEM;
-        goto out;
+    if (mem->sql_functions) {
+        /* One call of <schema>.lm_list (060_tenant_functions.sql): the page, each row with
+           the total; a page past the end is one row with the total only. */
+        lm__buf_clear(&sql);
+        lm__buf_printf(&sql, "SELECT * FROM %s.lm_list($1, $2::int, $3::bigint, $4, $5::boolean,"
+                             " $6::boolean, $7, $8::jsonb)", mem->db.qschema);
+        if (lm__buf_oom(&sql)) {
+            rc = LM_ENOMEM;
+            goto out;
+        }
+        const char *fp[8] = {owner_id, limit, offset, order_cols[o.order_by],
+                             o.ascending ? "true" : "false", o.include_subtenants ? "true" : "false",
+                             o.has_type ? lm_doc_type_name(o.type) : NULL, o.metadata_filter};
+        if ((rc = lm__db_call(&l->res, &mem->db, LM__STMT_FN_LIST, sql.ptr, 8, fp)) < 0)
+            goto out;
+        l->n = (size_t)PQntuples(l->res);
+        if (l->n > 0)
+            l->total = strtoll(PQgetvalue(l->res, 0, 12), NULL, 10);
+        if (l->n == 1 && PQgetisnull(l->res, 0, 0))
+            l->n = 0;
+    } else {
+        if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_READ)) < 0)
+            goto out;
+        if (o.include_subtenants &&
+            (rc = lm__db_exec(NULL, tx.conn, "SELECT set_config('llmemory.owner_scope', $1, true)",
+                              1, params)) < 0)
+            goto out;
+        if ((rc = lm__db_exec(&l->res, tx.conn, sql.ptr, n + 2, params)) < 0)
+            goto out;
+        lm__buf_clear(&sql);
+        lm__buf_printf(&sql, "SELECT count(*)%s", where.ptr);
+        if (lm__buf_oom(&sql)) {
+            rc = LM_ENOMEM;
+            goto out;
+        }
+        if ((rc = lm__db_exec(&cnt, tx.conn, sql.ptr, n, params)) < 0)
+            goto out;
+        if ((rc = lm__tx_commit(&tx)) < 0)
+            goto out;
+        l->total = strtoll(PQgetvalue(cnt, 0, 0), NULL, 10);
+        l->n = (size_t)PQntuples(l->res);
     }
-    if ((rc = lm__db_exec(&cnt, tx.conn, sql.ptr, n, params)) < 0)
-        goto out;
-    if ((rc = lm__tx_commit(&tx)) < 0)
-        goto out;
-    l->total = strtoll(PQgetvalue(cnt, 0, 0), NULL, 10);
-    l->n = (size_t)PQntuples(l->res);
     if ((l->docs = lm__calloc(l->n ? l->n : 1, sizeof(lm_document))) == NULL) {
         rc = LM_ENOMEM;
         goto out;
@@ -775,6 +907,16 @@ int lm_doc_delete(lm_id_list **out, lm_memory *mem, const char *owner_id,
         goto out;
     }
     params[1] = arr.ptr;
+    if (mem->sql_functions) {
+        /* One call of <schema>.lm_delete (061_tenant_writes.sql). */
+        const char *fp[3] = {owner_id, n_ids > 0 ? arr.ptr : NULL, n_ids > 0 ? NULL : arr.ptr};
+        lm__buf_clear(&sql);
+        lm__buf_printf(&sql, "SELECT * FROM %s.lm_delete($1, $2::uuid[], $3::jsonb)",
+                       mem->db.qschema);
+        rc = lm__buf_oom(&sql) ? LM_ENOMEM
+                               : lm__db_call(&ids->res, &mem->db, LM__STMT_FN_DELETE, sql.ptr, 3, fp);
+        goto out;
+    }
     if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_WRITE)) < 0)
         goto out;
     if ((rc = lm__db_exec(&ids->res, tx.conn, sql.ptr, 2, params)) < 0)

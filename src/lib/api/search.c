@@ -846,12 +846,23 @@ int lm_history_list(lm_history **out, lm_memory *mem, const char *owner_id, int 
         rc = LM_ENOMEM;
         goto out;
     }
-    if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_READ)) < 0)
-        goto out;
-    if ((rc = lm__db_exec(&h->res, tx.conn, sql.ptr, 2, params)) < 0)
-        goto out;
-    if ((rc = lm__tx_commit(&tx)) < 0)
-        goto out;
+    if (mem->sql_functions) {
+        /* One call of <schema>.lm_history (060_tenant_functions.sql), same columns. */
+        lm__buf_clear(&sql);
+        lm__buf_printf(&sql, "SELECT * FROM %s.lm_history($1, $2::int)", mem->db.qschema);
+        rc = lm__buf_oom(&sql) ? LM_ENOMEM
+                               : lm__db_call(&h->res, &mem->db, LM__STMT_FN_HISTORY, sql.ptr, 2,
+                                             params);
+        if (rc < 0)
+            goto out;
+    } else {
+        if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_READ)) < 0)
+            goto out;
+        if ((rc = lm__db_exec(&h->res, tx.conn, sql.ptr, 2, params)) < 0)
+            goto out;
+        if ((rc = lm__tx_commit(&tx)) < 0)
+            goto out;
+    }
     h->n = (size_t)PQntuples(h->res);
     if ((h->items = lm__calloc(h->n ? h->n : 1, sizeof(lm_history_entry))) == NULL) {
         rc = LM_ENOMEM;

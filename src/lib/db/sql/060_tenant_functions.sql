@@ -2,7 +2,8 @@
 -- single round trip (a single-node library calls them too) and so that a router (PL/Proxy) can
 -- send a whole operation to the server that holds the tenant. {{schema}} is the quoted schema.
 --
--- The convention every such function follows (docs/architecture.md, "Server-side functions"):
+-- The convention every such function follows (docs/operations.md, "Server-side tenant
+-- functions"):
 --   * named {{schema}}.lm_<op>; the tenant's owner id is the FIRST argument, p_owner text;
 --   * returns SETOF a row type (RETURNS TABLE) or a scalar;
 --   * needs no session state from the caller: it calls {{schema}}.lm__enter(p_owner, write)
@@ -132,7 +133,8 @@ BEGIN
                 '    FROM unnest(to_tsvector($3::regconfig, $2)) u),'
                 ' w AS MATERIALIZED ('
                 '  SELECT q.lexeme, q.qtf * ln(1 + (st.n - ts.df + 0.5) / (ts.df + 0.5)) AS w'
-                '    FROM q JOIN {{schema}}.term_stats ts ON ts.owner_id = $1 AND ts.lexeme = q.lexeme'
+                '    FROM q JOIN {{schema}}.term_stats ts'
+                '      ON ts.owner_id = $1 AND ts.lexeme = q.lexeme'
                 '    CROSS JOIN st WHERE ts.df > 0 ORDER BY q.lexeme COLLATE "C"),'
                 ' sc AS ('
                 '  SELECT p.chunk_no,'
@@ -146,8 +148,10 @@ BEGIN
             ELSE
                 tleg := tleg || '), fq AS (SELECT websearch_to_tsquery($3::regconfig, $7) AS fq)'
                     ' SELECT sc.chunk_no, sc.score'
-                    '   FROM sc JOIN {{schema}}.chunks c ON c.owner_id = $1 AND c.chunk_no = sc.chunk_no'
-                    '   JOIN {{schema}}.documents d ON d.owner_id = $1 AND d.document_id = c.document_id'
+                    '   FROM sc JOIN {{schema}}.chunks c'
+                    '     ON c.owner_id = $1 AND c.chunk_no = sc.chunk_no'
+                    '   JOIN {{schema}}.documents d'
+                    '     ON d.owner_id = $1 AND d.document_id = c.document_id'
                     '   CROSS JOIN fq'
                     '  WHERE ($7 = '''' OR numnode(fq.fq) = 0 OR c.search_vector @@ fq.fq)'
                     || filt || ' ORDER BY sc.score DESC, sc.chunk_no LIMIT $6';
@@ -217,7 +221,8 @@ BEGIN
     END IF;
     IF want_vec THEN
         sql := sql || ', vl AS (SELECT y.chunk_no, y.similarity AS score, row_number() OVER'
-                      ' (ORDER BY y.similarity DESC, y.chunk_no)::int AS rk FROM (' || vleg || ') y)';
+                      ' (ORDER BY y.similarity DESC, y.chunk_no)::int AS rk'
+                      ' FROM (' || vleg || ') y)';
     ELSE
         sql := sql || ', vl AS (SELECT NULL::bigint AS chunk_no, NULL::float8 AS score,'
                       ' NULL::int AS rk WHERE false)';

@@ -1,0 +1,246 @@
+/*
+ * bench/sqlfunc/sqlfunc_bench.c: single-node latency of each operation through the tenant
+ * functions of 060_tenant_functions.sql (one round trip) and through the statement path of
+ * earlier versions (LLMEMORY_SQL_FUNCTIONS=off: a tenant transaction of several statements), on
+ * the same data in the same run. Two handles open the same schema, row-level security on for
+ * both; every operation runs on both in alternating order, so drift of the shared machine hits
+ * both sides alike, and each counts its fastest of SQLFUNC_BENCH_REPS runs (default 3).
+ * Every search's hits must be the same on both sides (chunk, rank, score): a difference ends
+ * the run with status 1.
+ * Ingest: documents added a second through each handle, alternating in batches of 10.
+ *   SQLFUNC_BENCH_SCALE (default 1: one 2,000-document tenant with its own HNSW index, four of
+ *   200, sixteen of 20), SQLFUNC_BENCH_QUERIES (default 200 per class and operation),
+ *   SQLFUNC_BENCH_SEED.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <llmemory.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static uint64_t rng_state = 42;
+static uint32_t rnd(void)
+{
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)(rng_state >> 33);
+}
+
+static const char *const syll[] = {"ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ze", "pa",
+                                   "qu", "da", "fe", "gi", "ho", "ju"};
+#define VOCAB 600
+static char vocab[VOCAB][16];
+
+static void make_vocab(void)
+{
+    for (int i = 0; i < VOCAB; i++) {
+        int n = 2 + (int)(rnd() % 3);
+        vocab[i][0] = '\0';
+        for (int s = 0; s < n; s++)
+            strcat(vocab[i], syll[rnd() % 16]);
+    }
+}
+
+/* Zipf-like word choice: low indexes are common. */
+static const char *word(void)
+{
+    double u = (rnd() + 1.0) / 4294967297.0;
+    int i = (int)(VOCAB * u * u * u);
+    return vocab[i < VOCAB ? i : VOCAB - 1];
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(double *v, int n, double p)
+{
+    qsort(v, (size_t)n, sizeof(double), cmp_d);
+    int i = (int)(p * (n - 1) + 0.5);
+    return v[i];
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "%s: %s\n", what, lm_error_last()->message);
+    exit(1);
+}
+
+typedef struct {
+    const char *name;
+    int tenants, docs;
+} tenant_class;
+
+static int mismatches;
+
+/* The same hits in the same order with the same scores. */
+static void compare(const lm_results *a, const lm_results *b, const char *owner, const char *q,
+                    const char *type)
+{
+    size_t n = lm_results_count(a);
+    int same = n == lm_results_count(b);
+    for (size_t i = 0; same && i < n; i++) {
+        const lm_hit *x = lm_results_at(a, i), *y = lm_results_at(b, i);
+        same = strcmp(x->chunk_id, y->chunk_id) == 0 && x->rank == y->rank &&
+               fabs(x->score - y->score) <= 1e-9 * fmax(1.0, fabs(x->score)) &&
+               x->text_rank == y->text_rank && x->vector_rank == y->vector_rank &&
+               strcmp(x->content, y->content) == 0 && strcmp(x->metadata, y->metadata) == 0;
+    }
+    if (!same && mismatches++ < 5)
+        fprintf(stderr, "different %s results for %s \"%s\" (%zu vs %zu hits)\n", type, owner, q,
+                n, lm_results_count(b));
+}
+
+static lm_memory *open_side(const lm_memory_opts *mo, const char *functions)
+{
+    lm_memory *m = NULL;
+    setenv("LLMEMORY_SQL_FUNCTIONS", functions, 1);
+    if (lm_memory_open(&m, mo) < 0)
+        die("open");
+    unsetenv("LLMEMORY_SQL_FUNCTIONS");
+    return m;
+}
+
+static void row(const char *op, const char *cls, double *lat[2], int n)
+{
+    double s50 = pct(lat[0], n, 0.5), s95 = pct(lat[0], n, 0.95);
+    double f50 = pct(lat[1], n, 0.5), f95 = pct(lat[1], n, 0.95);
+    printf("| %s | %s | %.3f | %.3f | %.3f | %.3f | %.2f |\n", op, cls, s50, s95, f50, f95,
+           f50 / s50);
+    fflush(stdout);
+}
+
+int main(void)
+{
+    const char *url = getenv("LLMEMORY_TEST_DATABASE_URL");
+    double scale = getenv("SQLFUNC_BENCH_SCALE") ? atof(getenv("SQLFUNC_BENCH_SCALE")) : 1.0;
+    int nq = getenv("SQLFUNC_BENCH_QUERIES") ? atoi(getenv("SQLFUNC_BENCH_QUERIES")) : 200;
+    int reps = getenv("SQLFUNC_BENCH_REPS") ? atoi(getenv("SQLFUNC_BENCH_REPS")) : 3;
+    if (getenv("SQLFUNC_BENCH_SEED"))
+        rng_state = strtoull(getenv("SQLFUNC_BENCH_SEED"), NULL, 10);
+    if (url == NULL) {
+        fprintf(stderr, "LLMEMORY_TEST_DATABASE_URL is not set\n");
+        return 1;
+    }
+    make_vocab();
+    tenant_class classes[] = {{"large", 1, (int)(2000 * scale)},
+                              {"medium", 4, (int)(200 * scale)},
+                              {"small", 16, (int)(20 * scale)}};
+    const int n_classes = 3;
+
+    lm_memory_opts mo = LM_MEMORY_OPTS_INIT;
+    mo.database_url = url;
+    mo.schema = "sqlfunc_bench";
+    mo.vector_index_threshold = 500;
+    lm_memory *side[2];
+    side[0] = open_side(&mo, "off"); /* statements */
+    side[1] = open_side(&mo, "on");  /* functions */
+
+    /* Load: batches of 10 documents through each side in turn; time each side's batches. */
+    double load_ms[2] = {0, 0};
+    int loaded[2] = {0, 0}, batch = 0;
+    for (int c = 0; c < n_classes; c++)
+        for (int t = 0; t < classes[c].tenants; t++) {
+            char owner[64];
+            snprintf(owner, sizeof(owner), "bench/%s-%d", classes[c].name, t);
+            for (int d = 0; d < classes[c].docs; d++) {
+                char origin[32], text[2048];
+                size_t used = 0;
+                int words = 40 + (int)(rnd() % 60);
+                for (int w = 0; w < words; w++)
+                    used += (size_t)snprintf(text + used, sizeof(text) - used, "%s ", word());
+                snprintf(origin, sizeof(origin), "doc-%d", d); /* shared across tenants */
+                int s = (batch++ / 10) % 2;
+                double t0 = now_ms();
+                if (lm_doc_add(NULL, side[s], owner, origin, origin, LM_DOC_TEXT, text, used,
+                               NULL) < 0)
+                    die("lm_doc_add");
+                load_ms[s] += now_ms() - t0;
+                loaded[s]++;
+            }
+        }
+    lm_optimize_report rep;
+    if (lm_memory_optimize(side[0], &rep) < 0) /* VACUUM ANALYZE: settled plans */
+        die("optimize");
+
+    printf("| operation | tenant class | statements p50 ms | p95 | functions p50 ms | p95 |"
+           " functions/statements (p50) |\n|---|---|---|---|---|---|---|\n");
+    printf("| ingest (docs/s) | all | %.1f | | %.1f | | %.2f |\n", loaded[0] * 1e3 / load_ms[0],
+           loaded[1] * 1e3 / load_ms[1],
+           (loaded[1] * 1e3 / load_ms[1]) / (loaded[0] * 1e3 / load_ms[0]));
+
+    static const lm_search_type types[] = {LM_SEARCH_TEXT, LM_SEARCH_VECTOR, LM_SEARCH_HYBRID};
+    static const char *const tnames[] = {"keyword", "vector", "hybrid"};
+    double *lat[2];
+    lat[0] = calloc((size_t)nq, sizeof(double));
+    lat[1] = calloc((size_t)nq, sizeof(double));
+    for (int ty = 0; ty < 5; ty++)
+        for (int c = 0; c < n_classes; c++) {
+            char cls[64];
+            snprintf(cls, sizeof(cls), "%s (%d docs)", classes[c].name, classes[c].docs);
+            for (int q = 0; q < nq; q++) {
+                char owner[64], query[128], origin[32];
+                snprintf(owner, sizeof(owner), "bench/%s-%d", classes[c].name,
+                         q % classes[c].tenants);
+                snprintf(query, sizeof(query), "%s %s", word(), word());
+                snprintf(origin, sizeof(origin), "doc-%d", (int)(rnd() % classes[c].docs));
+                lm_search_opts so = LM_SEARCH_OPTS_INIT;
+                so.type = types[ty < 3 ? ty : 0];
+                so.no_history = 1;
+                lm_results *last[2] = {NULL, NULL};
+                lat[0][q] = lat[1][q] = 1e30;
+                for (int k = 0; k < 2 * reps; k++) {
+                    int s = (q + k) % 2; /* alternate the sides */
+                    double t0 = now_ms();
+                    if (ty < 3) {
+                        lm_results *r = NULL;
+                        if (lm_search(&r, side[s], owner, query, &so) < 0)
+                            die("lm_search");
+                        lm_results_free(last[s]);
+                        last[s] = r;
+                    } else if (ty == 3) {
+                        lm_doc *d = NULL;
+                        if (lm_doc_get_by_origin(&d, side[s], owner, origin, 1) < 0)
+                            die("lm_doc_get_by_origin");
+                        lm_doc_free(d);
+                    } else {
+                        lm_doc_list_opts lo = LM_DOC_LIST_OPTS_INIT;
+                        lo.limit = 20;
+                        lm_doc_page *p = NULL;
+                        if (lm_doc_list(&p, side[s], owner, &lo) < 0)
+                            die("lm_doc_list");
+                        lm_doc_page_free(p);
+                    }
+                    double ms = now_ms() - t0;
+                    if (ms < lat[s][q])
+                        lat[s][q] = ms;
+                }
+                if (ty < 3)
+                    compare(last[0], last[1], owner, query, tnames[ty]);
+                lm_results_free(last[0]);
+                lm_results_free(last[1]);
+            }
+            row(ty < 3 ? tnames[ty] : ty == 3 ? "get (with chunks)" : "list (20)", cls, lat, nq);
+        }
+    free(lat[0]);
+    free(lat[1]);
+    lm_memory_close(side[1]);
+    lm_memory_close(side[0]);
+    if (mismatches) {
+        fprintf(stderr, "%d searches differ between the two paths\n", mismatches);
+        return 1;
+    }
+    fprintf(stderr, "every search returned the same hits on both paths\n");
+    return 0;
+}
