@@ -156,10 +156,24 @@ log=$(mktemp)
     done
 ) &
 writer=$!
+# and the library's own add through the proxy (retried like an HTTP client retries a 503)
+(
+    for i in $(seq 1 40); do
+        for try in $(seq 1 100); do
+            if echo "library note $i about foxes and rivers" |
+                L --database-url "$proxy_url" add -o alice --origin "lib$i" - >/dev/null 2>>"$log.err"; then
+                echo "lib$i" >>"$log.lib"
+                break
+            fi
+            sleep 0.01
+        done
+    done
+) &
+libwriter=$!
 sleep 0.5
 move=$(L cluster move-tenant alice --to "$to" --proxy "$proxy_url" --json)
 move_rc=$?
-wait "$writer"
+wait "$writer" "$libwriter"
 check "move-tenant under concurrent writes succeeds" test "$move_rc" -eq 0
 echo "# move: $move"
 check "alice is on shard $to now" test "$(shard_of alice)" = "$to"
@@ -167,13 +181,17 @@ acked=$(sort -u "$log" | wc -l)
 landed=$(q "${shard_url[$to]}" "SELECT count(DISTINCT id_at_origin), count(*) FROM llmemory.documents WHERE owner_id = 'alice' AND id_at_origin LIKE 'w%'")
 check "every acknowledged write is on the target, once ($acked acknowledged, $landed)" test "$landed" = "$acked|$acked"
 check "every write was acknowledged" test "$acked" -eq "$writes"
+lib_acked=$(sort -u "$log.lib" | wc -l)
+lib_landed=$(q "${shard_url[$to]}" "SELECT count(DISTINCT id_at_origin), count(*), sum(chunk_count) FROM llmemory.documents WHERE owner_id = 'alice' AND id_at_origin LIKE 'lib%'")
+check "every library add through the proxy is on the target, once ($lib_acked acknowledged, $lib_landed)" \
+    test "$lib_landed" = "$lib_acked|$lib_acked|$lib_acked" -a "$lib_acked" -eq 40
 retried=$(grep -c "moved to shard" "$log.err" || true)
 echo "# writes retried after the fence: $retried"
 check "the source holds no row of alice" \
     test "$(q "${shard_url[$from]}" "SELECT sum(row_count) FROM llmemory.lm_tenant_digest('alice')")" = 0
 check "BM25 statistics and postings on the target are exact" test "$(stats_exact "${shard_url[$to]}" alice)" = t
 check "chunk numbers stay unique" test "$(q "${shard_url[$to]}" "SELECT count(*) = count(DISTINCT chunk_no) FROM llmemory.chunks WHERE owner_id = 'alice'")" = t
-rm -f "$log" "$log.err"
+rm -f "$log" "$log.err" "$log.lib"
 
 # ---- fence ----------------------------------------------------------------------------------
 late=$(q "${shard_url[$from]}" "SELECT llmemory.lm_test_note('alice', 'late', 'a late write')" 2>&1)

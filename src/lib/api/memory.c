@@ -249,6 +249,8 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
            the shards, which are migrated, registered and role-checked each on its own; the
            proxy has no tables for the work role to be confined on. */
         (void)lm__db_set_role(&mem->db, NULL);
+        /* Per-tenant vector indexes are built on the shards, not from here (docs/cluster.md). */
+        mem->vec.index_threshold = -1;
         if ((rc = lm__vector_configure(&mem->db, &mem->vec)) < 0)
             goto out;
     } else {
