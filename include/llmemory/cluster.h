@@ -41,10 +41,11 @@ LM_EXTERN int lm_cluster_add_shard(const char *proxy_url, const char *shard_url,
                                    const char *schema, int *shard_no);
 
 /**
- * Regenerate the proxy's routing functions from the shards' catalog (after a migration added
- * or changed tenant operations): every function lm_<op>(p_owner text, ...) of the schema runs
- * on the owner's shard, every lm_all_<op>(...) on all shards. *@p n_routed (if not NULL): how
- * many functions the proxy routes.
+ * After an upgrade: migrate every shard (all must be reachable), put identity columns that new
+ * migrations added in their shard's range, and regenerate the proxy's routing functions from
+ * the shards' catalog: every function lm_<op>(p_owner text, ...) of the schema runs on the
+ * owner's shard, every lm_all_<op>(...) on all shards. *@p n_routed (if not NULL): how many
+ * functions the proxy routes.
  */
 LM_EXTERN int lm_cluster_sync(const char *proxy_url, const char *schema, int *n_routed);
 

@@ -14,7 +14,7 @@ static const char about[] =
     "\n"
     "  init --proxy URL --shard URL...   migrate the shards and make the proxy\n"
     "  add-shard --proxy URL --shard URL add an empty shard\n"
-    "  sync --proxy URL                  regenerate the routing after a migration\n"
+    "  sync --proxy URL                  after an upgrade: migrate the shards, regenerate routing\n"
     "  status --proxy URL                the shards and their sizes\n"
     "  shard-of OWNER --proxy URL        the shard an owner's operations run on\n"
     "  move-tenant OWNER --to N --proxy URL\n"

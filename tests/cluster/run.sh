@@ -83,6 +83,10 @@ for u in "$s0_url" "$s1_url"; do q "$u" "$note_sql" >/dev/null; done
 routed=$(L cluster sync --proxy "$proxy_url")
 check "sync routes the shards' tenant operations ($routed)" test "${routed%% *}" -ge 3
 
+if [ "$(q "$s0_url" "SELECT count(*) FROM pg_available_extensions WHERE name = 'llmemory_bm25'")" = 1 ]; then
+    check "the proxy records the shards' BM25 extension for keyword search" \
+        test "$(q "$proxy_url" "SELECT count(*) FROM llmemory.cluster_settings WHERE key = 'bm25_build_id'")" = 1
+fi
 shard_of() { L cluster shard-of "$1" --proxy "$proxy_url"; }
 # Tenants with a few documents each, added with the CLI on their shard.
 tenants="alice bob carol dave erin"
@@ -219,6 +223,26 @@ check "keyword search results are identical after the move" test "$before_search
 # ---- rebalance ------------------------------------------------------------------------------
 check "rebalance --dry-run" L cluster rebalance --proxy "$proxy_url" --dry-run
 check "status lists both shards" sh -c "'$bin' cluster status --proxy '$proxy_url' | grep -c '^[01] .*yes' | grep -qx 2"
+
+# ---- a third shard (a second database on shard 1's server) --------------------------------
+hashed_before=$(for t in carol dave; do shard_of $t; done)
+q "$s1_url" "CREATE DATABASE shard2" >/dev/null
+s2_url="${s1_url/dbname=postgres/dbname=shard2}"
+check "add-shard" sh -c "'$bin' cluster add-shard --proxy '$proxy_url' --shard '$s2_url' | grep -qx 'added shard 2'"
+check "shard 2 numbers chunks from 2^41 + 1" \
+    test "$(q "$s2_url" "SELECT seqstart FROM pg_sequence WHERE seqrelid = pg_get_serial_sequence('llmemory.chunks', 'chunk_no')::regclass")" = 2199023255553
+e_from=$(shard_of erin)
+check "move erin to shard 2" L cluster move-tenant erin --to 2 --proxy "$proxy_url"
+a=$(q "$proxy_url" "SELECT * FROM llmemory.lm_tenant_digest('erin')")
+b=$(q "$s2_url" "SELECT * FROM llmemory.lm_tenant_digest('erin')")
+check "erin's rows through the proxy are shard 2's" sh -c "[ '$a' = '$b' ] && echo '$a' | grep -q '^chunks|3|'"
+all_p=$(q "$proxy_url" "SELECT * FROM llmemory.lm_all_tenant_sizes() ORDER BY 1")
+all_s=$( (for u in "$s0_url" "$s1_url" "$s2_url"; do q "$u" "SELECT * FROM llmemory.lm_all_tenant_sizes()"; done) | sort)
+check "with 3 shards (4 partitions) an operation over all tenants returns each shard's rows once" \
+    test "$all_p" = "$all_s" -a "$(echo "$all_p" | wc -l)" -eq 5
+check "sync migrates every shard and routes again" L cluster sync --proxy "$proxy_url"
+check "a new shard leaves the unplaced tenants where they hash" \
+    test "$(for t in carol dave; do shard_of $t; done)" = "$hashed_before"
 
 # ---- failure: one shard stopped -------------------------------------------------------------
 down=$(shard_of carol)

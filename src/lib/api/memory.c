@@ -253,6 +253,8 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
         mem->vec.index_threshold = -1;
         if ((rc = lm__vector_configure(&mem->db, &mem->vec)) < 0)
             goto out;
+        if (!o.no_bm25_extension && (rc = lm__bm25_detect_proxy(&mem->db, &mem->bm25)) < 0)
+            goto out;
     } else {
         if (automatic && (rc = choose_automatic(mem)) < 0)
             goto out;

@@ -45,6 +45,12 @@ static const char proxy_sql[] =
     "    shard_no  integer     NOT NULL REFERENCES {{schema}}.cluster_shards,\n"
     "    version   bigint      NOT NULL DEFAULT 1,\n"
     "    placed_at timestamptz NOT NULL DEFAULT now());\n"
+    /* What the library on the proxy reads at open instead of asking a shard: the BM25
+       extension all shards have (its schema, whether tenant work calls it through the
+       schema's llmemory_bm25_tenant function, its build id); no row when they differ. */
+    "CREATE TABLE {{schema}}.cluster_settings (\n"
+    "    key   text NOT NULL PRIMARY KEY,\n"
+    "    value text NOT NULL);\n"
     /* The shard of a tenant: its placement, else a hash over the shards the cluster began with
        (a shard added later never changes where an unplaced tenant hashes). */
     "CREATE FUNCTION {{schema}}.cluster_shard_of(p_owner text) RETURNS integer\n"
@@ -225,7 +231,7 @@ int lm__cluster_shards(PGconn *proxy, const lm__db *db, lm__cluster_shard_row **
         return lm__error_set(LM_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < k; i++) {
-        v[i].shard_no = atoi(PQgetvalue(r, (int)i, 0));
+        v[i].shard_no = (int)strtol(PQgetvalue(r, (int)i, 0), NULL, 10);
         v[i].conninfo = lm__strdup(PQgetvalue(r, (int)i, 1));
         v[i].in_hash = PQgetvalue(r, (int)i, 2)[0] == 't';
         if (v[i].conninfo == NULL) {
@@ -275,6 +281,63 @@ static int prepare_shard(const lm__db *db, const char *url, int shard_no)
     rc = lm__cluster_exec_fmt(c, NULL, 1, p, "SELECT %s.cluster_identity_range($1::integer)",
                               db->qschema);
     PQfinish(c);
+    return rc;
+}
+
+/* The BM25 extension of the shards, recorded in the proxy's cluster_settings when every shard
+   has the same (schema, tenant function, build id); otherwise nothing is recorded and searches
+   through the proxy use the SQL path (same results, slower). */
+static int record_bm25(PGconn *proxy, const lm__db *db, const lm__cluster_shard_row *v, size_t n)
+{
+    char got[3][128] = {"", "", ""};
+    int same = n > 0, rc;
+    char lit[80];
+    snprintf(lit, sizeof(lit), "'%s'", db->schema);
+    for (size_t i = 0; i < n && same; i++) {
+        PGconn *c = NULL;
+        PGresult *r = NULL, *b = NULL;
+        if ((rc = lm__cluster_connect(&c, v[i].conninfo, "shard")) < 0)
+            return rc;
+        rc = lm__cluster_exec_fmt(c, &r, 0, NULL,
+                                  "SELECT quote_ident(n.nspname), EXISTS (SELECT 1 FROM pg_proc p"
+                                  "  WHERE p.proname = 'llmemory_bm25_tenant'"
+                                  "    AND p.pronamespace = %s::regnamespace)"
+                                  "  FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+                                  " WHERE e.extname = 'llmemory_bm25'",
+                                  lit);
+        if (rc == 0 && PQntuples(r) == 1)
+            rc = lm__cluster_exec_fmt(c, &b, 0, NULL, "SELECT %s.llmemory_bm25_build_id()",
+                                      PQgetvalue(r, 0, 0));
+        if (rc < 0) {
+            lm__error_clear(); /* an extension that cannot say its build is not used */
+            rc = 0;
+        }
+        if (b != NULL) {
+            const char *now[3] = {PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(b, 0, 0)};
+            for (int k = 0; k < 3; k++) {
+                if (i == 0)
+                    snprintf(got[k], sizeof(got[k]), "%s", now[k]);
+                else if (strcmp(got[k], now[k]) != 0)
+                    same = 0;
+            }
+        } else {
+            same = 0;
+        }
+        PQclear(r);
+        PQclear(b);
+        PQfinish(c);
+    }
+    rc = lm__cluster_exec_fmt(proxy, NULL, 0, NULL,
+                              "DELETE FROM %s.cluster_settings WHERE key LIKE 'bm25\\_%%'",
+                              db->qschema);
+    if (rc == 0 && same) {
+        const char *p[3] = {got[0], got[1], got[2]};
+        rc = lm__cluster_exec_fmt(proxy, NULL, 3, p,
+                                  "INSERT INTO %s.cluster_settings (key, value) VALUES"
+                                  " ('bm25_ext_schema', $1), ('bm25_ext_tenant', $2),"
+                                  " ('bm25_build_id', $3)",
+                                  db->qschema);
+    }
     return rc;
 }
 
@@ -331,7 +394,7 @@ static int route_one(PGconn *proxy, const lm__db *db, PGresult *f, int row, int 
     const char *name = PQgetvalue(f, row, 0), *args = PQgetvalue(f, row, 1);
     const char *result = PQgetvalue(f, row, 2), *rettype = PQgetvalue(f, row, 7);
     int owner_first = PQgetvalue(f, row, 3)[0] == 't', all = PQgetvalue(f, row, 4)[0] == 't';
-    int retset = PQgetvalue(f, row, 5)[0] == 't', nargs = atoi(PQgetvalue(f, row, 6));
+    int retset = PQgetvalue(f, row, 5)[0] == 't', nargs = (int)strtol(PQgetvalue(f, row, 6), NULL, 10);
     lm_buf sql = LM_BUF_INIT;
     int rc = 0;
 
@@ -509,6 +572,15 @@ LM_EXTERN int lm_cluster_init(const char *proxy_url, const char *const *shard_ur
     }
     if ((rc = sync_routing(proxy, first, &db, NULL)) < 0)
         goto out;
+    {
+        lm__cluster_shard_row *v = NULL;
+        size_t k = 0;
+        if ((rc = lm__cluster_shards(proxy, &db, &v, &k)) == 0)
+            rc = record_bm25(proxy, &db, v, k);
+        lm__cluster_shards_free(v, k);
+        if (rc < 0)
+            goto out;
+    }
     rc = lm__db_exec(NULL, proxy, "COMMIT", 0, NULL);
     began = 0;
 out:
@@ -522,7 +594,8 @@ out:
     return rc;
 }
 
-/* Routing regenerated from the first shard that answers, inside a transaction of its own. */
+/* Every shard migrated and in its identity range, then the routing regenerated from the first
+   shard, inside a transaction of its own. */
 static int resync(PGconn *proxy, const lm__db *db, int *n_routed)
 {
     lm__cluster_shard_row *v = NULL;
@@ -531,19 +604,26 @@ static int resync(PGconn *proxy, const lm__db *db, int *n_routed)
     int rc = lm__cluster_shards(proxy, db, &v, &n);
     if (rc < 0)
         return rc;
-    rc = LM_ECONN;
-    for (size_t i = 0; i < n && rc < 0; i++)
-        rc = lm__cluster_connect(&shard, v[i].conninfo, "shard");
-    lm__cluster_shards_free(v, n);
-    if (rc < 0)
-        return n == 0 ? lm__error_set(LM_ECONFLICT, "the cluster has no shard") : rc;
+    if (n == 0)
+        rc = lm__error_set(LM_ECONFLICT, "the cluster has no shard");
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = prepare_shard(db, v[i].conninfo, v[i].shard_no);
+    if (rc == 0)
+        rc = lm__cluster_connect(&shard, v[0].conninfo, "shard");
+    if (rc < 0) {
+        lm__cluster_shards_free(v, n);
+        return rc;
+    }
     if ((rc = lm__db_exec(NULL, proxy, "BEGIN", 0, NULL)) == 0) {
         rc = sync_routing(proxy, shard, db, n_routed);
+        if (rc == 0)
+            rc = record_bm25(proxy, db, v, n);
         if (rc == 0)
             rc = lm__db_exec(NULL, proxy, "COMMIT", 0, NULL);
         else
             PQclear(PQexec(proxy, "ROLLBACK"));
     }
+    lm__cluster_shards_free(v, n);
     PQfinish(shard);
     return rc;
 }
@@ -632,7 +712,7 @@ LM_EXTERN int lm_cluster_shard_of(const char *proxy_url, const char *schema, con
     const char *p[1] = {owner_id};
     rc = lm__cluster_exec_fmt(proxy, &r, 1, p, "SELECT %s.cluster_shard_of($1)", db.qschema);
     if (rc == 0) {
-        *shard_no = atoi(PQgetvalue(r, 0, 0));
+        *shard_no = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
         PQclear(r);
     }
     PQfinish(proxy);
@@ -673,10 +753,10 @@ LM_EXTERN int lm_cluster_status(const char *proxy_url, const char *schema, lm_cl
         lm_cluster_shard *s = &v[i];
         PGconn *c = NULL;
         PGresult *z = NULL;
-        s->shard_no = atoi(PQgetvalue(r, (int)i, 0));
+        s->shard_no = (int)strtol(PQgetvalue(r, (int)i, 0), NULL, 10);
         s->in_hash = PQgetvalue(r, (int)i, 2)[0] == 't';
         snprintf(s->conninfo, sizeof(s->conninfo), "%s", PQgetvalue(r, (int)i, 3));
-        s->placed = atoll(PQgetvalue(r, (int)i, 4));
+        s->placed = strtoll(PQgetvalue(r, (int)i, 4), NULL, 10);
         s->tenants = s->documents = s->chunks = s->bytes = -1;
         if (lm__cluster_connect(&c, PQgetvalue(r, (int)i, 1), "shard") == 0 &&
             lm__cluster_exec_fmt(c, &z, 0, NULL,
@@ -684,10 +764,10 @@ LM_EXTERN int lm_cluster_status(const char *proxy_url, const char *schema, lm_cl
                                  " coalesce(sum(chunks), 0), coalesce(sum(bytes), 0)"
                                  " FROM %s.lm_all_tenant_sizes()", db.qschema) == 0) {
             s->reachable = 1;
-            s->tenants = atoll(PQgetvalue(z, 0, 0));
-            s->documents = atoll(PQgetvalue(z, 0, 1));
-            s->chunks = atoll(PQgetvalue(z, 0, 2));
-            s->bytes = atoll(PQgetvalue(z, 0, 3));
+            s->tenants = strtoll(PQgetvalue(z, 0, 0), NULL, 10);
+            s->documents = strtoll(PQgetvalue(z, 0, 1), NULL, 10);
+            s->chunks = strtoll(PQgetvalue(z, 0, 2), NULL, 10);
+            s->bytes = strtoll(PQgetvalue(z, 0, 3), NULL, 10);
         }
         PQclear(z);
         if (c)

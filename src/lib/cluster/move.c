@@ -149,6 +149,28 @@ static int same_tables(PGconn *src, PGconn *dst, const lm__db *db, int to_shard)
     return rc;
 }
 
+/* Replication errors on the target (a copy or an apply that failed; the worker would retry it
+   for ever): the move stops instead of waiting out its timeout. */
+static int replication_failed(PGconn *dst, const char *name)
+{
+    PGresult *r = NULL;
+    const char *p[1] = {name};
+    int rc = lm__db_exec(&r, dst,
+                         "SELECT coalesce(sum(apply_error_count + sync_error_count), 0)"
+                         "  FROM pg_stat_subscription_stats WHERE subname = $1",
+                         1, p);
+    if (rc < 0)
+        return rc;
+    long errors = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    if (errors > 0) {
+        lm__error_set(LM_EDB, "the replication of the tenant failed on the target shard");
+        lm__error_hint("The target's server log says why.");
+        return LM_EDB;
+    }
+    return 0;
+}
+
 static int wait_copied(PGconn *dst, const char *name, int timeout_s)
 {
     const char *p[1] = {name};
@@ -158,13 +180,17 @@ static int wait_copied(PGconn *dst, const char *name, int timeout_s)
         int rc = lm__db_exec(&r, dst,
                              "SELECT count(*), count(*) FILTER (WHERE r.srsubstate <> 'r')"
                              "  FROM pg_subscription s JOIN pg_subscription_rel r"
-                             "    ON r.srsubid = s.oid WHERE s.subname = $1", 1, p);
+                             "    ON r.srsubid = s.oid WHERE s.subname = $1",
+                             1, p);
         if (rc < 0)
             return rc;
-        int all = atoi(PQgetvalue(r, 0, 0)), waiting = atoi(PQgetvalue(r, 0, 1));
+        int all = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
+        int waiting = (int)strtol(PQgetvalue(r, 0, 1), NULL, 10);
         PQclear(r);
         if (all > 0 && waiting == 0)
             return 0;
+        if ((rc = replication_failed(dst, name)) < 0)
+            return rc;
         if (lm__now_ms() - t0 > timeout_s * 1000.0)
             return lm__error_set(LM_ETIMEOUT, "the copy of the tenant took longer than %d s",
                                  timeout_s);
@@ -251,7 +277,7 @@ LM_EXTERN int lm_cluster_move_tenant(const char *proxy_url, const char *schema,
         (rc = lm__cluster_exec_fmt(proxy, &r, 1, po, "SELECT %s.cluster_shard_of($1),"
                                    " 'lm_move_' || left(md5($1), 16)", db.qschema)) < 0)
         goto out;
-    from = atoi(PQgetvalue(r, 0, 0));
+    from = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
     snprintf(name, sizeof(name), "%s", PQgetvalue(r, 0, 1));
     PQclear(r);
     r = NULL;
@@ -366,7 +392,7 @@ LM_EXTERN int lm_cluster_move_tenant(const char *proxy_url, const char *schema,
     if ((rc = lm__cluster_exec_fmt(dst, &r, 1, po,
                                    "SELECT coalesce(sum(d.row_count), 0)"
                                    "  FROM %s.lm_tenant_digest($1) d", db.qschema)) == 0) {
-        rep.rows = atoll(PQgetvalue(r, 0, 0));
+        rep.rows = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
         PQclear(r);
         r = NULL;
     }
@@ -446,8 +472,8 @@ LM_EXTERN int lm_cluster_rebalance(const char *proxy_url, const char *schema, in
     }
     for (size_t i = 0; i < nt; i++) {
         ts[i].owner = PQgetvalue(r, (int)i, 0);
-        ts[i].shard = atoi(PQgetvalue(r, (int)i, 1));
-        ts[i].chunks = atoll(PQgetvalue(r, (int)i, 2));
+        ts[i].shard = (int)strtol(PQgetvalue(r, (int)i, 1), NULL, 10);
+        ts[i].chunks = strtoll(PQgetvalue(r, (int)i, 2), NULL, 10);
         if (ts[i].shard >= 0 && (size_t)ts[i].shard < n)
             load[ts[i].shard] += ts[i].chunks;
     }

@@ -98,6 +98,8 @@ $fn$;
 -- audit_log.audit_id, ...) from [k * 2^40 + 1, (k + 1) * 2^40], so rows copied in from another
 -- shard never collide with the ones this shard numbers. Rows numbered before (a database that
 -- becomes shard 0) keep their numbers; the sequence restarts past the largest in the range.
+-- Idempotent: a column in its range already is left alone (`llmemory cluster sync` runs it on
+-- every shard, for identity columns that later migrations add).
 CREATE FUNCTION {{schema}}.cluster_identity_range(p_shard integer) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog AS $fn$
 DECLARE
@@ -116,6 +118,14 @@ BEGIN
               WHERE c.relnamespace = '{{schema}}'::regnamespace AND a.attidentity <> ''
                 AND NOT a.attisdropped
               ORDER BY 1, 2 LOOP
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_sequences q
+                    WHERE format('%I.%I', q.schemaname, q.sequencename)::regclass
+                          = pg_catalog.pg_get_serial_sequence(r.tbl::text, r.attname)::regclass
+                      AND q.min_value = lo AND q.max_value = hi) THEN
+            CONTINUE; -- in its range already
+        END IF;
+        -- No row numbered between the maximum and the restart.
+        EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', r.tbl);
         EXECUTE format('SELECT coalesce(max(%I) + 1, $1) FROM %s WHERE %I BETWEEN $1 AND $2',
                        r.attname, r.tbl, r.attname) INTO nxt USING lo, hi;
         EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET START WITH %s SET MINVALUE %s'
