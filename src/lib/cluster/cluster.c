@@ -54,14 +54,20 @@ static const char proxy_sql[] =
     /* The shard of a tenant: its placement, else a hash over the shards the cluster began with
        (a shard added later never changes where an unplaced tenant hashes). */
     "CREATE FUNCTION {{schema}}.cluster_shard_of(p_owner text) RETURNS integer\n"
-    "LANGUAGE sql STABLE AS $fn$\n"
-    "    SELECT coalesce(\n"
-    "        (SELECT p.shard_no FROM {{schema}}.cluster_placement p WHERE p.owner_id = p_owner),\n"
-    "        (SELECT s.shard_no FROM {{schema}}.cluster_shards s WHERE s.in_hash\n"
-    "          ORDER BY s.shard_no\n"
-    "         OFFSET (hashtext(p_owner)::bigint & 2147483647)\n"
-    "                % (SELECT count(*) FROM {{schema}}.cluster_shards h WHERE h.in_hash)\n"
-    "          LIMIT 1))\n"
+    "LANGUAGE plpgsql STABLE AS $fn$\n" /* plpgsql: its plans are kept for the session */
+    "DECLARE s integer;\n"
+    "BEGIN\n"
+    "    SELECT p.shard_no INTO s FROM {{schema}}.cluster_placement p WHERE p.owner_id = p_owner;\n"
+    "    IF FOUND THEN\n"
+    "        RETURN s;\n"
+    "    END IF;\n"
+    "    SELECT h.shard_no INTO s FROM {{schema}}.cluster_shards h WHERE h.in_hash\n"
+    "     ORDER BY h.shard_no\n"
+    "    OFFSET (hashtext(p_owner)::bigint & 2147483647)\n"
+    "           % (SELECT count(*) FROM {{schema}}.cluster_shards c WHERE c.in_hash)\n"
+    "     LIMIT 1;\n"
+    "    RETURN s;\n"
+    "END\n"
     "$fn$;\n"
     /* PL/Proxy's configuration: cluster = schema name. A shard connection gives up after 5 s
        (the operation then fails as unavailable) unless its conninfo says otherwise. */

@@ -17,6 +17,16 @@ CREATE TABLE {{schema}}.tenant_fence (
     fenced_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 REVOKE ALL ON {{schema}}.tenant_fence FROM PUBLIC;
+-- Like every table with owner_id, under forced row-level security; but a tenant may only read
+-- its own fence row (the check below runs in the tenant's transaction), never write one: the
+-- maintenance policy (the cluster's sessions) is the only writer.
+ALTER TABLE {{schema}}.tenant_fence ENABLE ROW LEVEL SECURITY;
+ALTER TABLE {{schema}}.tenant_fence FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_read ON {{schema}}.tenant_fence FOR SELECT
+    USING (owner_id = current_setting('llmemory.owner_id', true));
+CREATE POLICY maintenance ON {{schema}}.tenant_fence TO CURRENT_USER
+    USING (current_setting('llmemory.maintenance', true) = 'on')
+    WITH CHECK (current_setting('llmemory.maintenance', true) = 'on');
 
 CREATE FUNCTION {{schema}}.tenant_fence_check() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $fn$
