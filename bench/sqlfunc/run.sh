@@ -17,6 +17,6 @@ cc -std=c11 -O2 -Wall -Wextra -Iinclude $(pkg-config --cflags libpq jansson) \
     $(pkg-config --libs libpq jansson libsodium libcurl) -lpthread -lm -o "$out/sqlfunc_bench"
 eval "$(scripts/pg-test-cluster.sh start)"
 trap 'scripts/pg-test-cluster.sh stop "$LLMEMORY_TEST_PG_DIR"' EXIT INT TERM
-export LLMEMORY_TEST_DATABASE_URL
+export LLMEMORY_TEST_DATABASE_URL LLMEMORY_TEST_PG_DIR
 export LLMEMORY_EMBEDDER="${LLMEMORY_EMBEDDER:-builtin}"
 "$out/sqlfunc_bench"

@@ -8,6 +8,10 @@
  * Every search's hits must be the same on both sides (chunk, rank, score): a difference ends
  * the run with status 1.
  * Ingest: documents added a second through each handle, alternating in batches of 10.
+ * CPU: wall time on a shared machine is noisy, so each operation is also run SQLFUNC_BENCH_QUERIES
+ * times per side in one block and charged the CPU time it cost: the client's (getrusage) plus
+ * every process of the test cluster (/proc, children of the postmaster of
+ * $LLMEMORY_TEST_PG_DIR), in microseconds per operation; blocks alternate the side first.
  *   SQLFUNC_BENCH_SCALE (default 1: one 2,000-document tenant with its own HNSW index, four of
  *   200, sixteen of 20), SQLFUNC_BENCH_QUERIES (default 200 per class and operation),
  *   SQLFUNC_BENCH_SEED.
@@ -19,7 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 static uint64_t rng_state = 42;
 static uint32_t rnd(void)
@@ -83,6 +90,45 @@ typedef struct {
 } tenant_class;
 
 static int mismatches;
+static long postmaster = -1;
+
+/* CPU seconds used so far by this process and by the test cluster's processes. */
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double t = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+               ru.ru_stime.tv_usec / 1e6;
+    if (postmaster <= 0)
+        return t;
+    long hz = sysconf(_SC_CLK_TCK);
+    char path[300], buf[1024];
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        long pid = strtol(e->d_name, NULL, 10);
+        if (pid <= 0)
+            continue;
+        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        char *p = strrchr(buf, ')');
+        long ppid = 0;
+        unsigned long ut = 0, st = 0;
+        if (p == NULL || sscanf(p + 2, "%*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ppid,
+                                &ut, &st) != 3)
+            continue;
+        if (pid == postmaster || ppid == postmaster)
+            t += (double)(ut + st) / (double)hz;
+    }
+    if (d != NULL)
+        closedir(d);
+    return t;
+}
 
 /* The same hits in the same order with the same scores. */
 static void compare(const lm_results *a, const lm_results *b, const char *owner, const char *q,
@@ -102,6 +148,42 @@ static void compare(const lm_results *a, const lm_results *b, const char *owner,
                 n, lm_results_count(b));
 }
 
+static const lm_search_type types[] = {LM_SEARCH_TEXT, LM_SEARCH_VECTOR, LM_SEARCH_HYBRID};
+static const char *const tnames[] = {"keyword", "vector", "hybrid"};
+
+/* Operation @p ty (0-2 the search types, 3 get with chunks, 4 a list page); a search's results
+   go to *keep (freed first) when keep is given. */
+static void run_op(lm_memory *m, int ty, const char *owner, const char *query, const char *origin,
+                   lm_results **keep)
+{
+    if (ty < 3) {
+        lm_search_opts so = LM_SEARCH_OPTS_INIT;
+        so.type = types[ty];
+        so.no_history = 1;
+        lm_results *r = NULL;
+        if (lm_search(&r, m, owner, query, &so) < 0)
+            die("lm_search");
+        if (keep != NULL) {
+            lm_results_free(*keep);
+            *keep = r;
+        } else {
+            lm_results_free(r);
+        }
+    } else if (ty == 3) {
+        lm_doc *d = NULL;
+        if (lm_doc_get_by_origin(&d, m, owner, origin, 1) < 0)
+            die("lm_doc_get_by_origin");
+        lm_doc_free(d);
+    } else {
+        lm_doc_list_opts lo = LM_DOC_LIST_OPTS_INIT;
+        lo.limit = 20;
+        lm_doc_page *p = NULL;
+        if (lm_doc_list(&p, m, owner, &lo) < 0)
+            die("lm_doc_list");
+        lm_doc_page_free(p);
+    }
+}
+
 static lm_memory *open_side(const lm_memory_opts *mo, const char *functions)
 {
     lm_memory *m = NULL;
@@ -112,12 +194,12 @@ static lm_memory *open_side(const lm_memory_opts *mo, const char *functions)
     return m;
 }
 
-static void row(const char *op, const char *cls, double *lat[2], int n)
+static void row(const char *op, const char *cls, double *lat[2], int n, const double cpu[2])
 {
     double s50 = pct(lat[0], n, 0.5), s95 = pct(lat[0], n, 0.95);
     double f50 = pct(lat[1], n, 0.5), f95 = pct(lat[1], n, 0.95);
-    printf("| %s | %s | %.3f | %.3f | %.3f | %.3f | %.2f |\n", op, cls, s50, s95, f50, f95,
-           f50 / s50);
+    printf("| %s | %s | %.3f | %.3f | %.0f | %.3f | %.3f | %.0f | %.2f | %.2f |\n", op, cls, s50,
+           s95, cpu[0], f50, f95, cpu[1], f50 / s50, cpu[1] / cpu[0]);
     fflush(stdout);
 }
 
@@ -133,6 +215,17 @@ int main(void)
         fprintf(stderr, "LLMEMORY_TEST_DATABASE_URL is not set\n");
         return 1;
     }
+    if (getenv("LLMEMORY_TEST_PG_DIR")) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/data/postmaster.pid", getenv("LLMEMORY_TEST_PG_DIR"));
+        FILE *f = fopen(path, "r");
+        if (f == NULL || fscanf(f, "%ld", &postmaster) != 1)
+            postmaster = -1;
+        if (f != NULL)
+            fclose(f);
+    }
+    if (postmaster <= 0)
+        fprintf(stderr, "no postmaster.pid under $LLMEMORY_TEST_PG_DIR: CPU is the client's only\n");
     make_vocab();
     tenant_class classes[] = {{"large", 1, (int)(2000 * scale)},
                               {"medium", 4, (int)(200 * scale)},
@@ -148,7 +241,7 @@ int main(void)
     side[1] = open_side(&mo, "on");  /* functions */
 
     /* Load: batches of 10 documents through each side in turn; time each side's batches. */
-    double load_ms[2] = {0, 0};
+    double load_ms[2] = {0, 0}, load_cpu[2] = {0, 0};
     int loaded[2] = {0, 0}, batch = 0;
     for (int c = 0; c < n_classes; c++)
         for (int t = 0; t < classes[c].tenants; t++) {
@@ -162,11 +255,12 @@ int main(void)
                     used += (size_t)snprintf(text + used, sizeof(text) - used, "%s ", word());
                 snprintf(origin, sizeof(origin), "doc-%d", d); /* shared across tenants */
                 int s = (batch++ / 10) % 2;
-                double t0 = now_ms();
+                double t0 = now_ms(), c0 = cpu_s();
                 if (lm_doc_add(NULL, side[s], owner, origin, origin, LM_DOC_TEXT, text, used,
                                NULL) < 0)
                     die("lm_doc_add");
                 load_ms[s] += now_ms() - t0;
+                load_cpu[s] += cpu_s() - c0;
                 loaded[s]++;
             }
         }
@@ -174,65 +268,58 @@ int main(void)
     if (lm_memory_optimize(side[0], &rep) < 0) /* VACUUM ANALYZE: settled plans */
         die("optimize");
 
-    printf("| operation | tenant class | statements p50 ms | p95 | functions p50 ms | p95 |"
-           " functions/statements (p50) |\n|---|---|---|---|---|---|---|\n");
-    printf("| ingest (docs/s) | all | %.1f | | %.1f | | %.2f |\n", loaded[0] * 1e3 / load_ms[0],
-           loaded[1] * 1e3 / load_ms[1],
-           (loaded[1] * 1e3 / load_ms[1]) / (loaded[0] * 1e3 / load_ms[0]));
+    printf("| operation | tenant class | statements p50 ms | p95 | CPU us/op | functions p50 ms |"
+           " p95 | CPU us/op | functions/statements p50 | CPU |\n"
+           "|---|---|---|---|---|---|---|---|---|---|\n");
+    printf("| ingest (docs/s) | all | %.1f | | %.0f | %.1f | | %.0f | %.2f | %.2f |\n",
+           loaded[0] * 1e3 / load_ms[0], load_cpu[0] * 1e6 / loaded[0],
+           loaded[1] * 1e3 / load_ms[1], load_cpu[1] * 1e6 / loaded[1],
+           (loaded[1] * 1e3 / load_ms[1]) / (loaded[0] * 1e3 / load_ms[0]),
+           (load_cpu[1] / loaded[1]) / (load_cpu[0] / loaded[0]));
 
-    static const lm_search_type types[] = {LM_SEARCH_TEXT, LM_SEARCH_VECTOR, LM_SEARCH_HYBRID};
-    static const char *const tnames[] = {"keyword", "vector", "hybrid"};
     double *lat[2];
     lat[0] = calloc((size_t)nq, sizeof(double));
     lat[1] = calloc((size_t)nq, sizeof(double));
+    char(*owners)[64] = calloc((size_t)nq, 64), (*queries)[128] = calloc((size_t)nq, 128);
+    char(*origins)[32] = calloc((size_t)nq, 32);
     for (int ty = 0; ty < 5; ty++)
         for (int c = 0; c < n_classes; c++) {
             char cls[64];
             snprintf(cls, sizeof(cls), "%s (%d docs)", classes[c].name, classes[c].docs);
             for (int q = 0; q < nq; q++) {
-                char owner[64], query[128], origin[32];
-                snprintf(owner, sizeof(owner), "bench/%s-%d", classes[c].name,
-                         q % classes[c].tenants);
-                snprintf(query, sizeof(query), "%s %s", word(), word());
-                snprintf(origin, sizeof(origin), "doc-%d", (int)(rnd() % classes[c].docs));
-                lm_search_opts so = LM_SEARCH_OPTS_INIT;
-                so.type = types[ty < 3 ? ty : 0];
-                so.no_history = 1;
+                snprintf(owners[q], 64, "bench/%s-%d", classes[c].name, q % classes[c].tenants);
+                snprintf(queries[q], 128, "%s %s", word(), word());
+                snprintf(origins[q], 32, "doc-%d", (int)(rnd() % classes[c].docs));
                 lm_results *last[2] = {NULL, NULL};
                 lat[0][q] = lat[1][q] = 1e30;
                 for (int k = 0; k < 2 * reps; k++) {
                     int s = (q + k) % 2; /* alternate the sides */
                     double t0 = now_ms();
-                    if (ty < 3) {
-                        lm_results *r = NULL;
-                        if (lm_search(&r, side[s], owner, query, &so) < 0)
-                            die("lm_search");
-                        lm_results_free(last[s]);
-                        last[s] = r;
-                    } else if (ty == 3) {
-                        lm_doc *d = NULL;
-                        if (lm_doc_get_by_origin(&d, side[s], owner, origin, 1) < 0)
-                            die("lm_doc_get_by_origin");
-                        lm_doc_free(d);
-                    } else {
-                        lm_doc_list_opts lo = LM_DOC_LIST_OPTS_INIT;
-                        lo.limit = 20;
-                        lm_doc_page *p = NULL;
-                        if (lm_doc_list(&p, side[s], owner, &lo) < 0)
-                            die("lm_doc_list");
-                        lm_doc_page_free(p);
-                    }
+                    run_op(side[s], ty, owners[q], queries[q], origins[q], &last[s]);
                     double ms = now_ms() - t0;
                     if (ms < lat[s][q])
                         lat[s][q] = ms;
                 }
                 if (ty < 3)
-                    compare(last[0], last[1], owner, query, tnames[ty]);
+                    compare(last[0], last[1], owners[q], queries[q], tnames[ty]);
                 lm_results_free(last[0]);
                 lm_results_free(last[1]);
             }
-            row(ty < 3 ? tnames[ty] : ty == 3 ? "get (with chunks)" : "list (20)", cls, lat, nq);
+            /* CPU: the same operations, one block per side. */
+            double cpu[2];
+            for (int k = 0; k < 2; k++) {
+                int s = (ty + c + k) % 2;
+                double c0 = cpu_s();
+                for (int q = 0; q < nq; q++)
+                    run_op(side[s], ty, owners[q], queries[q], origins[q], NULL);
+                cpu[s] = (cpu_s() - c0) * 1e6 / nq;
+            }
+            row(ty < 3 ? tnames[ty] : ty == 3 ? "get (with chunks)" : "list (20)", cls, lat, nq,
+                cpu);
         }
+    free(owners);
+    free(queries);
+    free(origins);
     free(lat[0]);
     free(lat[1]);
     lm_memory_close(side[1]);

@@ -86,15 +86,18 @@ DECLARE
                            OR p_metadata IS NOT NULL OR p_document_type IS NOT NULL
                            OR p_date_from IS NOT NULL OR p_date_to IS NOT NULL;
     filt text := '';
-    tleg text;
+    tleg text;  -- the keyword leg's statement; NULL: the static one through the extension
     vleg text;
-    sql text;
     elem text;
     idx text;
     ef integer;
     fetch_n integer;
     ord text;
     n bigint;
+    t_no bigint[];
+    t_sc float8[];
+    v_no bigint[];
+    v_sc float8[];
 BEGIN
     PERFORM {{schema}}.lm__enter(p_owner, false);
     IF p_type NOT IN ('text', 'vector', 'hybrid') THEN
@@ -113,8 +116,7 @@ BEGIN
     IF want_text THEN
         IF NOT doc_filters AND p_tsfilter = '' AND p_bm25_ext IS NOT NULL THEN
             IF p_bm25_tenant THEN
-                tleg := 'SELECT t.chunk_no, t.score FROM {{schema}}.llmemory_bm25_tenant($1,'
-                        ' $3::regconfig, $2, $4, $5, $6) t';
+                tleg := NULL; -- a static statement below
             ELSE
                 tleg := format('SELECT t.chunk_no, t.score FROM %s.llmemory_bm25_search('
                                '''{{schema}}.postings''::regclass,'
@@ -210,42 +212,73 @@ BEGIN
         END IF;
     END IF;
 
-    -- Ranks within each leg (score, then chunk number), fused as api/search.c does.
-    sql := 'WITH ';
-    IF want_text THEN
-        sql := sql || 'tl AS (SELECT x.chunk_no, x.score, row_number() OVER'
-                      ' (ORDER BY x.score DESC, x.chunk_no)::int AS rk FROM (' || tleg || ') x)';
-    ELSE
-        sql := sql || 'tl AS (SELECT NULL::bigint AS chunk_no, NULL::float8 AS score,'
-                      ' NULL::int AS rk WHERE false)';
+    -- Each leg's chunks best first (score, then chunk number), as arrays: only the legs are
+    -- planned per call; the fusion and hydration below are one statement with a cached plan.
+    IF want_text AND tleg IS NULL THEN
+        SELECT array_agg(t.chunk_no ORDER BY t.score DESC, t.chunk_no),
+               array_agg(t.score ORDER BY t.score DESC, t.chunk_no)
+          INTO t_no, t_sc
+          FROM {{schema}}.llmemory_bm25_tenant(p_owner, p_config::regconfig, p_terms, p_k1, p_b,
+                                               p_depth) t;
+    ELSIF want_text THEN
+        EXECUTE 'SELECT array_agg(x.chunk_no ORDER BY x.score DESC, x.chunk_no),'
+                ' array_agg(x.score ORDER BY x.score DESC, x.chunk_no) FROM (' || tleg || ') x'
+           INTO t_no, t_sc
+          USING p_owner, p_terms, p_config, p_k1, p_b, p_depth, p_tsfilter, p_qvec, p_provider,
+                fetch_n, p_id_at_origin, p_id_at_origins, p_metadata, p_document_type,
+                p_date_from, p_date_to;
     END IF;
     IF want_vec THEN
-        sql := sql || ', vl AS (SELECT y.chunk_no, y.similarity AS score, row_number() OVER'
-                      ' (ORDER BY y.similarity DESC, y.chunk_no)::int AS rk'
-                      ' FROM (' || vleg || ') y)';
-    ELSE
-        sql := sql || ', vl AS (SELECT NULL::bigint AS chunk_no, NULL::float8 AS score,'
-                      ' NULL::int AS rk WHERE false)';
+        EXECUTE 'SELECT array_agg(y.chunk_no ORDER BY y.similarity DESC, y.chunk_no),'
+                ' array_agg(y.similarity ORDER BY y.similarity DESC, y.chunk_no)'
+                ' FROM (' || vleg || ') y'
+           INTO v_no, v_sc
+          USING p_owner, p_terms, p_config, p_k1, p_b, p_depth, p_tsfilter, p_qvec, p_provider,
+                fetch_n, p_id_at_origin, p_id_at_origins, p_metadata, p_document_type,
+                p_date_from, p_date_to;
     END IF;
-    sql := sql ||
-        ', f AS (SELECT coalesce(tl.chunk_no, vl.chunk_no) AS chunk_no,'
-        '   coalesce(tl.score, 0) AS ts, coalesce(tl.rk, 0) AS tr,'
-        '   coalesce(vl.score, 0) AS vs, coalesce(vl.rk, 0) AS vr,'
-        '   CASE $19 WHEN ''text'' THEN tl.score WHEN ''vector'' THEN vl.score'
-        '   ELSE coalesce($17 / ($18 + vl.rk), 0) + coalesce((1 - $17) / ($18 + tl.rk), 0)'
-        '   END AS score'
-        '   FROM tl FULL JOIN vl ON vl.chunk_no = tl.chunk_no'
-        '  ORDER BY score DESC, chunk_no LIMIT $20)'
-        ' SELECT f.chunk_no, c.chunk_id, c.document_id, d.id_at_origin, d.document_name,'
-        '        d.document_type, c.content, (d.metadata || c.metadata)::text, d.metadata::text,'
-        '        c.chunk_level, c.chunk_index, f.score, f.ts, f.tr, f.vs, f.vr'
-        '   FROM f JOIN {{schema}}.chunks c ON c.owner_id = $1 AND c.chunk_no = f.chunk_no'
-        '   JOIN {{schema}}.documents d ON d.owner_id = $1 AND d.document_id = c.document_id'
-        '  ORDER BY f.score DESC, f.chunk_no';
-    RETURN QUERY EXECUTE sql
-        USING p_owner, p_terms, p_config, p_k1, p_b, p_depth, p_tsfilter, p_qvec, p_provider,
-              fetch_n, p_id_at_origin, p_id_at_origins, p_metadata, p_document_type,
-              p_date_from, p_date_to, p_alpha, p_rrf_k::float8, p_type, p_limit;
+    -- One leg: its order is final (score, then chunk number); the best p_limit hydrated.
+    IF p_type <> 'hybrid' THEN
+        IF p_type = 'vector' THEN
+            t_no := v_no;
+            t_sc := v_sc;
+        END IF;
+        RETURN QUERY
+            SELECT u.no, c.chunk_id, c.document_id, d.id_at_origin, d.document_name,
+                   d.document_type, c.content, (d.metadata || c.metadata)::text,
+                   d.metadata::text, c.chunk_level, c.chunk_index, u.sc,
+                   CASE WHEN p_type = 'text' THEN u.sc ELSE 0 END,
+                   CASE WHEN p_type = 'text' THEN u.rk::int ELSE 0 END,
+                   CASE WHEN p_type = 'text' THEN 0 ELSE u.sc END,
+                   CASE WHEN p_type = 'text' THEN 0 ELSE u.rk::int END
+              FROM (SELECT * FROM unnest(t_no, t_sc) WITH ORDINALITY AS x (no, sc, rk)
+                     ORDER BY x.rk LIMIT p_limit) u
+              JOIN {{schema}}.chunks c ON c.owner_id = p_owner AND c.chunk_no = u.no
+              JOIN {{schema}}.documents d
+                ON d.owner_id = p_owner AND d.document_id = c.document_id
+             ORDER BY u.rk;
+    ELSE
+        -- Two legs: ranks within each, fused as api/search.c does, the best p_limit hydrated.
+        RETURN QUERY
+            WITH tl AS (SELECT u.no AS chunk_no, u.sc AS score, u.rk::int AS rk
+                          FROM unnest(t_no, t_sc) WITH ORDINALITY AS u (no, sc, rk)),
+                 vl AS (SELECT u.no AS chunk_no, u.sc AS score, u.rk::int AS rk
+                          FROM unnest(v_no, v_sc) WITH ORDINALITY AS u (no, sc, rk)),
+                 f AS (SELECT coalesce(tl.chunk_no, vl.chunk_no) AS chunk_no,
+                              coalesce(tl.score, 0) AS ts, coalesce(tl.rk, 0) AS tr,
+                              coalesce(vl.score, 0) AS vs, coalesce(vl.rk, 0) AS vr,
+                              CASE p_type WHEN 'text' THEN tl.score WHEN 'vector' THEN vl.score
+                              ELSE coalesce(p_alpha / (p_rrf_k + vl.rk), 0)
+                                   + coalesce((1 - p_alpha) / (p_rrf_k + tl.rk), 0) END AS score
+                         FROM tl FULL JOIN vl ON vl.chunk_no = tl.chunk_no
+                        ORDER BY 6 DESC, 1 LIMIT p_limit)
+            SELECT f.chunk_no, c.chunk_id, c.document_id, d.id_at_origin, d.document_name,
+                   d.document_type, c.content, (d.metadata || c.metadata)::text, d.metadata::text,
+                   c.chunk_level, c.chunk_index, f.score, f.ts, f.tr, f.vs, f.vr
+              FROM f JOIN {{schema}}.chunks c ON c.owner_id = p_owner AND c.chunk_no = f.chunk_no
+              JOIN {{schema}}.documents d ON d.owner_id = p_owner AND d.document_id = c.document_id
+             ORDER BY f.score DESC, f.chunk_no;
+    END IF;
     IF p_history IS NOT NULL THEN
         GET DIAGNOSTICS n = ROW_COUNT;
         INSERT INTO {{schema}}.search_history (owner_id, query_text, search_type, filters,
