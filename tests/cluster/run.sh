@@ -79,7 +79,10 @@ BEGIN
     RETURNING chunk_no INTO c;
     RETURN c;
 END \$fn\$"
-for u in "$s0_url" "$s1_url"; do q "$u" "$note_sql" >/dev/null; done
+# and an operation over all tenants that returns one number (the proxy adds the shards' up)
+count_sql="CREATE FUNCTION llmemory.lm_all_test_documents() RETURNS bigint LANGUAGE sql
+AS 'SELECT count(*) FROM llmemory.documents'"
+for u in "$s0_url" "$s1_url"; do q "$u" "$note_sql" >/dev/null; q "$u" "$count_sql" >/dev/null; done
 routed=$(L cluster sync --proxy "$proxy_url")
 check "sync routes the shards' tenant operations ($routed)" test "${routed%% *}" -ge 3
 
@@ -114,6 +117,9 @@ all_p=$(q "$proxy_url" "SELECT * FROM llmemory.lm_all_tenant_sizes() ORDER BY 1"
 all_s=$( (q "$s0_url" "SELECT * FROM llmemory.lm_all_tenant_sizes()"
     q "$s1_url" "SELECT * FROM llmemory.lm_all_tenant_sizes()") | sort)
 check "an operation over all tenants returns every shard's rows" test "$all_p" = "$all_s"
+sum=$(( $(q "$s0_url" "SELECT llmemory.lm_all_test_documents()") + $(q "$s1_url" "SELECT llmemory.lm_all_test_documents()") ))
+check "a single-number operation over all tenants returns the shards' sum ($sum)" \
+    test "$(q "$proxy_url" "SELECT llmemory.lm_all_test_documents()")" = "$sum" -a "$sum" -eq 15
 check "shard 0 numbers chunks from 1" test "$(q "$s0_url" "SELECT min(chunk_no) < 1099511627777 FROM llmemory.chunks")" = t
 check "shard 1 numbers chunks from 2^40 + 1" \
     test "$(q "$s1_url" "SELECT min(chunk_no) >= 1099511627777 FROM llmemory.chunks")" = t
