@@ -134,6 +134,16 @@ for t in $tenants; do
     done
 done
 check "search of every type through the proxy equals search on the owning shard" test "$same" -eq 1
+same=1
+for t in $tenants; do
+    s=$(shard_of "$t")
+    for cmd in "list -o $t --json" "stats -o $t --json" "get -o $t --origin doc2 --json" "history -o $t --json"; do
+        a=$(L --database-url "$proxy_url" $cmd 2>&1)
+        b=$(L --database-url "${shard_url[$s]}" $cmd 2>&1)
+        [ -n "$a" ] && [ "$a" = "$b" ] || { same=0; echo "# $t $cmd: proxy and shard differ"; }
+    done
+done
+check "list, stats, get and history through the proxy equal the owning shard's" test "$same" -eq 1
 
 # ---- move under concurrent writes -----------------------------------------------------------
 stats_exact() { # url, owner: stored BM25 statistics and postings equal a recount

@@ -1,10 +1,10 @@
 /*
  * tests/integration/sqlfunc_test.c: the tenant operations as server-side functions
- * (060_tenant_functions.sql, 061_tenant_writes.sql). They return what the statement path
- * (LLMEMORY_SQL_FUNCTIONS=off) returns on the same data; called with no session state by a
- * superuser they still run under row-level security as the work role; another tenant's objects
- * are as missing through them as anywhere; and the per-tenant HNSW index and the keyword
- * extension are still used from inside the function (plans logged by auto_explain).
+ * (060_tenant_functions.sql, 061_tenant_writes.sql, 062_tenant_stats.sql). They return what the
+ * statement path (LLMEMORY_SQL_FUNCTIONS=off) returns on the same data; called with no session
+ * state by a superuser they still run under row-level security as the work role; another
+ * tenant's objects are as missing through them as anywhere; and the per-tenant HNSW index and
+ * the keyword extension are still used from inside the function (plans logged by auto_explain).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -168,6 +168,22 @@ TEST(test_sqlfunc__functions_return_what_statements_return)
     ASSERT(lm_history_at(h1, 0)->latency_ms > 0);
     lm_history_free(h1);
     lm_history_free(h2);
+    /* Statistics: a tenant with documents, and one without. */
+    for (int t = 0; t < 2; t++) {
+        lm_stats x, y;
+        const char *owner = t ? "gamma" : "alpha";
+        ASSERT_OK(lm_stats_get(&x, fn, owner));
+        ASSERT_OK(lm_stats_get(&y, st, owner));
+        ASSERT_EQ_INT((int)x.document_count, t ? 0 : 6);
+        ASSERT_EQ_INT((int)x.document_count, (int)y.document_count);
+        ASSERT_EQ_INT((int)x.chunk_count, (int)y.chunk_count);
+        ASSERT_EQ_INT((int)x.total_bytes, (int)y.total_bytes);
+        ASSERT_EQ_STR(x.first_created, y.first_created);
+        ASSERT_EQ_STR(x.last_created, y.last_created);
+        for (int k = 0; k < LM_DOC_TYPE_COUNT; k++)
+            ASSERT_EQ_INT((int)x.by_type[k], (int)y.by_type[k]);
+        ASSERT_EQ_INT((int)x.by_type[LM_DOC_TEXT], t ? 0 : 6);
+    }
     lm_memory_close(st);
     lm_memory_close(fn);
 }
@@ -339,4 +355,33 @@ TEST(test_sqlfunc__search_function_keeps_partial_index_and_extension)
     lm_buf_dispose(&sql);
     PQfinish(c);
     lm_memory_close(m);
+}
+
+/* A library opened with LLMEMORY_RLS=off on a schema whose work role another opener recorded:
+   its tenant work stays on the URL's role (the statement path), and every search type works,
+   the keyword extension included (which refuses tables whose policies bind the caller). */
+TEST(test_sqlfunc__rls_off_opener_uses_the_statements)
+{
+    lm_memory *on = fixture();
+    lm_memory_opts o = LM_MEMORY_OPTS_INIT;
+    o.database_url = getenv("LLMEMORY_TEST_DATABASE_URL");
+    o.schema = test_schema();
+    lm_memory *off = NULL;
+    setenv("LLMEMORY_RLS", "off", 1);
+    ASSERT_OK(lm_memory_open(&off, &o));
+    unsetenv("LLMEMORY_RLS");
+    ASSERT(!off->sql_functions);
+    ASSERT(on->sql_functions);
+    for (int ty = 0; ty < 3; ty++) {
+        lm_search_opts so = LM_SEARCH_OPTS_INIT;
+        so.type = (lm_search_type)ty;
+        so.no_history = 1;
+        same_results(on, off, "alpha", "launch code", &so);
+        lm_results *r = NULL;
+        ASSERT_OK(lm_search(&r, off, "alpha", "launch code", &so));
+        ASSERT(lm_results_count(r) > 0);
+        lm_results_free(r);
+    }
+    lm_memory_close(off);
+    lm_memory_close(on);
 }

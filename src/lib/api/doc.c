@@ -948,6 +948,25 @@ int lm_stats_get(lm_stats *out, lm_memory *mem, const char *owner_id)
     LM_ASSERT_ARG(mem != NULL);
     if ((rc = lm__validate_owner_id(owner_id)) < 0)
         return rc;
+    if (mem->sql_functions) {
+        /* One call of <schema>.lm_stats (062_tenant_stats.sql): the totals on every row, one
+           row per document type. */
+        lm__buf_printf(&sql, "SELECT * FROM %s.lm_stats($1)", mem->db.qschema);
+        rc = lm__buf_oom(&sql) ? LM_ENOMEM
+                               : lm__db_call(&tot, &mem->db, LM__STMT_FN_STATS, sql.ptr, 1, params);
+        if (rc < 0)
+            goto out;
+        out->document_count = strtoll(PQgetvalue(tot, 0, 0), NULL, 10);
+        out->chunk_count = strtoll(PQgetvalue(tot, 0, 1), NULL, 10);
+        out->total_bytes = strtoll(PQgetvalue(tot, 0, 2), NULL, 10);
+        snprintf(out->first_created, sizeof(out->first_created), "%s", PQgetvalue(tot, 0, 3));
+        snprintf(out->last_created, sizeof(out->last_created), "%s", PQgetvalue(tot, 0, 4));
+        for (int r = 0; r < PQntuples(tot); r++)
+            if (!PQgetisnull(tot, r, 5))
+                out->by_type[lm__doc_type_from_text(PQgetvalue(tot, r, 5))] +=
+                    strtoll(PQgetvalue(tot, r, 6), NULL, 10);
+        goto out;
+    }
     if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_READ)) < 0)
         goto out;
     lm__buf_printf(&sql, "SELECT count(*), coalesce(sum(chunk_count), 0),"

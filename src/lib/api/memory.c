@@ -223,7 +223,7 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
         const char *ps = env_nonempty("LLMEMORY_PREPARED_STATEMENTS");
         mem->db.pool.no_prepare = o.no_prepared_statements != 0 || (ps && strcmp(ps, "off") == 0);
         /* $LLMEMORY_SQL_FUNCTIONS=off keeps the statement path of earlier versions (to compare
-           them, bench/sqlfunc.sh). */
+           them, bench/sqlfunc/run.sh). */
         const char *fn = env_nonempty("LLMEMORY_SQL_FUNCTIONS");
         mem->sql_functions = !(fn && strcmp(fn, "off") == 0);
     }
@@ -246,8 +246,9 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
         goto out;
     if (mem->db.proxy) {
         /* A cluster proxy (src/lib/cluster): tenant operations run as its routing functions on
-           the shards, which are migrated, registered and role-checked each on its own; the
-           proxy has no tables for the work role to be confined on. */
+           the shards, which are migrated, registered and role-checked each on its own (the
+           shards' functions switch to their recorded work role); the proxy has no tables for a
+           work role to be confined on. */
         (void)lm__db_set_role(&mem->db, NULL);
         /* Per-tenant vector indexes are built on the shards, not from here (docs/cluster.md). */
         mem->vec.index_threshold = -1;
@@ -262,6 +263,10 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
             goto out;
         if ((rc = lm__db_setup_role(&mem->db)) < 0)
             goto out;
+        /* The tenant functions switch to the work role that the set-up just recorded; with
+           LLMEMORY_RLS=off tenant work stays on the URL's role, which only the statements do. */
+        if (mem->db.role[0] == '\0')
+            mem->sql_functions = 0;
         if (!o.no_bm25_extension && (rc = lm__bm25_detect(&mem->db, &mem->bm25)) < 0)
             goto out;
     }

@@ -28,8 +28,8 @@ struct lm_memory {
     int max_limit;
     int history;             /* record searches */
     int sql_functions;       /* call the tenant functions of 060_tenant_functions.sql (one round
-                                trip an operation); 0 with $LLMEMORY_SQL_FUNCTIONS=off: the
-                                statements of earlier versions, in a tenant transaction */
+                                trip an operation); 0 with $LLMEMORY_SQL_FUNCTIONS=off or
+                                LLMEMORY_RLS=off: the statements, in a tenant transaction */
     char text_config[128];   /* default text search configuration */
     lm__bm25_params bm25;
     lm__vec_cfg vec;         /* vec.embedder NULL: no vector search */

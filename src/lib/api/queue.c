@@ -44,6 +44,14 @@ static int claim(PGresult **out, lm_memory *mem, PGconn *c, const char *token, i
     snprintf(l, sizeof(l), "%d", lease);
     const char *p[] = {mem->vec.provider_id, b, l, token};
     const char *S = mem->db.qschema;
+    if (mem->sql_functions) {
+        /* One call of <schema>.lm_all_queue_claim (063_queue_claim.sql), its own transaction. */
+        lm__buf_printf(&sql, "SELECT * FROM %s.lm_all_queue_claim($1, $2::int, $3::int, $4::uuid)",
+                       S);
+        rc = exec_sql(c, out, &sql, 4, p);
+        lm_buf_dispose(&sql);
+        return rc;
+    }
     lm__buf_printf(&sql,
                    "WITH c AS (SELECT owner_id, provider_id, chunk_id FROM %s.embedding_queue"
                    "   WHERE provider_id = $1 AND ((status = 'pending' AND available_at <= now())"

@@ -89,6 +89,7 @@ typedef enum lm__stmt {
     LM__STMT_FN_LIST,
     LM__STMT_FN_HISTORY,
     LM__STMT_FN_DELETE,
+    LM__STMT_FN_STATS,
 } lm__stmt;
 /* Called once per new connection (pool.c): attaches the per-connection statement set; with
  * @p no_prepare, statements are never prepared on it. */
