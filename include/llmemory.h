@@ -48,5 +48,6 @@
 #include "llmemory/eval.h"
 #include "llmemory/lifecycle.h"
 #include "llmemory/ingest.h"
+#include "llmemory/cluster.h"
 
 #endif

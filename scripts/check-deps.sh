@@ -1,7 +1,7 @@
 #!/bin/sh
 # Folder dependencies run one way (docs/design notes in STYLE.md section 1):
 #
-#   core  <-  db, chunk, embed  <-  search  <-  api  <-  eval  <-  mcp  <-  http  <-  cli
+#   core  <-  db, chunk, embed  <-  search  <-  api  <-  eval, cluster  <-  mcp  <-  http  <-  cli
 #
 # A folder may use its own files and folders to its left, never one to its right and never a
 # sibling (db, chunk and embed do not use each other). The front ends (the MCP protocol layer,
@@ -106,7 +106,7 @@ function rank(f) {
     if (f == "db" || f == "chunk" || f == "embed") return 1
     if (f == "search") return 2
     if (f == "api") return 3
-    if (f == "eval") return 4
+    if (f == "eval" || f == "cluster") return 4
     if (f == "mcp") return 5
     if (f == "http") return 6
     if (f == "cli") return 7

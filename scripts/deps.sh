@@ -36,6 +36,7 @@ done
 packages=(
     build-essential pkg-config ca-certificates
     postgresql-$PG_MAJOR postgresql-contrib postgresql-server-dev-$PG_MAJOR libpq-dev dpkg-dev
+    postgresql-$PG_MAJOR-plproxy
     libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev libsodium-dev libssl-dev
     libxml2-dev libpoppler-glib-dev
     curl python3 python3-venv python3-pip

@@ -3,6 +3,9 @@
 # only, tuned for speed (no fsync). As root, the server runs as the postgres user.
 #   scripts/pg-test-cluster.sh start      -> prints shell assignments (eval them)
 #   scripts/pg-test-cluster.sh stop DIR
+# Each start makes a cluster of its own (several can run at once, each in its own socket
+# directory). LLMEMORY_TEST_PG_SETTINGS adds lines to postgresql.conf (e.g. "wal_level = logical"
+# for the shards of tests/cluster).
 set -eu
 bindir=${LLMEMORY_PG_BINDIR:-/usr/lib/postgresql/15/bin}
 
@@ -25,6 +28,7 @@ synchronous_commit = off
 full_page_writes = off
 max_connections = 200
 shared_buffers = 256MB
+${LLMEMORY_TEST_PG_SETTINGS:-}
 CONF
     as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null ||
         { cat "$dir/server.log" >&2; exit 1; }

@@ -1,7 +1,7 @@
 #!/bin/sh
-# Runs every test suite (unit, integration, CLI, HTTP, MCP, fuzz corpora) of each build directory given, against one
-# throwaway PostgreSQL cluster, then the checks of the shell scripts (tests/scripts), and ends
-# with the plain line "N passed, N failed, N skipped".
+# Runs every test suite (unit, integration, CLI, HTTP, MCP, fuzz corpora, cluster) of each build
+# directory given, against one throwaway PostgreSQL cluster, then the checks of the shell
+# scripts (tests/scripts), and ends with the plain line "N passed, N failed, N skipped".
 #   tests/run.sh build/debug [build/asan ...]
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -83,6 +83,8 @@ for b in "$@"; do
     run_suite "fuzz corpora ($v)" sh tests/fuzz/run.sh "$b"
     run_suite "mcp protocol ($v)" "$b/tests/mcp-unit-tests"
     run_suite "mcp ($v)" bash tests/mcp/run.sh "$b/llmemory"
+    # Sharded mode starts three clusters of its own (a proxy and two shards).
+    run_suite "cluster ($v)" bash tests/cluster/run.sh "$b/llmemory"
     # The Python package runs against the debug build only (an ASan library needs LD_PRELOAD
     # inside CPython; python/tests/run.sh explains).
     if [ "$v" = debug ]; then

@@ -67,6 +67,7 @@ int cli_cmd_export(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_import(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_quota(cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_audit(cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_cluster(cli_ctx *ctx, int argc, char **argv);
 /* lm_progress_cb of export and import: a progress bar on stderr; @p payload is the verb. */
 void cli_progress(int64_t done, int64_t total, void *payload);
 

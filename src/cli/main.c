@@ -29,6 +29,7 @@ static const struct cli_command {
     {"quota", cli_cmd_quota, "show or set an owner's storage quotas"},
     {"audit", cli_cmd_audit, "show an owner's audit log"},
     {"db", cli_cmd_db, "status, start or stop the embedded database"},
+    {"cluster", cli_cmd_cluster, "spread tenants over shards behind a proxy; move tenants online"},
     {"optimize", cli_cmd_optimize, "pack the keyword index and vacuum after bulk loads"},
     {"embed", cli_cmd_embed, "embed the chunks waiting in the embedding queue"},
     {"reembed", cli_cmd_reembed, "switch stored vectors to the configured embedder"},

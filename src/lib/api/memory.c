@@ -292,18 +292,32 @@ pools_ready: {
     }
     if ((rc = lm__migrate(&mem->db)) < 0)
         goto out;
-    if (automatic && (rc = choose_automatic(mem)) < 0)
-        goto out;
-    if ((rc = lm__vector_register(&mem->db, &mem->vec)) < 0)
-        goto out;
-    if ((rc = lm__db_setup_role(&mem->db)) < 0)
-        goto out;
-    /* The tenant functions switch to the work role that the set-up just recorded; with
-       LLMEMORY_RLS=off tenant work stays on the URL's role, which only the statements do. */
-    if (mem->db.role[0] == '\0')
-        mem->sql_functions = 0;
-    if (!o.no_bm25_extension && (rc = lm__bm25_detect(&mem->db, &mem->bm25)) < 0)
-        goto out;
+    if (mem->db.proxy) {
+        /* A cluster proxy (src/lib/cluster): tenant operations run as its routing functions on
+           the shards, which are migrated, registered and role-checked each on its own (the
+           shards' functions switch to their recorded work role); the proxy has no tables for a
+           work role to be confined on. */
+        (void)lm__db_set_role(&mem->db, NULL);
+        /* Per-tenant vector indexes are built on the shards, not from here (docs/cluster.md). */
+        mem->vec.index_threshold = -1;
+        if ((rc = lm__vector_configure(&mem->db, &mem->vec)) < 0)
+            goto out;
+        if (!o.no_bm25_extension && (rc = lm__bm25_detect_proxy(&mem->db, &mem->bm25)) < 0)
+            goto out;
+    } else {
+        if (automatic && (rc = choose_automatic(mem)) < 0)
+            goto out;
+        if ((rc = lm__vector_register(&mem->db, &mem->vec)) < 0)
+            goto out;
+        if ((rc = lm__db_setup_role(&mem->db)) < 0)
+            goto out;
+        /* The tenant functions switch to the work role that the set-up just recorded; with
+           LLMEMORY_RLS=off tenant work stays on the URL's role, which only the statements do. */
+        if (mem->db.role[0] == '\0')
+            mem->sql_functions = 0;
+        if (!o.no_bm25_extension && (rc = lm__bm25_detect(&mem->db, &mem->bm25)) < 0)
+            goto out;
+    }
     lm__vindex_bg_init(&mem->vindex_bg, &mem->db, &mem->vec);
     lm__autopack_init(mem);
     lm__erase_bg_init(&mem->erase_bg);

@@ -42,6 +42,8 @@ typedef struct lm__db {
     char qschema[72];  /* quoted identifier for SQL text */
     char role[64];     /* work role of tenant transactions (validated); "" with LLMEMORY_RLS=off */
     char qrole[72];    /* quoted role for SQL text */
+    int proxy;         /* 1: the database is a cluster proxy (src/lib/cluster): lm__migrate()
+                          leaves it alone, and tenant work runs as the connecting role */
     lm_log_cb log_fn;
     int log_level;
     void *log_payload;
@@ -168,6 +170,8 @@ int lm__conninfo_with_dbname(lm_buf *out, const char *conninfo, const char *dbna
 int lm__db_create_database(const char *conninfo, const char *dbname, int connect_timeout_s);
 
 /* Apply pending migrations (advisory lock, one transaction each, checksums recorded). */
+/* Apply the migrations, unless the schema is a cluster proxy's (its cluster_shards table):
+ * then db->proxy becomes 1 and nothing is written (the shards are migrated each on its own). */
 int lm__migrate(lm__db *db);
 
 /* Library log helper: the level is checked before formatting. */

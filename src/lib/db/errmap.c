@@ -33,6 +33,17 @@ static int map_sqlstate(const char *s)
     return LM_EDB;
 }
 
+/* PL/Proxy reports a shard it cannot connect to (or that went away mid-call) as an internal
+   error (XX000) whose message starts "PL/Proxy function"; remote errors keep their SQLSTATE. */
+static int shard_unreachable(const char *state, const char *msg)
+{
+    if (state == NULL || strcmp(state, "XX000") != 0 || strncmp(msg, "PL/Proxy function", 17) != 0)
+        return 0;
+    return strstr(msg, "PQconnect") != NULL || strstr(msg, "connection") != NULL ||
+           strstr(msg, "connect") != NULL || strstr(msg, "server closed") != NULL ||
+           strstr(msg, "timeout") != NULL;
+}
+
 static void trim_copy(char *dst, size_t cap, const char *src)
 {
     size_t n = src ? strlen(src) : 0;
@@ -58,6 +69,15 @@ int lm__db_error(PGconn *conn, const PGresult *res)
             lm__error_detail("%s", msg);
             lm__error_sqlstate(state);
             return LM_ECANCELED;
+        }
+        if (shard_unreachable(state, msg)) {
+            /* A cluster proxy could not reach the tenant's shard (src/lib/cluster): only that
+               shard's tenants fail, and a retry may succeed once it is back. */
+            lm__error_set(LM_ECONN, "the tenant's shard cannot be reached");
+            lm__error_detail("%s", msg);
+            lm__error_hint("Retry later; tenants on other shards are not affected.");
+            lm__error_sqlstate(state);
+            return LM_ECONN;
         }
         lm__error_set(code, "%s", msg);
         const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);

@@ -91,6 +91,20 @@ int lm__migrate(lm__db *db)
     if ((rc = lm__db_exec(NULL, conn, lock_sql, 1, lock_params)) < 0)
         goto out;
     locked = 1;
+    {
+        PGresult *px = NULL;
+        if ((rc = lm__db_exec(&px, conn,
+                              "SELECT to_regclass(format('%I.cluster_shards', $1::text)) IS NOT NULL",
+                              1, lock_params)) < 0)
+            goto out;
+        db->proxy = PQgetvalue(px, 0, 0)[0] == 't';
+        PQclear(px);
+        if (db->proxy) {
+            lm__db_log(db, LM_LOG_INFO, "schema %s is a cluster proxy: nothing to migrate",
+                       db->schema);
+            goto out;
+        }
+    }
     if ((rc = lm__db_exec(NULL, conn, "SET statement_timeout = 0", 0, NULL)) < 0)
         goto out;
     lm__buf_printf(&sql,

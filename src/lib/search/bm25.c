@@ -172,6 +172,39 @@ int lm__bm25_detect(lm__db *db, lm__bm25_params *p)
     return 0;
 }
 
+int lm__bm25_detect_proxy(lm__db *db, lm__bm25_params *p)
+{
+    static const char find[] =
+        "SELECT max(value) FILTER (WHERE key = 'bm25_ext_schema'),"
+        "       max(value) FILTER (WHERE key = 'bm25_ext_tenant'),"
+        "       max(value) FILTER (WHERE key = 'bm25_build_id')"
+        "  FROM %s.cluster_settings";
+    PGconn *c = NULL;
+    PGresult *r = NULL;
+    char sql[300];
+    int rc;
+
+    p->ext_schema[0] = '\0';
+    p->ext_tenant = 0;
+    if ((rc = lm__db_admin_acquire(&c, db)) < 0)
+        return rc;
+    snprintf(sql, sizeof(sql), find, db->qschema);
+    rc = lm__db_exec(&r, c, sql, 0, NULL);
+    if (rc == 0 && !PQgetisnull(r, 0, 0) && strcmp(PQgetvalue(r, 0, 2), lm__pgext_build_id) == 0) {
+        snprintf(p->ext_schema, sizeof(p->ext_schema), "%s", PQgetvalue(r, 0, 0));
+        p->ext_tenant = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+    }
+    if (rc < 0) { /* an older proxy: the SQL path serves */
+        lm__error_clear();
+        rc = 0;
+    }
+    lm__db_log(db, LM_LOG_INFO, "keyword search on the shards: %s",
+               p->ext_schema[0] ? "llmemory_bm25 extension" : "SQL");
+    PQclear(r);
+    lm__db_admin_release(db, c);
+    return rc;
+}
+
 int lm__bm25_search(PGresult **out, lm__tx *tx, const lm__search_req *req)
 {
     lm__query q;

@@ -62,6 +62,20 @@ static int exec_fmt(PGconn *c, PGresult **out, int n, const char *const *params,
     return rc;
 }
 
+int lm__vector_configure(const lm__db *db, lm__vec_cfg *cfg)
+{
+    if (cfg->embedder == NULL)
+        return 0;
+    cfg->dim = lm_embedder_dim(cfg->embedder);
+    snprintf(cfg->provider_id, sizeof(cfg->provider_id), "%s", lm_embedder_provider_id(cfg->embedder));
+    if (cfg->dim < 1 || cfg->dim > LM_MAX_EMBED_DIM)
+        return lm__error_set_field(LM_EINVAL, "embedder", "embedding dimension %d is out of range",
+                                   cfg->dim);
+    snprintf(cfg->table_name, sizeof(cfg->table_name), "vectors_%d", cfg->dim);
+    snprintf(cfg->table, sizeof(cfg->table), "%s.%s", db->qschema, cfg->table_name);
+    return 0;
+}
+
 int lm__vector_register(lm__db *db, lm__vec_cfg *cfg)
 {
     PGconn *c = NULL;

@@ -35,6 +35,9 @@ typedef struct lm__vec_cfg {
  * and make it the default; when the default changes, queue every searchable chunk for
  * re-embedding. */
 int lm__vector_register(lm__db *db, lm__vec_cfg *cfg);
+/* The embedder's dimension, provider and table names in @p cfg, without the database (a cluster
+ * proxy: the shards register the provider each on their own). */
+int lm__vector_configure(const lm__db *db, lm__vec_cfg *cfg);
 
 /* The memory's default provider id into @p out (cap bytes), "" when it has none yet. */
 int lm__vector_default_provider(lm__db *db, char *out, size_t cap);
