@@ -300,6 +300,7 @@ TEST(test_quota__usage_metered_per_day)
     ASSERT_OK(lm_usage_days(d, 3, &n, m, "nobody"));
     ASSERT_EQ_INT(d[0].searches + d[0].adds, 0);
     ASSERT_OK(lm_usage_list_get(&l, m, LM_USAGE_SORT_SEARCHES_TODAY, 10));
+    ASSERT(lm_usage_list_count(l) > 0);
     ASSERT_EQ_STR(lm_usage_list_at(l, 0)->owner_id, "a");
     ASSERT_EQ_INT(lm_usage_list_at(l, 0)->searches_today, 5);
     ASSERT_EQ_INT(lm_usage_list_at(l, 0)->adds_today, 3);

@@ -356,7 +356,10 @@ int lm_memory_open(lm_memory **out, const lm_memory_opts *opts)
     if ((rc = memory_open(&mem, opts, NULL)) < 0)
         return rc;
     if ((rc = lm__router_init(mem, opts, lm__memory_open_tenant, lm_memory_close)) < 0) {
+        lm__error_saved e;
+        lm__error_save(&e); /* closing flushes the usage meter, which may touch the error */
         lm_memory_close(mem);
+        lm__error_restore(&e);
         return rc;
     }
     *out = mem;

@@ -618,6 +618,27 @@ static void utc_day(char out[11])
 
 /* Write @p n counted rows (one INSERT ... ON CONFLICT, ordered, so writers of the same rows from
    other processes cannot deadlock). Counts of tenants being erased are dropped. */
+/* Through a cluster proxy: each owner's counts by its routed tenant function
+   (064_usage_functions.sql), one call per owner and day (the proxy has no tables). */
+static int meter_write_proxy(lm_memory *mem, const lm__meter_row *rows, size_t n)
+{
+    lm_buf sql = LM_BUF_INIT;
+    int rc = 0;
+    lm__buf_printf(&sql, "SELECT %s.lm_usage_add($1, ARRAY[$2::date], ARRAY[$3::bigint],"
+                         " ARRAY[$4::bigint])", mem->db.qschema);
+    if (lm__buf_oom(&sql))
+        rc = LM_ENOMEM;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char s[24], a[24];
+        const char *params[4] = {rows[i].owner, rows[i].day, s, a};
+        snprintf(s, sizeof(s), "%lld", (long long)rows[i].n[LM__RATE_SEARCHES]);
+        snprintf(a, sizeof(a), "%lld", (long long)rows[i].n[LM__RATE_ADDS]);
+        rc = lm__db_call(NULL, &mem->db, LM__STMT_FN_USAGE_ADD, sql.ptr, 4, params);
+    }
+    lm_buf_dispose(&sql);
+    return rc;
+}
+
 static int meter_write(lm_memory *mem, const lm__meter_row *rows, size_t n)
 {
     lm_buf sql = LM_BUF_INIT, a[4] = {LM_BUF_INIT, LM_BUF_INIT, LM_BUF_INIT, LM_BUF_INIT};
@@ -625,6 +646,8 @@ static int meter_write(lm_memory *mem, const lm__meter_row *rows, size_t n)
     int rc;
     if (n == 0)
         return 0;
+    if (mem->db.proxy)
+        return meter_write_proxy(mem, rows, n);
     for (int k = 0; k < 4; k++)
         lm__buf_putc(&a[k], '{');
     for (size_t i = 0; i < n; i++) {
@@ -762,6 +785,16 @@ int lm_usage_days(lm_usage_day *out, int max_days, int *n_out, lm_memory *mem,
     /* This process's counts first, so a tenant reads its own calls at once. */
     if (lm__meter_flush(mem) < 0)
         lm__error_clear();
+    if (mem->db.proxy) {
+        /* A cluster proxy: the routed tenant function (064_usage_functions.sql). */
+        lm__buf_printf(&sql, "SELECT * FROM %s.lm_usage_days($1, $2::int)", mem->db.qschema);
+        rc = lm__buf_oom(&sql)
+                 ? LM_ENOMEM
+                 : lm__db_call(&res, &mem->db, LM__STMT_FN_USAGE_DAYS, sql.ptr, 2, params);
+        if (rc < 0)
+            goto out;
+        goto rows;
+    }
     lm__buf_printf(&sql,
                    "SELECT to_char(g.day, 'YYYY-MM-DD'), coalesce(u.searches, 0),"
                    " coalesce(u.adds, 0) FROM (SELECT ((now() AT TIME ZONE 'UTC')::date - i) AS day"
@@ -776,6 +809,7 @@ int lm_usage_days(lm_usage_day *out, int max_days, int *n_out, lm_memory *mem,
         (rc = lm__db_exec(&res, tx.conn, sql.ptr, 2, params)) < 0 ||
         (rc = lm__tx_commit(&tx)) < 0)
         goto out;
+rows:
     for (int i = 0; i < PQntuples(res) && i < max_days; i++) {
         snprintf(out[i].day, sizeof(out[i].day), "%s", PQgetvalue(res, i, 0));
         out[i].searches = strtoll(PQgetvalue(res, i, 1), NULL, 10);

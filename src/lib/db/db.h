@@ -98,6 +98,8 @@ typedef enum lm__stmt {
     LM__STMT_FN_HISTORY,
     LM__STMT_FN_DELETE,
     LM__STMT_FN_STATS,
+    LM__STMT_FN_USAGE_ADD, /* 064_usage_functions.sql, through a cluster proxy */
+    LM__STMT_FN_USAGE_DAYS,
 } lm__stmt;
 /* Called once per new connection (pool.c): attaches the per-connection statement set; with
  * @p no_prepare, statements are never prepared on it. */
