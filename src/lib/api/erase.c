@@ -588,27 +588,10 @@ void lm__erase_bg_dispose(lm__erase_bg *bg)
 
 /* ---- public entry points -------------------------------------------------------------------- */
 
-static int erase_start(lm_erase_report *out, lm_memory *mem, const char *owner_id)
-{
-    lm_erase_report r;
-    int already, rc;
-    if (out)
-        memset(out, 0, sizeof(*out));
-    memset(&r, 0, sizeof(r));
-    LM_ASSERT_ARG(mem != NULL);
-    if ((rc = lm__validate_owner_id(owner_id)) < 0)
-        return rc;
-    if ((rc = mark(&r, mem, owner_id, &already)) < 0)
-        return rc;
-    lm__meter_forget(mem, owner_id);
-    if ((rc = erase_bg_request(mem)) < 0)
-        return rc;
-    if (out)
-        *out = r;
-    return 0;
-}
-
-static int erase_now(lm_erase_report *out, lm_memory *mem, const char *owner_id)
+/* Mark @p owner_id erased (invisible to every call from here), then clean its rows: in the
+   background (@p now 0: the memory's cleanup thread), or now, a batch at a time, on this thread
+   (or, when another process is cleaning this tenant, once it has finished). */
+static int erase_tenant(lm_erase_report *out, lm_memory *mem, const char *owner_id, int now)
 {
     lm_erase_report r;
     int already, busy, done, rc;
@@ -621,14 +604,27 @@ static int erase_now(lm_erase_report *out, lm_memory *mem, const char *owner_id)
     if ((rc = mark(&r, mem, owner_id, &already)) < 0)
         return rc;
     lm__meter_forget(mem, owner_id);
-    /* Invisible from here; the rows go now, a batch at a time, on this thread (or, when another
-       process is cleaning this tenant, when it has finished). */
-    memset(&r, 0, sizeof(r));
-    if ((rc = clean(&r, mem, owner_id, 0, NULL, 1, &busy, &done)) < 0)
-        return rc;
+    if (!now) {
+        if ((rc = erase_bg_request(mem)) < 0)
+            return rc;
+    } else {
+        memset(&r, 0, sizeof(r));
+        if ((rc = clean(&r, mem, owner_id, 0, NULL, 1, &busy, &done)) < 0)
+            return rc;
+    }
     if (out)
         *out = r;
     return 0;
+}
+
+static int erase_start(lm_erase_report *out, lm_memory *mem, const char *owner_id)
+{
+    return erase_tenant(out, mem, owner_id, 0);
+}
+
+static int erase_now(lm_erase_report *out, lm_memory *mem, const char *owner_id)
+{
+    return erase_tenant(out, mem, owner_id, 1);
 }
 
 /* Schema and database modes: a routing memory keeps the tenant's API keys (and their audit

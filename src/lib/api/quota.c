@@ -112,10 +112,26 @@ out:
     return rc;
 }
 
+/* Upsert the tenant's row of tenant_quotas with @p sql (already formatted; $1 the owner) and
+   write the "quota.set" audit record with @p detail, in one tenant transaction. */
+static int quota_row_write(lm_memory *mem, const char *owner_id, const lm_buf *sql, int n_params,
+                           const char *const *params, const char *detail)
+{
+    lm__tx tx = {0};
+    int rc;
+    if (lm__buf_oom(sql))
+        return LM_ENOMEM;
+    if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_WRITE)) == 0 &&
+        (rc = lm__db_exec(NULL, tx.conn, sql->ptr, n_params, params)) == 0 &&
+        (rc = lm__audit_in_tx(mem, &tx, owner_id, "quota.set", "success", detail)) == 0)
+        rc = lm__tx_commit(&tx);
+    lm__tx_end(&tx);
+    return rc;
+}
+
 int lm_quota_set(lm_memory *mem, const char *owner_id, const lm_quota *limits)
 {
     LM__ROUTE(mem, owner_id); /* schema and database modes: the tenant's memory */
-    lm__tx tx = {0};
     lm_buf sql = LM_BUF_INIT;
     char val[4][24];
     const char *params[5] = {owner_id, NULL, NULL, NULL, NULL};
@@ -140,26 +156,14 @@ int lm_quota_set(lm_memory *mem, const char *owner_id, const lm_quota *limits)
                    " max_chunks = excluded.max_chunks, max_bytes = excluded.max_bytes,"
                    " max_vectors = excluded.max_vectors, updated_at = now()",
                    mem->db.qschema);
-    if (lm__buf_oom(&sql)) {
-        rc = LM_ENOMEM;
-        goto out;
-    }
-    if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_WRITE)) < 0)
-        goto out;
-    if ((rc = lm__db_exec(NULL, tx.conn, sql.ptr, 5, params)) < 0)
-        goto out;
     {
         char detail[256];
         snprintf(detail, sizeof(detail),
                  "{\"documents\": %s, \"chunks\": %s, \"bytes\": %s, \"vectors\": %s}",
                  params[1] ? params[1] : "null", params[2] ? params[2] : "null",
                  params[3] ? params[3] : "null", params[4] ? params[4] : "null");
-        if ((rc = lm__audit_in_tx(mem, &tx, owner_id, "quota.set", "success", detail)) < 0)
-            goto out;
+        rc = quota_row_write(mem, owner_id, &sql, 5, params, detail);
     }
-    rc = lm__tx_commit(&tx);
-out:
-    lm__tx_end(&tx);
     lm_buf_dispose(&sql);
     return rc;
 }
@@ -505,7 +509,6 @@ static int rate_check(double v, const char *field)
 int lm_rate_set(lm_memory *mem, const char *owner_id, const lm_rates *rates)
 {
     LM__ROUTE(mem, owner_id); /* schema and database modes: the tenant's memory */
-    lm__tx tx = {0};
     lm_buf sql = LM_BUF_INIT;
     char val[2][40];
     const char *params[3] = {owner_id, NULL, NULL};
@@ -528,23 +531,13 @@ int lm_rate_set(lm_memory *mem, const char *owner_id, const lm_rates *rates)
                    " SET rate_adds = excluded.rate_adds, rate_searches = excluded.rate_searches,"
                    " updated_at = now()",
                    mem->db.qschema);
-    if (lm__buf_oom(&sql)) {
-        rc = LM_ENOMEM;
-        goto out;
-    }
-    if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_WRITE)) < 0)
-        goto out;
-    if ((rc = lm__db_exec(NULL, tx.conn, sql.ptr, 3, params)) < 0)
-        goto out;
     {
         char detail[160];
         snprintf(detail, sizeof(detail), "{\"rate_adds\": %s, \"rate_searches\": %s}",
                  params[1] ? params[1] : "null", params[2] ? params[2] : "null");
-        if ((rc = lm__audit_in_tx(mem, &tx, owner_id, "quota.set", "success", detail)) < 0)
+        if ((rc = quota_row_write(mem, owner_id, &sql, 3, params, detail)) < 0)
             goto out;
     }
-    if ((rc = lm__tx_commit(&tx)) < 0)
-        goto out;
     if (mem->buckets != NULL) { /* this process follows at once */
         lm__rate_override *o = &mem->buckets->ovr[owner_hash(owner_id) % LM__RATE_SLOTS];
         pthread_mutex_lock(&mem->buckets->mu);
@@ -555,7 +548,6 @@ int lm_rate_set(lm_memory *mem, const char *owner_id, const lm_rates *rates)
         pthread_mutex_unlock(&mem->buckets->mu);
     }
 out:
-    lm__tx_end(&tx);
     lm_buf_dispose(&sql);
     return rc;
 }
