@@ -361,13 +361,20 @@ def sc_metrics_flood(a, t, victim):
 
 
 def sc_noisy_search(a, t, victim):
-    """Another tenant's read-only key: concurrent maximal hybrid searches."""
-    q = urllib.parse.quote(" ".join(WORDS * 16)[:1000])
-    # The issue's maximal search (refused by the cost limit), and the costliest one allowed.
-    paths = ["/v1/search?type=hybrid&candidates=1000&expand=true&max_variants=10&rerank=true"
-             "&rerank_top_k=1000&limit=10&q=" + q,
-             "/v1/search?type=hybrid&candidates=1000&expand=true&max_variants=3&rerank=true"
-             "&rerank_top_k=1000&limit=10&q=" + q]
+    """Another tenant's read-only key: concurrent maximal hybrid searches. The server weighs a
+    tenant's share by search cost (--search-slot-cost), so these run one at a time; a run with
+    SERVE_ARGS='--search-slot-cost 1000000' shows them unweighted (one share slot each)."""
+    text = " ".join(WORDS * 16)[:1000]
+    q = urllib.parse.quote(text)
+    # The issue's maximal search (refused by the cost limit), and the costliest one allowed,
+    # in the query string and in a JSON body.
+    reqs = [("GET", "/v1/search?type=hybrid&candidates=1000&expand=true&max_variants=10"
+             "&rerank=true&rerank_top_k=1000&limit=10&q=" + q, None),
+            ("GET", "/v1/search?type=hybrid&candidates=1000&expand=true&max_variants=3"
+             "&rerank=true&rerank_top_k=1000&limit=10&q=" + q, None),
+            ("POST", "/v1/search", {"query": text, "type": "hybrid", "candidates": 1000,
+                                    "expand": True, "max_variants": 3, "rerank": True,
+                                    "rerank_top_k": 1000, "limit": 10})]
     codes = {}
 
     def searcher(stop, i):
@@ -375,7 +382,8 @@ def sc_noisy_search(a, t, victim):
         end = now() + a.seconds + 5
         k = 0
         while not stop.is_set() and now() < end and k < 10000:
-            st, _, _ = request(t, "GET", paths[k % 2], a.attacker_key, conn=conn)
+            method, path, body = reqs[(k + i) % len(reqs)]
+            st, _, _ = request(t, method, path, a.attacker_key, body=body, conn=conn)
             codes[st] = codes.get(st, 0) + 1
             if st == 429:
                 time.sleep(0.05)

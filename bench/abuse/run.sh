@@ -5,6 +5,7 @@
 # baseline taken just before it, in the same run; see abuse.py for each scenario.
 #   bench/abuse/run.sh                      10 s per scenario, full scale (1,088 connections...)
 #   SECONDS_PER_SCENARIO=3 SCALE=0.2 MAX_CONNECTIONS=256 ONLY=conn_limit,slowloris bench/abuse/run.sh
+#   SERVE_ARGS='--search-slot-cost 1000000' ONLY=noisy_search bench/abuse/run.sh   (unweighted)
 # Starts and stops its own throwaway PostgreSQL cluster and server; binds only loopback
 # addresses (attackers use 127.0.0.2 and up). Every loop is bounded; the run stops by itself.
 set -eu
@@ -34,7 +35,7 @@ akey=$("$bin" --database-url "$db" --schema "$schema" keys create --owner abuse-
 rm -f "$out/port"
 "$bin" --database-url "$db" --schema "$schema" serve --listen 127.0.0.1 --port 0 \
     --port-file "$out/port" --access-log off --max-connections "$maxc" \
-    ${HEAD_TIMEOUT:+--head-timeout $HEAD_TIMEOUT} >"$out/server.log" 2>&1 &
+    ${HEAD_TIMEOUT:+--head-timeout $HEAD_TIMEOUT} ${SERVE_ARGS:-} >"$out/server.log" 2>&1 &
 spid=$!
 for _ in $(seq 1 300); do [ -s "$out/port" ] && break; sleep 0.1; done
 [ -s "$out/port" ] || { cat "$out/server.log"; exit 1; }

@@ -90,6 +90,12 @@ typedef struct lm_search_opts {
 /** Initialise @p opts to defaults. @return 0, or LM_EINVAL for an unsupported @p version. */
 LM_EXTERN int lm_search_opts_init(lm_search_opts *opts, unsigned int version);
 
+/** Estimated cost of a search with @p opts (NULL: defaults), in the units of
+    LM_MAX_SEARCH_COST: candidates per leg x legs (2 for hybrid) x query variants + rerank_top_k.
+    Servers weigh admission by it (a costly search takes more of its tenant's share). Options
+    out of range are clamped (lm_search() refuses them). Never negative. */
+LM_EXTERN long lm_search_cost(const lm_search_opts *opts);
+
 /** One result. Strings are borrowed from the lm_results that holds it. */
 typedef struct lm_hit {
     char chunk_id[LM_UUID_STRLEN + 1];

@@ -136,6 +136,10 @@ int cli_cmd_serve(cli_ctx *ctx, int argc, char **argv)
         CLI_INT(0, "tenant-queue", "N", &cfg.tenant_queue, 1, 1000000,
                 "requests of one tenant that may wait; beyond, 429\n"
                 "(default 64)"),
+        CLI_INT(0, "search-slot-cost", "N", &cfg.search_slot_cost, 1, 1000000,
+                "a search of this estimated cost takes one of its\n"
+                "tenant's request slots; costlier ones take more, up\n"
+                "to all of them (default 1000; see docs/http.md)"),
         CLI_INT(0, "drain", "SECONDS", &cfg.drain_s, 1, 86400,
                 "on shutdown, wait this long for requests (default 30)"),
         CLI_CALL(0, "rate-limit", "N", &cfg.rate_limit, NULL, opt_rate,

@@ -5,6 +5,7 @@
  * refused until an embedder is configured). A credential bound to an origin always searches
  * only that origin.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
@@ -285,4 +286,77 @@ void srv_h_search_post(srv_request *r)
         o.n_id_at_origins = json_array_size(arr);
     }
     run(r, query, &o);
+}
+
+/* ---- admission weights (workers.c): the search's estimated cost, before it runs ---------- */
+
+static long opt_long(const char *s)
+{
+    char *end;
+    long v;
+
+    if (s == NULL || *s == '\0')
+        return 0;
+    v = strtol(s, &end, 10);
+    return *end == '\0' && v > 0 ? v : 0;
+}
+
+static int opt_true(const char *s)
+{
+    return s != NULL && (*s == '\0' || strcmp(s, "true") == 0 || strcmp(s, "1") == 0);
+}
+
+/* Only an estimate: a malformed option is read as its default here and refused by the handler. */
+long srv_search_cost_get(srv_request *r)
+{
+    lm_search_opts o;
+    const char *s;
+
+    lm_search_opts_init(&o, LM_SEARCH_OPTS_VERSION);
+    if ((s = srv_query(r, "type")) != NULL)
+        (void)lm_search_type_parse(&o.type, s);
+    o.limit = (int)opt_long(srv_query(r, "limit"));
+    o.candidates = (int)opt_long(srv_query(r, "candidates"));
+    o.expand = opt_true(srv_query(r, "expand"));
+    o.max_variants = (int)opt_long(srv_query(r, "max_variants"));
+    o.rerank = opt_true(srv_query(r, "rerank"));
+    o.rerank_top_k = (int)opt_long(srv_query(r, "rerank_top_k"));
+    return lm_search_cost(&o);
+}
+
+static long body_long(json_t *obj, const char *name)
+{
+    json_t *v = json_object_get(obj, name);
+    json_int_t n;
+
+    if (!json_is_integer(v))
+        return 0;
+    n = json_integer_value(v);
+    return n > 0 && n <= 1000000 ? (long)n : 0;
+}
+
+long srv_search_cost_post(srv_request *r)
+{
+    lm_search_opts o;
+    json_t *obj, *v;
+    long cost;
+
+    lm_search_opts_init(&o, LM_SEARCH_OPTS_VERSION);
+    if (r->body == NULL || r->body_len == 0 ||
+        (obj = json_loadb(r->body, r->body_len, JSON_ALLOW_NUL, NULL)) == NULL)
+        return lm_search_cost(&o);
+    v = json_object_get(obj, "type");
+    if (v == NULL)
+        v = json_object_get(obj, "search_type");
+    if (json_is_string(v))
+        (void)lm_search_type_parse(&o.type, json_string_value(v));
+    o.limit = (int)body_long(obj, "limit");
+    o.candidates = (int)body_long(obj, "candidates");
+    o.expand = json_is_true(json_object_get(obj, "expand"));
+    o.max_variants = (int)body_long(obj, "max_variants");
+    o.rerank = json_is_true(json_object_get(obj, "rerank"));
+    o.rerank_top_k = (int)body_long(obj, "rerank_top_k");
+    cost = lm_search_cost(&o);
+    json_decref(obj);
+    return cost;
 }

@@ -19,6 +19,9 @@
 #define SRV_DEFAULT_HEAD_TIMEOUT_S  10 /* deadline for a request head, from connection open */
 #define SRV_DEFAULT_BODY_TIMEOUT_S  60 /* deadline for a request body, from the end of its head */
 #define SRV_DEFAULT_DRAIN_S         30
+/* A search of this estimated cost takes one of its tenant's request slots (lm_search_cost():
+   the defaults cost 50-100, LM_MAX_SEARCH_COST 10,000). */
+#define SRV_DEFAULT_SEARCH_SLOT_COST 1000
 #define SRV_DEFAULT_JWT_LEEWAY_S    60
 #define SRV_MAX_TOKEN_BYTES         8192 /* Authorization header value */
 #define SRV_DEFAULT_PUBLIC_RATE     20.0 /* public endpoints: requests/s per client address */
@@ -48,6 +51,8 @@ typedef struct srv_config {
     int body_timeout_s;  /* 0: SRV_DEFAULT_BODY_TIMEOUT_S */
     int tenant_requests; /* requests one tenant runs at once; 0: threads / 2 (at least 1) */
     int tenant_queue;    /* more of its requests that wait (then 429); 0: 64 */
+    int search_slot_cost; /* estimated search cost (lm_search_cost()) that takes one of the
+                             tenant's request slots; 0: SRV_DEFAULT_SEARCH_SLOT_COST */
     int drain_s;         /* graceful shutdown waits this long for requests; 0: default */
     double rate_limit;   /* requests per second per tenant; 0: off */
     double public_rate;  /* /healthz, /readyz, /metrics per client address and second; 0: default */

@@ -100,8 +100,10 @@ struct srv_request;
 typedef struct srv_workers srv_workers;
 /* Start @p n workers (they inherit the caller's signal mask). 0 or -1. A tenant (the
    credential's owner) runs at most @p per_tenant requests at once; more of its requests wait,
-   holding no worker, up to @p tenant_queue of them, and beyond that get 429. */
-int srv_workers_start(srv_workers **out, int n, int per_tenant, int tenant_queue);
+   holding no worker, up to @p tenant_queue of them, and beyond that get 429. A request whose
+   route estimates a cost (srv_route.cost) weighs ceil(cost / @p slot_cost) of those slots, at
+   least 1 and at most @p per_tenant: a tenant runs one maximal search at a time. */
+int srv_workers_start(srv_workers **out, int n, int per_tenant, int tenant_queue, long slot_cost);
 /* Suspend the request's connection and queue it (call from the access handler); a worker runs
    srv_dispatch() on it and resumes the connection. -1 (nothing done) once srv_workers_abort()
    was called. */
@@ -170,6 +172,7 @@ typedef struct srv_request {
     int close_after;     /* reply with "Connection: close" (body unread, or shutting down) */
     int auth_early;      /* authenticated by a worker before the body was read (1: pending) */
     struct srv_tenant *gate; /* the tenant slot the request holds (workers.c), or NULL */
+    int weight;              /* slots of its tenant's share it holds or waits for (workers.c) */
 
     /* body (malloc'd, freed when the request completes) */
     char *body;
@@ -212,6 +215,9 @@ typedef struct srv_route {
                                   r->json); SRV_BODY_RAW: the body is read and left to the
                                   handler (r->body); 0: the body is discarded unread */
     const char *const *params; /* query parameters accepted (NULL-terminated), or NULL */
+    /* The request's estimated cost in lm_search_cost() units, read before it is admitted: a
+       costly request weighs more of its tenant's share (workers.c). NULL: one share slot. */
+    long (*cost)(srv_request *r);
 } srv_route;
 
 #define SRV_BODY_JSON 1
@@ -358,6 +364,9 @@ void srv_h_doc_delete(srv_request *r);
 void srv_h_doc_delete_many(srv_request *r);
 void srv_h_search_get(srv_request *r);
 void srv_h_search_post(srv_request *r);
+/* Estimated costs of the two search routes (srv_route.cost). */
+long srv_search_cost_get(srv_request *r);
+long srv_search_cost_post(srv_request *r);
 void srv_h_statistics(srv_request *r);
 void srv_h_whoami(srv_request *r);
 void srv_h_keys_list(srv_request *r);

@@ -60,6 +60,8 @@ static void fill_defaults(srv_config *c)
         c->tenant_requests = c->threads / 2 < 1 ? 1 : c->threads / 2;
     if (c->tenant_queue <= 0)
         c->tenant_queue = 64;
+    if (c->search_slot_cost <= 0)
+        c->search_slot_cost = SRV_DEFAULT_SEARCH_SLOT_COST;
     if (c->max_per_address <= 0)
         c->max_per_address = c->max_connections / 8 < 16 ? 16 : c->max_connections / 8;
     if (c->head_timeout_s <= 0)
@@ -288,7 +290,7 @@ int srv_run(const srv_config *config)
     signal(SIGPIPE, SIG_IGN);
     tune_memory();
     if (srv_workers_start(&s->workers, s->cfg.threads, s->cfg.tenant_requests,
-                          s->cfg.tenant_queue) < 0) {
+                          s->cfg.tenant_queue, s->cfg.search_slot_cost) < 0) {
         srv_log(SRV_LOG_ERROR, NULL, "could not start the worker threads", (const char *)NULL);
         goto out;
     }

@@ -12,6 +12,12 @@
  * holds no worker and no database connection) until one of its running requests ends; a tenant
  * with too many parked requests gets 429 with Retry-After. One tenant's writers waiting on their
  * own write lock, or its expensive searches, therefore hold at most its share of the workers.
+ *
+ * The slots are weighed by cost: a request whose route estimates one (the searches, by
+ * lm_search_cost()) takes ceil(cost / slot_cost) slots, at most the whole share. A tenant's
+ * costly searches then run one or two at a time, each on one CPU, instead of one per slot,
+ * which on a small machine was every CPU (bench/abuse, noisy_search). Waiting is first come,
+ * first served within a tenant: a cheap request does not pass a costly one that waits.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -31,6 +37,7 @@ struct srv_workers {
     pthread_mutex_t mu;
     srv_tenant *tenants; /* with running or parked requests */
     int per_tenant, tenant_queue;
+    long slot_cost;
     pthread_cond_t work; /* an item was queued, or stop */
     pthread_cond_t idle; /* the queue emptied and no worker is busy */
     srv_request *head, *tail;
@@ -54,7 +61,32 @@ static void push(srv_workers *w, srv_request *r)
 
 enum { ADMIT_RUN, ADMIT_PARKED, ADMIT_FULL, ADMIT_OOM };
 
-/* Take a slot of @p r's tenant, or park the request. Called with w->mu held. */
+/* Drop a tenant with nothing running or parked. Called with w->mu held. */
+static void forget(srv_workers *w, srv_tenant *t)
+{
+    srv_tenant **pp;
+
+    for (pp = &w->tenants; *pp != t; pp = &(*pp)->next)
+        ;
+    *pp = t->next;
+    free(t->owner);
+    free(t);
+}
+
+/* The slots @p r takes: its route's estimated cost over the cost of one slot, rounded up, at
+   least 1 and at most the whole share. */
+static int weigh(const srv_workers *w, srv_request *r)
+{
+    long cost, n;
+
+    if (r->route == NULL || r->route->cost == NULL)
+        return 1;
+    cost = r->route->cost(r);
+    n = (cost + w->slot_cost - 1) / w->slot_cost;
+    return n < 1 ? 1 : n > w->per_tenant ? w->per_tenant : (int)n;
+}
+
+/* Take @p r's weight of its tenant's slots, or park the request. Called with w->mu held. */
 static int admit(srv_workers *w, srv_request *r)
 {
     const char *owner = r->who.owner_id;
@@ -71,13 +103,16 @@ static int admit(srv_workers *w, srv_request *r)
         t->next = w->tenants;
         w->tenants = t;
     }
-    if (t->running < w->per_tenant) {
-        t->running++;
+    if (t->park_head == NULL && t->running + r->weight <= w->per_tenant) {
+        t->running += r->weight;
         r->gate = t;
         return ADMIT_RUN;
     }
-    if (t->parked >= w->tenant_queue || w->abort)
+    if (t->parked >= w->tenant_queue || w->abort) {
+        if (t->running == 0 && t->parked == 0)
+            forget(w, t);
         return ADMIT_FULL;
+    }
     r->next = NULL;
     if (t->park_tail != NULL)
         t->park_tail->next = r;
@@ -88,32 +123,28 @@ static int admit(srv_workers *w, srv_request *r)
     return ADMIT_PARKED;
 }
 
-/* Give back @p r's slot: a parked request of the tenant takes it (queued again, already
-   admitted). Called with w->mu held. */
+/* Give back @p r's slots: the tenant's parked requests take them, in order, while they fit
+   (queued again, already admitted). Called with w->mu held. */
 static void release(srv_workers *w, srv_request *r)
 {
-    srv_tenant *t = r->gate, **pp;
+    srv_tenant *t = r->gate;
 
     r->gate = NULL;
     if (t == NULL)
         return;
-    if (t->park_head != NULL) {
+    t->running -= r->weight;
+    while (t->park_head != NULL && t->running + t->park_head->weight <= w->per_tenant) {
         srv_request *next = t->park_head;
         t->park_head = next->next;
         if (t->park_head == NULL)
             t->park_tail = NULL;
         t->parked--;
-        next->gate = t; /* the slot passes on */
+        t->running += next->weight;
+        next->gate = t;
         push(w, next);
-        return;
     }
-    if (--t->running > 0)
-        return;
-    for (pp = &w->tenants; *pp != t; pp = &(*pp)->next)
-        ;
-    *pp = t->next;
-    free(t->owner);
-    free(t);
+    if (t->running == 0 && t->parked == 0)
+        forget(w, t);
 }
 
 static void tenant_busy(srv_request *r)
@@ -153,6 +184,7 @@ static int run_one(srv_workers *w, srv_request *r, int aborting)
             srv_dispatch_finish(r); /* public endpoint: no tenant */
         } else {
             int a;
+            r->weight = weigh(w, r);
             pthread_mutex_lock(&w->mu);
             a = admit(w, r);
             pthread_mutex_unlock(&w->mu);
@@ -211,7 +243,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-int srv_workers_start(srv_workers **out, int n, int per_tenant, int tenant_queue)
+int srv_workers_start(srv_workers **out, int n, int per_tenant, int tenant_queue, long slot_cost)
 {
     srv_workers *w = calloc(1, sizeof(*w));
 
@@ -220,6 +252,7 @@ int srv_workers_start(srv_workers **out, int n, int per_tenant, int tenant_queue
         return -1;
     w->per_tenant = per_tenant;
     w->tenant_queue = tenant_queue;
+    w->slot_cost = slot_cost > 0 ? slot_cost : 1;
     w->threads = calloc((size_t)n, sizeof(*w->threads));
     if (w->threads == NULL) {
         free(w);

@@ -292,6 +292,20 @@ TEST(test_search__cost_limit)
     o.rerank = 1;
     o.rerank_top_k = 1000;
     lm_results *r = NULL;
+    /* The estimate the limit is checked against (and servers weigh admission by). */
+    ASSERT(lm_search_cost(&o) == 1000L * 2 * 11 + 1000);
+    {
+        lm_search_opts d = LM_SEARCH_OPTS_INIT;
+        ASSERT(lm_search_cost(NULL) == 50);
+        ASSERT(lm_search_cost(&d) == 50);
+        d.candidates = -5; /* out of range: clamped, never negative */
+        d.limit = -1;
+        ASSERT(lm_search_cost(&d) == 50);
+        d.candidates = 2000000000;
+        d.expand = 1;
+        d.max_variants = 2000000000;
+        ASSERT(lm_search_cost(&d) == 100000L * 101);
+    }
     ASSERT_EQ_INT(lm_search(&r, m, "cost-owner", "alpha harbor", &o), LM_EINVAL);
     ASSERT(r == NULL);
     ASSERT_EQ_STR(lm_error_last()->field, "candidates");

@@ -69,6 +69,27 @@ int lm_query_syntax_parse(lm_query_syntax *out, const char *name)
 /* Version 1 of lm_search_opts ends before syntax. */
 #define OPTS_V1_SIZE offsetof(lm_search_opts, syntax)
 
+static long clamp_long(long v, long lo, long hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+long lm_search_cost(const lm_search_opts *opts)
+{
+    static const lm_search_opts defaults = LM_SEARCH_OPTS_INIT;
+    const lm_search_opts *o = opts != NULL ? opts : &defaults;
+    long limit = o->limit > 0 ? clamp_long(o->limit, 1, 100000) : 10;
+    long depth = o->candidates > 0 ? clamp_long(o->candidates, 1, 100000)
+                                   : (2 * limit > 50 ? 2 * limit : 50);
+    long legs = o->type == LM_SEARCH_HYBRID ? 2 : 1;
+    long variants = o->expand ? 1 + (o->max_variants > 0 ? clamp_long(o->max_variants, 1, 100) : 3)
+                              : 1;
+    long rerank = o->rerank ? (o->rerank_top_k > 0 ? clamp_long(o->rerank_top_k, 1, 100000) : 50)
+                            : 0;
+
+    return depth * legs * variants + rerank;
+}
+
 int lm_search_opts_init(lm_search_opts *opts, unsigned int version)
 {
     LM_ASSERT_ARG(opts != NULL);
@@ -236,12 +257,7 @@ static int validate_opts(const lm_memory *mem, const lm_search_opts *o)
         return lm__error_set_field(LM_EINVAL, "rerank_top_k",
                                    "rerank_top_k must be between 1 and 1000");
     {
-        long limit = o->limit > 0 ? o->limit : 10;
-        long depth = o->candidates ? o->candidates : (2 * limit > 50 ? 2 * limit : 50);
-        long legs = o->type == LM_SEARCH_HYBRID ? 2 : 1;
-        long variants = o->expand ? 1 + (o->max_variants ? o->max_variants : 3) : 1;
-        long cost = depth * legs * variants + (o->rerank ? (o->rerank_top_k ? o->rerank_top_k : 50)
-                                                         : 0);
+        long cost = lm_search_cost(o);
         if (cost > LM_MAX_SEARCH_COST) {
             lm__error_set_field(LM_EINVAL, "candidates", "search is too expensive (cost %ld)", cost);
             lm__error_detail("candidates x legs (2 for hybrid) x query variants + rerank_top_k "
