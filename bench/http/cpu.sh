@@ -57,6 +57,13 @@ for t in 0 1 2 3; do
         >>"$out/keys"
 done
 
+# Settle the cluster (no autovacuum of the fresh data inside a window), then its idle CPU rate,
+# subtracted from each window: the background processes' ticks are no search's work.
+psql -q -X "$db" -c "VACUUM ANALYZE" >/dev/null
+i0=$(pg_ticks)
+sleep 10
+idle=$(($(pg_ticks) - i0)) # ticks per 10 s
+
 # HTTP: the server under callgrind, instrumented for the load window only.
 rm -f "$out/port" "$out"/cg.http.* "$out"/cg.lib.*
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out/cg.http.%p" \
@@ -69,12 +76,15 @@ url=http://127.0.0.1:$(cat "$out/port")
 "$out/loadgen" http "$url" "$out/keys" 2 1 0 >/dev/null # warm up (plans, pool, model)
 callgrind_control -i on "$spid" >/dev/null
 p0=$(pg_ticks)
+w0=$(date +%s.%N)
 "$out/loadgen" http "$url" "$out/keys" "$secs" 1 0 >"$out/cpu-http.txt"
 p1=$(pg_ticks)
+w1=$(date +%s.%N)
 callgrind_control -i off "$spid" >/dev/null
 kill -TERM "$spid"
 wait "$spid" || true
 spid=
+p1=$(echo "$p1 $w0 $w1 $idle" | awk '{ printf "%d", $1 - ($3 - $2) * $4 / 10 }')
 n_http=$(awk '$1 == "http" && $2 == "search" { print $3 }' "$out/cpu-http.txt")
 ir_http=$(ir "$(ls "$out"/cg.http.* | head -1)")
 
@@ -82,9 +92,11 @@ ir_http=$(ir "$(ls "$out"/cg.http.* | head -1)")
 # difference between the two is the searches' own cost (startup and model loading cancel out).
 lib_run() { # SECONDS TAG -> "searches Ir pg_ticks"
     q0=$(pg_ticks)
+    v0=$(date +%s.%N)
     valgrind --tool=callgrind --callgrind-out-file="$out/cg.lib.$2" \
         "$out/loadgen" lib "$db" "$schema" "$1" 1 0 >"$out/cpu-lib.$2.txt" 2>/dev/null
     q1=$(pg_ticks)
+    q1=$(echo "$q1 $q0 $v0 $(date +%s.%N) $idle" | awk '{ printf "%d", $1 - ($4 - $3) * $5 / 10 }')
     echo "$(awk '$1 == "lib" && $2 == "search" { print $3 }' "$out/cpu-lib.$2.txt")" \
         "$(ir "$out/cg.lib.$2")" $((q1 - q0))
 }
@@ -94,8 +106,8 @@ ir_lib=$(($5 - $2))
 p2=0
 p3=$(($6 - $3))
 
-echo "$n_http $ir_http $((p1 - p0)) $n_lib $ir_lib $((p3 - p2)) $hz" | awk '{
+echo "$n_http $ir_http $((p1 - p0)) $n_lib $ir_lib $((p3 - p2)) $hz $idle" | awk '{
     printf "searches counted: http %d, library %d (1 client, %s)\n", $1, $4, ENVIRON["LLMEMORY_EMBEDDER"] != "" ? "embedder " ENVIRON["LLMEMORY_EMBEDDER"] : "default embedder"
     printf "instructions per search: http server %.0f, library client %.0f, ratio %.2f\n", $2 / $1, $5 / $4, ($2 / $1) / ($5 / $4)
-    printf "PostgreSQL CPU ms per search: http %.2f, library %.2f\n", 1000 * $3 / $7 / $1, 1000 * $6 / $7 / $4
+    printf "PostgreSQL CPU ms per search (idle rate %d ticks/10 s subtracted): http %.2f, library %.2f\n", $8, 1000 * $3 / $7 / $1, 1000 * $6 / $7 / $4
 }' | tee "$out/cpu.txt"
