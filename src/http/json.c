@@ -5,6 +5,7 @@
  */
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,6 +301,19 @@ static json_t *finish(json_t *obj, int bad)
    search (callgrind). Key order and value forms match the jansson replies (reals always with a
    fraction or exponent), so clients cannot tell the difference. */
 
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGH UINT64_C(0x8080808080808080)
+/* Non-zero when a byte of @p w is zero, or (rarely, and harmlessly here) a false alarm. */
+static inline uint64_t has_zero(uint64_t w)
+{
+    return (w - ONES) & ~w & HIGH;
+}
+/* Non-zero when a byte of @p w is below 0x20 (or a false alarm after a byte >= 0x80). */
+static inline uint64_t has_less_0x20(uint64_t w)
+{
+    return (w - ONES * 0x20) & ~w & HIGH;
+}
+
 void srv_jw_str(lm_buf *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
@@ -323,7 +337,18 @@ void srv_jw_str(lm_buf *b, const char *s)
     lm__buf_putc(b, '"');
     run = s;
     for (const char *p = s;; p++) {
-        unsigned char c = (unsigned char)*p;
+        unsigned char c;
+        /* Whole words of bytes that need no escape are skipped at once: a byte below 0x20, '"'
+           or '\\' marks its word (the test can also mark a word it need not; that word is then
+           read byte by byte below, which is always right). The terminating NUL is < 0x20. */
+        while ((size_t)(s + len - p) >= 8) {
+            uint64_t w;
+            memcpy(&w, p, 8);
+            if ((has_less_0x20(w) | has_zero(w ^ ONES * '"') | has_zero(w ^ ONES * '\\')) != 0)
+                break;
+            p += 8;
+        }
+        c = (unsigned char)*p;
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
         lm__buf_put(b, run, (size_t)(p - run));
@@ -376,8 +401,9 @@ static void jw_real(lm_buf *b, double v)
     /* The precision of the jansson replies (JSON_REAL_PRECISION(10)) and of the CLI. */
     snprintf(num, sizeof(num), "%.10g", v);
     /* Within 1e-10 of the largest double, 10 digits round past it: a number no JSON reader
-       takes. All 17 digits then (they read back exactly). */
-    if (isinf(strtod(num, NULL)))
+       takes. All 17 digits then (they read back exactly). Only numbers that large can round
+       past it, so the others are not read back. */
+    if (fabs(v) > 1e308 && isinf(strtod(num, NULL)))
         snprintf(num, sizeof(num), "%.17g", v);
     lm__buf_puts(b, num);
     if (strpbrk(num, ".eE") == NULL)

@@ -3,6 +3,9 @@
  */
 #include "utf8.h"
 
+#include <stdint.h>
+#include <string.h>
+
 #include "buf.h"
 
 int lm__utf8_valid(const char *str, size_t len)
@@ -12,7 +15,15 @@ int lm__utf8_valid(const char *str, size_t len)
     while (i < len) {
         unsigned char c = s[i];
         if (c < 0x80) {
+            /* ASCII text, the common case: eight bytes at a time while none has its top bit. */
+            uint64_t w;
             i++;
+            while (len - i >= 8) {
+                memcpy(&w, s + i, 8);
+                if (w & UINT64_C(0x8080808080808080))
+                    break;
+                i += 8;
+            }
             continue;
         }
         size_t n;
