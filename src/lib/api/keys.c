@@ -245,51 +245,28 @@ out:
 
 /* ---- verify ---------------------------------------------------------------------------------- */
 
-/* The key lookup of lm_key_verify() in one round trip: @p script switches the maintenance policy
-   on, reads the key and switches it off again (lm__db_admin_acquire and _release do the same in
-   three). The script runs as one implicit transaction, so an error anywhere rolls the SET back
-   as well: the connection never goes back to the pool with the policy on. *out receives the
-   SELECT's result. Key verification runs before every request of the HTTP server; the two
-   extra round trips were most of its database time per search (bench/http/cpu.sh). */
-static int verify_lookup(PGresult **out, lm_memory *mem, const char *script)
+/* The key lookup of lm_key_verify() in one round trip: one prepared call of
+   <schema>.lm__key_lookup (065_key_lookup.sql), which reads the key under the maintenance policy
+   and leaves the setting as it found it, on a connection of the tables' owner (the admin pool).
+   Key verification runs before every request of the HTTP server: the SET/RESET round trips
+   around a plain SELECT were most of its database time per search (bench/http/cpu.sh). */
+static int verify_lookup(PGresult **out, lm_memory *mem, const char *key_id)
 {
     lm__pool *p = mem->db.admin ? mem->db.admin : &mem->db.pool;
+    const char *params[1] = {key_id};
+    lm_buf sql = LM_BUF_INIT;
     PGconn *conn = NULL;
-    PGresult *r;
     int rc;
 
     *out = NULL;
-    if ((rc = lm__cancel_check()) < 0)
-        return rc;
-    if ((rc = lm__pool_acquire(&conn, p)) < 0)
-        return rc;
-    if (!PQsendQuery(conn, script)) {
-        rc = lm__db_result(NULL, conn, NULL);
-        lm__pool_discard(p, conn);
-        return rc;
+    lm__buf_printf(&sql, "SELECT * FROM %s.lm__key_lookup($1)", mem->db.qschema);
+    if (lm__buf_oom(&sql))
+        return LM_ENOMEM;
+    if ((rc = lm__pool_acquire(&conn, p)) == 0) {
+        rc = lm__db_exec_prepared(out, conn, LM__STMT_KEY_LOOKUP, sql.ptr, 1, params);
+        lm__pool_release(p, conn); /* discarded unless idle and healthy */
     }
-    while ((r = PQgetResult(conn)) != NULL) {
-        if (rc < 0) {
-            PQclear(r); /* the first error is the one reported */
-            continue;
-        }
-        if (PQresultStatus(r) == PGRES_TUPLES_OK && *out == NULL) {
-            *out = r;
-            continue;
-        }
-        rc = lm__db_result(NULL, conn, r);
-    }
-    if (rc == 0 && *out == NULL)
-        rc = lm__error_set(LM_EDB, "key lookup returned no result");
-    if (rc < 0) {
-        PQclear(*out);
-        *out = NULL;
-    }
-    /* Idle again: whatever happened, the SET was reset or rolled back with the script. */
-    if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE)
-        lm__pool_release(p, conn);
-    else
-        lm__pool_discard(p, conn);
+    lm_buf_dispose(&sql);
     return rc;
 }
 
@@ -324,21 +301,7 @@ int lm_key_verify(lm_principal *out, lm_memory *mem, const char *key)
     memcpy(secret, key + plen + LM_KEY_ID_LEN + 1, LM_KEY_SECRET_LEN);
     secret[LM_KEY_SECRET_LEN] = '\0';
 
-    /* key_id is 16 lower-case hex digits (checked above): safe to write into the text. */
-    lm__buf_printf(&sql,
-                   "SET llmemory.maintenance = on;"
-                   " SELECT owner_id, coalesce(origin, ''), scope, allow_subtenants, hash,"
-                   " revoked_at IS NOT NULL, expires_at IS NOT NULL AND expires_at <= now(),"
-                   " last_used_at IS NULL OR last_used_at < now() - interval '" LAST_USED_RESOLUTION
-                   "'"
-                   " FROM %s.api_keys WHERE key_id = '%s';"
-                   " RESET llmemory.maintenance",
-                   mem->db.qschema, key_id);
-    if (lm__buf_oom(&sql)) {
-        rc = LM_ENOMEM;
-        goto out;
-    }
-    if ((rc = verify_lookup(&res, mem, sql.ptr)) < 0)
+    if ((rc = verify_lookup(&res, mem, key_id)) < 0)
         goto out;
     if (PQntuples(res) != 1) {
         rc = refuse("invalid API key");
