@@ -16,7 +16,14 @@ export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}exitcode=86"
 
 eval "$(sh scripts/pg-test-cluster.sh start)" || { echo "could not start the test database" >&2; exit 1; }
 export LLMEMORY_TEST_DATABASE_URL
-trap 'sh scripts/pg-test-cluster.sh stop "$LLMEMORY_TEST_PG_DIR"' EXIT INT TERM
+# On SIGINT or SIGTERM the running suite is stopped too, and the EXIT trap stops the cluster:
+# the suite runs in the background and the shell waits for it, since a trap only runs once a
+# foreground command has finished.
+child=
+trap 'sh scripts/pg-test-cluster.sh stop "$LLMEMORY_TEST_PG_DIR"' EXIT
+trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; exit 130' INT
+trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; exit 143' TERM
+exec 3<&0
 
 # The suites expect the built-in embedder unless a test asks for another: with the default model
 # installed, the automatic choice would be the local encoder (docs/embeddings.md). Tests of the
@@ -34,8 +41,11 @@ run_suite() { # label, command...
     label=$1
     shift
     echo "== $label"
-    "$@" >"$log" 2>&1
+    "$@" <&3 >"$log" 2>&1 &
+    child=$!
+    wait "$child"
     status=$?
+    child=
     cat "$log"
     line=$(grep -E '^[a-z-]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
     if [ -z "$line" ]; then
