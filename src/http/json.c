@@ -479,12 +479,23 @@ static void jw_real(lm_buf *b, double v)
 
 static void jw_key(lm_buf *b, const char *key)
 {
-    /* Keys are constants of this file: no escaping needed. */
-    if (b->size > 0 && b->ptr[b->size - 1] != '{')
-        lm__buf_putc(b, ',');
-    lm__buf_putc(b, '"');
-    lm__buf_puts(b, key);
-    lm__buf_puts(b, "\":");
+    /* Keys are constants of this file: no escaping needed. One reservation and one copy: four
+       appends each were a tenth of the instructions of a search reply. */
+    size_t n = strlen(key);
+    char *p;
+
+    if (lm__buf_grow(b, n + 4) < 0)
+        return;
+    p = b->ptr + b->size;
+    if (b->size > 0 && p[-1] != '{')
+        *p++ = ',';
+    *p++ = '"';
+    memcpy(p, key, n);
+    p += n;
+    *p++ = '"';
+    *p++ = ':';
+    *p = '\0';
+    b->size = (size_t)(p - b->ptr);
 }
 
 void srv_jw_kstr(lm_buf *b, const char *key, const char *s)
