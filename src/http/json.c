@@ -390,7 +390,7 @@ static void jw_str_or_null(lm_buf *b, const char *s)
     srv_jw_str(b, s != NULL && s[0] != '\0' ? s : NULL);
 }
 
-/* printf("%.10g", v) for 1e-4 <= |v| < 1e10 (scores, distances), without printf's arbitrary-
+/* printf("%.10g", v) for 0 and 1e-4 <= |v| < 1e10 (scores, distances), without printf's arbitrary-
    precision machinery, which was a sixth of the server's instructions per search (three reals a
    hit). @return the length, or 0 when unsure (the caller then uses snprintf): the product
    |v| x 10^k (k <= 13, exact powers) is off by at most half an ulp, about 1e-6 here, so the
@@ -406,6 +406,11 @@ int srv_real10(char out[32], double v)
     int e, n = 0;
     uint64_t digits;
 
+    if (a == 0) {
+        /* A leg that did not find the hit scores it 0. */
+        memcpy(out, signbit(v) ? "-0" : "0", signbit(v) ? 3 : 2);
+        return signbit(v) ? 2 : 1;
+    }
     if (!(a >= 1e-4 && a < 1e10))
         return 0;
     for (e = 0; e < 13 && a >= p10[e + 1]; e++)
