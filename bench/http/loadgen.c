@@ -7,15 +7,29 @@
  *
  *   loadgen load DB SCHEMA DOCS_PER_TENANT          seed the four tenants (library)
  *   loadgen http URL KEYFILE SECONDS THREADS ADD%   HTTP (libcurl, keep-alive), loopback only
+ *   loadgen raw  URL KEYFILE SECONDS THREADS        HTTP searches on raw keep-alive sockets: the
+ *                                                   request bytes written with one send(), the
+ *                                                   reply read by its Content-Length, results
+ *                                                   checked with plain substring tests; a client
+ *                                                   that costs the server's 2 cores as little as
+ *                                                   possible (bench/http/throughput.sh)
  *   loadgen lib  DB SCHEMA SECONDS THREADS ADD%     the library, one lm_memory (pool = THREADS)
  *
  * Prints one line per operation ("MODE OP count rps p50 p90 p99 max"), and the counts of 5xx,
- * other errors and cross-tenant results; exits 1 when any of those is not zero.
+ * other errors and cross-tenant results, and the client process's own CPU seconds; exits 1 when
+ * any of those counts is not zero.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* strcasestr */
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,6 +241,120 @@ static void *http_worker(void *arg)
     return NULL;
 }
 
+/* ---- HTTP on raw sockets ---------------------------------------------------------------------- */
+
+static struct sockaddr_in raw_addr; /* from the URL (http://127.0.0.1:PORT) */
+
+static int raw_connect(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(fd, (struct sockaddr *)&raw_addr, sizeof(raw_addr)) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Read one reply into @p b: status code, or -1 when the connection failed. */
+static int raw_read(int fd, buf *b)
+{
+    size_t head = 0, need = 0;
+    int status = -1;
+
+    b->n = 0;
+    for (;;) {
+        if (b->cap - b->n < 65536) {
+            b->cap = b->cap ? b->cap * 2 : 262144;
+            if ((b->p = realloc(b->p, b->cap)) == NULL)
+                return -1;
+        }
+        ssize_t r = recv(fd, b->p + b->n, b->cap - b->n - 1, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        b->n += (size_t)r;
+        b->p[b->n] = '\0';
+        if (head == 0) {
+            char *e = strstr(b->p, "\r\n\r\n");
+            if (e == NULL)
+                continue;
+            head = (size_t)(e - b->p) + 4;
+            if (sscanf(b->p, "HTTP/1.%*d %d", &status) != 1)
+                return -1;
+            /* Header names are case-insensitive; the server writes "Content-Length". */
+            char *cl = strcasestr(b->p, "\r\ncontent-length:");
+            if (cl == NULL || cl > e)
+                return -1; /* the server always sends a length */
+            need = head + strtoul(cl + 17, NULL, 10);
+        }
+        if (b->n >= need)
+            return status;
+    }
+}
+
+static void *raw_worker(void *arg)
+{
+    worker *w = arg;
+    char req[2048], q[128], esc[256];
+    buf b = {NULL, 0, 0};
+    char own[64];
+    int fd = raw_connect();
+
+    snprintf(own, sizeof(own), "\"owner_id\":\"%s\"", tenants[w->tenant]);
+    while (fd >= 0 && now_ms() < w->deadline) {
+        make_query(q, sizeof(q), &w->seed);
+        size_t k = 0;
+        for (const char *c = q; *c && k + 4 < sizeof(esc); c++) {
+            if (*c == ' ') {
+                memcpy(esc + k, "%20", 3);
+                k += 3;
+            } else {
+                esc[k++] = *c;
+            }
+        }
+        esc[k] = '\0';
+        int n = snprintf(req, sizeof(req),
+                         "GET /v1/search?q=%s&limit=10 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         "Authorization: Bearer %s\r\n\r\n",
+                         esc, w->key);
+        double t0 = now_ms();
+        if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+            w->errors++;
+            break;
+        }
+        int status = raw_read(fd, &b);
+        double ms = now_ms() - t0;
+        if (status < 0) {
+            w->errors++;
+            close(fd);
+            fd = raw_connect();
+            continue;
+        }
+        if (status >= 500)
+            w->status_5xx++;
+        if (status < 200 || status >= 300) {
+            w->errors++;
+            continue;
+        }
+        add_sample(&w->search, ms);
+        /* The reply is the caller's tenant's, with no other tenant's marker in it. */
+        w->results++;
+        if (strstr(b.p, own) == NULL)
+            w->cross++;
+        for (int t = 0; t < N_TENANTS; t++)
+            if (t != w->tenant && strstr(b.p, markers[t]) != NULL)
+                w->cross++;
+    }
+    if (fd >= 0)
+        close(fd);
+    free(b.p);
+    return NULL;
+}
+
 /* ---- library --------------------------------------------------------------------------------- */
 
 static void *lib_worker(void *arg)
@@ -307,7 +435,7 @@ static void merge(samples *into, const samples *from)
 }
 
 static int run(const char *mode, int threads, double secs, int add_pct, const char *url,
-               char keys[N_TENANTS][1024], lm_memory *mem)
+               char keys[N_TENANTS][1024], lm_memory *mem, void *(*fn)(void *))
 {
     static worker ws[MAX_THREADS];
     samples all_s = {0}, all_a = {0}, all = {0};
@@ -325,7 +453,7 @@ static int run(const char *mode, int threads, double secs, int add_pct, const ch
         w->mem = mem;
         w->deadline = t0 + secs * 1000.0;
         w->add_pct = add_pct;
-        pthread_create(&w->th, NULL, url != NULL ? http_worker : lib_worker, w);
+        pthread_create(&w->th, NULL, fn, w);
     }
     for (int i = 0; i < threads; i++) {
         worker *w = &ws[i];
@@ -348,9 +476,13 @@ static int run(const char *mode, int threads, double secs, int add_pct, const ch
     report(mode, "search", &all_s, secs);
     report(mode, "add", &all_a, secs);
     report(mode, "all", &all, secs);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
     printf("%s: seconds %.1f threads %d add_pct %d results_checked %ld 5xx %ld errors %ld "
-           "cross_tenant %ld missing_marker %ld\n",
-           mode, secs, threads, add_pct, results, s5, err, cross, missing);
+           "cross_tenant %ld missing_marker %ld client_cpu_s %.3f\n",
+           mode, secs, threads, add_pct, results, s5, err, cross, missing,
+           (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+               (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
     free(all_s.v);
     free(all_a.v);
     free(all.v);
@@ -394,6 +526,24 @@ int main(int argc, char **argv)
         lm_memory_close(mem);
         return 0;
     }
+    if (argc >= 6 && strcmp(argv[1], "raw") == 0) {
+        char keys[N_TENANTS][1024];
+        FILE *f = fopen(argv[3], "r");
+        int threads = atoi(argv[5]), port = 0;
+        char host[64];
+        if (f == NULL || threads < 1 || threads > MAX_THREADS ||
+            sscanf(argv[2], "http://%63[0-9.]:%d", host, &port) != 2)
+            return 2;
+        for (int t = 0; t < N_TENANTS; t++)
+            if (fscanf(f, "%1023s", keys[t]) != 1)
+                return 2;
+        fclose(f);
+        raw_addr.sin_family = AF_INET;
+        raw_addr.sin_port = htons((unsigned short)port);
+        if (inet_pton(AF_INET, host, &raw_addr.sin_addr) != 1)
+            return 2;
+        return run("raw", threads, atof(argv[4]), 0, argv[2], keys, NULL, raw_worker);
+    }
     if (argc >= 7 && strcmp(argv[1], "http") == 0) {
         char keys[N_TENANTS][1024];
         FILE *f = fopen(argv[3], "r");
@@ -405,7 +555,7 @@ int main(int argc, char **argv)
                 return 2;
         fclose(f);
         curl_global_init(CURL_GLOBAL_DEFAULT);
-        int rc = run("http", threads, atof(argv[4]), atoi(argv[6]), argv[2], keys, NULL);
+        int rc = run("http", threads, atof(argv[4]), atoi(argv[6]), argv[2], keys, NULL, http_worker);
         curl_global_cleanup();
         return rc;
     }
@@ -416,11 +566,11 @@ int main(int argc, char **argv)
             return 2;
         if (open_mem(&mem, argv[2], argv[3], threads) < 0)
             return 2;
-        rc = run("lib", threads, atof(argv[4]), atoi(argv[6]), NULL, NULL, mem);
+        rc = run("lib", threads, atof(argv[4]), atoi(argv[6]), NULL, NULL, mem, lib_worker);
         lm_memory_close(mem);
         return rc;
     }
     fprintf(stderr, "usage: loadgen load DB SCHEMA DOCS | http URL KEYFILE SECONDS THREADS ADD%% |"
-                    " lib DB SCHEMA SECONDS THREADS ADD%%\n");
+                    " raw URL KEYFILE SECONDS THREADS | lib DB SCHEMA SECONDS THREADS ADD%%\n");
     return 2;
 }

@@ -9,7 +9,8 @@
  * lm_key_create() and never stored: only SHA-256("<key_id>:<secret>") is, and it is compared in
  * constant time. Because the secret is high-entropy, a fast hash is enough (a slow password hash
  * would cost milliseconds on every request and buy nothing). Revocation and expiry are checked on
- * every lm_key_verify(), so they take effect on the next request.
+ * every lm_key_verify(), so they take effect on the next request (with the key cache, a revocation
+ * by another process within the milliseconds its notification takes: lm_key_cache_configure()).
  *
  * Threads: every function may be called from several threads on one lm_memory.
  */
@@ -151,6 +152,30 @@ LM_EXTERN void lm_keys_free(lm_keys *keys);
  */
 LM_EXTERN int
 lm_key_revoke(lm_memory *mem, const char *owner_id, int with_subtenants, const char *key_id);
+
+/**
+ * The verified-key cache of lm_key_verify(). A successful verification is remembered (key id,
+ * owner, scope, origin, expiry and the stored hash, never the secret), so the next request with
+ * the same key needs no database round trip; the secret is still compared (constant time) and
+ * the expiry checked on every call. Revocation, expiry changes and erasure reach the cache at once
+ * in this process and, from other processes, by NOTIFY on a dedicated listening connection
+ * (milliseconds); while that connection is down the cache is emptied and not used. Never used
+ * through a cluster proxy. Least recently used keys go first beyond the size.
+ *
+ * Set the size (entries; 0 turns the cache off). The default is $LLMEMORY_KEY_CACHE, else 10000.
+ * @return 0; LM_EINVAL (negative or above 1000000); LM_ENOMEM.
+ */
+LM_EXTERN int lm_key_cache_configure(lm_memory *mem, long entries);
+
+/** What the cache holds and did (lm_key_cache_stats()). */
+typedef struct lm_key_cache_info {
+    size_t capacity;  /* 0: off */
+    size_t entries;
+    uint64_t hits;    /* verifications answered from the cache */
+    uint64_t misses;  /* verifications that read the database while the cache was usable */
+    int active;       /* 1: on, and listening for key changes (else every key is read) */
+} lm_key_cache_info;
+LM_EXTERN void lm_key_cache_stats(lm_key_cache_info *out, lm_memory *mem);
 
 /**
  * 1 when @p tenant is @p owner_id itself or one of its sub-tenants ("<owner_id>/..."), else 0.

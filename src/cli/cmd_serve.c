@@ -154,6 +154,11 @@ int cli_cmd_serve(cli_ctx *ctx, int argc, char **argv)
                    "the token in F (\"Authorization: Bearer TOKEN\") gives the\n"
                    "full /metrics; or set LLMEMORY_OPERATOR_TOKEN. Without it,\n"
                    "/metrics shows nothing about tenants' activity"),
+        CLI_INT(0, "key-cache", "N", &cfg.key_cache, 0, 1000000,
+                "verified API keys kept in memory, so a request with a known\n"
+                "key needs no database lookup (its secret and expiry are still\n"
+                "checked; revocation reaches the cache by NOTIFY); 0: off\n"
+                "(default LLMEMORY_KEY_CACHE, else 10000)"),
         CLI_GROUP("Embedding:"),
         CLI_FLAG(0, "sync-embed", &cfg.sync_embed,
                  "embed a document's chunks before its add returns; by default\n"
@@ -195,6 +200,7 @@ int cli_cmd_serve(cli_ctx *ctx, int argc, char **argv)
     memset(&cfg, 0, sizeof(cfg));
     cfg.port = SRV_DEFAULT_PORT;
     cfg.jwt_leeway_s = -1;
+    cfg.key_cache = -1;
     if ((status = cli_parse(ctx, &spec, argc, argv, &nargs)) != CLI_PARSED)
         goto out;
     if (cli_remote_on(ctx)) {

@@ -78,6 +78,10 @@ typedef struct srv_config {
        1: adds embed before they return (the library's synchronous mode). */
     int sync_embed;
 
+    /* Verified API keys cached (lm_key_cache_configure()); 0: off; < 0: the library's default
+       ($LLMEMORY_KEY_CACHE, else 10000). */
+    int key_cache;
+
     /* Logging. */
     const char *access_log; /* file for access lines; NULL or "-": standard error; "off" */
     int verbose;            /* 0: info; 1+: debug (library messages too) */

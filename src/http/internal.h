@@ -307,6 +307,9 @@ void srv_jw_str(lm_buf *b, const char *s);
 void srv_jw_kstr(lm_buf *b, const char *key, const char *s);
 void srv_jw_kint(lm_buf *b, const char *key, long long v);
 void srv_jw_kreal(lm_buf *b, const char *key, double v);
+/* printf("%.10g", v) into @p out for 0 and 1e-4 <= |v| < 1e10, quickly; 0 (nothing written) when v is
+   outside or too close to a rounding tie to be sure: use snprintf then. */
+int srv_real10(char out[32], double v);
 void srv_jw_document(lm_buf *b, const lm_document *d);
 void srv_jw_chunk(lm_buf *b, const lm_chunk *c);
 void srv_jw_hit(lm_buf *b, const lm_hit *h);

@@ -279,6 +279,12 @@ int srv_run(const srv_config *config)
                                                 : EXIT_ERR;
         goto out;
     }
+    if (s->cfg.key_cache >= 0 && (rc = lm_key_cache_configure(s->mem, s->cfg.key_cache)) < 0) {
+        srv_log(SRV_LOG_ERROR, NULL, "could not set up the API key cache", "error",
+                lm_error_last()->message, (const char *)NULL);
+        status = EXIT_USAGE;
+        goto out;
+    }
 
     /* Every thread started from here (workers, MHD's) inherits this mask, so SIGTERM/SIGINT
        reach only the sigtimedwait below; SIGPIPE from a peer that went away must never kill the

@@ -3,7 +3,7 @@
  * client-supplied text (names, chunk content, ids at origin) into every reply. Whatever the
  * bytes, the reply must be valid JSON, and text that is valid UTF-8 must come back unchanged.
  * Fields (split at 0x1e) are written as strings; the first 8 bytes also as a double and an
- * integer.
+ * integer, and the double's quick formatting (srv_real10) must be printf's "%.10g" exactly.
  */
 #include <jansson.h>
 #include <math.h>
@@ -26,6 +26,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size >= 8) {
         memcpy(&d, data, 8);
         memcpy(&ll, data, 8);
+    }
+    /* The quick real formatting says exactly what printf says, or nothing. */
+    {
+        char quick[32], slow[40];
+        if (srv_real10(quick, d) > 0) {
+            snprintf(slow, sizeof(slow), "%.10g", d);
+            if (strcmp(quick, slow) != 0)
+                abort();
+        }
     }
     fuzz_split(&ff, data, size);
     lm__buf_putc(&b, '{');

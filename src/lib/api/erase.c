@@ -603,6 +603,9 @@ static int erase_tenant(lm_erase_report *out, lm_memory *mem, const char *owner_
         return rc;
     if ((rc = mark(&r, mem, owner_id, &already)) < 0)
         return rc;
+    /* Its keys are deleted: this process's key cache drops them now (others' on the
+       notification of 066_key_notify.sql). */
+    lm__keycache_forget_owner(mem, owner_id);
     lm__meter_forget(mem, owner_id);
     if (!now) {
         if ((rc = erase_bg_request(mem)) < 0)

@@ -14,6 +14,7 @@
 #include "alloc.h"
 #include "api/memory.h"
 #include "buf.h"
+#include "clock.h"
 #include "db/migrations.h"
 #include "error.h"
 #include "hash.h"
@@ -21,9 +22,6 @@
 #include "llmemory/auth.h"
 #include "utf8.h"
 #include "validate.h"
-
-/* Last use is recorded at most this often per key, so verification is a read nearly always. */
-#define LAST_USED_RESOLUTION "60 seconds"
 
 static const char *const scope_names[] = {NULL, "read", "write", "admin"};
 
@@ -249,8 +247,10 @@ out:
    <schema>.lm__key_lookup (065_key_lookup.sql), which reads the key under the maintenance policy
    and leaves the setting as it found it, on a connection of the tables' owner (the admin pool).
    Key verification runs before every request of the HTTP server: the SET/RESET round trips
-   around a plain SELECT were most of its database time per search (bench/http/cpu.sh). */
-static int verify_lookup(PGresult **out, lm_memory *mem, const char *key_id)
+   around a plain SELECT were most of its database time per search (bench/http/cpu.sh). @p ttl:
+   lm__key_lookup_ttl (066_key_notify.sql) instead, which adds the seconds left before expiry
+   (column 8) for the key cache. */
+static int verify_lookup(PGresult **out, lm_memory *mem, const char *key_id, int ttl)
 {
     lm__pool *p = mem->db.admin ? mem->db.admin : &mem->db.pool;
     const char *params[1] = {key_id};
@@ -259,11 +259,13 @@ static int verify_lookup(PGresult **out, lm_memory *mem, const char *key_id)
     int rc;
 
     *out = NULL;
-    lm__buf_printf(&sql, "SELECT * FROM %s.lm__key_lookup($1)", mem->db.qschema);
+    lm__buf_printf(&sql, "SELECT * FROM %s.%s($1)", mem->db.qschema,
+                   ttl ? "lm__key_lookup_ttl" : "lm__key_lookup");
     if (lm__buf_oom(&sql))
         return LM_ENOMEM;
     if ((rc = lm__pool_acquire(&conn, p)) == 0) {
-        rc = lm__db_exec_prepared(out, conn, LM__STMT_KEY_LOOKUP, sql.ptr, 1, params);
+        rc = lm__db_exec_prepared(out, conn, ttl ? LM__STMT_KEY_LOOKUP_TTL : LM__STMT_KEY_LOOKUP,
+                                  sql.ptr, 1, params);
         lm__pool_release(p, conn); /* discarded unless idle and healthy */
     }
     lm_buf_dispose(&sql);
@@ -276,19 +278,39 @@ static int refuse(const char *msg)
     return LM_EPERM;
 }
 
+/* Record the key's last use. Best effort: a failure must not fail the request. */
+static void record_use(lm_memory *mem, const char *key_id)
+{
+    PGresult *u = NULL;
+    lm_buf upd = LM_BUF_INIT;
+    lm__buf_printf(&upd, "UPDATE %s.api_keys SET last_used_at = now() WHERE key_id = $1",
+                   mem->db.qschema);
+    if (!lm__buf_oom(&upd)) {
+        const char *params[] = {key_id};
+        if (exec1(&u, mem, upd.ptr, 1, params) < 0)
+            lm__db_log(&mem->db, LM_LOG_WARN, "could not record the use of API key %s: %s",
+                       key_id, lm_error_last()->message);
+    }
+    PQclear(u);
+    lm_buf_dispose(&upd);
+    lm__error_clear();
+}
+
 int lm_key_verify(lm_principal *out, lm_memory *mem, const char *key)
 {
     PGresult *res = NULL;
-    lm_buf sql = LM_BUF_INIT;
     char key_id[LM_KEY_ID_LEN + 1], secret[LM_KEY_SECRET_LEN + 1], hash[65];
     const char *stored;
     size_t plen = strlen(LM_KEY_PREFIX);
-    int rc;
+    lm__keyent ent;
+    uint64_t gen = 0;
+    int rc, cached, use;
 
     LM_ASSERT_ARG(out != NULL);
     memset(out, 0, sizeof(*out));
     LM_ASSERT_ARG(mem != NULL);
     memset(secret, 0, sizeof(secret));
+    memset(&ent, 0, sizeof(ent));
     if (key == NULL || strlen(key) != LM_KEY_LEN || strncmp(key, LM_KEY_PREFIX, plen) != 0 ||
         key[plen + LM_KEY_ID_LEN] != '_' || !is_lower_hex(key + plen, LM_KEY_ID_LEN) ||
         !is_lower_hex(key + plen + LM_KEY_ID_LEN + 1, LM_KEY_SECRET_LEN)) {
@@ -300,14 +322,28 @@ int lm_key_verify(lm_principal *out, lm_memory *mem, const char *key)
     key_id[LM_KEY_ID_LEN] = '\0';
     memcpy(secret, key + plen + LM_KEY_ID_LEN + 1, LM_KEY_SECRET_LEN);
     secret[LM_KEY_SECRET_LEN] = '\0';
+    key_hash(hash, key_id, secret);
 
-    if ((rc = verify_lookup(&res, mem, key_id)) < 0)
+    /* A cached key (api/keycache.c): the secret and the expiry are checked all the same. */
+    cached = lm__keycache_begin(mem, &gen);
+    if (cached && lm__keycache_get(&ent, mem, key_id, &use)) {
+        if (sodium_memcmp(hash, ent.hash, 64) != 0) {
+            rc = refuse("invalid API key");
+            goto out;
+        }
+        *out = ent.who;
+        if (use)
+            record_use(mem, key_id);
+        rc = 0;
+        goto out;
+    }
+
+    if ((rc = verify_lookup(&res, mem, key_id, cached)) < 0)
         goto out;
     if (PQntuples(res) != 1) {
         rc = refuse("invalid API key");
         goto out;
     }
-    key_hash(hash, key_id, secret);
     stored = PQgetvalue(res, 0, 4);
     if (strlen(stored) != 64 || sodium_memcmp(hash, stored, 64) != 0) {
         rc = refuse("invalid API key");
@@ -331,28 +367,25 @@ int lm_key_verify(lm_principal *out, lm_memory *mem, const char *key)
         goto out;
     }
     out->allow_subtenants = PQgetvalue(res, 0, 3)[0] == 't';
-    if (PQgetvalue(res, 0, 7)[0] == 't') {
-        /* Best effort: a failure to record last use must not fail the request. */
-        PGresult *u = NULL;
-        lm_buf upd = LM_BUF_INIT;
-        lm__buf_printf(&upd, "UPDATE %s.api_keys SET last_used_at = now() WHERE key_id = $1",
-                       mem->db.qschema);
-        if (!lm__buf_oom(&upd)) {
-            const char *params[] = {key_id};
-            if (exec1(&u, mem, upd.ptr, 1, params) < 0)
-                lm__db_log(&mem->db, LM_LOG_WARN, "could not record the use of API key %s: %s",
-                           key_id, lm_error_last()->message);
+    if (PQgetvalue(res, 0, 7)[0] == 't')
+        record_use(mem, key_id);
+    if (cached) {
+        double now = lm__now_ms();
+        ent.who = *out;
+        memcpy(ent.hash, stored, 65);
+        ent.used_ms = now; /* recorded above, or less than a minute ago */
+        if (!PQgetisnull(res, 0, 8)) {
+            double left_s = strtod(PQgetvalue(res, 0, 8), NULL);
+            ent.expires_ms = now + (left_s > 0 ? left_s * 1000.0 : 0.0);
         }
-        PQclear(u);
-        lm_buf_dispose(&upd);
-        lm__error_clear();
+        lm__keycache_put(mem, gen, &ent);
     }
     rc = 0;
 out:
     sodium_memzero(secret, sizeof(secret));
     sodium_memzero(hash, sizeof(hash));
+    sodium_memzero(&ent, sizeof(ent));
     PQclear(res);
-    lm_buf_dispose(&sql);
     return rc;
 }
 
@@ -486,6 +519,8 @@ int lm_key_revoke(lm_memory *mem, const char *owner_id, int with_subtenants, con
         rc = lm__error_set(LM_ENOTFOUND, "API key \"%s\" does not exist", key_id);
         goto out;
     }
+    /* This process's cache drops it now; others' on the notification (066_key_notify.sql). */
+    lm__keycache_forget(mem, key_id);
     lm__db_log(&mem->db, LM_LOG_INFO, "revoked API key %s", key_id);
     {
         char detail[96];

@@ -321,7 +321,8 @@ pools_ready: {
     lm__vindex_bg_init(&mem->vindex_bg, &mem->db, &mem->vec);
     lm__autopack_init(mem);
     lm__erase_bg_init(&mem->erase_bg);
-    if ((rc = lm__authfail_init(mem)) < 0) {
+    if ((rc = lm__authfail_init(mem)) < 0 || (rc = lm__keycache_init(mem)) < 0) {
+        lm__authfail_dispose(mem);
         lm__erase_bg_dispose(&mem->erase_bg);
         lm__autopack_dispose(mem);
         lm__vindex_bg_dispose(&mem->vindex_bg);
@@ -418,6 +419,7 @@ void lm_memory_close(lm_memory *mem)
     lm__erase_bg_dispose(&mem->erase_bg);   /* stops between batches: resumable */
     if (lm__meter_flush(mem) < 0)
         lm__error_clear();
+    lm__keycache_dispose(mem);
     lm__authfail_dispose(mem);
     lm__vindex_bg_dispose(&mem->vindex_bg); /* finishes the pending index builds */
     lm__autopack_dispose(mem);

@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #include "db/db.h"
+#include "llmemory/auth.h"
 #include "llmemory/lifecycle.h"
 #include "search/search.h"
 #include "search/vector.h"
@@ -74,7 +75,34 @@ struct lm_memory {
     struct lm__authfails *authfails; /* authentication failures being aggregated (api/audit.c) */
     lm_quota_alerts alerts;      /* last lm_quota_alerts_get() (under buckets->meter_mu) */
     double alerts_at_ms;         /* when; 0: never */
+    struct lm__keycache *keycache; /* verified API keys (api/keycache.c) */
 };
+
+/* The verified-key cache of lm_key_verify() (api/keycache.c). */
+typedef struct lm__keycache lm__keycache;
+/* A key's last use is recorded at most this often (api/keys.c). */
+#define LM__KEY_USE_RESOLUTION_MS 60000.0
+typedef struct lm__keyent {
+    lm_principal who;
+    char hash[65];     /* the stored SHA-256 of "<key_id>:<secret>", hex */
+    double expires_ms; /* deadline on lm__now_ms()'s clock; 0: never */
+    double used_ms;    /* when its last use was recorded (lm__now_ms()) */
+} lm__keyent;
+/* At open (LLMEMORY_KEY_CACHE) / close. */
+int lm__keycache_init(lm_memory *mem);
+void lm__keycache_dispose(lm_memory *mem);
+/* 1 when the cache may be used for a verification now (on, not through a cluster proxy, the
+   listener connected); *gen receives the generation to hand to lm__keycache_put(). Starts the
+   listener on first use. */
+int lm__keycache_begin(lm_memory *mem, uint64_t *gen);
+/* 1 and *out when @p key_id is cached and not expired; *record_use 1 when its last use is due
+   to be recorded. 0 otherwise. */
+int lm__keycache_get(lm__keyent *out, lm_memory *mem, const char *key_id, int *record_use);
+/* Cache a verified key, unless an invalidation happened since generation @p gen. */
+void lm__keycache_put(lm_memory *mem, uint64_t gen, const lm__keyent *e);
+/* Drop a key / every key of one owner (this process's revocations and erasures). */
+void lm__keycache_forget(lm_memory *mem, const char *key_id);
+void lm__keycache_forget_owner(lm_memory *mem, const char *owner_id);
 
 /* Tenancy (api/tenancy.c). A routing memory (schema or database mode) hands each call that
  * names an owner to the tenant's memory. */

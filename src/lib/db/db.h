@@ -101,6 +101,7 @@ typedef enum lm__stmt {
     LM__STMT_FN_USAGE_ADD, /* 064_usage_functions.sql, through a cluster proxy */
     LM__STMT_FN_USAGE_DAYS,
     LM__STMT_KEY_LOOKUP,   /* lm__key_lookup of 065_key_lookup.sql (api/keys.c) */
+    LM__STMT_KEY_LOOKUP_TTL, /* lm__key_lookup_ttl of 066_key_notify.sql (api/keycache.c) */
 } lm__stmt;
 /* Called once per new connection (pool.c): attaches the per-connection statement set; with
  * @p no_prepare, statements are never prepared on it. */
