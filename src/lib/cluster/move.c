@@ -67,7 +67,8 @@ static int delete_tenant(PGconn *c, const lm__db *db, const char *owner)
     if (rc == 0)
         rc = lm__db_exec(NULL, c, "BEGIN", 0, NULL);
     if (rc == 0)
-        rc = lm__db_exec(NULL, c, "SELECT set_config('llmemory.erasing', $1, true)", 1, p);
+        rc = lm__db_exec(NULL, c, "SELECT set_config('llmemory.erasing', $1, true),"
+                                  " set_config('llmemory.fence_bypass', $1, true)", 1, p);
     if (rc == 0)
         rc = lm__cluster_exec_fmt(c, NULL, 1, p,
                                   "DELETE FROM %s.documents WHERE owner_id = $1", db->qschema);
@@ -224,6 +225,50 @@ static int wait_applied(PGconn *dst, const char *name, const char *lsn)
     }
 }
 
+/* The marker: a change of one published row of the tenant (its tenant_usage row, unchanged in
+   value), in the caller's transaction on the source; *lsn is where the source's WAL stands after
+   it. Once the target has applied past that, it has every change of the tenant committed before
+   the marker's transaction. */
+static int write_marker(PGconn *src, const lm__db *db, const char *owner, char *lsn, size_t cap)
+{
+    PGresult *r = NULL;
+    const char *po[1] = {owner};
+    int rc = lm__cluster_exec_fmt(src, NULL, 1, po,
+                                  "INSERT INTO %s.tenant_usage AS u (owner_id) VALUES ($1)"
+                                  " ON CONFLICT (owner_id) DO UPDATE SET documents = u.documents",
+                                  db->qschema);
+    if (rc == 0 && (rc = lm__db_exec(&r, src, "SELECT pg_current_wal_insert_lsn()", 0, NULL)) == 0)
+        snprintf(lsn, cap, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return rc;
+}
+
+/* The catch-up before the fence: markers until the target applies one within CATCHUP_CLOSE_MS of
+   its commit (at most a few rounds), so that the fenced catch-up, the write pause, has only the
+   last moments' writes left. A large tenant's copy leaves minutes of writes to stream. */
+#define CATCHUP_CLOSE_MS 50.0
+static int catch_up(PGconn *src, PGconn *dst, const lm__db *db, const char *owner,
+                    const char *name)
+{
+    char lsn[64];
+    for (int round = 0; round < 8; round++) {
+        double t0 = lm__now_ms();
+        /* (the position read before the commit: the target's progress passes it on applying) */
+        int rc = lm__db_exec(NULL, src, "BEGIN", 0, NULL);
+        if (rc == 0)
+            rc = write_marker(src, db, owner, lsn, sizeof(lsn));
+        if (rc == 0)
+            rc = lm__db_exec(NULL, src, "COMMIT", 0, NULL);
+        else
+            PQclear(PQexec(src, "ROLLBACK"));
+        if (rc < 0 || (rc = wait_applied(dst, name, lsn)) < 0)
+            return rc;
+        if (lm__now_ms() - t0 < CATCHUP_CLOSE_MS)
+            break;
+    }
+    return 0;
+}
+
 /* Build on the target the tenant's vector indexes that the source has and the target lacks. */
 static int build_indexes(PGconn *src, PGconn *dst, const lm__db *db, const char *owner)
 {
@@ -256,9 +301,9 @@ LM_EXTERN int lm_cluster_move_tenant(const char *proxy_url, const char *schema,
     lm__cluster_shard_row *v = NULL;
     lm_buf sql = LM_BUF_INIT;
     lm_cluster_move_report rep;
-    char name[64], lsn[64], to[16];
+    char name[64], lsn[64], to[16], arriving[64];
     const char *src_url = NULL, *dst_url = NULL;
-    int rc, from = -1, replicating = 0, fenced = 0;
+    int rc, from = -1, replicating = 0, fenced = 0, arrived = 0;
     size_t n = 0;
     double t0 = lm__now_ms(), t;
 
@@ -301,12 +346,17 @@ LM_EXTERN int lm_cluster_move_tenant(const char *proxy_url, const char *schema,
         (rc = lm__cluster_connect(&dst, dst_url, "target shard")) < 0)
         goto out;
 
-    /* 1. clean slate on the target */
+    /* 1. clean slate on the target, where the tenant is fenced until the cut-over: its rows
+       there are a copy in the making, which no maintenance work may touch (the embedding
+       worker claims its queue entries on the source) */
+    snprintf(arriving, sizeof(arriving), "shard %d (arriving from shard %d)", to_shard, from);
     if ((rc = drop_replication(src, dst, name)) < 0 || (rc = delete_tenant(dst, &db, owner_id)) < 0 ||
-        (rc = lm__cluster_exec_fmt(dst, NULL, 1, po,
-                                   "DELETE FROM %s.tenant_fence WHERE owner_id = $1",
-                                   db.qschema)) < 0 ||
-        (rc = same_tables(src, dst, &db, to_shard)) < 0 ||
+        (rc = lm__cluster_exec_fmt(dst, NULL, 2, (const char *const[]){owner_id, arriving},
+                                   "INSERT INTO %s.tenant_fence (owner_id, moved_to)"
+                                   " VALUES ($1, $2) ON CONFLICT (owner_id) DO UPDATE"
+                                   " SET moved_to = excluded.moved_to,"
+                                   " fenced_at = clock_timestamp()", db.qschema)) < 0 ||
+        (arrived = 1, rc = same_tables(src, dst, &db, to_shard)) < 0 ||
         (rc = fix_replica_identity(src, &db)) < 0 || (rc = fix_replica_identity(dst, &db)) < 0)
         goto out;
 
@@ -338,6 +388,11 @@ LM_EXTERN int lm_cluster_move_tenant(const char *proxy_url, const char *schema,
     if ((rc = build_indexes(src, dst, &db, owner_id)) < 0)
         goto out;
     rep.index_ms = lm__now_ms() - t;
+    /* What the source wrote during the copy and the builds, streamed before the fence; and an
+       index the source built meanwhile */
+    if ((rc = catch_up(src, dst, &db, owner_id, name)) < 0 ||
+        (rc = build_indexes(src, dst, &db, owner_id)) < 0)
+        goto out;
 
     /* 3. cut-over */
     t = lm__now_ms();
@@ -350,23 +405,17 @@ LM_EXTERN int lm_cluster_move_tenant(const char *proxy_url, const char *schema,
         if (rc == 0)
             rc = lm__db_exec(NULL, src, "SELECT " FENCE_LOCK_SQL, 1, po);
         if (rc == 0)
+            rc = lm__db_exec(NULL, src, "SELECT set_config('llmemory.fence_bypass', $1, true)",
+                             1, po);
+        if (rc == 0)
             rc = lm__cluster_exec_fmt(src, NULL, 2, pf,
                                       "INSERT INTO %s.tenant_fence (owner_id, moved_to)"
                                       " VALUES ($1, $2) ON CONFLICT (owner_id) DO UPDATE"
                                       " SET moved_to = excluded.moved_to,"
                                       " fenced_at = clock_timestamp()", db.qschema);
-        /* The marker: a published row of the tenant, changed by the fence's transaction. */
+        /* The marker, in the fence's transaction */
         if (rc == 0)
-            rc = lm__cluster_exec_fmt(src, NULL, 1, po,
-                                      "INSERT INTO %s.tenant_usage AS u (owner_id) VALUES ($1)"
-                                      " ON CONFLICT (owner_id) DO UPDATE SET documents = u.documents",
-                                      db.qschema);
-        if (rc == 0 && (rc = lm__db_exec(&r, src, "SELECT pg_current_wal_insert_lsn()", 0,
-                                         NULL)) == 0) {
-            snprintf(lsn, sizeof(lsn), "%s", PQgetvalue(r, 0, 0));
-            PQclear(r);
-            r = NULL;
-        }
+            rc = write_marker(src, &db, owner_id, lsn, sizeof(lsn));
         if (rc == 0)
             rc = lm__db_exec(NULL, src, "COMMIT", 0, NULL);
         else
@@ -377,6 +426,26 @@ LM_EXTERN int lm_cluster_move_tenant(const char *proxy_url, const char *schema,
     }
     if ((rc = wait_applied(dst, name, lsn)) < 0)
         goto out;
+    /* The source's index set is final now (its builder's record of a new one is a fenced
+       write); the target lifts its fence. Jobs the source's embedding worker had claimed can no
+       longer be written there: their leases end, so the target's worker redoes them now. */
+    if ((rc = build_indexes(src, dst, &db, owner_id)) < 0 ||
+        (rc = lm__db_exec(NULL, dst, "BEGIN", 0, NULL)) < 0)
+        goto out;
+    rc = lm__db_exec(NULL, dst, "SELECT set_config('llmemory.fence_bypass', $1, true)", 1, po);
+    if (rc == 0)
+        rc = lm__cluster_exec_fmt(dst, NULL, 1, po,
+                                  "UPDATE %s.embedding_queue SET lease_until = now()"
+                                  " WHERE owner_id = $1 AND status = 'processing'", db.qschema);
+    if (rc == 0)
+        rc = lm__cluster_exec_fmt(dst, NULL, 1, po,
+                                  "DELETE FROM %s.tenant_fence WHERE owner_id = $1", db.qschema);
+    if (rc == 0)
+        rc = lm__db_exec(NULL, dst, "COMMIT", 0, NULL);
+    else
+        PQclear(PQexec(dst, "ROLLBACK"));
+    if (rc < 0)
+        goto out;
     rc = lm__cluster_exec_fmt(proxy, NULL, 2, (const char *const[]){owner_id, to},
                               "INSERT INTO %s.cluster_placement AS p (owner_id, shard_no)"
                               " VALUES ($1, $2::integer) ON CONFLICT (owner_id) DO UPDATE"
@@ -384,7 +453,7 @@ LM_EXTERN int lm_cluster_move_tenant(const char *proxy_url, const char *schema,
                               " placed_at = now()", db.qschema);
     if (rc < 0)
         goto out;
-    fenced = 0; /* the fence stays: the tenant lives on the target now */
+    fenced = arrived = 0; /* the source's fence stays: the tenant lives on the target now */
     rep.pause_ms = lm__now_ms() - t;
 
     /* 4. clean-up of the source */
@@ -414,6 +483,11 @@ out:
                                  "DELETE FROM %s.tenant_fence WHERE owner_id = $1", db.qschema);
         if (replicating && src && dst)
             drop_replication(src, dst, name);
+        /* The target's copy stays fenced (a later move starts with a clean slate there) */
+        if (arrived && dst && PQstatus(dst) == CONNECTION_OK)
+            lm__cluster_exec_fmt(dst, NULL, 2, (const char *const[]){owner_id, arriving},
+                                 "INSERT INTO %s.tenant_fence (owner_id, moved_to)"
+                                 " VALUES ($1, $2) ON CONFLICT (owner_id) DO NOTHING", db.qschema);
         lm__error_set(code, "%s", msg);
         if (detail[0])
             lm__error_detail("%s", detail);
