@@ -29,6 +29,11 @@
 
 #define FENCE_LOCK_SQL "pg_advisory_xact_lock(hashtextextended($1, 1280114790))"
 #define CATCHUP_TIMEOUT_MS 30000.0
+/* A marker's commit is flushed at once, whatever the server's synchronous_commit: the source
+   streams only flushed WAL, and with synchronous_commit = off the WAL writer would flush it up
+   to wal_writer_delay (200 ms by default) later, each time, in the write pause. */
+#define SYNC_COMMIT_SQL "SET LOCAL synchronous_commit = local"
+#define MOVE_BUILD_MEM "512MB"
 
 static void sleep_ms(long ms)
 {
@@ -256,6 +261,8 @@ static int catch_up(PGconn *src, PGconn *dst, const lm__db *db, const char *owne
         /* (the position read before the commit: the target's progress passes it on applying) */
         int rc = lm__db_exec(NULL, src, "BEGIN", 0, NULL);
         if (rc == 0)
+            rc = lm__db_exec(NULL, src, SYNC_COMMIT_SQL, 0, NULL);
+        if (rc == 0)
             rc = write_marker(src, db, owner, lsn, sizeof(lsn));
         if (rc == 0)
             rc = lm__db_exec(NULL, src, "COMMIT", 0, NULL);
@@ -269,7 +276,9 @@ static int catch_up(PGconn *src, PGconn *dst, const lm__db *db, const char *owne
     return 0;
 }
 
-/* Build on the target the tenant's vector indexes that the source has and the target lacks. */
+/* Build on the target the tenant's vector indexes that the source has and the target lacks
+   (the definitions of the source's; one the target has is not touched: after the fence this
+   takes no lock on the vector table). */
 static int build_indexes(PGconn *src, PGconn *dst, const lm__db *db, const char *owner)
 {
     PGresult *r = NULL;
@@ -279,13 +288,26 @@ static int build_indexes(PGconn *src, PGconn *dst, const lm__db *db, const char 
     int rc = lm__cluster_exec_fmt(
         src, &r, 1, p,
         "SELECT regexp_replace(pg_get_indexdef(i.oid), '^CREATE INDEX ',"
-        "                      'CREATE INDEX CONCURRENTLY IF NOT EXISTS ')"
+        "                      'CREATE INDEX CONCURRENTLY IF NOT EXISTS '),"
+        "       format('%%I.%%I', %s, i.relname)"
         "  FROM %s.vector_indexes v"
         "  JOIN pg_class i ON i.relname = v.index_name AND i.relnamespace = %s::regnamespace"
         " WHERE v.owner_id = $1",
-        db->qschema, lit.ptr);
-    if (rc == 0)
-        rc = run_rows(dst, r);
+        lit.ptr, db->qschema, lit.ptr);
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
+        PGresult *e = NULL;
+        const char *pn[1] = {PQgetvalue(r, i, 1)};
+        rc = lm__db_exec(&e, dst, "SELECT to_regclass($1) IS NULL", 1, pn);
+        /* One build at a time, in memory: a graph that outgrows maintenance_work_mem (64 MB
+           by default, which a tenant of 100,000 vectors of 384 dimensions outgrows) goes on
+           built from disk pages, several times slower. */
+        if (rc == 0 && PQgetvalue(e, 0, 0)[0] == 't')
+            rc = lm__db_script(dst, "SET maintenance_work_mem = '" MOVE_BUILD_MEM "';"
+                                    " SET max_parallel_maintenance_workers = 0");
+        if (rc == 0 && PQgetvalue(e, 0, 0)[0] == 't')
+            rc = lm__db_script(dst, PQgetvalue(r, i, 0));
+        PQclear(e);
+    }
     PQclear(r);
     lm_buf_dispose(&lit);
     return rc;
@@ -404,6 +426,8 @@ LM_EXTERN int lm_cluster_move_tenant(const char *proxy_url, const char *schema,
         rc = lm__db_exec(NULL, src, "BEGIN", 0, NULL);
         if (rc == 0)
             rc = lm__db_exec(NULL, src, "SELECT " FENCE_LOCK_SQL, 1, po);
+        if (rc == 0)
+            rc = lm__db_exec(NULL, src, SYNC_COMMIT_SQL, 0, NULL);
         if (rc == 0)
             rc = lm__db_exec(NULL, src, "SELECT set_config('llmemory.fence_bypass', $1, true)",
                              1, po);
