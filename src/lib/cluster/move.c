@@ -205,10 +205,10 @@ static int wait_copied(PGconn *dst, const char *name, int timeout_s)
 }
 
 /* Wait until the target has applied the source's changes up to @p lsn. */
-static int wait_applied(PGconn *dst, const char *name, const char *lsn)
+static int wait_applied(PGconn *dst, const char *name, const char *lsn, double timeout_ms)
 {
     const char *p[2] = {name, lsn};
-    double t0 = lm__now_ms();
+    double t0 = lm__now_ms(), checked = t0;
     for (;;) {
         PGresult *r = NULL;
         int rc = lm__db_exec(&r, dst,
@@ -223,10 +223,20 @@ static int wait_applied(PGconn *dst, const char *name, const char *lsn)
         PQclear(r);
         if (done)
             return 0;
-        if (lm__now_ms() - t0 > CATCHUP_TIMEOUT_MS)
-            return lm__error_set(LM_ETIMEOUT, "the target shard did not catch up in %.0f s",
-                                 CATCHUP_TIMEOUT_MS / 1000);
-        sleep_ms(1);
+        if (lm__now_ms() - t0 > timeout_ms) {
+            lm__error_set(LM_ETIMEOUT, "the target shard did not catch up in %.0f s",
+                          timeout_ms / 1000);
+            lm__error_hint("The target applies the tenant's writes slower than they come: "
+                           "move it when it writes less, or to a less loaded shard.");
+            return LM_ETIMEOUT;
+        }
+        /* a long wait: replication that fails (and retries for ever) ends it */
+        if (lm__now_ms() - checked > 1000) {
+            if ((rc = replication_failed(dst, name)) < 0)
+                return rc;
+            checked = lm__now_ms();
+        }
+        sleep_ms(lm__now_ms() - t0 > 100 ? 5 : 1);
     }
 }
 
@@ -249,14 +259,17 @@ static int write_marker(PGconn *src, const lm__db *db, const char *owner, char *
 }
 
 /* The catch-up before the fence: markers until the target applies one within CATCHUP_CLOSE_MS of
-   its commit (at most a few rounds), so that the fenced catch-up, the write pause, has only the
-   last moments' writes left. A large tenant's copy leaves minutes of writes to stream. */
+   its commit, so that the fenced catch-up, the write pause, has only the last moments' writes
+   left. A large tenant's copy and index builds leave minutes of writes to stream (with a writer
+   through the proxy during a 100,000-chunk move here: more than the 30 s that the fenced wait
+   allows); the rounds go on while the lag shrinks, up to the move's timeout. */
 #define CATCHUP_CLOSE_MS 50.0
 static int catch_up(PGconn *src, PGconn *dst, const lm__db *db, const char *owner,
-                    const char *name)
+                    const char *name, double timeout_ms)
 {
     char lsn[64];
-    for (int round = 0; round < 8; round++) {
+    double start = lm__now_ms();
+    for (int round = 0;; round++) {
         double t0 = lm__now_ms();
         /* (the position read before the commit: the target's progress passes it on applying) */
         int rc = lm__db_exec(NULL, src, "BEGIN", 0, NULL);
@@ -268,9 +281,13 @@ static int catch_up(PGconn *src, PGconn *dst, const lm__db *db, const char *owne
             rc = lm__db_exec(NULL, src, "COMMIT", 0, NULL);
         else
             PQclear(PQexec(src, "ROLLBACK"));
-        if (rc < 0 || (rc = wait_applied(dst, name, lsn)) < 0)
+        double left = timeout_ms - (lm__now_ms() - start);
+        if (rc < 0 || (rc = wait_applied(dst, name, lsn, left > 1000 ? left : 1000)) < 0)
             return rc;
-        if (lm__now_ms() - t0 < CATCHUP_CLOSE_MS)
+        /* close enough; or, after a few rounds, as close as the writes let it come (the
+           fenced wait stops the writes: what is left is applied then) */
+        double lag = lm__now_ms() - t0;
+        if (lag < CATCHUP_CLOSE_MS || (round >= 8 && lag < CATCHUP_TIMEOUT_MS / 10))
             break;
     }
     return 0;
@@ -412,7 +429,7 @@ LM_EXTERN int lm_cluster_move_tenant(const char *proxy_url, const char *schema,
     rep.index_ms = lm__now_ms() - t;
     /* What the source wrote during the copy and the builds, streamed before the fence; and an
        index the source built meanwhile */
-    if ((rc = catch_up(src, dst, &db, owner_id, name)) < 0 ||
+    if ((rc = catch_up(src, dst, &db, owner_id, name, timeout_s * 1000.0 - (lm__now_ms() - t0))) < 0 ||
         (rc = build_indexes(src, dst, &db, owner_id)) < 0)
         goto out;
 
@@ -448,7 +465,7 @@ LM_EXTERN int lm_cluster_move_tenant(const char *proxy_url, const char *schema,
             goto out;
         fenced = 1;
     }
-    if ((rc = wait_applied(dst, name, lsn)) < 0)
+    if ((rc = wait_applied(dst, name, lsn, CATCHUP_TIMEOUT_MS)) < 0)
         goto out;
     /* The source's index set is final now (its builder's record of a new one is a fenced
        write); the target lifts its fence. Jobs the source's embedding worker had claimed can no
