@@ -8,8 +8,9 @@
 -- row trigger, fired only in maintenance mode (its WHEN clause costs tenant writes nothing),
 -- checks each row's tenant the same way: the tenant's fence lock shared (held to the end of
 -- the transaction, so the cut-over's exclusive lock waits for it), then the fence row; a fenced
--- tenant's row fails the statement with SQLSTATE 40001. A tenant checked once in a transaction
--- is not checked again (its lock is held: no fence can commit before the transaction ends).
+-- tenant's row fails the statement with SQLSTATE 40001. The rows that follow a checked row of
+-- the same tenant in the transaction are not checked again (its lock is held: no fence can
+-- commit before the transaction ends).
 --
 -- llmemory.fence_bypass names the one tenant whose rows the move itself writes (its marker, the
 -- clean-up of the source, the slate of the target): only the cluster's sessions set it.
