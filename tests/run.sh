@@ -98,6 +98,8 @@ for b in "$@"; do
     run_suite "mcp ($v)" bash tests/mcp/run.sh "$b/llmemory"
     # Sharded mode starts three clusters of its own (a proxy and two shards).
     run_suite "cluster ($v)" bash tests/cluster/run.sh "$b/llmemory"
+    # Index builds, the embedding worker and the maintenance fence through a cluster (its own).
+    run_suite "cluster moves ($v)" bash tests/cluster/move.sh "$b/llmemory"
     # The Python package runs against the debug build only (an ASan library needs LD_PRELOAD
     # inside CPython; python/tests/run.sh explains).
     if [ "$v" = debug ]; then

@@ -298,8 +298,8 @@ pools_ready: {
            shards' functions switch to their recorded work role); the proxy has no tables for a
            work role to be confined on. */
         (void)lm__db_set_role(&mem->db, NULL);
-        /* Per-tenant vector indexes are built on the shards, not from here (docs/cluster.md). */
-        mem->vec.index_threshold = -1;
+        /* Per-tenant vector indexes are built on the tenant's shard (api/shards.c), with this
+           memory's settings. */
         if ((rc = lm__vector_configure(&mem->db, &mem->vec)) < 0)
             goto out;
         if (!o.no_bm25_extension && (rc = lm__bm25_detect_proxy(&mem->db, &mem->bm25)) < 0)
@@ -318,7 +318,13 @@ pools_ready: {
         if (!o.no_bm25_extension && (rc = lm__bm25_detect(&mem->db, &mem->bm25)) < 0)
             goto out;
     }
+    if (mem->db.proxy && (rc = lm__shards_init(mem, lm__memory_open_tenant, lm_memory_close)) < 0)
+        goto out;
     lm__vindex_bg_init(&mem->vindex_bg, &mem->db, &mem->vec);
+    if (mem->db.proxy) {
+        mem->vindex_bg.route = lm__shards_route;
+        mem->vindex_bg.route_arg = mem;
+    }
     lm__autopack_init(mem);
     lm__erase_bg_init(&mem->erase_bg);
     if ((rc = lm__authfail_init(mem)) < 0 || (rc = lm__keycache_init(mem)) < 0) {
@@ -326,6 +332,7 @@ pools_ready: {
         lm__erase_bg_dispose(&mem->erase_bg);
         lm__autopack_dispose(mem);
         lm__vindex_bg_dispose(&mem->vindex_bg);
+        lm__shards_dispose(mem);
         goto out;
     }
     *out = mem;
@@ -422,6 +429,7 @@ void lm_memory_close(lm_memory *mem)
     lm__keycache_dispose(mem);
     lm__authfail_dispose(mem);
     lm__vindex_bg_dispose(&mem->vindex_bg); /* finishes the pending index builds */
+    lm__shards_dispose(mem);
     lm__autopack_dispose(mem);
     lm__rate_dispose(mem);
     lm__pool_dispose(&mem->db.pool);

@@ -76,6 +76,7 @@ struct lm_memory {
     lm_quota_alerts alerts;      /* last lm_quota_alerts_get() (under buckets->meter_mu) */
     double alerts_at_ms;         /* when; 0: never */
     struct lm__keycache *keycache; /* verified API keys (api/keycache.c) */
+    struct lm__shards *shards;   /* on a cluster proxy: the shards' memories (api/shards.c) */
 };
 
 /* The verified-key cache of lm_key_verify() (api/keycache.c). */
@@ -123,6 +124,18 @@ int lm__router_each(lm_memory *mem, int (*fn)(lm_memory *tenant, void *arg), voi
    @p schema when @p url is NULL, else on its own pools for @p url (and @p migrate_url). */
 int lm__memory_open_tenant(lm_memory **out, lm_memory *base, const char *schema, const char *url,
                            const char *migrate_url);
+
+/* On a cluster proxy (api/shards.c): the memories of the shards, for the maintenance that runs
+ * on them (vector index builds, the embedding worker). */
+/* At open, on a proxy: shard memories are opened with @p open_fn (lm__memory_open_tenant, the
+   proxy memory's settings) and closed with @p close_fn. */
+int lm__shards_init(lm_memory *mem, lm__tenant_open_fn open_fn, void (*close_fn)(lm_memory *));
+/* lm__vindex_bg's route: the shard memory's database and vector settings for @p owner_id. */
+int lm__shards_route(void *mem, const char *owner_id, lm__db **db, const lm__vec_cfg **cfg);
+/* Call @p fn for every shard's memory; every shard is tried, the first failure returned. */
+int lm__shards_each(lm_memory *mem, int (*fn)(lm_memory *shard_mem, void *arg), void *arg);
+/* At close: closes the shards' memories. */
+void lm__shards_dispose(lm_memory *mem);
 
 typedef struct lm__routed {
     lm_memory *base;   /* the routing memory, or NULL when nothing was routed */

@@ -197,7 +197,10 @@ static int run_batch(lm_memory *mem, PGconn *c, const lm_embed_run_opts *o,
         rc = lm__error_set(LM_ENOMEM, "out of memory");
         goto out;
     }
-    /* Write only while the lease is ours; the primary key makes a second vector impossible. */
+    /* Write only while the lease is ours; the primary key makes a second vector impossible.
+       Not for a tenant that a move has fenced here (docs/cluster.md): its jobs are redone on
+       its new shard. A fence that commits while this runs fails it (SQLSTATE 40001, the row
+       fence of 071_cluster_fence_maintenance.sql); once more then, without that tenant. */
     lm__buf_clear(&sql);
     lm__buf_printf(&sql,
                    "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)"
@@ -205,15 +208,23 @@ static int run_batch(lm_memory *mem, PGconn *c, const lm_embed_run_opts *o,
                    " mine AS (DELETE FROM %s.embedding_queue q USING x"
                    "   WHERE q.owner_id = x.owner_id AND q.provider_id = $2 AND q.chunk_id = x.chunk_id"
                    "     AND q.lease_token = $3::uuid AND q.status = 'processing'"
+                   "     AND NOT EXISTS (SELECT 1 FROM %s.tenant_fence f WHERE f.owner_id = q.owner_id)"
                    "   RETURNING q.owner_id, q.chunk_id)"
                    " INSERT INTO %s (owner_id, provider_id, chunk_id, embedding)"
                    " SELECT x.owner_id, $2, x.chunk_id, x.embedding::vector(%d)"
                    "   FROM x JOIN mine ON mine.owner_id = x.owner_id AND mine.chunk_id = x.chunk_id"
                    " ON CONFLICT DO NOTHING",
-                   mem->db.qschema, mem->vec.table, mem->vec.dim);
+                   mem->db.qschema, mem->db.qschema, mem->vec.table, mem->vec.dim);
     {
         const char *p[] = {json, mem->vec.provider_id, token};
-        if ((rc = exec_sql(c, &w, &sql, 3, p)) < 0)
+        rc = exec_sql(c, &w, &sql, 3, p);
+        if (rc == LM_ERETRY) {
+            lm__db_log(&mem->db, LM_LOG_INFO, "embedding worker: %s; writing the others",
+                       lm_error_last()->message);
+            lm__error_clear();
+            rc = exec_sql(c, &w, &sql, 3, p);
+        }
+        if (rc < 0)
             goto out;
         res->embedded += strtoll(PQcmdTuples(w), NULL, 10);
     }
@@ -313,8 +324,12 @@ int lm_embed_run(lm_embed_run_result *out, lm_memory *mem, const lm_embed_run_op
 
     memset(&e, 0, sizeof(e));
     e.opts = opts;
+    /* A cluster proxy: each shard's queue, on the shard (api/shards.c), where the tenants'
+       vectors are written and their indexes built. */
+    if (mem != NULL && mem->db.proxy && mem->vec.embedder != NULL)
+        rc = lm__shards_each(mem, run_tenant, &e);
     /* A routing memory: its own queue, then each open tenant memory's. */
-    if ((rc = run_tenant(mem, &e)) == 0 && mem != NULL)
+    else if ((rc = run_tenant(mem, &e)) == 0 && mem != NULL)
         rc = lm__router_each(mem, run_tenant, &e);
     if (out)
         *out = e.sum;
@@ -337,6 +352,10 @@ int lm_embed_queue_stats_get(lm_embed_queue_stats *out, lm_memory *mem)
 {
     int rc;
     LM_ASSERT_ARG(out != NULL);
+    if (mem != NULL && mem->db.proxy && mem->vec.embedder != NULL) {
+        memset(out, 0, sizeof(*out));
+        return lm__shards_each(mem, stats_tenant, out);
+    }
     if ((rc = queue_stats(out, mem)) == 0)
         rc = lm__router_each(mem, stats_tenant, out);
     return rc;

@@ -612,34 +612,53 @@ static void utc_day(char out[11])
    other processes cannot deadlock). Counts of tenants being erased are dropped. */
 /* Through a cluster proxy: each owner's counts by its routed tenant function
    (064_usage_functions.sql), one call per owner and day (the proxy has no tables). */
-static int meter_write_proxy(lm_memory *mem, const lm__meter_row *rows, size_t n)
+/* One call per tenant, each its own transaction on the tenant's shard: every row is tried (a
+   tenant whose shard is down, or whose move fences it for a moment, holds up no other), and
+   the ones that failed are moved to the front of @p rows, *n_failed of them, for the next
+   flush; the first failure is returned. */
+static int meter_write_proxy(lm_memory *mem, lm__meter_row *rows, size_t n, size_t *n_failed)
 {
     lm_buf sql = LM_BUF_INIT;
+    lm__error_saved first;
     int rc = 0;
+    *n_failed = n;
     lm__buf_printf(&sql, "SELECT %s.lm_usage_add($1, ARRAY[$2::date], ARRAY[$3::bigint],"
                          " ARRAY[$4::bigint])", mem->db.qschema);
-    if (lm__buf_oom(&sql))
-        rc = LM_ENOMEM;
-    for (size_t i = 0; i < n && rc == 0; i++) {
+    if (lm__buf_oom(&sql)) {
+        lm_buf_dispose(&sql);
+        return LM_ENOMEM;
+    }
+    *n_failed = 0;
+    for (size_t i = 0; i < n; i++) {
         char s[24], a[24];
         const char *params[4] = {rows[i].owner, rows[i].day, s, a};
         snprintf(s, sizeof(s), "%lld", (long long)rows[i].n[LM__RATE_SEARCHES]);
         snprintf(a, sizeof(a), "%lld", (long long)rows[i].n[LM__RATE_ADDS]);
-        rc = lm__db_call(NULL, &mem->db, LM__STMT_FN_USAGE_ADD, sql.ptr, 4, params);
+        int one = lm__db_call(NULL, &mem->db, LM__STMT_FN_USAGE_ADD, sql.ptr, 4, params);
+        if (one < 0) {
+            if (rc == 0) {
+                rc = one;
+                lm__error_save(&first);
+            }
+            rows[(*n_failed)++] = rows[i];
+        }
     }
+    if (rc < 0)
+        lm__error_restore(&first);
     lm_buf_dispose(&sql);
     return rc;
 }
 
-static int meter_write(lm_memory *mem, const lm__meter_row *rows, size_t n)
+static int meter_write(lm_memory *mem, lm__meter_row *rows, size_t n, size_t *n_failed)
 {
     lm_buf sql = LM_BUF_INIT, a[4] = {LM_BUF_INIT, LM_BUF_INIT, LM_BUF_INIT, LM_BUF_INIT};
     PGconn *c = NULL;
     int rc;
+    *n_failed = 0;
     if (n == 0)
         return 0;
     if (mem->db.proxy)
-        return meter_write_proxy(mem, rows, n);
+        return meter_write_proxy(mem, rows, n, n_failed);
     for (int k = 0; k < 4; k++)
         lm__buf_putc(&a[k], '{');
     for (size_t i = 0; i < n; i++) {
@@ -672,6 +691,8 @@ static int meter_write(lm_memory *mem, const lm__meter_row *rows, size_t n)
     lm_buf_dispose(&sql);
     for (int k = 0; k < 4; k++)
         lm_buf_dispose(&a[k]);
+    if (rc < 0)
+        *n_failed = n; /* one statement: none written */
     return rc;
 }
 
@@ -696,14 +717,15 @@ int lm__meter_flush(lm_memory *mem)
         pthread_mutex_unlock(&mem->buckets->flush_mu);
         return LM_ENOMEM;
     }
-    rc = meter_write(mem, rows, n);
+    size_t n_failed = 0;
+    rc = meter_write(mem, rows, n, &n_failed);
     pthread_mutex_unlock(&mem->buckets->flush_mu);
     if (rc < 0) {
         lm__db_log(&mem->db, LM_LOG_WARN, "could not record usage counts: %s",
                    lm_error_last()->message);
-        /* Put them back: they are written with the next flush. */
+        /* Put back the ones not written: they are written with the next flush. */
         pthread_mutex_lock(&mem->buckets->meter_mu);
-        for (size_t i = 0; i < n && mem->buckets->meter_n < LM__METER_SLOTS; i++)
+        for (size_t i = 0; i < n_failed && mem->buckets->meter_n < LM__METER_SLOTS; i++)
             mem->buckets->meter[mem->buckets->meter_n++] = rows[i];
         pthread_mutex_unlock(&mem->buckets->meter_mu);
     }

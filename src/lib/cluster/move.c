@@ -29,6 +29,11 @@
 
 #define FENCE_LOCK_SQL "pg_advisory_xact_lock(hashtextextended($1, 1280114790))"
 #define CATCHUP_TIMEOUT_MS 30000.0
+/* A marker's commit is flushed at once, whatever the server's synchronous_commit: the source
+   streams only flushed WAL, and with synchronous_commit = off the WAL writer would flush it up
+   to wal_writer_delay (200 ms by default) later, each time, in the write pause. */
+#define SYNC_COMMIT_SQL "SET LOCAL synchronous_commit = local"
+#define MOVE_BUILD_MEM "512MB"
 
 static void sleep_ms(long ms)
 {
@@ -67,7 +72,8 @@ static int delete_tenant(PGconn *c, const lm__db *db, const char *owner)
     if (rc == 0)
         rc = lm__db_exec(NULL, c, "BEGIN", 0, NULL);
     if (rc == 0)
-        rc = lm__db_exec(NULL, c, "SELECT set_config('llmemory.erasing', $1, true)", 1, p);
+        rc = lm__db_exec(NULL, c, "SELECT set_config('llmemory.erasing', $1, true),"
+                                  " set_config('llmemory.fence_bypass', $1, true)", 1, p);
     if (rc == 0)
         rc = lm__cluster_exec_fmt(c, NULL, 1, p,
                                   "DELETE FROM %s.documents WHERE owner_id = $1", db->qschema);
@@ -199,10 +205,10 @@ static int wait_copied(PGconn *dst, const char *name, int timeout_s)
 }
 
 /* Wait until the target has applied the source's changes up to @p lsn. */
-static int wait_applied(PGconn *dst, const char *name, const char *lsn)
+static int wait_applied(PGconn *dst, const char *name, const char *lsn, double timeout_ms)
 {
     const char *p[2] = {name, lsn};
-    double t0 = lm__now_ms();
+    double t0 = lm__now_ms(), checked = t0;
     for (;;) {
         PGresult *r = NULL;
         int rc = lm__db_exec(&r, dst,
@@ -217,14 +223,79 @@ static int wait_applied(PGconn *dst, const char *name, const char *lsn)
         PQclear(r);
         if (done)
             return 0;
-        if (lm__now_ms() - t0 > CATCHUP_TIMEOUT_MS)
-            return lm__error_set(LM_ETIMEOUT, "the target shard did not catch up in %.0f s",
-                                 CATCHUP_TIMEOUT_MS / 1000);
-        sleep_ms(1);
+        if (lm__now_ms() - t0 > timeout_ms) {
+            lm__error_set(LM_ETIMEOUT, "the target shard did not catch up in %.0f s",
+                          timeout_ms / 1000);
+            lm__error_hint("The target applies the tenant's writes slower than they come: "
+                           "move it when it writes less, or to a less loaded shard.");
+            return LM_ETIMEOUT;
+        }
+        /* a long wait: replication that fails (and retries for ever) ends it */
+        if (lm__now_ms() - checked > 1000) {
+            if ((rc = replication_failed(dst, name)) < 0)
+                return rc;
+            checked = lm__now_ms();
+        }
+        sleep_ms(lm__now_ms() - t0 > 100 ? 5 : 1);
     }
 }
 
-/* Build on the target the tenant's vector indexes that the source has and the target lacks. */
+/* The marker: a change of one published row of the tenant (its tenant_usage row, unchanged in
+   value), in the caller's transaction on the source; *lsn is where the source's WAL stands after
+   it. Once the target has applied past that, it has every change of the tenant committed before
+   the marker's transaction. */
+static int write_marker(PGconn *src, const lm__db *db, const char *owner, char *lsn, size_t cap)
+{
+    PGresult *r = NULL;
+    const char *po[1] = {owner};
+    int rc = lm__cluster_exec_fmt(src, NULL, 1, po,
+                                  "INSERT INTO %s.tenant_usage AS u (owner_id) VALUES ($1)"
+                                  " ON CONFLICT (owner_id) DO UPDATE SET documents = u.documents",
+                                  db->qschema);
+    if (rc == 0 && (rc = lm__db_exec(&r, src, "SELECT pg_current_wal_insert_lsn()", 0, NULL)) == 0)
+        snprintf(lsn, cap, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return rc;
+}
+
+/* The catch-up before the fence: markers until the target applies one within CATCHUP_CLOSE_MS of
+   its commit, so that the fenced catch-up, the write pause, has only the last moments' writes
+   left. A large tenant's copy and index builds leave minutes of writes to stream (with a writer
+   through the proxy during a 100,000-chunk move here: more than the 30 s that the fenced wait
+   allows); the rounds go on while the lag shrinks, up to the move's timeout. */
+#define CATCHUP_CLOSE_MS 50.0
+static int catch_up(PGconn *src, PGconn *dst, const lm__db *db, const char *owner,
+                    const char *name, double timeout_ms)
+{
+    char lsn[64];
+    double start = lm__now_ms();
+    for (int round = 0;; round++) {
+        double t0 = lm__now_ms();
+        /* (the position read before the commit: the target's progress passes it on applying) */
+        int rc = lm__db_exec(NULL, src, "BEGIN", 0, NULL);
+        if (rc == 0)
+            rc = lm__db_exec(NULL, src, SYNC_COMMIT_SQL, 0, NULL);
+        if (rc == 0)
+            rc = write_marker(src, db, owner, lsn, sizeof(lsn));
+        if (rc == 0)
+            rc = lm__db_exec(NULL, src, "COMMIT", 0, NULL);
+        else
+            PQclear(PQexec(src, "ROLLBACK"));
+        double left = timeout_ms - (lm__now_ms() - start);
+        if (rc < 0 || (rc = wait_applied(dst, name, lsn, left > 1000 ? left : 1000)) < 0)
+            return rc;
+        /* close enough; or, after a few rounds, as close as the writes let it come (the
+           fenced wait stops the writes: what is left is applied then) */
+        double lag = lm__now_ms() - t0;
+        if (lag < CATCHUP_CLOSE_MS || (round >= 8 && lag < CATCHUP_TIMEOUT_MS / 10))
+            break;
+    }
+    return 0;
+}
+
+/* Build on the target the tenant's vector indexes that the source has and the target lacks
+   (the definitions of the source's; one the target has is not touched: after the fence this
+   takes no lock on the vector table). */
 static int build_indexes(PGconn *src, PGconn *dst, const lm__db *db, const char *owner)
 {
     PGresult *r = NULL;
@@ -234,13 +305,26 @@ static int build_indexes(PGconn *src, PGconn *dst, const lm__db *db, const char 
     int rc = lm__cluster_exec_fmt(
         src, &r, 1, p,
         "SELECT regexp_replace(pg_get_indexdef(i.oid), '^CREATE INDEX ',"
-        "                      'CREATE INDEX CONCURRENTLY IF NOT EXISTS ')"
+        "                      'CREATE INDEX CONCURRENTLY IF NOT EXISTS '),"
+        "       format('%%I.%%I', %s, i.relname)"
         "  FROM %s.vector_indexes v"
         "  JOIN pg_class i ON i.relname = v.index_name AND i.relnamespace = %s::regnamespace"
         " WHERE v.owner_id = $1",
-        db->qschema, lit.ptr);
-    if (rc == 0)
-        rc = run_rows(dst, r);
+        lit.ptr, db->qschema, lit.ptr);
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
+        PGresult *e = NULL;
+        const char *pn[1] = {PQgetvalue(r, i, 1)};
+        rc = lm__db_exec(&e, dst, "SELECT to_regclass($1) IS NULL", 1, pn);
+        /* One build at a time, in memory: a graph that outgrows maintenance_work_mem (64 MB
+           by default, which a tenant of 100,000 vectors of 384 dimensions outgrows) goes on
+           built from disk pages, several times slower. */
+        if (rc == 0 && PQgetvalue(e, 0, 0)[0] == 't')
+            rc = lm__db_script(dst, "SET maintenance_work_mem = '" MOVE_BUILD_MEM "';"
+                                    " SET max_parallel_maintenance_workers = 0");
+        if (rc == 0 && PQgetvalue(e, 0, 0)[0] == 't')
+            rc = lm__db_script(dst, PQgetvalue(r, i, 0));
+        PQclear(e);
+    }
     PQclear(r);
     lm_buf_dispose(&lit);
     return rc;
@@ -256,9 +340,9 @@ LM_EXTERN int lm_cluster_move_tenant(const char *proxy_url, const char *schema,
     lm__cluster_shard_row *v = NULL;
     lm_buf sql = LM_BUF_INIT;
     lm_cluster_move_report rep;
-    char name[64], lsn[64], to[16];
+    char name[64], lsn[64], to[16], arriving[64];
     const char *src_url = NULL, *dst_url = NULL;
-    int rc, from = -1, replicating = 0, fenced = 0;
+    int rc, from = -1, replicating = 0, fenced = 0, arrived = 0;
     size_t n = 0;
     double t0 = lm__now_ms(), t;
 
@@ -301,12 +385,17 @@ LM_EXTERN int lm_cluster_move_tenant(const char *proxy_url, const char *schema,
         (rc = lm__cluster_connect(&dst, dst_url, "target shard")) < 0)
         goto out;
 
-    /* 1. clean slate on the target */
+    /* 1. clean slate on the target, where the tenant is fenced until the cut-over: its rows
+       there are a copy in the making, which no maintenance work may touch (the embedding
+       worker claims its queue entries on the source) */
+    snprintf(arriving, sizeof(arriving), "shard %d (arriving from shard %d)", to_shard, from);
     if ((rc = drop_replication(src, dst, name)) < 0 || (rc = delete_tenant(dst, &db, owner_id)) < 0 ||
-        (rc = lm__cluster_exec_fmt(dst, NULL, 1, po,
-                                   "DELETE FROM %s.tenant_fence WHERE owner_id = $1",
-                                   db.qschema)) < 0 ||
-        (rc = same_tables(src, dst, &db, to_shard)) < 0 ||
+        (rc = lm__cluster_exec_fmt(dst, NULL, 2, (const char *const[]){owner_id, arriving},
+                                   "INSERT INTO %s.tenant_fence (owner_id, moved_to)"
+                                   " VALUES ($1, $2) ON CONFLICT (owner_id) DO UPDATE"
+                                   " SET moved_to = excluded.moved_to,"
+                                   " fenced_at = clock_timestamp()", db.qschema)) < 0 ||
+        (arrived = 1, rc = same_tables(src, dst, &db, to_shard)) < 0 ||
         (rc = fix_replica_identity(src, &db)) < 0 || (rc = fix_replica_identity(dst, &db)) < 0)
         goto out;
 
@@ -338,6 +427,11 @@ LM_EXTERN int lm_cluster_move_tenant(const char *proxy_url, const char *schema,
     if ((rc = build_indexes(src, dst, &db, owner_id)) < 0)
         goto out;
     rep.index_ms = lm__now_ms() - t;
+    /* What the source wrote during the copy and the builds, streamed before the fence; and an
+       index the source built meanwhile */
+    if ((rc = catch_up(src, dst, &db, owner_id, name, timeout_s * 1000.0 - (lm__now_ms() - t0))) < 0 ||
+        (rc = build_indexes(src, dst, &db, owner_id)) < 0)
+        goto out;
 
     /* 3. cut-over */
     t = lm__now_ms();
@@ -350,23 +444,19 @@ LM_EXTERN int lm_cluster_move_tenant(const char *proxy_url, const char *schema,
         if (rc == 0)
             rc = lm__db_exec(NULL, src, "SELECT " FENCE_LOCK_SQL, 1, po);
         if (rc == 0)
+            rc = lm__db_exec(NULL, src, SYNC_COMMIT_SQL, 0, NULL);
+        if (rc == 0)
+            rc = lm__db_exec(NULL, src, "SELECT set_config('llmemory.fence_bypass', $1, true)",
+                             1, po);
+        if (rc == 0)
             rc = lm__cluster_exec_fmt(src, NULL, 2, pf,
                                       "INSERT INTO %s.tenant_fence (owner_id, moved_to)"
                                       " VALUES ($1, $2) ON CONFLICT (owner_id) DO UPDATE"
                                       " SET moved_to = excluded.moved_to,"
                                       " fenced_at = clock_timestamp()", db.qschema);
-        /* The marker: a published row of the tenant, changed by the fence's transaction. */
+        /* The marker, in the fence's transaction */
         if (rc == 0)
-            rc = lm__cluster_exec_fmt(src, NULL, 1, po,
-                                      "INSERT INTO %s.tenant_usage AS u (owner_id) VALUES ($1)"
-                                      " ON CONFLICT (owner_id) DO UPDATE SET documents = u.documents",
-                                      db.qschema);
-        if (rc == 0 && (rc = lm__db_exec(&r, src, "SELECT pg_current_wal_insert_lsn()", 0,
-                                         NULL)) == 0) {
-            snprintf(lsn, sizeof(lsn), "%s", PQgetvalue(r, 0, 0));
-            PQclear(r);
-            r = NULL;
-        }
+            rc = write_marker(src, &db, owner_id, lsn, sizeof(lsn));
         if (rc == 0)
             rc = lm__db_exec(NULL, src, "COMMIT", 0, NULL);
         else
@@ -375,7 +465,27 @@ LM_EXTERN int lm_cluster_move_tenant(const char *proxy_url, const char *schema,
             goto out;
         fenced = 1;
     }
-    if ((rc = wait_applied(dst, name, lsn)) < 0)
+    if ((rc = wait_applied(dst, name, lsn, CATCHUP_TIMEOUT_MS)) < 0)
+        goto out;
+    /* The source's index set is final now (its builder's record of a new one is a fenced
+       write); the target lifts its fence. Jobs the source's embedding worker had claimed can no
+       longer be written there: their leases end, so the target's worker redoes them now. */
+    if ((rc = build_indexes(src, dst, &db, owner_id)) < 0 ||
+        (rc = lm__db_exec(NULL, dst, "BEGIN", 0, NULL)) < 0)
+        goto out;
+    rc = lm__db_exec(NULL, dst, "SELECT set_config('llmemory.fence_bypass', $1, true)", 1, po);
+    if (rc == 0)
+        rc = lm__cluster_exec_fmt(dst, NULL, 1, po,
+                                  "UPDATE %s.embedding_queue SET lease_until = now()"
+                                  " WHERE owner_id = $1 AND status = 'processing'", db.qschema);
+    if (rc == 0)
+        rc = lm__cluster_exec_fmt(dst, NULL, 1, po,
+                                  "DELETE FROM %s.tenant_fence WHERE owner_id = $1", db.qschema);
+    if (rc == 0)
+        rc = lm__db_exec(NULL, dst, "COMMIT", 0, NULL);
+    else
+        PQclear(PQexec(dst, "ROLLBACK"));
+    if (rc < 0)
         goto out;
     rc = lm__cluster_exec_fmt(proxy, NULL, 2, (const char *const[]){owner_id, to},
                               "INSERT INTO %s.cluster_placement AS p (owner_id, shard_no)"
@@ -384,7 +494,7 @@ LM_EXTERN int lm_cluster_move_tenant(const char *proxy_url, const char *schema,
                               " placed_at = now()", db.qschema);
     if (rc < 0)
         goto out;
-    fenced = 0; /* the fence stays: the tenant lives on the target now */
+    fenced = arrived = 0; /* the source's fence stays: the tenant lives on the target now */
     rep.pause_ms = lm__now_ms() - t;
 
     /* 4. clean-up of the source */
@@ -414,6 +524,11 @@ out:
                                  "DELETE FROM %s.tenant_fence WHERE owner_id = $1", db.qschema);
         if (replicating && src && dst)
             drop_replication(src, dst, name);
+        /* The target's copy stays fenced (a later move starts with a clean slate there) */
+        if (arrived && dst && PQstatus(dst) == CONNECTION_OK)
+            lm__cluster_exec_fmt(dst, NULL, 2, (const char *const[]){owner_id, arriving},
+                                 "INSERT INTO %s.tenant_fence (owner_id, moved_to)"
+                                 " VALUES ($1, $2) ON CONFLICT (owner_id) DO NOTHING", db.qschema);
         lm__error_set(code, "%s", msg);
         if (detail[0])
             lm__error_detail("%s", detail);

@@ -389,15 +389,17 @@ void lm__vector_maybe_index(lm__db *db, const lm__vec_cfg *cfg, const char *owne
     /* pgvector's HNSW indexes 2,000 dimensions of vector and 4,000 of halfvec: tenants of
        larger vectors stay exact. */
     int half = cfg->halfvec && cfg->dim <= LM__HNSW_MAX_DIM_HALFVEC;
-    if (cfg->embedder == NULL || cfg->index_threshold < 0 ||
+    if (cfg->embedder == NULL || cfg->index_threshold < 0 || db->proxy ||
         (!half && cfg->dim > LM__HNSW_MAX_DIM_VECTOR))
         return;
     if (lm__db_admin_acquire(&c, db) < 0)
         goto fail;
-    /* An erased tenant (its rows going) gets none. */
+    /* An erased tenant (its rows going) gets none, nor one fenced by a cluster move (its rows
+       here are a copy arriving, or left behind: the index is built where it is served). */
     if (exec_fmt(c, &res, 2, p2, "SELECT 1 FROM %s.vector_indexes WHERE owner_id = $1"
                                   " AND provider_id = $2 UNION ALL"
-                                  " SELECT 1 WHERE %s.llmemory_tenant_erased($1)", S, S) < 0)
+                                  " SELECT 1 WHERE %s.llmemory_tenant_erased($1) UNION ALL"
+                                  " SELECT 1 FROM %s.tenant_fence WHERE owner_id = $1", S, S, S) < 0)
         goto fail;
     if (PQntuples(res) > 0)
         goto out;
@@ -534,6 +536,20 @@ out:
 
 /* ---- index builds off the request path ---------------------------------------------------- */
 
+/* One tenant's check and build, where its route says (a cluster proxy: on its shard). */
+static void vindex_build(lm__vindex_bg *bg, const char *owner_id)
+{
+    lm__db *db = bg->db;
+    const lm__vec_cfg *cfg = bg->cfg;
+    if (bg->route != NULL && bg->route(bg->route_arg, owner_id, &db, &cfg) < 0) {
+        lm__db_log(bg->db, LM_LOG_WARN, "vector index of tenant \"%s\" not checked: %s",
+                   owner_id, lm_error_last()->message);
+        lm__error_clear();
+        return;
+    }
+    lm__vector_maybe_index(db, cfg, owner_id);
+}
+
 void lm__vindex_bg_init(lm__vindex_bg *bg, lm__db *db, const lm__vec_cfg *cfg)
 {
     memset(bg, 0, sizeof(*bg));
@@ -558,7 +574,7 @@ static void *vindex_bg_main(void *arg)
         bg->n--;
         bg->busy = 1;
         pthread_mutex_unlock(&bg->mu);
-        lm__vector_maybe_index(bg->db, bg->cfg, owner);
+        vindex_build(bg, owner);
         lm__free(owner);
         pthread_mutex_lock(&bg->mu);
         bg->busy = 0;
@@ -609,7 +625,7 @@ void lm__vindex_bg_request(lm__vindex_bg *bg, const char *owner_id)
     }
     pthread_mutex_unlock(&bg->mu);
     if (inline_build)
-        lm__vector_maybe_index(bg->db, bg->cfg, owner_id);
+        vindex_build(bg, owner_id);
 }
 
 void lm__vindex_bg_wait(lm__vindex_bg *bg)

@@ -102,6 +102,10 @@ typedef struct lm__vindex_bg {
     size_t n, cap;
     lm__db *db;
     const lm__vec_cfg *cfg;
+    /* Set on a cluster proxy: where a tenant's index is built (its shard's database and vector
+       settings); a failure is logged and the build skipped. */
+    int (*route)(void *arg, const char *owner_id, lm__db **db, const lm__vec_cfg **cfg);
+    void *route_arg;
 } lm__vindex_bg;
 
 void lm__vindex_bg_init(lm__vindex_bg *bg, lm__db *db, const lm__vec_cfg *cfg);
