@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -251,7 +252,9 @@ const char *srv_path_param(srv_request *r);
 /* Request header, or NULL. */
 const char *srv_header(srv_request *r, const char *name);
 /* Integer / boolean / number query parameters: 0 (absent: *present = 0), or -1 after replying
-   422. */
+   422. A range of SRV_ANY_INT only checks that the value is an int: the library checks the
+   range (its maximum is configurable: one place, one message). */
+#define SRV_ANY_INT INT_MIN, INT_MAX
 int srv_query_long(srv_request *r, const char *name, long min, long max, long *out, int *present);
 int srv_query_bool(srv_request *r, const char *name, int *out, int *present);
 int srv_query_double(
