@@ -124,6 +124,7 @@ static const char *head_problem(const char *buf, size_t n, size_t limit, const c
                                 const char **message, const char **detail, const char **reason)
 {
     const char *p = buf, *end = buf + n, *line, *eol, *sp1, *sp2, *head_end = NULL;
+    size_t head_len = 0; /* through the empty line that ends the head */
     int http11, host = 0, lines = 0;
 
     *code = "parse_error";
@@ -133,6 +134,7 @@ static const char *head_problem(const char *buf, size_t n, size_t limit, const c
         if (*q == '\n' && ((q + 1 < end && q[1] == '\n') ||
                            (q + 2 < end && q[1] == '\r' && q[2] == '\n'))) {
             head_end = q + 1;
+            head_len = (size_t)(head_end - buf) + (q[1] == '\n' ? 1 : 2);
             break;
         }
     }
@@ -152,7 +154,7 @@ static const char *head_problem(const char *buf, size_t n, size_t limit, const c
         *detail = "The request line and headers must fit in --max-header.";
         return "431 Request Header Fields Too Large";
     }
-    if ((size_t)(head_end - buf) > limit) {
+    if (head_len > limit) {
         *code = "payload_too_large";
         *reason = "headers_too_large";
         *message = "request headers are too large";
