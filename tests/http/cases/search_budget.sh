@@ -18,7 +18,7 @@ search() { # KEY QUERY-STRING OUTFILE: in the background; OUTFILE gets the statu
         "$SURL/v1/search?q=budget&$2" >"$3.tmp" 2>/dev/null
     mv "$3.tmp" "$3"
 }
-psql "$HTTP_DB" -qAt -c "BEGIN; LOCK TABLE $HTTP_SCHEMA.search_history IN EXCLUSIVE MODE; SELECT pg_sleep(8); COMMIT;" >/dev/null 2>&1 &
+psql "$HTTP_DB" -qAt -c "BEGIN; LOCK TABLE $HTTP_SCHEMA.search_history IN EXCLUSIVE MODE; SELECT pg_sleep(12); COMMIT;" >/dev/null 2>&1 &
 lockpid=$!
 echo $lockpid >>"$HTTP_TMP/pids"
 wait_until "the history lock" sh -c "[ \"\$(psql '$HTTP_DB' -qAt -c \"SELECT count(*) FROM pg_locks WHERE relation = '$HTTP_SCHEMA.search_history'::regclass AND mode = 'ExclusiveLock' AND granted\")\" -ge 1 ]"
