@@ -112,6 +112,9 @@ int srv_workers_start(srv_workers **out, int n, int per_tenant, int tenant_queue
    srv_dispatch() on it and resumes the connection. -1 (nothing done) once srv_workers_abort()
    was called. */
 int srv_workers_submit(srv_workers *w, struct srv_request *r);
+/* Slots of the search budget taken now (a one-slot search of a tenant holding none may take it
+   past *max, the budget). */
+int srv_workers_search_budget(srv_workers *w, int *max);
 /* Requests waiting for a worker. */
 int srv_workers_queued(srv_workers *w);
 /* Refuse new submissions; queued requests are answered 503 without running. */
@@ -350,6 +353,8 @@ void srv_metrics_early(int status, const char *reason, const char *error_code);
 void srv_metrics_register(int n_routes, const srv_route *(*route_at)(int id),
                           int (*queued)(srv_workers *w),
                           int (*queue_stats)(srv_server *s, lm_embed_queue_stats *out));
+/* The search budget's gauges (srv_workers_search_budget), registered like the queue. */
+void srv_metrics_register_budget(int (*budget)(srv_workers *w, int *max));
 /* Prometheus text exposition (malloc'd), or NULL when out of memory. */
 char *srv_metrics_render(srv_server *s, size_t *len);
 

@@ -329,6 +329,7 @@ int srv_run(const srv_config *config)
         goto out;
     }
     srv_metrics_register(srv_route_count(), srv_route_at, srv_workers_queued, srv_health_queue);
+    srv_metrics_register_budget(srv_workers_search_budget);
     if (!s->cfg.sync_embed && lm_memory_embedder(s->mem) != NULL &&
         srv_embedder_start(&s->embedder, s->mem) < 0) {
         srv_log(SRV_LOG_ERROR, NULL, "could not start the embedding worker", (const char *)NULL);

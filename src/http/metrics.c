@@ -84,7 +84,13 @@ static struct {
 static int n_routes_registered;
 static const srv_route *(*route_at_fn)(int id);
 static int (*queued_fn)(srv_workers *w);
+static int (*budget_fn)(srv_workers *w, int *max);
 static int (*queue_stats_fn)(srv_server *s, lm_embed_queue_stats *out);
+
+void srv_metrics_register_budget(int (*budget)(srv_workers *w, int *max))
+{
+    budget_fn = budget;
+}
 
 void srv_metrics_register(int n_routes, const srv_route *(*route_at)(int id),
                           int (*queued)(srv_workers *w),
@@ -281,6 +287,15 @@ char *srv_metrics_render(srv_server *s, size_t *len)
                      "# TYPE llmemory_http_queued_requests gauge\n");
     lm__buf_printf(&b, "llmemory_http_queued_requests %d\n",
                    s->workers != NULL && queued_fn != NULL ? queued_fn(s->workers) : 0);
+
+    if (s->workers != NULL && budget_fn != NULL) {
+        int max = 0, used = budget_fn(s->workers, &max);
+        lm__buf_puts(&b, "# HELP llmemory_http_search_budget_slots The server's search budget "
+                         "(--search-slots) and the slots searches hold now (all tenants).\n"
+                         "# TYPE llmemory_http_search_budget_slots gauge\n");
+        lm__buf_printf(&b, "llmemory_http_search_budget_slots{state=\"used\"} %d\n", used);
+        lm__buf_printf(&b, "llmemory_http_search_budget_slots{state=\"max\"} %d\n", max);
+    }
 
     lm_memory_pool_usage(&pool, s->mem);
     lm__buf_puts(&b, "# HELP llmemory_db_pool_connections Database connections of the pool.\n"

@@ -369,6 +369,16 @@ int srv_workers_submit(srv_workers *w, srv_request *r)
     return 0;
 }
 
+int srv_workers_search_budget(srv_workers *w, int *max)
+{
+    int n;
+    pthread_mutex_lock(&w->mu);
+    n = w->search_used;
+    *max = w->search_slots;
+    pthread_mutex_unlock(&w->mu);
+    return n;
+}
+
 int srv_workers_queued(srv_workers *w)
 {
     int n;

@@ -8,8 +8,14 @@ command -v psql >/dev/null 2>&1 || skip "psql is needed to hold the search histo
 ka=$(new_key "$P-a")
 kb=$(new_key "$P-b")
 kc=$(new_key "$P-c")
+printf 'search-budget-operator-token\n' >"$HTTP_TMP/op"
 start_server "$HTTP_TMP/srv" --threads 8 --tenant-requests 4 --tenant-queue 1 \
-    --search-slot-cost 100 --search-slots 4
+    --search-slot-cost 100 --search-slots 4 --operator-token-file "$HTTP_TMP/op"
+budget() { # the search budget's gauges from /metrics
+    curl -s --max-time 5 -H "Authorization: Bearer search-budget-operator-token" "$SURL/metrics" |
+        sed -n 's/^llmemory_http_search_budget_slots{state="\(used\|max\)"} /\1=/p' | tr '\n' ' '
+}
+[ "$(budget)" = "used=0 max=4 " ] || fail "quiet budget: $(budget)"
 blocked() { # N: at least N searches wait on the history lock
     [ "$(psql "$HTTP_DB" -qAt -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND (query LIKE '%lm_search(%' OR query LIKE '%search_history%') AND pid <> pg_backend_pid()")" -ge "$1" ]
 }
@@ -27,6 +33,7 @@ search "$ka" candidates=200 "$HTTP_TMP/a1" &
 wait_until "A's search to hold the budget" blocked 1
 search "$kc" candidates=200 "$HTTP_TMP/c1" &
 wait_until "C's search to hold the budget" blocked 2
+[ "$(budget)" = "used=4 max=4 " ] || fail "full budget: $(budget)"
 # A's second costly search waits for the budget (its own share, 4, has room).
 search "$ka" "candidates=200&no_history=true" "$HTTP_TMP/a2" &
 sleep 0.5
@@ -59,4 +66,5 @@ wait_until "B's search to be served" test -e "$HTTP_TMP/b1"
 [ "$(cat "$HTTP_TMP/b1")" = 200 ] || fail "B's costly search got $(cat "$HTTP_TMP/b1")"
 [ "$(cat "$HTTP_TMP/a1")" = 200 ] || fail "A's first search got $(cat "$HTTP_TMP/a1")"
 [ "$(cat "$HTTP_TMP/a2")" = 200 ] || fail "A's second search got $(cat "$HTTP_TMP/a2")"
+wait_until "the budget to be given back" sh -c "[ \"\$(curl -s -H 'Authorization: Bearer search-budget-operator-token' '$SURL/metrics' | grep -c 'search_budget_slots{state=\"used\"} 0')\" = 1 ]"
 stop_server "$SPID"
