@@ -91,18 +91,20 @@ static void mhd_error_answer(const char *msg)
     if (strncmp(msg, prefix, sizeof(prefix) - 1) != 0)
         return;
     status = atoi(msg + sizeof(prefix) - 1);
+    if (status == 413 || status == 414 || status == 431)
+        code = "payload_too_large";
+    else if (status != 400 && status != 505)
+        code = "other";
     if (strstr(msg, "chunked") != NULL)
         reason = "malformed_body";
     else if (status == 414)
-        reason = "uri_too_long", code = "payload_too_large";
+        reason = "uri_too_long";
     else if (status == 431)
-        reason = "headers_too_large", code = "payload_too_large";
-    else if (status == 413)
-        reason = "other", code = "payload_too_large";
+        reason = "headers_too_large";
     else if (status == 505)
         reason = "http_version";
     else if (status != 400)
-        reason = "other", code = "other";
+        reason = "other";
     srv_early_record(status, code, reason, NULL, NULL, 0, 0);
 }
 
