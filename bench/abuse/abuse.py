@@ -396,6 +396,46 @@ def sc_noisy_search(a, t, victim):
     return res, "statuses=%s" % json.dumps(codes, sort_keys=True), True
 
 
+def sc_many_noisy(a, t, victim):
+    """Several other tenants (--noisy-keys, each with documents), two connections each, sending
+    the costliest searches the cost limit allows. Each tenant alone runs one at a time (its
+    share, --search-slot-cost); together they are held to the server's search budget
+    (--search-slots), which goes to the tenant holding least of it: the victim's searches never
+    queue behind them. SERVE_ARGS='--search-slots 1000' shows them without the budget."""
+    text = " ".join(WORDS * 16)[:1000]
+    q = urllib.parse.quote(text)
+    reqs = [("GET", "/v1/search?type=hybrid&candidates=1000&expand=true&max_variants=3"
+             "&rerank=true&rerank_top_k=1000&limit=10&q=" + q, None),
+            ("POST", "/v1/search", {"query": text, "type": "hybrid", "candidates": 1000,
+                                    "expand": True, "max_variants": 3, "rerank": True,
+                                    "rerank_top_k": 1000, "limit": 10})]
+    keys = [k for k in a.noisy_keys.split(",") if k]
+    if not keys:
+        return ([], 1), "no --noisy-keys", False
+    codes = {}
+    lock = threading.Lock()
+
+    def searcher(stop, i):
+        key = keys[i % len(keys)]
+        conn = http.client.HTTPConnection(t.host, t.port, timeout=120)
+        end = now() + a.seconds + 5
+        k = 0
+        while not stop.is_set() and now() < end and k < 10000:
+            method, path, body = reqs[(k + i) % len(reqs)]
+            st, _, _ = request(t, method, path, key, body=body, conn=conn)
+            with lock:
+                codes[st] = codes.get(st, 0) + 1
+            if st == 429:
+                time.sleep(0.05)
+            k += 1
+        conn.close()
+
+    with Attack(searcher, 2 * len(keys)):
+        time.sleep(0.5)
+        res = victim_run(victim, a.seconds)
+    return res, "tenants=%d statuses=%s" % (len(keys), json.dumps(codes, sort_keys=True)), True
+
+
 def sc_big_adds(a, t, victim):
     """Another tenant: concurrent large adds (write lock and workers held)."""
     size = int(2_000_000 * a.scale) + 10_000
@@ -420,7 +460,8 @@ def sc_big_adds(a, t, victim):
 
 SCENARIOS = [("conn_limit", sc_conn_limit), ("slowloris", sc_slowloris),
              ("unauth_upload", sc_unauth_upload), ("metrics_flood", sc_metrics_flood),
-             ("noisy_search", sc_noisy_search), ("big_adds", sc_big_adds)]
+             ("noisy_search", sc_noisy_search), ("many_noisy", sc_many_noisy),
+             ("big_adds", sc_big_adds)]
 
 
 def main():
@@ -433,6 +474,8 @@ def main():
     p.add_argument("--scale", type=float, default=1.0)
     p.add_argument("--max-connections", type=int, default=1024)
     p.add_argument("--head-timeout", type=float, default=10)
+    p.add_argument("--noisy-keys", default="",
+                   help="comma-separated keys of other tenants (with documents) for many_noisy")
     p.add_argument("--only", default="")
     p.add_argument("--check", action="store_true")
     # A sanitizer build keeps freed memory in quarantine: its memory is reported, not checked.

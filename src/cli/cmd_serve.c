@@ -140,6 +140,10 @@ int cli_cmd_serve(cli_ctx *ctx, int argc, char **argv)
                 "a search of this estimated cost takes one of its\n"
                 "tenant's request slots; costlier ones take more, up\n"
                 "to all of them (default 1000; see docs/http.md)"),
+        CLI_INT(0, "search-slots", "N", &cfg.search_slots, 1, 1000000,
+                "slots all tenants' searches hold at once; more wait,\n"
+                "the tenant holding least first (default: half the\n"
+                "threads, at least --tenant-requests)"),
         CLI_INT(0, "drain", "SECONDS", &cfg.drain_s, 1, 86400,
                 "on shutdown, wait this long for requests (default 30)"),
         CLI_CALL(0, "rate-limit", "N", &cfg.rate_limit, NULL, opt_rate,

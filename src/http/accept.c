@@ -47,10 +47,13 @@ static struct {
     int epfd;
 } acc = {NULL, 0, 0, NULL, -1};
 
-/* Answer with a complete JSON error and close. What the client already sent is read first, so
+static int token_char(unsigned char c);
+
+/* Answer with a complete JSON error and close (and record it: srv_early_record). What the client already sent is read first, so
    that closing does not reset the connection before the answer arrives. */
 static void reply_close(int fd, const char *status, const char *code, const char *message,
-                        const char *detail, int retry_after)
+                        const char *detail, int retry_after, const char *reason,
+                        const char *method, const struct sockaddr *sa, size_t bytes_in)
 {
     char body[512], top[256], buf[8192];
     int nb = snprintf(body, sizeof(body),
@@ -62,12 +65,37 @@ static void reply_close(int fd, const char *status, const char *code, const char
                       "Content-Length: %d\r\n\r\n",
                       status, retry_after ? "Retry-After: 1\r\n" : "", nb);
 
-    for (int i = 0; i < 8 && recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0; i++)
-        ;
-    if (send(fd, top, (size_t)nh, MSG_NOSIGNAL | MSG_DONTWAIT) == nh)
-        (void)!send(fd, body, (size_t)nb, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t got;
+    size_t out = 0;
+
+    for (int i = 0; i < 8 && (got = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0; i++)
+        if (bytes_in == 0)
+            bytes_in = (size_t)got; /* what came before the head was peeked is not counted */
+    if (send(fd, top, (size_t)nh, MSG_NOSIGNAL | MSG_DONTWAIT) == nh) {
+        out = (size_t)nh;
+        if (send(fd, body, (size_t)nb, MSG_NOSIGNAL | MSG_DONTWAIT) == nb)
+            out += (size_t)nb;
+    }
     shutdown(fd, SHUT_WR);
     close(fd);
+    srv_early_record(atoi(status), code, reason, method, sa, bytes_in, out);
+}
+
+/* The method of the request line in buf[0..n) when it reads as one (a token of at most 15
+   bytes), else "": for the access log of an early answer. */
+static void head_method(char out[16], const char *buf, size_t n)
+{
+    size_t i = 0, j = 0;
+
+    out[0] = '\0';
+    while (i < n && (buf[i] == '\r' || buf[i] == '\n'))
+        i++;
+    for (; i < n && j < 15 && token_char((unsigned char)buf[i]); i++)
+        out[j++] = buf[i];
+    if (i < n && buf[i] == ' ')
+        out[j] = '\0';
+    else
+        out[0] = '\0';
 }
 
 static void pending_drop(srv_server *s, pending *p, int close_fd)
@@ -92,10 +120,11 @@ static int token_char(unsigned char c)
 /* What is wrong with the request head in buf[0..n) (a complete head ends with an empty line):
    NULL when it is complete and well-formed, "" when it is incomplete so far; else the status
    line, with *code, *message and *detail set. */
-static const char *head_problem(const char *buf, size_t n, size_t limit,
-                                const char **code, const char **message, const char **detail)
+static const char *head_problem(const char *buf, size_t n, size_t limit, const char **code,
+                                const char **message, const char **detail, const char **reason)
 {
     const char *p = buf, *end = buf + n, *line, *eol, *sp1, *sp2, *head_end = NULL;
+    size_t head_len = 0; /* through the empty line that ends the head */
     int http11, host = 0, lines = 0;
 
     *code = "parse_error";
@@ -105,6 +134,7 @@ static const char *head_problem(const char *buf, size_t n, size_t limit,
         if (*q == '\n' && ((q + 1 < end && q[1] == '\n') ||
                            (q + 2 < end && q[1] == '\r' && q[2] == '\n'))) {
             head_end = q + 1;
+            head_len = (size_t)(head_end - buf) + (q[1] == '\n' ? 1 : 2);
             break;
         }
     }
@@ -114,21 +144,25 @@ static const char *head_problem(const char *buf, size_t n, size_t limit,
             return "";
         *code = "payload_too_large";
         if (eol == NULL) {
+            *reason = "uri_too_long";
             *message = "request line is too long";
             *detail = "The request line (method, path and query string) must fit in --max-header.";
             return "414 URI Too Long";
         }
+        *reason = "headers_too_large";
         *message = "request headers are too large";
         *detail = "The request line and headers must fit in --max-header.";
         return "431 Request Header Fields Too Large";
     }
-    if ((size_t)(head_end - buf) > limit) {
+    if (head_len > limit) {
         *code = "payload_too_large";
+        *reason = "headers_too_large";
         *message = "request headers are too large";
         *detail = "The request line and headers must fit in --max-header.";
         return "431 Request Header Fields Too Large";
     }
     /* The request line: METHOD SP TARGET SP HTTP/x.y */
+    *reason = "malformed_request_line";
     *message = "malformed request line";
     *detail = "Expected \\\"METHOD /path HTTP/1.1\\\".";
     line = p;
@@ -151,6 +185,7 @@ static const char *head_problem(const char *buf, size_t n, size_t limit,
             v[7] < '0' || v[7] > '9')
             return "400 Bad Request";
         if (v[5] != '1') {
+            *reason = "http_version";
             *message = "HTTP version not supported";
             *detail = "This server speaks HTTP/1.0 and HTTP/1.1.";
             return "505 HTTP Version Not Supported";
@@ -158,6 +193,7 @@ static const char *head_problem(const char *buf, size_t n, size_t limit,
         http11 = v[7] != '0';
     }
     /* Header lines: NAME ":" VALUE, or a continuation (folded) line. */
+    *reason = "malformed_header";
     *message = "malformed header line";
     *detail = "Each header line must be \\\"Name: value\\\".";
     for (line = eol + 1; line < head_end; line = eol + 1) {
@@ -181,12 +217,14 @@ static const char *head_problem(const char *buf, size_t n, size_t limit,
         /* MHD keeps a record per header in the same memory as the head. */
         if (++lines > MAX_HEADER_LINES(limit)) {
             *code = "payload_too_large";
+            *reason = "too_many_headers";
             *message = "too many request header lines";
             *detail = "At most --max-header / 128 header lines (at least 32) are accepted.";
             return "431 Request Header Fields Too Large";
         }
     }
     if (http11 && !host) {
+        *reason = "missing_host";
         *message = "missing Host header";
         *detail = "HTTP/1.1 requests must carry a Host header.";
         return "400 Bad Request";
@@ -200,7 +238,7 @@ static void pending_read(srv_server *s, pending *p, int hangup)
 {
     size_t limit = s->cfg.max_header;
     ssize_t got = recv(p->fd, acc.peek, limit + 1, MSG_PEEK | MSG_DONTWAIT);
-    const char *status, *code = NULL, *message = NULL, *detail = NULL;
+    const char *status, *code = NULL, *message = NULL, *detail = NULL, *reason = "other";
 
     if (got < 0) {
         if (errno == EAGAIN || errno == EINTR)
@@ -212,7 +250,7 @@ static void pending_read(srv_server *s, pending *p, int hangup)
         pending_drop(s, p, 1); /* closed before a request: nothing to answer */
         return;
     }
-    status = head_problem(acc.peek, (size_t)got, limit, &code, &message, &detail);
+    status = head_problem(acc.peek, (size_t)got, limit, &code, &message, &detail, &reason);
     if (status != NULL && status[0] == '\0') {
         if (hangup)
             pending_drop(s, p, 1); /* the client gave up on its head */
@@ -220,8 +258,12 @@ static void pending_read(srv_server *s, pending *p, int hangup)
     }
     if (status != NULL) {
         int fd = p->fd;
+        struct sockaddr_storage ss = p->ss;
+        char method[16];
+        head_method(method, acc.peek, (size_t)got);
         pending_drop(s, p, -1);
-        reply_close(fd, status, code, message, detail, 0);
+        reply_close(fd, status, code, message, detail, 0, reason, method,
+                    (struct sockaddr *)&ss, (size_t)got);
         return;
     }
     {
@@ -271,7 +313,8 @@ static void admit(srv_server *s, int fd, const struct sockaddr *sa, socklen_t le
     if ((n >= max && n - srv_conns_leaving() >= max + reserve) || n >= 2 * (max + reserve) - 16) {
         reply_close(fd, "503 Service Unavailable", "unavailable",
                     "server is at its connection limit",
-                    "Every connection slot is serving a request.", 1);
+                    "Every connection slot is serving a request.", 1, "connection_limit", NULL, sa,
+                    0);
         return;
     }
     if (acc.n == acc.cap) {

@@ -200,7 +200,7 @@ void srv_h_doc_list(srv_request *r)
         origin_refused(r, "list the tenant's documents");
         return;
     }
-    if (srv_query_long(r, "limit", 0, 100000, &limit, &has) < 0)
+    if (srv_query_long(r, "limit", SRV_ANY_INT, &limit, &has) < 0) /* lm_doc_list checks it */
         return;
     if (has)
         opts.limit = (int)limit;

@@ -249,6 +249,26 @@ static void reply_rpc_error(srv_request *r, int status, int code, const char *me
     srv_reply_buf(r, status, &b);
 }
 
+long srv_mcp_cost(srv_request *r)
+{
+    return r->body != NULL ? mcp_message_cost(r->body, r->body_len) : 0;
+}
+
+void srv_mcp_busy(srv_request *r)
+{
+    lm_buf b = LM_BUF_INIT;
+    mcp_outcome o;
+
+    mcp_outcome_init(&o);
+    if (r->body != NULL)
+        mcp_peek(&o, r->body, r->body_len);
+    mcp_busy_reply(&b, o.id[0] != '\0' ? o.id : NULL, 1);
+    mcp_outcome_dispose(&o);
+    r->error_code = "tenant_busy";
+    srv_reply_buf(r, MHD_HTTP_TOO_MANY_REQUESTS, &b);
+    srv_reply_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+}
+
 /* The slot of session @p id for @p tenant, or NULL (expired ones are freed). Lock held. */
 static mcp_slot *slot_find(const char *id, const char *tenant, double now)
 {

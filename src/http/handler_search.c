@@ -115,7 +115,8 @@ void srv_h_search_get(srv_request *r)
             return;
         }
     }
-    if (srv_query_long(r, "limit", 1, 100000, &v, &has) < 0)
+    /* lm_search checks the range of limit (one place, one message). */
+    if (srv_query_long(r, "limit", SRV_ANY_INT, &v, &has) < 0)
         return;
     if (has)
         o.limit = (int)v;
@@ -224,7 +225,7 @@ void srv_h_search_post(srv_request *r)
         srv_body_double(r, "alpha", 0, 1, &o.alpha) < 0)
         return;
     n = o.limit;
-    if (srv_body_long(r, "limit", 1, 100000, &n) < 0)
+    if (srv_body_long(r, "limit", SRV_ANY_INT, &n) < 0) /* lm_search checks the range */
         return;
     o.limit = (int)n;
 #define BODY_INT(name, lo, hi, field)               \

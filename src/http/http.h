@@ -53,6 +53,8 @@ typedef struct srv_config {
     int tenant_queue;    /* more of its requests that wait (then 429); 0: 64 */
     int search_slot_cost; /* estimated search cost (lm_search_cost()) that takes one of the
                              tenant's request slots; 0: SRV_DEFAULT_SEARCH_SLOT_COST */
+    int search_slots;    /* slots all tenants' searches hold at once; 0: threads / 2, at least
+                            tenant_requests */
     int drain_s;         /* graceful shutdown waits this long for requests; 0: default */
     double rate_limit;   /* requests per second per tenant; 0: off */
     double public_rate;  /* /healthz, /readyz, /metrics per client address and second; 0: default */

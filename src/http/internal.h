@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -102,12 +103,18 @@ typedef struct srv_workers srv_workers;
    credential's owner) runs at most @p per_tenant requests at once; more of its requests wait,
    holding no worker, up to @p tenant_queue of them, and beyond that get 429. A request whose
    route estimates a cost (srv_route.cost) weighs ceil(cost / @p slot_cost) of those slots, at
-   least 1 and at most @p per_tenant: a tenant runs one maximal search at a time. */
-int srv_workers_start(srv_workers **out, int n, int per_tenant, int tenant_queue, long slot_cost);
+   least 1 and at most @p per_tenant: a tenant runs one maximal search at a time. The same
+   weights of all tenants' searches together stay within @p search_slots (the search budget),
+   which goes to the tenant holding least of it first when it is full. */
+int srv_workers_start(srv_workers **out, int n, int per_tenant, int tenant_queue, long slot_cost,
+                      int search_slots);
 /* Suspend the request's connection and queue it (call from the access handler); a worker runs
    srv_dispatch() on it and resumes the connection. -1 (nothing done) once srv_workers_abort()
    was called. */
 int srv_workers_submit(srv_workers *w, struct srv_request *r);
+/* Slots of the search budget taken now (a one-slot search of a tenant holding none may take it
+   past *max, the budget). */
+int srv_workers_search_budget(srv_workers *w, int *max);
 /* Requests waiting for a worker. */
 int srv_workers_queued(srv_workers *w);
 /* Refuse new submissions; queued requests are answered 503 without running. */
@@ -173,6 +180,7 @@ typedef struct srv_request {
     int auth_early;      /* authenticated by a worker before the body was read (1: pending) */
     struct srv_tenant *gate; /* the tenant slot the request holds (workers.c), or NULL */
     int weight;              /* slots of its tenant's share it holds or waits for (workers.c) */
+    int budget;              /* slots of the server's search budget it holds or waits for */
 
     /* body (malloc'd, freed when the request completes) */
     char *body;
@@ -247,7 +255,9 @@ const char *srv_path_param(srv_request *r);
 /* Request header, or NULL. */
 const char *srv_header(srv_request *r, const char *name);
 /* Integer / boolean / number query parameters: 0 (absent: *present = 0), or -1 after replying
-   422. */
+   422. A range of SRV_ANY_INT only checks that the value is an int: the library checks the
+   range (its maximum is configurable: one place, one message). */
+#define SRV_ANY_INT INT_MIN, INT_MAX
 int srv_query_long(srv_request *r, const char *name, long min, long max, long *out, int *present);
 int srv_query_bool(srv_request *r, const char *name, int *out, int *present);
 int srv_query_double(
@@ -337,12 +347,17 @@ void srv_metrics_request(int route_id, int status, double seconds, const char *e
 void srv_metrics_search(int type, double seconds);
 void srv_metrics_auth_failure(const char *reason);
 void srv_metrics_rate_limited(void);
+/* An answer given before any request was made (a refused head, the connection limit): status
+   and reason (a fixed set: metrics.c), counted by both and by error code. */
+void srv_metrics_early(int status, const char *reason, const char *error_code);
 /* What the renderer reads from the layers that record into metrics.c: the route table (labels),
    the worker queue and the embedding queue (gauges). main.c registers them once they exist, so
    metrics.c depends on none of those files. Until then no route labels and queues of 0 show. */
 void srv_metrics_register(int n_routes, const srv_route *(*route_at)(int id),
                           int (*queued)(srv_workers *w),
                           int (*queue_stats)(srv_server *s, lm_embed_queue_stats *out));
+/* The search budget's gauges (srv_workers_search_budget), registered like the queue. */
+void srv_metrics_register_budget(int (*budget)(srv_workers *w, int *max));
 /* Prometheus text exposition (malloc'd), or NULL when out of memory. */
 char *srv_metrics_render(srv_server *s, size_t *len);
 
@@ -377,6 +392,10 @@ void srv_h_keys_create(srv_request *r);
 void srv_h_keys_revoke(srv_request *r);
 void srv_h_mcp_post(srv_request *r);
 void srv_h_mcp_delete(srv_request *r);
+/* The estimated cost of a POST /mcp message (a search tool call's; srv_route.cost), and its
+   answer when the tenant is over its share: 429 with Retry-After and a JSON-RPC error. */
+long srv_mcp_cost(srv_request *r);
+void srv_mcp_busy(srv_request *r);
 void srv_h_export(srv_request *r);
 void srv_h_import(srv_request *r);
 void srv_h_tenant_erase(srv_request *r);
@@ -437,6 +456,12 @@ int srv_conns_sweep(srv_server *s);
 int srv_conns_make_room(void);
 /* Open connections already cut (shut down): their slots are as good as free. */
 int srv_conns_leaving(void);
+
+/* Record an answer given before any request was made (accept.c, server.c): its access-log line
+   (route=early, the reason, the client address, the method when the head has a readable one)
+   and its metrics. */
+void srv_early_record(int status, const char *error_code, const char *reason, const char *method,
+                      const struct sockaddr *sa, size_t bytes_in, size_t bytes_out);
 
 /* ==== accepting (accept.c) =================================================================== */
 

@@ -62,6 +62,10 @@ static void fill_defaults(srv_config *c)
         c->tenant_queue = 64;
     if (c->search_slot_cost <= 0)
         c->search_slot_cost = SRV_DEFAULT_SEARCH_SLOT_COST;
+    /* One maximal search at a time on the default 8 workers (2 CPUs): the other CPU stays for
+       everyone else's requests (bench/abuse, many_noisy). */
+    if (c->search_slots <= 0)
+        c->search_slots = c->threads / 2 > c->tenant_requests ? c->threads / 2 : c->tenant_requests;
     if (c->max_per_address <= 0)
         c->max_per_address = c->max_connections / 8 < 16 ? 16 : c->max_connections / 8;
     if (c->head_timeout_s <= 0)
@@ -72,6 +76,36 @@ static void fill_defaults(srv_config *c)
         c->public_rate = SRV_DEFAULT_PUBLIC_RATE;
     if (c->drain_s <= 0)
         c->drain_s = SRV_DEFAULT_DRAIN_S;
+}
+
+/* libmicrohttpd answers a malformed or oversized request on a kept-alive connection (the first
+   one is checked by accept.c), and a malformed chunked body, with its own page and no request
+   for us; it only says so in its log, with the status. Those answers are recorded as the
+   server's own early answers are (access log and metrics), from that message. */
+static void mhd_error_answer(const char *msg)
+{
+    static const char prefix[] = "Error processing request (HTTP response code is ";
+    const char *reason = "malformed_request", *code = "parse_error";
+    int status;
+
+    if (strncmp(msg, prefix, sizeof(prefix) - 1) != 0)
+        return;
+    status = atoi(msg + sizeof(prefix) - 1);
+    if (status == 413 || status == 414 || status == 431)
+        code = "payload_too_large";
+    else if (status != 400 && status != 505)
+        code = "other";
+    if (strstr(msg, "chunked") != NULL)
+        reason = "malformed_body";
+    else if (status == 414)
+        reason = "uri_too_long";
+    else if (status == 431)
+        reason = "headers_too_large";
+    else if (status == 505)
+        reason = "http_version";
+    else if (status != 400)
+        reason = "other";
+    srv_early_record(status, code, reason, NULL, NULL, 0, 0);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -85,6 +119,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
         msg[--n] = '\0';
     srv_log(SRV_LOG_WARN, NULL, msg, "source", "libmicrohttpd", (const char *)NULL);
+    mhd_error_answer(msg);
 }
 
 /* A unix socket, bound and listening; -1 (logged) on failure. A stale socket file left by a
@@ -296,11 +331,13 @@ int srv_run(const srv_config *config)
     signal(SIGPIPE, SIG_IGN);
     tune_memory();
     if (srv_workers_start(&s->workers, s->cfg.threads, s->cfg.tenant_requests,
-                          s->cfg.tenant_queue, s->cfg.search_slot_cost) < 0) {
+                          s->cfg.tenant_queue, s->cfg.search_slot_cost,
+                          s->cfg.search_slots) < 0) {
         srv_log(SRV_LOG_ERROR, NULL, "could not start the worker threads", (const char *)NULL);
         goto out;
     }
     srv_metrics_register(srv_route_count(), srv_route_at, srv_workers_queued, srv_health_queue);
+    srv_metrics_register_budget(srv_workers_search_budget);
     if (!s->cfg.sync_embed && lm_memory_embedder(s->mem) != NULL &&
         srv_embedder_start(&s->embedder, s->mem) < 0) {
         srv_log(SRV_LOG_ERROR, NULL, "could not start the embedding worker", (const char *)NULL);

@@ -51,6 +51,18 @@ static const char *const auth_reasons[] = {"missing", "malformed",    "invalid",
                                            "expired", "jwt_disabled", "jwt_invalid", "other"};
 #define N_REASONS (sizeof(auth_reasons) / sizeof(auth_reasons[0]))
 
+/* Answers the server gives without a request (accept.c, server.c): by status and reason. */
+static const struct {
+    int status;
+    const char *reason;
+} early_kinds[] = {{414, "uri_too_long"},        {431, "headers_too_large"},
+                   {431, "too_many_headers"},    {400, "malformed_request_line"},
+                   {400, "malformed_header"},    {400, "missing_host"},
+                   {505, "http_version"},        {503, "connection_limit"},
+                   {400, "malformed_request"},   {400, "malformed_body"},
+                   {0, "other"}};
+#define N_EARLY (sizeof(early_kinds) / sizeof(early_kinds[0]))
+
 typedef struct hist {
     atomic_ullong buckets[N_BOUNDS]; /* non-cumulative; summed when rendered */
     atomic_ullong count;
@@ -65,13 +77,20 @@ static struct {
     atomic_ullong errors[N_ERRORS];
     atomic_ullong auth_failures[N_REASONS];
     atomic_ullong rate_limited;
+    atomic_ullong early[N_EARLY];
 } M;
 
 /* Registered by srv_metrics_register() (set once before the server takes requests). */
 static int n_routes_registered;
 static const srv_route *(*route_at_fn)(int id);
 static int (*queued_fn)(srv_workers *w);
+static int (*budget_fn)(srv_workers *w, int *max);
 static int (*queue_stats_fn)(srv_server *s, lm_embed_queue_stats *out);
+
+void srv_metrics_register_budget(int (*budget)(srv_workers *w, int *max))
+{
+    budget_fn = budget;
+}
 
 void srv_metrics_register(int n_routes, const srv_route *(*route_at)(int id),
                           int (*queued)(srv_workers *w),
@@ -113,6 +132,20 @@ void srv_metrics_request(int route_id, int status, double seconds, const char *e
                 e = i;
         atomic_fetch_add_explicit(&M.errors[e], 1, memory_order_relaxed);
     }
+}
+
+void srv_metrics_early(int status, const char *reason, const char *error_code)
+{
+    size_t k = N_EARLY - 1, e = N_ERRORS - 1;
+
+    for (size_t i = 0; i < N_EARLY - 1; i++)
+        if (early_kinds[i].status == status && strcmp(early_kinds[i].reason, reason) == 0)
+            k = i;
+    atomic_fetch_add_explicit(&M.early[k], 1, memory_order_relaxed);
+    for (size_t i = 0; error_code != NULL && i < N_ERRORS - 1; i++)
+        if (strcmp(error_codes[i], error_code) == 0)
+            e = i;
+    atomic_fetch_add_explicit(&M.errors[e], 1, memory_order_relaxed);
 }
 
 void srv_metrics_search(int type, double seconds)
@@ -232,6 +265,20 @@ char *srv_metrics_render(srv_server *s, size_t *len)
                      "# TYPE llmemory_rate_limited_total counter\n");
     lm__buf_printf(&b, "llmemory_rate_limited_total %llu\n", get(&M.rate_limited));
 
+    lm__buf_puts(&b, "# HELP llmemory_http_early_replies_total Answers given before any "
+                     "request was made (a malformed or oversized request head, the connection "
+                     "limit), by status and reason. They also count in "
+                     "llmemory_http_errors_total.\n"
+                     "# TYPE llmemory_http_early_replies_total counter\n");
+    for (size_t i = 0; i < N_EARLY; i++) {
+        if (early_kinds[i].status != 0)
+            lm__buf_printf(&b, "llmemory_http_early_replies_total{status=\"%d\",reason=\"%s\"} %llu\n",
+                           early_kinds[i].status, early_kinds[i].reason, get(&M.early[i]));
+        else
+            lm__buf_printf(&b, "llmemory_http_early_replies_total{status=\"other\",reason=\"other\"} "
+                           "%llu\n", get(&M.early[i]));
+    }
+
     lm__buf_puts(&b, "# HELP llmemory_http_in_flight_requests Requests being served.\n"
                      "# TYPE llmemory_http_in_flight_requests gauge\n");
     lm__buf_printf(&b, "llmemory_http_in_flight_requests %d\n", atomic_load(&s->in_flight));
@@ -240,6 +287,15 @@ char *srv_metrics_render(srv_server *s, size_t *len)
                      "# TYPE llmemory_http_queued_requests gauge\n");
     lm__buf_printf(&b, "llmemory_http_queued_requests %d\n",
                    s->workers != NULL && queued_fn != NULL ? queued_fn(s->workers) : 0);
+
+    if (s->workers != NULL && budget_fn != NULL) {
+        int max = 0, used = budget_fn(s->workers, &max);
+        lm__buf_puts(&b, "# HELP llmemory_http_search_budget_slots The server's search budget "
+                         "(--search-slots) and the slots searches hold now (all tenants).\n"
+                         "# TYPE llmemory_http_search_budget_slots gauge\n");
+        lm__buf_printf(&b, "llmemory_http_search_budget_slots{state=\"used\"} %d\n", used);
+        lm__buf_printf(&b, "llmemory_http_search_budget_slots{state=\"max\"} %d\n", max);
+    }
 
     lm_memory_pool_usage(&pool, s->mem);
     lm__buf_puts(&b, "# HELP llmemory_db_pool_connections Database connections of the pool.\n"

@@ -4,6 +4,7 @@
  * naming the field, so handlers only check for -1 and return.
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,7 +102,11 @@ int srv_query_long(srv_request *r, const char *name, long min, long max, long *o
     errno = 0;
     x = strtol(v, &end, 10);
     if (v[0] == '\0' || *end != '\0' || errno != 0 || x < min || x > max) {
-        snprintf(detail, sizeof(detail), "The value must be an integer from %ld to %ld.", min, max);
+        if (min <= INT_MIN && max >= INT_MAX)
+            snprintf(detail, sizeof(detail), "The value must be an integer.");
+        else
+            snprintf(detail, sizeof(detail), "The value must be an integer from %ld to %ld.", min,
+                     max);
         return invalid(r, name, "parameter", "has an invalid value", detail);
     }
     *out = x;
@@ -197,7 +202,11 @@ int srv_body_long(srv_request *r, const char *name, long min, long max, long *ou
     if (v == NULL)
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
-        snprintf(detail, sizeof(detail), "The value must be an integer from %ld to %ld.", min, max);
+        if (min <= INT_MIN && max >= INT_MAX)
+            snprintf(detail, sizeof(detail), "The value must be an integer.");
+        else
+            snprintf(detail, sizeof(detail), "The value must be an integer from %ld to %ld.", min,
+                     max);
         return invalid(r, name, "field", "has an invalid value", detail);
     }
     *out = (long)json_integer_value(v);

@@ -47,7 +47,7 @@ static const srv_route routes[] = {
     {12, "GET", "/v1/keys", srv_h_keys_list, LM_SCOPE_ADMIN, 0, 0, p_owner, NULL},
     {13, "POST", "/v1/keys", srv_h_keys_create, LM_SCOPE_ADMIN, 0, SRV_BODY_JSON, p_owner, NULL},
     {14, "DELETE", "/v1/keys/{key_id}", srv_h_keys_revoke, LM_SCOPE_ADMIN, 0, 0, p_owner, NULL},
-    {15, "POST", "/mcp", srv_h_mcp_post, LM_SCOPE_READ, 0, SRV_BODY_RAW, p_none, NULL},
+    {15, "POST", "/mcp", srv_h_mcp_post, LM_SCOPE_READ, 0, SRV_BODY_RAW, p_none, srv_mcp_cost},
     {16, "DELETE", "/mcp", srv_h_mcp_delete, LM_SCOPE_READ, 0, 0, p_none, NULL},
     {17, "GET", "/v1/export", srv_h_export, LM_SCOPE_READ, 0, 0, p_export, NULL},
     {18, "POST", "/v1/import", srv_h_import, LM_SCOPE_WRITE, 0, SRV_BODY_RAW, p_owner, NULL},

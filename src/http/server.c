@@ -337,6 +337,35 @@ static void access_line(srv_request *r, enum MHD_RequestTerminationCode toe, dou
     lm_buf_dispose(&line);
 }
 
+void srv_early_record(int status, const char *error_code, const char *reason, const char *method,
+                      const struct sockaddr *sa, size_t bytes_in, size_t bytes_out)
+{
+    lm_buf line = LM_BUF_INIT;
+    char num[64];
+
+    srv_metrics_early(status, reason, error_code);
+    srv_kv(&line, "level", "info");
+    srv_kv(&line, "msg", "access");
+    if (method != NULL && method[0] != '\0')
+        srv_kv(&line, "method", method);
+    srv_kv(&line, "route", "early");
+    snprintf(num, sizeof(num), "%d", status);
+    srv_kv(&line, "status", num);
+    srv_kv(&line, "reason", reason);
+    if (sa != NULL) {
+        srv_addr_text(num, sizeof(num), sa);
+        srv_kv(&line, "client", num);
+    }
+    snprintf(num, sizeof(num), "%zu", bytes_in);
+    srv_kv(&line, "in", num);
+    snprintf(num, sizeof(num), "%zu", bytes_out);
+    srv_kv(&line, "out", num);
+    if (error_code != NULL)
+        srv_kv(&line, "error", error_code);
+    srv_access_write(&line);
+    lm_buf_dispose(&line);
+}
+
 void srv_completed_cb(void *cls,
                       struct MHD_Connection *conn,
                       void **con_cls,

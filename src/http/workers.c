@@ -18,6 +18,13 @@
  * costly searches then run one or two at a time, each on one CPU, instead of one per slot,
  * which on a small machine was every CPU (bench/abuse, noisy_search). Waiting is first come,
  * first served within a tenant: a cheap request does not pass a costly one that waits.
+ *
+ * The searches of all tenants together also hold at most the server's search budget
+ * (--search-slots, in the same slots), so that many tenants (or one owner of many credentials)
+ * cannot each run a maximal search at once (bench/abuse, many_noisy). When the budget is full,
+ * it goes to the tenant holding least of it, not to whoever came first: a tenant with nothing
+ * running is next, however many searches the others queued. A search of one slot from a tenant
+ * that holds none of the budget does not wait for it.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -28,7 +35,9 @@
 typedef struct srv_tenant {
     struct srv_tenant *next;
     char *owner;
-    int running;
+    int running;         /* slots of its share held */
+    int held;            /* slots of the server's search budget held */
+    unsigned long last;  /* when it last took search budget (w->clock), 0: never */
     int parked;
     srv_request *park_head, *park_tail;
 } srv_tenant;
@@ -38,6 +47,8 @@ struct srv_workers {
     srv_tenant *tenants; /* with running or parked requests */
     int per_tenant, tenant_queue;
     long slot_cost;
+    int search_slots, search_used; /* the server-wide search budget, and what is taken */
+    unsigned long clock;           /* counts grants of search budget */
     pthread_cond_t work; /* an item was queued, or stop */
     pthread_cond_t idle; /* the queue emptied and no worker is busy */
     srv_request *head, *tail;
@@ -74,19 +85,94 @@ static void forget(srv_workers *w, srv_tenant *t)
 }
 
 /* The slots @p r takes: its route's estimated cost over the cost of one slot, rounded up, at
-   least 1 and at most the whole share. */
-static int weigh(const srv_workers *w, srv_request *r)
+   least 1 and at most the whole share (r->weight); and of the server's search budget, the same
+   (at most the whole budget) when the route estimated a cost, else none (r->budget). */
+static void weigh(const srv_workers *w, srv_request *r)
 {
     long cost, n;
 
-    if (r->route == NULL || r->route->cost == NULL)
-        return 1;
-    cost = r->route->cost(r);
+    r->weight = 1;
+    r->budget = 0;
+    if (r->route == NULL || r->route->cost == NULL || (cost = r->route->cost(r)) <= 0)
+        return;
     n = (cost + w->slot_cost - 1) / w->slot_cost;
-    return n < 1 ? 1 : n > w->per_tenant ? w->per_tenant : (int)n;
+    r->weight = n < 1 ? 1 : n > w->per_tenant ? w->per_tenant : (int)n;
+    r->budget = n < 1 ? 1 : n > w->search_slots ? w->search_slots : (int)n;
 }
 
-/* Take @p r's weight of its tenant's slots, or park the request. Called with w->mu held. */
+/* Whether @p t's next request fits its share. */
+static int fits_share(const srv_workers *w, const srv_tenant *t, const srv_request *r)
+{
+    return t->running + r->weight <= w->per_tenant;
+}
+
+/* Whether @p r may go without waiting for the search budget: it takes none, or it is a search
+   of one slot from a tenant that holds none (the budget bounds costly work; one cheap search
+   per tenant crowds nobody). */
+static int budget_free(const srv_tenant *t, const srv_request *r)
+{
+    return r->budget == 0 || (r->budget == 1 && t->held == 0);
+}
+
+/* Give the head of @p t's queue its slots; it is @p self (the caller runs it) or queued for a
+   worker. Called with w->mu held. */
+static void grant(srv_workers *w, srv_tenant *t, srv_request *self, int *self_ran)
+{
+    srv_request *r = t->park_head;
+
+    t->park_head = r->next;
+    if (t->park_head == NULL)
+        t->park_tail = NULL;
+    t->parked--;
+    t->running += r->weight;
+    if (r->budget > 0) {
+        t->held += r->budget;
+        w->search_used += r->budget;
+        t->last = ++w->clock;
+    }
+    r->gate = t;
+    if (r == self)
+        *self_ran = 1;
+    else
+        push(w, r);
+}
+
+/* Start every parked request that may start. Within a tenant, first come first served: a
+   request waits while an earlier one of its tenant does. Across tenants, the search budget goes
+   to the tenant holding least of it (then to the one that got some longest ago), not to the
+   request that came first: a tenant with nothing running goes before one already running
+   searches, however many that one queued. When that tenant's next search does not fit the
+   budget yet, no other search passes it (the budget is kept for it, so a costly search is not
+   starved by cheap ones). Called with w->mu held; 1 when @p self was started. */
+static int schedule(srv_workers *w, srv_request *self)
+{
+    int self_ran = 0, progress = 1;
+
+    while (progress) {
+        srv_tenant *best = NULL;
+        progress = 0;
+        for (srv_tenant *t = w->tenants; t != NULL; t = t->next) {
+            while (t->park_head != NULL && fits_share(w, t, t->park_head) &&
+                   budget_free(t, t->park_head)) {
+                grant(w, t, self, &self_ran);
+                progress = 1;
+            }
+            if (t->park_head != NULL && fits_share(w, t, t->park_head) &&
+                (best == NULL || t->held < best->held ||
+                 (t->held == best->held && t->last < best->last)))
+                best = t;
+        }
+        if (best != NULL && w->search_used + best->park_head->budget <= w->search_slots) {
+            grant(w, best, self, &self_ran);
+            progress = 1;
+        }
+    }
+    return self_ran;
+}
+
+/* Queue @p r behind its tenant's waiting requests and start what may start: it runs now
+   (ADMIT_RUN), or waits (ADMIT_PARKED); ADMIT_FULL when its tenant already has as many waiting
+   as allowed. Called with w->mu held. */
 static int admit(srv_workers *w, srv_request *r)
 {
     const char *owner = r->who.owner_id;
@@ -103,11 +189,6 @@ static int admit(srv_workers *w, srv_request *r)
         t->next = w->tenants;
         w->tenants = t;
     }
-    if (t->park_head == NULL && t->running + r->weight <= w->per_tenant) {
-        t->running += r->weight;
-        r->gate = t;
-        return ADMIT_RUN;
-    }
     if (t->parked >= w->tenant_queue || w->abort) {
         if (t->running == 0 && t->parked == 0)
             forget(w, t);
@@ -120,10 +201,10 @@ static int admit(srv_workers *w, srv_request *r)
         t->park_head = r;
     t->park_tail = r;
     t->parked++;
-    return ADMIT_PARKED;
+    return schedule(w, r) ? ADMIT_RUN : ADMIT_PARKED;
 }
 
-/* Give back @p r's slots: the tenant's parked requests take them, in order, while they fit
+/* Give back @p r's slots and search budget, and start the parked requests that now may start
    (queued again, already admitted). Called with w->mu held. */
 static void release(srv_workers *w, srv_request *r)
 {
@@ -133,16 +214,9 @@ static void release(srv_workers *w, srv_request *r)
     if (t == NULL)
         return;
     t->running -= r->weight;
-    while (t->park_head != NULL && t->running + t->park_head->weight <= w->per_tenant) {
-        srv_request *next = t->park_head;
-        t->park_head = next->next;
-        if (t->park_head == NULL)
-            t->park_tail = NULL;
-        t->parked--;
-        t->running += next->weight;
-        next->gate = t;
-        push(w, next);
-    }
+    t->held -= r->budget;
+    w->search_used -= r->budget;
+    (void)schedule(w, NULL);
     if (t->running == 0 && t->parked == 0)
         forget(w, t);
 }
@@ -150,6 +224,10 @@ static void release(srv_workers *w, srv_request *r)
 static void tenant_busy(srv_request *r)
 {
     srv_metrics_rate_limited();
+    if (r->route != NULL && r->route->fn == srv_h_mcp_post) {
+        srv_mcp_busy(r); /* the protocol's error shape */
+        return;
+    }
     srv_reply_error(r, MHD_HTTP_TOO_MANY_REQUESTS, "tenant_busy",
                     "too many requests in progress for this tenant",
                     "The tenant already has as many requests running and waiting as the server "
@@ -184,7 +262,7 @@ static int run_one(srv_workers *w, srv_request *r, int aborting)
             srv_dispatch_finish(r); /* public endpoint: no tenant */
         } else {
             int a;
-            r->weight = weigh(w, r);
+            weigh(w, r);
             pthread_mutex_lock(&w->mu);
             a = admit(w, r);
             pthread_mutex_unlock(&w->mu);
@@ -243,7 +321,8 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-int srv_workers_start(srv_workers **out, int n, int per_tenant, int tenant_queue, long slot_cost)
+int srv_workers_start(srv_workers **out, int n, int per_tenant, int tenant_queue, long slot_cost,
+                      int search_slots)
 {
     srv_workers *w = calloc(1, sizeof(*w));
 
@@ -253,6 +332,7 @@ int srv_workers_start(srv_workers **out, int n, int per_tenant, int tenant_queue
     w->per_tenant = per_tenant;
     w->tenant_queue = tenant_queue;
     w->slot_cost = slot_cost > 0 ? slot_cost : 1;
+    w->search_slots = search_slots > 0 ? search_slots : per_tenant;
     w->threads = calloc((size_t)n, sizeof(*w->threads));
     if (w->threads == NULL) {
         free(w);
@@ -287,6 +367,16 @@ int srv_workers_submit(srv_workers *w, srv_request *r)
     push(w, r);
     pthread_mutex_unlock(&w->mu);
     return 0;
+}
+
+int srv_workers_search_budget(srv_workers *w, int *max)
+{
+    int n;
+    pthread_mutex_lock(&w->mu);
+    n = w->search_used;
+    *max = w->search_slots;
+    pthread_mutex_unlock(&w->mu);
+    return n;
 }
 
 int srv_workers_queued(srv_workers *w)

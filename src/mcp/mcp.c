@@ -83,6 +83,15 @@ void mcp_error_reply(lm_buf *out, const char *id_json, int code, const char *mes
     lm__buf_puts(out, "}}");
 }
 
+void mcp_busy_reply(lm_buf *out, const char *id_json, int retry_after_s)
+{
+    reply_head(out, id_json);
+    lm__buf_printf(out,
+                   ",\"error\":{\"code\":%d,\"message\":\"too many requests in progress for "
+                   "this tenant\",\"data\":{\"code\":\"tenant_busy\",\"retry_after\":%d}}}",
+                   MCP_SERVER_BUSY, retry_after_s);
+}
+
 void mcp_unsupported_reply(lm_buf *out, const char *id_json, const char *requested)
 {
     json_t *data = json_pack("{s:o,s:s?}", "supported", all_versions(), "requested", requested);

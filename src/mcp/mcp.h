@@ -37,6 +37,7 @@ enum {
     MCP_METHOD_NOT_FOUND = -32601,
     MCP_INVALID_PARAMS = -32602,
     MCP_INTERNAL_ERROR = -32603,
+    MCP_SERVER_BUSY = -32000,        /* HTTP: over the tenant's share (data.retry_after, s) */
     MCP_RESOURCE_NOT_FOUND = -32002, /* handshake era; 2026-07-28 answers MCP_INVALID_PARAMS */
     MCP_HEADER_MISMATCH = -32020,    /* 2026-07-28 over HTTP: headers disagree with the body */
     MCP_UNSUPPORTED_VERSION = -32022, /* 2026-07-28: the request's revision is not spoken */
@@ -114,8 +115,16 @@ void mcp_peek(mcp_outcome *out, const char *msg, size_t len);
 void mcp_handle(mcp_outcome *out, mcp_session *s, const mcp_caller *who, const char *msg,
                 size_t len);
 
+/* The estimated cost (lm_search_cost()) of running message @p msg: what its search would
+   cost for a tools/call of search, 0 for anything else. The HTTP server weighs it like its
+   own searches before admitting the message. */
+long mcp_message_cost(const char *msg, size_t len);
+
 /* A JSON-RPC error response for a message that could not be read (too large, say). */
 void mcp_error_reply(lm_buf *out, const char *id_json, int code, const char *message);
+
+/* The MCP_SERVER_BUSY error: the request was not run; retry after @p retry_after_s seconds. */
+void mcp_busy_reply(lm_buf *out, const char *id_json, int retry_after_s);
 
 /* The -32022 error (with the revisions spoken) for a request of revision @p requested. */
 void mcp_unsupported_reply(lm_buf *out, const char *id_json, const char *requested);

@@ -523,6 +523,34 @@ static void put_capped(lm_buf *b, const char *s, size_t max)
     lm__buf_puts(b, "...");
 }
 
+/* The estimated cost (lm_search_cost()) of a message before it runs: a tools/call of search
+   costs what its mode and limit make it cost; anything else costs 0 (not a search). Malformed
+   arguments are read as their defaults: the tool refuses them when it runs. */
+long mcp_message_cost(const char *msg, size_t len)
+{
+    lm_search_opts o = LM_SEARCH_OPTS_INIT;
+    json_t *v = json_loadb(msg, len, 0, NULL);
+    const json_t *params, *args;
+    const char *mode = NULL;
+    char err[8];
+    long limit = 10, cost = 0;
+
+    params = json_object_get(v, "params");
+    if (json_is_string(json_object_get(v, "method")) &&
+        strcmp(json_string_value(json_object_get(v, "method")), "tools/call") == 0 &&
+        json_is_string(json_object_get(params, "name")) &&
+        strcmp(json_string_value(json_object_get(params, "name")), "search") == 0) {
+        args = json_object_get(params, "arguments");
+        if (arg_str(args, "mode", &mode, err, sizeof(err)) == 0 && mode != NULL)
+            (void)lm_search_type_parse(&o.type, mode);
+        if (arg_int(args, "limit", 1, 100, &limit, err, sizeof(err)) == 0)
+            o.limit = (int)limit;
+        cost = lm_search_cost(&o);
+    }
+    json_decref(v);
+    return cost;
+}
+
 static json_t *t_search(const mcp_caller *who, const json_t *args)
 {
     static const char *const known[] = {"query",    "mode",      "limit",          "type",

@@ -346,3 +346,35 @@ TEST(test_mcp_protocol__tools_keep_tenants_apart)
     conv_dispose(&b);
     lm_memory_close(mem);
 }
+
+/* The cost of a message before it runs (the HTTP server weighs it): a search tool call costs
+   lm_search_cost() of its mode and limit; anything else, malformed messages included, 0. */
+TEST(test_mcp_protocol__message_cost_is_the_search_cost)
+{
+    lm_search_opts o = LM_SEARCH_OPTS_INIT;
+    const char *m;
+#define COST(s) mcp_message_cost((s), strlen(s))
+
+    m = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"search\","
+        "\"arguments\":{\"query\":\"x\"}}}";
+    ASSERT_EQ_INT((int)COST(m), (int)lm_search_cost(&o));
+    m = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"search\","
+        "\"arguments\":{\"query\":\"x\",\"mode\":\"hybrid\",\"limit\":100}}}";
+    o.type = LM_SEARCH_HYBRID;
+    o.limit = 100;
+    ASSERT_EQ_INT((int)COST(m), (int)lm_search_cost(&o));
+    ASSERT(COST(m) > 50);
+    /* An argument the tool would refuse is read as its default here. */
+    m = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"search\","
+        "\"arguments\":{\"query\":\"x\",\"limit\":100000,\"mode\":7}}}";
+    o = (lm_search_opts)LM_SEARCH_OPTS_INIT;
+    ASSERT_EQ_INT((int)COST(m), (int)lm_search_cost(&o));
+    ASSERT_EQ_INT((int)COST("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+                            "\"params\":{\"name\":\"list\",\"arguments\":{}}}"),
+                  0);
+    ASSERT_EQ_INT((int)COST("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}"), 0);
+    ASSERT_EQ_INT((int)COST("{\"jsonrpc\":"), 0);
+    ASSERT_EQ_INT((int)COST("[1,2]"), 0);
+    ASSERT_EQ_INT((int)mcp_message_cost("", 0), 0);
+#undef COST
+}

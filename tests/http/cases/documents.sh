@@ -159,3 +159,26 @@ expect_status 422
 expect_json error.field user_id
 post "$k" /v1/documents '{"id_at_origin":"sem","content":"# A\n\nText.\n\n# B\n\nMore.","type":"markdown","chunking_strategy":"semantic","text_config":"simple"}'
 expect_status 201
+
+# The list and search limits are checked in one place, the library (lm_memory_opts.max_limit,
+# 100 by default, as docs/openapi.yaml says): past it, the same clear 422 whatever the value.
+get "$k" "/v1/documents?limit=100"
+expect_status 200
+for v in 101 100000 1000000 -1; do
+    get "$k" "/v1/documents?limit=$v"
+    expect_error invalid_argument
+    expect_json error.field limit
+    expect_json error.message "limit must be between 0 and 100"
+done
+get "$k" "/v1/documents?limit=ten"
+expect_error invalid_argument
+expect_json error.field limit
+for v in 0 101 100000 1000000; do
+    get "$k" "/v1/search?q=vacation&limit=$v"
+    expect_error invalid_argument
+    expect_json error.field limit
+    expect_json error.message "limit must be between 1 and 100"
+    post "$k" /v1/search "{\"query\":\"vacation\",\"limit\":$v}"
+    expect_error invalid_argument
+    expect_json error.message "limit must be between 1 and 100"
+done
