@@ -305,18 +305,18 @@ static int field_chunk_meta(lm_buf *b, const lm__chunk *c)
         /* Merge with jansson: the chunker's object may hold other keys. */
         json_t *m = json_loads(c->meta_json, 0, NULL);
         if (json_is_object(m)) {
-            char *t;
+            char *s;
             json_object_set_new(m, "chunk_type", json_string(kind));
             json_object_set_new(m, "start_pos", json_integer((json_int_t)c->start));
             json_object_set_new(m, "end_pos", json_integer((json_int_t)c->end));
-            t = json_dumps(m, JSON_COMPACT);
+            s = json_dumps(m, JSON_COMPACT);
             json_decref(m);
-            if (t == NULL)
+            if (s == NULL)
                 return lm__error_set_oom(), LM_ENOMEM;
-            put_u32(b, (uint32_t)strlen(t) + 1);
+            put_u32(b, (uint32_t)strlen(s) + 1);
             lm__buf_putc(b, 1);
-            lm__buf_puts(b, t);
-            free(t);
+            lm__buf_puts(b, s);
+            free(s); /* jansson's allocator */
             return 0;
         }
         json_decref(m);
