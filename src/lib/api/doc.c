@@ -185,15 +185,19 @@ static int doc_add_call(PGresult **out, lm_memory *mem, const char *owner_id, co
     if (res != NULL && PQresultStatus(res) == PGRES_FATAL_ERROR) {
         kind = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
         state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        quota = kind != NULL && state != NULL && strcmp(state, "53400") == 0;
+        quota = state != NULL && strcmp(state, "53400") == 0;
     }
-    if (quota)
+    if (quota && kind != NULL)
         snprintf(field, sizeof(field), "%s", kind);
     rc = lm__db_result(out, conn, res);
     lm__pool_release(&mem->db.pool, conn);
     if (quota) {
         char msg[200], detail[400], hint[200];
         snprintf(msg, sizeof(msg), "%s", lm_error_last()->message);
+        /* Through a cluster proxy the column is not relayed: the kind starts the message
+           ("<kind> quota exceeded"). */
+        if (field[0] == '\0')
+            snprintf(field, sizeof(field), "%.*s", (int)strcspn(msg, " "), msg);
         snprintf(detail, sizeof(detail), "%s", lm_error_last()->detail);
         snprintf(hint, sizeof(hint), "%s", lm_error_last()->hint);
         rc = lm__error_set_field(LM_ELIMIT, field, "%s", msg);
