@@ -172,6 +172,8 @@ serve() { # url portfile
 U=$(serve "$proxy_url" "$work/proxy.port")
 D=$(serve "${shard_url[$sa]}" "$work/direct.port")
 check "llmemory serve starts on the proxy URL" test -n "$U" -a -n "$D"
+check "/readyz on the proxy's server: every shard migrated (200)" \
+    test "$(curl -s -o /dev/null -w '%{http_code}' "$U/readyz")" = 200
 H() { # key method url path [body]: prints the body, then the status on a line of its own
     curl -sS -w '\n%{http_code}' -X "$2" -H "Authorization: Bearer $1" \
         ${5:+-H 'Content-Type: application/json' --data-binary "$5"} "$3$4"
