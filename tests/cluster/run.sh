@@ -155,6 +155,10 @@ done
 sa=$(shard_of "$ta")
 sb=$(shard_of "$tb")
 P() { L --database-url "$proxy_url" "$@"; }
+q "$proxy_url" "CREATE ROLE lm_cluster_test_reader" >/dev/null
+denied=$(psql -qAtX -d "$proxy_url" -c "SET ROLE lm_cluster_test_reader" -c "SELECT * FROM llmemory.lm_all_key_lookup('0123456789abcdef')" 2>&1)
+check "a shard function closed to PUBLIC (key lookup) is closed on the proxy too" \
+    sh -c "echo '$denied' | grep -q 'permission denied'"
 ka=$(P keys create -o "$ta" --scope admin 2>/dev/null)
 kb=$(P keys create -o "$tb" --scope admin 2>/dev/null)
 check "keys created through the proxy live on their owner's shard ($ta: $sa, $tb: $sb)" \

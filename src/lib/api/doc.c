@@ -933,6 +933,16 @@ static int doc_delete(lm_id_list **out, lm_memory *mem, const char *owner_id,
                                : lm__db_call(&ids->res, &mem->db, LM__STMT_FN_DELETE, sql.ptr, 3, fp);
         goto out;
     }
+    if (mem->sql_functions && n_ids > 0) {
+        /* Bound to an origin: one call of <schema>.lm_delete_at_origin (069). */
+        lm__buf_clear(&sql);
+        lm__buf_printf(&sql, "SELECT * FROM %s.lm_delete_at_origin($1, $2::uuid[], $3)",
+                       mem->db.qschema);
+        rc = lm__buf_oom(&sql)
+                 ? LM_ENOMEM
+                 : lm__db_call(&ids->res, &mem->db, LM__STMT_FN_DELETE, sql.ptr, 3, params);
+        goto out;
+    }
     if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_WRITE)) < 0)
         goto out;
     if ((rc = lm__db_exec(&ids->res, tx.conn, sql.ptr, id_at_origin != NULL ? 3 : 2, params)) <

@@ -582,3 +582,21 @@ BEGIN
 END
 $fn$;
 REVOKE ALL ON FUNCTION {{schema}}.lm_all_queue_stats(text) FROM PUBLIC;
+
+-- ---- delete bound to an origin (api/doc.c: lm_doc_delete_at_origin) ----------------------------
+-- lm_delete of 061 for a key bound to one origin: of p_document_ids, only the tenant's
+-- documents of id at origin p_id_at_origin; the ids deleted.
+CREATE FUNCTION {{schema}}.lm_delete_at_origin(p_owner text, p_document_ids uuid[],
+                                               p_id_at_origin text)
+RETURNS TABLE (document_id uuid)
+LANGUAGE plpgsql AS $fn$
+#variable_conflict use_column
+BEGIN
+    PERFORM {{schema}}.lm__enter(p_owner, true);
+    RETURN QUERY
+        DELETE FROM {{schema}}.documents d
+         WHERE d.owner_id = p_owner AND d.document_id = ANY(p_document_ids)
+           AND d.id_at_origin = p_id_at_origin
+        RETURNING d.document_id;
+END
+$fn$;
