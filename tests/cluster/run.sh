@@ -145,6 +145,156 @@ for t in $tenants; do
 done
 check "list, stats, get and history through the proxy equal the owning shard's" test "$same" -eq 1
 
+# ---- the library, the CLI and the HTTP server on the proxy URL -----------------------------------
+# Two tenants on different shards, each with an admin key made through the proxy; one server on
+# the proxy URL and one on A's shard directly: what both answer must be the same.
+ta="" tb=""
+for t in frank grace heidi ivan judy mallory; do
+    case "$(shard_of "$t")" in 0) [ -z "$ta" ] && ta=$t ;; 1) [ -z "$tb" ] && tb=$t ;; esac
+done
+sa=$(shard_of "$ta")
+sb=$(shard_of "$tb")
+P() { L --database-url "$proxy_url" "$@"; }
+q "$proxy_url" "CREATE ROLE lm_cluster_test_reader" >/dev/null
+denied=$(psql -qAtX -d "$proxy_url" -c "SET ROLE lm_cluster_test_reader" -c "SELECT * FROM llmemory.lm_all_key_lookup('0123456789abcdef')" 2>&1)
+check "a shard function closed to PUBLIC (key lookup) is closed on the proxy too" \
+    sh -c "echo '$denied' | grep -q 'permission denied'"
+ka=$(P keys create -o "$ta" --scope admin 2>/dev/null)
+kb=$(P keys create -o "$tb" --scope admin 2>/dev/null)
+check "keys created through the proxy live on their owner's shard ($ta: $sa, $tb: $sb)" \
+    test "$(q "${shard_url[$sa]}" "SELECT count(*) FROM llmemory.api_keys WHERE owner_id = '$ta'")$(
+        q "${shard_url[$sb]}" "SELECT count(*) FROM llmemory.api_keys WHERE owner_id = '$tb'")$(
+        q "${shard_url[$sb]}" "SELECT count(*) FROM llmemory.api_keys WHERE owner_id = '$ta'")" = 110
+work=$(mktemp -d)
+srv_pids=()
+serve() { # url portfile
+    L --database-url "$1" serve --port 0 --port-file "$2" --threads 2 >"$2.log" 2>&1 &
+    srv_pids+=($!)
+    for _ in $(seq 1 100); do [ -s "$2" ] && break; sleep 0.1; done
+    [ -s "$2" ] && echo "http://127.0.0.1:$(cat "$2")"
+}
+U=$(serve "$proxy_url" "$work/proxy.port")
+D=$(serve "${shard_url[$sa]}" "$work/direct.port")
+check "llmemory serve starts on the proxy URL" test -n "$U" -a -n "$D"
+check "/readyz on the proxy's server: every shard migrated (200)" \
+    test "$(curl -s -o /dev/null -w '%{http_code}' "$U/readyz")" = 200
+H() { # key method url path [body]: prints the body, then the status on a line of its own
+    curl -sS -w '\n%{http_code}' -X "$2" -H "Authorization: Bearer $1" \
+        ${5:+-H 'Content-Type: application/json' --data-binary "$5"} "$3$4"
+}
+status() { tail -n 1 <<<"$1"; }
+body() { sed '$d' <<<"$1"; }
+strip() { jq -S 'del(.. | .elapsed_ms?, .request_id?, .last_used_at?)' 2>/dev/null; }
+ok_all=1
+for k in "$ka:$ta" "$kb:$tb"; do
+    for i in 1 2; do
+        r=$(H "${k%%:*}" POST "$U" /v1/documents "{\"id_at_origin\":\"h$i\",\"content\":\"${k##*:} keeps note $i about the quick brown fox and a river stone\"}")
+        [ "$(status "$r")" = 201 ] || { ok_all=0; echo "# add ${k##*:} h$i: $r"; }
+    done
+done
+check "documents added over HTTP through the proxy (201)" test "$ok_all" = 1
+check "and they are on each tenant's shard" \
+    test "$(q "${shard_url[$sa]}" "SELECT count(*) FROM llmemory.documents WHERE owner_id = '$ta'")$(
+        q "${shard_url[$sb]}" "SELECT count(*) FROM llmemory.documents WHERE owner_id = '$tb'")" = 22
+same=1
+for path in "/v1/search?q=quick+fox&type=text&no_history=true" "/v1/search?q=quick+fox&type=vector&no_history=true" \
+    "/v1/search?q=quick+fox&type=hybrid&no_history=true" /v1/documents /v1/keys "/v1/audit?limit=50"; do
+    a=$(H "$ka" GET "$U" "$path")
+    b=$(H "$ka" GET "$D" "$path")
+    if [ "$(status "$a")" != 200 ] || [ "$(body "$a" | strip)" != "$(body "$b" | strip)" ]; then
+        same=0
+        echo "# $path: proxy $(status "$a"), direct $(status "$b")"
+        diff <(body "$a" | strip) <(body "$b" | strip) | head -6 | sed 's/^/# /'
+    fi
+done
+check "search (all three types), list, keys and audit over HTTP: the proxy's server equals the shard's" test "$same" = 1
+doc_a=$(body "$(H "$ka" GET "$U" /v1/documents)" | jq -r '.documents[0].document_id')
+doc_b=$(body "$(H "$kb" GET "$U" /v1/documents)" | jq -r '.documents[0].document_id')
+a=$(H "$ka" GET "$U" "/v1/documents/$doc_a")
+b=$(H "$ka" GET "$D" "/v1/documents/$doc_a")
+check "get over HTTP through the proxy equals the shard's" \
+    test "$(status "$a")" = 200 -a "$(body "$a" | strip)" = "$(body "$b" | strip)"
+x=$(H "$ka" GET "$U" "/v1/documents/$doc_b")
+m=$(H "$ka" GET "$U" "/v1/documents/00000000-0000-4000-8000-000000000000")
+check "cross-tenant: $ta's key gets $tb's document as 404, the same as a missing one" \
+    test "$(status "$x")" = 404 -a "$(status "$m")" = 404 -a \
+    "$(body "$x" | jq -c '.error | del(.request_id)' | sed "s/$doc_b/ID/")" = "$(body "$m" | jq -c '.error | del(.request_id)' | sed 's/00000000-0000-4000-8000-000000000000/ID/')"
+x=$(H "$ka" GET "$U" "/v1/search?q=$tb+keeps&type=text")
+check "cross-tenant: $ta's search through the proxy finds nothing of $tb" \
+    test "$(status "$x")" = 200 -a "$(body "$x" | jq '[.results[] | select(.owner_id != "'"$ta"'")] | length')" = 0
+a=$(H "$ka" GET "$U" /v1/statistics)
+b=$(H "$ka" GET "$D" /v1/statistics)
+check "statistics over HTTP through the proxy equal the shard's" \
+    test "$(body "$a" | jq -c 'del(.usage, .elapsed_ms)')" = "$(body "$b" | jq -c 'del(.usage, .elapsed_ms)')" -a \
+    "$(body "$a" | jq .document_count)" = 2
+P quota set -o "$ta" --documents 3 >/dev/null
+r1=$(H "$ka" POST "$U" /v1/documents '{"id_at_origin":"h3","content":"third note"}')
+r2=$(H "$ka" POST "$U" /v1/documents '{"id_at_origin":"h4","content":"fourth note"}')
+check "a quota set through the proxy refuses the add that would pass it (201, then 413 documents)" \
+    test "$(status "$r1")/$(status "$r2")/$(body "$r2" | jq -r .error.field)" = "201/413/documents"
+check "quota get through the proxy equals the shard's" \
+    test "$(P quota get -o "$ta" --json)" = "$(L --database-url "${shard_url[$sa]}" quota get -o "$ta" --json)"
+r=$(H "$ka" POST "$U" /v1/documents/delete '{"ids_at_origin":["h3"]}')
+[ "$(status "$r")" = 200 ] || r=$(H "$ka" DELETE "$U" "/v1/documents/$(body "$(H "$ka" GET "$U" "/v1/documents")" | jq -r '.documents[] | select(.id_at_origin == "h3") | .document_id')")
+g=$(H "$ka" GET "$U" /v1/documents)
+check "delete over HTTP through the proxy" \
+    test "$(status "$r")" = 200 -a "$(body "$g" | jq '[.documents[] | select(.id_at_origin == "h3")] | length')" = 0
+curl -sS -H "Authorization: Bearer $ka" "$U/v1/export?vectors=true" >"$work/a.jsonl"
+curl -sS -H "Authorization: Bearer $ka" "$D/v1/export?vectors=true" >"$work/a-direct.jsonl"
+n_a=$(body "$(H "$ka" GET "$U" /v1/statistics)" | jq .document_count)
+check "export over HTTP through the proxy: the same records as the shard's ($n_a documents)" \
+    test "$(wc -l <"$work/a.jsonl")" -eq $((2 + 2 * n_a)) -a \
+    "$(sed '1d;$d' "$work/a.jsonl")" = "$(sed '1d;$d' "$work/a-direct.jsonl")"
+tc=""
+for t in oscar peggy rupert sybil trent victor; do [ "$(shard_of "$t")" = "$sb" ] && { tc=$t; break; }; done
+kc=$(P keys create -o "$tc" 2>/dev/null)
+r=$(curl -sS -w '\n%{http_code}' -H "Authorization: Bearer $kc" -H 'Content-Type: application/x-ndjson' \
+    --data-binary "@$work/a.jsonl" "$U/v1/import")
+sa_=$(body "$(H "$ka" GET "$U" "/v1/search?q=quick+fox&type=hybrid&no_history=true")" | jq -c '[.results[] | [.id_at_origin, .score]]')
+sc_=$(body "$(H "$kc" GET "$U" "/v1/search?q=quick+fox&type=hybrid&no_history=true")" | jq -c '[.results[] | [.id_at_origin, .score]]')
+check "import over HTTP through the proxy into $tc (shard $sb): same search results as $ta" \
+    test "$(status "$r")/$(body "$r" | jq .documents_created)" = "200/$n_a" -a "$sa_" = "$sc_" -a "$sa_" != "[]"
+head -c 300 "$work/a.jsonl" >"$work/trunc.jsonl"
+r=$(curl -sS -w '\n%{http_code}' -H "Authorization: Bearer $kc" -H 'Content-Type: application/x-ndjson' \
+    --data-binary "@$work/trunc.jsonl" "$U/v1/import")
+check "a truncated import through the proxy is refused (400) and stages nothing" \
+    test "$(status "$r")/$(q "${shard_url[$sb]}" "SELECT count(*) FROM llmemory.import_staging")" = "400/0"
+a=$(H "$ka" GET "$U" "/v1/audit?limit=50")
+check "the audit log over HTTP through the proxy lists key.create, quota.set, tenant.export" \
+    sh -c "echo '$(body "$a" | jq -r '[.entries[]?.action, .records[]?.action, .[]?[]?.action?] | unique | join(" ")' 2>/dev/null)' | grep -q 'key.create' &&
+           echo '$(body "$a")' | grep -q 'quota.set' && echo '$(body "$a")' | grep -q 'tenant.export'"
+same=1
+for cmd in "keys list -o $ta --json" "audit -o $ta --json" "export -o $ta"; do
+    a=$(P $cmd 2>&1 | grep -v '"exported_at"\|"type":"trailer"')
+    b=$(L --database-url "${shard_url[$sa]}" $cmd 2>&1 | grep -v '"exported_at"\|"type":"trailer"')
+    [ -n "$a" ] && [ "$a" = "$b" ] || { same=0; echo "# $cmd: proxy and shard differ"; }
+done
+check "keys list, audit and export with the CLI through the proxy equal the shard's" test "$same" = 1
+r=$(H "$kb" DELETE "$U" /v1/tenant)
+check "erase over HTTP through the proxy ($tb)" test "$(status "$r")" = 200
+for _ in $(seq 1 100); do
+    [ "$(q "${shard_url[$sb]}" "SELECT count(*) FROM llmemory.tenant_erasures")" = 0 ] && break
+    sleep 0.1
+done
+check "the erasure's background cleanup leaves no row of $tb on its shard" \
+    test "$(q "${shard_url[$sb]}" "SELECT sum(row_count) FILTER (WHERE table_name <> 'audit_log') FROM llmemory.lm_tenant_digest('$tb')")" = 0
+check "and $tb's key is refused afterwards (401)" test "$(status "$(H "$kb" GET "$U" /v1/statistics)")" = 401
+check "$ta is untouched" test "$(body "$(H "$ka" GET "$U" /v1/statistics)" | jq .document_count)" = 2
+P keys create -o "$tb" >/dev/null 2>&1 && echo "fresh note" | P add -o "$tb" --origin n1 - >/dev/null
+check "the erased owner id can be used again through the proxy" \
+    test "$(q "${shard_url[$sb]}" "SELECT count(*) FROM llmemory.documents WHERE owner_id = '$tb'")" = 1
+P erase -o "$tb" --yes >/dev/null
+check "erase with the CLI through the proxy finishes at once" \
+    test "$(q "${shard_url[$sb]}" "SELECT count(*) FROM llmemory.documents WHERE owner_id = '$tb'")$(
+        q "${shard_url[$sb]}" "SELECT count(*) FROM llmemory.tenant_erasures")" = 00
+check "optimize through the proxy optimizes every shard" sh -c "'$bin' --database-url '$proxy_url' optimize >/dev/null"
+P erase -o "$ta" --yes >/dev/null && P erase -o "$tc" --yes >/dev/null
+check "erase with the CLI through the proxy of $ta and $tc" \
+    test "$(P stats -o "$ta" --json | jq .document_count)$(P stats -o "$tc" --json | jq .document_count)" = 00
+for p in "${srv_pids[@]}"; do kill "$p" 2>/dev/null; done
+wait "${srv_pids[@]}" 2>/dev/null
+rm -rf "$work"
+
 # ---- move under concurrent writes -----------------------------------------------------------
 stats_exact() { # url, owner: stored BM25 statistics and postings equal a recount
     q "$1" "SELECT (SELECT row(chunk_count, total_len)::text FROM llmemory.tenant_stats WHERE owner_id = '$2')

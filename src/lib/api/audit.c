@@ -21,6 +21,16 @@
 static _Thread_local char ctx_actor[128];
 static _Thread_local char ctx_source[128];
 
+const char *lm__audit_actor(void)
+{
+    return ctx_actor[0] ? ctx_actor : "library";
+}
+
+const char *lm__audit_source(void)
+{
+    return ctx_source[0] ? ctx_source : NULL;
+}
+
 void lm_audit_context_set(const char *actor, const char *source)
 {
     snprintf(ctx_actor, sizeof(ctx_actor), "%s", actor ? actor : "");
@@ -58,8 +68,19 @@ void lm__audit(lm_memory *mem, const char *owner_id, const char *action, const c
     memcpy(state, e.sqlstate, sizeof(state));
     /* A routing memory's own records (API keys) go to the tenant's log like all the others. */
     lm__routed rt __attribute__((cleanup(lm__route_end))) = {NULL, NULL};
-    if ((rc = lm__route(&rt, &mem, owner_id)) == 0 &&
-        (rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_READ)) == 0 &&
+    if ((rc = lm__route(&rt, &mem, owner_id)) == 0 && mem->sql_functions) {
+        /* One call of the tenant function (067_keys_audit_functions.sql; routed to the
+           tenant's shard through a cluster proxy). */
+        lm_buf sql = LM_BUF_INIT;
+        const char *params[6] = {owner_id, ctx_actor[0] ? ctx_actor : "library", action,
+                                 ctx_source[0] ? ctx_source : NULL, outcome, detail};
+        lm__buf_printf(&sql, "SELECT %s.lm_audit_write($1, $2, $3, $4, $5, $6::jsonb)",
+                       mem->db.qschema);
+        rc = lm__buf_oom(&sql) ? LM_ENOMEM
+                               : lm__db_call(NULL, &mem->db, LM__STMT_FN_AUDIT_WRITE, sql.ptr, 6,
+                                             params);
+        lm_buf_dispose(&sql);
+    } else if (rc == 0 && (rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_READ)) == 0 &&
         (rc = lm__audit_in_tx(mem, &tx, owner_id, action, outcome, detail)) == 0)
         rc = lm__tx_commit(&tx);
     lm__tx_end(&tx);
@@ -107,10 +128,19 @@ static int audit_list(lm_audit_page **out, lm_memory *mem, const char *owner_id,
     if (limit < 1 || limit > 10000)
         return lm__error_set_field(LM_EINVAL, "limit", "limit must be between 1 and 10000");
     snprintf(lim, sizeof(lim), "%d", limit);
-    lm__buf_printf(&sql,
-                   "SELECT audit_id, " TS("at") ", actor, action, source, outcome, detail::text"
-                   " FROM %s.audit_log WHERE owner_id = $1 ORDER BY audit_id DESC LIMIT $2",
-                   mem->db.qschema);
+    if (mem->sql_functions && owner_id != NULL) /* 067: routed to the tenant's shard */
+        lm__buf_printf(&sql, "SELECT * FROM %s.lm_audit_list($1, $2::integer)", mem->db.qschema);
+    else if (mem->sql_functions) /* every shard's latest, newest first */
+        lm__buf_printf(&sql,
+                       "SELECT audit_id, at, actor, action, source, outcome, detail"
+                       " FROM %s.lm_all_audit_server($2::integer) WHERE $1 = ''"
+                       " ORDER BY at_ts DESC, audit_id DESC LIMIT $2::integer",
+                       mem->db.qschema);
+    else
+        lm__buf_printf(&sql,
+                       "SELECT audit_id, " TS("at") ", actor, action, source, outcome, detail::text"
+                       " FROM %s.audit_log WHERE owner_id = $1 ORDER BY audit_id DESC LIMIT $2",
+                       mem->db.qschema);
     if (lm__buf_oom(&sql) || (p = lm__calloc(1, sizeof(*p))) == NULL) {
         rc = LM_ENOMEM;
         goto out;
@@ -121,6 +151,9 @@ static int audit_list(lm_audit_page **out, lm_memory *mem, const char *owner_id,
         rc = lm__db_exec(&p->res, adm, sql.ptr, 2, params);
         lm__db_admin_release(&mem->db, adm);
         if (rc < 0)
+            goto out;
+    } else if (mem->sql_functions) {
+        if ((rc = lm__db_call(&p->res, &mem->db, LM__STMT_FN_AUDIT_LIST, sql.ptr, 2, params)) < 0)
             goto out;
     } else if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_READ)) < 0 ||
                (rc = lm__db_exec(&p->res, tx.conn, sql.ptr, 2, params)) < 0 ||
@@ -249,12 +282,16 @@ static void authfail_write(lm_memory *mem, const lm__authfail *f, int64_t failur
     params[1] = actor;
     params[2] = f->source[0] ? f->source : NULL;
     params[3] = detail;
-    lm__buf_printf(&sql,
-                   "INSERT INTO %s.audit_log (owner_id, actor, action, source, outcome, detail)"
-                   " SELECT coalesce((SELECT k.owner_id FROM %s.api_keys k WHERE k.key_id = $1"
-                   " AND NOT %s.llmemory_tenant_erased(k.owner_id)), ''), $2, 'auth.failure', $3,"
-                   " 'failure', $4::jsonb",
-                   mem->db.qschema, mem->db.qschema, mem->db.qschema);
+    if (mem->sql_functions) /* 067; through a proxy only the shard holding the key writes */
+        lm__buf_printf(&sql, "SELECT %s.lm_all_audit_auth_failure($1, $2, $3, $4::jsonb, %s)",
+                       mem->db.qschema, mem->db.proxy ? "false" : "true");
+    else
+        lm__buf_printf(&sql,
+                       "INSERT INTO %s.audit_log (owner_id, actor, action, source, outcome, detail)"
+                       " SELECT coalesce((SELECT k.owner_id FROM %s.api_keys k WHERE k.key_id = $1"
+                       " AND NOT %s.llmemory_tenant_erased(k.owner_id)), ''), $2, 'auth.failure',"
+                       " $3, 'failure', $4::jsonb",
+                       mem->db.qschema, mem->db.qschema, mem->db.qschema);
     rc = lm__buf_oom(&sql) ? LM_ENOMEM : lm__db_admin_acquire(&c, &mem->db);
     if (rc == 0) {
         rc = lm__db_exec(NULL, c, sql.ptr, 4, params);

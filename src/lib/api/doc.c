@@ -185,15 +185,19 @@ static int doc_add_call(PGresult **out, lm_memory *mem, const char *owner_id, co
     if (res != NULL && PQresultStatus(res) == PGRES_FATAL_ERROR) {
         kind = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
         state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        quota = kind != NULL && state != NULL && strcmp(state, "53400") == 0;
+        quota = state != NULL && strcmp(state, "53400") == 0;
     }
-    if (quota)
+    if (quota && kind != NULL)
         snprintf(field, sizeof(field), "%s", kind);
     rc = lm__db_result(out, conn, res);
     lm__pool_release(&mem->db.pool, conn);
     if (quota) {
         char msg[200], detail[400], hint[200];
         snprintf(msg, sizeof(msg), "%s", lm_error_last()->message);
+        /* Through a cluster proxy the column is not relayed: the kind starts the message
+           ("<kind> quota exceeded"). */
+        if (field[0] == '\0')
+            snprintf(field, sizeof(field), "%.*s", (int)strcspn(msg, " "), msg);
         snprintf(detail, sizeof(detail), "%s", lm_error_last()->detail);
         snprintf(hint, sizeof(hint), "%s", lm_error_last()->hint);
         rc = lm__error_set_field(LM_ELIMIT, field, "%s", msg);
@@ -927,6 +931,16 @@ static int doc_delete(lm_id_list **out, lm_memory *mem, const char *owner_id,
                        mem->db.qschema);
         rc = lm__buf_oom(&sql) ? LM_ENOMEM
                                : lm__db_call(&ids->res, &mem->db, LM__STMT_FN_DELETE, sql.ptr, 3, fp);
+        goto out;
+    }
+    if (mem->sql_functions && n_ids > 0) {
+        /* Bound to an origin: one call of <schema>.lm_delete_at_origin (069). */
+        lm__buf_clear(&sql);
+        lm__buf_printf(&sql, "SELECT * FROM %s.lm_delete_at_origin($1, $2::uuid[], $3)",
+                       mem->db.qschema);
+        rc = lm__buf_oom(&sql)
+                 ? LM_ENOMEM
+                 : lm__db_call(&ids->res, &mem->db, LM__STMT_FN_DELETE, sql.ptr, 3, params);
         goto out;
     }
     if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_WRITE)) < 0)

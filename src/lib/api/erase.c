@@ -25,6 +25,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "alloc.h"
 #include "api/memory.h"
 #include "buf.h"
@@ -95,6 +97,30 @@ static void sleep_ms(double ms)
 
 /* ---- the mark ----------------------------------------------------------------------------------- */
 
+/* The mark as one call of lm_erase_mark (069_lifecycle_functions.sql), routed to the tenant's
+   shard through a cluster proxy. */
+static int mark_call(lm_erase_report *out, lm_memory *mem, const char *owner_id, int *already)
+{
+    PGresult *res = NULL;
+    lm_buf sql = LM_BUF_INIT;
+    const char *params[3] = {owner_id, lm__audit_actor(), lm__audit_source()};
+    int rc;
+    *already = 0;
+    lm__buf_printf(&sql, "SELECT * FROM %s.lm_erase_mark($1, $2, $3)", mem->db.qschema);
+    rc = lm__buf_oom(&sql) ? LM_ENOMEM
+                           : lm__db_call(&res, &mem->db, LM__STMT_FN_ERASE_MARK, sql.ptr, 3,
+                                         params);
+    if (rc == 0) {
+        *already = PQgetvalue(res, 0, 0)[0] == 't';
+        out->documents = num(res, 0, 1);
+        out->chunks = num(res, 0, 2);
+        out->api_keys = num(res, 0, 3);
+    }
+    PQclear(res);
+    lm_buf_dispose(&sql);
+    return rc;
+}
+
 /* Mark @p owner_id erased. @p out: the documents and chunks it had, the API keys removed.
    @p already: 1 when it was marked before (nothing done then). */
 static int mark(lm_erase_report *out, lm_memory *mem, const char *owner_id, int *already)
@@ -108,6 +134,8 @@ static int mark(lm_erase_report *out, lm_memory *mem, const char *owner_id, int 
     int rc;
 
     *already = 0;
+    if (mem->sql_functions)
+        return mark_call(out, mem, owner_id, already);
     if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_WRITE | LM__TX_ERASED)) < 0)
         goto out;
     if (tx.erased) {
@@ -172,6 +200,63 @@ out:
 }
 
 /* ---- the cleanup -------------------------------------------------------------------------------- */
+
+/* The cleanup as calls of lm_erase_clean (069), a batch each, until it says the tenant is done
+   (*done = 1, @p out its final counts) or another cleaner holds it (*busy = 1; with @p wait,
+   wait for that one). */
+static int clean_calls(lm_erase_report *out, lm_memory *mem, const char *owner_id, int throttle,
+                       volatile int *stop, int wait, int *busy, int *done)
+{
+    lm_buf sql = LM_BUF_INIT;
+    char batch[16];
+    const char *params[2] = {owner_id, batch};
+    int rc = 0;
+    *busy = *done = 0;
+    snprintf(batch, sizeof(batch), "%d", LM__ERASE_BATCH);
+    lm__buf_printf(&sql, "SELECT state, report::text FROM %s.lm_erase_clean($1, $2::int)",
+                   mem->db.qschema);
+    if (lm__buf_oom(&sql)) {
+        lm_buf_dispose(&sql);
+        return LM_ENOMEM;
+    }
+    for (;;) {
+        PGresult *res = NULL;
+        double t0 = lm__now_ms();
+        if (stop && *stop)
+            break;
+        if ((rc = lm__db_call(&res, &mem->db, LM__STMT_FN_ERASE_CLEAN, sql.ptr, 2, params)) < 0)
+            break;
+        const char *state = PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "none";
+        if (strcmp(state, "busy") == 0) {
+            PQclear(res);
+            if (!wait) {
+                *busy = 1;
+                break;
+            }
+            sleep_ms(50);
+            continue;
+        }
+        if (strcmp(state, "more") != 0) {
+            if (strcmp(state, "done") == 0 && !PQgetisnull(res, 0, 1)) {
+                json_t *j = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
+                for (int k = 0; k < K_COUNT && j != NULL; k++) {
+                    json_t *v = json_object_get(j, kind_names[k]);
+                    if (json_is_integer(v))
+                        *kind_slot(out, k) = json_integer_value(v);
+                }
+                json_decref(j);
+            }
+            *done = 1;
+            PQclear(res);
+            break;
+        }
+        PQclear(res);
+        if (throttle)
+            sleep_ms(lm__now_ms() - t0);
+    }
+    lm_buf_dispose(&sql);
+    return rc;
+}
 
 /* Run @p sql (one statement) in a transaction of its own on the admin connection, with
    llmemory.erasing set to the tenant ($1). */
@@ -412,6 +497,8 @@ static int clean(lm_erase_report *out, lm_memory *mem, const char *owner_id, int
     int rc, locked = 0, left = 1;
 
     *busy = *done = 0;
+    if (mem->sql_functions)
+        return clean_calls(out, mem, owner_id, throttle, stop, wait, busy, done);
     if ((rc = lm__db_admin_acquire(&cl.c, &mem->db)) < 0)
         return rc;
     /* One cleaner per tenant, across processes (a session lock: no transaction stays open). */
@@ -485,8 +572,12 @@ static int pending(PGresult **out, lm_memory *mem)
     PGconn *c = NULL;
     lm_buf sql = LM_BUF_INIT;
     int rc;
-    lm__buf_printf(&sql, "SELECT owner_id FROM %s.tenant_erasures ORDER BY erased_at, owner_id"
-                         " LIMIT 64", mem->db.qschema);
+    if (mem->sql_functions) /* 069; through a proxy: every shard's, oldest first */
+        lm__buf_printf(&sql, "SELECT owner_id FROM %s.lm_all_erasure_pending(64)"
+                             " ORDER BY erased_at, owner_id LIMIT 64", mem->db.qschema);
+    else
+        lm__buf_printf(&sql, "SELECT owner_id FROM %s.tenant_erasures"
+                             " ORDER BY erased_at, owner_id LIMIT 64", mem->db.qschema);
     if (lm__buf_oom(&sql)) {
         lm_buf_dispose(&sql);
         return LM_ENOMEM;

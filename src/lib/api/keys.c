@@ -183,13 +183,19 @@ int lm_key_create(lm_key_created *out,
     if (o.name != NULL && (rc = validate_key_name(o.name)) < 0)
         return rc;
 
-    lm__buf_printf(&sql,
-                   "INSERT INTO %s.api_keys (key_id, owner_id, origin, scope, allow_subtenants,"
-                   " name, hash, expires_at)"
-                   " SELECT $1, $2, $3, $4, $5::boolean, $6, $7, $8::timestamptz"
-                   "  WHERE $8::timestamptz IS NULL OR $8::timestamptz > now()"
-                   " RETURNING " TS("created_at") ", coalesce(" TS("expires_at") ", '')",
-                   mem->db.qschema);
+    if (mem->sql_functions) /* 067_keys_audit_functions.sql: routed to the owner's shard */
+        lm__buf_printf(&sql,
+                       "SELECT * FROM %s.lm_key_create($2, $1, $3, $4, $5::boolean, $6, $7,"
+                       " $8::timestamptz)",
+                       mem->db.qschema);
+    else
+        lm__buf_printf(&sql,
+                       "INSERT INTO %s.api_keys (key_id, owner_id, origin, scope, allow_subtenants,"
+                       " name, hash, expires_at)"
+                       " SELECT $1, $2, $3, $4, $5::boolean, $6, $7, $8::timestamptz"
+                       "  WHERE $8::timestamptz IS NULL OR $8::timestamptz > now()"
+                       " RETURNING " TS("created_at") ", coalesce(" TS("expires_at") ", '')",
+                       mem->db.qschema);
     if (lm__buf_oom(&sql)) {
         rc = LM_ENOMEM;
         goto out;
@@ -259,8 +265,12 @@ static int verify_lookup(PGresult **out, lm_memory *mem, const char *key_id, int
     int rc;
 
     *out = NULL;
+    /* Through a cluster proxy: on every shard, the one holding the key answers (067). With
+       the cache on, the lookup also returns the time left before expiry (066). */
     lm__buf_printf(&sql, "SELECT * FROM %s.%s($1)", mem->db.qschema,
-                   ttl ? "lm__key_lookup_ttl" : "lm__key_lookup");
+                   mem->db.proxy ? "lm_all_key_lookup"
+                   : ttl         ? "lm__key_lookup_ttl"
+                                 : "lm__key_lookup");
     if (lm__buf_oom(&sql))
         return LM_ENOMEM;
     if ((rc = lm__pool_acquire(&conn, p)) == 0) {
@@ -283,8 +293,12 @@ static void record_use(lm_memory *mem, const char *key_id)
 {
     PGresult *u = NULL;
     lm_buf upd = LM_BUF_INIT;
-    lm__buf_printf(&upd, "UPDATE %s.api_keys SET last_used_at = now() WHERE key_id = $1",
-                   mem->db.qschema);
+    /* Best effort: a failure to record last use must not fail the request. */
+    if (mem->sql_functions)
+        lm__buf_printf(&upd, "SELECT %s.lm_all_key_touch($1)", mem->db.qschema);
+    else
+        lm__buf_printf(&upd, "UPDATE %s.api_keys SET last_used_at = now() WHERE key_id = $1",
+                       mem->db.qschema);
     if (!lm__buf_oom(&upd)) {
         const char *params[] = {key_id};
         if (exec1(&u, mem, upd.ptr, 1, params) < 0)
@@ -415,16 +429,28 @@ int lm_key_list(lm_keys **out, lm_memory *mem, const char *owner_id, int with_su
         return rc;
     if ((k = lm__calloc(1, sizeof(*k))) == NULL)
         return LM_ENOMEM;
-    lm__buf_printf(
-        &sql,
-        "SELECT key_id, owner_id, origin, scope, allow_subtenants, name, " TS("created_at") ", " TS(
-            "expires_at") ", " TS("revoked_at") ", " TS("last_used_at") " FROM %s.api_keys",
-        mem->db.qschema);
-    if (owner_id != NULL)
+    if (mem->sql_functions) /* 067: one owner on its shard, or every shard's keys */
+        lm__buf_printf(&sql,
+                       "SELECT key_id, owner_id, origin, scope, allow_subtenants, name,"
+                       " created_at, expires_at, revoked_at, last_used_at FROM %s.%s"
+                       " ORDER BY created, key_id",
+                       mem->db.qschema,
+                       owner_id == NULL  ? "lm_all_key_list()"
+                       : with_subtenants ? "lm_key_list($1, true)"
+                                         : "lm_key_list($1, false)");
+    else
+        lm__buf_printf(
+            &sql,
+            "SELECT key_id, owner_id, origin, scope, allow_subtenants, name, " TS(
+                "created_at") ", " TS("expires_at") ", " TS("revoked_at") ", " TS(
+                "last_used_at") " FROM %s.api_keys",
+            mem->db.qschema);
+    if (!mem->sql_functions && owner_id != NULL)
         lm__buf_puts(&sql, with_subtenants
                                ? " WHERE owner_id = $1 OR starts_with(owner_id, $1 || '/')"
                                : " WHERE owner_id = $1");
-    lm__buf_puts(&sql, " ORDER BY created_at, key_id");
+    if (!mem->sql_functions)
+        lm__buf_puts(&sql, " ORDER BY created_at, key_id");
     if (lm__buf_oom(&sql)) {
         rc = LM_ENOMEM;
         goto out;
@@ -497,15 +523,22 @@ int lm_key_revoke(lm_memory *mem, const char *owner_id, int with_subtenants, con
     if (owner_id != NULL && (rc = lm__validate_owner_id(owner_id)) < 0)
         return rc;
     /* coalesce keeps the first revocation time when a key is revoked again. */
-    lm__buf_printf(&sql,
-                   "UPDATE %s.api_keys SET revoked_at = coalesce(revoked_at, now())"
-                   " WHERE key_id = $1",
-                   mem->db.qschema);
-    if (owner_id != NULL)
+    if (mem->sql_functions) /* 067: on the owner's shard, or on every shard */
+        lm__buf_printf(&sql, "SELECT * FROM %s.%s", mem->db.qschema,
+                       owner_id == NULL  ? "lm_all_key_revoke($1)"
+                       : with_subtenants ? "lm_key_revoke($2, true, $1)"
+                                         : "lm_key_revoke($2, false, $1)");
+    else
+        lm__buf_printf(&sql,
+                       "UPDATE %s.api_keys SET revoked_at = coalesce(revoked_at, now())"
+                       " WHERE key_id = $1",
+                       mem->db.qschema);
+    if (!mem->sql_functions && owner_id != NULL)
         lm__buf_puts(&sql, with_subtenants
                                ? " AND (owner_id = $2 OR starts_with(owner_id, $2 || '/'))"
                                : " AND owner_id = $2");
-    lm__buf_puts(&sql, " RETURNING key_id, owner_id");
+    if (!mem->sql_functions)
+        lm__buf_puts(&sql, " RETURNING key_id, owner_id");
     if (lm__buf_oom(&sql)) {
         rc = LM_ENOMEM;
         goto out;
@@ -542,6 +575,26 @@ int lm_memory_ready(lm_memory *mem)
     int rc;
 
     LM_ASSERT_ARG(mem != NULL);
+    if (mem->sql_functions) {
+        /* 067: the names this database (through a proxy: any shard) has not applied */
+        lm_buf names = LM_BUF_INIT;
+        lm__buf_putc(&names, '{');
+        for (size_t i = 0; i < lm__migration_count; i++)
+            lm__buf_printf(&names, "%s\"%s\"", i ? "," : "", lm__migrations[i].name);
+        lm__buf_putc(&names, '}');
+        lm__buf_printf(&sql, "SELECT * FROM %s.lm_all_migrations_missing($1::text[])",
+                       mem->db.qschema);
+        const char *params[1] = {names.ptr};
+        rc = lm__buf_oom(&sql) || lm__buf_oom(&names) ? LM_ENOMEM
+                                                      : exec1(&res, mem, sql.ptr, 1, params);
+        lm_buf_dispose(&names);
+        if (rc == 0 && PQntuples(res) > 0)
+            rc = lm__error_set(LM_EDB, "migration \"%s\" has not been applied",
+                               PQgetvalue(res, 0, 0));
+        else if (rc < 0 && rc != LM_ECONN && rc != LM_ENOMEM)
+            rc = lm__error_set(LM_EDB, "schema \"%s\" is not migrated", mem->db.schema);
+        goto out;
+    }
     lm__buf_printf(&sql, "SELECT filename FROM %s.schema_migrations", mem->db.qschema);
     if (lm__buf_oom(&sql)) {
         rc = LM_ENOMEM;

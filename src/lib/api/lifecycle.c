@@ -188,6 +188,74 @@ out:
     return rc;
 }
 
+/* The export's records through the page functions of 069_lifecycle_functions.sql (routed to the
+   tenant's shard by a cluster proxy): @p part 0 documents, 1 chunks, @p batch rows a call, each
+   page's stamp compared with the header's @p stamp: a tenant written to meanwhile fails the
+   export retryably (a page-by-page export holds no snapshot). */
+static int ex_pages(exporter *ex, lm_memory *mem, const char *owner_id, int part, int vectors,
+                    const char *stamp, int batch, int64_t *done, int64_t total,
+                    const lm_export_opts *o)
+{
+    lm_buf sql = LM_BUF_INIT;
+    char lim[16], dim[16], after_ts[64] = "", after_id[64] = "", after_no[32] = "0";
+    int rc = 0;
+    snprintf(lim, sizeof(lim), "%d", batch);
+    snprintf(dim, sizeof(dim), "%d", mem->vec.dim);
+    if (part == 0)
+        lm__buf_printf(&sql,
+                       "SELECT line, stamp, key_ts, key_id FROM %s.lm_export_documents($1, $2,"
+                       " $3::uuid, $4::int, $5, $6::int, $7::boolean)",
+                       mem->db.qschema);
+    else
+        lm__buf_printf(&sql,
+                       "SELECT line, stamp, key_no FROM %s.lm_export_chunks($1, $2::bigint,"
+                       " $3::int, $4, $5::int, $6::boolean)",
+                       mem->db.qschema);
+    if (lm__buf_oom(&sql)) {
+        lm_buf_dispose(&sql);
+        return LM_ENOMEM;
+    }
+    for (;;) {
+        PGresult *res = NULL;
+        const char *pd[7] = {owner_id, after_ts[0] ? after_ts : NULL, after_id[0] ? after_id : NULL,
+                             lim, mem->vec.provider_id, dim, vectors ? "true" : "false"};
+        const char *pc[6] = {owner_id, after_no, lim, mem->vec.provider_id, dim,
+                             vectors ? "true" : "false"};
+        if ((rc = lm__db_call(&res, &mem->db, LM__STMT_FN_EXPORT, sql.ptr, part ? 6 : 7,
+                              part ? pc : pd)) < 0)
+            break;
+        int n = PQntuples(res);
+        for (int r = 0; r < n && rc == 0; r++) {
+            if (strcmp(PQgetvalue(res, r, 1), stamp) != 0) {
+                rc = lm__error_set(LM_ERETRY, "the tenant changed during the export");
+                lm__error_detail("Through a cluster proxy an export reads a page at a time; a "
+                                 "write between two pages would make it inconsistent.");
+                lm__error_hint("Run the export again.");
+                break;
+            }
+            rc = ex_line(ex, PQgetvalue(res, r, 0), (size_t)PQgetlength(res, r, 0), 1);
+        }
+        if (rc == 0 && n > 0) {
+            if (part == 0) {
+                snprintf(after_ts, sizeof(after_ts), "%s", PQgetvalue(res, n - 1, 2));
+                snprintf(after_id, sizeof(after_id), "%s", PQgetvalue(res, n - 1, 3));
+            } else {
+                snprintf(after_no, sizeof(after_no), "%s", PQgetvalue(res, n - 1, 2));
+            }
+        }
+        PQclear(res);
+        if (rc < 0)
+            break;
+        *done += n;
+        if (o->progress && n > 0)
+            o->progress(*done, total, o->progress_payload);
+        if (n < batch)
+            break;
+    }
+    lm_buf_dispose(&sql);
+    return rc;
+}
+
 int lm_tenant_export(lm_transfer_counts *out, lm_memory *mem, const char *owner_id,
                      const lm_export_opts *opts, lm_write_cb write, void *payload)
 {
@@ -228,7 +296,25 @@ int lm_tenant_export(lm_transfer_counts *out, lm_memory *mem, const char *owner_
     vectors = o.with_vectors && mem->vec.embedder != NULL;
     crypto_hash_sha256_init(&ex.sha);
     const char *params[2] = {owner_id, mem->vec.provider_id};
+    char stamp[160] = "";
 
+    if (mem->db.proxy) {
+        /* Through a cluster proxy, which holds no snapshot across calls (one server keeps the
+           cursor over one snapshot below): the counts, time and stamp of the tenant from
+           069's lm_export_head, then its records a page at a time. */
+        char dim[16];
+        snprintf(dim, sizeof(dim), "%d", mem->vec.dim);
+        const char *hp[4] = {owner_id, mem->vec.provider_id, dim, vectors ? "true" : "false"};
+        lm__buf_printf(&sql, "SELECT * FROM %s.lm_export_head($1, $2, $3::int, $4::boolean)", S);
+        if (lm__buf_oom(&sql)) {
+            rc = LM_ENOMEM;
+            goto out;
+        }
+        if ((rc = lm__db_call(&res, &mem->db, LM__STMT_FN_EXPORT, sql.ptr, 4, hp)) < 0)
+            goto out;
+        snprintf(stamp, sizeof(stamp), "%s", PQgetvalue(res, 0, 4));
+        goto counted;
+    }
     if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_SNAPSHOT)) < 0)
         goto out;
     lm__buf_printf(&sql,
@@ -248,6 +334,7 @@ int lm_tenant_export(lm_transfer_counts *out, lm_memory *mem, const char *owner_
     }
     if ((rc = lm__db_exec(&res, tx.conn, sql.ptr, vectors ? 2 : 1, params)) < 0)
         goto out;
+counted:
     c.documents = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     c.chunks = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
     c.vectors = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
@@ -273,6 +360,14 @@ int lm_tenant_export(lm_transfer_counts *out, lm_memory *mem, const char *owner_
         goto out;
     if (o.progress)
         o.progress(0, c.documents + c.chunks, o.progress_payload);
+    if (mem->db.proxy) {
+        if ((rc = ex_pages(&ex, mem, owner_id, 0, vectors, stamp, o.batch, &done,
+                           c.documents + c.chunks, &o)) < 0 ||
+            (rc = ex_pages(&ex, mem, owner_id, 1, vectors, stamp, o.batch, &done,
+                           c.documents + c.chunks, &o)) < 0)
+            goto out;
+        goto trailer;
+    }
 
     lm__buf_clear(&sql);
     lm__buf_printf(&sql,
@@ -317,7 +412,7 @@ int lm_tenant_export(lm_transfer_counts *out, lm_memory *mem, const char *owner_
         goto out;
     if ((rc = lm__tx_commit(&tx)) < 0)
         goto out;
-
+trailer:
     sha_hex(hex, &ex.sha);
     trl = json_object();
     if (trl == NULL || json_object_set_new(trl, "type", json_string("trailer")) < 0 ||
@@ -416,6 +511,7 @@ typedef struct importer {
     const char *owner_id;
     stage docs, chunks;
     int64_t lineno;
+    char import_id[37]; /* the function path (069): the staged import's id; "" otherwise */
 } importer;
 
 /* Turn the last error (a library validation, a data exception of the server) into LM_EPARSE,
@@ -589,6 +685,25 @@ static int stage_flush(importer *im, int which)
         return 0;
     lm__buf_putc(&st->rows, ']');
     snprintf(seq, sizeof(seq), "%lld", (long long)st->seq);
+    if (im->import_id[0] != '\0') {
+        /* 069: staged on the tenant's shard until the stream has been read and checked */
+        const char *p[5] = {im->owner_id, im->import_id, which ? "1" : "0", seq, st->rows.ptr};
+        lm__buf_printf(&sql,
+                       "SELECT %s.lm_import_stage($1, $2::uuid, $3::smallint, $4::bigint,"
+                       " $5::jsonb)",
+                       im->mem->db.qschema);
+        if (lm__buf_oom(&sql) || lm__buf_oom(&st->rows)) {
+            rc = LM_ENOMEM;
+            goto out;
+        }
+        if ((rc = lm__db_call(NULL, &im->mem->db, LM__STMT_FN_IMPORT, sql.ptr, 5, p)) < 0 &&
+            lm_error_last()->sqlstate[0] == '2' && lm_error_last()->sqlstate[1] == '2')
+            rc = as_parse_error(im->lineno + 1, "In the records before");
+        st->seq += st->n;
+        st->n = 0;
+        lm__buf_clear(&st->rows);
+        goto out;
+    }
     lm__buf_printf(&sql,
                    "INSERT INTO pg_temp.%s (seq, %s) SELECT $2::bigint + t.o, r.*"
                    " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, o)"
@@ -780,6 +895,69 @@ out:
     return rc;
 }
 
+/* The staged import applied by one call of lm_import_apply (069): the checks of stage_verify,
+   the writes of stage_apply, the quotas and the audit record, in one transaction on the
+   tenant's shard. */
+static int apply_call(importer *im, int reuse, const lm_transfer_counts *seen, lm_import_result *r)
+{
+    lm_memory *mem = im->mem;
+    lm_buf sql = LM_BUF_INIT;
+    char dim[16], limits[128], detail[512];
+    PGconn *conn = NULL;
+    PGresult *res = NULL;
+    int rc, quota = 0, parse = 0;
+    snprintf(dim, sizeof(dim), "%d", mem->vec.dim);
+    snprintf(limits, sizeof(limits), "{%lld,%lld,%lld,%lld}", (long long)mem->quota_default[0],
+             (long long)mem->quota_default[1], (long long)mem->quota_default[2],
+             (long long)mem->quota_default[3]);
+    counts_text(detail, sizeof(detail), seen);
+    const char *p[11] = {im->owner_id, im->import_id, mem->vec.embedder ? mem->vec.provider_id : NULL,
+                         dim, reuse ? "true" : "false", mem->vec.embedder ? "true" : "false",
+                         limits, mem->vec.embedder ? "true" : "false", lm__audit_actor(),
+                         lm__audit_source(), detail};
+    lm__buf_printf(&sql,
+                   "SELECT * FROM %s.lm_import_apply($1, $2::uuid, $3, $4::int, $5::boolean,"
+                   " $6::boolean, $7::bigint[], $8::boolean, $9, $10, $11::jsonb)",
+                   mem->db.qschema);
+    if (lm__buf_oom(&sql)) {
+        lm_buf_dispose(&sql);
+        return LM_ENOMEM;
+    }
+    if ((rc = lm__pool_acquire(&conn, &mem->db.pool)) < 0)
+        goto out;
+    res = PQexecParams(conn, sql.ptr, 11, NULL, p, NULL, NULL, 0);
+    if (res != NULL && PQresultStatus(res) == PGRES_FATAL_ERROR) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        quota = state != NULL && strcmp(state, "53400") == 0;
+        parse = state != NULL && strcmp(state, "22P04") == 0;
+    }
+    rc = lm__db_result(&res, conn, res);
+    lm__pool_release(&mem->db.pool, conn);
+    if (rc == 0) {
+        r->documents_created = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        r->vectors_reused = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        r->chunks_queued = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+    } else if (quota || parse) {
+        /* As lm__quota_check() and stage_verify() say it: the kind ("<kind> quota exceeded")
+           as the field, or the stream's fault. */
+        char msg[256], det[400], hint[200], field[16];
+        snprintf(msg, sizeof(msg), "%s", lm_error_last()->message);
+        snprintf(det, sizeof(det), "%s", lm_error_last()->detail ? lm_error_last()->detail : "");
+        snprintf(hint, sizeof(hint), "%s", lm_error_last()->hint ? lm_error_last()->hint : "");
+        snprintf(field, sizeof(field), "%.*s", (int)strcspn(msg, " "), msg);
+        rc = quota ? lm__error_set_field(LM_ELIMIT, field, "%s", msg)
+                   : lm__error_set(LM_EPARSE, "%s", msg);
+        if (det[0])
+            lm__error_detail("%s", det);
+        if (hint[0])
+            lm__error_hint("%s", hint);
+    }
+out:
+    PQclear(res);
+    lm_buf_dispose(&sql);
+    return rc;
+}
+
 int lm_tenant_import(lm_import_result *out, lm_memory *mem, const char *owner_id,
                      const lm_import_opts *opts, lm_read_cb read, void *payload)
 {
@@ -822,10 +1000,22 @@ int lm_tenant_import(lm_import_result *out, lm_memory *mem, const char *owner_id
     rd.max_line = o.max_line_bytes ? o.max_line_bytes : LM__IMPORT_LINE_DEFAULT;
     crypto_hash_sha256_init(&sha);
 
+    if (mem->sql_functions) {
+        /* 069: staged rows under a fresh id on the tenant's shard, applied at the end */
+        unsigned char u[16];
+        randombytes_buf(u, sizeof(u));
+        u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);
+        u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
+        for (int i = 0, j = 0; i < 16; i++) {
+            if (i == 4 || i == 6 || i == 8 || i == 10)
+                im.import_id[j++] = '-';
+            j += snprintf(im.import_id + j, sizeof(im.import_id) - (size_t)j, "%02x", u[i]);
+        }
+    }
     /* Staging needs no lock: the tenant's writers are only held up for the final writes. */
-    if ((rc = lm__tx_begin(&im.tx, &mem->db, owner_id, LM__TX_READ)) < 0)
+    if (!mem->sql_functions && (rc = lm__tx_begin(&im.tx, &mem->db, owner_id, LM__TX_READ)) < 0)
         goto out;
-    for (int w = 0; w < 2; w++) {
+    for (int w = 0; w < 2 && !mem->sql_functions; w++) {
         lm__buf_clear(&sql);
         lm__buf_printf(&sql,
                        "CREATE TEMPORARY TABLE %s (seq bigint NOT NULL, %s, new_id uuid,%s %s)"
@@ -948,12 +1138,18 @@ int lm_tenant_import(lm_import_result *out, lm_memory *mem, const char *owner_id
                          (long long)seen.vectors);
         goto out;
     }
-    if ((rc = stage_flush(&im, 0)) < 0 || (rc = stage_flush(&im, 1)) < 0 ||
-        (rc = stage_verify(&im)) < 0)
+    if ((rc = stage_flush(&im, 0)) < 0 || (rc = stage_flush(&im, 1)) < 0)
         goto out;
-
     reuse = mem->vec.embedder != NULL && hprovider[0] != '\0' &&
             strcmp(hprovider, mem->vec.provider_id) == 0 && hdim == mem->vec.dim;
+    if (im.import_id[0] != '\0') {
+        if ((rc = apply_call(&im, reuse, &seen, &res)) < 0)
+            goto out;
+        im.import_id[0] = '\0'; /* applied: nothing left staged */
+        goto applied;
+    }
+    if ((rc = stage_verify(&im)) < 0)
+        goto out;
     if ((rc = lm__tx_lock(&im.tx, owner_id)) < 0 ||
         (rc = lm__usage_read(&before, mem, &im.tx, owner_id)) < 0 ||
         (rc = stage_apply(&im, reuse, &res)) < 0 ||
@@ -967,6 +1163,7 @@ int lm_tenant_import(lm_import_result *out, lm_memory *mem, const char *owner_id
     }
     if ((rc = lm__tx_commit(&im.tx)) < 0)
         goto out;
+applied:
     res.counts = seen;
     if (mem->vec.embedder != NULL && res.vectors_reused > 0)
         lm__vector_maybe_index(&mem->db, &mem->vec, owner_id);
@@ -974,6 +1171,33 @@ int lm_tenant_import(lm_import_result *out, lm_memory *mem, const char *owner_id
         *out = res;
 out:
     lm__tx_end(&im.tx);
+    if (rc < 0 && im.import_id[0] != '\0') {
+        /* What was staged goes (best effort: the next import removes it after a day). */
+        lm_buf d = LM_BUF_INIT;
+        lm_error e = *lm_error_last();
+        char msg[512], det[512], hint[256], field[64], state[6];
+        snprintf(msg, sizeof(msg), "%s", e.message ? e.message : "");
+        snprintf(det, sizeof(det), "%s", e.detail ? e.detail : "");
+        snprintf(hint, sizeof(hint), "%s", e.hint ? e.hint : "");
+        snprintf(field, sizeof(field), "%s", e.field ? e.field : "");
+        memcpy(state, e.sqlstate, sizeof(state));
+        const char *p[2] = {owner_id, im.import_id};
+        lm__buf_printf(&d, "SELECT %s.lm_import_discard($1, $2::uuid)", mem->db.qschema);
+        if (!lm__buf_oom(&d))
+            (void)lm__db_call(NULL, &mem->db, LM__STMT_FN_IMPORT, d.ptr, 2, p);
+        lm_buf_dispose(&d);
+        /* the import's own error stays the one reported */
+        if (field[0] != '\0')
+            lm__error_set_field(e.code, field, "%s", msg);
+        else
+            lm__error_set(e.code, "%s", msg);
+        if (det[0] != '\0')
+            lm__error_detail("%s", det);
+        if (hint[0] != '\0')
+            lm__error_hint("%s", hint);
+        if (state[0] != '\0')
+            lm__error_sqlstate(state);
+    }
     if (rc < 0) {
         char detail[512];
         error_text(detail, sizeof(detail));

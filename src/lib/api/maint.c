@@ -40,25 +40,18 @@ static int run(PGconn *c, lm_buf *sql)
     return rc;
 }
 
-int lm_memory_optimize(lm_memory *mem, lm_optimize_report *report)
+/* Optimize the schema of the database of @p c (the admin connection, or a shard's). */
+static int optimize_on(lm_memory *mem, PGconn *c, lm_optimize_report *report)
 {
     static const char *const tables[] = {"postings", "term_stats", "tenant_stats", "chunks",
                                          "documents"};
-    PGconn *c = NULL;
     lm_buf sql = LM_BUF_INIT;
     const char *lock_params[1];
     char lock_sql[128];
-    double t0 = lm__now_ms();
     int rc, locked = 0;
-    const char *S;
+    const char *S = mem->db.qschema;
 
-    LM_ASSERT_ARG(mem != NULL);
-    S = mem->db.qschema;
     lock_params[0] = mem->db.schema;
-    if (report != NULL)
-        memset(report, 0, sizeof(*report));
-    if ((rc = lm__db_admin_acquire(&c, &mem->db)) < 0)
-        return rc;
     /* One optimizer per schema: a second REINDEX CONCURRENTLY of the same index would only
        wait for the first and then repeat its work. */
     snprintf(lock_sql, sizeof(lock_sql), "SELECT pg_advisory_lock(%d, hashtext($1))",
@@ -103,8 +96,59 @@ out:
             PQclear(PQexecParams(c, lock_sql, 1, NULL, lock_params, NULL, NULL, 0));
         }
     }
-    lm__db_admin_release(&mem->db, c);
     lm_buf_dispose(&sql);
+    return rc;
+}
+
+/* Through a cluster proxy: every shard in turn, on a connection of its own with the conninfo
+   the proxy holds (as `llmemory cluster` connects to them). VACUUM and REINDEX CONCURRENTLY
+   cannot run inside a function, and a function is all that PL/Proxy can call on a shard. The
+   report adds the shards' pages up. */
+static int optimize_shards(lm_memory *mem, PGconn *proxy, lm_optimize_report *report)
+{
+    PGresult *res = NULL;
+    lm_buf sql = LM_BUF_INIT;
+    int rc;
+    lm__buf_printf(&sql, "SELECT conninfo FROM %s.cluster_shards ORDER BY shard_no",
+                   mem->db.qschema);
+    rc = lm__buf_oom(&sql) ? LM_ENOMEM : lm__db_exec(&res, proxy, sql.ptr, 0, NULL);
+    lm_buf_dispose(&sql);
+    for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+        const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+        const char *vals[] = {PQgetvalue(res, i, 0), "10", "llmemory optimize", NULL};
+        lm_optimize_report one;
+        PGconn *c = PQconnectdbParams(keys, vals, 1);
+        memset(&one, 0, sizeof(one));
+        if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+            rc = lm__db_error(c, NULL);
+            lm__error_set(LM_ECONN, "could not connect to shard %d to optimize it", i);
+        } else {
+            rc = optimize_on(mem, c, report != NULL ? &one : NULL);
+        }
+        if (c != NULL)
+            PQfinish(c);
+        if (report != NULL && rc == 0) {
+            report->postings_pages_before += one.postings_pages_before;
+            report->postings_pages_after += one.postings_pages_after;
+        }
+    }
+    PQclear(res);
+    return rc;
+}
+
+int lm_memory_optimize(lm_memory *mem, lm_optimize_report *report)
+{
+    PGconn *c = NULL;
+    double t0 = lm__now_ms();
+    int rc;
+
+    LM_ASSERT_ARG(mem != NULL);
+    if (report != NULL)
+        memset(report, 0, sizeof(*report));
+    if ((rc = lm__db_admin_acquire(&c, &mem->db)) < 0)
+        return rc;
+    rc = mem->db.proxy ? optimize_shards(mem, c, report) : optimize_on(mem, c, report);
+    lm__db_admin_release(&mem->db, c);
     if (report != NULL)
         report->elapsed_ms = lm__now_ms() - t0;
     return rc;

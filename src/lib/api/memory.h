@@ -187,6 +187,10 @@ int lm__quota_check(lm_memory *mem, lm__tx *tx, const char *owner_id, const lm__
 
 /* Audit records (api/audit.c), with the thread's lm_audit_context_set() actor and source.
  * In @p tx (written with the action, or not at all); @p detail is a JSON object text or NULL. */
+/* The calling thread's audit actor ("library" when none was set) and source (NULL: none), for
+   the server-side functions that write their audit record themselves. */
+const char *lm__audit_actor(void);
+const char *lm__audit_source(void);
 int lm__audit_in_tx(lm_memory *mem, lm__tx *tx, const char *owner_id, const char *action,
                     const char *outcome, const char *detail);
 /* In a transaction of its own, after the action; a failure to write is logged. Keeps

@@ -86,13 +86,18 @@ static int release_failed(lm_memory *mem, PGconn *c, const char *token, int max_
     int rc;
     snprintf(m, sizeof(m), "%d", max_attempts);
     const char *p[] = {token, m, error};
-    lm__buf_printf(&sql,
-                   "UPDATE %s.embedding_queue SET"
-                   "  status = CASE WHEN attempts >= $2::int THEN 'dead' ELSE 'pending' END,"
-                   "  available_at = now() + make_interval(secs => least(300, power(2, attempts)::int)),"
-                   "  lease_token = NULL, lease_until = NULL, last_error = $3, updated_at = now()"
-                   " WHERE lease_token = $1::uuid RETURNING status",
-                   mem->db.qschema);
+    if (mem->sql_functions) /* 069: on every shard through a proxy */
+        lm__buf_printf(&sql, "SELECT * FROM %s.lm_all_queue_release($1::uuid, $2::int, $3)",
+                       mem->db.qschema);
+    else
+        lm__buf_printf(&sql,
+                       "UPDATE %s.embedding_queue SET"
+                       "  status = CASE WHEN attempts >= $2::int THEN 'dead' ELSE 'pending' END,"
+                       "  available_at = now() + make_interval(secs => least(300,"
+                       " power(2, attempts)::int)),"
+                       "  lease_token = NULL, lease_until = NULL, last_error = $3,"
+                       " updated_at = now() WHERE lease_token = $1::uuid RETURNING status",
+                       mem->db.qschema);
     if ((rc = exec_sql(c, &r, &sql, 3, p)) == 0) {
         for (int i = 0; i < PQntuples(r); i++) {
             if (strcmp(PQgetvalue(r, i, 0), "dead") == 0)
@@ -144,12 +149,20 @@ static int run_batch(lm_memory *mem, PGconn *c, const lm_embed_run_opts *o,
     }
     lm__buf_putc(&owners, '}');
     lm__buf_putc(&ids, '}');
-    lm__buf_printf(&sql,
-                   "SELECT c.owner_id, c.chunk_id::text, c.content FROM %s.chunks c"
-                   "  JOIN unnest($1::text[], $2::uuid[]) AS j(owner_id, chunk_id)"
-                   "    ON c.owner_id = j.owner_id AND c.chunk_id = j.chunk_id",
-                   mem->db.qschema);
-    {
+    if (mem->sql_functions) /* 069: the leased chunks' texts, on every shard through a proxy */
+        lm__buf_printf(&sql, "SELECT * FROM %s.lm_all_queue_texts($1, $2::uuid)",
+                       mem->db.qschema);
+    else
+        lm__buf_printf(&sql,
+                       "SELECT c.owner_id, c.chunk_id::text, c.content FROM %s.chunks c"
+                       "  JOIN unnest($1::text[], $2::uuid[]) AS j(owner_id, chunk_id)"
+                       "    ON c.owner_id = j.owner_id AND c.chunk_id = j.chunk_id",
+                       mem->db.qschema);
+    if (mem->sql_functions) {
+        const char *p[] = {mem->vec.provider_id, token};
+        if ((rc = exec_sql(c, &texts, &sql, 2, p)) < 0)
+            goto out;
+    } else {
         const char *p[] = {owners.ptr, ids.ptr};
         if (lm__buf_oom(&owners) || lm__buf_oom(&ids)) {
             rc = LM_ENOMEM;
@@ -202,6 +215,18 @@ static int run_batch(lm_memory *mem, PGconn *c, const lm_embed_run_opts *o,
        its new shard. A fence that commits while this runs fails it (SQLSTATE 40001, the row
        fence of 071_cluster_fence_maintenance.sql); once more then, without that tenant. */
     lm__buf_clear(&sql);
+    if (mem->sql_functions) { /* 069: each shard stores what it leased */
+        char dim[16];
+        snprintf(dim, sizeof(dim), "%d", mem->vec.dim);
+        const char *p[] = {mem->vec.provider_id, dim, token, json};
+        lm__buf_printf(&sql,
+                       "SELECT %s.lm_all_queue_complete($1, $2::int, $3::uuid, $4::jsonb)",
+                       mem->db.qschema);
+        if ((rc = exec_sql(c, &w, &sql, 4, p)) < 0)
+            goto out;
+        res->embedded += strtoll(PQgetvalue(w, 0, 0), NULL, 10);
+        goto out;
+    }
     lm__buf_printf(&sql,
                    "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)"
                    "             AS x(owner_id text, chunk_id uuid, embedding text)),"
@@ -285,7 +310,8 @@ static int embed_run(lm_embed_run_result *out, lm_memory *mem, const lm_embed_ru
                              " WHERE provider_id = $1)",
                        mem->vec.table, mem->db.qschema);
         const char *p[] = {mem->vec.provider_id};
-        rc = res.embedded > 0 ? exec_sql(c, &owners, &sql, 1, p) : 0;
+        /* (through a proxy the shards build their indexes: docs/cluster.md) */
+        rc = res.embedded > 0 && !mem->db.proxy ? exec_sql(c, &owners, &sql, 1, p) : 0;
         lm_buf_dispose(&sql);
         if (rc < 0)
             goto out;
@@ -373,11 +399,16 @@ static int queue_stats(lm_embed_queue_stats *out, lm_memory *mem)
     LM_ASSERT_ARG(mem != NULL);
     if (mem->vec.embedder == NULL)
         return 0;
-    lm__buf_printf(&sql, "SELECT count(*) FILTER (WHERE status = 'pending'),"
-                         " count(*) FILTER (WHERE status = 'processing'),"
-                         " count(*) FILTER (WHERE status = 'dead')"
-                         " FROM %s.embedding_queue WHERE provider_id = $1",
-                   mem->db.qschema);
+    if (mem->sql_functions) /* 069: every shard's, added up */
+        lm__buf_printf(&sql, "SELECT coalesce(sum(pending), 0), coalesce(sum(processing), 0),"
+                             " coalesce(sum(dead), 0) FROM %s.lm_all_queue_stats($1)",
+                       mem->db.qschema);
+    else
+        lm__buf_printf(&sql, "SELECT count(*) FILTER (WHERE status = 'pending'),"
+                             " count(*) FILTER (WHERE status = 'processing'),"
+                             " count(*) FILTER (WHERE status = 'dead')"
+                             " FROM %s.embedding_queue WHERE provider_id = $1",
+                       mem->db.qschema);
     const char *p[] = {mem->vec.provider_id};
     if ((rc = lm__db_admin_acquire(&c, &mem->db)) < 0)
         goto out;

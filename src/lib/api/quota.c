@@ -41,6 +41,46 @@ static int read_row(PGresult **out, lm_memory *mem, lm__tx *tx, const char *owne
     return rc;
 }
 
+/* lm_quota_get of 068 (the columns of read_row, then the rate overrides). */
+static int fn_quota_row(PGresult **out, lm_memory *mem, const char *owner_id)
+{
+    lm_buf sql = LM_BUF_INIT;
+    const char *params[2] = {owner_id, mem->vec.embedder ? "true" : "false"};
+    lm__buf_printf(&sql, "SELECT * FROM %s.lm_quota_get($1, $2::boolean)", mem->db.qschema);
+    int rc = lm__buf_oom(&sql)
+                 ? LM_ENOMEM
+                 : lm__db_call(out, &mem->db, LM__STMT_FN_QUOTA_GET, sql.ptr, 2, params);
+    lm_buf_dispose(&sql);
+    return rc;
+}
+
+/* lm_quota_set of 068: the storage limits (@p rates 0, @p v the 4 limits) or the rates
+   (@p rates 1, @p v the 2 rates), NULL entries for the default, with the audit record. */
+static int fn_quota_set(lm_memory *mem, const char *owner_id, int rates, const char *const *v,
+                        const char *detail)
+{
+    lm_buf sql = LM_BUF_INIT;
+    const char *params[11] = {owner_id,
+                              rates ? "true" : "false",
+                              rates ? NULL : v[0],
+                              rates ? NULL : v[1],
+                              rates ? NULL : v[2],
+                              rates ? NULL : v[3],
+                              rates ? v[0] : NULL,
+                              rates ? v[1] : NULL,
+                              lm__audit_actor(),
+                              lm__audit_source(),
+                              detail};
+    lm__buf_printf(&sql,
+                   "SELECT %s.lm_quota_set($1, $2::boolean, $3::bigint, $4::bigint, $5::bigint,"
+                   " $6::bigint, $7::float8, $8::float8, $9, $10, $11::jsonb)",
+                   mem->db.qschema);
+    int rc = lm__buf_oom(&sql) ? LM_ENOMEM : lm__db_call(NULL, &mem->db, LM__STMT_FN_QUOTA_SET,
+                                                         sql.ptr, 11, params);
+    lm_buf_dispose(&sql);
+    return rc;
+}
+
 static void fill(lm_quota_status *st, const lm_memory *mem, const PGresult *res)
 {
     int64_t *u = &st->usage.documents, *o = &st->override.documents, *l = &st->limit.documents;
@@ -99,6 +139,13 @@ int lm_quota_get(lm_quota_status *out, lm_memory *mem, const char *owner_id)
     LM_ASSERT_ARG(mem != NULL);
     if ((rc = lm__validate_owner_id(owner_id)) < 0)
         return rc;
+    if (mem->sql_functions) {
+        /* 068_quota_functions.sql: one call, routed to the tenant's shard by a proxy */
+        if ((rc = fn_quota_row(&res, mem, owner_id)) < 0)
+            goto out;
+        fill(out, mem, res);
+        goto out;
+    }
     if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_READ)) < 0)
         goto out;
     if ((rc = read_row(&res, mem, &tx, owner_id)) < 0)
@@ -162,7 +209,8 @@ int lm_quota_set(lm_memory *mem, const char *owner_id, const lm_quota *limits)
                  "{\"documents\": %s, \"chunks\": %s, \"bytes\": %s, \"vectors\": %s}",
                  params[1] ? params[1] : "null", params[2] ? params[2] : "null",
                  params[3] ? params[3] : "null", params[4] ? params[4] : "null");
-        rc = quota_row_write(mem, owner_id, &sql, 5, params, detail);
+        rc = mem->sql_functions ? fn_quota_set(mem, owner_id, 0, params + 1, detail)
+                                : quota_row_write(mem, owner_id, &sql, 5, params, detail);
     }
     lm_buf_dispose(&sql);
     return rc;
@@ -225,6 +273,15 @@ static int usage_list(lm_usage_list **out, lm_memory *mem, lm_usage_sort sort, i
     for (int k = 0; k < 4; k++)
         snprintf(def[k], sizeof(def[k]), "%lld", (long long)mem->quota_default[k]);
     S = mem->db.qschema;
+    if (mem->sql_functions) {
+        /* 068: every shard's first $1, ordered and cut again over all of them */
+        lm__buf_printf(&sql,
+                       "SELECT * FROM %s.lm_all_usage_list(%s, ARRAY[$2, $3, $4, $5]::bigint[],"
+                       " $6::int, '%s', $1::int) ORDER BY %s%s, owner_id LIMIT $1::int",
+                       S, mem->vec.embedder ? "true" : "false", sort_cols[sort], sort_cols[sort],
+                       sort == LM_USAGE_SORT_OWNER ? "" : " DESC");
+        goto built;
+    }
     lm__buf_printf(&sql,
         "SELECT * FROM (SELECT u.owner_id, u.documents, u.chunks, u.bytes, %s AS vectors,"
         " %s AS l0, %s AS l1, %s AS l2, %s AS l3,"
@@ -240,6 +297,7 @@ static int usage_list(lm_usage_list **out, lm_memory *mem, lm_usage_sort sort, i
         mem->vec.embedder ? "coalesce(s.chunk_count, 0)" : "0::bigint", limit_sql[0],
         limit_sql[1], limit_sql[2], limit_sql[3], S, S, S, S,
         sort_cols[sort], sort == LM_USAGE_SORT_OWNER ? "" : " DESC");
+built:
     if (lm__buf_oom(&sql)) {
         rc = LM_ENOMEM;
         goto out;
@@ -410,8 +468,12 @@ static void override_read(lm_memory *mem, const char *owner_id, double out[2])
     lm_buf sql = LM_BUF_INIT;
     const char *params[1] = {owner_id};
     out[0] = out[1] = LM_QUOTA_DEFAULT;
-    lm__buf_printf(&sql, "SELECT rate_adds, rate_searches FROM %s.tenant_quotas WHERE owner_id = $1",
-                   mem->db.qschema);
+    if (mem->sql_functions) /* 068, routed to the tenant's shard */
+        lm__buf_printf(&sql, "SELECT * FROM %s.lm_quota_rates($1)", mem->db.qschema);
+    else
+        lm__buf_printf(&sql,
+                       "SELECT rate_adds, rate_searches FROM %s.tenant_quotas WHERE owner_id = $1",
+                       mem->db.qschema);
     if (!lm__buf_oom(&sql) && lm__db_admin_acquire(&c, &mem->db) == 0) {
         if (lm__db_exec(&res, c, sql.ptr, 1, params) == 0 && PQntuples(res) == 1)
             for (int k = 0; k < 2; k++)
@@ -535,7 +597,8 @@ int lm_rate_set(lm_memory *mem, const char *owner_id, const lm_rates *rates)
         char detail[160];
         snprintf(detail, sizeof(detail), "{\"rate_adds\": %s, \"rate_searches\": %s}",
                  params[1] ? params[1] : "null", params[2] ? params[2] : "null");
-        if ((rc = quota_row_write(mem, owner_id, &sql, 3, params, detail)) < 0)
+        if ((rc = mem->sql_functions ? fn_quota_set(mem, owner_id, 1, params + 1, detail)
+                                     : quota_row_write(mem, owner_id, &sql, 3, params, detail)) < 0)
             goto out;
     }
     if (mem->buckets != NULL) { /* this process follows at once */
@@ -569,6 +632,19 @@ int lm_rate_get(lm_rate_status *out, lm_memory *mem, const char *owner_id)
         lm_buf sql = LM_BUF_INIT;
         const char *params[1] = {owner_id};
         r[0] = r[1] = LM_QUOTA_DEFAULT;
+        if (mem->sql_functions) { /* 068: one call, routed to the tenant's shard */
+            if ((rc = fn_quota_row(&res, mem, owner_id)) == 0) {
+                PGresult *two = res; /* the rates are its last two columns */
+                for (int k = 0; k < 2 && PQntuples(two) == 1; k++)
+                    if (!PQgetisnull(two, 0, 8 + k))
+                        r[k] = strtod(PQgetvalue(two, 0, 8 + k), NULL);
+            }
+            PQclear(res);
+            lm_buf_dispose(&sql);
+            if (rc < 0)
+                return rc;
+            goto rates;
+        }
         lm__buf_printf(&sql, "SELECT rate_adds, rate_searches FROM %s.tenant_quotas"
                              " WHERE owner_id = $1", mem->db.qschema);
         rc = lm__buf_oom(&sql) ? LM_ENOMEM : lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_READ);
@@ -586,6 +662,7 @@ int lm_rate_get(lm_rate_status *out, lm_memory *mem, const char *owner_id)
         if (rc < 0)
             return rc;
     }
+rates:
     out->override.adds = r[0];
     out->override.searches = r[1];
     for (int k = 0; k < 2; k++) {
@@ -865,6 +942,18 @@ int lm_quota_alerts_get(lm_quota_alerts *out, lm_memory *mem, int max_age_s)
         return lm__error_set(LM_ENOTFOUND, "no quota alert counts computed yet");
     for (int k = 0; k < 4; k++)
         snprintf(def[k], sizeof(def[k]), "%lld", (long long)mem->quota_default[k]);
+    if (mem->sql_functions) {
+        /* 068: each shard's counts, added up */
+        lm__buf_printf(&sql, "SELECT sum(tenants)::bigint");
+        for (int t = 0; t < 3; t++)
+            for (int k = 1; k <= 4; k++)
+                lm__buf_printf(&sql, ", sum(c%d[%d])::bigint", t == 0 ? 80 : t == 1 ? 95 : 100, k);
+        lm__buf_printf(&sql,
+                       " FROM %s.lm_all_quota_alerts(%s, ARRAY[$2, $3, $4, $5]::bigint[])"
+                       " WHERE $1::int = 0",
+                       mem->db.qschema, mem->vec.embedder ? "true" : "false");
+        goto built;
+    }
     /* One pass over the per-tenant usage rows (one row per tenant, kept by triggers). */
     lm__buf_printf(&sql, "SELECT count(*)");
     for (int t = 0; t < 3; t++) {
@@ -880,6 +969,7 @@ int lm_quota_alerts_get(lm_quota_alerts *out, lm_memory *mem, int max_age_s)
                    " FROM %s.tenant_usage u LEFT JOIN %s.tenant_stats s ON s.owner_id = u.owner_id"
                    " LEFT JOIN %s.tenant_quotas q ON q.owner_id = u.owner_id WHERE $1::int = 0",
                    mem->db.qschema, mem->db.qschema, mem->db.qschema);
+built:
     if (lm__buf_oom(&sql)) {
         rc = LM_ENOMEM;
         goto out;

@@ -375,7 +375,13 @@ static const char funcs_sql[] =
     "         AND coalesce(p.proargmodes[1], 'i') = 'i' AND p.pronargs >= 1"
     "         AND p.proargtypes[0] = 'text'::regtype,"
     "       p.proname LIKE 'lm\\_all\\_%%', p.proretset, p.pronargs,"
-    "       format_type(p.prorettype, NULL), p.prorettype::regtype::text"
+    "       format_type(p.prorettype, NULL), p.prorettype::regtype::text,"
+    /* whether the shard's function is closed to PUBLIC (REVOKE ... FROM PUBLIC): its proxy
+       function is then closed too, or a call through the proxy (which reaches the shard as the
+       cluster's role) would open it to every role of the proxy */
+    "       p.proacl IS NOT NULL AND NOT EXISTS (SELECT 1 FROM aclexplode(p.proacl) a"
+    "         WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'),"
+    "       pg_get_function_identity_arguments(p.oid)"
     "  FROM pg_proc p"
     " WHERE p.pronamespace = %s::regnamespace AND p.proname LIKE 'lm\\_%%' AND p.prokind = 'f'"
     "   AND p.proname NOT LIKE 'lm\\_\\_%%'"
@@ -401,6 +407,8 @@ static int route_one(PGconn *proxy, const lm__db *db, PGresult *f, int row, int 
     const char *result = PQgetvalue(f, row, 2), *rettype = PQgetvalue(f, row, 7);
     int owner_first = PQgetvalue(f, row, 3)[0] == 't', all = PQgetvalue(f, row, 4)[0] == 't';
     int retset = PQgetvalue(f, row, 5)[0] == 't', nargs = (int)strtol(PQgetvalue(f, row, 6), NULL, 10);
+    int closed = PQgetvalue(f, row, 9)[0] == 't';
+    const char *ident = PQgetvalue(f, row, 10);
     lm_buf sql = LM_BUF_INIT;
     int rc = 0;
 
@@ -421,6 +429,9 @@ static int route_one(PGconn *proxy, const lm__db *db, PGresult *f, int row, int 
         for (int i = 1; i <= nargs; i++)
             lm__buf_printf(&sql, "%s$%d", i > 1 ? ", " : "", i);
         lm__buf_puts(&sql, ") x $fn$;");
+        if (closed)
+            lm__buf_printf(&sql, "REVOKE ALL ON FUNCTION %s.\"cluster__%s\"(%s) FROM PUBLIC;",
+                           db->qschema, name, ident);
     } else if (all) {
         lm__buf_printf(&sql,
                        "CREATE FUNCTION %s.%s(%s) RETURNS %s LANGUAGE plproxy AS $pl$"
@@ -434,6 +445,9 @@ static int route_one(PGconn *proxy, const lm__db *db, PGresult *f, int row, int 
     } else {
         return 0; /* not a tenant operation: stays on the shards */
     }
+    if (closed)
+        lm__buf_printf(&sql, ";REVOKE ALL ON FUNCTION %s.%s(%s) FROM PUBLIC", db->qschema, name,
+                       ident);
     if (lm__buf_oom(&sql))
         rc = lm__error_set(LM_ENOMEM, "out of memory");
     else if ((rc = lm__db_script(proxy, sql.ptr)) < 0) {

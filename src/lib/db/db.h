@@ -102,6 +102,14 @@ typedef enum lm__stmt {
     LM__STMT_FN_USAGE_DAYS,
     LM__STMT_KEY_LOOKUP,   /* lm__key_lookup of 065_key_lookup.sql (api/keys.c) */
     LM__STMT_KEY_LOOKUP_TTL, /* lm__key_lookup_ttl of 066_key_notify.sql (api/keycache.c) */
+    LM__STMT_FN_AUDIT_WRITE, /* 067_keys_audit_functions.sql (api/audit.c) */
+    LM__STMT_FN_AUDIT_LIST,
+    LM__STMT_FN_QUOTA_GET, /* 068_quota_functions.sql (api/quota.c) */
+    LM__STMT_FN_QUOTA_SET,
+    LM__STMT_FN_ERASE_MARK, /* 069_lifecycle_functions.sql (api/erase.c, api/lifecycle.c) */
+    LM__STMT_FN_ERASE_CLEAN,
+    LM__STMT_FN_EXPORT,
+    LM__STMT_FN_IMPORT,
 } lm__stmt;
 /* Called once per new connection (pool.c): attaches the per-connection statement set; with
  * @p no_prepare, statements are never prepared on it. */

@@ -56,13 +56,31 @@ static void trim_copy(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
+/* A shard's error relayed by a cluster proxy: PL/Proxy prefixes the message with
+   "<function>(<pid>): [<database>] REMOTE ERROR: " and the detail and hint with "Remote detail: "
+   and "Remote hint: ". Without them the message is the shard's own, as a direct call reports
+   it; @p s past the prefix, or @p s itself. */
+static const char *unprefix(const char *s, const char *prefix)
+{
+    if (s == NULL)
+        return NULL;
+    const char *r = strstr(s, prefix);
+    if (r != NULL && strcmp(prefix, "REMOTE ERROR: ") == 0 && strstr(s, "): [") != NULL &&
+        strstr(s, "): [") < r)
+        return r + strlen(prefix);
+    if (r == s && strcmp(prefix, "REMOTE ERROR: ") != 0)
+        return s + strlen(prefix);
+    return s;
+}
+
 int lm__db_error(PGconn *conn, const PGresult *res)
 {
     char msg[480];
     if (res != NULL && PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) != NULL) {
         const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         int code = map_sqlstate(state);
-        trim_copy(msg, sizeof(msg), PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+        trim_copy(msg, sizeof(msg),
+                  unprefix(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY), "REMOTE ERROR: "));
         if (code == LM_ETIMEOUT && lm__cancel_fired_here()) {
             /* Not the statement timeout: the caller's lm_cancel stopped it. */
             lm__error_set(LM_ECANCELED, "request canceled");
@@ -80,8 +98,9 @@ int lm__db_error(PGconn *conn, const PGresult *res)
             return LM_ECONN;
         }
         lm__error_set(code, "%s", msg);
-        const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-        const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+        const char *detail =
+            unprefix(PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL), "Remote detail: ");
+        const char *hint = unprefix(PQresultErrorField(res, PG_DIAG_MESSAGE_HINT), "Remote hint: ");
         if (detail)
             lm__error_detail("%s", detail);
         if (hint)
