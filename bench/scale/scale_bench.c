@@ -7,6 +7,14 @@
  *
  *   scale_bench --data DIR [--small] [--chunks N] [--tenants T] [--dim 384|768|1536]
  *               [--vectors synthetic|builtin] [--queries Q] [--seed S] [--zipf S] [--no-naive]
+ *               [--load-only | --reuse] [--burst CHUNKS] [--settle Q]
+ *
+ * --load-only with SCALE_BENCH_KEEP=1 leaves the loaded rows in place; --reuse (same shape and
+ * seed) starts from them, so the hour-long query half of the default can run apart from the
+ * load. --burst: chunks inserted as fast as they go while vector recall and latency are
+ * measured (default 50,000; 0: none); --settle: keyword searches of the largest tenant under
+ * the write stream (default 200). SCALE_BENCH_OPTIMIZE=1 repeats them after
+ * lm_memory_optimize(); SCALE_BENCH_LOAD_AUTOPACK=1 leaves automatic packing on while loading.
  *
  * DIR holds corpus.jsonl (SciFact: one JSON object a line with a "text" field); the chunks are
  * its sentences, sampled with the seed. Tenant sizes follow Zipf (weight of the i-th tenant
@@ -18,8 +26,9 @@
  * embedder over the text. Each chunk's text ends with its number ("v:<n>"), which identifies it.
  *
  * Ground truth is exact cosine search in SQL over the tenant's rows (no index). Latency is the
- * client's wall time per query (lm_search() for ours, the SQL statement for the naive layout);
- * the machine's load is printed beside. Default 1,000,000 chunks over 10,000 tenants; --small:
+ * server CPU time of the backend that ran the search (/proc/<pid>/schedstat; ours through a
+ * memory with a pool of one connection, the naive statements on the bench's own connection),
+ * beside the client's wall time; the machine's load is printed beside. Default 1,000,000 chunks over 10,000 tenants; --small:
  * 10,000 chunks over 100 tenants (a smoke test: it fails when our recall is below target).
  * Environment: LLMEMORY_DATABASE_URL (or LLMEMORY_TEST_DATABASE_URL) names the database.
  */
@@ -720,7 +729,8 @@ static void usage(void)
     fprintf(stderr, "usage: scale_bench --data DIR [--small] [--chunks N] [--tenants T]"
                     " [--dim 384|768|1536] [--vectors synthetic|builtin] [--queries Q]"
                     " [--seed S] [--zipf S] [--no-naive] [--batch DOCS | --single]"
-                    " [--write-rate CHUNKS_PER_S] [--load-only]\n");
+                    " [--write-rate CHUNKS_PER_S] [--load-only | --reuse] [--burst CHUNKS]"
+                    " [--settle Q]\n");
     exit(2);
 }
 
