@@ -7,6 +7,8 @@
 #   bench/scale/run.sh                                1,000,000 chunks over 10,000 tenants
 #   bench/scale/run.sh --dim 1536 --chunks 200000     other shapes (scale_bench.c lists them)
 #   bench/scale/run.sh --load-only                    ingest against raw COPY only (no queries)
+#   SCALE_BENCH_KEEP=1 bench/scale/run.sh --load-only, then bench/scale/run.sh --reuse, against
+#   one cluster ($LLMEMORY_TEST_DATABASE_URL): the load, then the queries over the kept rows
 #   bench/scale/run.sh depth                          hybrid candidate depth against recall on
 #                                                     SciFact, default embedder (depth_bench.c)
 set -eu

@@ -5,6 +5,7 @@
  * index over all tenants, so no tenant's results depend on another tenant's vectors.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -375,6 +376,19 @@ static int build_lock(PGconn *c, lm__db *db)
     }
 }
 
+long lm__vector_build_mem_kb(long rows, int dim, int half, int m)
+{
+    if (rows < 0)
+        rows = 0;
+    double node = 8.0 + (double)dim * (half ? 2 : 4) + 200.0 + 2.0 * m * 16.0;
+    double kb = (double)rows * node * 1.2 / 1024.0 + 16.0 * 1024;
+    if (kb < (double)LM__VINDEX_BUILD_MEM_MIN_KB)
+        return LM__VINDEX_BUILD_MEM_MIN_KB;
+    if (kb > (double)LM__VINDEX_BUILD_MEM_MAX_KB)
+        return LM__VINDEX_BUILD_MEM_MAX_KB;
+    return (long)ceil(kb);
+}
+
 void lm__vector_maybe_index(lm__db *db, const lm__vec_cfg *cfg, const char *owner_id)
 {
     PGconn *c = NULL;
@@ -465,10 +479,24 @@ void lm__vector_maybe_index(lm__db *db, const lm__vec_cfg *cfg, const char *owne
     lit_prov = PQescapeLiteral(c, cfg->provider_id, strlen(cfg->provider_id));
     if (lit_owner == NULL || lit_prov == NULL)
         goto fail;
-    /* Small maintenance memory and no parallel workers: building many small graphs with a large
-       setting costs seconds each (pgvector allocates the whole area). */
-    if (lm__db_exec(NULL, c, "SET maintenance_work_mem = '64MB'", 0, NULL) < 0 ||
-        lm__db_exec(NULL, c, "SET statement_timeout = 0", 0, NULL) < 0 ||
+    /* Maintenance memory sized to the tenant's graph (lm__vector_build_mem_kb()) and no parallel
+       workers: a parallel build allocates the whole area up front, which made many small
+       graphs cost seconds each under a large fixed setting. */
+    {
+        const char *p2c[] = {owner_id, cfg->provider_id};
+        char mwm[64];
+        if (exec_fmt(c, &res, 2, p2c, "SELECT count(*) FROM %s WHERE owner_id = $1"
+                                      " AND provider_id = $2", cfg->table) < 0)
+            goto fail;
+        snprintf(mwm, sizeof(mwm), "SET maintenance_work_mem = '%ldkB'",
+                 lm__vector_build_mem_kb(strtol(PQgetvalue(res, 0, 0), NULL, 10), cfg->dim, half,
+                                         cfg->hnsw_m));
+        PQclear(res);
+        res = NULL;
+        if (lm__db_exec(NULL, c, mwm, 0, NULL) < 0)
+            goto fail;
+    }
+    if (lm__db_exec(NULL, c, "SET statement_timeout = 0", 0, NULL) < 0 ||
         lm__db_exec(NULL, c, "SET max_parallel_maintenance_workers = 0", 0, NULL) < 0)
         goto fail;
     /* Half precision: half the bytes per node a search visits, the same neighbours (the
