@@ -33,7 +33,9 @@ search "$ka" candidates=200 "$HTTP_TMP/a1" &
 wait_until "A's search to hold the budget" blocked 1
 search "$kc" candidates=200 "$HTTP_TMP/c1" &
 wait_until "C's search to hold the budget" blocked 2
-[ "$(budget)" = "used=4 max=4 " ] || fail "full budget: $(budget)"
+# /metrics is rendered at most every METRICS_REUSE_MS (handler_health.c): wait for the gauges.
+budget_is() { [ "$(budget)" = "$1" ]; }
+wait_until "the full budget in /metrics (now $(budget))" budget_is "used=4 max=4 "
 # A's second costly search waits for the budget (its own share, 4, has room).
 search "$ka" "candidates=200&no_history=true" "$HTTP_TMP/a2" &
 sleep 0.5
