@@ -2,7 +2,8 @@
 # tests/cluster/run.sh: sharded mode end to end (docs/cluster.md). Starts three throwaway
 # PostgreSQL clusters (a proxy and two shards, unix sockets, wal_level = logical) with
 # scripts/pg-test-cluster.sh, makes the cluster with `llmemory cluster init`, and checks:
-#   routing   every routed operation through the proxy equals the same call on the owning shard;
+#   routing   every routed operation through the proxy equals the same call on the owning shard
+#             (bulk ingest included: written on the shard directly, one transaction);
 #             operations over all tenants return every shard's rows; identity ranges per shard
 #   move      a move under concurrent writes through the proxy loses and duplicates no write,
 #             leaves the BM25 statistics exact and nothing on the source; a move without
@@ -104,6 +105,20 @@ done
 placed=$(for t in $tenants; do shard_of "$t"; done | sort -u | wc -l)
 check "the hash spreads the tenants over both shards" test "$placed" -eq 2
 
+stats_exact() { # url, owner: stored BM25 statistics and postings equal a recount
+    q "$1" "SELECT (SELECT row(chunk_count, total_len)::text FROM llmemory.tenant_stats WHERE owner_id = '$2')
+              = (SELECT row(count(*), sum(doc_len))::text FROM llmemory.chunks WHERE owner_id = '$2' AND searchable)
+        AND NOT EXISTS (
+            (SELECT lexeme, df FROM llmemory.term_stats WHERE owner_id = '$2'
+             EXCEPT SELECT l, count(*) FROM llmemory.chunks c, unnest(tsvector_to_array(c.search_vector)) l
+                     WHERE c.owner_id = '$2' AND c.searchable GROUP BY l)
+            UNION ALL
+            (SELECT l, count(*) FROM llmemory.chunks c, unnest(tsvector_to_array(c.search_vector)) l
+              WHERE c.owner_id = '$2' AND c.searchable GROUP BY l
+             EXCEPT SELECT lexeme, df FROM llmemory.term_stats WHERE owner_id = '$2'))
+        AND (SELECT count(*) FROM llmemory.postings WHERE owner_id = '$2')
+          = (SELECT count(*) FROM llmemory.chunks c, unnest(c.search_vector) WHERE c.owner_id = '$2' AND c.searchable)"
+}
 # ---- routing --------------------------------------------------------------------------------
 same=1
 for t in $tenants; do
@@ -144,6 +159,44 @@ for t in $tenants; do
     done
 done
 check "list, stats, get and history through the proxy equal the owning shard's" test "$same" -eq 1
+
+# Bulk ingest (lm_doc_add_batch: COPY, which PL/Proxy cannot carry) through the proxy: written on
+# the owner's shard in one transaction (every document of the batch has the same xmin there; the
+# CLI's fallback of one add per document would not), and equal to the same ingest made directly
+# on a shard for another owner.
+jsonl=$(mktemp)
+for i in 1 2 3 4 5 6; do
+    printf '{"id_at_origin":"bulk%s","content":"bulk note %s about the quick brown fox and the %s river stones"}\n' \
+        "$i" "$i" "$(printf 'red\ngreen\nblue\ngrey\nwhite\nblack' | sed -n "${i}p")"
+done >"$jsonl"
+bi="" bd=""
+for t in ingrid igor ilse ines ivo iris; do
+    [ -z "$bi" ] && bi=$t && continue
+    [ -z "$bd" ] && [ "$(shard_of "$t")" != "$(shard_of "$bi")" ] && bd=$t
+done
+si=$(shard_of "$bi")
+sd=$(shard_of "$bd")
+check "ingest --jsonl through the proxy ($bi, shard $si)" L --database-url "$proxy_url" ingest -o "$bi" --jsonl "$jsonl"
+L --database-url "${shard_url[$sd]}" ingest -o "$bd" --jsonl "$jsonl" >/dev/null
+check "the batch is on $bi's shard, in one transaction, and nothing on the other shard" \
+    test "$(q "${shard_url[$si]}" "SELECT count(*), count(DISTINCT xmin::text) FROM llmemory.documents WHERE owner_id = '$bi'")/$(
+        q "${shard_url[$((1 - si))]}" "SELECT count(*) FROM llmemory.documents WHERE owner_id = '$bi'")" = "6|1/0"
+check "its rows (statistics and postings included) through the proxy equal its shard's" \
+    test "$(q "$proxy_url" "SELECT * FROM llmemory.lm_tenant_digest('$bi')" | grep -v '^chunks')" = \
+    "$(q "${shard_url[$si]}" "SELECT * FROM llmemory.lm_tenant_digest('$bi')" | grep -v '^chunks')"
+check "and BM25 statistics of the ingested tenant are exact" test "$(stats_exact "${shard_url[$si]}" "$bi")" = t
+same=1
+for kind in text vector hybrid; do
+    a=$(L --database-url "$proxy_url" search -o "$bi" "quick fox river" -t $kind --no-history --json | jq -c '[.results[] | [.id_at_origin, .chunk_index, .score]]')
+    b=$(L --database-url "${shard_url[$si]}" search -o "$bi" "quick fox river" -t $kind --no-history --json | jq -c '[.results[] | [.id_at_origin, .chunk_index, .score]]')
+    c=$(L --database-url "${shard_url[$sd]}" search -o "$bd" "quick fox river" -t $kind --no-history --json | jq -c '[.results[] | [.id_at_origin, .chunk_index, .score]]')
+    [ "$a" != "[]" ] && [ "$a" = "$b" ] && [ "$a" = "$c" ] || { same=0; echo "# $kind: proxy $a shard $b direct ingest $c"; }
+done
+check "search after ingest through the proxy equals its shard's and a direct ingest's (3 types)" test "$same" -eq 1
+check "cross-tenant: ingest through the proxy adds nothing to other tenants ($bd keeps 6)" \
+    test "$(L --database-url "$proxy_url" search -o "$bd" "quick fox river" -t text --no-history --json | jq '[.results[] | select(.owner_id != "'"$bd"'")] | length')/$(
+        L --database-url "$proxy_url" stats -o "$bd" --json | jq .document_count)" = "0/6"
+rm -f "$jsonl"
 
 # ---- the library, the CLI and the HTTP server on the proxy URL -----------------------------------
 # Two tenants on different shards, each with an admin key made through the proxy; one server on
@@ -296,20 +349,6 @@ wait "${srv_pids[@]}" 2>/dev/null
 rm -rf "$work"
 
 # ---- move under concurrent writes -----------------------------------------------------------
-stats_exact() { # url, owner: stored BM25 statistics and postings equal a recount
-    q "$1" "SELECT (SELECT row(chunk_count, total_len)::text FROM llmemory.tenant_stats WHERE owner_id = '$2')
-              = (SELECT row(count(*), sum(doc_len))::text FROM llmemory.chunks WHERE owner_id = '$2' AND searchable)
-        AND NOT EXISTS (
-            (SELECT lexeme, df FROM llmemory.term_stats WHERE owner_id = '$2'
-             EXCEPT SELECT l, count(*) FROM llmemory.chunks c, unnest(tsvector_to_array(c.search_vector)) l
-                     WHERE c.owner_id = '$2' AND c.searchable GROUP BY l)
-            UNION ALL
-            (SELECT l, count(*) FROM llmemory.chunks c, unnest(tsvector_to_array(c.search_vector)) l
-              WHERE c.owner_id = '$2' AND c.searchable GROUP BY l
-             EXCEPT SELECT lexeme, df FROM llmemory.term_stats WHERE owner_id = '$2'))
-        AND (SELECT count(*) FROM llmemory.postings WHERE owner_id = '$2')
-          = (SELECT count(*) FROM llmemory.chunks c, unnest(c.search_vector) WHERE c.owner_id = '$2' AND c.searchable)"
-}
 from=$(shard_of alice)
 to=$((1 - from))
 writes=200
@@ -340,10 +379,26 @@ writer=$!
     done
 ) &
 libwriter=$!
+# and bulk ingest through the proxy, batches of 3 (written on the shard directly: a batch that
+# meets the fence on the old shard is tried again where the placement then points)
+(
+    for i in $(seq 1 15); do
+        for j in 1 2 3; do printf '{"id_at_origin":"bat%s-%s","content":"batch %s note %s about foxes"}\n' "$i" "$j" "$i" "$j"; done >"$log.b$i"
+        for try in $(seq 1 50); do
+            if L --database-url "$proxy_url" ingest -o alice --jsonl "$log.b$i" >/dev/null 2>>"$log.err"; then
+                echo "bat$i" >>"$log.bat"
+                break
+            fi
+            sleep 0.01
+        done
+        rm -f "$log.b$i"
+    done
+) &
+batwriter=$!
 sleep 0.5
 move=$(L cluster move-tenant alice --to "$to" --proxy "$proxy_url" --json)
 move_rc=$?
-wait "$writer" "$libwriter"
+wait "$writer" "$libwriter" "$batwriter"
 check "move-tenant under concurrent writes succeeds" test "$move_rc" -eq 0
 echo "# move: $move"
 check "alice is on shard $to now" test "$(shard_of alice)" = "$to"
@@ -355,13 +410,17 @@ lib_acked=$(sort -u "$log.lib" | wc -l)
 lib_landed=$(q "${shard_url[$to]}" "SELECT count(DISTINCT id_at_origin), count(*), sum(chunk_count) FROM llmemory.documents WHERE owner_id = 'alice' AND id_at_origin LIKE 'lib%'")
 check "every library add through the proxy is on the target, once ($lib_acked acknowledged, $lib_landed)" \
     test "$lib_landed" = "$lib_acked|$lib_acked|$lib_acked" -a "$lib_acked" -eq 40
+bat_acked=$(sort -u "$log.bat" | wc -l)
+bat_landed=$(q "${shard_url[$to]}" "SELECT count(DISTINCT id_at_origin), count(*), sum(chunk_count) FROM llmemory.documents WHERE owner_id = 'alice' AND id_at_origin LIKE 'bat%'")
+check "every batch ingested through the proxy during the move is on the target, once ($bat_acked acknowledged, $bat_landed)" \
+    test "$bat_landed" = "$((3 * bat_acked))|$((3 * bat_acked))|$((3 * bat_acked))" -a "$bat_acked" -eq 15
 retried=$(grep -c "moved to shard" "$log.err" || true)
 echo "# writes retried after the fence: $retried"
 check "the source holds no row of alice" \
     test "$(q "${shard_url[$from]}" "SELECT sum(row_count) FROM llmemory.lm_tenant_digest('alice')")" = 0
 check "BM25 statistics and postings on the target are exact" test "$(stats_exact "${shard_url[$to]}" alice)" = t
 check "chunk numbers stay unique" test "$(q "${shard_url[$to]}" "SELECT count(*) = count(DISTINCT chunk_no) FROM llmemory.chunks WHERE owner_id = 'alice'")" = t
-rm -f "$log" "$log.err" "$log.lib"
+rm -f "$log" "$log.err" "$log.lib" "$log.bat"
 
 # ---- fence ----------------------------------------------------------------------------------
 late=$(q "${shard_url[$from]}" "SELECT llmemory.lm_test_note('alice', 'late', 'a late write')" 2>&1)
@@ -405,7 +464,7 @@ check "erin's rows through the proxy are shard 2's" sh -c "[ '$a' = '$b' ] && ec
 all_p=$(q "$proxy_url" "SELECT * FROM llmemory.lm_all_tenant_sizes() ORDER BY 1")
 all_s=$( (for u in "$s0_url" "$s1_url" "$s2_url"; do q "$u" "SELECT * FROM llmemory.lm_all_tenant_sizes()"; done) | sort)
 check "with 3 shards (4 partitions) an operation over all tenants returns each shard's rows once" \
-    test "$all_p" = "$all_s" -a "$(echo "$all_p" | wc -l)" -eq 5
+    test "$all_p" = "$all_s" -a "$(echo "$all_p" | wc -l)" -eq 7
 check "sync migrates every shard and routes again" L cluster sync --proxy "$proxy_url"
 check "a new shard leaves the unplaced tenants where they hash" \
     test "$(for t in carol dave; do shard_of $t; done)" = "$hashed_before"
