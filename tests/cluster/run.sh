@@ -196,6 +196,28 @@ check "search after ingest through the proxy equals its shard's and a direct ing
 check "cross-tenant: ingest through the proxy adds nothing to other tenants ($bd keeps 6)" \
     test "$(L --database-url "$proxy_url" search -o "$bd" "quick fox river" -t text --no-history --json | jq '[.results[] | select(.owner_id != "'"$bd"'")] | length')/$(
         L --database-url "$proxy_url" stats -o "$bd" --json | jq .document_count)" = "0/6"
+# Searches that run the library's statements (query variants, rerank, parent context): on the
+# proxy they run on the owner's shard directly; results equal the shard's.
+long=$(for i in $(seq 1 200); do printf 'Sentence %s tells of grey stones number %s by the river bank. ' "$i" "$i"; done)
+printf '{"id_at_origin":"guide","content":"%s"}\n' "$long" >"$jsonl"
+L --database-url "$proxy_url" ingest -o "$bi" --jsonl "$jsonl" >/dev/null
+same=1
+for kind in text vector hybrid; do
+    for opt in "--expand" "--rerank" "--context 2" "--expand --rerank --context 1"; do
+        a=$(L --database-url "$proxy_url" search -o "$bi" "quick fox river" -t $kind $opt --no-history --json | jq -c '[.results[] | [.id_at_origin, .chunk_index, .score, ([.parent_context[]?.chunk_index])]]')
+        b=$(L --database-url "${shard_url[$si]}" search -o "$bi" "quick fox river" -t $kind $opt --no-history --json | jq -c '[.results[] | [.id_at_origin, .chunk_index, .score, ([.parent_context[]?.chunk_index])]]')
+        [ -n "$a" ] && [ "$a" != "[]" ] && [ "$a" = "$b" ] || { same=0; echo "# $kind $opt: proxy $a shard $b"; }
+    done
+done
+check "search with variants, rerank and parent context through the proxy equals the shard's (3 types)" test "$same" -eq 1
+ctx=$(L --database-url "$proxy_url" search -o "$bi" "grey stones" -t text --context 2 --no-history --json | jq '[.results[] | select(.id_at_origin == "guide") | .parent_context | length] | max')
+check "parent context through the proxy holds the hit's parents ($ctx)" test "${ctx:-0}" -ge 1
+h1=$(q "${shard_url[$si]}" "SELECT count(*) FROM llmemory.search_history WHERE owner_id = '$bi'")
+L --database-url "$proxy_url" search -o "$bi" "quick fox" --rerank >/dev/null
+h2=$(q "${shard_url[$si]}" "SELECT count(*) FROM llmemory.search_history WHERE owner_id = '$bi'")
+check "a reranked search through the proxy is recorded in the history on the shard ($h1, then $h2)" test "$h2" -eq $((h1 + 1))
+x=$(L --database-url "$proxy_url" search -o "$bd" "quick fox river" --rerank --expand --context 1 --no-history --json | jq -c '[.results[] | .owner_id] | unique')
+check "cross-tenant: $bd's reranked search through the proxy finds only $bd's rows" test "$x" = "[\"$bd\"]"
 rm -f "$jsonl"
 
 # ---- the library, the CLI and the HTTP server on the proxy URL -----------------------------------
