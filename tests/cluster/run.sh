@@ -297,6 +297,27 @@ check "cross-tenant: $ta's key gets $tb's document as 404, the same as a missing
 x=$(H "$ka" GET "$U" "/v1/search?q=$tb+keeps&type=text")
 check "cross-tenant: $ta's search through the proxy finds nothing of $tb" \
     test "$(status "$x")" = 200 -a "$(body "$x" | jq '[.results[] | select(.owner_id != "'"$ta"'")] | length')" = 0
+# Search including sub-tenants: a sub-tenant hashes on its own name, so take one on the other
+# shard; the proxy asks every shard for the sub-tenants and searches each routed.
+sub=""
+for i in 1 2 3 4 5 6 7 8 9; do [ "$(shard_of "$ta/s$i")" = "$sb" ] && { sub="$ta/s$i"; break; }; done
+echo "the sub-tenant keeps a quick brown fox note" | P add -o "$sub" --origin subnote - >/dev/null
+ks=$(P keys create -o "$ta" --subtenants 2>/dev/null)
+x=$(H "$ks" GET "$U" "/v1/search?q=quick+fox&type=text&include_subtenants=true&no_history=true")
+owners=$(body "$x" | jq -c '[.results[].owner_id] | unique')
+[ "$owners" = "[\"$ta\",\"$sub\"]" ] || { echo "# $(echo "$x" | head -c 300)"; tail -5 "$work/proxy.port.log" | sed "s/^/# /"; }
+check "search including sub-tenants through the proxy finds $ta's and $sub's (shard $sb) rows" \
+    test "$(status "$x")/$owners" = "200/[\"$ta\",\"$sub\"]"
+y=$(H "$ks" GET "$U" "/v1/search?q=quick+fox&type=text&no_history=true")
+sub_hits=$(L --database-url "${shard_url[$sb]}" search -o "$sub" "quick fox" -t text --no-history --json | jq -c '[.results[] | [.id_at_origin, .chunk_index]]')
+check "its hits are $ta's own search and $sub's search on its shard, fused" \
+    test "$(body "$x" | jq -c '[.results[] | select(.owner_id == "'"$ta"'") | [.id_at_origin, .chunk_index]]')" = \
+    "$(body "$y" | jq -c '[.results[] | [.id_at_origin, .chunk_index]]')" -a \
+    "$(body "$x" | jq -c '[.results[] | select(.owner_id != "'"$ta"'") | [.id_at_origin, .chunk_index]]')" = "$sub_hits"
+x=$(H "$kb" GET "$U" "/v1/search?q=quick+fox&type=text&no_history=true")
+check "cross-tenant: $tb's search through the proxy finds nothing of $ta's sub-tenant" \
+    test "$(body "$x" | jq '[.results[] | select(.owner_id != "'"$tb"'")] | length')" = 0
+P erase -o "$sub" --yes >/dev/null
 a=$(H "$ka" GET "$U" /v1/statistics)
 b=$(H "$ka" GET "$D" /v1/statistics)
 check "statistics over HTTP through the proxy equal the shard's" \

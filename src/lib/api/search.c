@@ -161,7 +161,7 @@ static int search_scoped(lm_results **out, lm_memory *mem, const char *owner_id,
         PGconn *c = NULL;
         const char *p[] = {owner_id};
         lm__buf_clear(&sql);
-        lm__buf_printf(&sql, "SELECT s FROM %s.lm_all_subtenants($1) s ORDER BY 1 COLLATE \"C\""
+        lm__buf_printf(&sql, "SELECT s FROM %s.lm_all_subtenants($1) s ORDER BY s COLLATE \"C\""
                              " LIMIT %d", mem->db.qschema, LM__MAX_SCOPE_TENANTS);
         if (lm__buf_oom(&sql)) {
             rc = LM_ENOMEM;
