@@ -218,6 +218,22 @@ h2=$(q "${shard_url[$si]}" "SELECT count(*) FROM llmemory.search_history WHERE o
 check "a reranked search through the proxy is recorded in the history on the shard ($h1, then $h2)" test "$h2" -eq $((h1 + 1))
 x=$(L --database-url "$proxy_url" search -o "$bd" "quick fox river" --rerank --expand --context 1 --no-history --json | jq -c '[.results[] | .owner_id] | unique')
 check "cross-tenant: $bd's reranked search through the proxy finds only $bd's rows" test "$x" = "[\"$bd\"]"
+# Re-embedding one owner through the proxy (lm_reembed): on its shard, in its transaction.
+vt=$(q "${shard_url[$si]}" "SELECT relname FROM pg_class WHERE relname ~ '^vectors_[0-9]+$' AND relkind = 'r' LIMIT 1")
+vn() { q "$1" "SELECT count(*) FROM llmemory.$vt WHERE owner_id = '$2'"; }
+vi0=$(vn "${shard_url[$si]}" "$bi")
+vd0=$(vn "${shard_url[$sd]}" "$bd")
+q "${shard_url[$si]}" "DELETE FROM llmemory.$vt WHERE ctid IN (SELECT ctid FROM llmemory.$vt WHERE owner_id = '$bi' LIMIT 2)" >/dev/null
+q "${shard_url[$sd]}" "DELETE FROM llmemory.$vt WHERE ctid IN (SELECT ctid FROM llmemory.$vt WHERE owner_id = '$bd' LIMIT 1)" >/dev/null
+r=$(L --database-url "$proxy_url" reembed -o "$bi" --json | jq .to_embed)
+check "reembed of one owner through the proxy queues its 2 chunks without a vector on its shard" \
+    test "$r/$(q "${shard_url[$si]}" "SELECT count(*) FROM llmemory.embedding_queue WHERE owner_id = '$bi' AND status = 'pending'")" = 2/2
+check "cross-tenant: and nothing of $bd (on shard $sd)" \
+    test "$(q "${shard_url[$sd]}" "SELECT count(*) FROM llmemory.embedding_queue WHERE owner_id = '$bd'")" = 0
+L --database-url "$proxy_url" embed >/dev/null 2>&1
+check "the embedding worker through the proxy restores $bi's vectors ($vi0), not $bd's" \
+    test "$(vn "${shard_url[$si]}" "$bi")/$(vn "${shard_url[$sd]}" "$bd")" = "$vi0/$((vd0 - 1))"
+L --database-url "$proxy_url" reembed -o "$bd" >/dev/null && L --database-url "$proxy_url" embed >/dev/null 2>&1
 rm -f "$jsonl"
 
 # ---- the library, the CLI and the HTTP server on the proxy URL -----------------------------------
