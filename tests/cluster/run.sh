@@ -318,7 +318,7 @@ check "cross-tenant: $ta's search through the proxy finds nothing of $tb" \
 sub=""
 for i in 1 2 3 4 5 6 7 8 9; do [ "$(shard_of "$ta/s$i")" = "$sb" ] && { sub="$ta/s$i"; break; }; done
 echo "the sub-tenant keeps a quick brown fox note" | P add -o "$sub" --origin subnote - >/dev/null
-ks=$(P keys create -o "$ta" --subtenants 2>/dev/null)
+ks=$(P keys create -o "$ta" --scope admin --subtenants 2>/dev/null)
 x=$(H "$ks" GET "$U" "/v1/search?q=quick+fox&type=text&include_subtenants=true&no_history=true")
 owners=$(body "$x" | jq -c '[.results[].owner_id] | unique')
 [ "$owners" = "[\"$ta\",\"$sub\"]" ] || { echo "# $(echo "$x" | head -c 300)"; tail -5 "$work/proxy.port.log" | sed "s/^/# /"; }
@@ -333,6 +333,23 @@ check "its hits are $ta's own search and $sub's search on its shard, fused" \
 x=$(H "$kb" GET "$U" "/v1/search?q=quick+fox&type=text&no_history=true")
 check "cross-tenant: $tb's search through the proxy finds nothing of $ta's sub-tenant" \
     test "$(body "$x" | jq '[.results[] | select(.owner_id != "'"$tb"'")] | length')" = 0
+# Keys of a tenant and its sub-tenants (a key allowing sub-tenants): on every shard (073).
+P keys create -o "$sub" >/dev/null 2>&1
+kl=$(H "$ks" GET "$U" /v1/keys)
+want=$( (L --database-url "${shard_url[$sa]}" keys list -o "$ta" --subtenants --json
+    L --database-url "${shard_url[$sb]}" keys list -o "$sub" --json) | jq -r '.. | objects | select(has("key_id")) | .key_id' | sort -u)
+got=$(body "$kl" | jq -r '.. | objects | select(has("key_id")) | .key_id' | sort -u)
+check "keys with sub-tenants through the proxy: $ta's shard's and $sub's shard's ($(echo "$got" | wc -l))" \
+    test "$(status "$kl")" = 200 -a -n "$want" -a "$got" = "$want" -a "$(echo "$want" | wc -l)" -eq 3
+subkey=$(q "${shard_url[$sb]}" "SELECT key_id FROM llmemory.api_keys WHERE owner_id = '$sub' LIMIT 1")
+r=$(H "$ks" DELETE "$U" "/v1/keys/$subkey")
+check "revoke of $sub's key (shard $sb) with $ta's key allowing sub-tenants, through the proxy" \
+    test "$(status "$r")/$(q "${shard_url[$sb]}" "SELECT revoked_at IS NOT NULL FROM llmemory.api_keys WHERE key_id = '$subkey'")" = "200/t"
+tbkey=$(q "${shard_url[$sb]}" "SELECT key_id FROM llmemory.api_keys WHERE owner_id = '$tb' LIMIT 1")
+r=$(H "$ks" DELETE "$U" "/v1/keys/$tbkey")
+check "cross-tenant: $ta's key cannot revoke $tb's key (404) nor list it" \
+    test "$(status "$r")/$(q "${shard_url[$sb]}" "SELECT revoked_at IS NULL FROM llmemory.api_keys WHERE key_id = '$tbkey'")" = "404/t" -a \
+    "$(echo "$got" | grep -cx "$tbkey")" = 0
 P erase -o "$sub" --yes >/dev/null
 a=$(H "$ka" GET "$U" /v1/statistics)
 b=$(H "$ka" GET "$D" /v1/statistics)
