@@ -3,9 +3,12 @@
 # PostgreSQL clusters (a proxy and two shards, unix sockets, wal_level = logical) with
 # scripts/pg-test-cluster.sh, makes the cluster with `llmemory cluster init`, and checks:
 #   routing   every routed operation through the proxy equals the same call on the owning shard
-#             (bulk ingest included: written on the shard directly, one transaction);
+#             (bulk ingest, searches with variants, rerank or parent context, and reembed
+#             included: run on the shard directly); a search including sub-tenants and the keys
+#             of a tenant with its sub-tenants find a sub-tenant placed on the other shard;
 #             operations over all tenants return every shard's rows; identity ranges per shard
-#   move      a move under concurrent writes through the proxy loses and duplicates no write,
+#   move      a move under concurrent writes (and bulk ingest batches) through the proxy loses
+#             and duplicates no write,
 #             leaves the BM25 statistics exact and nothing on the source; a move without
 #             writes leaves every row (statistics and postings included) and the keyword search
 #             results identical
