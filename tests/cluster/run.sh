@@ -2,9 +2,13 @@
 # tests/cluster/run.sh: sharded mode end to end (docs/cluster.md). Starts three throwaway
 # PostgreSQL clusters (a proxy and two shards, unix sockets, wal_level = logical) with
 # scripts/pg-test-cluster.sh, makes the cluster with `llmemory cluster init`, and checks:
-#   routing   every routed operation through the proxy equals the same call on the owning shard;
+#   routing   every routed operation through the proxy equals the same call on the owning shard
+#             (bulk ingest, searches with variants, rerank or parent context, and reembed
+#             included: run on the shard directly); a search including sub-tenants and the keys
+#             of a tenant with its sub-tenants find a sub-tenant placed on the other shard;
 #             operations over all tenants return every shard's rows; identity ranges per shard
-#   move      a move under concurrent writes through the proxy loses and duplicates no write,
+#   move      a move under concurrent writes (and bulk ingest batches) through the proxy loses
+#             and duplicates no write,
 #             leaves the BM25 statistics exact and nothing on the source; a move without
 #             writes leaves every row (statistics and postings included) and the keyword search
 #             results identical
@@ -104,6 +108,20 @@ done
 placed=$(for t in $tenants; do shard_of "$t"; done | sort -u | wc -l)
 check "the hash spreads the tenants over both shards" test "$placed" -eq 2
 
+stats_exact() { # url, owner: stored BM25 statistics and postings equal a recount
+    q "$1" "SELECT (SELECT row(chunk_count, total_len)::text FROM llmemory.tenant_stats WHERE owner_id = '$2')
+              = (SELECT row(count(*), sum(doc_len))::text FROM llmemory.chunks WHERE owner_id = '$2' AND searchable)
+        AND NOT EXISTS (
+            (SELECT lexeme, df FROM llmemory.term_stats WHERE owner_id = '$2'
+             EXCEPT SELECT l, count(*) FROM llmemory.chunks c, unnest(tsvector_to_array(c.search_vector)) l
+                     WHERE c.owner_id = '$2' AND c.searchable GROUP BY l)
+            UNION ALL
+            (SELECT l, count(*) FROM llmemory.chunks c, unnest(tsvector_to_array(c.search_vector)) l
+              WHERE c.owner_id = '$2' AND c.searchable GROUP BY l
+             EXCEPT SELECT lexeme, df FROM llmemory.term_stats WHERE owner_id = '$2'))
+        AND (SELECT count(*) FROM llmemory.postings WHERE owner_id = '$2')
+          = (SELECT count(*) FROM llmemory.chunks c, unnest(c.search_vector) WHERE c.owner_id = '$2' AND c.searchable)"
+}
 # ---- routing --------------------------------------------------------------------------------
 same=1
 for t in $tenants; do
@@ -144,6 +162,82 @@ for t in $tenants; do
     done
 done
 check "list, stats, get and history through the proxy equal the owning shard's" test "$same" -eq 1
+
+# Bulk ingest (lm_doc_add_batch: COPY, which PL/Proxy cannot carry) through the proxy: written on
+# the owner's shard in one transaction (every document of the batch has the same xmin there; the
+# CLI's fallback of one add per document would not), and equal to the same ingest made directly
+# on a shard for another owner.
+jsonl=$(mktemp)
+for i in 1 2 3 4 5 6; do
+    printf '{"id_at_origin":"bulk%s","content":"bulk note %s about the quick brown fox and the %s river stones"}\n' \
+        "$i" "$i" "$(printf 'red\ngreen\nblue\ngrey\nwhite\nblack' | sed -n "${i}p")"
+done >"$jsonl"
+bi="" bd=""
+for t in ingrid igor ilse ines ivo iris; do
+    [ -z "$bi" ] && bi=$t && continue
+    [ -z "$bd" ] && [ "$(shard_of "$t")" != "$(shard_of "$bi")" ] && bd=$t
+done
+si=$(shard_of "$bi")
+sd=$(shard_of "$bd")
+check "ingest --jsonl through the proxy ($bi, shard $si)" L --database-url "$proxy_url" ingest -o "$bi" --jsonl "$jsonl"
+L --database-url "${shard_url[$sd]}" ingest -o "$bd" --jsonl "$jsonl" >/dev/null
+check "the batch is on $bi's shard, in one transaction, and nothing on the other shard" \
+    test "$(q "${shard_url[$si]}" "SELECT count(*), count(DISTINCT xmin::text) FROM llmemory.documents WHERE owner_id = '$bi'")/$(
+        q "${shard_url[$((1 - si))]}" "SELECT count(*) FROM llmemory.documents WHERE owner_id = '$bi'")" = "6|1/0"
+check "its rows (statistics and postings included) through the proxy equal its shard's" \
+    test "$(q "$proxy_url" "SELECT * FROM llmemory.lm_tenant_digest('$bi')" | grep -v '^chunks')" = \
+    "$(q "${shard_url[$si]}" "SELECT * FROM llmemory.lm_tenant_digest('$bi')" | grep -v '^chunks')"
+check "and BM25 statistics of the ingested tenant are exact" test "$(stats_exact "${shard_url[$si]}" "$bi")" = t
+same=1
+for kind in text vector hybrid; do
+    a=$(L --database-url "$proxy_url" search -o "$bi" "quick fox river" -t $kind --no-history --json | jq -c '[.results[] | [.id_at_origin, .chunk_index, .score]]')
+    b=$(L --database-url "${shard_url[$si]}" search -o "$bi" "quick fox river" -t $kind --no-history --json | jq -c '[.results[] | [.id_at_origin, .chunk_index, .score]]')
+    c=$(L --database-url "${shard_url[$sd]}" search -o "$bd" "quick fox river" -t $kind --no-history --json | jq -c '[.results[] | [.id_at_origin, .chunk_index, .score]]')
+    [ "$a" != "[]" ] && [ "$a" = "$b" ] && [ "$a" = "$c" ] || { same=0; echo "# $kind: proxy $a shard $b direct ingest $c"; }
+done
+check "search after ingest through the proxy equals its shard's and a direct ingest's (3 types)" test "$same" -eq 1
+check "cross-tenant: ingest through the proxy adds nothing to other tenants ($bd keeps 6)" \
+    test "$(L --database-url "$proxy_url" search -o "$bd" "quick fox river" -t text --no-history --json | jq '[.results[] | select(.owner_id != "'"$bd"'")] | length')/$(
+        L --database-url "$proxy_url" stats -o "$bd" --json | jq .document_count)" = "0/6"
+# Searches that run the library's statements (query variants, rerank, parent context): on the
+# proxy they run on the owner's shard directly; results equal the shard's.
+long=$(for i in $(seq 1 200); do printf 'Sentence %s tells of grey stones number %s by the river bank. ' "$i" "$i"; done)
+printf '{"id_at_origin":"guide","content":"%s"}\n' "$long" >"$jsonl"
+L --database-url "$proxy_url" ingest -o "$bi" --jsonl "$jsonl" >/dev/null
+same=1
+for kind in text vector hybrid; do
+    for opt in "--expand" "--rerank" "--context 2" "--expand --rerank --context 1"; do
+        a=$(L --database-url "$proxy_url" search -o "$bi" "quick fox river" -t $kind $opt --no-history --json | jq -c '[.results[] | [.id_at_origin, .chunk_index, .score, ([.parent_context[]?.chunk_index])]]')
+        b=$(L --database-url "${shard_url[$si]}" search -o "$bi" "quick fox river" -t $kind $opt --no-history --json | jq -c '[.results[] | [.id_at_origin, .chunk_index, .score, ([.parent_context[]?.chunk_index])]]')
+        [ -n "$a" ] && [ "$a" != "[]" ] && [ "$a" = "$b" ] || { same=0; echo "# $kind $opt: proxy $a shard $b"; }
+    done
+done
+check "search with variants, rerank and parent context through the proxy equals the shard's (3 types)" test "$same" -eq 1
+ctx=$(L --database-url "$proxy_url" search -o "$bi" "grey stones" -t text --context 2 --no-history --json | jq '[.results[] | select(.id_at_origin == "guide") | .parent_context | length] | max')
+check "parent context through the proxy holds the hit's parents ($ctx)" test "${ctx:-0}" -ge 1
+h1=$(q "${shard_url[$si]}" "SELECT count(*) FROM llmemory.search_history WHERE owner_id = '$bi'")
+L --database-url "$proxy_url" search -o "$bi" "quick fox" --rerank >/dev/null
+h2=$(q "${shard_url[$si]}" "SELECT count(*) FROM llmemory.search_history WHERE owner_id = '$bi'")
+check "a reranked search through the proxy is recorded in the history on the shard ($h1, then $h2)" test "$h2" -eq $((h1 + 1))
+x=$(L --database-url "$proxy_url" search -o "$bd" "quick fox river" --rerank --expand --context 1 --no-history --json | jq -c '[.results[] | .owner_id] | unique')
+check "cross-tenant: $bd's reranked search through the proxy finds only $bd's rows" test "$x" = "[\"$bd\"]"
+# Re-embedding one owner through the proxy (lm_reembed): on its shard, in its transaction.
+vt=$(q "${shard_url[$si]}" "SELECT relname FROM pg_class WHERE relname ~ '^vectors_[0-9]+$' AND relkind = 'r' LIMIT 1")
+vn() { q "$1" "SELECT count(*) FROM llmemory.$vt WHERE owner_id = '$2'"; }
+vi0=$(vn "${shard_url[$si]}" "$bi")
+vd0=$(vn "${shard_url[$sd]}" "$bd")
+q "${shard_url[$si]}" "DELETE FROM llmemory.$vt WHERE ctid IN (SELECT ctid FROM llmemory.$vt WHERE owner_id = '$bi' LIMIT 2)" >/dev/null
+q "${shard_url[$sd]}" "DELETE FROM llmemory.$vt WHERE ctid IN (SELECT ctid FROM llmemory.$vt WHERE owner_id = '$bd' LIMIT 1)" >/dev/null
+r=$(L --database-url "$proxy_url" reembed -o "$bi" --json | jq .to_embed)
+check "reembed of one owner through the proxy queues its 2 chunks without a vector on its shard" \
+    test "$r/$(q "${shard_url[$si]}" "SELECT count(*) FROM llmemory.embedding_queue WHERE owner_id = '$bi' AND status = 'pending'")" = 2/2
+check "cross-tenant: and nothing of $bd (on shard $sd)" \
+    test "$(q "${shard_url[$sd]}" "SELECT count(*) FROM llmemory.embedding_queue WHERE owner_id = '$bd'")" = 0
+L --database-url "$proxy_url" embed >/dev/null 2>&1
+check "the embedding worker through the proxy restores $bi's vectors ($vi0), not $bd's" \
+    test "$(vn "${shard_url[$si]}" "$bi")/$(vn "${shard_url[$sd]}" "$bd")" = "$vi0/$((vd0 - 1))"
+L --database-url "$proxy_url" reembed -o "$bd" >/dev/null && L --database-url "$proxy_url" embed >/dev/null 2>&1
+rm -f "$jsonl"
 
 # ---- the library, the CLI and the HTTP server on the proxy URL -----------------------------------
 # Two tenants on different shards, each with an admin key made through the proxy; one server on
@@ -222,6 +316,44 @@ check "cross-tenant: $ta's key gets $tb's document as 404, the same as a missing
 x=$(H "$ka" GET "$U" "/v1/search?q=$tb+keeps&type=text")
 check "cross-tenant: $ta's search through the proxy finds nothing of $tb" \
     test "$(status "$x")" = 200 -a "$(body "$x" | jq '[.results[] | select(.owner_id != "'"$ta"'")] | length')" = 0
+# Search including sub-tenants: a sub-tenant hashes on its own name, so take one on the other
+# shard; the proxy asks every shard for the sub-tenants and searches each routed.
+sub=""
+for i in 1 2 3 4 5 6 7 8 9; do [ "$(shard_of "$ta/s$i")" = "$sb" ] && { sub="$ta/s$i"; break; }; done
+echo "the sub-tenant keeps a quick brown fox note" | P add -o "$sub" --origin subnote - >/dev/null
+ks=$(P keys create -o "$ta" --scope admin --subtenants 2>/dev/null)
+x=$(H "$ks" GET "$U" "/v1/search?q=quick+fox&type=text&include_subtenants=true&no_history=true")
+owners=$(body "$x" | jq -c '[.results[].owner_id] | unique')
+[ "$owners" = "[\"$ta\",\"$sub\"]" ] || { echo "# $(echo "$x" | head -c 300)"; tail -5 "$work/proxy.port.log" | sed "s/^/# /"; }
+check "search including sub-tenants through the proxy finds $ta's and $sub's (shard $sb) rows" \
+    test "$(status "$x")/$owners" = "200/[\"$ta\",\"$sub\"]"
+y=$(H "$ks" GET "$U" "/v1/search?q=quick+fox&type=text&no_history=true")
+sub_hits=$(L --database-url "${shard_url[$sb]}" search -o "$sub" "quick fox" -t text --no-history --json | jq -c '[.results[] | [.id_at_origin, .chunk_index]]')
+check "its hits are $ta's own search and $sub's search on its shard, fused" \
+    test "$(body "$x" | jq -c '[.results[] | select(.owner_id == "'"$ta"'") | [.id_at_origin, .chunk_index]]')" = \
+    "$(body "$y" | jq -c '[.results[] | [.id_at_origin, .chunk_index]]')" -a \
+    "$(body "$x" | jq -c '[.results[] | select(.owner_id != "'"$ta"'") | [.id_at_origin, .chunk_index]]')" = "$sub_hits"
+x=$(H "$kb" GET "$U" "/v1/search?q=quick+fox&type=text&no_history=true")
+check "cross-tenant: $tb's search through the proxy finds nothing of $ta's sub-tenant" \
+    test "$(body "$x" | jq '[.results[] | select(.owner_id != "'"$tb"'")] | length')" = 0
+# Keys of a tenant and its sub-tenants (a key allowing sub-tenants): on every shard (073).
+P keys create -o "$sub" >/dev/null 2>&1
+kl=$(H "$ks" GET "$U" /v1/keys)
+want=$( (L --database-url "${shard_url[$sa]}" keys list -o "$ta" --subtenants --json
+    L --database-url "${shard_url[$sb]}" keys list -o "$sub" --json) | jq -r '.. | objects | select(has("key_id")) | .key_id' | sort -u)
+got=$(body "$kl" | jq -r '.. | objects | select(has("key_id")) | .key_id' | sort -u)
+check "keys with sub-tenants through the proxy: $ta's shard's and $sub's shard's ($(echo "$got" | wc -l))" \
+    test "$(status "$kl")" = 200 -a -n "$want" -a "$got" = "$want" -a "$(echo "$want" | wc -l)" -eq 3
+subkey=$(q "${shard_url[$sb]}" "SELECT key_id FROM llmemory.api_keys WHERE owner_id = '$sub' LIMIT 1")
+r=$(H "$ks" DELETE "$U" "/v1/keys/$subkey")
+check "revoke of $sub's key (shard $sb) with $ta's key allowing sub-tenants, through the proxy" \
+    test "$(status "$r")/$(q "${shard_url[$sb]}" "SELECT revoked_at IS NOT NULL FROM llmemory.api_keys WHERE key_id = '$subkey'")" = "200/t"
+tbkey=$(q "${shard_url[$sb]}" "SELECT key_id FROM llmemory.api_keys WHERE owner_id = '$tb' LIMIT 1")
+r=$(H "$ks" DELETE "$U" "/v1/keys/$tbkey")
+check "cross-tenant: $ta's key cannot revoke $tb's key (404) nor list it" \
+    test "$(status "$r")/$(q "${shard_url[$sb]}" "SELECT revoked_at IS NULL FROM llmemory.api_keys WHERE key_id = '$tbkey'")" = "404/t" -a \
+    "$(echo "$got" | grep -cx "$tbkey")" = 0
+P erase -o "$sub" --yes >/dev/null
 a=$(H "$ka" GET "$U" /v1/statistics)
 b=$(H "$ka" GET "$D" /v1/statistics)
 check "statistics over HTTP through the proxy equal the shard's" \
@@ -296,20 +428,6 @@ wait "${srv_pids[@]}" 2>/dev/null
 rm -rf "$work"
 
 # ---- move under concurrent writes -----------------------------------------------------------
-stats_exact() { # url, owner: stored BM25 statistics and postings equal a recount
-    q "$1" "SELECT (SELECT row(chunk_count, total_len)::text FROM llmemory.tenant_stats WHERE owner_id = '$2')
-              = (SELECT row(count(*), sum(doc_len))::text FROM llmemory.chunks WHERE owner_id = '$2' AND searchable)
-        AND NOT EXISTS (
-            (SELECT lexeme, df FROM llmemory.term_stats WHERE owner_id = '$2'
-             EXCEPT SELECT l, count(*) FROM llmemory.chunks c, unnest(tsvector_to_array(c.search_vector)) l
-                     WHERE c.owner_id = '$2' AND c.searchable GROUP BY l)
-            UNION ALL
-            (SELECT l, count(*) FROM llmemory.chunks c, unnest(tsvector_to_array(c.search_vector)) l
-              WHERE c.owner_id = '$2' AND c.searchable GROUP BY l
-             EXCEPT SELECT lexeme, df FROM llmemory.term_stats WHERE owner_id = '$2'))
-        AND (SELECT count(*) FROM llmemory.postings WHERE owner_id = '$2')
-          = (SELECT count(*) FROM llmemory.chunks c, unnest(c.search_vector) WHERE c.owner_id = '$2' AND c.searchable)"
-}
 from=$(shard_of alice)
 to=$((1 - from))
 writes=200
@@ -340,10 +458,26 @@ writer=$!
     done
 ) &
 libwriter=$!
+# and bulk ingest through the proxy, batches of 3 (written on the shard directly: a batch that
+# meets the fence on the old shard is tried again where the placement then points)
+(
+    for i in $(seq 1 15); do
+        for j in 1 2 3; do printf '{"id_at_origin":"bat%s-%s","content":"batch %s note %s about foxes"}\n' "$i" "$j" "$i" "$j"; done >"$log.b$i"
+        for try in $(seq 1 50); do
+            if L --database-url "$proxy_url" ingest -o alice --jsonl "$log.b$i" >/dev/null 2>>"$log.err"; then
+                echo "bat$i" >>"$log.bat"
+                break
+            fi
+            sleep 0.01
+        done
+        rm -f "$log.b$i"
+    done
+) &
+batwriter=$!
 sleep 0.5
 move=$(L cluster move-tenant alice --to "$to" --proxy "$proxy_url" --json)
 move_rc=$?
-wait "$writer" "$libwriter"
+wait "$writer" "$libwriter" "$batwriter"
 check "move-tenant under concurrent writes succeeds" test "$move_rc" -eq 0
 echo "# move: $move"
 check "alice is on shard $to now" test "$(shard_of alice)" = "$to"
@@ -355,13 +489,17 @@ lib_acked=$(sort -u "$log.lib" | wc -l)
 lib_landed=$(q "${shard_url[$to]}" "SELECT count(DISTINCT id_at_origin), count(*), sum(chunk_count) FROM llmemory.documents WHERE owner_id = 'alice' AND id_at_origin LIKE 'lib%'")
 check "every library add through the proxy is on the target, once ($lib_acked acknowledged, $lib_landed)" \
     test "$lib_landed" = "$lib_acked|$lib_acked|$lib_acked" -a "$lib_acked" -eq 40
+bat_acked=$(sort -u "$log.bat" | wc -l)
+bat_landed=$(q "${shard_url[$to]}" "SELECT count(DISTINCT id_at_origin), count(*), sum(chunk_count) FROM llmemory.documents WHERE owner_id = 'alice' AND id_at_origin LIKE 'bat%'")
+check "every batch ingested through the proxy during the move is on the target, once ($bat_acked acknowledged, $bat_landed)" \
+    test "$bat_landed" = "$((3 * bat_acked))|$((3 * bat_acked))|$((3 * bat_acked))" -a "$bat_acked" -eq 15
 retried=$(grep -c "moved to shard" "$log.err" || true)
 echo "# writes retried after the fence: $retried"
 check "the source holds no row of alice" \
     test "$(q "${shard_url[$from]}" "SELECT sum(row_count) FROM llmemory.lm_tenant_digest('alice')")" = 0
 check "BM25 statistics and postings on the target are exact" test "$(stats_exact "${shard_url[$to]}" alice)" = t
 check "chunk numbers stay unique" test "$(q "${shard_url[$to]}" "SELECT count(*) = count(DISTINCT chunk_no) FROM llmemory.chunks WHERE owner_id = 'alice'")" = t
-rm -f "$log" "$log.err" "$log.lib"
+rm -f "$log" "$log.err" "$log.lib" "$log.bat"
 
 # ---- fence ----------------------------------------------------------------------------------
 late=$(q "${shard_url[$from]}" "SELECT llmemory.lm_test_note('alice', 'late', 'a late write')" 2>&1)
@@ -405,7 +543,7 @@ check "erin's rows through the proxy are shard 2's" sh -c "[ '$a' = '$b' ] && ec
 all_p=$(q "$proxy_url" "SELECT * FROM llmemory.lm_all_tenant_sizes() ORDER BY 1")
 all_s=$( (for u in "$s0_url" "$s1_url" "$s2_url"; do q "$u" "SELECT * FROM llmemory.lm_all_tenant_sizes()"; done) | sort)
 check "with 3 shards (4 partitions) an operation over all tenants returns each shard's rows once" \
-    test "$all_p" = "$all_s" -a "$(echo "$all_p" | wc -l)" -eq 5
+    test "$all_p" = "$all_s" -a "$(echo "$all_p" | wc -l)" -eq 7
 check "sync migrates every shard and routes again" L cluster sync --proxy "$proxy_url"
 check "a new shard leaves the unplaced tenants where they hash" \
     test "$(for t in carol dave; do shard_of $t; done)" = "$hashed_before"

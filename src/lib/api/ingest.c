@@ -11,11 +11,13 @@
  * PostgreSQL refuses COPY FROM into tables under row-level security; the temporary table has
  * neither problem, is not WAL-logged, and is emptied at commit.
  */
+#include <errno.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "alloc.h"
 #include "api/memory.h"
@@ -566,6 +568,50 @@ out:
     return rc;
 }
 
+/* The batch in one transaction on @p wm's database (@p mem itself, or on a cluster proxy the
+ * tenant's shard): the usage before, the rows, the quota check (@p mem's limits), commit. */
+static int write_tx(lm_memory *mem, lm_memory *wm, const char *owner_id, prep_doc *p, size_t n,
+                    const char *docs, const float *vecs, int queue)
+{
+    lm__tx tx = {0};
+    lm__usage before;
+    int rc;
+    if ((rc = lm__tx_begin(&tx, &wm->db, owner_id, LM__TX_WRITE)) == 0 &&
+        (rc = lm__usage_read(&before, wm, &tx, owner_id)) == 0 &&
+        (rc = write_batch(wm, &tx, owner_id, p, n, docs, vecs, queue)) == 0 &&
+        (rc = lm__quota_check(mem, &tx, owner_id, &before)) == 0)
+        rc = lm__tx_commit(&tx);
+    lm__tx_end(&tx);
+    return rc;
+}
+
+/* Tries of a batch refused by a moving tenant's fence, and the wait between them. */
+#define ROUTED_TRIES 40
+#define ROUTED_WAIT_MS 50
+
+/* On a cluster proxy (docs/cluster.md): COPY cannot pass through PL/Proxy, so the batch is
+ * written on the tenant's shard directly (api/shards.c), the same transaction as on one server.
+ * The placement is read from the proxy for every try. A batch that reaches the old shard of a
+ * moving tenant once it is fenced fails there with 40001 (LM_ERETRY) and writes nothing; it is
+ * tried again, on the shard the placement then names, for up to about 2 s (a move pauses writes
+ * for well under that); after that LM_ERETRY goes to the caller. */
+static int write_routed(lm_memory *mem, const char *owner_id, prep_doc *p, size_t n,
+                        const char *docs, const float *vecs, int queue)
+{
+    for (int t = 1;; t++) {
+        lm_memory *sm = NULL;
+        int rc = lm__shards_memory(mem, owner_id, &sm);
+        if (rc == 0)
+            rc = write_tx(mem, sm, owner_id, p, n, docs, vecs, queue);
+        if (rc != LM_ERETRY || t == ROUTED_TRIES)
+            return rc;
+        lm__error_clear();
+        struct timespec ts = {0, ROUTED_WAIT_MS * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+    }
+}
+
 int lm_doc_add_batch(lm_doc_add_result *results,
                      size_t *failed,
                      lm_memory *mem,
@@ -574,8 +620,6 @@ int lm_doc_add_batch(lm_doc_add_result *results,
                      size_t n_docs)
 {
     prep_doc *p = NULL;
-    lm__tx tx = {0};
-    lm__usage before;
     char *json = NULL;
     float *vecs = NULL;
     size_t n_search = 0, n_chunks = 0, bad = n_docs;
@@ -631,15 +675,8 @@ int lm_doc_add_batch(lm_doc_add_result *results,
     }
     if ((rc = docs_json(&json, p, n_docs)) < 0)
         goto out;
-    if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_WRITE)) < 0)
-        goto out;
-    if ((rc = lm__usage_read(&before, mem, &tx, owner_id)) < 0)
-        goto out;
-    if ((rc = write_batch(mem, &tx, owner_id, p, n_docs, json, vecs, queue)) < 0)
-        goto out;
-    if ((rc = lm__quota_check(mem, &tx, owner_id, &before)) < 0)
-        goto out;
-    if ((rc = lm__tx_commit(&tx)) < 0)
+    if ((rc = mem->db.proxy ? write_routed(mem, owner_id, p, n_docs, json, vecs, queue)
+                            : write_tx(mem, mem, owner_id, p, n_docs, json, vecs, queue)) < 0)
         goto out;
     if (results) {
         double ms = lm__now_ms() - t0;
@@ -660,7 +697,6 @@ int lm_doc_add_batch(lm_doc_add_result *results,
 out:
     if (rc < 0 && failed)
         *failed = bad;
-    lm__tx_end(&tx);
     free(json); /* allocated by jansson */
     lm__free(vecs);
     for (size_t i = 0; p != NULL && i < n_docs; i++) {

@@ -435,9 +435,11 @@ int lm_key_list(lm_keys **out, lm_memory *mem, const char *owner_id, int with_su
                        " created_at, expires_at, revoked_at, last_used_at FROM %s.%s"
                        " ORDER BY created, key_id",
                        mem->db.qschema,
-                       owner_id == NULL  ? "lm_all_key_list()"
-                       : with_subtenants ? "lm_key_list($1, true)"
-                                         : "lm_key_list($1, false)");
+                       owner_id == NULL ? "lm_all_key_list()"
+                       : !with_subtenants ? "lm_key_list($1, false)"
+                       /* 073: a sub-tenant may be on another shard than its parent */
+                       : mem->db.proxy ? "lm_all_key_list_tree($1)"
+                                       : "lm_key_list($1, true)");
     else
         lm__buf_printf(
             &sql,
@@ -525,9 +527,10 @@ int lm_key_revoke(lm_memory *mem, const char *owner_id, int with_subtenants, con
     /* coalesce keeps the first revocation time when a key is revoked again. */
     if (mem->sql_functions) /* 067: on the owner's shard, or on every shard */
         lm__buf_printf(&sql, "SELECT * FROM %s.%s", mem->db.qschema,
-                       owner_id == NULL  ? "lm_all_key_revoke($1)"
-                       : with_subtenants ? "lm_key_revoke($2, true, $1)"
-                                         : "lm_key_revoke($2, false, $1)");
+                       owner_id == NULL ? "lm_all_key_revoke($1)"
+                       : !with_subtenants ? "lm_key_revoke($2, false, $1)"
+                       : mem->db.proxy    ? "lm_all_key_revoke_tree($2, $1)" /* 073 */
+                                          : "lm_key_revoke($2, true, $1)");
     else
         lm__buf_printf(&sql,
                        "UPDATE %s.api_keys SET revoked_at = coalesce(revoked_at, now())"

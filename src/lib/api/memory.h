@@ -132,6 +132,9 @@ int lm__memory_open_tenant(lm_memory **out, lm_memory *base, const char *schema,
 int lm__shards_init(lm_memory *mem, lm__tenant_open_fn open_fn, void (*close_fn)(lm_memory *));
 /* lm__vindex_bg's route: the shard memory's database and vector settings for @p owner_id. */
 int lm__shards_route(void *mem, const char *owner_id, lm__db **db, const lm__vec_cfg **cfg);
+/* The memory of @p owner_id's shard, by the proxy's placement read now (each call reads it
+   again: after a move it names the new shard). */
+int lm__shards_memory(lm_memory *mem, const char *owner_id, lm_memory **out);
 /* Call @p fn for every shard's memory; every shard is tried, the first failure returned. */
 int lm__shards_each(lm_memory *mem, int (*fn)(lm_memory *shard_mem, void *arg), void *arg);
 /* At close: closes the shards' memories. */

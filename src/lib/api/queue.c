@@ -5,9 +5,11 @@
  * impossible (primary key + ON CONFLICT DO NOTHING). A crashed worker's jobs become claimable
  * when the lease expires. This is maintenance across tenants, not a tenant operation.
  */
+#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "alloc.h"
 #include "api/memory.h"
@@ -424,21 +426,17 @@ out:
     return rc;
 }
 
-int lm_reembed(lm_memory *mem, const char *owner_id, int64_t *waiting)
+/* The statement of lm_reembed() on @p mem's database: for every tenant (@p owner_id NULL) on its
+ * own connection, or for one tenant in its write transaction (@p tenant_tx: on a cluster shard,
+ * where the tenant's fence refuses it once the tenant has moved). */
+static int reembed_on(lm_memory *mem, const char *owner_id, int tenant_tx, int64_t *waiting)
 {
-    LM__ROUTE(mem, owner_id); /* schema and database modes: the tenant's memory */
     PGconn *c = NULL;
     PGresult *r = NULL;
+    lm__tx tx = {0};
     lm_buf sql = LM_BUF_INIT;
     int rc;
 
-    if (waiting)
-        *waiting = 0;
-    LM_ASSERT_ARG(mem != NULL);
-    if (mem->vec.embedder == NULL)
-        return lm__error_set_field(LM_EINVAL, "embedder", "the memory has no embedding provider");
-    if (owner_id != NULL && (rc = lm__validate_owner_id(owner_id)) < 0)
-        return rc;
     /* Dead jobs of the provider come back to life; chunks without a vector and without a job get
        one. Both statements see the same snapshot, so a revived job is not inserted again. */
     lm__buf_printf(&sql,
@@ -460,17 +458,72 @@ int lm_reembed(lm_memory *mem, const char *owner_id, int64_t *waiting)
                    mem->db.qschema, mem->db.qschema, mem->db.qschema, mem->vec.table,
                    mem->db.qschema);
     const char *p[] = {mem->vec.provider_id, owner_id};
-    if ((rc = lm__pool_acquire(&c, &mem->db.pool)) < 0)
-        goto out;
-    if ((rc = exec_sql(c, &r, &sql, 2, p)) < 0)
-        goto out;
+    if (tenant_tx) {
+        if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_WRITE)) < 0 ||
+            (rc = exec_sql(tx.conn, &r, &sql, 2, p)) < 0 || (rc = lm__tx_commit(&tx)) < 0)
+            goto out;
+    } else {
+        if ((rc = lm__pool_acquire(&c, &mem->db.pool)) < 0)
+            goto out;
+        if ((rc = exec_sql(c, &r, &sql, 2, p)) < 0)
+            goto out;
+    }
     if (waiting)
-        *waiting = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        *waiting += strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     lm__db_log(&mem->db, LM_LOG_INFO, "re-embedding: %s chunks wait for %s",
                PQgetvalue(r, 0, 0), mem->vec.provider_id);
 out:
+    lm__tx_end(&tx);
     PQclear(r);
     lm_buf_dispose(&sql);
     lm__pool_release(&mem->db.pool, c);
+    return rc;
+}
+
+static int reembed_shard(lm_memory *shard, void *arg)
+{
+    return reembed_on(shard, NULL, 0, arg);
+}
+
+/* Tries of a tenant's re-embedding refused by its fence (moving), and the wait between them. */
+#define REEMBED_TRIES 40
+#define REEMBED_WAIT_MS 50
+
+int lm_reembed(lm_memory *mem, const char *owner_id, int64_t *waiting)
+{
+    LM__ROUTE(mem, owner_id); /* schema and database modes: the tenant's memory */
+    int64_t n = 0;
+    int rc;
+
+    if (waiting)
+        *waiting = 0;
+    LM_ASSERT_ARG(mem != NULL);
+    if (mem->vec.embedder == NULL)
+        return lm__error_set_field(LM_EINVAL, "embedder", "the memory has no embedding provider");
+    if (owner_id != NULL && (rc = lm__validate_owner_id(owner_id)) < 0)
+        return rc;
+    if (!mem->db.proxy) {
+        rc = reembed_on(mem, owner_id, 0, &n);
+    } else if (owner_id == NULL) {
+        /* A cluster proxy: the statement runs on every shard (api/shards.c), counts added up. */
+        rc = lm__shards_each(mem, reembed_shard, &n);
+    } else {
+        /* One tenant: on its shard, in its transaction; a move's fence there makes it try
+           again where the placement then points, for up to about 2 s. */
+        for (int t = 1;; t++) {
+            lm_memory *sm = NULL;
+            n = 0;
+            if ((rc = lm__shards_memory(mem, owner_id, &sm)) == 0)
+                rc = reembed_on(sm, owner_id, 1, &n);
+            if (rc != LM_ERETRY || t == REEMBED_TRIES)
+                break;
+            lm__error_clear();
+            struct timespec ts = {0, REEMBED_WAIT_MS * 1000000L};
+            while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+                ;
+        }
+    }
+    if (rc == 0 && waiting)
+        *waiting = n;
     return rc;
 }

@@ -3,11 +3,13 @@
  * tenant transaction, package the rows, and record the search (query, type, filters, result
  * count, latency) for the tenant unless history is disabled.
  */
+#include <errno.h>
 #include <jansson.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "alloc.h"
 #include "api/memory.h"
@@ -153,14 +155,34 @@ static int search_scoped(lm_results **out, lm_memory *mem, const char *owner_id,
         rc = LM_ENOMEM;
         goto out;
     }
-    if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_READ)) < 0)
-        goto out;
-    rc = lm__db_exec(&subs, tx.conn, sql.ptr, 0, NULL);
-    if (rc == 0)
-        rc = lm__tx_commit(&tx);
-    lm__tx_end(&tx);
-    if (rc < 0)
-        goto out;
+    if (mem->db.proxy) {
+        /* A cluster proxy: a sub-tenant hashes on its own name, so every shard is asked
+           (072_cluster_search.sql); each is then searched by a routed search of its own. */
+        PGconn *c = NULL;
+        const char *p[] = {owner_id};
+        lm__buf_clear(&sql);
+        lm__buf_printf(&sql, "SELECT s FROM %s.lm_all_subtenants($1) s ORDER BY s COLLATE \"C\""
+                             " LIMIT %d", mem->db.qschema, LM__MAX_SCOPE_TENANTS);
+        if (lm__buf_oom(&sql)) {
+            rc = LM_ENOMEM;
+            goto out;
+        }
+        if ((rc = lm__pool_acquire(&c, &mem->db.pool)) == 0) {
+            rc = lm__db_exec(&subs, c, sql.ptr, 1, p);
+            lm__pool_release(&mem->db.pool, c);
+        }
+        if (rc < 0)
+            goto out;
+    } else {
+        if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_READ)) < 0)
+            goto out;
+        rc = lm__db_exec(&subs, tx.conn, sql.ptr, 0, NULL);
+        if (rc == 0)
+            rc = lm__tx_commit(&tx);
+        lm__tx_end(&tx);
+        if (rc < 0)
+            goto out;
+    }
     if (PQntuples(subs) >= LM__MAX_SCOPE_TENANTS) {
         rc = lm__error_set_field(LM_EINVAL, "include_subtenants",
                                  "tenant \"%s\" has too many sub-tenants to search at once",
@@ -637,16 +659,146 @@ out:
     return rc;
 }
 
+/* The search as the library's statements, in one transaction on @p mem's database: query
+ * variants, a rerank, parent context (and every search with LLMEMORY_SQL_FUNCTIONS=off). On a
+ * cluster shard reached directly (@p fenced), the tenant's fence is checked after the reads. */
+static int search_statements(lm_results *r, lm_memory *mem, const char *owner_id,
+                             const char *query, const lm_search_opts *o, char **variants,
+                             size_t n_variants, const float *qvecs, int depth, double alpha,
+                             int rerank_k, double t0, int fenced)
+{
+    lm__tx tx = {0};
+    lm__cands *lists = NULL, fused = {0};
+    size_t n_final = 0;
+    int rc;
+
+    if ((lists = lm__calloc(n_variants, sizeof(*lists))) == NULL) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_READ)) < 0)
+        goto out;
+    for (size_t i = 0; i < n_variants; i++) {
+        const float *qv = qvecs ? qvecs + i * (size_t)mem->vec.dim : NULL;
+        if ((rc = run_variant(&lists[i], mem, &tx, owner_id, variants[i], qv, o, depth, alpha)) < 0)
+            goto out;
+    }
+    if (n_variants > 1) {
+        if ((rc = lm__fuse_rrf(&fused, lists, n_variants, o->rrf_k ? o->rrf_k : LM__RRF_K_DEFAULT)) < 0)
+            goto out;
+    } else {
+        fused = lists[0];
+        lists[0].v = NULL;
+        lists[0].n = lists[0].cap = 0;
+    }
+    n_final = fused.n;
+    if (n_final > (size_t)(rerank_k > o->limit ? rerank_k : o->limit))
+        n_final = (size_t)(rerank_k > o->limit ? rerank_k : o->limit);
+    if ((rc = hydrate(&r->res, mem, &tx, owner_id, &fused, n_final)) < 0)
+        goto out;
+    if (o->rerank && (rc = rerank(&fused, n_final, r->res, mem, query)) < 0)
+        goto out;
+    if (n_final > (size_t)o->limit)
+        n_final = (size_t)o->limit;
+    if ((r->hits = lm__calloc(n_final ? n_final : 1, sizeof(lm_hit))) == NULL) {
+        rc = LM_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n_final; i++) {
+        const lm__cand *c = &fused.v[i];
+        int row = row_of(r->res, c->chunk_no);
+        if (row < 0)
+            continue; /* deleted between the legs and the fetch: cannot happen in one snapshot */
+        lm_hit *h = &r->hits[r->n++];
+        snprintf(h->chunk_id, sizeof(h->chunk_id), "%s", PQgetvalue(r->res, row, 1));
+        snprintf(h->document_id, sizeof(h->document_id), "%s", PQgetvalue(r->res, row, 2));
+        h->id_at_origin = PQgetvalue(r->res, row, 3);
+        h->document_name = PQgetvalue(r->res, row, 4);
+        lm_doc_type t = LM_DOC_UNKNOWN;
+        if (lm_doc_type_parse(&t, PQgetvalue(r->res, row, 5)) < 0)
+            lm__error_clear();
+        h->document_type = t;
+        h->content = PQgetvalue(r->res, row, 6);
+        h->metadata = PQgetvalue(r->res, row, 7);
+        h->document_metadata = o->with_documents ? PQgetvalue(r->res, row, 8) : NULL;
+        h->chunk_level = (int)strtol(PQgetvalue(r->res, row, 9), NULL, 10);
+        h->chunk_index = (int)strtol(PQgetvalue(r->res, row, 10), NULL, 10);
+        h->rank = (int)r->n;
+        h->score = c->score;
+        h->text_score = c->text_score;
+        h->text_rank = c->text_rank;
+        h->vector_score = c->vec_score;
+        h->vector_rank = c->vec_rank;
+        h->owner_id = r->owner;
+    }
+    if (o->include_parent_context && r->n > 0 &&
+        (rc = attach_context(r, mem, &tx, owner_id, o->context_window ? o->context_window : 2)) < 0)
+        goto out;
+    r->elapsed_ms = lm__now_ms() - t0;
+    if (fenced) {
+        lm_buf sql = LM_BUF_INIT;
+        const char *p[] = {owner_id};
+        lm__buf_printf(&sql, "SELECT %s.lm__fence_check($1)", mem->db.qschema);
+        rc = lm__buf_oom(&sql) ? LM_ENOMEM : lm__db_exec(NULL, tx.conn, sql.ptr, 1, p);
+        lm_buf_dispose(&sql);
+        if (rc < 0)
+            goto out;
+    }
+    if (mem->history && !o->no_history)
+        record_history(mem, &tx, owner_id, query, o, r->n, r->elapsed_ms);
+    rc = lm__tx_commit(&tx);
+out:
+    lm__tx_end(&tx);
+    for (size_t i = 0; lists && i < n_variants; i++)
+        lm__cands_dispose(&lists[i]);
+    lm__free(lists);
+    lm__cands_dispose(&fused);
+    return rc;
+}
+
+/* Tries of a search refused by a moving tenant's fence, and the wait between them. */
+#define ROUTED_TRIES 40
+#define ROUTED_WAIT_MS 50
+
+/* On a cluster proxy: the statements of search_statements() pass no PL/Proxy call, so they run
+ * on the tenant's shard directly (api/shards.c), by the placement read from the proxy for each
+ * try; a fenced tenant there (moved away, or arriving) is tried again where the placement then
+ * points, for up to about 2 s, then LM_ERETRY goes to the caller. */
+static int search_routed(lm_results *r, lm_memory *mem, const char *owner_id, const char *query,
+                         const lm_search_opts *o, char **variants, size_t n_variants,
+                         const float *qvecs, int depth, double alpha, int rerank_k, double t0)
+{
+    for (int t = 1;; t++) {
+        lm_memory *sm = NULL;
+        int rc = lm__shards_memory(mem, owner_id, &sm);
+        if (rc == 0)
+            rc = search_statements(r, sm, owner_id, query, o, variants, n_variants, qvecs, depth,
+                                   alpha, rerank_k, t0, 1);
+        if (rc != LM_ERETRY || t == ROUTED_TRIES)
+            return rc;
+        lm__error_clear();
+        PQclear(r->res);
+        PQclear(r->ctx_res);
+        lm__free(r->hits);
+        lm__free(r->ctx);
+        r->res = r->ctx_res = NULL;
+        r->hits = NULL;
+        r->ctx = NULL;
+        r->n = 0;
+        struct timespec ts = {0, ROUTED_WAIT_MS * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+    }
+}
+
 int lm_search(lm_results **out, lm_memory *mem, const char *owner_id, const char *query,
               const lm_search_opts *opts)
 {
     LM__ROUTE(mem, owner_id); /* schema and database modes: the tenant's memory */
     lm_search_opts o = LM_SEARCH_OPTS_INIT;
     lm_results *r = NULL;
-    lm__tx tx = {0};
-    lm__cands *lists = NULL, fused = {0};
     char **variants = NULL;
-    size_t n_variants = 0, n_final = 0;
+    size_t n_variants = 0;
     float *qvecs = NULL;
     int rc;
 
@@ -716,78 +868,13 @@ int lm_search(lm_results **out, lm_memory *mem, const char *owner_id, const char
         rc = search_call(r, mem, owner_id, query, &o, qvecs, depth, alpha, t0);
         goto out;
     }
-    if ((lists = lm__calloc(n_variants, sizeof(*lists))) == NULL) {
-        rc = LM_ENOMEM;
-        goto out;
-    }
-    if ((rc = lm__tx_begin(&tx, &mem->db, owner_id, LM__TX_READ)) < 0)
-        goto out;
-    for (size_t i = 0; i < n_variants; i++) {
-        const float *qv = qvecs ? qvecs + i * (size_t)mem->vec.dim : NULL;
-        if ((rc = run_variant(&lists[i], mem, &tx, owner_id, variants[i], qv, &o, depth, alpha)) < 0)
-            goto out;
-    }
-    if (n_variants > 1) {
-        if ((rc = lm__fuse_rrf(&fused, lists, n_variants, o.rrf_k ? o.rrf_k : LM__RRF_K_DEFAULT)) < 0)
-            goto out;
-    } else {
-        fused = lists[0];
-        lists[0].v = NULL;
-        lists[0].n = lists[0].cap = 0;
-    }
-    n_final = fused.n;
-    if (n_final > (size_t)(rerank_k > o.limit ? rerank_k : o.limit))
-        n_final = (size_t)(rerank_k > o.limit ? rerank_k : o.limit);
-    if ((rc = hydrate(&r->res, mem, &tx, owner_id, &fused, n_final)) < 0)
-        goto out;
-    if (o.rerank && (rc = rerank(&fused, n_final, r->res, mem, query)) < 0)
-        goto out;
-    if (n_final > (size_t)o.limit)
-        n_final = (size_t)o.limit;
-    if ((r->hits = lm__calloc(n_final ? n_final : 1, sizeof(lm_hit))) == NULL) {
-        rc = LM_ENOMEM;
-        goto out;
-    }
-    for (size_t i = 0; i < n_final; i++) {
-        const lm__cand *c = &fused.v[i];
-        int row = row_of(r->res, c->chunk_no);
-        if (row < 0)
-            continue; /* deleted between the legs and the fetch: cannot happen in one snapshot */
-        lm_hit *h = &r->hits[r->n++];
-        snprintf(h->chunk_id, sizeof(h->chunk_id), "%s", PQgetvalue(r->res, row, 1));
-        snprintf(h->document_id, sizeof(h->document_id), "%s", PQgetvalue(r->res, row, 2));
-        h->id_at_origin = PQgetvalue(r->res, row, 3);
-        h->document_name = PQgetvalue(r->res, row, 4);
-        lm_doc_type t = LM_DOC_UNKNOWN;
-        if (lm_doc_type_parse(&t, PQgetvalue(r->res, row, 5)) < 0)
-            lm__error_clear();
-        h->document_type = t;
-        h->content = PQgetvalue(r->res, row, 6);
-        h->metadata = PQgetvalue(r->res, row, 7);
-        h->document_metadata = o.with_documents ? PQgetvalue(r->res, row, 8) : NULL;
-        h->chunk_level = (int)strtol(PQgetvalue(r->res, row, 9), NULL, 10);
-        h->chunk_index = (int)strtol(PQgetvalue(r->res, row, 10), NULL, 10);
-        h->rank = (int)r->n;
-        h->score = c->score;
-        h->text_score = c->text_score;
-        h->text_rank = c->text_rank;
-        h->vector_score = c->vec_score;
-        h->vector_rank = c->vec_rank;
-        h->owner_id = r->owner;
-    }
-    if (o.include_parent_context && r->n > 0 &&
-        (rc = attach_context(r, mem, &tx, owner_id, o.context_window ? o.context_window : 2)) < 0)
-        goto out;
-    r->elapsed_ms = lm__now_ms() - t0;
-    if (mem->history && !o.no_history)
-        record_history(mem, &tx, owner_id, query, &o, r->n, r->elapsed_ms);
-    rc = lm__tx_commit(&tx);
+    if (mem->db.proxy)
+        rc = search_routed(r, mem, owner_id, query, &o, variants, n_variants, qvecs, depth, alpha,
+                           rerank_k, t0);
+    else
+        rc = search_statements(r, mem, owner_id, query, &o, variants, n_variants, qvecs, depth,
+                               alpha, rerank_k, t0, 0);
 out:
-    lm__tx_end(&tx);
-    for (size_t i = 0; lists && i < n_variants; i++)
-        lm__cands_dispose(&lists[i]);
-    lm__free(lists);
-    lm__cands_dispose(&fused);
     lm__variants_free(variants, n_variants);
     lm__free(qvecs);
     if (rc < 0)

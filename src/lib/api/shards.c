@@ -120,17 +120,24 @@ static int shard_rows(lm_memory *mem, const char *owner_id, PGresult **out)
     return rc;
 }
 
-int lm__shards_route(void *arg, const char *owner_id, lm__db **db, const lm__vec_cfg **cfg)
+int lm__shards_memory(lm_memory *mem, const char *owner_id, lm_memory **out)
 {
-    lm_memory *mem = arg, *sm = NULL;
     PGresult *r = NULL;
     int rc = shard_rows(mem, owner_id, &r);
+    *out = NULL;
     if (rc == 0 && PQntuples(r) != 1)
         rc = lm__error_set(LM_ENOTFOUND, "the cluster has no shard for tenant \"%s\"", owner_id);
     if (rc == 0)
         rc = shard_memory(mem, (int)strtol(PQgetvalue(r, 0, 0), NULL, 10), PQgetvalue(r, 0, 1),
-                          &sm);
+                          out);
     PQclear(r);
+    return rc;
+}
+
+int lm__shards_route(void *arg, const char *owner_id, lm__db **db, const lm__vec_cfg **cfg)
+{
+    lm_memory *sm = NULL;
+    int rc = lm__shards_memory(arg, owner_id, &sm);
     if (rc < 0)
         return rc;
     *db = &sm->db;
