@@ -260,10 +260,9 @@ check "keys created through the proxy live on their owner's shard ($ta: $sa, $tb
         q "${shard_url[$sb]}" "SELECT count(*) FROM llmemory.api_keys WHERE owner_id = '$tb'")$(
         q "${shard_url[$sb]}" "SELECT count(*) FROM llmemory.api_keys WHERE owner_id = '$ta'")" = 110
 work=$(mktemp -d)
-srv_pids=()
-serve() { # url portfile
-    L --database-url "$1" serve --port 0 --port-file "$2" --threads 2 >"$2.log" 2>&1 &
-    srv_pids+=($!)
+serve() { # url portfile; called in $(...), so the server's pid goes to a file, not a variable
+    "$bin" --database-url "$1" serve --port 0 --port-file "$2" --threads 2 >"$2.log" 2>&1 &
+    echo $! >>"$work/pids"
     for _ in $(seq 1 100); do [ -s "$2" ] && break; sleep 0.1; done
     [ -s "$2" ] && echo "http://127.0.0.1:$(cat "$2")"
 }
@@ -423,8 +422,9 @@ check "optimize through the proxy optimizes every shard" sh -c "'$bin' --databas
 P erase -o "$ta" --yes >/dev/null && P erase -o "$tc" --yes >/dev/null
 check "erase with the CLI through the proxy of $ta and $tc" \
     test "$(P stats -o "$ta" --json | jq .document_count)$(P stats -o "$tc" --json | jq .document_count)" = 00
-for p in "${srv_pids[@]}"; do kill "$p" 2>/dev/null; done
-wait "${srv_pids[@]}" 2>/dev/null
+srv_pids=$(cat "$work/pids")
+for p in $srv_pids; do kill "$p" 2>/dev/null; done
+for p in $srv_pids; do while kill -0 "$p" 2>/dev/null; do sleep 0.1; done; done
 rm -rf "$work"
 
 # ---- move under concurrent writes -----------------------------------------------------------
