@@ -14,6 +14,7 @@
 #             results identical
 #   fence     a write that reaches the old shard after the move fails retryably and never lands
 #   failure   with one shard stopped, its tenants fail (unavailable) and the others' work
+#             (their keys verified on the shard that holds them; the usage meter counts once)
 # Writes through the proxy use lm_test_note, a tenant operation this test defines on the shards
 # (the proxy routes it like every lm_ function whose first argument is p_owner).
 #
@@ -515,6 +516,18 @@ down=$(shard_of carol)
 up=$((1 - down))
 other=""
 for t in $tenants; do [ "$(shard_of "$t")" = "$up" ] && other=$t; done
+# A server on the proxy URL keeps counting usage while a shard is down: its meter writes each
+# tenant's counts on the tenant's shard, one call per tenant, so the down shard's rows wait for
+# a later flush and the others' are written once (they were written again with every retry).
+work=$(mktemp -d)
+M=$(serve "$proxy_url" "$work/meter.port")
+# The key is on the shard that stays up; the searches of its sub-tenant on the other shard are
+# counted, then fail: that tenant's counts cannot be written while its shard is down.
+k_up=$(P keys create -o "$other" --scope read --subtenants 2>/dev/null)
+k_down=$(P keys create -o carol --scope read 2>/dev/null)
+dsub=""
+for i in $(seq 1 40); do [ "$(shard_of "$other/s$i")" = "$down" ] && { dsub="$other/s$i"; break; }; done
+searches_today() { H "$1" GET "$M" /v1/statistics | sed '$d' | jq '.usage.searches_today'; }
 runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "${shard_dir[$down]}/data" -m immediate -w stop >/dev/null 2>&1 ||
     /usr/lib/postgresql/15/bin/pg_ctl -D "${shard_dir[$down]}/data" -m immediate -w stop >/dev/null 2>&1
 err=$(q "$proxy_url" "SELECT count(*) FROM llmemory.lm_tenant_digest('carol')" 2>&1)
@@ -528,4 +541,24 @@ check "the library's search for carol fails as unavailable (exit 4; HTTP 503), s
 check "the library's search for $other works" \
     sh -c "'$bin' --database-url '$proxy_url' search -o '$other' 'quick brown fox' | grep -q '^1\\.'"
 check "status marks the stopped shard unreachable" sh -c "'$bin' cluster status --proxy '$proxy_url' | grep -q '^$down .*NO'"
+meter_before=$(searches_today "$k_up")
+meter_ok=1
+for i in 1 2 3; do
+    r=$(H "$k_up" GET "$M" "/v1/search?q=quick+fox&type=text")
+    [ "$(status "$r")" = 200 ] || { meter_ok=0; echo "# $r"; }
+    [ "$(status "$(H "$k_up" GET "$M" "/v1/search?q=quick+fox&type=text&owner_id=$dsub")")" = 503 ] ||
+        meter_ok=0
+    sleep 1.1 # past the meter's flush interval: the next count flushes, the down shard's row fails
+done
+check "the meter through the proxy with a shard down: searches answered (503 for $dsub on it)" \
+    test "$meter_ok" = 1
+meter_after=$(searches_today "$k_up")
+check "a key on the shard that is down is unavailable (503), not invalid (401)" \
+    test "$(status "$(H "$k_down" GET "$M" /v1/whoami)")" = 503
+check "a key on no shard that answers is 503 too while a shard is down (it may be there)" \
+    test "$(status "$(H "lmk_0123456789abcdef_$(printf '%064d' 0)" GET "$M" /v1/whoami)")" = 503
+check "and the other shard's tenant is counted once per search ($meter_before + 3 = $meter_after)" \
+    test "$((meter_before + 3))" = "$meter_after"
+for p in $(cat "$work/pids"); do kill "$p" 2>/dev/null; done
+rm -rf "$work"
 finish

@@ -265,12 +265,8 @@ static int verify_lookup(PGresult **out, lm_memory *mem, const char *key_id, int
     int rc;
 
     *out = NULL;
-    /* Through a cluster proxy: on every shard, the one holding the key answers (067). With
-       the cache on, the lookup also returns the time left before expiry (066). */
     lm__buf_printf(&sql, "SELECT * FROM %s.%s($1)", mem->db.qschema,
-                   mem->db.proxy ? "lm_all_key_lookup"
-                   : ttl         ? "lm__key_lookup_ttl"
-                                 : "lm__key_lookup");
+                   ttl ? "lm__key_lookup_ttl" : "lm__key_lookup");
     if (lm__buf_oom(&sql))
         return LM_ENOMEM;
     if ((rc = lm__pool_acquire(&conn, p)) == 0) {
@@ -280,6 +276,49 @@ static int verify_lookup(PGresult **out, lm_memory *mem, const char *key_id, int
     }
     lm_buf_dispose(&sql);
     return rc;
+}
+
+/* Through a cluster proxy the key is on one shard, and nothing in the key says which (a move
+   would leave it pointing at the old shard). The shards are asked directly, in order, until one
+   holds it (api/shards.c): a shard that is down then fails only the keys it might hold, where
+   the proxy's lm_all_key_lookup (run on all shards by PL/Proxy) failed every key of every
+   tenant. A key found on no shard while one could not be asked fails with that shard's error,
+   not as invalid. @p shard_out: the shard's memory, where the key's use is recorded. */
+typedef struct {
+    const char *key_id;
+    PGresult *res;
+    lm_memory *shard;
+} proxy_lookup;
+
+static int proxy_lookup_one(lm_memory *shard, void *arg)
+{
+    proxy_lookup *l = arg;
+    PGresult *res = NULL;
+    int rc = verify_lookup(&res, shard, l->key_id, 0);
+    if (rc < 0)
+        return rc;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return 0;
+    }
+    l->res = res;
+    l->shard = shard;
+    return 1;
+}
+
+static int verify_lookup_proxy(PGresult **out, lm_memory **shard_out, lm_memory *mem,
+                               const char *key_id)
+{
+    proxy_lookup l = {key_id, NULL, NULL};
+    int rc = lm__shards_find(mem, proxy_lookup_one, &l);
+    *out = l.res;
+    *shard_out = l.shard;
+    if (rc < 0) {
+        PQclear(l.res);
+        *out = NULL;
+        return rc;
+    }
+    return 0; /* *out NULL: on no shard */
 }
 
 static int refuse(const char *msg)
@@ -317,6 +356,7 @@ int lm_key_verify(lm_principal *out, lm_memory *mem, const char *key)
     const char *stored;
     size_t plen = strlen(LM_KEY_PREFIX);
     lm__keyent ent;
+    lm_memory *use_mem = mem; /* where the key's use is recorded: through a proxy, its shard */
     uint64_t gen = 0;
     int rc, cached, use;
 
@@ -352,9 +392,11 @@ int lm_key_verify(lm_principal *out, lm_memory *mem, const char *key)
         goto out;
     }
 
-    if ((rc = verify_lookup(&res, mem, key_id, cached)) < 0)
+    rc = mem->db.proxy ? verify_lookup_proxy(&res, &use_mem, mem, key_id)
+                       : verify_lookup(&res, mem, key_id, cached);
+    if (rc < 0)
         goto out;
-    if (PQntuples(res) != 1) {
+    if (res == NULL || PQntuples(res) != 1) {
         rc = refuse("invalid API key");
         goto out;
     }
@@ -382,7 +424,7 @@ int lm_key_verify(lm_principal *out, lm_memory *mem, const char *key)
     }
     out->allow_subtenants = PQgetvalue(res, 0, 3)[0] == 't';
     if (PQgetvalue(res, 0, 7)[0] == 't')
-        record_use(mem, key_id);
+        record_use(use_mem, key_id);
     if (cached) {
         double now = lm__now_ms();
         ent.who = *out;

@@ -137,6 +137,9 @@ int lm__shards_route(void *mem, const char *owner_id, lm__db **db, const lm__vec
 int lm__shards_memory(lm_memory *mem, const char *owner_id, lm_memory **out);
 /* Call @p fn for every shard's memory; every shard is tried, the first failure returned. */
 int lm__shards_each(lm_memory *mem, int (*fn)(lm_memory *shard_mem, void *arg), void *arg);
+/* Ask the shards in order until @p fn returns 1 (found: 1 is returned, and the failures of the
+   shards asked before are not); else as lm__shards_each (0, or the first failure). */
+int lm__shards_find(lm_memory *mem, int (*fn)(lm_memory *shard_mem, void *arg), void *arg);
 /* At close: closes the shards' memories. */
 void lm__shards_dispose(lm_memory *mem);
 

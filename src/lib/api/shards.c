@@ -145,14 +145,15 @@ int lm__shards_route(void *arg, const char *owner_id, lm__db **db, const lm__vec
     return 0;
 }
 
-int lm__shards_each(lm_memory *mem, int (*fn)(lm_memory *shard_mem, void *arg), void *arg)
+/* Every shard in order, one that is down or fails notwithstanding: the first failure is
+   reported. With @p find, the walk stops at the first shard for which @p fn returns 1. */
+static int walk(lm_memory *mem, int (*fn)(lm_memory *shard_mem, void *arg), void *arg, int find)
 {
     PGresult *r = NULL;
     int rc = shard_rows(mem, NULL, &r), first = 0;
     lm__error_saved saved;
     if (rc < 0)
         return rc;
-    /* Every shard, one that is down or fails notwithstanding: the first failure is reported. */
     for (int i = 0; i < PQntuples(r); i++) {
         lm_memory *sm = NULL;
         rc = shard_memory(mem, (int)strtol(PQgetvalue(r, i, 0), NULL, 10), PQgetvalue(r, i, 1), &sm);
@@ -162,11 +163,26 @@ int lm__shards_each(lm_memory *mem, int (*fn)(lm_memory *shard_mem, void *arg), 
             first = rc;
             lm__error_save(&saved);
         }
+        if (find && rc == 1) {
+            PQclear(r);
+            lm__error_clear();
+            return 1;
+        }
     }
     PQclear(r);
     if (first < 0)
         lm__error_restore(&saved);
     return first;
+}
+
+int lm__shards_each(lm_memory *mem, int (*fn)(lm_memory *shard_mem, void *arg), void *arg)
+{
+    return walk(mem, fn, arg, 0);
+}
+
+int lm__shards_find(lm_memory *mem, int (*fn)(lm_memory *shard_mem, void *arg), void *arg)
+{
+    return walk(mem, fn, arg, 1);
 }
 
 void lm__shards_dispose(lm_memory *mem)
