@@ -11,6 +11,8 @@
 #   one cluster ($LLMEMORY_TEST_DATABASE_URL): the load, then the queries over the kept rows
 #   bench/scale/run.sh depth                          hybrid candidate depth against recall on
 #                                                     SciFact, default embedder (depth_bench.c)
+#   bench/scale/run.sh recall [--dim 1536] [--ef 0,40] vector recall@10 against exact search with
+#                                                     real embeddings of SciFact (recall_bench.c)
 set -eu
 cd "$(dirname "$0")/../.."
 b=${LLMEMORY_BUILD:-build/debug}
@@ -21,15 +23,16 @@ cc -std=c11 -O2 -Wall -Wextra -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iincl
     $(pkg-config --cflags libpq jansson) bench/scale/scale_bench.c "$b/libllmemory.a" \
     $(pkg-config --libs libpq jansson libsodium libcurl) -lpthread -lm -o build/bench/scale/scale_bench
 prog=scale_bench
-if [ "${1:-}" = depth ]; then
+case "${1:-}" in depth | recall)
+    prog=${1}_bench
     shift
-    prog=depth_bench
     # shellcheck disable=SC2046
     cc -std=c11 -O2 -Wall -Wextra -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude \
-        $(pkg-config --cflags libpq jansson) bench/scale/depth_bench.c "$b/libllmemory.a" \
-        $(pkg-config --libs libpq jansson libsodium libcurl) -lpthread -lm \
-        -o build/bench/scale/depth_bench
-fi
+        $(pkg-config --cflags libpq jansson) "bench/scale/$prog.c" bench/scale/beir.c \
+        "$b/libllmemory.a" $(pkg-config --libs libpq jansson libsodium libcurl) -lpthread -lm \
+        -o "build/bench/scale/$prog"
+    ;;
+esac
 data=${SCIFACT_DIR:-../shared/data/scifact}
 case " $* " in *" --data "*) data= ;; esac
 started=
