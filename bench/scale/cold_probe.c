@@ -2,8 +2,8 @@
  * bench/scale/cold_probe.c: what the first vector search of a tenant costs the server, and why:
  * the library's vector statement (its ef_search rule, the half-precision graph's top 20
  * re-ranked exactly, bench/RESULTS.md section 10) run RUNS times in a row per tenant, each under
- * EXPLAIN (ANALYZE, BUFFERS), with the backend's CPU time around it (/proc/<pid>/schedstat:
- * the server must run on this machine).
+ * EXPLAIN (ANALYZE, BUFFERS), with the backend's CPU time and minor page faults around it
+ * (/proc/<pid>/schedstat and stat: the server must run on this machine).
  *
  *   cold_probe [--fresh] [--runs N] SCHEMA DIM TENANT...
  *
@@ -51,6 +51,25 @@ static double backend_cpu_ms(long pid)
     }
     fclose(f);
     return (double)ns / 1e6;
+}
+
+/* Minor page faults of the backend @p pid (/proc/<pid>/stat, field 10): a first touch of a
+   shared buffer's memory by this process maps it into its page table. */
+static long backend_minflt(long pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    long v = -1;
+    /* After ")": state ppid pgrp session tty tpgid flags minflt */
+    if (p == NULL || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %ld", &v) != 1)
+        return -1;
+    return v;
 }
 
 /* "shared hit=H read=R" of an EXPLAIN line into @p hr (added). */
@@ -108,7 +127,8 @@ int main(int argc, char **argv)
     PGconn *aux = connect_or_die(url), *c = NULL;
     long pid = 0;
     printf("| tenant | run | backend CPU ms | planning ms | execution ms |"
-           " planning hit / read | execution hit / read |\n|---|---|---|---|---|---|---|\n");
+           " planning hit / read | execution hit / read | minor faults |\n"
+           "|---|---|---|---|---|---|---|---|\n");
     for (int t = i + 2; t < argc; t++) {
         const char *p1[] = {argv[t]};
         PGresult *vr = q(aux, vsql, 1, p1);
@@ -129,6 +149,7 @@ int main(int argc, char **argv)
         for (int k = 0; k < runs; k++) {
             const char *p3[] = {argv[t], vec, prov};
             double c0 = backend_cpu_ms(pid);
+            long f0 = backend_minflt(pid);
             PQclear(q(c, "BEGIN", 0, NULL));
             PGresult *er = q(c, prelude, 1, p1);
             int graph = !PQgetisnull(er, 0, 3);
@@ -136,6 +157,7 @@ int main(int argc, char **argv)
             er = q(c, stmt, 3, p3);
             PQclear(q(c, "COMMIT", 0, NULL));
             double cpu = backend_cpu_ms(pid) - c0;
+            long faults = backend_minflt(pid) - f0;
             double plan = 0, exec = 0;
             long pb[2] = {0, 0}, eb[2] = {0, 0};
             int in_planning = 0, top_seen = 0;
@@ -155,8 +177,9 @@ int main(int argc, char **argv)
                 }
             }
             PQclear(er);
-            printf("| %s%s | %d | %.2f | %.2f | %.2f | %ld / %ld | %ld / %ld |\n", argv[t],
-                   graph ? "" : " (exact)", k + 1, cpu, plan, exec, pb[0], pb[1], eb[0], eb[1]);
+            printf("| %s%s | %d | %.2f | %.2f | %.2f | %ld / %ld | %ld / %ld | %ld |\n", argv[t],
+                   graph ? "" : " (exact)", k + 1, cpu, plan, exec, pb[0], pb[1], eb[0], eb[1],
+                   faults);
         }
         free(vec);
         free(prov);
