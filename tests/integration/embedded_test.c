@@ -313,7 +313,8 @@ static void body_memory_sized(const char *home)
     char conf[160], want[64], got[64];
     unsigned long long phys =
         (unsigned long long)sysconf(_SC_PHYS_PAGES) * (unsigned long long)sysconf(_SC_PAGESIZE);
-    long mb = lm__emb_shared_buffers_mb(phys);
+    ASSERT(lm__emb_memory_bytes() > 0 && lm__emb_memory_bytes() <= phys);
+    long mb = lm__emb_shared_buffers_mb(lm__emb_memory_bytes());
 
     ASSERT(mb >= 128 && mb <= 8192);
     ASSERT_EQ_INT(lm__emb_shared_buffers_mb(0), 128);
@@ -355,6 +356,23 @@ static void body_memory_sized(const char *home)
         ASSERT_EQ_INT(info.running, 0);
     }
     ASSERT(lm__emb_memory_setting_valid("64kB") && lm__emb_memory_setting_valid("2GB"));
+
+    /* cgroup limit files: a number, "max" (none), missing. */
+    char lim[200];
+    snprintf(lim, sizeof(lim), "%s/memory.max", home);
+    FILE *f = fopen(lim, "w");
+    ASSERT(f != NULL);
+    fputs("2147483648\n", f);
+    fclose(f);
+    ASSERT(lm__emb_read_limit_file(lim) == 2147483648ULL);
+    ASSERT_EQ_INT(lm__emb_shared_buffers_mb(lm__emb_read_limit_file(lim)), 256);
+    f = fopen(lim, "w");
+    ASSERT(f != NULL);
+    fputs("max\n", f);
+    fclose(f);
+    ASSERT(lm__emb_read_limit_file(lim) == 0);
+    snprintf(lim, sizeof(lim), "%s/none", home);
+    ASSERT(lm__emb_read_limit_file(lim) == 0);
     unsetenv("LLMEMORY_SHARED_BUFFERS");
 }
 
