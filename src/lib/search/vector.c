@@ -391,8 +391,8 @@ long lm__vector_build_mem_kb(long rows, int dim, int half, int m)
 
 /*
  * Read a freshly built graph into shared buffers, so the tenant's first searches do not pay for
- * copying each page from the OS cache (6-11 ms of server CPU against 2-3 ms warm at 10k-100k
- * vectors, bench/RESULTS.md section 10). Needs pg_prewarm in the database: created here when
+ * copying each page from the OS cache (6-9 ms of server CPU against 2-3 ms warm for graphs of
+ * 1k-55k vectors, bench/RESULTS.md section 10). Needs pg_prewarm in the database: created here when
  * the server has it and the role may (a superuser: it is not a trusted extension), else
  * skipped. Only graphs up to a quarter of shared_buffers, which a larger one would flush.
  * Best effort: a failure is logged at debug level and forgotten.
