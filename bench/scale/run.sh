@@ -13,8 +13,20 @@
 #                                                     SciFact, default embedder (depth_bench.c)
 #   bench/scale/run.sh recall [--dim 1536] [--ef 0,40] vector recall@10 against exact search with
 #                                                     real embeddings of SciFact (recall_bench.c)
+#   bench/scale/run.sh cold [--fresh] [--runs N] sb 384 t00000 t00010 ...
+#                                                     a tenant's first vector searches against
+#                                                     the next ones, on the kept rows of a
+#                                                     --load-only/--reuse run (cold_probe.c)
 set -eu
 cd "$(dirname "$0")/../.."
+if [ "${1:-}" = cold ]; then
+    shift
+    mkdir -p build/bench/scale
+    # shellcheck disable=SC2046
+    cc -std=c11 -O2 -Wall -Wextra -D_POSIX_C_SOURCE=200809L $(pkg-config --cflags libpq) \
+        bench/scale/cold_probe.c $(pkg-config --libs libpq) -o build/bench/scale/cold_probe
+    exec build/bench/scale/cold_probe "$@"
+fi
 b=${LLMEMORY_BUILD:-build/debug}
 make --no-print-directory "$b/libllmemory.a" >/dev/null
 mkdir -p build/bench/scale

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "db/embedded.h"
+#include "db/embedded_internal.h"
 #include "llmemory/error.h"
 #include "llmemory/store.h"
 #include "runner.h"
@@ -289,6 +290,95 @@ static void body_stop_restart(const char *home)
 TEST(test_db_embedded__stop_then_start_again)
 {
     with_home(body_stop_restart);
+}
+
+/* One setting of the running embedded server, as text. */
+static void show_setting(const char *conninfo, const char *sql, char *out, size_t cap)
+{
+    PGconn *conn = PQconnectdb(conninfo);
+    ASSERT(conn != NULL);
+    ASSERT_EQ_INT(PQstatus(conn), CONNECTION_OK);
+    PGresult *res = PQexec(conn, sql);
+    ASSERT_EQ_INT(PQresultStatus(res), PGRES_TUPLES_OK);
+    snprintf(out, cap, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    PQfinish(conn);
+}
+
+static void body_memory_sized(const char *home)
+{
+    static const char sb_mb[] = "SELECT setting::bigint * current_setting('block_size')::bigint"
+                                " / 1048576 FROM pg_settings WHERE name = 'shared_buffers'";
+    lm_db_info info;
+    char conf[160], want[64], got[64];
+    unsigned long long phys =
+        (unsigned long long)sysconf(_SC_PHYS_PAGES) * (unsigned long long)sysconf(_SC_PAGESIZE);
+    ASSERT(lm__emb_memory_bytes() > 0 && lm__emb_memory_bytes() <= phys);
+    long mb = lm__emb_shared_buffers_mb(lm__emb_memory_bytes());
+
+    ASSERT(mb >= 128 && mb <= 8192);
+    ASSERT_EQ_INT(lm__emb_shared_buffers_mb(0), 128);
+    ASSERT_EQ_INT(lm__emb_shared_buffers_mb(24ULL << 30), 3072);
+    ASSERT_EQ_INT(lm__emb_shared_buffers_mb(1ULL << 40), 8192);
+
+    /* The default: sized to this machine, written to llmemory.conf, in force. */
+    unsetenv("LLMEMORY_SHARED_BUFFERS");
+    ASSERT_OK(lm_db_start(&info, home));
+    snprintf(conf, sizeof(conf), "%s/pgdata/llmemory.conf", home);
+    snprintf(want, sizeof(want), "shared_buffers = '%ldMB'", mb);
+    ASSERT_EQ_INT((long)count_in_file(conf, want), 1);
+    ASSERT_EQ_INT((long)count_in_file(conf, "effective_cache_size = '"), 1);
+    show_setting(info.conninfo, sb_mb, got, sizeof(got));
+    snprintf(want, sizeof(want), "%ld", mb);
+    ASSERT_EQ_STR(got, want);
+    if (access("/usr/lib/postgresql/15/lib/pg_prewarm.so", R_OK) == 0) {
+        show_setting(info.conninfo, "SHOW shared_preload_libraries", got, sizeof(got));
+        ASSERT_EQ_STR(got, "pg_prewarm");
+        show_setting(info.conninfo, "SHOW pg_prewarm.autoprewarm", got, sizeof(got));
+        ASSERT_EQ_STR(got, "on");
+    }
+
+    /* The environment's size, taken by the existing cluster at its next start. */
+    ASSERT_OK(lm_db_stop(home));
+    setenv("LLMEMORY_SHARED_BUFFERS", "160MB", 1);
+    ASSERT_OK(lm_db_start(&info, home));
+    show_setting(info.conninfo, sb_mb, got, sizeof(got));
+    ASSERT_EQ_STR(got, "160");
+
+    /* A bad value: a clear error, and the server is not started with it. */
+    ASSERT_OK(lm_db_stop(home));
+    static const char *const bad[] = {"lots", "512", "512 MB", "-1GB", "1PB", "MB"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        setenv("LLMEMORY_SHARED_BUFFERS", bad[i], 1);
+        ASSERT_ERR(lm_db_start(NULL, home), LM_EINVAL);
+        ASSERT(strstr(lm_error_last()->message, "LLMEMORY_SHARED_BUFFERS") != NULL);
+        ASSERT_OK(lm_db_status(&info, home));
+        ASSERT_EQ_INT(info.running, 0);
+    }
+    ASSERT(lm__emb_memory_setting_valid("64kB") && lm__emb_memory_setting_valid("2GB"));
+
+    /* cgroup limit files: a number, "max" (none), missing. */
+    char lim[200];
+    snprintf(lim, sizeof(lim), "%s/memory.max", home);
+    FILE *f = fopen(lim, "w");
+    ASSERT(f != NULL);
+    fputs("2147483648\n", f);
+    fclose(f);
+    ASSERT(lm__emb_read_limit_file(lim) == 2147483648ULL);
+    ASSERT_EQ_INT(lm__emb_shared_buffers_mb(lm__emb_read_limit_file(lim)), 256);
+    f = fopen(lim, "w");
+    ASSERT(f != NULL);
+    fputs("max\n", f);
+    fclose(f);
+    ASSERT(lm__emb_read_limit_file(lim) == 0);
+    snprintf(lim, sizeof(lim), "%s/none", home);
+    ASSERT(lm__emb_read_limit_file(lim) == 0);
+    unsetenv("LLMEMORY_SHARED_BUFFERS");
+}
+
+TEST(test_db_embedded__memory_sized_to_machine)
+{
+    with_home(body_memory_sized);
 }
 
 static void body_not_a_cluster(const char *home)

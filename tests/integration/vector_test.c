@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -270,11 +271,28 @@ TEST(test_vector__small_tenant_gets_full_topk_next_to_a_large_one)
  * holds an old snapshot (which CREATE INDEX CONCURRENTLY must wait for) does not stall it.
  * Meanwhile the tenant's searches are exact and complete; once the blocker ends the index is
  * built in the background and used. */
+static pthread_mutex_t prewarm_log_mu = PTHREAD_MUTEX_INITIALIZER;
+static long prewarm_log_pages = -1;
+
+static void prewarm_log(int level, const char *msg, void *payload)
+{
+    (void)level;
+    (void)payload;
+    const char *p = strstr(msg, " prewarmed: ");
+    if (p != NULL) {
+        pthread_mutex_lock(&prewarm_log_mu);
+        prewarm_log_pages = strtol(p + strlen(" prewarmed: "), NULL, 10);
+        pthread_mutex_unlock(&prewarm_log_mu);
+    }
+}
+
 TEST(test_vector__index_built_off_the_request_path)
 {
     lm_test_timeout(300);
     lm_memory_opts mo = LM_MEMORY_OPTS_INIT;
     mo.vector_index_threshold = 40;
+    mo.log_fn = prewarm_log;
+    mo.log_level = LM_LOG_DEBUG;
     lm_memory *m = test_memory_opts(&mo);
     char schema[64], sql[512];
     snprintf(schema, sizeof(schema), "%s", test_schema());
@@ -321,6 +339,25 @@ TEST(test_vector__index_built_off_the_request_path)
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_indexes WHERE schemaname = '%s'"
                                " AND indexname LIKE 'vidx_%%'", schema);
     ASSERT_EQ_INT(scalar(c, sql), 1);
+    /* Read into shared buffers after the build (the test cluster's role is a superuser, so
+       pg_prewarm is created when missing): every page of the graph, and they are there. */
+    ASSERT_EQ_INT(scalar(c, "SELECT count(*) FROM pg_extension WHERE extname = 'pg_prewarm'"), 1);
+    PQclear(PQexec(c, "CREATE EXTENSION IF NOT EXISTS pg_buffercache"));
+    snprintf(sql, sizeof(sql), "SELECT pg_relation_size(format('%%I.%%I', '%s', index_name)::regclass)"
+                               " / current_setting('block_size')::bigint"
+                               " FROM \"%s\".vector_indexes", schema, schema);
+    long long pages = scalar(c, sql);
+    ASSERT(pages > 1);
+    pthread_mutex_lock(&prewarm_log_mu);
+    long logged = prewarm_log_pages;
+    pthread_mutex_unlock(&prewarm_log_mu);
+    ASSERT_EQ_INT(logged, pages);
+    snprintf(sql, sizeof(sql), "SELECT count(DISTINCT b.relblocknumber) FROM pg_buffercache b,"
+                               " \"%s\".vector_indexes v WHERE b.reldatabase = (SELECT oid FROM"
+                               " pg_database WHERE datname = current_database()) AND b.relfilenode"
+                               " = pg_relation_filenode(format('%%I.%%I', '%s', v.index_name)::regclass)",
+             schema, schema);
+    ASSERT_EQ_INT(scalar(c, sql), pages);
     lm_embedder_free(e);
     PQfinish(blocker);
     PQfinish(c);

@@ -98,9 +98,29 @@ void lm__emb_fsync_dir(const char *path);
  */
 int lm__emb_lock_home(const emb *e, int *fd_out);
 
+/* The embedded server's default shared_buffers in MB for @p phys_bytes of physical memory: an
+   eighth, clamped to EMB_SHARED_BUFFERS_MIN_MB..EMB_SHARED_BUFFERS_MAX_MB. */
+#define EMB_SHARED_BUFFERS_MIN_MB 128
+#define EMB_SHARED_BUFFERS_MAX_MB 8192
+long lm__emb_shared_buffers_mb(unsigned long long phys_bytes);
+
+/* Physical memory, or this process's cgroup memory limit where smaller (a container sees the
+   host's memory); 0 when unknown. */
+unsigned long long lm__emb_memory_bytes(void);
+
+/* The number in a cgroup memory limit file (memory.max, memory.limit_in_bytes); 0 when the
+   file is missing or says "max". */
+unsigned long long lm__emb_read_limit_file(const char *path);
+
+/* 1 when @p v is a PostgreSQL memory size with a unit ("512MB", "2GB"; kB, MB, GB, TB). */
+int lm__emb_memory_setting_valid(const char *v);
+
 /*
  * pgdata/llmemory.conf, included from postgresql.conf and rewritten before every start so the
  * socket directory follows the home directory if it is moved. No TCP: listen_addresses is empty.
+ * shared_buffers: $LLMEMORY_SHARED_BUFFERS, else lm__emb_shared_buffers_mb() of the machine's
+ * memory (its cgroup's limit where smaller) (LM_EINVAL for a bad value); effective_cache_size half the memory; pg_prewarm
+ * preloaded (autoprewarm) when the server has it.
  */
 int lm__emb_write_server_conf(const emb *e);
 

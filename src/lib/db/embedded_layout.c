@@ -541,16 +541,136 @@ out:
     return rc;
 }
 
+long lm__emb_shared_buffers_mb(unsigned long long phys_bytes)
+{
+    unsigned long long mb = phys_bytes / 8 / (1024 * 1024);
+    if (mb < EMB_SHARED_BUFFERS_MIN_MB)
+        return EMB_SHARED_BUFFERS_MIN_MB;
+    if (mb > EMB_SHARED_BUFFERS_MAX_MB)
+        return EMB_SHARED_BUFFERS_MAX_MB;
+    return (long)mb;
+}
+
+int lm__emb_memory_setting_valid(const char *v)
+{
+    static const char *const units[] = {"kB", "MB", "GB", "TB"};
+    size_t n = 0;
+    while (v[n] >= '0' && v[n] <= '9')
+        n++;
+    if (n == 0 || n > 9)
+        return 0;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+        if (strcmp(v + n, units[i]) == 0)
+            return 1;
+    return 0;
+}
+
+unsigned long long lm__emb_read_limit_file(const char *path)
+{
+    char buf[64];
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    if (buf[0] < '0' || buf[0] > '9')
+        return 0; /* "max": no limit */
+    char *end;
+    unsigned long long v = strtoull(buf, &end, 10);
+    if (*end != '\0' && *end != '\n')
+        return 0;
+    return v;
+}
+
+/* The memory limit of this process's cgroup (v2 memory.max, v1 memory.limit_in_bytes, at its
+   own path and at the root, which is its own inside a container), the smallest found; 0: none. */
+static unsigned long long cgroup_memory_limit(void)
+{
+    char line[1024], path[1200];
+    unsigned long long best = 0;
+    static const char *const roots[] = {"/sys/fs/cgroup/memory.max",
+                                        "/sys/fs/cgroup/memory/memory.limit_in_bytes"};
+    for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+        unsigned long long v = lm__emb_read_limit_file(roots[i]);
+        if (v > 0 && (best == 0 || v < best))
+            best = v;
+    }
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+        char *ctl = strchr(line, ':'), *cg = ctl ? strchr(ctl + 1, ':') : NULL;
+        if (cg == NULL)
+            continue;
+        *cg++ = '\0';
+        cg[strcspn(cg, "\n")] = '\0';
+        ctl++;
+        if (ctl[0] == '\0')
+            snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.max", cg);
+        else if (strstr(ctl, "memory") != NULL)
+            snprintf(path, sizeof(path), "/sys/fs/cgroup/memory%s/memory.limit_in_bytes", cg);
+        else
+            continue;
+        unsigned long long v = lm__emb_read_limit_file(path);
+        if (v > 0 && (best == 0 || v < best))
+            best = v;
+    }
+    if (f != NULL)
+        fclose(f);
+    return best;
+}
+
+unsigned long long lm__emb_memory_bytes(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    unsigned long long phys =
+        pages > 0 && size > 0 ? (unsigned long long)pages * (unsigned long long)size : 0;
+    unsigned long long limit = cgroup_memory_limit();
+    return limit > 0 && (phys == 0 || limit < phys) ? limit : phys;
+}
+
+/* The server's library directory holds pg_prewarm (contrib; Debian's postgresql-15 has it)? */
+static int have_pg_prewarm(const emb *e)
+{
+    static const char *const rel[] = {"/../lib/pg_prewarm.so", "/../lib/postgresql/pg_prewarm.so"};
+    char path[EMB_PATH_MAX + 48];
+    for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+        snprintf(path, sizeof(path), "%s%s", e->bindir, rel[i]);
+        if (access(path, R_OK) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /*
  * pgdata/llmemory.conf, included from postgresql.conf and rewritten before every start so the
  * socket directory follows the home directory if it is moved. No TCP: listen_addresses is empty.
+ * Memory is sized to the machine (an existing cluster gets it at its next start):
+ * shared_buffers an eighth of physical memory (or of the cgroup's limit where smaller), 128 MB to 8 GB, or $LLMEMORY_SHARED_BUFFERS;
+ * effective_cache_size half of physical memory. With pg_prewarm installed it is preloaded, and
+ * its autoprewarm worker reloads the pages that were in shared buffers after a restart.
  */
 int lm__emb_write_server_conf(const emb *e)
 {
-    char path[EMB_PATH_MAX + 16];
+    char path[EMB_PATH_MAX + 16], sb[32];
     lm_buf text;
     int rc;
+    unsigned long long phys = lm__emb_memory_bytes();
+    const char *env = getenv("LLMEMORY_SHARED_BUFFERS");
+    long sb_mb = lm__emb_shared_buffers_mb(phys);
 
+    if (env != NULL && env[0] != '\0') {
+        if (!lm__emb_memory_setting_valid(env)) {
+            lm__error_set(LM_EINVAL, "invalid value for LLMEMORY_SHARED_BUFFERS: \"%s\"", env);
+            lm__error_hint("Give a size with a unit, such as 512MB or 2GB.");
+            return LM_EINVAL;
+        }
+        snprintf(sb, sizeof(sb), "%s", env);
+    } else {
+        snprintf(sb, sizeof(sb), "%ldMB", sb_mb);
+    }
+    long ecs_mb = (long)(phys / 2 / (1024 * 1024));
+    if (ecs_mb < sb_mb)
+        ecs_mb = sb_mb;
     lm_buf_init(&text);
     snprintf(path, sizeof(path), "%s/llmemory.conf", e->pgdata);
     lm__buf_puts(&text, "# Written by llmemory before each start of the embedded server; put your "
@@ -562,8 +682,11 @@ int lm__emb_write_server_conf(const emb *e)
                    "\nunix_socket_permissions = 0700\n"
                    "port = %d\n"
                    "max_connections = 100\n"
-                   "shared_buffers = '128MB'\n",
-                   LM_EMBEDDED_PORT);
+                   "shared_buffers = '%s'\n"
+                   "effective_cache_size = '%ldMB'\n",
+                   LM_EMBEDDED_PORT, sb, ecs_mb);
+    if (have_pg_prewarm(e))
+        lm__buf_puts(&text, "shared_preload_libraries = 'pg_prewarm'\n");
     if (lm__buf_oom(&text)) {
         rc = LM_ENOMEM;
         goto out;
