@@ -113,6 +113,7 @@ static void lift_free(void *self)
 /* ---- exact top 10 ------------------------------------------------------------------------- */
 
 static PGconn *pg;
+static const char *schema = "recall_bench"; /* recall_bench_1536 for the lifted vectors */
 
 static void vec_text(char *buf, size_t cap, const float *v, int dim)
 {
@@ -132,9 +133,9 @@ static double exact(const char *table, const char *provider, const char *qv, con
     char sql[512];
     const char *p[3] = {OWNER, provider, qv};
     snprintf(sql, sizeof(sql),
-             "SELECT embedding <=> $3::vector FROM recall_bench.%s WHERE owner_id = $1 AND"
+             "SELECT embedding <=> $3::vector FROM %s.%s WHERE owner_id = $1 AND"
              " provider_id = $2 ORDER BY 1 LIMIT %d",
-             table, TOPK);
+             schema, table, TOPK);
     PGresult *r = PQexecParams(pg, sql, 3, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) == 0) {
         fprintf(stderr, "exact: %s", PQerrorMessage(pg));
@@ -145,9 +146,9 @@ static double exact(const char *table, const char *provider, const char *qv, con
     for (int i = 0; i < n; i++) {
         const char *q[4] = {OWNER, provider, qv, ids[i]};
         snprintf(sql, sizeof(sql),
-                 "SELECT embedding <=> $3::vector FROM recall_bench.%s WHERE owner_id = $1 AND"
+                 "SELECT embedding <=> $3::vector FROM %s.%s WHERE owner_id = $1 AND"
                  " provider_id = $2 AND chunk_id = $4::uuid",
-                 table);
+                 schema, table);
         r = PQexecParams(pg, sql, 4, NULL, q, NULL, NULL, 0);
         dist[i] = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
                       ? strtod(PQgetvalue(r, 0, 0), NULL)
@@ -200,6 +201,7 @@ int main(int argc, char **argv)
     lift L = {base, lm_embedder_dim(base), NULL};
     emb = base;
     if (dim == LIFT_TO) {
+        schema = "recall_bench_1536";
         lm_embedder_ops ops = {LM_EMBEDDER_OPS_VERSION, lift_embed, lift_free};
         char pid[128];
         L.m = orthonormal_columns(LIFT_TO, L.bdim);
@@ -225,7 +227,7 @@ int main(int argc, char **argv)
     for (int e = 0; e < nef; e++) {
         lm_memory_opts mo = LM_MEMORY_OPTS_INIT;
         mo.database_url = url;
-        mo.schema = "recall_bench";
+        mo.schema = schema;
         mo.disable_history = 1;
         mo.embedder = emb;
         mo.hnsw_ef_search = efv[e];
@@ -236,9 +238,12 @@ int main(int argc, char **argv)
         }
         beir_load(mem, OWNER, dir);
         if (e == 0) {
-            PGresult *r = PQexec(pg, "SELECT count(*), (SELECT count(*) FROM pg_indexes WHERE"
-                                     " schemaname = 'recall_bench' AND indexdef LIKE '%hnsw%')"
-                                     " FROM recall_bench.chunks");
+            char q[256];
+            snprintf(q, sizeof(q),
+                     "SELECT count(*), (SELECT count(*) FROM pg_indexes WHERE schemaname = '%s'"
+                     " AND indexdef LIKE '%%hnsw%%') FROM %s.chunks",
+                     schema, schema);
+            PGresult *r = PQexec(pg, q);
             printf("%s chunks, %s HNSW graphs in the schema\n", PQgetvalue(r, 0, 0),
                    PQgetvalue(r, 0, 1));
             PQclear(r);

@@ -88,8 +88,8 @@ typedef struct lm_memory_opts {
     int embed_mode;             /* LM_EMBED_SYNC (default) or LM_EMBED_QUEUE */
     int vector_index_threshold; /* vectors of one tenant before it gets its own HNSW index;
                                    0: 500; < 0: never (exact search only) */
-    int hnsw_m;                 /* 0: 16 */
-    int hnsw_ef_construction;   /* 0: 64 */
+    int hnsw_m;                 /* 0: 24 */
+    int hnsw_ef_construction;   /* 0: 128 */
     int hnsw_ef_search;         /* 0: per tenant graph, max(64, sqrt(nodes) / 2), x1.5 above
                                    768 dimensions; at least the search limit */
     lm_rerank_cb rerank_fn;     /* external reranker, or NULL for the lexical one */

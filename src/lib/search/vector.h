@@ -65,8 +65,8 @@ int lm__vector_search(PGresult **out, lm__tx *tx, const lm__vec_cfg *cfg, const 
 
 /* SQL for the number of nodes in the tenant's graph, estimated from the index's size (one
  * node of d dimensions takes about 2d + 290 bytes in half precision, 4d + 290 in full, at
- * m = 16), which follows every insert without counting rows. Over $5 the dimension, $6 the
- * schema and the tenant's vector_indexes row vi. */
+ * m = 16, 4% more at m = 24), which follows every insert without counting rows. Over $5 the
+ * dimension, $6 the schema and the tenant's vector_indexes row vi. */
 #define LM__VECTOR_NODES_SQL                                                                      \
     "(pg_relation_size(to_regclass(quote_ident($6) || '.' || quote_ident(vi.index_name)))"        \
     " / 8192.0 * greatest(1, floor(8160.0 / ((CASE vi.element_type WHEN 'halfvec' THEN 2"          \
