@@ -12,7 +12,7 @@ out=build/bench/cluster
 mkdir -p "$out"
 # shellcheck disable=SC2046
 cc -std=c11 -O2 -Wall -Wextra -Iinclude $(pkg-config --cflags libpq jansson) \
-    bench/cluster/ops_bench.c build/debug/libllmemory.a \
+    bench/cluster/ops_bench.c bench/common/bench.c build/debug/libllmemory.a \
     $(pkg-config --libs libpq jansson libsodium libcurl) -lpthread -lm -o "$out/ops_bench"
 dirs=()
 trap 'for d in "${dirs[@]}"; do sh "$root/scripts/pg-test-cluster.sh" stop "$d"; done' EXIT INT TERM

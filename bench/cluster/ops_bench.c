@@ -11,80 +11,19 @@
  *   ops_bench DIRECT_URL PROXY_URL OWNER   (OPS_BENCH_N: operations per side and kind, 300)
  */
 #define _POSIX_C_SOURCE 200809L
-#include <dirent.h>
 #include <llmemory.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, int n, double p)
-{
-    qsort(v, (size_t)n, sizeof(double), cmp_d);
-    return v[(int)(p * (n - 1) + 0.5)];
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "%s: %s\n", what, lm_error_last()->message);
-    exit(1);
-}
+#include "../common/bench.h"
 
 static long pms[8];
 static int n_pms;
-
-/* CPU seconds used so far by this process and by the clusters' processes. */
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double t = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
-               ru.ru_stime.tv_usec / 1e6;
-    long hz = sysconf(_SC_CLK_TCK);
-    char path[300], buf[1024];
-    DIR *d = n_pms > 0 ? opendir("/proc") : NULL;
-    struct dirent *e;
-    while (d != NULL && (e = readdir(d)) != NULL) {
-        long pid = strtol(e->d_name, NULL, 10);
-        if (pid <= 0)
-            continue;
-        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (f == NULL)
-            continue;
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        char *p = strrchr(buf, ')');
-        long ppid = 0;
-        unsigned long ut = 0, st = 0;
-        if (p == NULL || sscanf(p + 2, "%*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ppid,
-                                &ut, &st) != 3)
-            continue;
-        for (int i = 0; i < n_pms; i++)
-            if (pid == pms[i] || ppid == pms[i])
-                t += (double)(ut + st) / (double)hz;
-    }
-    if (d != NULL)
-        closedir(d);
-    return t;
-}
 
 enum { OP_KEYWORD, OP_VECTOR, OP_HYBRID, OP_GET, OP_ADD, OP_KEY, N_OPS };
 static const char *const op_names[N_OPS] = {"keyword search", "vector search", "hybrid search",
@@ -107,14 +46,14 @@ static void run_op(lm_memory *m, int op, int i)
         so.no_history = 1;
         lm_results *r = NULL;
         if (lm_search(&r, m, owner, q, &so) < 0)
-            die("lm_search");
+            bench_die("lm_search");
         lm_results_free(r);
     } else if (op == OP_GET) {
         char origin[32];
         lm_doc *d = NULL;
         snprintf(origin, sizeof(origin), "d%d", 1 + i % 200);
         if (lm_doc_get_by_origin(&d, m, owner, origin, 1) < 0)
-            die("lm_doc_get_by_origin");
+            bench_die("lm_doc_get_by_origin");
         lm_doc_free(d);
     } else if (op == OP_ADD) {
         char origin[32], text[160];
@@ -122,11 +61,11 @@ static void run_op(lm_memory *m, int op, int i)
         snprintf(origin, sizeof(origin), "bench-add-%d", adds % 50);
         snprintf(text, sizeof(text), "bench note %d about a fox, a dog and a river stone", adds++);
         if (lm_doc_add(&r, m, owner, origin, origin, LM_DOC_TEXT, text, strlen(text), NULL) < 0)
-            die("lm_doc_add");
+            bench_die("lm_doc_add");
     } else {
         lm_principal p;
         if (lm_key_verify(&p, m, key) < 0)
-            die("lm_key_verify");
+            bench_die("lm_key_verify");
     }
 }
 
@@ -150,7 +89,7 @@ int main(int argc, char **argv)
         lm_memory_opts mo = LM_MEMORY_OPTS_INIT;
         mo.database_url = argv[1 + s];
         if (lm_memory_open(&side[s], &mo) < 0)
-            die("lm_memory_open");
+            bench_die("lm_memory_open");
     }
     /* The tenant: 200 one-chunk documents, added through the proxy. */
     for (int i = 1; i <= 200; i++) {
@@ -161,11 +100,11 @@ int main(int argc, char **argv)
                  i % 97, i % 13, i % 7);
         if (lm_doc_add(NULL, side[1], owner, origin, origin, LM_DOC_TEXT, text, strlen(text),
                        NULL) < 0)
-            die("lm_doc_add");
+            bench_die("lm_doc_add");
     }
     lm_key_created kc;
     if (lm_key_create(&kc, side[1], owner, NULL) < 0)
-        die("lm_key_create");
+        bench_die("lm_key_create");
     key = kc.key;
 
     double *lat[N_OPS][2], cpu[N_OPS][2];
@@ -177,25 +116,25 @@ int main(int argc, char **argv)
         for (int i = 0; i < n; i++)
             for (int k = 0; k < 2; k++) {
                 int s = (i + k) % 2;
-                double t0 = now_ms();
+                double t0 = bench_now_ms();
                 run_op(side[s], op, i);
-                lat[op][s][i] = now_ms() - t0;
+                lat[op][s][i] = bench_now_ms() - t0;
             }
         /* CPU: a block of n per side, the side first alternating by operation */
         for (int k = 0; k < 2; k++) {
             int s = (op + k) % 2;
-            double c0 = cpu_s();
+            double c0 = bench_cpu_s(pms, n_pms);
             for (int i = 0; i < n; i++)
                 run_op(side[s], op, i);
-            cpu[op][s] = (cpu_s() - c0) * 1e6 / n;
+            cpu[op][s] = (bench_cpu_s(pms, n_pms) - c0) * 1e6 / n;
         }
     }
     printf("| operation | direct p50 | proxy p50 | added p50 | direct p95 | proxy p95 |"
            " CPU direct | CPU proxy |\n");
     printf("|---|---|---|---|---|---|---|---|\n");
     for (int op = 0; op < N_OPS; op++) {
-        double d50 = pct(lat[op][0], n, 0.5), p50 = pct(lat[op][1], n, 0.5);
-        double d95 = pct(lat[op][0], n, 0.95), p95 = pct(lat[op][1], n, 0.95);
+        double d50 = bench_pct(lat[op][0], n, 0.5), p50 = bench_pct(lat[op][1], n, 0.5);
+        double d95 = bench_pct(lat[op][0], n, 0.95), p95 = bench_pct(lat[op][1], n, 0.95);
         printf("| %s | %.3f ms | %.3f ms | %+.3f ms | %.3f ms | %.3f ms | %.0f µs | %.0f µs |\n",
                op_names[op], d50, p50, p50 - d50, d95, p95, cpu[op][0], cpu[op][1]);
     }

@@ -11,7 +11,7 @@ out=build/bench/rls
 mkdir -p "$out"
 # shellcheck disable=SC2046
 cc -std=c11 -O2 -Wall -Wextra -Iinclude $(pkg-config --cflags libpq jansson) \
-    bench/rls/rls_bench.c build/debug/libllmemory.a \
+    bench/rls/rls_bench.c bench/common/bench.c build/debug/libllmemory.a \
     $(pkg-config --libs libpq jansson libsodium libcurl) -lpthread -lm -o "$out/rls_bench"
 eval "$(scripts/pg-test-cluster.sh start)"
 trap 'scripts/pg-test-cluster.sh stop "$LLMEMORY_TEST_PG_DIR"' EXIT INT TERM

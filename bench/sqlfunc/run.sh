@@ -13,7 +13,7 @@ out=build/bench/sqlfunc
 mkdir -p "$out"
 # shellcheck disable=SC2046
 cc -std=c11 -O2 -Wall -Wextra -Iinclude $(pkg-config --cflags libpq jansson) \
-    bench/sqlfunc/sqlfunc_bench.c build/debug/libllmemory.a \
+    bench/sqlfunc/sqlfunc_bench.c bench/common/bench.c build/debug/libllmemory.a \
     $(pkg-config --libs libpq jansson libsodium libcurl) -lpthread -lm -o "$out/sqlfunc_bench"
 eval "$(scripts/pg-test-cluster.sh start)"
 trap 'scripts/pg-test-cluster.sh stop "$LLMEMORY_TEST_PG_DIR"' EXIT INT TERM

@@ -18,6 +18,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <llmemory.h>
+
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,61 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t rng_state = 42;
-static uint32_t rnd(void)
-{
-    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return (uint32_t)(rng_state >> 33);
-}
+#include "../common/bench.h"
 
-static const char *const syll[] = {"ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ze", "pa",
-                                   "qu", "da", "fe", "gi", "ho", "ju"};
-#define VOCAB 600
-static char vocab[VOCAB][16];
-
-static void make_vocab(void)
-{
-    for (int i = 0; i < VOCAB; i++) {
-        int n = 2 + (int)(rnd() % 3);
-        vocab[i][0] = '\0';
-        for (int s = 0; s < n; s++)
-            strcat(vocab[i], syll[rnd() % 16]);
-    }
-}
-
-/* Zipf-like word choice: low indexes are common. */
-static const char *word(void)
-{
-    double u = (rnd() + 1.0) / 4294967297.0;
-    int i = (int)(VOCAB * u * u * u);
-    return vocab[i < VOCAB ? i : VOCAB - 1];
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, int n, double p)
-{
-    qsort(v, (size_t)n, sizeof(double), cmp_d);
-    int i = (int)(p * (n - 1) + 0.5);
-    return v[i];
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "%s: %s\n", what, lm_error_last()->message);
-    exit(1);
-}
 
 typedef struct {
     const char *name;
@@ -91,44 +39,6 @@ typedef struct {
 
 static int mismatches;
 static long postmaster = -1;
-
-/* CPU seconds used so far by this process and by the test cluster's processes. */
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double t = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
-               ru.ru_stime.tv_usec / 1e6;
-    if (postmaster <= 0)
-        return t;
-    long hz = sysconf(_SC_CLK_TCK);
-    char path[300], buf[1024];
-    DIR *d = opendir("/proc");
-    struct dirent *e;
-    while (d != NULL && (e = readdir(d)) != NULL) {
-        long pid = strtol(e->d_name, NULL, 10);
-        if (pid <= 0)
-            continue;
-        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (f == NULL)
-            continue;
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        char *p = strrchr(buf, ')');
-        long ppid = 0;
-        unsigned long ut = 0, st = 0;
-        if (p == NULL || sscanf(p + 2, "%*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ppid,
-                                &ut, &st) != 3)
-            continue;
-        if (pid == postmaster || ppid == postmaster)
-            t += (double)(ut + st) / (double)hz;
-    }
-    if (d != NULL)
-        closedir(d);
-    return t;
-}
 
 /* The same hits in the same order with the same scores. */
 static void compare(const lm_results *a, const lm_results *b, const char *owner, const char *q,
@@ -162,7 +72,7 @@ static void run_op(lm_memory *m, int ty, const char *owner, const char *query, c
         so.no_history = 1;
         lm_results *r = NULL;
         if (lm_search(&r, m, owner, query, &so) < 0)
-            die("lm_search");
+            bench_die("lm_search");
         if (keep != NULL) {
             lm_results_free(*keep);
             *keep = r;
@@ -172,14 +82,14 @@ static void run_op(lm_memory *m, int ty, const char *owner, const char *query, c
     } else if (ty == 3) {
         lm_doc *d = NULL;
         if (lm_doc_get_by_origin(&d, m, owner, origin, 1) < 0)
-            die("lm_doc_get_by_origin");
+            bench_die("lm_doc_get_by_origin");
         lm_doc_free(d);
     } else {
         lm_doc_list_opts lo = LM_DOC_LIST_OPTS_INIT;
         lo.limit = 20;
         lm_doc_page *p = NULL;
         if (lm_doc_list(&p, m, owner, &lo) < 0)
-            die("lm_doc_list");
+            bench_die("lm_doc_list");
         lm_doc_page_free(p);
     }
 }
@@ -189,15 +99,15 @@ static lm_memory *open_side(const lm_memory_opts *mo, const char *functions)
     lm_memory *m = NULL;
     setenv("LLMEMORY_SQL_FUNCTIONS", functions, 1);
     if (lm_memory_open(&m, mo) < 0)
-        die("open");
+        bench_die("open");
     unsetenv("LLMEMORY_SQL_FUNCTIONS");
     return m;
 }
 
 static void row(const char *op, const char *cls, double *lat[2], int n, const double cpu[2])
 {
-    double s50 = pct(lat[0], n, 0.5), s95 = pct(lat[0], n, 0.95);
-    double f50 = pct(lat[1], n, 0.5), f95 = pct(lat[1], n, 0.95);
+    double s50 = bench_pct(lat[0], n, 0.5), s95 = bench_pct(lat[0], n, 0.95);
+    double f50 = bench_pct(lat[1], n, 0.5), f95 = bench_pct(lat[1], n, 0.95);
     printf("| %s | %s | %.3f | %.3f | %.0f | %.3f | %.3f | %.0f | %.2f | %.2f |\n", op, cls, s50,
            s95, cpu[0], f50, f95, cpu[1], f50 / s50, cpu[1] / cpu[0]);
     fflush(stdout);
@@ -210,7 +120,7 @@ int main(void)
     int nq = getenv("SQLFUNC_BENCH_QUERIES") ? atoi(getenv("SQLFUNC_BENCH_QUERIES")) : 200;
     int reps = getenv("SQLFUNC_BENCH_REPS") ? atoi(getenv("SQLFUNC_BENCH_REPS")) : 3;
     if (getenv("SQLFUNC_BENCH_SEED"))
-        rng_state = strtoull(getenv("SQLFUNC_BENCH_SEED"), NULL, 10);
+        bench_seed(strtoull(getenv("SQLFUNC_BENCH_SEED"), NULL, 10));
     if (url == NULL) {
         fprintf(stderr, "LLMEMORY_TEST_DATABASE_URL is not set\n");
         return 1;
@@ -226,7 +136,7 @@ int main(void)
     }
     if (postmaster <= 0)
         fprintf(stderr, "no postmaster.pid under $LLMEMORY_TEST_PG_DIR: CPU is the client's only\n");
-    make_vocab();
+    bench_make_vocab();
     tenant_class classes[] = {{"large", 1, (int)(2000 * scale)},
                               {"medium", 4, (int)(200 * scale)},
                               {"small", 16, (int)(20 * scale)}};
@@ -250,23 +160,23 @@ int main(void)
             for (int d = 0; d < classes[c].docs; d++) {
                 char origin[32], text[2048];
                 size_t used = 0;
-                int words = 40 + (int)(rnd() % 60);
+                int words = 40 + (int)(bench_rnd() % 60);
                 for (int w = 0; w < words; w++)
-                    used += (size_t)snprintf(text + used, sizeof(text) - used, "%s ", word());
+                    used += (size_t)snprintf(text + used, sizeof(text) - used, "%s ", bench_word());
                 snprintf(origin, sizeof(origin), "doc-%d", d); /* shared across tenants */
                 int s = (batch++ / 10) % 2;
-                double t0 = now_ms(), c0 = cpu_s();
+                double t0 = bench_now_ms(), c0 = bench_cpu_s(&postmaster, postmaster > 0);
                 if (lm_doc_add(NULL, side[s], owner, origin, origin, LM_DOC_TEXT, text, used,
                                NULL) < 0)
-                    die("lm_doc_add");
-                load_ms[s] += now_ms() - t0;
-                load_cpu[s] += cpu_s() - c0;
+                    bench_die("lm_doc_add");
+                load_ms[s] += bench_now_ms() - t0;
+                load_cpu[s] += bench_cpu_s(&postmaster, postmaster > 0) - c0;
                 loaded[s]++;
             }
         }
     lm_optimize_report rep;
     if (lm_memory_optimize(side[0], &rep) < 0) /* VACUUM ANALYZE: settled plans */
-        die("optimize");
+        bench_die("optimize");
 
     printf("| operation | tenant class | statements p50 ms | p95 | CPU us/op | functions p50 ms |"
            " p95 | CPU us/op | functions/statements p50 | CPU |\n"
@@ -288,15 +198,15 @@ int main(void)
             snprintf(cls, sizeof(cls), "%s (%d docs)", classes[c].name, classes[c].docs);
             for (int q = 0; q < nq; q++) {
                 snprintf(owners[q], 64, "bench/%s-%d", classes[c].name, q % classes[c].tenants);
-                snprintf(queries[q], 128, "%s %s", word(), word());
-                snprintf(origins[q], 32, "doc-%d", (int)(rnd() % classes[c].docs));
+                snprintf(queries[q], 128, "%s %s", bench_word(), bench_word());
+                snprintf(origins[q], 32, "doc-%d", (int)(bench_rnd() % classes[c].docs));
                 lm_results *last[2] = {NULL, NULL};
                 lat[0][q] = lat[1][q] = 1e30;
                 for (int k = 0; k < 2 * reps; k++) {
                     int s = (q + k) % 2; /* alternate the sides */
-                    double t0 = now_ms();
+                    double t0 = bench_now_ms();
                     run_op(side[s], ty, owners[q], queries[q], origins[q], &last[s]);
-                    double ms = now_ms() - t0;
+                    double ms = bench_now_ms() - t0;
                     if (ms < lat[s][q])
                         lat[s][q] = ms;
                 }
@@ -309,10 +219,10 @@ int main(void)
             double cpu[2];
             for (int k = 0; k < 2; k++) {
                 int s = (ty + c + k) % 2;
-                double c0 = cpu_s();
+                double c0 = bench_cpu_s(&postmaster, postmaster > 0);
                 for (int q = 0; q < nq; q++)
                     run_op(side[s], ty, owners[q], queries[q], origins[q], NULL);
-                cpu[s] = (cpu_s() - c0) * 1e6 / nq;
+                cpu[s] = (bench_cpu_s(&postmaster, postmaster > 0) - c0) * 1e6 / nq;
             }
             row(ty < 3 ? tnames[ty] : ty == 3 ? "get (with chunks)" : "list (20)", cls, lat, nq,
                 cpu);
