@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <llmemory.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,17 +74,18 @@ void bench_die(const char *what)
     exit(1);
 }
 
-double bench_cpu_s(const long *postmasters, int n_pm)
+double bench_cluster_cpu_s(const long *postmasters, int n_pm)
 {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double t = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
-               ru.ru_stime.tv_usec / 1e6;
+    double t = 0;
     long hz = sysconf(_SC_CLK_TCK);
     char path[300], buf[1024];
-    DIR *d = n_pm > 0 ? opendir("/proc") : NULL;
+    DIR *d;
     struct dirent *e;
-    while (d != NULL && (e = readdir(d)) != NULL) {
+    if (n_pm <= 0)
+        return 0;
+    if ((d = opendir("/proc")) == NULL)
+        return NAN;
+    while ((e = readdir(d)) != NULL) {
         long pid = strtol(e->d_name, NULL, 10);
         if (pid <= 0)
             continue;
@@ -104,7 +106,14 @@ double bench_cpu_s(const long *postmasters, int n_pm)
             if (pid == postmasters[i] || ppid == postmasters[i])
                 t += (double)(ut + st) / (double)hz;
     }
-    if (d != NULL)
-        closedir(d);
+    closedir(d);
     return t;
+}
+
+double bench_cpu_s(const long *postmasters, int n_pm)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6 + bench_cluster_cpu_s(postmasters, n_pm);
 }

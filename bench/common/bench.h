@@ -29,8 +29,11 @@ double bench_pct(double *v, int n, double p);
 /* Print "what: <the library's last error>" and exit(1). */
 void bench_die(const char *what);
 
-/* CPU seconds used so far by this process and by every process of the PostgreSQL clusters whose
-   postmaster pids are @p postmasters (n of them; 0: this process only). */
+/* CPU seconds used so far by every process of the PostgreSQL clusters whose postmaster pids are
+   @p postmasters (n of them): the postmasters and their children (backends, writers,
+   autovacuum), from /proc. 0 for n = 0; NAN when /proc cannot be read. */
+double bench_cluster_cpu_s(const long *postmasters, int n);
+/* The same plus this process's own CPU seconds (n = 0: this process only). */
 double bench_cpu_s(const long *postmasters, int n);
 
 #endif

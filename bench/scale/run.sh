@@ -32,7 +32,8 @@ make --no-print-directory "$b/libllmemory.a" >/dev/null
 mkdir -p build/bench/scale
 # shellcheck disable=SC2046
 cc -std=c11 -O2 -Wall -Wextra -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude \
-    $(pkg-config --cflags libpq jansson) bench/scale/scale_bench.c "$b/libllmemory.a" \
+    $(pkg-config --cflags libpq jansson) bench/scale/scale_bench.c bench/common/bench.c \
+    "$b/libllmemory.a" \
     $(pkg-config --libs libpq jansson libsodium libcurl) -lpthread -lm -o build/bench/scale/scale_bench
 prog=scale_bench
 case "${1:-}" in depth | recall)

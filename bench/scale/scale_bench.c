@@ -48,6 +48,8 @@
 #include "llmemory.h"
 #include "llmemory/sys/embedder.h"
 
+#include "../common/bench.h"
+
 #define SCHEMA    "sb"
 #define PROVIDER  "scale-synthetic"
 #define TOPK      10
@@ -163,35 +165,7 @@ static char data_dir[4096];
    autovacuum), read from /proc. NAN when the cluster is not on this machine. */
 static double server_cpu_s(void)
 {
-    double sum = 0;
-    long tick = sysconf(_SC_CLK_TCK);
-    DIR *d;
-    struct dirent *e;
-    if (postmaster_pid <= 0 || (d = opendir("/proc")) == NULL)
-        return NAN;
-    while ((e = readdir(d)) != NULL) {
-        char path[300], buf[1024];
-        long pid = strtol(e->d_name, NULL, 10), ppid = 0;
-        unsigned long ut = 0, st = 0;
-        if (pid <= 0)
-            continue;
-        snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-        FILE *f = fopen(path, "r");
-        if (f == NULL)
-            continue;
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        char *rp = strrchr(buf, ')');
-        if (rp == NULL ||
-            sscanf(rp + 1, " %*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ppid, &ut,
-                   &st) != 3)
-            continue;
-        if (pid == postmaster_pid || ppid == postmaster_pid)
-            sum += (double)(ut + st) / (double)tick;
-    }
-    closedir(d);
-    return sum;
+    return postmaster_pid > 0 ? bench_cluster_cpu_s(&postmaster_pid, 1) : NAN;
 }
 
 /* CPU time of one backend so far, ms (/proc/<pid>/schedstat: ns on a CPU, then ns waiting

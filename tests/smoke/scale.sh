@@ -17,7 +17,8 @@ san=
 case "$b" in *asan*) san="-fsanitize=address,undefined" ;; esac
 # shellcheck disable=SC2046,SC2086
 if ! cc $san -std=c11 -O2 -Wall -Wextra -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude \
-    $(pkg-config --cflags libpq jansson) bench/scale/scale_bench.c "$b/libllmemory.a" \
+    $(pkg-config --cflags libpq jansson) bench/scale/scale_bench.c bench/common/bench.c \
+    "$b/libllmemory.a" \
     $(pkg-config --libs libpq jansson libsodium libcurl) -lpthread -lm -o "$b/bench/scale_bench"; then
     echo "smoke: 0 passed, 1 failed"
     exit 1
