@@ -10,8 +10,9 @@
  * get one. The backend is reniced only when it is provably on this machine (a Unix socket, a
  * process named postgres) and we may (our own processes, or as root); otherwise the connection
  * is kept apart all the same and runs as it is. Background connections take at most half of the
- * pool, so that cheap work never waits for connections that low-priority work holds; a kind
- * with none idle closes an idle one of the other kind when the pool is full.
+ * pool (a thread holding one already may take more), so that cheap work never waits for all the
+ * connections to be held by low-priority work; a kind with none idle closes an idle one of the
+ * other kind when the pool is full.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -165,11 +166,17 @@ static void forget_conn(lm__pool *pool, PGconn *c)
     pool->open--;
 }
 
+/* Connections the calling thread holds (of any pool): a background thread that holds one
+   already may pass the cap of its kind, so that work taking a second connection never waits
+   for itself. */
+static _Thread_local int held_here;
+
 /* Hand @p *out to a caller whose lm_cancel may have fired already: then it goes back. */
 static int attach(PGconn **out, lm__pool *pool)
 {
     int rc = lm__cancel_attach(*out);
 
+    held_here++;
     if (rc < 0) {
         lm__pool_release(pool, *out);
         *out = NULL;
@@ -213,7 +220,7 @@ int lm__pool_acquire(PGconn **out, lm__pool *pool)
             pthread_mutex_lock(&pool->mu);
             continue;
         }
-        if (low && pool->n_low >= pool->low_max) {
+        if (low && pool->n_low >= pool->low_max && held_here == 0) {
             pthread_cond_wait(&pool->cv, &pool->mu);
             continue;
         }
@@ -262,6 +269,8 @@ void lm__pool_release(lm__pool *pool, PGconn *conn)
     if (conn == NULL)
         return;
     lm__cancel_detach(conn);
+    if (held_here > 0)
+        held_here--;
     if (pool->shared != NULL)
         pool = pool->shared;
     int healthy = PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE;
@@ -284,6 +293,8 @@ void lm__pool_discard(lm__pool *pool, PGconn *conn)
     if (conn == NULL)
         return;
     lm__cancel_detach(conn);
+    if (held_here > 0)
+        held_here--;
     if (pool->shared != NULL)
         pool = pool->shared;
     pthread_mutex_lock(&pool->mu);
