@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -237,4 +238,44 @@ TEST(test_prio__only_local_backends_are_reniced)
     ASSERT_EQ_INT(lm__db_backend_local(host, -1), 0);
     lm__pool_release(&m->db.pool, c);
     lm_memory_close(m);
+}
+
+/* Threads of this process at nice @p nice. */
+static int threads_at(int nice)
+{
+    char path[300];
+    int n = 0;
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s", e->d_name);
+        if (nice_of(0, atoi(path)) == nice)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+TEST(test_prio__the_library_background_threads_are_lowered)
+{
+    unsetenv("LLMEMORY_BACKGROUND_NICE");
+    lm_memory *m = test_memory();
+    int base = lm__nice_base();
+    int want = base + LM__BACKGROUND_NICE_DEFAULT > 19 ? 19 : base + LM__BACKGROUND_NICE_DEFAULT;
+    lm_erase_report rep;
+
+    ASSERT_EQ_INT(threads_at(want), 0);
+    test_add(m, "prio-erased", "p1", "words of a tenant about to be erased", NULL);
+    /* The erasure cleanup runs on the memory's background thread. */
+    ASSERT_OK(lm_tenant_erase_start(&rep, m, "prio-erased"));
+    for (int i = 0; i < 200 && threads_at(want) == 0; i++)
+        usleep(25000);
+    /* (The threads it starts, such as a vector index builder, inherit the nice.) */
+    ASSERT(threads_at(want) >= 1);
+    lm_memory_close(m);
+    ASSERT_EQ_INT(threads_at(want), 0); /* joined */
 }
