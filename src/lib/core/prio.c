@@ -43,6 +43,13 @@ int lm__nice_background(int inc)
     return setpriority(PRIO_PROCESS, self_id(), n > 19 ? 19 : n) == 0 ? 1 : -1;
 }
 
+int lm__nice_of_pid(int pid)
+{
+    errno = 0;
+    int n = pid > 0 ? getpriority(PRIO_PROCESS, (id_t)pid) : -1;
+    return pid <= 0 || (n == -1 && errno != 0) ? 20 : n;
+}
+
 int lm__nice_set_pid(int pid, int nice)
 {
     if (pid <= 0) {
@@ -66,6 +73,12 @@ int lm__nice_background(int inc)
 {
     (void)inc;
     return 0;
+}
+
+int lm__nice_of_pid(int pid)
+{
+    (void)pid;
+    return 20;
 }
 
 int lm__nice_set_pid(int pid, int nice)

@@ -20,6 +20,8 @@ int lm__nice_base(void);
    unless @p inc is 0 or its nice is above the process's already (a thread started by a
    background thread). 1 when raised, 0 when left as it was, -1 when the system refused. */
 int lm__nice_background(int inc);
+/* The nice value of process @p pid (20 when it cannot be read: never lowered then). */
+int lm__nice_of_pid(int pid);
 /* Set the nice value of process @p pid (another process); 0, or -1 with errno. */
 int lm__nice_set_pid(int pid, int nice);
 /* Read $LLMEMORY_BACKGROUND_NICE into @p *out: unset or empty gives the default; 0 when valid,

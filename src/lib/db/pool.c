@@ -131,7 +131,15 @@ int lm__db_backend_local(const char *host, int pid)
     n = fread(name, 1, sizeof(name) - 1, f);
     fclose(f);
     name[n] = '\0';
-    return strcmp(name, "postgres\n") == 0;
+    if (strcmp(name, "postgres\n") == 0)
+        return 1;
+    /* Started under another name: its process title ("postgres: user db [local] ..."). */
+    snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+    if ((f = fopen(path, "r")) == NULL)
+        return 0;
+    n = fread(name, 1, 9, f);
+    fclose(f);
+    return n == 9 && memcmp(name, "postgres:", 9) == 0;
 }
 
 /* Give a new background connection's backend the background nice, when it is local. Failures
@@ -142,7 +150,9 @@ static void renice_backend(lm__pool *pool, PGconn *c)
     int pid = PQbackendPID(c);
     int nice = pool->base_nice + pool->bg_nice;
 
-    if (lm__db_backend_local(PQhost(c), pid) && lm__nice_set_pid(pid, nice > 19 ? 19 : nice) == 0)
+    /* Only ever lower its priority (a server already nicer than that stays so). */
+    if (lm__db_backend_local(PQhost(c), pid) && lm__nice_of_pid(pid) < nice &&
+        lm__nice_set_pid(pid, nice > 19 ? 19 : nice) == 0)
         pool->reniced++;
 }
 
