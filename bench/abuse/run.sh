@@ -8,6 +8,9 @@
 #   SECONDS_PER_SCENARIO=3 SCALE=0.2 MAX_CONNECTIONS=256 ONLY=conn_limit,slowloris bench/abuse/run.sh
 #   SERVE_ARGS='--search-slot-cost 1000000' ONLY=noisy_search bench/abuse/run.sh   (unweighted)
 #   SERVE_ARGS='--search-slots 1000' ONLY=many_noisy bench/abuse/run.sh   (no server-wide budget)
+#   LLMEMORY_BACKGROUND_NICE=0 ONLY=noisy_search,big_adds bench/abuse/run.sh   (costly and
+#       background work at the same CPU priority as the victim's; default 10: lower)
+#   LLMEMORY_BIN=path/to/another/llmemory ...   (compare two builds)
 # Starts and stops its own throwaway PostgreSQL cluster and server; binds only loopback
 # addresses (attackers use 127.0.0.2 and up). Every loop is bounded; the run stops by itself.
 set -eu

@@ -186,6 +186,28 @@ LM_EXTERN void lm_memory_close(lm_memory *mem);
 LM_EXTERN void lm_memory_wait_index_builds(lm_memory *mem);
 
 /**
+ * CPU priority of background work. The memory's own background threads (vector index builds,
+ * keyword index packing, erasure cleanup) run with their nice value raised by this increment,
+ * and so does any thread that calls lm_thread_background(); the pool gives such a thread a
+ * connection of its own whose PostgreSQL backend runs at the same raised nice, when the server
+ * is provably local (a Unix-socket connection to a process named postgres, that we may renice:
+ * ours, or as root; never over TCP). Cheap work of other threads then gets a CPU first, and
+ * background work still gets every CPU nobody else wants. Set by $LLMEMORY_BACKGROUND_NICE
+ * (0 to 19; 0: off) when the memory is opened; default 10. Linux only (elsewhere nothing is
+ * changed). NULL gives 0.
+ */
+LM_EXTERN int lm_memory_background_nice(const lm_memory *mem);
+
+/**
+ * Lower the calling thread's CPU priority for good: raise its nice by
+ * lm_memory_background_nice(@p mem) (threads it starts inherit it). An unprivileged thread cannot
+ * raise its priority again, so call this only on threads that stay background (a server's worker
+ * of costly requests, a queue worker). 1 when lowered; 0 when the setting is off, the thread was
+ * lowered already, or the system refused.
+ */
+LM_EXTERN int lm_thread_background(const lm_memory *mem);
+
+/**
  * The schema and database modes' name for a tenant (the owner id's first segment): its
  * characters that are not [a-z0-9] become '_' (letters lower-cased), cut to 24, then "_" and 12
  * hex digits of the SHA-256 of the exact segment, so two tenants never share a name: at most 37

@@ -143,7 +143,9 @@ int cli_cmd_serve(cli_ctx *ctx, int argc, char **argv)
         CLI_INT(0, "search-slots", "N", &cfg.search_slots, 1, 1000000,
                 "slots all tenants' searches hold at once; more wait,\n"
                 "the tenant holding least first (default: half the\n"
-                "threads, at least --tenant-requests)"),
+                "threads, at least --tenant-requests); searches over\n"
+                "one slot run at a lower CPU priority, the nice set\n"
+                "by LLMEMORY_BACKGROUND_NICE (default 10, 0: off)"),
         CLI_INT(0, "drain", "SECONDS", &cfg.drain_s, 1, 86400,
                 "on shutdown, wait this long for requests (default 30)"),
         CLI_CALL(0, "rate-limit", "N", &cfg.rate_limit, NULL, opt_rate,

@@ -5,7 +5,7 @@
  * and vector search finds each chunk once its vector is written. An add wakes it at once;
  * otherwise it looks at the queue every SRV_EMBED_POLL_MS (jobs queued by other processes, jobs
  * whose backoff has passed). Failures are logged and retried after a pause; they never stop the
- * server.
+ * server. It runs at the background CPU priority (lm_thread_background, workers.c).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -58,6 +58,9 @@ static void *run(void *arg)
 {
     srv_embedder *w = arg;
     lm_embed_run_opts o;
+    /* Background work: a lower CPU priority, for this thread, the encoder's threads (which
+       inherit it) and its database backend (the pool's background kind). */
+    (void)lm_thread_background(w->mem);
     lm_embed_run_opts_init(&o, LM_EMBED_RUN_OPTS_VERSION);
     o.batch_size = SRV_EMBED_BATCH;
     o.max_batches = 1;

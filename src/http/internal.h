@@ -106,8 +106,8 @@ typedef struct srv_workers srv_workers;
    least 1 and at most @p per_tenant: a tenant runs one maximal search at a time. The same
    weights of all tenants' searches together stay within @p search_slots (the search budget),
    which goes to the tenant holding least of it first when it is full. */
-int srv_workers_start(srv_workers **out, int n, int per_tenant, int tenant_queue, long slot_cost,
-                      int search_slots);
+int srv_workers_start(srv_workers **out, int n, int n_low, lm_memory *mem, int per_tenant,
+                      int tenant_queue, long slot_cost, int search_slots);
 /* Suspend the request's connection and queue it (call from the access handler); a worker runs
    srv_dispatch() on it and resumes the connection. -1 (nothing done) once srv_workers_abort()
    was called. */
@@ -181,6 +181,7 @@ typedef struct srv_request {
     struct srv_tenant *gate; /* the tenant slot the request holds (workers.c), or NULL */
     int weight;              /* slots of its tenant's share it holds or waits for (workers.c) */
     int budget;              /* slots of the server's search budget it holds or waits for */
+    int low;                 /* costly: runs on a background worker (workers.c) */
 
     /* body (malloc'd, freed when the request completes) */
     char *body;
@@ -347,6 +348,8 @@ void srv_metrics_request(int route_id, int status, double seconds, const char *e
 void srv_metrics_search(int type, double seconds);
 void srv_metrics_auth_failure(const char *reason);
 void srv_metrics_rate_limited(void);
+/* A request ran on a background worker (workers.c). */
+void srv_metrics_background(void);
 /* An answer given before any request was made (a refused head, the connection limit): status
    and reason (a fixed set: metrics.c), counted by both and by error code. */
 void srv_metrics_early(int status, const char *reason, const char *error_code);

@@ -249,7 +249,7 @@ int srv_run(const srv_config *config)
     struct sockaddr_in sa4;
     struct sockaddr_in6 sa6;
     unsigned int flags;
-    int listen_fd = -1, status = EXIT_ERR, port = 0, rc, sig;
+    int listen_fd = -1, status = EXIT_ERR, port = 0, rc, sig, n_low;
     unsigned char prefix[4];
     char err[300], nbuf[5][32];
     double t_drain;
@@ -330,7 +330,15 @@ int srv_run(const srv_config *config)
     pthread_sigmask(SIG_BLOCK, &sigs, &old);
     signal(SIGPIPE, SIG_IGN);
     tune_memory();
-    if (srv_workers_start(&s->workers, s->cfg.threads, s->cfg.tenant_requests,
+    /* Background workers for costly requests (workers.c): as many as the search budget lets
+       run at once (each such search takes two slots or more) and half the workers at most,
+       none when $LLMEMORY_BACKGROUND_NICE is 0. */
+    n_low = s->cfg.search_slots < s->cfg.threads / 2 ? s->cfg.search_slots : s->cfg.threads / 2;
+    if (n_low < 1)
+        n_low = 1;
+    if (lm_memory_background_nice(s->mem) <= 0)
+        n_low = 0;
+    if (srv_workers_start(&s->workers, s->cfg.threads, n_low, s->mem, s->cfg.tenant_requests,
                           s->cfg.tenant_queue, s->cfg.search_slot_cost,
                           s->cfg.search_slots) < 0) {
         srv_log(SRV_LOG_ERROR, NULL, "could not start the worker threads", (const char *)NULL);

@@ -77,6 +77,7 @@ static struct {
     atomic_ullong errors[N_ERRORS];
     atomic_ullong auth_failures[N_REASONS];
     atomic_ullong rate_limited;
+    atomic_ullong background;
     atomic_ullong early[N_EARLY];
 } M;
 
@@ -166,6 +167,11 @@ void srv_metrics_auth_failure(const char *reason)
 void srv_metrics_rate_limited(void)
 {
     atomic_fetch_add_explicit(&M.rate_limited, 1, memory_order_relaxed);
+}
+
+void srv_metrics_background(void)
+{
+    atomic_fetch_add_explicit(&M.background, 1, memory_order_relaxed);
 }
 
 static unsigned long long get(atomic_ullong *a)
@@ -264,6 +270,11 @@ char *srv_metrics_render(srv_server *s, size_t *len)
     lm__buf_puts(&b, "# HELP llmemory_rate_limited_total Requests refused with 429.\n"
                      "# TYPE llmemory_rate_limited_total counter\n");
     lm__buf_printf(&b, "llmemory_rate_limited_total %llu\n", get(&M.rate_limited));
+
+    lm__buf_puts(&b, "# HELP llmemory_http_background_requests_total Costly requests run on a "
+                     "background worker, at a lower CPU priority.\n"
+                     "# TYPE llmemory_http_background_requests_total counter\n");
+    lm__buf_printf(&b, "llmemory_http_background_requests_total %llu\n", get(&M.background));
 
     lm__buf_puts(&b, "# HELP llmemory_http_early_replies_total Answers given before any "
                      "request was made (a malformed or oversized request head, the connection "

@@ -25,12 +25,27 @@
  * it goes to the tenant holding least of it, not to whoever came first: a tenant with nothing
  * running is next, however many searches the others queued. A search of one slot from a tenant
  * that holds none of the budget does not wait for it.
+ *
+ * CPU priority: the slots bound how much costly work runs, not who gets a CPU first; on a small
+ * machine a victim's 1 ms search still waited behind another tenant's costly one for a CPU (and
+ * its PostgreSQL backend behind that one's). So costly requests (a weighed cost of more than
+ * one slot, or a body of SRV_LOW_BODY bytes or more: large adds) run on a second set of workers,
+ * the background workers, whose nice is raised once at start (lm_thread_background: by
+ * $LLMEMORY_BACKGROUND_NICE, default 10), and whose database connections come from the pool's
+ * background kind, with backends at the same nice (db/pool.c). A worker takes such a request
+ * through authentication and admission, then hands it over with its slots. Background workers
+ * still get every CPU that nothing else wants, so on an idle server costly work is as fast as
+ * before. With the setting 0 there are no background workers and all of this is off.
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+
+/* A request with a body this large (bytes) runs on a background worker: chunking and indexing
+   a large document costs as much CPU as a costly search (bench/abuse, big_adds). */
+#define SRV_LOW_BODY (256 * 1024)
 
 typedef struct srv_tenant {
     struct srv_tenant *next;
@@ -56,11 +71,32 @@ struct srv_workers {
     int stop, abort;
     int n;
     pthread_t *threads;
+    /* The background workers (n_low of them; 0: none) and their queue. */
+    lm_memory *mem;
+    pthread_cond_t low_work;
+    srv_request *low_head, *low_tail;
+    int n_low;
+    pthread_t *low_threads;
 };
+
+typedef struct {
+    srv_workers *w;
+    int low;
+} srv_worker_arg;
 
 static void push(srv_workers *w, srv_request *r)
 {
     r->next = NULL;
+    if (r->low) {
+        if (w->low_tail != NULL)
+            w->low_tail->next = r;
+        else
+            w->low_head = r;
+        w->low_tail = r;
+        w->queued++;
+        pthread_cond_signal(&w->low_work);
+        return;
+    }
     if (w->tail != NULL)
         w->tail->next = r;
     else
@@ -93,9 +129,12 @@ static void weigh(const srv_workers *w, srv_request *r)
 
     r->weight = 1;
     r->budget = 0;
+    r->low = w->n_low > 0 && r->body_len >= SRV_LOW_BODY;
     if (r->route == NULL || r->route->cost == NULL || (cost = r->route->cost(r)) <= 0)
         return;
     n = (cost + w->slot_cost - 1) / w->slot_cost;
+    if (n > 1 && w->n_low > 0)
+        r->low = 1;
     r->weight = n < 1 ? 1 : n > w->per_tenant ? w->per_tenant : (int)n;
     r->budget = n < 1 ? 1 : n > w->search_slots ? w->search_slots : (int)n;
 }
@@ -236,8 +275,9 @@ static void tenant_busy(srv_request *r)
     srv_reply_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 }
 
-/* 1 when the request was parked (it is no longer this worker's). */
-static int run_one(srv_workers *w, srv_request *r, int aborting)
+/* 1 when the request was parked or handed to a background worker (it is no longer this
+   worker's). @p low: this is a background worker. */
+static int run_one(srv_workers *w, srv_request *r, int aborting, int low)
 {
     if (aborting) {
         srv_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", "server is shutting down",
@@ -252,7 +292,9 @@ static int run_one(srv_workers *w, srv_request *r, int aborting)
         /* Only the credential, before the body is read (server.c). */
         (void)srv_authenticate(r);
     } else if (r->gate != NULL) {
-        /* Admitted earlier, parked, and now given its tenant's slot. */
+        /* Admitted earlier (parked, or handed over by a worker), and now given its slots. */
+        if (low)
+            srv_metrics_background();
         srv_dispatch_finish(r);
         pthread_mutex_lock(&w->mu);
         release(w, r);
@@ -272,6 +314,12 @@ static int run_one(srv_workers *w, srv_request *r, int aborting)
                 tenant_busy(r);
             } else if (a == ADMIT_OOM) {
                 srv_reply_text(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", NULL, 0);
+            } else if (r->low && !low) {
+                /* Costly: a background worker runs it, with the slots it was given. */
+                pthread_mutex_lock(&w->mu);
+                push(w, r);
+                pthread_mutex_unlock(&w->mu);
+                return 1;
             } else {
                 srv_dispatch_finish(r);
                 pthread_mutex_lock(&w->mu);
@@ -288,41 +336,64 @@ static int run_one(srv_workers *w, srv_request *r, int aborting)
 
 static void *worker_main(void *arg)
 {
-    srv_workers *w = arg;
+    srv_worker_arg *a = arg;
+    srv_workers *w = a->w;
+    int low = a->low;
+    srv_request **head = low ? &w->low_head : &w->head;
+    srv_request **tail = low ? &w->low_tail : &w->tail;
+    pthread_cond_t *work = low ? &w->low_work : &w->work;
 
+    free(a);
+    if (low)
+        (void)lm_thread_background(w->mem); /* for good: this thread only runs costly work */
     for (;;) {
         srv_request *r;
         int aborting;
 
         pthread_mutex_lock(&w->mu);
-        while (w->head == NULL && !w->stop)
-            pthread_cond_wait(&w->work, &w->mu);
-        if (w->head == NULL) {
+        while (*head == NULL && !w->stop)
+            pthread_cond_wait(work, &w->mu);
+        if (*head == NULL) {
             pthread_mutex_unlock(&w->mu);
             break;
         }
-        r = w->head;
-        w->head = r->next;
-        if (w->head == NULL)
-            w->tail = NULL;
+        r = *head;
+        *head = r->next;
+        if (*head == NULL)
+            *tail = NULL;
         w->queued--;
         w->busy++;
         aborting = w->abort;
         pthread_mutex_unlock(&w->mu);
 
-        run_one(w, r, aborting);
+        run_one(w, r, aborting, low);
 
         pthread_mutex_lock(&w->mu);
         w->busy--;
-        if (w->busy == 0 && w->head == NULL && w->tenants == NULL)
+        if (w->busy == 0 && w->head == NULL && w->low_head == NULL && w->tenants == NULL)
             pthread_cond_broadcast(&w->idle);
         pthread_mutex_unlock(&w->mu);
     }
     return NULL;
 }
 
-int srv_workers_start(srv_workers **out, int n, int per_tenant, int tenant_queue, long slot_cost,
-                      int search_slots)
+static int start_one(srv_workers *w, pthread_t *th, int low)
+{
+    srv_worker_arg *a = malloc(sizeof(*a));
+
+    if (a == NULL)
+        return -1;
+    a->w = w;
+    a->low = low;
+    if (pthread_create(th, NULL, worker_main, a) != 0) {
+        free(a);
+        return -1;
+    }
+    return 0;
+}
+
+int srv_workers_start(srv_workers **out, int n, int n_low, lm_memory *mem, int per_tenant,
+                      int tenant_queue, long slot_cost, int search_slots)
 {
     srv_workers *w = calloc(1, sizeof(*w));
 
@@ -333,20 +404,30 @@ int srv_workers_start(srv_workers **out, int n, int per_tenant, int tenant_queue
     w->tenant_queue = tenant_queue;
     w->slot_cost = slot_cost > 0 ? slot_cost : 1;
     w->search_slots = search_slots > 0 ? search_slots : per_tenant;
+    w->mem = mem;
     w->threads = calloc((size_t)n, sizeof(*w->threads));
-    if (w->threads == NULL) {
+    w->low_threads = calloc((size_t)(n_low > 0 ? n_low : 1), sizeof(*w->low_threads));
+    if (w->threads == NULL || w->low_threads == NULL) {
+        free(w->threads);
+        free(w->low_threads);
         free(w);
         return -1;
     }
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->work, NULL);
+    pthread_cond_init(&w->low_work, NULL);
     pthread_cond_init(&w->idle, NULL);
     for (int i = 0; i < n; i++) {
-        if (pthread_create(&w->threads[i], NULL, worker_main, w) != 0)
+        if (start_one(w, &w->threads[i], 0) != 0)
             break;
         w->n++;
     }
-    if (w->n < n) {
+    for (int i = 0; i < n_low && w->n == n; i++) {
+        if (start_one(w, &w->low_threads[i], 1) != 0)
+            break;
+        w->n_low++;
+    }
+    if (w->n < n || w->n_low < n_low) {
         srv_workers_stop(w);
         return -1;
     }
@@ -398,7 +479,7 @@ void srv_workers_abort(srv_workers *w)
 void srv_workers_wait_idle(srv_workers *w)
 {
     pthread_mutex_lock(&w->mu);
-    while (w->busy > 0 || w->head != NULL || w->tenants != NULL)
+    while (w->busy > 0 || w->head != NULL || w->low_head != NULL || w->tenants != NULL)
         pthread_cond_wait(&w->idle, &w->mu);
     pthread_mutex_unlock(&w->mu);
 }
@@ -410,12 +491,17 @@ void srv_workers_stop(srv_workers *w)
     pthread_mutex_lock(&w->mu);
     w->stop = 1;
     pthread_cond_broadcast(&w->work);
+    pthread_cond_broadcast(&w->low_work);
     pthread_mutex_unlock(&w->mu);
     for (int i = 0; i < w->n; i++)
         pthread_join(w->threads[i], NULL);
+    for (int i = 0; i < w->n_low; i++)
+        pthread_join(w->low_threads[i], NULL);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->work);
+    pthread_cond_destroy(&w->low_work);
     pthread_cond_destroy(&w->idle);
     free(w->threads);
+    free(w->low_threads);
     free(w);
 }

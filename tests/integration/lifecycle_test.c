@@ -482,6 +482,9 @@ TEST(test_lifecycle__erase_leaves_nothing)
     ASSERT_OK(lm_key_create(&key, m, "bystander", NULL));
     lm_key_created_dispose(&key);
     test_add(m, "victim/sub", "s1", "A sub-tenant keeps its own data.", NULL);
+    /* The tenants' vector indexes are built in the background (at a lower CPU priority): count
+       the bystander's rows once they are there. */
+    lm_memory_wait_index_builds(m);
 
     const char *q = "reef tides bread";
     results_text(before[0], sizeof(before[0]), m, "bystander", LM_SEARCH_TEXT, q);

@@ -23,6 +23,7 @@
 #include "api/memory.h"
 #include "error.h"
 #include "llmemory.h"
+#include "prio.h"
 
 #define AUTOPACK_DEFAULT_CHUNKS 50000
 
@@ -31,6 +32,7 @@ static void *autopack_main(void *arg)
     lm_memory *mem = arg;
     lm__autopack *ap = &mem->autopack;
 
+    (void)lm__nice_background(lm__pool_bg_nice(&mem->db.pool)); /* core/prio.h */
     pthread_mutex_lock(&ap->mu);
     for (;;) {
         while (!ap->stop && ap->written < ap->threshold)

@@ -33,6 +33,7 @@
 #include "clock.h"
 #include "error.h"
 #include "llmemory.h"
+#include "prio.h"
 #include "validate.h"
 
 #define LM__LOCK_CLASS_ERASE 0x4c4d0005
@@ -594,6 +595,7 @@ static void *erase_bg_main(void *arg)
 {
     lm_memory *mem = arg;
     lm__erase_bg *bg = &mem->erase_bg;
+    (void)lm__nice_background(lm__pool_bg_nice(&mem->db.pool)); /* core/prio.h */
     pthread_mutex_lock(&bg->mu);
     for (;;) {
         while (!bg->requested && !bg->stop)

@@ -17,11 +17,22 @@
 #include "embed/env.h"
 #include "error.h"
 #include "llmemory.h"
+#include "prio.h"
 #include "validate.h"
 
 const char *lm_version(void)
 {
     return LM_VERSION_STRING;
+}
+
+int lm_memory_background_nice(const lm_memory *mem)
+{
+    return mem != NULL ? lm__pool_bg_nice(&mem->db.pool) : 0;
+}
+
+int lm_thread_background(const lm_memory *mem)
+{
+    return lm__nice_background(lm_memory_background_nice(mem)) == 1;
 }
 
 int lm_memory_opts_init(lm_memory_opts *opts, unsigned int version)
@@ -271,6 +282,14 @@ static int memory_open(lm_memory **out, const lm_memory_opts *opts, lm_memory *s
            them, bench/sqlfunc/run.sh). */
         const char *fn = env_nonempty("LLMEMORY_SQL_FUNCTIONS");
         mem->sql_functions = !(fn && strcmp(fn, "off") == 0);
+    }
+    {
+        int bg;
+        if ((rc = lm__nice_env(&bg)) < 0)
+            goto out;
+        mem->db.pool.bg_nice = bg;
+        if (mem->own_admin)
+            mem->db.admin->bg_nice = bg;
     }
     if (mem->own_admin) {
         /* Migrations and index builds set their own timeouts; the rest is as for the work. */

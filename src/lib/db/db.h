@@ -31,6 +31,15 @@ typedef struct lm__pool {
     int connect_timeout_s;
     int statement_timeout_ms; /* 0: none */
     int no_prepare; /* lm__db_exec_prepared() only executes (lm_memory_opts.no_prepared_statements) */
+    /* Background connections (pool.c): a thread whose nice is above base_nice gets one whose
+       PostgreSQL backend runs at base_nice + bg_nice when the server is local; bg_nice 0: one
+       kind of connection for all (set after lm__pool_init, before the first acquire). */
+    int bg_nice;
+    int base_nice; /* the process's nice when the pool was made */
+    int low_max;   /* background connections open at most (the rest stay for the others) */
+    int n_low;     /* background connections open, listed in low[] */
+    PGconn **low;
+    long reniced;  /* backends given the background nice (tests) */
 } lm__pool;
 
 typedef struct lm__db {
@@ -74,6 +83,12 @@ int lm__pool_acquire(PGconn **out, lm__pool *pool);
 void lm__pool_release(lm__pool *pool, PGconn *conn);
 /* Close it instead (a connection whose session state could not be restored). */
 void lm__pool_discard(lm__pool *pool, PGconn *conn);
+/* The nice increment of @p pool's background connections (0: none), after its shared pool. */
+int lm__pool_bg_nice(const lm__pool *pool);
+/* 1 when @p pid is provably the PostgreSQL backend of a connection to this machine: @p host (the
+   connection's PQhost) is a Unix socket directory and the process is named "postgres". Never for
+   TCP connections, whose backend pid is another machine's. */
+int lm__db_backend_local(const char *host, int pid);
 
 /* A pooled connection for the library's cross-tenant work (migrations, optimize, the embedding
  * worker, key verification, vector index builds): it runs as the connecting role (the tables'

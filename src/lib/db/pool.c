@@ -1,7 +1,21 @@
 /*
  * db/pool.c: a fixed-size libpq connection pool shared by threads (mutex + condition variable).
  * Connections are opened lazily and configured once (UTC, ISO dates, no JIT, timeouts).
+ *
+ * Background connections: the work of a thread that runs at a lower CPU priority (a raised
+ * nice: the library's background threads, the server's costly requests) is mostly done by its
+ * PostgreSQL backend, which would otherwise compete with everyone's cheap queries at full
+ * priority. So a thread whose nice is above the process's gets a connection of its own kind,
+ * whose backend was given the background nice once, when it was opened; the other threads never
+ * get one. The backend is reniced only when it is provably on this machine (a Unix socket, a
+ * process named postgres) and we may (our own processes, or as root); otherwise the connection
+ * is kept apart all the same and runs as it is. Background connections take at most half of the
+ * pool (a thread holding one already may take more), so that cheap work never waits for all the
+ * connections to be held by low-priority work; a kind with none idle closes an idle one of the
+ * other kind when the pool is full.
  */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -10,6 +24,7 @@
 #include "buf.h"
 #include "db/db.h"
 #include "error.h"
+#include "prio.h"
 
 int lm__pool_init(lm__pool *pool, const char *conninfo, int size, int connect_timeout_s)
 {
@@ -18,11 +33,15 @@ int lm__pool_init(lm__pool *pool, const char *conninfo, int size, int connect_ti
     pool->connect_timeout_s = connect_timeout_s > 0 ? connect_timeout_s : 10;
     pool->conninfo = lm__strdup(conninfo);
     pool->idle = lm__calloc((size_t)pool->size, sizeof(PGconn *));
-    if (pool->conninfo == NULL || pool->idle == NULL) {
+    pool->low = lm__calloc((size_t)pool->size, sizeof(PGconn *));
+    if (pool->conninfo == NULL || pool->idle == NULL || pool->low == NULL) {
         lm__free(pool->conninfo);
         lm__free(pool->idle);
+        lm__free(pool->low);
         return LM_ENOMEM;
     }
+    pool->base_nice = lm__nice_base();
+    pool->low_max = pool->size / 2 > 0 ? pool->size / 2 : 1;
     pthread_mutex_init(&pool->mu, NULL);
     pthread_cond_init(&pool->cv, NULL);
     return 0;
@@ -45,6 +64,7 @@ void lm__pool_dispose(lm__pool *pool)
     for (int i = 0; i < pool->n_idle; i++)
         PQfinish(pool->idle[i]);
     lm__free(pool->idle);
+    lm__free(pool->low);
     lm__free(pool->conninfo);
     pthread_mutex_destroy(&pool->mu);
     pthread_cond_destroy(&pool->cv);
@@ -90,11 +110,83 @@ static int connect_one(PGconn **out, lm__pool *pool)
     return 0;
 }
 
+int lm__pool_bg_nice(const lm__pool *pool)
+{
+    if (pool->shared != NULL)
+        pool = pool->shared;
+    return pool->bg_nice;
+}
+
+int lm__db_backend_local(const char *host, int pid)
+{
+    char path[64], name[32];
+    FILE *f;
+    size_t n;
+
+    if (host == NULL || host[0] != '/' || pid <= 0)
+        return 0; /* TCP (or an abstract socket): the pid may be another machine's */
+    snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+    if ((f = fopen(path, "r")) == NULL)
+        return 0;
+    n = fread(name, 1, sizeof(name) - 1, f);
+    fclose(f);
+    name[n] = '\0';
+    if (strcmp(name, "postgres\n") == 0)
+        return 1;
+    /* Started under another name: its process title ("postgres: user db [local] ..."). */
+    snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+    if ((f = fopen(path, "r")) == NULL)
+        return 0;
+    n = fread(name, 1, 9, f);
+    fclose(f);
+    return n == 9 && memcmp(name, "postgres:", 9) == 0;
+}
+
+/* Give a new background connection's backend the background nice, when it is local. Failures
+   (a server of another user while we are not root, a backend gone) are quietly ignored: the
+   connection works as it is. */
+static void renice_backend(lm__pool *pool, PGconn *c)
+{
+    int pid = PQbackendPID(c);
+    int nice = pool->base_nice + pool->bg_nice;
+
+    /* Only ever lower its priority (a server already nicer than that stays so). */
+    if (lm__db_backend_local(PQhost(c), pid) && lm__nice_of_pid(pid) < nice &&
+        lm__nice_set_pid(pid, nice > 19 ? 19 : nice) == 0)
+        pool->reniced++;
+}
+
+static int is_low(const lm__pool *pool, const PGconn *c)
+{
+    for (int i = 0; i < pool->n_low; i++)
+        if (pool->low[i] == c)
+            return 1;
+    return 0;
+}
+
+/* @p c is closed or about to be: forget it. Called with pool->mu held. */
+static void forget_conn(lm__pool *pool, PGconn *c)
+{
+    for (int i = 0; i < pool->n_low; i++) {
+        if (pool->low[i] == c) {
+            pool->low[i] = pool->low[--pool->n_low];
+            break;
+        }
+    }
+    pool->open--;
+}
+
+/* Connections the calling thread holds (of any pool): a background thread that holds one
+   already may pass the cap of its kind, so that work taking a second connection never waits
+   for itself. */
+static _Thread_local int held_here;
+
 /* Hand @p *out to a caller whose lm_cancel may have fired already: then it goes back. */
 static int attach(PGconn **out, lm__pool *pool)
 {
     int rc = lm__cancel_attach(*out);
 
+    held_here++;
     if (rc < 0) {
         lm__pool_release(pool, *out);
         *out = NULL;
@@ -102,37 +194,80 @@ static int attach(PGconn **out, lm__pool *pool)
     return rc;
 }
 
+/* An idle connection of the kind @p low, taken from the list, or NULL. Called with pool->mu. */
+static PGconn *take_idle(lm__pool *pool, int low)
+{
+    for (int i = pool->n_idle - 1; i >= 0; i--) {
+        PGconn *c = pool->idle[i];
+        if (is_low(pool, c) == low) {
+            pool->idle[i] = pool->idle[--pool->n_idle];
+            return c;
+        }
+    }
+    return NULL;
+}
+
 int lm__pool_acquire(PGconn **out, lm__pool *pool)
 {
     *out = NULL;
     if (pool->shared != NULL)
         pool = pool->shared;
+    int low = pool->bg_nice > 0 && lm__nice_self() > pool->base_nice;
     pthread_mutex_lock(&pool->mu);
     for (;;) {
-        if (pool->n_idle > 0) {
-            *out = pool->idle[--pool->n_idle];
-            pthread_mutex_unlock(&pool->mu);
-            if (PQstatus(*out) == CONNECTION_OK)
+        PGconn *c = take_idle(pool, low);
+        if (c != NULL) {
+            *out = c;
+            if (PQstatus(c) == CONNECTION_OK) {
+                pthread_mutex_unlock(&pool->mu);
                 return attach(out, pool);
+            }
             /* A connection the server dropped while idle: replace it. */
-            PQfinish(*out);
+            forget_conn(pool, c);
+            pthread_mutex_unlock(&pool->mu);
+            PQfinish(c);
             *out = NULL;
             pthread_mutex_lock(&pool->mu);
-            pool->open--;
             continue;
+        }
+        if (low && pool->n_low >= pool->low_max && held_here == 0) {
+            pthread_cond_wait(&pool->cv, &pool->mu);
+            continue;
+        }
+        if (pool->open >= pool->size && pool->n_idle > 0) {
+            /* Full, and only the other kind idle: close one to open ours. */
+            c = pool->idle[--pool->n_idle];
+            forget_conn(pool, c);
+            pthread_mutex_unlock(&pool->mu);
+            PQfinish(c);
+            pthread_mutex_lock(&pool->mu);
         }
         if (pool->open < pool->size) {
             pool->open++;
+            if (low)
+                pool->low[pool->n_low++] = NULL; /* the place is kept while connecting */
             pthread_mutex_unlock(&pool->mu);
             int rc = connect_one(out, pool);
+            pthread_mutex_lock(&pool->mu);
+            if (low) {
+                for (int i = 0; i < pool->n_low; i++)
+                    if (pool->low[i] == NULL) {
+                        if (rc == 0)
+                            pool->low[i] = *out;
+                        else
+                            pool->low[i] = pool->low[--pool->n_low];
+                        break;
+                    }
+                if (rc == 0)
+                    renice_backend(pool, *out);
+            }
+            if (rc < 0) {
+                pool->open--;
+                pthread_cond_broadcast(&pool->cv);
+            }
+            pthread_mutex_unlock(&pool->mu);
             if (rc == 0)
                 return attach(out, pool);
-            if (rc < 0) {
-                pthread_mutex_lock(&pool->mu);
-                pool->open--;
-                pthread_cond_signal(&pool->cv);
-                pthread_mutex_unlock(&pool->mu);
-            }
             return rc;
         }
         pthread_cond_wait(&pool->cv, &pool->mu);
@@ -144,6 +279,8 @@ void lm__pool_release(lm__pool *pool, PGconn *conn)
     if (conn == NULL)
         return;
     lm__cancel_detach(conn);
+    if (held_here > 0)
+        held_here--;
     if (pool->shared != NULL)
         pool = pool->shared;
     int healthy = PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) == PQTRANS_IDLE;
@@ -152,9 +289,10 @@ void lm__pool_release(lm__pool *pool, PGconn *conn)
         pool->idle[pool->n_idle++] = conn;
         conn = NULL;
     } else {
-        pool->open--;
+        forget_conn(pool, conn);
     }
-    pthread_cond_signal(&pool->cv);
+    /* Every waiter: the one that can use what was freed may be any of them (its kind). */
+    pthread_cond_broadcast(&pool->cv);
     pthread_mutex_unlock(&pool->mu);
     if (conn != NULL)
         PQfinish(conn);
@@ -165,11 +303,13 @@ void lm__pool_discard(lm__pool *pool, PGconn *conn)
     if (conn == NULL)
         return;
     lm__cancel_detach(conn);
+    if (held_here > 0)
+        held_here--;
     if (pool->shared != NULL)
         pool = pool->shared;
     pthread_mutex_lock(&pool->mu);
-    pool->open--;
-    pthread_cond_signal(&pool->cv);
+    forget_conn(pool, conn);
+    pthread_cond_broadcast(&pool->cv);
     pthread_mutex_unlock(&pool->mu);
     PQfinish(conn);
 }

@@ -15,6 +15,7 @@
 #include "alloc.h"
 #include "error.h"
 #include "hash.h"
+#include "prio.h"
 #include "search/search.h"
 #include "search/vector.h"
 
@@ -660,6 +661,7 @@ void lm__vindex_bg_init(lm__vindex_bg *bg, lm__db *db, const lm__vec_cfg *cfg)
 static void *vindex_bg_main(void *arg)
 {
     lm__vindex_bg *bg = arg;
+    (void)lm__nice_background(lm__pool_bg_nice(&bg->db->pool)); /* core/prio.h */
     pthread_mutex_lock(&bg->mu);
     for (;;) {
         while (bg->n == 0 && !bg->stop)

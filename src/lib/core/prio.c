@@ -1,0 +1,111 @@
+/*
+ * core/prio.c: see prio.h.
+ */
+#define _DEFAULT_SOURCE /* syscall */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
+
+#include "error.h"
+#include "prio.h"
+
+#if defined(__linux__)
+/* The calling thread: on Linux, PRIO_PROCESS with a thread id names that one thread. */
+static id_t self_id(void)
+{
+    return (id_t)syscall(SYS_gettid);
+}
+
+int lm__nice_self(void)
+{
+    errno = 0;
+    int n = getpriority(PRIO_PROCESS, self_id());
+    return n == -1 && errno != 0 ? 0 : n;
+}
+
+int lm__nice_base(void)
+{
+    errno = 0;
+    int n = getpriority(PRIO_PROCESS, (id_t)getpid());
+    return n == -1 && errno != 0 ? 0 : n;
+}
+
+int lm__nice_background(int inc)
+{
+    int n = lm__nice_self();
+    if (inc <= 0 || n > lm__nice_base())
+        return 0;
+    n += inc;
+    return setpriority(PRIO_PROCESS, self_id(), n > 19 ? 19 : n) == 0 ? 1 : -1;
+}
+
+int lm__nice_of_pid(int pid)
+{
+    errno = 0;
+    int n = pid > 0 ? getpriority(PRIO_PROCESS, (id_t)pid) : -1;
+    return pid <= 0 || (n == -1 && errno != 0) ? 20 : n;
+}
+
+int lm__nice_set_pid(int pid, int nice)
+{
+    if (pid <= 0) {
+        errno = ESRCH;
+        return -1;
+    }
+    return setpriority(PRIO_PROCESS, (id_t)pid, nice > 19 ? 19 : nice);
+}
+#else
+int lm__nice_self(void)
+{
+    return 0;
+}
+
+int lm__nice_base(void)
+{
+    return 0;
+}
+
+int lm__nice_background(int inc)
+{
+    (void)inc;
+    return 0;
+}
+
+int lm__nice_of_pid(int pid)
+{
+    (void)pid;
+    return 20;
+}
+
+int lm__nice_set_pid(int pid, int nice)
+{
+    (void)pid;
+    (void)nice;
+    errno = ENOSYS;
+    return -1;
+}
+#endif
+
+int lm__nice_env(int *out)
+{
+    const char *v = getenv("LLMEMORY_BACKGROUND_NICE");
+    char *end = NULL;
+    long n;
+
+    *out = LM__BACKGROUND_NICE_DEFAULT;
+    if (v == NULL || v[0] == '\0')
+        return 0;
+    errno = 0;
+    n = strtol(v, &end, 10);
+    if (errno != 0 || *end != '\0' || n < 0 || n > 19) {
+        lm__error_set(LM_EINVAL, "invalid $LLMEMORY_BACKGROUND_NICE \"%.40s\"", v);
+        lm__error_hint("Give a nice increment from 0 (off) to 19.");
+        return LM_EINVAL;
+    }
+    *out = (int)n;
+    return 0;
+}

@@ -1,0 +1,31 @@
+/*
+ * core/prio.h: CPU priority (nice) of the calling thread, for work that may wait: the
+ * library's background threads and, in the server, costly requests run at a raised nice so
+ * that cheap requests of other tenants get a CPU first (docs/operations.md, "CPU priority").
+ * On Linux the nice value belongs to each thread and new threads inherit their creator's; an
+ * unprivileged thread cannot lower it again, so it is raised only on threads that stay
+ * background. Elsewhere these do nothing.
+ */
+#ifndef LM_CORE_PRIO_H
+#define LM_CORE_PRIO_H
+
+/* The default of $LLMEMORY_BACKGROUND_NICE. */
+#define LM__BACKGROUND_NICE_DEFAULT 10
+
+/* The calling thread's nice value (0 when it cannot be read). */
+int lm__nice_self(void);
+/* The nice value of the process's main thread (the base that background threads raise). */
+int lm__nice_base(void);
+/* Make the calling thread a background one: raise its nice by @p inc (the result at most 19),
+   unless @p inc is 0 or its nice is above the process's already (a thread started by a
+   background thread). 1 when raised, 0 when left as it was, -1 when the system refused. */
+int lm__nice_background(int inc);
+/* The nice value of process @p pid (20 when it cannot be read: never lowered then). */
+int lm__nice_of_pid(int pid);
+/* Set the nice value of process @p pid (another process); 0, or -1 with errno. */
+int lm__nice_set_pid(int pid, int nice);
+/* Read $LLMEMORY_BACKGROUND_NICE into @p *out: unset or empty gives the default; 0 when valid,
+   LM_EINVAL (with the error set) when it is not an integer in [0, 19]. */
+int lm__nice_env(int *out);
+
+#endif
