@@ -217,6 +217,18 @@ TEST(test_prio__bad_setting_is_refused)
     unsetenv("LLMEMORY_BACKGROUND_NICE");
 }
 
+TEST(test_prio__autogroup_is_read_from_the_kernel)
+{
+    FILE *f = fopen("/proc/sys/kernel/sched_autogroup_enabled", "r");
+    int want = 0;
+    if (f != NULL) {
+        if (fscanf(f, "%d", &want) != 1)
+            want = 0;
+        fclose(f);
+    }
+    ASSERT_EQ_INT(lm__sched_autogroup(), want == 1);
+}
+
 TEST(test_prio__only_local_backends_are_reniced)
 {
     lm_memory *m = test_memory();

@@ -3,6 +3,7 @@
  */
 #define _DEFAULT_SOURCE /* syscall */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -89,6 +90,22 @@ int lm__nice_set_pid(int pid, int nice)
     return -1;
 }
 #endif
+
+int lm__sched_autogroup(void)
+{
+#if defined(__linux__)
+    FILE *f = fopen("/proc/sys/kernel/sched_autogroup_enabled", "r");
+    int on = 0;
+    if (f != NULL) {
+        if (fscanf(f, "%d", &on) != 1)
+            on = 0;
+        fclose(f);
+    }
+    return on == 1;
+#else
+    return 0;
+#endif
+}
 
 int lm__nice_env(int *out)
 {

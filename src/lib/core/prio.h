@@ -24,6 +24,12 @@ int lm__nice_background(int inc);
 int lm__nice_of_pid(int pid);
 /* Set the nice value of process @p pid (another process); 0, or -1 with errno. */
 int lm__nice_set_pid(int pid, int nice);
+/* 1 when the kernel groups processes by session for CPU time (autogroup,
+   /proc/sys/kernel/sched_autogroup_enabled): each session's processes then share one group's
+   fair share, and a thread's nice weighs only against threads of its own session, so the raised
+   nice of a server's costly work no longer yields to a database in another session (the
+   embedded cluster's postmaster runs in its own). 0 when off or unknown. */
+int lm__sched_autogroup(void);
 /* Read $LLMEMORY_BACKGROUND_NICE into @p *out: unset or empty gives the default; 0 when valid,
    LM_EINVAL (with the error set) when it is not an integer in [0, 19]. */
 int lm__nice_env(int *out);

@@ -2,7 +2,8 @@
 # slot runs on a background worker (llmemory_http_background_requests_total), whose thread and
 # PostgreSQL backend run at the raised nice ($LLMEMORY_BACKGROUND_NICE, default 10), and it
 # answers exactly what the same search answers when cheap. With the setting 0 nothing is
-# lowered. Another tenant's search is not affected either way.
+# lowered. Another tenant's search is not affected either way. Where the kernel's autogroup is
+# on, the server warns at start that the priority does not cross sessions.
 ka=$(new_key "$P-a" --scope write)
 kb=$(new_key "$P-b")
 printf 'background-priority-operator-token\n' >"$HTTP_TMP/op"
@@ -42,6 +43,13 @@ for setting in 10 0; do
     get "$kb" "/v1/search?q=lantern+harbour&candidates=300&no_history=true"
     expect_status 200
     expect_json count 0
+    # Where the kernel shares CPU time between sessions, the server says so at start.
+    warned=$(grep -c "sched_autogroup_enabled" "$HTTP_TMP/srv$setting/log")
+    if [ "$setting" = 10 ] && [ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null)" = 1 ]; then
+        [ "$warned" = 1 ] || fail "no autogroup warning at start: $(head -5 "$HTTP_TMP/srv$setting/log")"
+    else
+        [ "$warned" = 0 ] || fail "an autogroup warning with the setting $setting or autogroup off"
+    fi
     if [ "$setting" = 10 ]; then
         [ "$(background)" = 2 ] || fail "costly searches on background workers: $(background), want 2; nices $(nices | tr "\n" " ")"
         nices | grep -qx "$want" || fail "no server thread at nice $want: $(nices | tr '\n' ' ')"
