@@ -103,6 +103,16 @@ static void *bg_main(void *arg)
     return NULL;
 }
 
+/* Run bg_main on a new thread over @p m, into @p r. */
+static void run_background(lm_memory *m, bg_result *r)
+{
+    pthread_t th;
+    memset(r, 0, sizeof(*r));
+    r->m = m;
+    ASSERT_EQ_INT(pthread_create(&th, NULL, bg_main, r), 0);
+    pthread_join(th, NULL);
+}
+
 static void normal_backend(lm_memory *m, int *pid, int *nice)
 {
     PGconn *c = NULL;
@@ -120,17 +130,13 @@ TEST(test_prio__background_thread_and_its_backend)
     lm_memory *m = test_memory_opts(&o);
     int base = lm__nice_base(), pid0, nice0, pid1, nice1;
     bg_result r;
-    pthread_t th;
 
     ASSERT_EQ_INT(lm_memory_background_nice(m), LM__BACKGROUND_NICE_DEFAULT);
     test_add(m, "prio-owner", "p1", "the lantern by the harbour wall", NULL);
     normal_backend(m, &pid0, &nice0);
     ASSERT(nice0 > -100);
 
-    memset(&r, 0, sizeof(r));
-    r.m = m;
-    ASSERT_EQ_INT(pthread_create(&th, NULL, bg_main, &r), 0);
-    pthread_join(th, NULL);
+    run_background(m, &r);
     int want = base + LM__BACKGROUND_NICE_DEFAULT > 19 ? 19 : base + LM__BACKGROUND_NICE_DEFAULT;
     ASSERT_EQ_INT(r.lowered, 1);
     ASSERT_EQ_INT(r.lowered_again, 0); /* not twice */
@@ -158,14 +164,10 @@ TEST(test_prio__full_pool_switches_kinds)
     lm_memory *m = test_memory_opts(&o);
     int pid0, nice0, pid1, nice1;
     bg_result r;
-    pthread_t th;
 
     test_add(m, "prio-owner", "p1", "the lantern by the harbour wall", NULL);
     normal_backend(m, &pid0, &nice0);
-    memset(&r, 0, sizeof(r));
-    r.m = m;
-    ASSERT_EQ_INT(pthread_create(&th, NULL, bg_main, &r), 0);
-    pthread_join(th, NULL);
+    run_background(m, &r);
     /* One connection allowed: the normal one was closed for a background one, and back. */
     ASSERT(r.backend_pid != pid0);
     ASSERT_EQ_INT(r.found, 1);
@@ -182,15 +184,11 @@ TEST(test_prio__zero_turns_it_off)
     lm_memory *m = test_memory();
     int base = lm__nice_base(), pid0, nice0;
     bg_result r;
-    pthread_t th;
 
     ASSERT_EQ_INT(lm_memory_background_nice(m), 0);
     test_add(m, "prio-owner", "p1", "the lantern by the harbour wall", NULL);
     normal_backend(m, &pid0, &nice0);
-    memset(&r, 0, sizeof(r));
-    r.m = m;
-    ASSERT_EQ_INT(pthread_create(&th, NULL, bg_main, &r), 0);
-    pthread_join(th, NULL);
+    run_background(m, &r);
     ASSERT_EQ_INT(r.lowered, 0);
     ASSERT_EQ_INT(r.nice, base);
     ASSERT(r.backend_pid > 0);
