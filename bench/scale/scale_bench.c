@@ -360,6 +360,20 @@ typedef struct tenant {
 
 static tenant *tenants;
 
+/* The tenant holding chunk number @p chunk: writes drawn by chunk go to tenants by size. */
+static int tenant_of_chunk(long chunk)
+{
+    int lo = 0, hi = opt.tenants - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (tenants[mid].first <= chunk)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
+
 static int bucket_of(int t)
 {
     if (t == 0)
@@ -553,15 +567,7 @@ static void *write_stream(void *arg)
     double t0 = now_ms();
     long next = opt.chunks + 1000000;
     while (!w->stop) {
-        long pick = (long)(rnext(&r) % (uint64_t)opt.chunks);
-        int lo = 0, hi = opt.tenants - 1;
-        while (lo < hi) {
-            int mid = (lo + hi + 1) / 2;
-            if (tenants[mid].first <= pick)
-                lo = mid;
-            else
-                hi = mid - 1;
-        }
+        int lo = tenant_of_chunk((long)(rnext(&r) % (uint64_t)opt.chunks));
         int c = 1 + (int)(rnext(&r) % 10);
         size_t o = 0;
         for (int k = 0; k < c; k++, next++)
@@ -605,15 +611,7 @@ static void *burst_run(void *arg)
     long next = opt.chunks + 3000000;
     double t0 = now_ms();
     while (bu->chunks < opt.burst) {
-        long pick = (long)(rnext(&r) % (uint64_t)opt.chunks);
-        int lo = 0, hi = opt.tenants - 1;
-        while (lo < hi) {
-            int mid = (lo + hi + 1) / 2;
-            if (tenants[mid].first <= pick)
-                lo = mid;
-            else
-                hi = mid - 1;
-        }
+        int lo = tenant_of_chunk((long)(rnext(&r) % (uint64_t)opt.chunks));
         int nd = 0;
         for (; nd < PER && bu->chunks < opt.burst; nd++) {
             int c = 1 + (int)(rnext(&r) % 10);

@@ -431,23 +431,20 @@ static void vindex_prewarm(lm__db *db, PGconn *c, const char *index_name)
     PQclear(res);
     res = NULL;
     {
+        /* One round trip: the pages read, or NULL when the graph is too large to read in. */
         const char *p1[] = {rel};
-        if (lm__db_exec(&res, c, "SELECT pg_relation_size($1::regclass) <= (SELECT setting::bigint"
-                                 " FROM pg_settings WHERE name = 'shared_buffers')"
-                                 " * current_setting('block_size')::bigint / 4", 1, p1) < 0)
+        if (exec_fmt(c, &res, 1, p1,
+                     "SELECT CASE WHEN pg_relation_size($1::regclass) <= (SELECT setting::bigint"
+                     " FROM pg_settings WHERE name = 'shared_buffers')"
+                     " * current_setting('block_size')::bigint / 4"
+                     " THEN %s.pg_prewarm($1::regclass) END", ns) < 0)
             goto fail;
-        int fits = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-        PQclear(res);
-        res = NULL;
-        if (!fits) {
+        if (PQgetisnull(res, 0, 0))
             lm__db_log(db, LM_LOG_DEBUG, "vector index %s not prewarmed: larger than a quarter "
                        "of shared_buffers", index_name);
-            return;
-        }
-        if (exec_fmt(c, &res, 1, p1, "SELECT %s.pg_prewarm($1::regclass)", ns) < 0)
-            goto fail;
-        lm__db_log(db, LM_LOG_DEBUG, "vector index %s prewarmed: %s pages", index_name,
-                   PQgetvalue(res, 0, 0));
+        else
+            lm__db_log(db, LM_LOG_DEBUG, "vector index %s prewarmed: %s pages", index_name,
+                       PQgetvalue(res, 0, 0));
     }
     goto out;
 fail:
