@@ -23,7 +23,6 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "prio.h"
 
 /* CLI exit statuses (cli/cmd.h), repeated here so the server does not depend on the CLI. */
 enum { EXIT_OK = 0, EXIT_ERR = 1, EXIT_USAGE = 2, EXIT_UNAVAILABLE = 4 };
@@ -339,12 +338,6 @@ int srv_run(const srv_config *config)
         n_low = 1;
     if (lm_memory_background_nice(s->mem) <= 0)
         n_low = 0;
-    else if (lm__sched_autogroup())
-        srv_log(SRV_LOG_WARN, NULL,
-                "the kernel shares CPU time between sessions (kernel.sched_autogroup_enabled = 1): "
-                "costly work's lower priority yields only within this process and within the "
-                "database's, not between them; see docs/operations.md",
-                (const char *)NULL);
     if (srv_workers_start(&s->workers, s->cfg.threads, n_low, s->mem, s->cfg.tenant_requests,
                           s->cfg.tenant_queue, s->cfg.search_slot_cost,
                           s->cfg.search_slots) < 0) {

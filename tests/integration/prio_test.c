@@ -49,6 +49,24 @@ static int nice_of(int pid, int tid)
     return nice;
 }
 
+/* The nice of process @p pid's autogroup, from /proc/<pid>/autogroup ("/autogroup-N nice K");
+   -100: none. */
+static int group_nice_of(int pid)
+{
+    char path[64], buf[128];
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof(path), "/proc/%d/autogroup", pid);
+    if ((f = fopen(path, "r")) == NULL)
+        return -100;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strstr(buf, " nice ");
+    return p != NULL ? atoi(p + 6) : -100;
+}
+
 static int my_tid(void)
 {
     return (int)syscall(SYS_gettid);
@@ -67,7 +85,7 @@ typedef struct {
     lm_memory *m;
     int lowered, lowered_again;
     int nice, child_nice;
-    int backend_pid, backend_nice;
+    int backend_pid, backend_nice, backend_group_nice;
     int found;
 } bg_result;
 
@@ -91,6 +109,7 @@ static void *bg_main(void *arg)
     if (lm__pool_acquire(&c, &r->m->db.pool) == 0) {
         r->backend_pid = PQbackendPID(c);
         r->backend_nice = nice_of(r->backend_pid, 0);
+        r->backend_group_nice = group_nice_of(r->backend_pid);
         lm__pool_release(&r->m->db.pool, c);
     }
     /* The library works as ever on such a thread: same results. */
@@ -145,7 +164,15 @@ TEST(test_prio__background_thread_and_its_backend)
     ASSERT(r.backend_pid != pid0);     /* never a normal thread's connection */
     if (may_renice(r.backend_pid)) {
         ASSERT_EQ_INT(r.backend_nice, want);
-        ASSERT_EQ_INT((int)m->db.pool.reniced, 1);
+        if (lm__sched_autogroup()) {
+            /* Each backend leads its own session, so under autogroup its group's nice is what
+               weighs against the server and the other backends. */
+            ASSERT_EQ_INT(getsid(r.backend_pid), r.backend_pid);
+            ASSERT_EQ_INT(r.backend_group_nice, want);
+            ASSERT_EQ_INT((int)m->db.pool.reniced, 2);
+        } else {
+            ASSERT_EQ_INT((int)m->db.pool.reniced, 1);
+        }
     }
     ASSERT_EQ_INT(r.found, 1);
     /* This (normal) thread still gets a backend at the normal nice. */
@@ -153,6 +180,8 @@ TEST(test_prio__background_thread_and_its_backend)
     ASSERT_EQ_INT(pid1, pid0);
     ASSERT_EQ_INT(nice1, nice0);
     ASSERT(nice1 != want);
+    if (lm__sched_autogroup())
+        ASSERT(group_nice_of(pid1) != want);
     lm_memory_close(m);
 }
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 #if defined(__linux__)
 #include <sys/syscall.h>
@@ -59,6 +60,55 @@ int lm__nice_set_pid(int pid, int nice)
     }
     return setpriority(PRIO_PROCESS, (id_t)pid, nice > 19 ? 19 : nice);
 }
+
+int lm__autogroup_nice_of_pid(int pid)
+{
+    char path[64];
+    FILE *f;
+    int n = 20;
+
+    snprintf(path, sizeof(path), "/proc/%d/autogroup", pid);
+    if (pid <= 0 || (f = fopen(path, "r")) == NULL)
+        return 20;
+    /* "/autogroup-123 nice 0" */
+    if (fscanf(f, "%*s nice %d", &n) != 1)
+        n = 20;
+    fclose(f);
+    return n;
+}
+
+int lm__autogroup_nice_set_pid(int pid, int nice)
+{
+    char path[64], val[16];
+    int len, tries = 0;
+
+    if (pid <= 0 || getsid((pid_t)pid) != (pid_t)pid) {
+        errno = ESRCH; /* not a session of its own: its group holds other processes too */
+        return -1;
+    }
+    snprintf(path, sizeof(path), "/proc/%d/autogroup", pid);
+    len = snprintf(val, sizeof(val), "%d\n", nice > 19 ? 19 : nice);
+    for (;;) {
+        FILE *f = fopen(path, "w");
+        if (f == NULL)
+            return -1;
+        int ok = fwrite(val, 1, (size_t)len, f) == (size_t)len;
+        int err = ok ? 0 : errno;
+        if (fclose(f) != 0 && ok) {
+            ok = 0;
+            err = errno;
+        }
+        if (ok)
+            return 0;
+        /* Without CAP_SYS_ADMIN the kernel takes one such change per 100 ms, machine-wide. */
+        if (err != EAGAIN || ++tries > 5) {
+            errno = err;
+            return -1;
+        }
+        struct timespec ts = {0, 110 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
 #else
 int lm__nice_self(void)
 {
@@ -83,6 +133,20 @@ int lm__nice_of_pid(int pid)
 }
 
 int lm__nice_set_pid(int pid, int nice)
+{
+    (void)pid;
+    (void)nice;
+    errno = ENOSYS;
+    return -1;
+}
+
+int lm__autogroup_nice_of_pid(int pid)
+{
+    (void)pid;
+    return 20;
+}
+
+int lm__autogroup_nice_set_pid(int pid, int nice)
 {
     (void)pid;
     (void)nice;

@@ -26,10 +26,18 @@ int lm__nice_of_pid(int pid);
 int lm__nice_set_pid(int pid, int nice);
 /* 1 when the kernel groups processes by session for CPU time (autogroup,
    /proc/sys/kernel/sched_autogroup_enabled): each session's processes then share one group's
-   fair share, and a thread's nice weighs only against threads of its own session, so the raised
-   nice of a server's costly work no longer yields to a database in another session (the
-   embedded cluster's postmaster runs in its own). 0 when off or unknown. */
+   fair share, and a thread's nice weighs only against threads of its own session. A server's
+   threads share one session, so their nice values still order them; every PostgreSQL backend
+   leads a session of its own (PostgreSQL's children call setsid()), so a backend's own nice
+   changes nothing there, and its group's nice (below) is what competes. 0 when off or unknown. */
 int lm__sched_autogroup(void);
+/* The nice value of process @p pid's autogroup (/proc/<pid>/autogroup), 20 when unknown. */
+int lm__autogroup_nice_of_pid(int pid);
+/* Set the nice value of process @p pid's autogroup, only when the process leads its own session
+   (else ESRCH: the group would hold other processes too). Without CAP_SYS_ADMIN the kernel
+   takes one such change per 100 ms machine-wide: EAGAIN is retried a few times, 110 ms apart.
+   0, or -1 with errno. */
+int lm__autogroup_nice_set_pid(int pid, int nice);
 /* Read $LLMEMORY_BACKGROUND_NICE into @p *out: unset or empty gives the default; 0 when valid,
    LM_EINVAL (with the error set) when it is not an integer in [0, 19]. */
 int lm__nice_env(int *out);

@@ -39,7 +39,7 @@ typedef struct lm__pool {
     int low_max;   /* background connections open at most (the rest stay for the others) */
     int n_low;     /* background connections open, listed in low[] */
     PGconn **low;
-    long reniced;  /* backends given the background nice (tests) */
+    long reniced;  /* settings made on background backends: nice, autogroup's nice (tests) */
 } lm__pool;
 
 typedef struct lm__db {

@@ -3,7 +3,7 @@
 # PostgreSQL backend run at the raised nice ($LLMEMORY_BACKGROUND_NICE, default 10), and it
 # answers exactly what the same search answers when cheap. With the setting 0 nothing is
 # lowered. Another tenant's search is not affected either way. Where the kernel's autogroup is
-# on, the server warns at start that the priority does not cross sessions.
+# on, each backend is a CPU group of its own, and the background backends' group gets the nice.
 ka=$(new_key "$P-a" --scope write)
 kb=$(new_key "$P-b")
 printf 'background-priority-operator-token\n' >"$HTTP_TMP/op"
@@ -43,25 +43,29 @@ for setting in 10 0; do
     get "$kb" "/v1/search?q=lantern+harbour&candidates=300&no_history=true"
     expect_status 200
     expect_json count 0
-    # Where the kernel shares CPU time between sessions, the server says so at start.
-    warned=$(grep -c "sched_autogroup_enabled" "$HTTP_TMP/srv$setting/log")
-    if [ "$setting" = 10 ] && [ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null)" = 1 ]; then
-        [ "$warned" = 1 ] || fail "no autogroup warning at start: $(head -5 "$HTTP_TMP/srv$setting/log")"
-    else
-        [ "$warned" = 0 ] || fail "an autogroup warning with the setting $setting or autogroup off"
-    fi
+    ag=$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null)
     if [ "$setting" = 10 ]; then
         [ "$(background)" = 2 ] || fail "costly searches on background workers: $(background), want 2; nices $(nices | tr "\n" " ")"
         nices | grep -qx "$want" || fail "no server thread at nice $want: $(nices | tr '\n' ' ')"
         nices | grep -qx "$base" || fail "no server thread at nice $base"
         # The background workers' backends run at the same nice (when we may renice them).
         if [ "$(id -u)" = 0 ] && command -v psql >/dev/null 2>&1; then
-            n=0
+            n=0 g=0 other=
             for pid in $(psql "$HTTP_DB" -qAt -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'llmemory'"); do
                 [ -r /proc/"$pid"/stat ] || continue
-                [ "$(sed 's/.*) //' /proc/"$pid"/stat | awk '{print $17}')" = "$want" ] && n=$((n + 1))
+                if [ "$(sed 's/.*) //' /proc/"$pid"/stat | awk '{print $17}')" = "$want" ]; then
+                    n=$((n + 1))
+                    # Under autogroup its group (the backend leads its own session) as well.
+                    [ "$(sed 's/.* nice //' /proc/"$pid"/autogroup 2>/dev/null)" = "$want" ] && g=$((g + 1))
+                else
+                    other="$other $(sed 's/.* nice //' /proc/"$pid"/autogroup 2>/dev/null)"
+                fi
             done
             [ "$n" -ge 1 ] || fail "no llmemory backend at nice $want"
+            if [ "$ag" = 1 ]; then
+                [ "$g" = "$n" ] || fail "$g of $n background backends' autogroups at nice $want"
+                case " $other " in *" $want "*) fail "a normal backend's autogroup at nice $want:$other" ;; esac
+            fi
         fi
     else
         [ "$(background)" = 0 ] || fail "background requests with the setting 0: $(background)"
