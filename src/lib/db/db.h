@@ -40,6 +40,8 @@ typedef struct lm__pool {
     int n_low;     /* background connections open, listed in low[] */
     PGconn **low;
     long reniced;  /* settings made on background backends: nice, autogroup's nice (tests) */
+    int prefault;    /* map the server's shared buffers into each new backend ($LLMEMORY_PREFAULT) */
+    long prefaulted; /* backends that did (tests) */
 } lm__pool;
 
 typedef struct lm__db {
@@ -73,6 +75,7 @@ int lm__db_roles_apply(PGconn *conn, const lm__db *db);
  * the switch is off). Called on open after the migrations and the vector tables. */
 int lm__db_setup_role(lm__db *db);
 
+/* LM_EINVAL (error set) when $LLMEMORY_PREFAULT is not on, off, 1, 0 or empty. */
 int lm__pool_init(lm__pool *pool, const char *conninfo, int size, int connect_timeout_s);
 /* A pool that stands for @p shared (which must outlive it): nothing of its own is opened. */
 void lm__pool_init_shared(lm__pool *pool, lm__pool *shared);

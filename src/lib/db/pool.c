@@ -27,9 +27,29 @@
 #include "error.h"
 #include "prio.h"
 
+/* $LLMEMORY_PREFAULT: unset, empty, 1 or on: prefault new backends (below); 0 or off: not. */
+static int prefault_env(int *out)
+{
+    const char *v = getenv("LLMEMORY_PREFAULT");
+    *out = 1;
+    if (v == NULL || v[0] == '\0' || strcmp(v, "1") == 0 || strcmp(v, "on") == 0)
+        return 0;
+    if (strcmp(v, "0") == 0 || strcmp(v, "off") == 0) {
+        *out = 0;
+        return 0;
+    }
+    lm__error_set(LM_EINVAL, "invalid $LLMEMORY_PREFAULT \"%.40s\"", v);
+    lm__error_hint("Give on or off (1 or 0).");
+    return LM_EINVAL;
+}
+
 int lm__pool_init(lm__pool *pool, const char *conninfo, int size, int connect_timeout_s)
 {
+    int prefault, rc;
+    if ((rc = prefault_env(&prefault)) < 0)
+        return rc;
     memset(pool, 0, sizeof(*pool));
+    pool->prefault = prefault;
     pool->size = size > 0 ? size : 4;
     pool->connect_timeout_s = connect_timeout_s > 0 ? connect_timeout_s : 10;
     pool->conninfo = lm__strdup(conninfo);
@@ -70,6 +90,37 @@ void lm__pool_dispose(lm__pool *pool)
     pthread_mutex_destroy(&pool->mu);
     pthread_cond_destroy(&pool->cv);
     memset(pool, 0, sizeof(*pool));
+}
+
+/* Map the database server's resident shared buffers into a new backend's page table, once:
+   llmemory_prefault_buffers() of the llmemory_bm25 extension, when the database has it (1.2 or
+   newer). Otherwise the backend faults each buffer in on its first touch, which cost a tenant's
+   first vector search on a connection 1-2 ms per 1,000 buffers of its graph (bench/RESULTS.md
+   §10); this costs the connection's opening about 60 ms per GB of buffers in use, and the backend
+   its page table. Failures are ignored: the connection works as it is. 1 when done. */
+static int prefault_backend(const lm__pool *pool, PGconn *c)
+{
+    static const char find[] =
+        "SELECT quote_ident(n.nspname) FROM pg_catalog.pg_extension e"
+        " JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace"
+        " JOIN pg_catalog.pg_proc p ON p.pronamespace = e.extnamespace"
+        "  AND p.proname = 'llmemory_prefault_buffers' AND p.pronargs = 0"
+        " WHERE e.extname = 'llmemory_bm25'";
+    char sql[160];
+    int done = 0;
+
+    if (!pool->prefault)
+        return 0;
+    PGresult *r = PQexec(c, find);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+        (size_t)snprintf(sql, sizeof(sql), "SELECT %s.llmemory_prefault_buffers()",
+                         PQgetvalue(r, 0, 0)) < sizeof(sql)) {
+        PQclear(r);
+        r = PQexec(c, sql);
+        done = PQresultStatus(r) == PGRES_TUPLES_OK;
+    }
+    PQclear(r);
+    return done;
 }
 
 static int connect_one(PGconn **out, lm__pool *pool)
@@ -261,8 +312,10 @@ int lm__pool_acquire(PGconn **out, lm__pool *pool)
             pthread_mutex_unlock(&pool->mu);
             int rc = connect_one(out, pool);
             int reniced = rc == 0 && low ? renice_backend(pool, *out) : 0;
+            int prefaulted = rc == 0 ? prefault_backend(pool, *out) : 0;
             pthread_mutex_lock(&pool->mu);
             pool->reniced += reniced;
+            pool->prefaulted += prefaulted;
             if (low) {
                 for (int i = 0; i < pool->n_low; i++)
                     if (pool->low[i] == NULL) {
