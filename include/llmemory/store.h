@@ -193,17 +193,14 @@ LM_EXTERN void lm_memory_wait_index_builds(lm_memory *mem);
  * is provably local (a Unix-socket connection to a process named postgres, that we may renice:
  * ours, or as root; never over TCP). Cheap work of other threads then gets a CPU first, and
  * background work still gets every CPU nobody else wants. Set by $LLMEMORY_BACKGROUND_NICE
- * (0 to 19; 0: off) when the memory is opened; default 10. The threads also take the SCHED_IDLE
- * policy (they yield a CPU to any other thread at once, which a nice value does not do across
- * sessions under the kernel's autogroup) unless $LLMEMORY_BACKGROUND_IDLE is off. Linux only
- * (elsewhere nothing is changed). NULL gives 0.
+ * (0 to 19; 0: off) when the memory is opened; default 10. Linux only (elsewhere nothing is
+ * changed). NULL gives 0.
  */
 LM_EXTERN int lm_memory_background_nice(const lm_memory *mem);
 
 /**
  * Lower the calling thread's CPU priority for good: raise its nice by
- * lm_memory_background_nice(@p mem), and give it the SCHED_IDLE policy unless
- * $LLMEMORY_BACKGROUND_IDLE is off (threads it starts inherit both). An unprivileged thread cannot
+ * lm_memory_background_nice(@p mem) (threads it starts inherit it). An unprivileged thread cannot
  * raise its priority again, so call this only on threads that stay background (a server's worker
  * of costly requests, a queue worker). 1 when lowered; 0 when the setting is off, the thread was
  * lowered already, or the system refused.

@@ -85,16 +85,13 @@ typedef struct {
     lm_memory *m;
     int lowered, lowered_again;
     int nice, child_nice;
-    int idle, child_idle; /* SCHED_IDLE policy */
     int backend_pid, backend_nice, backend_group_nice;
     int found;
 } bg_result;
 
 static void *child_main(void *arg)
 {
-    bg_result *r = arg;
-    r->child_nice = nice_of(0, my_tid());
-    r->child_idle = lm__sched_idle_self();
+    *(int *)arg = nice_of(0, my_tid());
     return NULL;
 }
 
@@ -107,8 +104,7 @@ static void *bg_main(void *arg)
     r->lowered = lm_thread_background(r->m);
     r->lowered_again = lm_thread_background(r->m);
     r->nice = nice_of(0, my_tid());
-    r->idle = lm__sched_idle_self();
-    if (pthread_create(&th, NULL, child_main, r) == 0)
+    if (pthread_create(&th, NULL, child_main, &r->child_nice) == 0)
         pthread_join(th, NULL);
     if (lm__pool_acquire(&c, &r->m->db.pool) == 0) {
         r->backend_pid = PQbackendPID(c);
@@ -165,9 +161,6 @@ TEST(test_prio__background_thread_and_its_backend)
     ASSERT_EQ_INT(r.lowered_again, 0); /* not twice */
     ASSERT_EQ_INT(r.nice, want);
     ASSERT_EQ_INT(r.child_nice, want); /* threads it starts (the encoder's) inherit it */
-    ASSERT_EQ_INT(r.idle, 1);          /* and the idle policy, by default */
-    ASSERT_EQ_INT(r.child_idle, 1);
-    ASSERT_EQ_INT(lm__sched_idle_self(), 0); /* never this thread's */
     ASSERT(r.backend_pid != pid0);     /* never a normal thread's connection */
     if (may_renice(r.backend_pid)) {
         ASSERT_EQ_INT(r.backend_nice, want);
@@ -214,25 +207,6 @@ TEST(test_prio__full_pool_switches_kinds)
     lm_memory_close(m);
 }
 
-TEST(test_prio__idle_policy_off_keeps_the_nice)
-{
-    unsetenv("LLMEMORY_BACKGROUND_NICE");
-    setenv("LLMEMORY_BACKGROUND_IDLE", "off", 1);
-    lm_memory *m = test_memory();
-    int base = lm__nice_base();
-    bg_result r;
-
-    test_add(m, "prio-owner", "p1", "the lantern by the harbour wall", NULL);
-    run_background(m, &r);
-    ASSERT_EQ_INT(r.lowered, 1);
-    ASSERT_EQ_INT(r.nice, base + LM__BACKGROUND_NICE_DEFAULT > 19 ? 19 : base + LM__BACKGROUND_NICE_DEFAULT);
-    ASSERT_EQ_INT(r.idle, 0);
-    ASSERT_EQ_INT(r.child_idle, 0);
-    ASSERT_EQ_INT(r.found, 1);
-    unsetenv("LLMEMORY_BACKGROUND_IDLE");
-    lm_memory_close(m);
-}
-
 TEST(test_prio__zero_turns_it_off)
 {
     setenv("LLMEMORY_BACKGROUND_NICE", "0", 1);
@@ -246,7 +220,6 @@ TEST(test_prio__zero_turns_it_off)
     run_background(m, &r);
     ASSERT_EQ_INT(r.lowered, 0);
     ASSERT_EQ_INT(r.nice, base);
-    ASSERT_EQ_INT(r.idle, 0);
     ASSERT(r.backend_pid > 0);
     ASSERT_EQ_INT(r.backend_nice, nice0); /* one kind of connection, none reniced */
     ASSERT_EQ_INT((int)m->db.pool.reniced, 0);
@@ -269,18 +242,6 @@ TEST(test_prio__bad_setting_is_refused)
         ASSERT(strstr(lm_error_last()->message, "LLMEMORY_BACKGROUND_NICE") != NULL);
     }
     unsetenv("LLMEMORY_BACKGROUND_NICE");
-    static const char *const bad_idle[] = {"yes", "2", "idle"};
-    for (size_t i = 0; i < sizeof(bad_idle) / sizeof(bad_idle[0]); i++) {
-        setenv("LLMEMORY_BACKGROUND_IDLE", bad_idle[i], 1);
-        lm_memory_opts o = LM_MEMORY_OPTS_INIT;
-        o.database_url = getenv("LLMEMORY_TEST_DATABASE_URL");
-        o.schema = "prio_bad";
-        lm_memory *m = NULL;
-        ASSERT_EQ_INT(lm_memory_open(&m, &o), LM_EINVAL);
-        ASSERT(m == NULL);
-        ASSERT(strstr(lm_error_last()->message, "LLMEMORY_BACKGROUND_IDLE") != NULL);
-    }
-    unsetenv("LLMEMORY_BACKGROUND_IDLE");
 }
 
 TEST(test_prio__autogroup_is_read_from_the_kernel)

@@ -284,8 +284,8 @@ static int memory_open(lm_memory **out, const lm_memory_opts *opts, lm_memory *s
         mem->sql_functions = !(fn && strcmp(fn, "off") == 0);
     }
     {
-        int bg, idle;
-        if ((rc = lm__nice_env(&bg)) < 0 || (rc = lm__idle_env(&idle)) < 0)
+        int bg;
+        if ((rc = lm__nice_env(&bg)) < 0)
             goto out;
         mem->db.pool.bg_nice = bg;
         if (mem->own_admin)

@@ -1,12 +1,10 @@
 /*
  * core/prio.c: see prio.h.
  */
-#define _GNU_SOURCE /* syscall, SCHED_IDLE */
+#define _DEFAULT_SOURCE /* syscall */
 #include <errno.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,25 +38,11 @@ int lm__nice_base(void)
 
 int lm__nice_background(int inc)
 {
-    int n = lm__nice_self(), idle = 1;
+    int n = lm__nice_self();
     if (inc <= 0 || n > lm__nice_base())
         return 0;
     n += inc;
-    if (setpriority(PRIO_PROCESS, self_id(), n > 19 ? 19 : n) != 0)
-        return -1;
-    /* And the idle policy: a thread of it yields the CPU to any other thread at once, whatever
-       session either is in (the nice value weighs only inside one, under the kernel's
-       autogroup). Failure leaves the raised nice. */
-    if (lm__idle_env(&idle) == 0 && idle) {
-        struct sched_param sp = {0};
-        (void)sched_setscheduler(0, SCHED_IDLE, &sp);
-    }
-    return 1;
-}
-
-int lm__sched_idle_self(void)
-{
-    return sched_getscheduler(0) == SCHED_IDLE;
+    return setpriority(PRIO_PROCESS, self_id(), n > 19 ? 19 : n) == 0 ? 1 : -1;
 }
 
 int lm__nice_of_pid(int pid)
@@ -142,11 +126,6 @@ int lm__nice_background(int inc)
     return 0;
 }
 
-int lm__sched_idle_self(void)
-{
-    return 0;
-}
-
 int lm__nice_of_pid(int pid)
 {
     (void)pid;
@@ -210,20 +189,4 @@ int lm__nice_env(int *out)
     }
     *out = (int)n;
     return 0;
-}
-
-int lm__idle_env(int *out)
-{
-    const char *v = getenv("LLMEMORY_BACKGROUND_IDLE");
-
-    *out = 1;
-    if (v == NULL || v[0] == '\0' || strcmp(v, "on") == 0 || strcmp(v, "1") == 0)
-        return 0;
-    if (strcmp(v, "off") == 0 || strcmp(v, "0") == 0) {
-        *out = 0;
-        return 0;
-    }
-    lm__error_set(LM_EINVAL, "invalid $LLMEMORY_BACKGROUND_IDLE \"%.40s\"", v);
-    lm__error_hint("Give on or off (1 or 0).");
-    return LM_EINVAL;
 }

@@ -18,16 +18,8 @@ int lm__nice_self(void);
 int lm__nice_base(void);
 /* Make the calling thread a background one: raise its nice by @p inc (the result at most 19),
    unless @p inc is 0 or its nice is above the process's already (a thread started by a
-   background thread), and, unless $LLMEMORY_BACKGROUND_IDLE is off, give it the SCHED_IDLE
-   policy: it then runs only on a CPU that no other thread wants, and yields it to any other
-   thread at once, across sessions. Threads it starts inherit both. 1 when raised, 0 when left as
-   it was, -1 when the system refused. */
+   background thread). 1 when raised, 0 when left as it was, -1 when the system refused. */
 int lm__nice_background(int inc);
-/* 1 when the calling thread has the SCHED_IDLE policy. */
-int lm__sched_idle_self(void);
-/* Read $LLMEMORY_BACKGROUND_IDLE into @p *out: unset, empty, on or 1 give 1, off or 0 give 0;
-   0 when valid, LM_EINVAL (with the error set) when not. */
-int lm__idle_env(int *out);
 /* The nice value of process @p pid (20 when it cannot be read: never lowered then). */
 int lm__nice_of_pid(int pid);
 /* Set the nice value of process @p pid (another process); 0, or -1 with errno. */

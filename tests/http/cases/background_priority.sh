@@ -4,7 +4,6 @@
 # answers exactly what the same search answers when cheap. With the setting 0 nothing is
 # lowered. Another tenant's search is not affected either way. Where the kernel's autogroup is
 # on, each backend is a CPU group of its own, and the background backends' group gets the nice.
-# The background workers also take the SCHED_IDLE policy ($LLMEMORY_BACKGROUND_IDLE).
 ka=$(new_key "$P-a" --scope write)
 kb=$(new_key "$P-b")
 printf 'background-priority-operator-token\n' >"$HTTP_TMP/op"
@@ -15,9 +14,6 @@ background() { # the counter in /metrics (rendered at most every 250 ms)
 }
 nices() { # the nice of each of the server's threads, one a line
     sed 's/.*) //' /proc/"$SPID"/task/*/stat | awk '{print $17}'
-}
-policies() { # the scheduling policy of each of the server's threads (5: SCHED_IDLE)
-    sed 's/.*) //' /proc/"$SPID"/task/*/stat | awk '{print $39}'
 }
 results() { # KEY QUERY-STRING: the ranked ids and scores of a search
     get "$1" "/v1/search?q=lantern+harbour&$2"
@@ -52,9 +48,6 @@ for setting in 10 0; do
         [ "$(background)" = 2 ] || fail "costly searches on background workers: $(background), want 2; nices $(nices | tr "\n" " ")"
         nices | grep -qx "$want" || fail "no server thread at nice $want: $(nices | tr '\n' ' ')"
         nices | grep -qx "$base" || fail "no server thread at nice $base"
-        # The background workers also run under the idle policy; the others do not.
-        policies | grep -qx 5 || fail "no server thread under SCHED_IDLE: $(policies | tr '\n' ' ')"
-        policies | grep -qx 0 || fail "every server thread under SCHED_IDLE"
         # The background workers' backends run at the same nice (when we may renice them).
         if [ "$(id -u)" = 0 ] && command -v psql >/dev/null 2>&1; then
             n=0 g=0 other=
@@ -77,7 +70,6 @@ for setting in 10 0; do
     else
         [ "$(background)" = 0 ] || fail "background requests with the setting 0: $(background)"
         nices | grep -vqx "$base" && fail "a server thread at another nice: $(nices | tr '\n' ' ')"
-        policies | grep -qx 5 && fail "a server thread under SCHED_IDLE with the setting 0"
     fi
     HTTP_URL=$main_url
     stop_server "$SPID"
