@@ -2,10 +2,12 @@
  * tests/integration/prefault_test.c: a new pooled connection maps the server's resident shared
  * buffers into its backend's page table once (db/pool.c, llmemory_prefault_buffers() of the
  * llmemory_bm25 extension), so later searches do not fault each buffer in on first touch;
- * $LLMEMORY_PREFAULT=off turns it off, and a bad setting is refused. The effect is read from the
+ * $LLMEMORY_PREFAULT=off turns it off, and a bad setting is refused. Only the first connection of
+ * each place of the pool pays for it, not the ones that replace a connection of the other kind. The effect is read from the
  * backend itself: RssShmem in /proc/<pid>/status counts the shared pages in its page table.
  */
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,4 +142,44 @@ TEST(test_prefault__bad_setting_is_refused)
         ASSERT(strstr(lm_error_last()->message, "LLMEMORY_PREFAULT") != NULL);
     }
     unsetenv("LLMEMORY_PREFAULT");
+}
+
+/* A background thread's acquire: with a pool of one, it closes the idle normal connection and
+   opens one of its own kind. */
+static void *background_acquire(void *arg)
+{
+    lm_memory *m = arg;
+    PGconn *c = NULL;
+    (void)lm_thread_background(m);
+    if (lm__pool_acquire(&c, &m->db.pool) == 0)
+        lm__pool_release(&m->db.pool, c);
+    return NULL;
+}
+
+TEST(test_prefault__replacements_do_not_pay_again)
+{
+    unsetenv("LLMEMORY_PREFAULT");
+    unsetenv("LLMEMORY_BACKGROUND_NICE");
+    lm_memory_opts o = LM_MEMORY_OPTS_INIT;
+    o.pool_size = 1;
+    lm_memory *m = test_memory_opts(&o);
+    PGconn *c = NULL;
+    pthread_t th;
+    int pids[3], n = 0;
+
+    for (int round = 0; round < 3; round++) {
+        if (round == 1) {
+            ASSERT_EQ_INT(pthread_create(&th, NULL, background_acquire, m), 0);
+            pthread_join(th, NULL);
+        }
+        ASSERT_OK(lm__pool_acquire(&c, &m->db.pool));
+        pids[n++] = PQbackendPID(c);
+        lm__pool_release(&m->db.pool, c);
+    }
+    /* The connection was replaced twice (for the background thread, and back), and only one
+       connection of the three or four opened prefaulted. */
+    ASSERT(pids[1] != pids[0]);
+    ASSERT_EQ_INT(m->db.pool.open, 1);
+    ASSERT_EQ_INT((int)m->db.pool.prefaulted, 1);
+    lm_memory_close(m);
 }

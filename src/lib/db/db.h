@@ -41,7 +41,8 @@ typedef struct lm__pool {
     PGconn **low;
     long reniced;  /* settings made on background backends: nice, autogroup's nice (tests) */
     int prefault;    /* map the server's shared buffers into each new backend ($LLMEMORY_PREFAULT) */
-    long prefaulted; /* backends that did (tests) */
+    int prefault_left; /* places of the pool whose first connection is still to prefault */
+    long prefaulted;   /* backends that did (tests) */
 } lm__pool;
 
 typedef struct lm__db {

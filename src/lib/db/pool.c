@@ -51,6 +51,7 @@ int lm__pool_init(lm__pool *pool, const char *conninfo, int size, int connect_ti
     memset(pool, 0, sizeof(*pool));
     pool->prefault = prefault;
     pool->size = size > 0 ? size : 4;
+    pool->prefault_left = pool->size;
     pool->connect_timeout_s = connect_timeout_s > 0 ? connect_timeout_s : 10;
     pool->conninfo = lm__strdup(conninfo);
     pool->idle = lm__calloc((size_t)pool->size, sizeof(PGconn *));
@@ -92,7 +93,8 @@ void lm__pool_dispose(lm__pool *pool)
     memset(pool, 0, sizeof(*pool));
 }
 
-/* Map the database server's resident shared buffers into a new backend's page table, once:
+/* Map the database server's resident shared buffers into a new backend's page table (the first
+   connection of each place of the pool, below):
    llmemory_prefault_buffers() of the llmemory_bm25 extension, when the database has it (1.2 or
    newer). Otherwise the backend faults each buffer in on its first touch, which cost a tenant's
    first vector search on a connection 1-2 ms per 1,000 buffers of its graph (bench/RESULTS.md
@@ -309,13 +311,22 @@ int lm__pool_acquire(PGconn **out, lm__pool *pool)
             pool->open++;
             if (low)
                 pool->low[pool->n_low++] = NULL; /* the place is kept while connecting */
+            /* Prefaulting costs up to ~60 ms per GB of buffers: only the first connection of
+               each place of the pool pays it, not the ones that replace a connection closed for
+               the other kind or dropped (a server's mix of cheap and costly requests can close
+               and reopen connections often). */
+            int pf = pool->prefault && pool->prefault_left > 0;
+            if (pf)
+                pool->prefault_left--;
             pthread_mutex_unlock(&pool->mu);
             int rc = connect_one(out, pool);
             int reniced = rc == 0 && low ? renice_backend(pool, *out) : 0;
-            int prefaulted = rc == 0 ? prefault_backend(pool, *out) : 0;
+            int prefaulted = rc == 0 && pf ? prefault_backend(pool, *out) : 0;
             pthread_mutex_lock(&pool->mu);
             pool->reniced += reniced;
             pool->prefaulted += prefaulted;
+            if (pf && !prefaulted)
+                pool->prefault_left++; /* not done (no extension yet, no connection): later */
             if (low) {
                 for (int i = 0; i < pool->n_low; i++)
                     if (pool->low[i] == NULL) {
