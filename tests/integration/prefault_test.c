@@ -131,17 +131,7 @@ TEST(test_prefault__only_resident_pages_and_no_new_memory)
 TEST(test_prefault__bad_setting_is_refused)
 {
     static const char *const bad[] = {"yes", "2", "of", " on"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        setenv("LLMEMORY_PREFAULT", bad[i], 1);
-        lm_memory_opts o = LM_MEMORY_OPTS_INIT;
-        o.database_url = getenv("LLMEMORY_TEST_DATABASE_URL");
-        o.schema = "prefault_bad";
-        lm_memory *m = NULL;
-        ASSERT_EQ_INT(lm_memory_open(&m, &o), LM_EINVAL);
-        ASSERT(m == NULL);
-        ASSERT(strstr(lm_error_last()->message, "LLMEMORY_PREFAULT") != NULL);
-    }
-    unsetenv("LLMEMORY_PREFAULT");
+    test_env_refused("LLMEMORY_PREFAULT", bad, sizeof(bad) / sizeof(bad[0]));
 }
 
 /* A background thread's acquire: with a pool of one, it closes the idle normal connection and

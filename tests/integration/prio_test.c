@@ -231,17 +231,7 @@ TEST(test_prio__zero_turns_it_off)
 TEST(test_prio__bad_setting_is_refused)
 {
     static const char *const bad[] = {"x", "-1", "20", "5 "};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        setenv("LLMEMORY_BACKGROUND_NICE", bad[i], 1);
-        lm_memory_opts o = LM_MEMORY_OPTS_INIT;
-        o.database_url = getenv("LLMEMORY_TEST_DATABASE_URL");
-        o.schema = "prio_bad";
-        lm_memory *m = NULL;
-        ASSERT_EQ_INT(lm_memory_open(&m, &o), LM_EINVAL);
-        ASSERT(m == NULL);
-        ASSERT(strstr(lm_error_last()->message, "LLMEMORY_BACKGROUND_NICE") != NULL);
-    }
-    unsetenv("LLMEMORY_BACKGROUND_NICE");
+    test_env_refused("LLMEMORY_BACKGROUND_NICE", bad, sizeof(bad) / sizeof(bad[0]));
 }
 
 TEST(test_prio__autogroup_is_read_from_the_kernel)

@@ -62,3 +62,18 @@ void test_add(lm_memory *m, const char *owner, const char *origin, const char *c
     if (id_out)
         memcpy(id_out, r.document_id, sizeof(r.document_id));
 }
+
+void test_env_refused(const char *env, const char *const *bad, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        setenv(env, bad[i], 1);
+        lm_memory_opts o = LM_MEMORY_OPTS_INIT;
+        o.database_url = getenv("LLMEMORY_TEST_DATABASE_URL");
+        o.schema = "env_refused";
+        lm_memory *m = NULL;
+        ASSERT_EQ_INT(lm_memory_open(&m, &o), LM_EINVAL);
+        ASSERT(m == NULL);
+        ASSERT(strstr(lm_error_last()->message, env) != NULL);
+    }
+    unsetenv(env);
+}

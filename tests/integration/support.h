@@ -20,4 +20,8 @@ const char *test_schema(void);
 void test_add(lm_memory *m, const char *owner, const char *origin, const char *content,
               char *id_out);
 
+/* Each of the @p n values @p bad of environment variable @p env makes lm_memory_open() fail with
+   LM_EINVAL and a message naming the variable; the variable is unset afterwards. */
+void test_env_refused(const char *env, const char *const *bad, size_t n);
+
 #endif
