@@ -3,13 +3,11 @@
 # The server of this case only: started and stopped here.
 k=$(new_key "$P-acme")
 kb=$(new_key "$P-globex")
-port=$(( 20000 + $$ % 20000 ))
-LLMEMORY_RATE_SEARCHES=0.01 "$HTTP_BIN" --database-url "$HTTP_DB" --schema "$HTTP_SCHEMA" \
-    serve --port "$port" >"$HTTP_TMP/rates.log" 2>&1 &
-spid=$!
-url="http://127.0.0.1:$port"
-up() { curl -s -o /dev/null "$url/healthz"; }
-wait_until "the rate-limited server" up
+# A port of the kernel's choosing: a port derived from the pid may be taken by another server
+# (two suites running at once), and the case then waited a minute for a server that could not bind.
+LLMEMORY_RATE_SEARCHES=0.01 start_server "$HTTP_TMP/rates"
+spid=$SPID
+url=$SURL
 code() { curl -s -o "$HTTP_TMP/rb" -D "$HTTP_TMP/rh" -w '%{http_code}' -H "Authorization: Bearer $1" "$url/v1/search?q=x&no_history=true"; }
 # Burst: 10 seconds' worth at 0.01 a second is less than one token, so one search is allowed.
 c1=$(code "$k")
