@@ -3,6 +3,7 @@
  */
 #include "support.h"
 
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +18,46 @@ const char *test_schema(void)
     return schema;
 }
 
+/* Schemas are named t_<pid>_<n>, and pids are reused (pid_max is 32,768 on many machines): a
+   long run on a busy machine met the schema, and the tenants and statistics, of an earlier test
+   process with the same pid. So a process drops what such processes left, once, before its first
+   schema: every schema and database named t_<pid>_... is a dead process's, since this one has
+   made none yet. */
+static void drop_leftovers(const char *url)
+{
+    char pat[64], sql[512];
+    PGconn *c = PQconnectdb(url);
+    if (PQstatus(c) == CONNECTION_OK) {
+        snprintf(pat, sizeof(pat), "t\\_%ld\\_%%", (long)getpid());
+        snprintf(sql, sizeof(sql),
+                 "DO $$DECLARE n text; BEGIN"
+                 " FOR n IN SELECT nspname FROM pg_namespace WHERE nspname LIKE '%s' LOOP"
+                 "  EXECUTE format('DROP SCHEMA %%I CASCADE', n); END LOOP; END$$",
+                 pat);
+        PQclear(PQexec(c, sql));
+        snprintf(sql, sizeof(sql), "SELECT datname FROM pg_database WHERE datname LIKE '%s'", pat);
+        PGresult *r = PQexec(c, sql);
+        for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++) {
+            char *id = PQescapeIdentifier(c, PQgetvalue(r, i, 0), strlen(PQgetvalue(r, i, 0)));
+            if (id != NULL) {
+                snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", id);
+                PQclear(PQexec(c, sql));
+                PQfreemem(id);
+            }
+        }
+        PQclear(r);
+    }
+    PQfinish(c);
+}
+
 lm_memory *test_memory_opts(lm_memory_opts *o)
 {
     static int counter;
     const char *url = getenv("LLMEMORY_TEST_DATABASE_URL");
     if (url == NULL || url[0] == '\0')
         lm_test_fail(__FILE__, __LINE__, "LLMEMORY_TEST_DATABASE_URL is not set (run via make check)");
+    if (counter == 0)
+        drop_leftovers(url);
     snprintf(schema, sizeof(schema), "t_%ld_%d", (long)getpid(), ++counter);
     /* The built-in embedder unless the test chose (see tests/run.sh). */
     setenv("LLMEMORY_EMBEDDER", "builtin", 0);
