@@ -40,8 +40,8 @@ typedef struct lm__pool {
     int n_low;     /* background connections open, listed in low[] */
     PGconn **low;
     long reniced;  /* settings made on background backends: nice, autogroup's nice (tests) */
-    int prefault;    /* map the server's shared buffers into each new backend ($LLMEMORY_PREFAULT) */
-    int prefault_left; /* places of the pool whose first connection is still to prefault */
+    int prefault_left; /* places of the pool whose first connection is still to map the server's
+                          shared buffers (pool.c); 0 with $LLMEMORY_PREFAULT=off */
     long prefaulted;   /* backends that did (tests) */
 } lm__pool;
 

@@ -10,10 +10,10 @@
  * get one. The backend is reniced only when it is provably on this machine (a Unix socket, a
  * process named postgres) and we may (our own processes, or as root); otherwise the connection
  * is kept apart all the same and runs as it is. Under the kernel's autogroup each backend is a
- * CPU group of its own (PostgreSQL's children call setsid()), so its group's nice is set too. Background connections take at most half of the
- * pool (a thread holding one already may take more), so that cheap work never waits for all the
- * connections to be held by low-priority work; a kind with none idle closes an idle one of the
- * other kind when the pool is full.
+ * CPU group of its own (PostgreSQL's children call setsid()), so its group's nice is set too.
+ * Background connections take at most half of the pool (a thread holding one already may take
+ * more), so that cheap work never waits for all the connections to be held by low-priority work;
+ * a kind with none idle closes an idle one of the other kind when the pool is full.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -49,9 +49,8 @@ int lm__pool_init(lm__pool *pool, const char *conninfo, int size, int connect_ti
     if ((rc = prefault_env(&prefault)) < 0)
         return rc;
     memset(pool, 0, sizeof(*pool));
-    pool->prefault = prefault;
     pool->size = size > 0 ? size : 4;
-    pool->prefault_left = pool->size;
+    pool->prefault_left = prefault ? pool->size : 0;
     pool->connect_timeout_s = connect_timeout_s > 0 ? connect_timeout_s : 10;
     pool->conninfo = lm__strdup(conninfo);
     pool->idle = lm__calloc((size_t)pool->size, sizeof(PGconn *));
@@ -100,7 +99,7 @@ void lm__pool_dispose(lm__pool *pool)
    first vector search on a connection 1-2 ms per 1,000 buffers of its graph (bench/RESULTS.md
    §10); this costs the connection's opening about 60 ms per GB of buffers in use, and the backend
    its page table. Failures are ignored: the connection works as it is. 1 when done. */
-static int prefault_backend(const lm__pool *pool, PGconn *c)
+static int prefault_backend(PGconn *c)
 {
     static const char find[] =
         "SELECT quote_ident(n.nspname) FROM pg_catalog.pg_extension e"
@@ -111,8 +110,6 @@ static int prefault_backend(const lm__pool *pool, PGconn *c)
     char sql[160];
     int done = 0;
 
-    if (!pool->prefault)
-        return 0;
     PGresult *r = PQexec(c, find);
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
         (size_t)snprintf(sql, sizeof(sql), "SELECT %s.llmemory_prefault_buffers()",
@@ -315,13 +312,13 @@ int lm__pool_acquire(PGconn **out, lm__pool *pool)
                each place of the pool pays it, not the ones that replace a connection closed for
                the other kind or dropped (a server's mix of cheap and costly requests can close
                and reopen connections often). */
-            int pf = pool->prefault && pool->prefault_left > 0;
+            int pf = pool->prefault_left > 0;
             if (pf)
                 pool->prefault_left--;
             pthread_mutex_unlock(&pool->mu);
             int rc = connect_one(out, pool);
             int reniced = rc == 0 && low ? renice_backend(pool, *out) : 0;
-            int prefaulted = rc == 0 && pf ? prefault_backend(pool, *out) : 0;
+            int prefaulted = rc == 0 && pf ? prefault_backend(*out) : 0;
             pthread_mutex_lock(&pool->mu);
             pool->reniced += reniced;
             pool->prefaulted += prefaulted;
