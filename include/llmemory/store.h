@@ -208,6 +208,22 @@ LM_EXTERN int lm_memory_background_nice(const lm_memory *mem);
 LM_EXTERN int lm_thread_background(const lm_memory *mem);
 
 /**
+ * Lower the whole calling process's CPU priority for good, for a process that does nothing but
+ * background work (a server's embedding worker process, `llmemory embed --follow`): the calling
+ * thread's nice becomes the process's nice at lm_memory_open() plus
+ * lm_memory_background_nice(@p mem) (threads it starts inherit it, and the pool gives it
+ * background connections, as lm_thread_background() does), and when the process leads its own
+ * session and the kernel groups CPU time by session (autogroup), its session's group gets the
+ * same nice. Under autogroup a thread's nice weighs only against the threads of its own session:
+ * the group's nice is what competes with other sessions' work (a server's requests, the database
+ * backends). A process that does not lead its session leaves the group alone, since it would
+ * hold other processes too. Call it after lm_memory_open(); calling it again changes nothing.
+ * 1 when something was lowered; 0 when the setting is off, it was lowered already, or the
+ * system refused.
+ */
+LM_EXTERN int lm_process_background(const lm_memory *mem);
+
+/**
  * The schema and database modes' name for a tenant (the owner id's first segment): its
  * characters that are not [a-z0-9] become '_' (letters lower-cased), cut to 24, then "_" and 12
  * hex digits of the SHA-256 of the exact segment, so two tenants never share a name: at most 37

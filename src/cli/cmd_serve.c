@@ -89,6 +89,38 @@ static int read_secret(const char *path, lm_buf *out)
     return 0;
 }
 
+/* The command line that starts this server's embedding worker process: this program, the
+   database's global options, and "serve --embed-worker-fd N" (srv_embed_worker_run). */
+typedef struct worker_cmd {
+    const char *argv[16];
+    char fd[16];
+} worker_cmd;
+
+static void worker_argv(worker_cmd *w, const cli_ctx *ctx)
+{
+    int n = 0;
+    w->argv[n++] = "llmemory";
+    if (ctx->database_url != NULL) {
+        w->argv[n++] = "--database-url";
+        w->argv[n++] = ctx->database_url;
+    }
+    if (ctx->home != NULL) {
+        w->argv[n++] = "--home";
+        w->argv[n++] = ctx->home;
+    }
+    if (ctx->schema != NULL) {
+        w->argv[n++] = "--schema";
+        w->argv[n++] = ctx->schema;
+    }
+    if (ctx->verbose > 0)
+        w->argv[n++] = "-v";
+    snprintf(w->fd, sizeof(w->fd), "%d", SRV_EMBED_WORKER_FD);
+    w->argv[n++] = "serve";
+    w->argv[n++] = "--embed-worker-fd";
+    w->argv[n++] = w->fd;
+    w->argv[n] = NULL;
+}
+
 static const char about[] =
     "Run the HTTP API server. Every request carries an API key (see \"llmemory keys\") or, when\n"
     "configured, a JWT, and acts on the credential's tenant only. Logs go to standard error\n"
@@ -98,8 +130,9 @@ static const char about[] =
 int cli_cmd_serve(cli_ctx *ctx, int argc, char **argv)
 {
     srv_config cfg;
-    const char *secret_file = NULL, *operator_file = NULL, *env;
-    int nargs, status = CLI_EXIT_USAGE;
+    worker_cmd wcmd;
+    const char *secret_file = NULL, *operator_file = NULL, *env, *embed_worker = NULL;
+    int nargs, status = CLI_EXIT_USAGE, worker_fd = -1;
     const cli_opt opts[] = {
         CLI_GROUP("Listening:"),
         CLI_STRING(0, "listen", "ADDR", &cfg.address, "IPv4 or IPv6 address (default 127.0.0.1)"),
@@ -169,8 +202,16 @@ int cli_cmd_serve(cli_ctx *ctx, int argc, char **argv)
         CLI_FLAG(0, "sync-embed", &cfg.sync_embed,
                  "embed a document's chunks before its add returns; by default\n"
                  "an add returns once the document is stored and keyword-\n"
-                 "searchable, and a background thread embeds its chunks (vector\n"
+                 "searchable, and a background worker embeds its chunks (vector\n"
                  "search finds them moments later)"),
+        CLI_STRING(0, "embed-worker", "MODE", &embed_worker,
+                   "where the background worker embeds: \"process\" (default), a\n"
+                   "process of its own at the background CPU priority, weighed\n"
+                   "apart from the server's requests; or \"thread\", a thread of\n"
+                   "the server (one copy of the model in memory)"),
+        {.kind = CLI_OPT_INT, .long_name = "embed-worker-fd", .argname = "N", .dest = &worker_fd,
+         .min = 0, .max = 1023, .help = "run as the embedding worker process of a server",
+         .flags = CLI_OPT_HIDDEN},
         CLI_GROUP("JWT bearer tokens (optional; API keys always work):"),
         CLI_STRING(0, "jwt-secret-file", "F", &secret_file,
                    "HS256 with the shared secret in F (at least 32 bytes);\n"
@@ -235,6 +276,29 @@ int cli_cmd_serve(cli_ctx *ctx, int argc, char **argv)
     cfg.home = ctx->home;
     cfg.schema = ctx->schema;
     cfg.verbose = ctx->verbose;
+    if (worker_fd >= 0) {
+        status = srv_embed_worker_run(&cfg, worker_fd);
+        goto out;
+    }
+    if (embed_worker != NULL && strcmp(embed_worker, "process") != 0 &&
+        strcmp(embed_worker, "thread") != 0) {
+        cli_msg("invalid value \"%s\" for option \"--embed-worker\"", embed_worker);
+        cli_detail("The value must be process or thread.");
+        cli_hint("Try \"llmemory serve --help\".");
+        status = CLI_EXIT_USAGE;
+        goto out;
+    }
+#if defined(__linux__)
+    /* The worker process runs this very program (/proc/self/exe, even if the file was replaced
+       since), so it is always the server's own version. */
+    if (embed_worker == NULL || strcmp(embed_worker, "process") == 0) {
+        worker_argv(&wcmd, ctx);
+        cfg.embed_worker_path = "/proc/self/exe";
+        cfg.embed_worker_argv = wcmd.argv;
+    }
+#else
+    (void)wcmd;
+#endif
     status = srv_run(&cfg);
 out:
     if (secret.size > 0)

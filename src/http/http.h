@@ -79,6 +79,15 @@ typedef struct srv_config {
     /* Embedding: 0 (default): adds only queue their chunks and a background thread embeds them;
        1: adds embed before they return (the library's synchronous mode). */
     int sync_embed;
+    /* The background embedding worker's own process: the program (embed_worker_path) and its
+       arguments (embed_worker_argv, NULL-terminated) that start one, i.e. a program that calls
+       srv_embed_worker_run() with the server's database settings and the pipe passed as
+       descriptor SRV_EMBED_WORKER_FD. It is started in a session of its own, so that under the
+       kernel's autogroup its CPU time is weighed apart from the server's requests (an
+       embedding backlog in the server's group doubled another tenant's search p95 beside a
+       noisy one: bench/abuse/RESULTS.md). NULL: the worker is a thread of the server. */
+    const char *embed_worker_path;
+    const char *const *embed_worker_argv;
 
     /* Verified API keys cached (lm_key_cache_configure()); 0: off; < 0: the library's default
        ($LLMEMORY_KEY_CACHE, else 10000). */
@@ -93,5 +102,16 @@ typedef struct srv_config {
    Returns a CLI exit status: 0 after a clean shutdown, 1 on a runtime error, 2 for a bad
    configuration, 4 when the database cannot be reached at start. */
 int srv_run(const srv_config *cfg);
+
+/* The descriptor on which an embedding worker process gets its pipe from the server. */
+#define SRV_EMBED_WORKER_FD 3
+
+/* Run as a server's embedding worker process (see srv_config.embed_worker_argv): open the
+   memory of @p cfg (its database settings and verbosity), lower this process's CPU priority
+   (lm_process_background), and drain the embedding queue, one batch at a time, until
+   @p wake_fd reaches its end (the server stopped or died). A byte on @p wake_fd means new chunks
+   were queued; otherwise the queue is looked at twice a second. Logs to standard error in the
+   server's format. Returns a CLI exit status (0 when the pipe closed). */
+int srv_embed_worker_run(const srv_config *cfg, int wake_fd);
 
 #endif

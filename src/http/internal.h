@@ -20,6 +20,9 @@
 
 #define SRV_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
+/* CLI exit statuses (cli/cmd.h), repeated here so the server does not depend on the CLI. */
+enum { EXIT_OK = 0, EXIT_ERR = 1, EXIT_USAGE = 2, EXIT_UNAVAILABLE = 4 };
+
 /* ==== per-request arena (arena.c) ============================================================ */
 
 /* Bump allocator freed as a whole at the end of the request (h2o's pool). Cleanups registered
@@ -127,12 +130,22 @@ void srv_workers_stop(srv_workers *w);
 /* ==== background embedding (embedworker.c) =================================================== */
 
 typedef struct srv_embedder srv_embedder;
-/* Start the thread that drains @p mem's embedding queue. 0 or -1. */
-int srv_embedder_start(srv_embedder **out, lm_memory *mem);
+/* Start the worker that drains @p mem's embedding queue: a process of its own started from
+   @p cfg's embed_worker_path and embed_worker_argv when they are set (a thread of the server
+   when they are not, or when the process cannot be started). 0 or -1. */
+int srv_embedder_start(srv_embedder **out, lm_memory *mem, const srv_config *cfg);
 /* New chunks were queued: look at the queue now. NULL-safe. */
 void srv_embedder_kick(srv_embedder *w);
-/* Stop and join the thread (an embedding batch in progress finishes first). NULL-safe. */
-void srv_embedder_stop(srv_embedder *w);
+/* Called from the server's main loop: a worker process that exited is logged and started again
+   (at most every SRV_EMBED_RESTART_MS). NULL-safe. */
+void srv_embedder_tend(srv_embedder *w);
+/* "process" or "thread" (for the start-up log line). */
+const char *srv_embedder_mode(const srv_embedder *w);
+/* Stop the worker: the thread is joined, the process is told (its pipe closes) and waited for
+   up to @p wait_s seconds, then killed. A batch in progress finishes first. NULL-safe. */
+void srv_embedder_stop(srv_embedder *w, double wait_s);
+/* Memory options for @p cfg's database (memory.c): what srv_run and the worker process open. */
+void srv_memory_opts(lm_memory_opts *mo, const srv_config *cfg);
 
 /* ==== the server ============================================================================= */
 

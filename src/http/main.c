@@ -24,9 +24,6 @@
 
 #include "internal.h"
 
-/* CLI exit statuses (cli/cmd.h), repeated here so the server does not depend on the CLI. */
-enum { EXIT_OK = 0, EXIT_ERR = 1, EXIT_USAGE = 2, EXIT_UNAVAILABLE = 4 };
-
 static int default_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -295,15 +292,7 @@ int srv_run(const srv_config *config)
         goto out;
     }
 
-    lm_memory_opts_init(&mo, LM_MEMORY_OPTS_VERSION);
-    mo.database_url = s->cfg.database_url;
-    mo.home = s->cfg.home;
-    mo.schema = s->cfg.schema;
-    mo.pool_size = s->cfg.pool_size;
-    mo.max_content_bytes = s->cfg.max_content;
-    mo.log_fn = srv_log_lib;
-    mo.log_level = s->cfg.verbose > 0 ? LM_LOG_DEBUG : LM_LOG_WARN;
-    mo.embed_mode = s->cfg.sync_embed ? LM_EMBED_SYNC : LM_EMBED_QUEUE;
+    srv_memory_opts(&mo, &s->cfg);
     rc = lm_memory_open(&s->mem, &mo);
     if (rc < 0) {
         const lm_error *e = lm_error_last();
@@ -347,7 +336,7 @@ int srv_run(const srv_config *config)
     srv_metrics_register(srv_route_count(), srv_route_at, srv_workers_queued, srv_health_queue);
     srv_metrics_register_budget(srv_workers_search_budget);
     if (!s->cfg.sync_embed && lm_memory_embedder(s->mem) != NULL &&
-        srv_embedder_start(&s->embedder, s->mem) < 0) {
+        srv_embedder_start(&s->embedder, s->mem, &s->cfg) < 0) {
         srv_log(SRV_LOG_ERROR, NULL, "could not start the embedding worker", (const char *)NULL);
         goto out;
     }
@@ -442,7 +431,8 @@ int srv_run(const srv_config *config)
             "embedder",
             lm_memory_embedder(s->mem) ? lm_embedder_provider_id(lm_memory_embedder(s->mem))
                                        : "none",
-            "embedding", s->embedder ? "background" : "sync", (const char *)NULL);
+            "embedding", s->embedder ? "background" : "sync", "embed_worker",
+            s->embedder ? srv_embedder_mode(s->embedder) : NULL, (const char *)NULL);
 
     /* Between signals: enforce the request deadlines (conns.c) and give freed request bodies
        back to the system. */
@@ -454,6 +444,7 @@ int srv_run(const srv_config *config)
                     (const char *)NULL);
         if (atomic_exchange(&s->trim_wanted, 0))
             return_memory();
+        srv_embedder_tend(s->embedder);
     }
 
     /* Graceful shutdown: no new connections, 503 on kept-alive ones, in-flight requests end. */
@@ -502,7 +493,7 @@ out:
     if (s->daemon != NULL)
         MHD_stop_daemon(s->daemon);
     srv_workers_stop(s->workers);
-    srv_embedder_stop(s->embedder);
+    srv_embedder_stop(s->embedder, s->cfg.drain_s);
     srv_health_stop(s);
     srv_metrics_cache_free();
     /* Export threads end once their client is gone (the daemon is stopped): wait for them

@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "api/memory.h"
@@ -244,6 +245,56 @@ TEST(test_prio__autogroup_is_read_from_the_kernel)
         fclose(f);
     }
     ASSERT_EQ_INT(lm__sched_autogroup(), want == 1);
+}
+
+/* In a child process, lm_process_background() from its main thread: 0 when what it did matches
+   @p own_session (the child then leads a session of its own), else a code of what failed. */
+static int process_background_child(lm_memory *m, int own_session)
+{
+    int base = m->db.pool.base_nice, inc = lm_memory_background_nice(m);
+    int want = base + inc > 19 ? 19 : base + inc, group0;
+
+    if (own_session && setsid() < 0)
+        return 2;
+    group0 = group_nice_of((int)getpid());
+    if (lm_process_background(m) != 1)
+        return 3;
+    if (nice_of((int)getpid(), 0) != want)
+        return 4;
+    if (lm__sched_autogroup()) {
+        /* Its own session's group is lowered; a group it shares with others never is. */
+        if (own_session && group_nice_of((int)getpid()) != want)
+            return 5;
+        if (!own_session && group_nice_of((int)getpid()) != group0)
+            return 6;
+    }
+    if (lm_process_background(m) != 0 || nice_of((int)getpid(), 0) != want)
+        return 7; /* a second call changes nothing */
+    return 0;
+}
+
+TEST(test_prio__a_background_process_lowers_its_own_session)
+{
+    setenv("LLMEMORY_BACKGROUND_NICE", "7", 1);
+    lm_memory *m = test_memory();
+    int group = group_nice_of((int)getpid()), nice = nice_of((int)getpid(), 0);
+
+    ASSERT_EQ_INT(lm_process_background(NULL), 0);
+    for (int own = 0; own <= 1; own++) {
+        int st = -1;
+        pid_t pid = fork();
+        ASSERT(pid >= 0);
+        if (pid == 0)
+            _exit(process_background_child(m, own));
+        ASSERT_EQ_INT((int)waitpid(pid, &st, 0), (int)pid);
+        ASSERT(WIFEXITED(st));
+        ASSERT_EQ_INT(WEXITSTATUS(st), 0);
+    }
+    /* The calling process is as it was. */
+    ASSERT_EQ_INT(group_nice_of((int)getpid()), group);
+    ASSERT_EQ_INT(nice_of((int)getpid(), 0), nice);
+    lm_memory_close(m);
+    unsetenv("LLMEMORY_BACKGROUND_NICE");
 }
 
 TEST(test_prio__only_local_backends_are_reniced)

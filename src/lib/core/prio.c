@@ -45,6 +45,20 @@ int lm__nice_background(int inc)
     return setpriority(PRIO_PROCESS, self_id(), n > 19 ? 19 : n) == 0 ? 1 : -1;
 }
 
+int lm__nice_raise_self(int nice)
+{
+    if (nice > 19)
+        nice = 19;
+    if (lm__nice_self() >= nice)
+        return 0;
+    return setpriority(PRIO_PROCESS, self_id(), nice) == 0 ? 1 : -1;
+}
+
+int lm__session_leader(void)
+{
+    return getsid(0) == getpid();
+}
+
 int lm__nice_of_pid(int pid)
 {
     errno = 0;
@@ -123,6 +137,17 @@ int lm__nice_base(void)
 int lm__nice_background(int inc)
 {
     (void)inc;
+    return 0;
+}
+
+int lm__nice_raise_self(int nice)
+{
+    (void)nice;
+    return 0;
+}
+
+int lm__session_leader(void)
+{
     return 0;
 }
 

@@ -20,6 +20,12 @@ int lm__nice_base(void);
    unless @p inc is 0 or its nice is above the process's already (a thread started by a
    background thread). 1 when raised, 0 when left as it was, -1 when the system refused. */
 int lm__nice_background(int inc);
+/* Raise the calling thread's nice to @p nice (at most 19) when it is below: 1 when raised, 0 when
+   it was at or above it already, -1 when the system refused. */
+int lm__nice_raise_self(int nice);
+/* 1 when the calling process leads its own session (its autogroup, when the kernel uses them,
+   holds only it and its children). */
+int lm__session_leader(void);
 /* The nice value of process @p pid (20 when it cannot be read: never lowered then). */
 int lm__nice_of_pid(int pid);
 /* Set the nice value of process @p pid (another process); 0, or -1 with errno. */
