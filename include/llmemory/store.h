@@ -209,7 +209,7 @@ LM_EXTERN int lm_thread_background(const lm_memory *mem);
 
 /**
  * Lower the whole calling process's CPU priority for good, for a process that does nothing but
- * background work (a server's embedding worker process, `llmemory embed --follow`): the calling
+ * background work (such as the embedding worker process of `llmemory serve`): the calling
  * thread's nice becomes the process's nice at lm_memory_open() plus
  * lm_memory_background_nice(@p mem) (threads it starts inherit it, and the pool gives it
  * background connections, as lm_thread_background() does), and when the process leads its own

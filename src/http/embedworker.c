@@ -136,7 +136,7 @@ static int spawn_worker(srv_embedder *w)
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
     sigset_t none, dfl;
-    int p[2], rc = -1, err;
+    int p[2], err;
     char pidbuf[16];
 
     if (pipe2(p, O_CLOEXEC) < 0) {
@@ -182,12 +182,12 @@ static int spawn_worker(srv_embedder *w)
     pthread_mutex_unlock(&w->lock);
     snprintf(pidbuf, sizeof(pidbuf), "%d", (int)w->pid);
     srv_log(SRV_LOG_INFO, NULL, "embedding worker started", "pid", pidbuf, (const char *)NULL);
-    /* Queued before it was there: it looks at the queue at once anyway. */
+    /* Jobs queued before it started: its first look at the queue finds them. */
     return 0;
 fail:
     srv_log(SRV_LOG_WARN, NULL, "could not start the embedding worker process", "error",
             strerror(err), (const char *)NULL);
-    return rc;
+    return -1;
 }
 
 static void close_pipe(srv_embedder *w)
@@ -295,7 +295,7 @@ int srv_embedder_start(srv_embedder **out, lm_memory *mem, const srv_config *cfg
 
 const char *srv_embedder_mode(const srv_embedder *w)
 {
-    return w == NULL ? "sync" : w->threaded ? "thread" : "process";
+    return w->threaded ? "thread" : "process";
 }
 
 void srv_embedder_kick(srv_embedder *w)
@@ -340,7 +340,6 @@ void srv_embedder_stop(srv_embedder *w, double wait_s)
         if (r == w->pid)
             log_exit(w->pid, st, 1);
     }
-    close_pipe(w);
     free_embedder(w);
 }
 

@@ -76,7 +76,7 @@ typedef struct srv_config {
     const char *jwt_audience;      /* required "aud" member, or NULL */
     int jwt_leeway_s;              /* clock skew allowed for exp/nbf; < 0: default */
 
-    /* Embedding: 0 (default): adds only queue their chunks and a background thread embeds them;
+    /* Embedding: 0 (default): adds only queue their chunks and a background worker embeds them;
        1: adds embed before they return (the library's synchronous mode). */
     int sync_embed;
     /* The background embedding worker's own process: the program (embed_worker_path) and its

@@ -38,22 +38,14 @@ int lm_thread_background(const lm_memory *mem)
 
 int lm_process_background(const lm_memory *mem)
 {
-    int inc = lm_memory_background_nice(mem), done = 0, nice;
-
-    if (inc <= 0)
+    if (lm_memory_background_nice(mem) <= 0)
         return 0;
-    /* The nice the process had when the pool was made: the pool gives a thread above it
-       background connections, and a second call finds the thread there already. */
-    nice = mem->db.pool.base_nice + inc;
-    if (nice > 19)
-        nice = 19;
-    if (lm__nice_raise_self(nice) == 1)
-        done = 1;
-    if (lm__sched_autogroup() && lm__session_leader() &&
-        lm__autogroup_nice_of_pid((int)getpid()) < nice &&
-        lm__autogroup_nice_set_pid((int)getpid(), nice) == 0)
-        done = 1;
-    return done;
+    /* Above the nice the process had when the pool was made: the pool gives the thread
+       background connections, and a second call finds it there already. */
+    int nice = lm__pool_bg_level(&mem->db.pool);
+    int thread = lm__nice_raise_self(nice) == 1;
+    int group = lm__session_leader() && lm__autogroup_lower((int)getpid(), nice);
+    return thread || group;
 }
 
 int lm_memory_opts_init(lm_memory_opts *opts, unsigned int version)

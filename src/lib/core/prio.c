@@ -196,6 +196,12 @@ int lm__sched_autogroup(void)
 #endif
 }
 
+int lm__autogroup_lower(int pid, int nice)
+{
+    return lm__sched_autogroup() && lm__autogroup_nice_of_pid(pid) < nice &&
+           lm__autogroup_nice_set_pid(pid, nice) == 0;
+}
+
 int lm__nice_env(int *out)
 {
     const char *v = getenv("LLMEMORY_BACKGROUND_NICE");

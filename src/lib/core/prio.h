@@ -44,6 +44,9 @@ int lm__autogroup_nice_of_pid(int pid);
    takes one such change per 100 ms machine-wide: EAGAIN is retried a few times, 110 ms apart.
    0, or -1 with errno. */
 int lm__autogroup_nice_set_pid(int pid, int nice);
+/* Where the kernel uses autogroup: raise the nice of process @p pid's group to @p nice when it is
+   below (under lm__autogroup_nice_set_pid's rules). 1 when raised, else 0. */
+int lm__autogroup_lower(int pid, int nice);
 /* Read $LLMEMORY_BACKGROUND_NICE into @p *out: unset or empty gives the default; 0 when valid,
    LM_EINVAL (with the error set) when it is not an integer in [0, 19]. */
 int lm__nice_env(int *out);

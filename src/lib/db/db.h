@@ -89,6 +89,9 @@ void lm__pool_release(lm__pool *pool, PGconn *conn);
 void lm__pool_discard(lm__pool *pool, PGconn *conn);
 /* The nice increment of @p pool's background connections (0: none), after its shared pool. */
 int lm__pool_bg_nice(const lm__pool *pool);
+/* The nice of @p pool's background work: the process's nice when the pool was made plus the
+   increment, at most 19 (after its shared pool). */
+int lm__pool_bg_level(const lm__pool *pool);
 /* 1 when @p pid is provably the PostgreSQL backend of a connection to this machine: @p host (the
    connection's PQhost) is a Unix socket directory and the process is named "postgres". Never for
    TCP connections, whose backend pid is another machine's. */

@@ -168,6 +168,13 @@ int lm__pool_bg_nice(const lm__pool *pool)
     return pool->bg_nice;
 }
 
+int lm__pool_bg_level(const lm__pool *pool)
+{
+    if (pool->shared != NULL)
+        pool = pool->shared;
+    return pool->base_nice + pool->bg_nice > 19 ? 19 : pool->base_nice + pool->bg_nice;
+}
+
 int lm__db_backend_local(const char *host, int pid)
 {
     char path[64], name[32];
@@ -200,10 +207,8 @@ int lm__db_backend_local(const char *host, int pid)
 static int renice_backend(const lm__pool *pool, PGconn *c)
 {
     int pid = PQbackendPID(c), done = 0;
-    int nice = pool->base_nice + pool->bg_nice;
+    int nice = lm__pool_bg_level(pool);
 
-    if (nice > 19)
-        nice = 19;
     if (!lm__db_backend_local(PQhost(c), pid))
         return 0;
     /* Only ever lower its priority (a server already nicer than that stays so). */
@@ -212,9 +217,7 @@ static int renice_backend(const lm__pool *pool, PGconn *c)
     /* Under the kernel's autogroup the backend is a group of its own, and its own nice weighs
        only inside it: the group's nice is what competes with the other backends and the
        server (bench/abuse: noisy_search and big_adds 3.6-4.4x the quiet p95 without it). */
-    if (lm__sched_autogroup() && lm__autogroup_nice_of_pid(pid) < nice &&
-        lm__autogroup_nice_set_pid(pid, nice) == 0)
-        done++;
+    done += lm__autogroup_lower(pid, nice);
     return done;
 }
 
