@@ -41,7 +41,11 @@ wait_until "the worker's nice" sh -c "[ \"\$(sed 's/.*) //' /proc/$w/stat | awk 
 [ "$(field "$SPID" 19)" = "$base" ] || fail "the server's main thread was lowered"
 if [ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null)" = 1 ]; then
     wait_until "the worker's autogroup nice" sh -c "grep -q ' nice $want\$' /proc/$w/autogroup"
-    grep -q ' nice 0$' /proc/"$SPID"/autogroup || fail "the server's autogroup: $(cat /proc/"$SPID"/autogroup)"
+    # The server's group keeps nice 0. A process whose session was never made since boot (the
+    # init process's, as some CI runners start their jobs) is in the root group, which is no
+    # autogroup: the kernel then shows an empty file, and there is nothing to lower.
+    g=$(cat /proc/"$SPID"/autogroup)
+    case "$g" in "" | *" nice 0") ;; *) fail "the server's autogroup was lowered: $g" ;; esac
 fi
 add_doc "$k" glacier "Crampons and an ice axe are needed to cross the glacier safely." >/dev/null
 finds "$k" "crampons+ice+axe" glacier
