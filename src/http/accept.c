@@ -308,8 +308,9 @@ static void admit(srv_server *s, int fd, const struct sockaddr *sa, socklen_t le
             srv_conns_make_room();
         }
     }
-    /* Connections cut leave within a round of MHD's loop: their slots are taken now. MHD's own
-       limit is twice ours, so the overlap always fits. */
+    /* Connections cut, or closing after a reply already queued, leave within a round of MHD's
+       loop: their slots are taken now. MHD's own limit is twice ours, so the overlap always
+       fits. */
     if ((n >= max && n - srv_conns_leaving() >= max + reserve) || n >= 2 * (max + reserve) - 16) {
         reply_close(fd, "503 Service Unavailable", "unavailable",
                     "server is at its connection limit",

@@ -32,7 +32,7 @@ struct srv_conn {
     int fd;
     double deadline;   /* srv_now_ms(); 0: none */
     double idle_since; /* waiting for a request head since (srv_now_ms()); 0: in a request */
-    int cut;           /* shut down by the sweep or to make room */
+    int cut;           /* on its way out: shut down (sweep, room), or closing after its reply */
     int shed;          /* close after the reply in progress, to make room */
     unsigned slot;     /* of the client address in per_address */
 };
@@ -220,16 +220,21 @@ int srv_conns_leaving(void)
     return n;
 }
 
-int srv_conn_shed(srv_conn *c)
+int srv_conn_reply_closes(srv_conn *c, int close)
 {
-    int shed;
-
     if (c == NULL)
-        return 0;
+        return close;
     pthread_mutex_lock(&mu);
-    shed = c->shed;
+    close = close || c->shed;
+    /* Its client may reconnect as soon as the reply's end arrives, before MHD's next round
+       reports this one closed: from now on its slot counts as free (leaving), or a burst of
+       such reconnects would seem to overflow the reserve and get 503. */
+    if (close) {
+        mark_leaving(c);
+        c->cut = 1;
+    }
     pthread_mutex_unlock(&mu);
-    return shed;
+    return close;
 }
 
 /* Make room for one new connection: shut down the connection that has waited longest (at least

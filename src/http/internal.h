@@ -455,8 +455,9 @@ void srv_conn_deadline(srv_conn *c, double ms_from_now);
 /* Between requests: the next head must come within @p ms_from_now ms. Idle connections are the
    ones closed first to make room at the connection limit. */
 void srv_conn_idle(srv_conn *c, double ms_from_now);
-/* 1 when @p c was asked to close after its reply in progress (room for a new connection). */
-int srv_conn_shed(srv_conn *c);
+/* A reply is queued on @p c: 1 when the connection closes after it (@p close, or it was asked
+   to close to make room for a new connection), and it then counts as leaving. */
+int srv_conn_reply_closes(srv_conn *c, int close);
 /* Answer @p r (its reply prepared) only after @p ms: the connection is suspended meanwhile and
    costs nothing. Flooding clients get their 429 late, so they cannot keep MHD's thread busy. */
 void srv_conn_delay(srv_request *r, double ms);
@@ -470,7 +471,8 @@ int srv_conns_sweep(srv_server *s);
    or mark one of the client address holding the most to close after its reply. 2: one was
    closed, 1: one was marked, 0: none. */
 int srv_conns_make_room(void);
-/* Open connections already cut (shut down): their slots are as good as free. */
+/* Open connections on their way out (shut down, or closing after a reply already queued): their
+   slots are as good as free. */
 int srv_conns_leaving(void);
 
 /* Record an answer given before any request was made (accept.c, server.c): its access-log line

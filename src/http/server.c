@@ -64,7 +64,7 @@ static enum MHD_Result queue(srv_request *r)
             r->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
         return MHD_NO;
     }
-    if (r->close_after || srv_conn_shed(r->sc))
+    if (srv_conn_reply_closes(r->sc, r->close_after))
         MHD_add_response_header(r->resp, MHD_HTTP_HEADER_CONNECTION, "close");
     ret = MHD_queue_response(r->conn, (unsigned int)r->status, r->resp);
     MHD_destroy_response(r->resp);
