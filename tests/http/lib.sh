@@ -132,6 +132,37 @@ wait_until() {
     fail "timed out waiting for $what"
 }
 
+# Sessions holding (granted) or waiting for (waiting) tenant OWNER's write lock: the advisory
+# lock of LM__TENANT_LOCK_SQL (db/db.h), its 64-bit key split into classid and objid. Other
+# advisory locks (index builds, migrations, maintenance of other servers) do not count.
+tenant_lock_count() { # OWNER granted|waiting
+    local g=true
+    [ "$2" = waiting ] && g=false
+    psql "$HTTP_DB" -qAt -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
+        AND objsubid = 1 AND granted = $g
+        AND ((classid::bigint << 32) | objid::bigint) = hashtextextended('$1', 1280114689)"
+}
+tenant_lock_held() { [ "$(tenant_lock_count "$1" granted)" -ge 1 ]; }
+tenant_lock_waited() { [ "$(tenant_lock_count "$1" waiting)" -ge 1 ]; }
+# Hold tenant OWNER's write lock from outside (a session sleeping in a transaction, at most
+# 120 s) until tenant_lock_release: the tenant's writers wait as long as the case needs, however
+# slow the machine. Returns once the lock is held.
+tenant_lock_hold() { # OWNER
+    psql "$HTTP_DB" -qAt -c "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('$1', 1280114689));
+        SELECT pg_sleep(120); COMMIT;" >/dev/null 2>&1 &
+    TENANT_LOCK_PID=$!
+    echo "$TENANT_LOCK_PID" >>"$HTTP_TMP/pids"
+    wait_until "$1's write lock to be held" tenant_lock_held "$1"
+}
+# Cancel the holder's sleep: its transaction ends and the lock goes to the writers waiting.
+tenant_lock_release() { # OWNER
+    psql "$HTTP_DB" -qAt -c "SELECT pg_cancel_backend(pid) FROM pg_locks
+        WHERE locktype = 'advisory' AND objsubid = 1 AND granted
+        AND ((classid::bigint << 32) | objid::bigint) = hashtextextended('$1', 1280114689)" >/dev/null
+    wait "$TENANT_LOCK_PID" 2>/dev/null
+    return 0
+}
+
 cli() {
     "$HTTP_BIN" --database-url "$HTTP_DB" --schema "$HTTP_SCHEMA" "$@" \
         >"$HTTP_TMP/out" 2>"$HTTP_TMP/err" </dev/null

@@ -8,9 +8,11 @@ ka=$(new_key "$P-a" --scope write)
 kb=$(new_key "$P-b")
 start_server "$HTTP_TMP/srv" --threads 4 --tenant-requests 2 --tenant-queue 1 \
     --search-slot-cost 100 --search-slots 8
-lockq="SELECT pg_advisory_xact_lock(hashtextextended('$P-a', 1280114689))"
-held() { [ "$(psql "$HTTP_DB" -qAt -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")" -ge 1 ]; }
-waiting() { [ "$(psql "$HTTP_DB" -qAt -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")" -ge 1 ]; }
+waiting() { # A's add waits on A's lock (fails at once if it ended without)
+    tenant_lock_waited "$P-a" && return 0
+    [ -s "$HTTP_TMP/add" ] && fail "A's add ended ($(cat "$HTTP_TMP/add")) without waiting on the lock"
+    return 1
+}
 init='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}'
 session() { # KEY: a new MCP session's id
     curl -s -D "$HTTP_TMP/sh" -o /dev/null --max-time 5 -H "Authorization: Bearer $1" \
@@ -29,10 +31,8 @@ mcp() { # KEY SESSION ID ARGS [curl options]: a search tool call
 sa=$(session "$ka")
 sb=$(session "$kb")
 [ -n "$sa" ] && [ -n "$sb" ] || fail "no MCP session"
-psql "$HTTP_DB" -qAt -c "BEGIN; $lockq; SELECT pg_sleep(4); COMMIT;" >/dev/null 2>&1 &
-lockpid=$!
-echo $lockpid >>"$HTTP_TMP/pids"
-wait_until "the lock to be held" held
+rm -f "$HTTP_TMP/add"
+tenant_lock_hold "$P-a"
 curl -s -o /dev/null -w '%{http_code}' --max-time 60 -H "Authorization: Bearer $ka" \
     -H 'Content-Type: application/json' \
     --data-binary '{"id_at_origin":"c-mcp","name":"c","content":"cost words"}' \
@@ -59,7 +59,8 @@ grep -q '"retry_after":1' "$HTTP_TMP/busy" || fail "no retry_after: $(cat "$HTTP
 # B is served at once, its costly search included.
 out=$(mcp "$kb" "$sb" 5 '{"query":"cost","limit":100}' -w ' %{http_code}')
 case $out in *'"isError":true'*) fail "tenant B's MCP search: $out" ;; *'"result"'*' 200') ;; *) fail "tenant B's MCP search: $out" ;; esac
-wait $addpid $heavypid $lockpid
+tenant_lock_release "$P-a"
+wait $addpid $heavypid
 [ "$(cat "$HTTP_TMP/add")" = 201 ] || fail "A's add got $(cat "$HTTP_TMP/add")"
 [ "$(cat "$HTTP_TMP/heavy.code")" = 200 ] || fail "A's costly MCP search got $(cat "$HTTP_TMP/heavy.code")"
 grep -q '"result"' "$HTTP_TMP/heavy" && ! grep -q '"isError":true' "$HTTP_TMP/heavy" || fail "A's costly MCP search: $(cat "$HTTP_TMP/heavy")"

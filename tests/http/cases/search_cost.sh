@@ -7,9 +7,11 @@ ka=$(new_key "$P-a" --scope write)
 kb=$(new_key "$P-b")
 start_server "$HTTP_TMP/srv" --threads 4 --tenant-requests 2 --tenant-queue 1 \
     --search-slot-cost 100
-lockq="SELECT pg_advisory_xact_lock(hashtextextended('$P-a', 1280114689))"
-held() { [ "$(psql "$HTTP_DB" -qAt -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")" -ge 1 ]; }
-waiting() { [ "$(psql "$HTTP_DB" -qAt -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")" -ge 1 ]; }
+waiting() { # A's add waits on A's lock (fails at once if it ended without)
+    tenant_lock_waited "$P-a" && return 0
+    [ -s "$HTTP_TMP/add" ] && fail "A's add ended ($(cat "$HTTP_TMP/add")) without waiting on the lock"
+    return 1
+}
 code_of() { # KEY PATH [BODY]: the status of one request, within 5 s
     if [ $# -ge 3 ]; then
         curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "Authorization: Bearer $1" \
@@ -19,10 +21,8 @@ code_of() { # KEY PATH [BODY]: the status of one request, within 5 s
     fi
 }
 for how in get post; do
-    psql "$HTTP_DB" -qAt -c "BEGIN; $lockq; SELECT pg_sleep(4); COMMIT;" >/dev/null 2>&1 &
-    lockpid=$!
-    echo $lockpid >>"$HTTP_TMP/pids"
-    wait_until "the lock to be held" held
+    rm -f "$HTTP_TMP/add"
+    tenant_lock_hold "$P-a"
     curl -s -o /dev/null -w '%{http_code}' --max-time 60 -H "Authorization: Bearer $ka" \
         -H 'Content-Type: application/json' \
         --data-binary "{\"id_at_origin\":\"c-$how\",\"name\":\"c\",\"content\":\"cost words\"}" \
@@ -53,7 +53,8 @@ for how in get post; do
     # B is served at once.
     code=$(code_of "$kb" "/v1/search?q=cost&candidates=500")
     [ "$code" = 200 ] || fail "$how: tenant B got $code"
-    wait $addpid $heavypid $lockpid
+    tenant_lock_release "$P-a"
+    wait $addpid $heavypid
     [ "$(cat "$HTTP_TMP/add")" = 201 ] || fail "$how: A's add got $(cat "$HTTP_TMP/add")"
     [ "$(cat "$HTTP_TMP/heavy")" = 200 ] || fail "$how: A's costly search got $(cat "$HTTP_TMP/heavy")"
 done

@@ -6,12 +6,7 @@ command -v psql >/dev/null 2>&1 || skip "psql is needed to hold a tenant's lock"
 ka=$(new_key "$P-a" --scope write)
 kb=$(new_key "$P-b")
 start_server "$HTTP_TMP/srv" --threads 2 --tenant-requests 1 --tenant-queue 1
-lockq="SELECT pg_advisory_xact_lock(hashtextextended('$P-a', 1280114689))"
-psql "$HTTP_DB" -qAt -c "BEGIN; $lockq; SELECT pg_sleep(8); COMMIT;" >/dev/null 2>&1 &
-lockpid=$!
-echo $lockpid >>"$HTTP_TMP/pids"
-held() { [ "$(psql "$HTTP_DB" -qAt -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")" -ge 1 ]; }
-wait_until "the lock to be held" held
+tenant_lock_hold "$P-a"
 addbg() { # N: add a document as A in the background; status in $HTTP_TMP/a$N
     curl -s -o /dev/null -w '%{http_code}' --max-time 60 -H "Authorization: Bearer $ka" \
         -H 'Content-Type: application/json' \
@@ -21,8 +16,12 @@ addbg() { # N: add a document as A in the background; status in $HTTP_TMP/a$N
 }
 bg=
 addbg 1
-waiting() { [ "$(psql "$HTTP_DB" -qAt -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")" -ge 1 ]; }
-wait_until "A's first writer to wait on its lock" waiting
+waiting() { # N: A's add N waits on A's lock (fails at once if it ended without)
+    tenant_lock_waited "$P-a" && return 0
+    [ -s "$HTTP_TMP/a$1" ] && fail "A's add $1 ended ($(cat "$HTTP_TMP/a$1")) without waiting on the lock"
+    return 1
+}
+wait_until "A's first writer to wait on its lock" waiting 1
 addbg 2
 sleep 0.5
 addbg 3
@@ -36,8 +35,9 @@ code=$(curl -s -o "$HTTP_TMP/b" -w '%{http_code}' --max-time 30 -H "Authorizatio
 ms=$((($(date +%s%N) - t0) / 1000000))
 [ "$code" = 200 ] || fail "tenant B got $code"
 [ "$ms" -lt 3000 ] || fail "tenant B waited $ms ms"
+tenant_lock_release "$P-a"
 # shellcheck disable=SC2086
-wait $bg $lockpid
+wait $bg
 for n in 1 2 3; do echo "a$n: $(cat "$HTTP_TMP/a$n")"; done
 [ "$(cat "$HTTP_TMP/a1")" = 201 ] || fail "A's first add got $(cat "$HTTP_TMP/a1")"
 s23="$(cat "$HTTP_TMP/a2") $(cat "$HTTP_TMP/a3")"
@@ -47,18 +47,16 @@ stop_server "$SPID"
 # /readyz and /metrics answer from the server's last database check, on MHD's thread: with the
 # only worker held by a writer waiting on its lock they still answer at once.
 start_server "$HTTP_TMP/srv1" --threads 1
-psql "$HTTP_DB" -qAt -c "BEGIN; $lockq; SELECT pg_sleep(5); COMMIT;" >/dev/null 2>&1 &
-lockpid=$!
-echo $lockpid >>"$HTTP_TMP/pids"
-wait_until "the lock to be held" held
+tenant_lock_hold "$P-a"
 bg=
 addbg 9
-wait_until "the only worker to wait on A's lock" waiting
+wait_until "the only worker to wait on A's lock" waiting 9
 for path in /readyz /metrics; do
     code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$SURL$path")
     [ "$code" = 200 ] || fail "$path answered $code (or not within 1 s) with every worker busy"
 done
+tenant_lock_release "$P-a"
 # shellcheck disable=SC2086
-wait $bg $lockpid
+wait $bg
 [ "$(cat "$HTTP_TMP/a9")" = 201 ] || fail "the held add got $(cat "$HTTP_TMP/a9")"
 stop_server "$SPID"
