@@ -163,6 +163,14 @@ for c in $cases; do
     fi
     sanitizer_reports "$dir/log" || { [ $rc -ne 0 ] && [ $rc -ne 77 ] || rc=1; }
     report "$name" $rc "$dir/log" $(($(date +%s) - t0))
+    # The folder goes at the end: a failing case shows the end of its own servers' logs here.
+    if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
+        for f in "$dir"/*/log; do
+            [ -f "$f" ] || continue
+            echo "# -- the end of ${f#"$dir"/}:"
+            tail -n 15 "$f" | sed 's/^/#   /'
+        done
+    fi
 done
 
 # The server survived everything above...
