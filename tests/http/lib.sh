@@ -135,15 +135,25 @@ wait_until() {
 # Sessions holding (granted) or waiting for (waiting) tenant OWNER's write lock: the advisory
 # lock of LM__TENANT_LOCK_SQL (db/db.h), its 64-bit key split into classid and objid. Other
 # advisory locks (index builds, migrations, maintenance of other servers) do not count.
+tenant_lock_rows() { # OWNER: the pg_locks condition for its write lock
+    echo "locktype = 'advisory' AND objsubid = 1
+        AND ((classid::bigint << 32) | objid::bigint) = hashtextextended('$1', 1280114689)"
+}
 tenant_lock_count() { # OWNER granted|waiting
     local g=true
     [ "$2" = waiting ] && g=false
-    psql "$HTTP_DB" -qAt -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
-        AND objsubid = 1 AND granted = $g
-        AND ((classid::bigint << 32) | objid::bigint) = hashtextextended('$1', 1280114689)"
+    psql "$HTTP_DB" -qAt -c "SELECT count(*) FROM pg_locks
+        WHERE $(tenant_lock_rows "$1") AND granted = $g"
 }
 tenant_lock_held() { [ "$(tenant_lock_count "$1" granted)" -ge 1 ]; }
 tenant_lock_waited() { [ "$(tenant_lock_count "$1" waiting)" -ge 1 ]; }
+# For wait_until: a writer of OWNER waits on its lock. The writer's request puts its status in
+# FILE when it ends: if it ended without ever waiting, the case fails at once, with that status.
+tenant_lock_writer_waits() { # OWNER FILE
+    tenant_lock_waited "$1" && return 0
+    [ -s "$2" ] && fail "a writer of $1 ended ($(cat "$2")) without waiting on its lock"
+    return 1
+}
 # Hold tenant OWNER's write lock from outside (a session sleeping in a transaction, at most
 # 120 s) until tenant_lock_release: the tenant's writers wait as long as the case needs, however
 # slow the machine. Returns once the lock is held.
@@ -157,8 +167,7 @@ tenant_lock_hold() { # OWNER
 # Cancel the holder's sleep: its transaction ends and the lock goes to the writers waiting.
 tenant_lock_release() { # OWNER
     psql "$HTTP_DB" -qAt -c "SELECT pg_cancel_backend(pid) FROM pg_locks
-        WHERE locktype = 'advisory' AND objsubid = 1 AND granted
-        AND ((classid::bigint << 32) | objid::bigint) = hashtextextended('$1', 1280114689)" >/dev/null
+        WHERE $(tenant_lock_rows "$1") AND granted" >/dev/null
     wait "$TENANT_LOCK_PID" 2>/dev/null
     return 0
 }

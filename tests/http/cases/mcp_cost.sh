@@ -8,11 +8,6 @@ ka=$(new_key "$P-a" --scope write)
 kb=$(new_key "$P-b")
 start_server "$HTTP_TMP/srv" --threads 4 --tenant-requests 2 --tenant-queue 1 \
     --search-slot-cost 100 --search-slots 8
-waiting() { # A's add waits on A's lock (fails at once if it ended without)
-    tenant_lock_waited "$P-a" && return 0
-    [ -s "$HTTP_TMP/add" ] && fail "A's add ended ($(cat "$HTTP_TMP/add")) without waiting on the lock"
-    return 1
-}
 init='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}'
 session() { # KEY: a new MCP session's id
     curl -s -D "$HTTP_TMP/sh" -o /dev/null --max-time 5 -H "Authorization: Bearer $1" \
@@ -38,7 +33,7 @@ curl -s -o /dev/null -w '%{http_code}' --max-time 60 -H "Authorization: Bearer $
     --data-binary '{"id_at_origin":"c-mcp","name":"c","content":"cost words"}' \
     "$SURL/v1/documents" >"$HTTP_TMP/add" &
 addpid=$!
-wait_until "A's writer to wait on its lock" waiting
+wait_until "A's writer to wait on its lock" tenant_lock_writer_waits "$P-a" "$HTTP_TMP/add"
 # The default search tool call (text, limit 10: cost 50): one slot, beside the writer.
 out=$(mcp "$ka" "$sa" 2 '{"query":"cost"}' -w ' %{http_code}')
 case $out in *' 200') ;; *) fail "A's cheap MCP search beside its writer: $out" ;; esac

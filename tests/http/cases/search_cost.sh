@@ -7,11 +7,6 @@ ka=$(new_key "$P-a" --scope write)
 kb=$(new_key "$P-b")
 start_server "$HTTP_TMP/srv" --threads 4 --tenant-requests 2 --tenant-queue 1 \
     --search-slot-cost 100
-waiting() { # A's add waits on A's lock (fails at once if it ended without)
-    tenant_lock_waited "$P-a" && return 0
-    [ -s "$HTTP_TMP/add" ] && fail "A's add ended ($(cat "$HTTP_TMP/add")) without waiting on the lock"
-    return 1
-}
 code_of() { # KEY PATH [BODY]: the status of one request, within 5 s
     if [ $# -ge 3 ]; then
         curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "Authorization: Bearer $1" \
@@ -28,7 +23,7 @@ for how in get post; do
         --data-binary "{\"id_at_origin\":\"c-$how\",\"name\":\"c\",\"content\":\"cost words\"}" \
         "$SURL/v1/documents" >"$HTTP_TMP/add" &
     addpid=$!
-    wait_until "A's writer to wait on its lock" waiting
+    wait_until "A's writer to wait on its lock" tenant_lock_writer_waits "$P-a" "$HTTP_TMP/add"
     # Cost 100 (candidates=100, text): one slot, beside the writer.
     code=$(code_of "$ka" "/v1/search?q=cost&candidates=100")
     [ "$code" = 200 ] || fail "$how: A's cheap search beside its writer got $code"

@@ -16,12 +16,7 @@ addbg() { # N: add a document as A in the background; status in $HTTP_TMP/a$N
 }
 bg=
 addbg 1
-waiting() { # N: A's add N waits on A's lock (fails at once if it ended without)
-    tenant_lock_waited "$P-a" && return 0
-    [ -s "$HTTP_TMP/a$1" ] && fail "A's add $1 ended ($(cat "$HTTP_TMP/a$1")) without waiting on the lock"
-    return 1
-}
-wait_until "A's first writer to wait on its lock" waiting 1
+wait_until "A's first writer to wait on its lock" tenant_lock_writer_waits "$P-a" "$HTTP_TMP/a1"
 addbg 2
 sleep 0.5
 addbg 3
@@ -50,7 +45,7 @@ start_server "$HTTP_TMP/srv1" --threads 1
 tenant_lock_hold "$P-a"
 bg=
 addbg 9
-wait_until "the only worker to wait on A's lock" waiting 9
+wait_until "the only worker to wait on A's lock" tenant_lock_writer_waits "$P-a" "$HTTP_TMP/a9"
 for path in /readyz /metrics; do
     code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$SURL$path")
     [ "$code" = 200 ] || fail "$path answered $code (or not within 1 s) with every worker busy"
